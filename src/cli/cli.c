@@ -1,0 +1,93 @@
+#include "cli/cli.h"
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+        fputs("usage: runcell [--toolchains DIR] [--rootfs-dir DIR] [--state-dir DIR] COMMAND\n"
+              "\n"
+              "commands:\n"
+              "  run --lang L [--stdin FILE] [--json] [limits] FILE... [-- ARGS...]\n"
+              "                      compile (if needed) and run FILE... in a fresh sandbox\n"
+              "  languages [--json]  list the languages and their versions\n"
+              "  doctor [--json]     report what this host offers and what runcell enforces\n"
+              "  version             print runcell's version\n"
+              "\n"
+              "run limits: --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
+              "            --file-size-mb N --disk-mb N (apply to the run stage)\n"
+              "\n"
+              "environment: RUNCELL_TOOLCHAINS, RUNCELL_ROOTFS_DIR, RUNCELL_STATE_DIR,\n"
+              "             RUNCELL_SANDBOX_UID/GID (root only: the ids sandboxes run as)\n",
+              f);
+}
+
+int cli_fail(const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("runcell: ", stderr);
+        vfprintf(stderr, fmt, ap);
+        fputc('\n', stderr);
+        va_end(ap);
+        return 1;
+}
+
+int cli_main(int argc, char **argv)
+{
+        const char *opt_tc = NULL, *opt_rootfs = NULL, *opt_state = NULL;
+        int i = 1;
+        /* A program that closes its stdin early must not kill runcell with SIGPIPE. */
+        signal(SIGPIPE, SIG_IGN);
+        for (; i < argc && argv[i][0] == '-'; i++) {
+                const char *a = argv[i];
+                const char **dst = NULL;
+                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+                        usage(stdout);
+                        return 0;
+                }
+                if (strcmp(a, "--toolchains") == 0)
+                        dst = &opt_tc;
+                else if (strcmp(a, "--rootfs-dir") == 0)
+                        dst = &opt_rootfs;
+                else if (strcmp(a, "--state-dir") == 0)
+                        dst = &opt_state;
+                else
+                        return cli_fail("unknown option %s (see runcell --help)", a);
+                if (i + 1 >= argc)
+                        return cli_fail("%s needs a value", a);
+                *dst = argv[++i];
+        }
+        if (i >= argc) {
+                usage(stderr);
+                return 2;
+        }
+        const char *cmd = argv[i];
+        if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+                printf("runcell %s\n", RUNCELL_VERSION);
+                return 0;
+        }
+        if (strcmp(cmd, "help") == 0) {
+                usage(stdout);
+                return 0;
+        }
+        rc_paths_t paths;
+        rc_err_t err = {0};
+        if (rc_paths_resolve(&paths, opt_tc, opt_rootfs, opt_state, &err) < 0) {
+                rc_paths_free(&paths);
+                return cli_fail("%s", err.msg);
+        }
+        int r;
+        if (strcmp(cmd, "run") == 0)
+                r = cmd_run(&paths, argc - i, argv + i);
+        else if (strcmp(cmd, "languages") == 0)
+                r = cmd_languages(&paths, argc - i, argv + i);
+        else if (strcmp(cmd, "doctor") == 0)
+                r = cmd_doctor(&paths, argc - i, argv + i);
+        else
+                r = cli_fail("unknown command '%s' (see runcell --help)", cmd);
+        rc_paths_free(&paths);
+        return r;
+}

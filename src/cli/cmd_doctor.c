@@ -1,0 +1,207 @@
+/* What this host offers a sandbox, checked by trying it rather than by reading settings. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <seccomp.h>
+
+#include "cli/cli.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+typedef struct check {
+        const char *name;
+        bool ok;
+        char detail[256];
+} check_t;
+
+static void check_userns(check_t *c)
+{
+        /* Fork a child that unshares every namespace a sandbox uses. */
+        pid_t pid = fork();
+        if (pid == 0) {
+                int f = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS |
+                        CLONE_NEWIPC | CLONE_NEWCGROUP;
+                _exit(unshare(f) == 0 ? 0 : (errno & 0x7f));
+        }
+        int st = 0;
+        if (pid < 0 || waitpid(pid, &st, 0) < 0) {
+                snprintf(c->detail, sizeof(c->detail), "fork failed");
+                return;
+        }
+        c->ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
+        snprintf(c->detail, sizeof(c->detail), "%s",
+                 c->ok ? "user, pid, mount, net, uts, ipc, cgroup namespaces can be created"
+                       : strerror(WEXITSTATUS(st)));
+}
+
+static void check_seccomp(check_t *c)
+{
+        const struct scmp_version *v = seccomp_version();
+        int api = seccomp_api_get();
+        c->ok = prctl(PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 && api >= 1;
+        snprintf(c->detail, sizeof(c->detail), "libseccomp %u.%u.%u, API level %d",
+                 v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, api);
+}
+
+static void check_filesystem(check_t *c, const char *fs)
+{
+        _cleanup_free_ char *text = NULL;
+        c->ok = false;
+        if (fs_read_file("/proc/filesystems", 1 << 16, &text, NULL, NULL) == 0) {
+                char pat[64];
+                snprintf(pat, sizeof(pat), "\t%s\n", fs);
+                c->ok = strstr(text, pat) != NULL;
+        }
+        snprintf(c->detail, sizeof(c->detail), "%s",
+                 c->ok ? "available" : "not in /proc/filesystems");
+}
+
+static void check_cgroups(check_t *v2, check_t *v1, check_t *deleg)
+{
+        _cleanup_free_ char *mounts = NULL, *self = NULL;
+        fs_read_file("/proc/self/mounts", 1 << 20, &mounts, NULL, NULL);
+        fs_read_file("/proc/self/cgroup", 1 << 16, &self, NULL, NULL);
+        v2->ok = false;
+        v1->ok = false;
+        char v2mnt[256] = "", v1ctl[256] = "";
+        for (char *line = mounts; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = '\0';
+                char dev[64], mnt[256], type[32], opts[512];
+                if (sscanf(line, "%63s %255s %31s %511s", dev, mnt, type, opts) == 4) {
+                        if (strcmp(type, "cgroup2") == 0 && !v2mnt[0])
+                                snprintf(v2mnt, sizeof(v2mnt), "%s", mnt);
+                        if (strcmp(type, "cgroup") == 0) {
+                                static const char *const ctl[] = {"memory", "cpu", "pids"};
+                                for (size_t i = 0; i < ARRAY_SIZE(ctl); i++) {
+                                        char k[32];
+                                        snprintf(k, sizeof(k), ",%s", ctl[i]);
+                                        if (strstr(opts, k) && !strstr(v1ctl, ctl[i])) {
+                                                size_t l = strlen(v1ctl);
+                                                snprintf(v1ctl + l, sizeof(v1ctl) - l, "%s%s",
+                                                         l ? " " : "", ctl[i]);
+                                        }
+                                }
+                        }
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        if (v2mnt[0]) {
+                _cleanup_free_ char *path = fs_join(v2mnt, "cgroup.controllers");
+                _cleanup_free_ char *ctl = NULL;
+                if (path)
+                        fs_read_file(path, 4096, &ctl, NULL, NULL);
+                if (ctl) {
+                        size_t l = strlen(ctl);
+                        while (l && ctl[l - 1] == '\n')
+                                ctl[--l] = '\0';
+                }
+                v2->ok = ctl && strstr(ctl, "memory") && strstr(ctl, "pids") && strstr(ctl, "cpu");
+                snprintf(v2->detail, sizeof(v2->detail), "mounted at %s, controllers: %s", v2mnt,
+                         ctl && *ctl ? ctl : "(none)");
+        } else {
+                snprintf(v2->detail, sizeof(v2->detail), "not mounted");
+        }
+        v1->ok = strstr(v1ctl, "memory") && strstr(v1ctl, "cpu") && strstr(v1ctl, "pids");
+        snprintf(v1->detail, sizeof(v1->detail), "%s%s", v1ctl[0] ? "controllers: " : "not mounted",
+                 v1ctl);
+        /* Delegation: can we create a cgroup beneath our own (v2 path from the 0:: line)? */
+        deleg->ok = false;
+        snprintf(deleg->detail, sizeof(deleg->detail), "no cgroup v2 path for this process");
+        for (char *line = self; line && *line;) {
+                char *nl = strchr(line, '\n');
+                if (nl)
+                        *nl = '\0';
+                if (strncmp(line, "0::", 3) == 0 && v2mnt[0]) {
+                        char dir[1024];
+                        snprintf(dir, sizeof(dir), "%s%s", v2mnt, line + 3);
+                        deleg->ok = access(dir, W_OK) == 0;
+                        snprintf(deleg->detail, sizeof(deleg->detail), "%.200s is %swritable", dir,
+                                 deleg->ok ? "" : "not ");
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+}
+
+int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
+{
+        bool json = false;
+        for (int i = 1; i < argc; i++) {
+                if (strcmp(argv[i], "--json") == 0)
+                        json = true;
+                else
+                        return cli_fail("doctor: unknown option %s", argv[i]);
+        }
+        check_t checks[7] = {
+            {.name = "user_namespaces"},   {.name = "seccomp"},
+            {.name = "overlayfs"},         {.name = "tmpfs"},
+            {.name = "cgroup_v2"},         {.name = "cgroup_v1"},
+            {.name = "cgroup_delegation"},
+        };
+        check_userns(&checks[0]);
+        check_seccomp(&checks[1]);
+        check_filesystem(&checks[2], "overlay");
+        check_filesystem(&checks[3], "tmpfs");
+        check_cgroups(&checks[4], &checks[5], &checks[6]);
+
+        bool sandbox_ok = checks[0].ok && checks[3].ok;
+        bool limits_ok = (checks[4].ok && checks[6].ok) || checks[5].ok;
+        const char *enforce[][2] = {
+            {"namespaces, read-only root, private /work and /tmp", sandbox_ok ? "yes" : "no"},
+            {"wall time, output bytes, file size (rlimit), disk (tmpfs size)",
+             sandbox_ok ? "yes" : "no"},
+            {"memory, cpu, processes (cgroups)", "not yet implemented"},
+            {"seccomp filter", "not yet implemented"},
+        };
+        if (json) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "version", RUNCELL_VERSION);
+                cJSON_AddBoolToObject(o, "root", geteuid() == 0);
+                cJSON_AddNumberToObject(o, "sandbox_uid", paths->sandbox_uid);
+                cJSON_AddStringToObject(o, "toolchains_dir", paths->toolchains_dir);
+                cJSON_AddStringToObject(o, "rootfs_dir", paths->rootfs_dir);
+                cJSON_AddStringToObject(o, "state_dir", paths->state_dir);
+                cJSON *c = cJSON_AddObjectToObject(o, "checks");
+                for (size_t i = 0; i < ARRAY_SIZE(checks); i++) {
+                        cJSON *e = cJSON_AddObjectToObject(c, checks[i].name);
+                        cJSON_AddBoolToObject(e, "ok", checks[i].ok);
+                        cJSON_AddStringToObject(e, "detail", checks[i].detail);
+                }
+                cJSON *en = cJSON_AddObjectToObject(o, "enforced");
+                for (size_t i = 0; i < ARRAY_SIZE(enforce); i++)
+                        cJSON_AddStringToObject(en, enforce[i][0], enforce[i][1]);
+                cJSON_AddBoolToObject(o, "cgroup_limits_possible", limits_ok);
+                cJSON_AddBoolToObject(o, "can_run", sandbox_ok);
+                char *t = cJSON_PrintUnformatted(o);
+                printf("%s\n", t);
+                free(t);
+                cJSON_Delete(o);
+                return 0;
+        }
+        printf("runcell %s, running as %s (sandboxes run as uid %u outside)\n", RUNCELL_VERSION,
+               geteuid() == 0 ? "root" : "an unprivileged user", (unsigned)paths->sandbox_uid);
+        printf("toolchains: %s\nroot filesystems: %s\nstate: %s\n\n", paths->toolchains_dir,
+               paths->rootfs_dir, paths->state_dir);
+        for (size_t i = 0; i < ARRAY_SIZE(checks); i++)
+                printf("%-18s %-4s %s\n", checks[i].name, checks[i].ok ? "ok" : "no",
+                       checks[i].detail);
+        printf("\nenforced:\n");
+        for (size_t i = 0; i < ARRAY_SIZE(enforce); i++)
+                printf("  %-66s %s\n", enforce[i][0], enforce[i][1]);
+        printf("\ncgroup limits possible on this host: %s\n", limits_ok ? "yes" : "no");
+        printf("sandboxes can run: %s\n", sandbox_ok ? "yes" : "NO");
+        return 0;
+}

@@ -1,0 +1,281 @@
+#include <errno.h>
+#include <libgen.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "job/job.h"
+#include "rootfs/store.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/json.h"
+
+#define CLI_FILE_MAX  (16u << 20)
+#define CLI_FILES_MAX 256
+
+typedef struct run_opts {
+        const char *lang;
+        const char *stdin_path;
+        bool json;
+        rc_limits_t limits;
+        char **files;
+        int nfiles;
+        char **args;
+} run_opts_t;
+
+static const struct {
+        const char *flag;
+        size_t offset;
+} limit_flags[] = {
+    {"--wall-ms", offsetof(rc_limits_t, wall_ms)},
+    {"--cpu-ms", offsetof(rc_limits_t, cpu_ms)},
+    {"--memory-mb", offsetof(rc_limits_t, memory_mb)},
+    {"--processes", offsetof(rc_limits_t, processes)},
+    {"--output-bytes", offsetof(rc_limits_t, output_bytes)},
+    {"--file-size-mb", offsetof(rc_limits_t, file_size_mb)},
+    {"--disk-mb", offsetof(rc_limits_t, disk_mb)},
+};
+
+static int parse_run_args(int argc, char **argv, run_opts_t *o)
+{
+        int i = 1;
+        for (; i < argc; i++) {
+                const char *a = argv[i];
+                if (strcmp(a, "--") == 0) {
+                        i++;
+                        break;
+                }
+                if (strcmp(a, "--json") == 0) {
+                        o->json = true;
+                        continue;
+                }
+                if (a[0] != '-' || strcmp(a, "-") == 0) {
+                        if (!o->files)
+                                o->files = argv + i;
+                        if (o->files + o->nfiles != argv + i)
+                                return cli_fail("options must come before the files");
+                        o->nfiles++;
+                        continue;
+                }
+                if (i + 1 >= argc)
+                        return cli_fail("%s needs a value", a);
+                const char *v = argv[++i];
+                if (strcmp(a, "--lang") == 0 || strcmp(a, "-l") == 0) {
+                        o->lang = v;
+                        continue;
+                }
+                if (strcmp(a, "--stdin") == 0) {
+                        o->stdin_path = v;
+                        continue;
+                }
+                size_t k;
+                for (k = 0; k < ARRAY_SIZE(limit_flags); k++)
+                        if (strcmp(a, limit_flags[k].flag) == 0)
+                                break;
+                if (k == ARRAY_SIZE(limit_flags))
+                        return cli_fail("run: unknown option %s", a);
+                char *end;
+                long long n = strtoll(v, &end, 10);
+                if (*end || n <= 0)
+                        return cli_fail("%s: expected a positive integer, got '%s'", a, v);
+                *(int64_t *)((char *)&o->limits + limit_flags[k].offset) = n;
+        }
+        o->args = argv + i;
+        if (!o->lang)
+                return cli_fail("run: --lang is required (see runcell languages)");
+        if (o->nfiles == 0)
+                return cli_fail("run: no source file given");
+        if (o->nfiles > CLI_FILES_MAX)
+                return cli_fail("run: more than %d files", CLI_FILES_MAX);
+        return 0;
+}
+
+static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const char *data,
+                      size_t len)
+{
+        int fd = stream == STREAM_STDOUT ? 1 : 2;
+        while (len) {
+                ssize_t w = write(fd, data, len);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return;
+                data += w;
+                len -= (size_t)w;
+        }
+}
+
+static void print_summary(stage_kind_t kind, const stage_result_t *s)
+{
+        char detail[600];
+        if (s->status == STATUS_INTERNAL_ERROR)
+                snprintf(detail, sizeof(detail), "%s", s->error);
+        else if (s->signal)
+                snprintf(detail, sizeof(detail), "signal %s, %lld ms",
+                         signal_name(s->signal) ? signal_name(s->signal) : "?",
+                         (long long)s->wall_ms);
+        else if (s->exit_code >= 0)
+                snprintf(detail, sizeof(detail), "exit %d, %lld ms", s->exit_code,
+                         (long long)s->wall_ms);
+        else
+                snprintf(detail, sizeof(detail), "%lld ms", (long long)s->wall_ms);
+        fprintf(stderr, "runcell: %s: %s (%s%s%s)\n", stage_kind_name(kind),
+                stage_status_name(s->status), detail, s->limit_kind ? ", limit " : "",
+                s->limit_kind ? s->limit_kind : "");
+}
+
+static cJSON *stage_json(const stage_result_t *s)
+{
+        if (!s->present)
+                return cJSON_CreateNull();
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", stage_status_name(s->status));
+        if (s->exit_code >= 0)
+                cJSON_AddNumberToObject(o, "exit_code", s->exit_code);
+        else
+                cJSON_AddNullToObject(o, "exit_code");
+        const char *sig = signal_name(s->signal);
+        if (sig)
+                cJSON_AddStringToObject(o, "signal", sig);
+        else
+                cJSON_AddNullToObject(o, "signal");
+        cJSON_AddItemToObject(o, "stdout", json_bytes_item(s->out.data, s->out.len));
+        cJSON_AddItemToObject(o, "stderr", json_bytes_item(s->err.data, s->err.len));
+        cJSON_AddNumberToObject(o, "wall_ms", (double)s->wall_ms);
+        cJSON_AddBoolToObject(o, "truncated", s->truncated);
+        if (s->limit_kind)
+                cJSON_AddStringToObject(o, "limit", s->limit_kind);
+        if (s->status == STATUS_INTERNAL_ERROR)
+                cJSON_AddStringToObject(o, "error", s->error);
+        return o;
+}
+
+static int read_inputs(const run_opts_t *o, job_input_file_t *files, char **bufs)
+{
+        for (int i = 0; i < o->nfiles; i++) {
+                const char *p = o->files[i];
+                rc_err_t err = {0};
+                size_t len = 0;
+                struct stat st;
+                if (stat(p, &st) < 0)
+                        return cli_fail("%s: %s", p, strerror(errno));
+                if (!S_ISREG(st.st_mode))
+                        return cli_fail("%s: not a regular file", p);
+                if (fs_read_file(p, CLI_FILE_MAX, &bufs[i], &len, &err) < 0)
+                        return cli_fail("%s", err.msg);
+                _cleanup_free_ char *copy = strdup(p);
+                char *base = copy ? strdup(basename(copy)) : NULL;
+                if (!base)
+                        return cli_fail("out of memory");
+                files[i] = (job_input_file_t){.name = base,
+                                              .data = bufs[i],
+                                              .len = len,
+                                              .executable = (st.st_mode & 0100) != 0};
+        }
+        return 0;
+}
+
+int cmd_run(const rc_paths_t *paths, int argc, char **argv)
+{
+        run_opts_t o = {0};
+        if (parse_run_args(argc, argv, &o))
+                return 1;
+
+        toolchain_set_t set = {0};
+        rc_err_t err = {0};
+        int rc = 1;
+        job_input_file_t *files = calloc((size_t)o.nfiles, sizeof(*files));
+        char **bufs = calloc((size_t)o.nfiles, sizeof(char *));
+        char *stdin_data = NULL, *rootfs = NULL, *version = NULL;
+        size_t stdin_len = 0;
+        job_result_t res = {0};
+        if (!files || !bufs) {
+                cli_fail("out of memory");
+                goto out;
+        }
+        if (toolchain_set_load(&set, paths->toolchains_dir, &err) < 0) {
+                cli_fail("%s", err.msg);
+                goto out;
+        }
+        const toolchain_t *tc = toolchain_set_find(&set, o.lang);
+        if (!tc) {
+                cli_fail("unknown language '%s' (see runcell languages)", o.lang);
+                goto out;
+        }
+        if (read_inputs(&o, files, bufs))
+                goto out;
+        if (o.stdin_path &&
+            fs_read_file(o.stdin_path, CLI_FILE_MAX, &stdin_data, &stdin_len, &err) < 0) {
+                cli_fail("--stdin: %s", err.msg);
+                goto out;
+        }
+        rootfs_store_t store = {.rootfs_dir = paths->rootfs_dir, .state_dir = paths->state_dir};
+        if (rootfs_prepare(&store, tc->rootfs, &rootfs, &err) < 0) {
+                cli_fail("%s", err.msg);
+                goto out;
+        }
+        rootfs_package_version(&store, tc->rootfs, tc->version_package, &version, NULL);
+
+        job_spec_t js = {
+            .tc = tc,
+            .rootfs = rootfs,
+            .files = files,
+            .nfiles = (size_t)o.nfiles,
+            .stdin_data = stdin_data,
+            .stdin_len = stdin_len,
+            .args = o.args,
+            .compile_limits = tc->limits_compile,
+            .run_limits = tc->limits_run,
+            .host_uid = paths->sandbox_uid,
+            .host_gid = paths->sandbox_gid,
+            .capture = o.json,
+            .cb = {.output = o.json ? NULL : on_output},
+        };
+        limits_overlay(&js.run_limits, &o.limits);
+        limits_fill_defaults(&js.compile_limits);
+        limits_fill_defaults(&js.run_limits);
+        if (job_run(&js, &res, &err) < 0) {
+                cli_fail("%s", err.msg);
+                goto out;
+        }
+        bool internal = (res.compile.present && res.compile.status == STATUS_INTERNAL_ERROR) ||
+                        (res.run.present && res.run.status == STATUS_INTERNAL_ERROR);
+        if (o.json) {
+                cJSON *j = cJSON_CreateObject();
+                cJSON_AddStringToObject(j, "language", tc->name);
+                if (version)
+                        cJSON_AddStringToObject(j, "version", version);
+                else
+                        cJSON_AddNullToObject(j, "version");
+                cJSON_AddItemToObject(j, "compile", stage_json(&res.compile));
+                cJSON_AddItemToObject(j, "run", stage_json(&res.run));
+                char *text = cJSON_PrintUnformatted(j);
+                if (text)
+                        printf("%s\n", text);
+                free(text);
+                cJSON_Delete(j);
+        } else {
+                if (res.compile.present)
+                        print_summary(STAGE_COMPILE, &res.compile);
+                if (res.run.present)
+                        print_summary(STAGE_RUN, &res.run);
+        }
+        rc = internal ? 3 : 0;
+out:
+        job_result_free(&res);
+        for (int i = 0; files && bufs && i < o.nfiles; i++) {
+                free(bufs[i]);
+                free((char *)files[i].name);
+        }
+        free(files);
+        free(bufs);
+        free(stdin_data);
+        free(rootfs);
+        free(version);
+        toolchain_set_free(&set);
+        return rc;
+}

@@ -1,0 +1,23 @@
+/* Where runcell finds its data and keeps its state. */
+#ifndef RUNCELL_CONFIG_H
+#define RUNCELL_CONFIG_H
+
+#include <sys/types.h>
+
+#include "util/err.h"
+
+typedef struct rc_paths {
+        char *toolchains_dir;
+        char *rootfs_dir;
+        char *state_dir;
+        uid_t sandbox_uid; /* outside ids of the sandbox's uid/gid 0 */
+        gid_t sandbox_gid;
+} rc_paths_t;
+
+/* Options given on the command line win over RUNCELL_* environment variables, which win over
+ * the defaults (see README). */
+int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_dir,
+                     const char *state_dir, rc_err_t *err);
+void rc_paths_free(rc_paths_t *p);
+
+#endif

@@ -1,0 +1,89 @@
+/* A job: one program in one language, compiled (if the toolchain says so) and run, each stage
+ * in a fresh sandbox. The CLI and the server both describe work as a job and learn about its
+ * progress through the same callbacks. */
+#ifndef RUNCELL_JOB_JOB_H
+#define RUNCELL_JOB_JOB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "job/limits.h"
+#include "toolchain/toolchain.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+typedef enum stage_kind { STAGE_COMPILE, STAGE_RUN } stage_kind_t;
+typedef enum stream_kind { STREAM_STDOUT, STREAM_STDERR } stream_kind_t;
+
+typedef enum stage_status {
+        STATUS_OK,
+        STATUS_COMPILE_ERROR,
+        STATUS_RUNTIME_ERROR,
+        STATUS_TIME_LIMIT,
+        STATUS_MEMORY_LIMIT,
+        STATUS_OUTPUT_LIMIT,
+        STATUS_KILLED,
+        STATUS_INTERNAL_ERROR,
+} stage_status_t;
+
+typedef struct stage_result {
+        bool present;
+        stage_status_t status;
+        int exit_code;          /* -1 when the program did not exit normally */
+        int signal;             /* 0 when not killed by a signal */
+        const char *limit_kind; /* "wall" for time_limit, NULL otherwise */
+        buf_t out, err;         /* captured output (when job_spec.capture) */
+        bool truncated;         /* output was cut at the output limit */
+        int64_t wall_ms;
+        char error[512]; /* internal_error: which step failed */
+} stage_result_t;
+
+typedef struct job_input_file {
+        const char *name; /* relative path in /work */
+        const char *data;
+        size_t len;
+        bool executable;
+} job_input_file_t;
+
+typedef struct job_callbacks {
+        void (*stage_start)(void *ud, stage_kind_t stage);
+        void (*output)(void *ud, stage_kind_t stage, stream_kind_t stream, const char *data,
+                       size_t len);
+        void (*stage_end)(void *ud, stage_kind_t stage, const stage_result_t *res);
+        void *ud;
+} job_callbacks_t;
+
+typedef struct job_spec {
+        const toolchain_t *tc;
+        const char *rootfs;            /* unpacked root filesystem */
+        const job_input_file_t *files; /* files[0] is the entry point */
+        size_t nfiles;
+        const char *stdin_data; /* given to the run stage, then EOF */
+        size_t stdin_len;
+        char *const *args;          /* appended to the run command */
+        rc_limits_t compile_limits; /* fully filled in (limits_fill_defaults) */
+        rc_limits_t run_limits;
+        uid_t host_uid;
+        gid_t host_gid;
+        bool capture; /* keep stdout/stderr in the results */
+        job_callbacks_t cb;
+} job_spec_t;
+
+typedef struct job_result {
+        stage_result_t compile; /* present only when the toolchain compiles */
+        stage_result_t run;     /* absent when compilation failed */
+} job_result_t;
+
+/* Run the job to its end (blocking). Returns 0 when the job ran, whatever the program did;
+ * -errno for bad input (err says what). Sandbox failures are stage results (internal_error). */
+int job_run(const job_spec_t *spec, job_result_t *res, rc_err_t *err);
+void job_result_free(job_result_t *res);
+
+const char *stage_status_name(stage_status_t s);
+const char *stage_kind_name(stage_kind_t s);
+/* "SIGSEGV" for 11; NULL for 0 or unknown. */
+const char *signal_name(int sig);
+
+#endif

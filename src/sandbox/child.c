@@ -1,0 +1,363 @@
+/* The child side of the clone, run once per sandbox. It starts in fresh user, pid, mount,
+ * network, uts, ipc and cgroup namespaces with every capability of the new user namespace,
+ * builds the root, and becomes pid 1 (init.c) after forking the program.
+ *
+ * No allocation here: the parent may have threads, and the child works on a copy of its memory. */
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/sync.h"
+
+void sb_child_fail(int sync_fd, const char *step, int errnum)
+{
+        sb_msg_t m;
+        char ebuf[96];
+        const char *es = strerror_r(errnum, ebuf, sizeof(ebuf));
+        sb_msg_fill(&m, SB_MSG_ERROR, errnum, "%s: %s", step, es);
+        sb_msg_send(sync_fd, &m, -1);
+        _exit(127);
+}
+
+static int step_wait_for_parent(const sb_child_ctx_t *ctx)
+{
+        /* The parent writes our uid/gid maps, then says go; EOF means it died. */
+        sb_msg_t m;
+        int r = sb_msg_recv(ctx->sync_fd, &m, NULL);
+        if (r < 0)
+                _exit(127);
+        return m.type == SB_MSG_GO ? 0 : -EPROTO;
+}
+
+static int step_become_root(const sb_child_ctx_t *ctx)
+{
+        /* Until now our ids are the parent's host ids (root's are unmapped here); switch to the
+         * mapped 0 so every file we create is owned by the sandbox's user. */
+        if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static int step_hostname(const sb_child_ctx_t *ctx)
+{
+        const char *h = ctx->spec->hostname ? ctx->spec->hostname : "runcell";
+        if (sethostname(h, strlen(h)) < 0 || setdomainname("", 0) < 0)
+                return -errno;
+        return 0;
+}
+
+static int step_private_root(const sb_child_ctx_t *ctx)
+{
+        /* Our mount namespace is a copy of the host's: stop propagation both ways before
+         * touching anything, or mounts could leak to the host's shared peers. */
+        return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ? -errno : 0;
+}
+
+static unsigned long locked_flags(const char *path)
+{
+        /* A bind remount inside a user namespace must keep the flags the original mount has
+         * locked (nodev, noexec, atime...), or the kernel refuses it with EPERM. */
+        struct statvfs sv;
+        unsigned long f = 0;
+        if (statvfs(path, &sv) < 0)
+                return 0;
+        if (sv.f_flag & ST_NODEV)
+                f |= MS_NODEV;
+        if (sv.f_flag & ST_NOEXEC)
+                f |= MS_NOEXEC;
+        if (sv.f_flag & ST_NOSUID)
+                f |= MS_NOSUID;
+        if (sv.f_flag & ST_NOATIME)
+                f |= MS_NOATIME;
+        if (sv.f_flag & ST_NODIRATIME)
+                f |= MS_NODIRATIME;
+        if (sv.f_flag & ST_RELATIME)
+                f |= MS_RELATIME;
+        return f;
+}
+
+static int step_bind_rootfs(const sb_child_ctx_t *ctx)
+{
+        const char *root = ctx->spec->rootfs;
+        if (mount(root, root, NULL, MS_BIND, NULL) < 0)
+                return -errno;
+        unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+        if (mount(NULL, root, NULL, f | locked_flags(root), NULL) < 0)
+                return -errno;
+        /* Enter the new mount, not the directory underneath it. */
+        return chdir(root) < 0 ? -errno : 0;
+}
+
+static int mkdir_target(const char *path, mode_t mode)
+{
+        if (mkdir(path, mode) < 0 && errno != EEXIST)
+                return -errno;
+        return 0;
+}
+
+static int run_mount_op(const mount_op_t *op)
+{
+        int r = 0;
+        switch (op->kind) {
+        case MOUNT_OP_TMPFS:
+                if ((r = mkdir_target(op->target, 0755)) < 0)
+                        return r;
+                return mount("tmpfs", op->target, "tmpfs", op->flags, op->data) < 0 ? -errno : 0;
+        case MOUNT_OP_PROC:
+                if ((r = mkdir_target(op->target, 0555)) < 0)
+                        return r;
+                return mount("proc", op->target, "proc", op->flags, NULL) < 0 ? -errno : 0;
+        case MOUNT_OP_DEVPTS:
+                if ((r = mkdir_target(op->target, 0755)) < 0)
+                        return r;
+                return mount("devpts", op->target, "devpts", op->flags, op->data) < 0 ? -errno : 0;
+        case MOUNT_OP_BIND_DEV: {
+                /* mknod is not allowed in a user namespace: bind the host's node instead. */
+                int fd =
+                    open(op->target, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666);
+                if (fd < 0)
+                        return -errno;
+                close(fd);
+                return mount(op->source, op->target, NULL, MS_BIND, NULL) < 0 ? -errno : 0;
+        }
+        case MOUNT_OP_SYMLINK:
+                return symlink(op->source, op->target) < 0 ? -errno : 0;
+        case MOUNT_OP_REMOUNT_RO:
+                return mount(NULL, op->target, NULL, MS_REMOUNT | MS_RDONLY | op->flags, NULL) < 0
+                           ? -errno
+                           : 0;
+        default:
+                return -EINVAL;
+        }
+}
+
+static int step_mounts(const sb_child_ctx_t *ctx)
+{
+        for (size_t i = 0; i < ctx->plan->n; i++) {
+                int r = run_mount_op(&ctx->plan->ops[i]);
+                if (r < 0) {
+                        char step[160];
+                        snprintf(step, sizeof(step), "%s /%s",
+                                 mount_kind_name(ctx->plan->ops[i].kind), ctx->plan->ops[i].target);
+                        sb_child_fail(ctx->sync_fd, step, -r);
+                }
+        }
+        return 0;
+}
+
+static int step_place_files(const sb_child_ctx_t *ctx)
+{
+        int wfd = open("work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (wfd < 0)
+                return -errno;
+        char what[240];
+        int r = sb_place_files(wfd, ctx->spec->files, ctx->spec->nfiles, what, sizeof(what));
+        close(wfd);
+        if (r < 0) {
+                char step[300];
+                snprintf(step, sizeof(step), "place file %s", what);
+                sb_child_fail(ctx->sync_fd, step, -r);
+        }
+        return 0;
+}
+
+static int step_pivot_root(const sb_child_ctx_t *ctx)
+{
+        /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
+         * only the new root, with no directory needed for the old one (crun, lxc). */
+        if (syscall(SYS_pivot_root, ".", ".") < 0)
+                return -errno;
+        if (umount2(".", MNT_DETACH) < 0)
+                return -errno;
+        if (chdir("/work") < 0)
+                return -errno;
+        return 0;
+}
+
+static int step_loopback(const sb_child_ctx_t *ctx)
+{
+        return sb_net_lo_up();
+}
+
+static int step_rlimits(const sb_child_ctx_t *ctx)
+{
+        const struct rlimit zero = {0, 0};
+        if (setrlimit(RLIMIT_CORE, &zero) < 0)
+                return -errno;
+        const rc_limits_t *l = &ctx->spec->limits;
+        if (l->file_size_mb > 0) {
+                rlim_t v = (rlim_t)l->file_size_mb << 20;
+                struct rlimit fs = {v, v};
+                if (setrlimit(RLIMIT_FSIZE, &fs) < 0)
+                        return -errno;
+        }
+        return 0;
+}
+
+typedef struct child_step {
+        const char *name;
+        int (*run)(const sb_child_ctx_t *ctx);
+} child_step_t;
+
+/* The order matters: ids before anything creates files; "/" private before the first mount;
+ * files placed while the host's paths are still reachable for nothing but the bind sources;
+ * pivot_root last among the mount work. */
+static const child_step_t child_steps[] = {
+    {"wait for parent", step_wait_for_parent},
+    {"setresuid", step_become_root},
+    {"sethostname", step_hostname},
+    {"make / private", step_private_root},
+    {"bind root filesystem", step_bind_rootfs},
+    {"mounts", step_mounts},
+    {"place files", step_place_files},
+    {"pivot_root", step_pivot_root},
+    {"bring up lo", step_loopback},
+    {"rlimits", step_rlimits},
+};
+
+static void drop_capabilities(void)
+{
+        /* Empty the bounding set and lock root's special treatment away, so that execve as uid 0
+         * grants no capability; then clear what we hold. */
+        for (int cap = 0; cap <= 63; cap++)
+                if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno == EINVAL)
+                        break;
+        prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+        prctl(PR_SET_SECUREBITS,
+              SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP |
+                  SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                  SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED,
+              0, 0, 0);
+        struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+        struct __user_cap_data_struct d[2];
+        memset(d, 0, sizeof(d));
+        syscall(SYS_capset, &h, d);
+}
+
+/* execvpe() would search the PATH of our own environment; the program's PATH is in envp. */
+static void exec_in_path(const char *path_env, char *const *argv, char *const *envp)
+{
+        const char *file = argv[0];
+        if (strchr(file, '/')) {
+                execve(file, argv, envp);
+                return;
+        }
+        int first_err = ENOENT;
+        const char *p = path_env ? path_env : "/usr/local/bin:/usr/bin:/bin";
+        while (*p) {
+                const char *colon = strchrnul(p, ':');
+                char full[4096];
+                size_t dl = (size_t)(colon - p);
+                if (dl + 1 + strlen(file) + 1 <= sizeof(full)) {
+                        memcpy(full, p, dl);
+                        full[dl] = '/';
+                        strcpy(full + dl + 1, file);
+                        execve(full, argv, envp);
+                        if (errno != ENOENT && errno != ENOTDIR)
+                                first_err = errno;
+                }
+                p = *colon ? colon + 1 : colon;
+        }
+        errno = first_err;
+}
+
+/* In the program's process, after fork from init: stdio, then the last steps before exec. */
+__attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx, int errpipe)
+{
+        if (dup2(ctx->stdin_fd, 0) < 0 || dup2(ctx->stdout_fd, 1) < 0 ||
+            dup2(ctx->stderr_fd, 2) < 0)
+                goto fail;
+        /* Every other fd goes: only errpipe (CLOEXEC) survives until execve. */
+        for (int fd = 3; fd < 1024; fd++)
+                if (fd != errpipe)
+                        close(fd);
+        sigset_t all;
+        sigemptyset(&all);
+        sigprocmask(SIG_SETMASK, &all, NULL);
+        for (int s = 1; s < NSIG; s++)
+                signal(s, SIG_DFL);
+        if (setsid() < 0)
+                goto fail;
+        drop_capabilities();
+        if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+                goto fail;
+        exec_in_path(ctx->path_env, ctx->spec->argv, ctx->spec->envp);
+fail:;
+        int e = errno;
+        if (write(errpipe, &e, sizeof(e)) < 0)
+                _exit(126);
+        _exit(127);
+}
+
+static void start_program(const sb_child_ctx_t *ctx)
+{
+        int ep[2];
+        if (pipe2(ep, O_CLOEXEC) < 0)
+                sb_child_fail(ctx->sync_fd, "pipe", errno);
+        /* Block SIGCHLD before the fork: a program that exits at once must still be seen by
+         * init's signalfd. The program unblocks everything before execve. */
+        sigset_t chld;
+        sigemptyset(&chld);
+        sigaddset(&chld, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &chld, NULL);
+        int64_t start = sb_now_ns();
+        pid_t pid = fork();
+        if (pid < 0)
+                sb_child_fail(ctx->sync_fd, "fork program", errno);
+        if (pid == 0) {
+                close(ep[0]);
+                program_main(ctx, ep[1]);
+        }
+        close(ep[1]);
+        close(ctx->stdin_fd);
+        close(ctx->stdout_fd);
+        close(ctx->stderr_fd);
+        /* EOF: execve succeeded (CLOEXEC closed the pipe); an int: it failed with that errno. */
+        int e = 0;
+        ssize_t n;
+        do
+                n = read(ep[0], &e, sizeof(e));
+        while (n < 0 && errno == EINTR);
+        close(ep[0]);
+        if (n == (ssize_t)sizeof(e)) {
+                waitpid(pid, NULL, 0);
+                char step[300];
+                snprintf(step, sizeof(step), "execve %.200s", ctx->spec->argv[0]);
+                sb_child_fail(ctx->sync_fd, step, e);
+        }
+        sb_msg_t m;
+        sb_msg_fill(&m, SB_MSG_STARTED, pid, NULL);
+        m.t_ns = start;
+        if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
+                _exit(127);
+        sb_init_main(ctx, pid, start);
+}
+
+void sb_child_main(const sb_child_ctx_t *ctx)
+{
+        /* If runcell dies, so does the whole sandbox: init's death ends the pid namespace. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+        /* Nothing of runcell (its environment, its memory) may be read through /proc/1. */
+        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        for (size_t i = 0; i < sizeof(child_steps) / sizeof(child_steps[0]); i++) {
+                int r = child_steps[i].run(ctx);
+                if (r < 0)
+                        sb_child_fail(ctx->sync_fd, child_steps[i].name, -r);
+        }
+        start_program(ctx);
+        _exit(127);
+}

@@ -1,0 +1,214 @@
+/* Files in and out of a sandbox's /work. Placing runs in the child before pivot_root, after
+ * /work is the sandbox's own tmpfs; collecting runs in init after the program and everything
+ * it started are dead. Both only ever open paths relative to a directory fd of that tmpfs,
+ * never following symlinks, so nothing a program plants can point them at the host. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/sync.h"
+
+#define SB_PATH_MAX       200
+#define SB_PATH_DEPTH_MAX 8
+#define SB_COLLECT_MAX    4096
+
+static bool name_char_ok(char c)
+{
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-' || c == '+' || c == '@';
+}
+
+bool sb_path_valid(const char *path)
+{
+        size_t len = strlen(path);
+        if (len == 0 || len > SB_PATH_MAX || path[0] == '/' || path[len - 1] == '/')
+                return false;
+        int depth = 0;
+        const char *comp = path;
+        for (const char *p = path;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        size_t cl = (size_t)(p - comp);
+                        if (cl == 0 || (cl == 1 && comp[0] == '.') ||
+                            (cl == 2 && comp[0] == '.' && comp[1] == '.'))
+                                return false;
+                        if (++depth > SB_PATH_DEPTH_MAX)
+                                return false;
+                        if (*p == '\0')
+                                return true;
+                        comp = p + 1;
+                } else if (!name_char_ok(*p)) {
+                        return false;
+                }
+        }
+}
+
+void sb_files_free(sb_file_t *files, size_t n)
+{
+        if (!files)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                free(files[i].path);
+                if (files[i].fd >= 0)
+                        close(files[i].fd);
+        }
+        free(files);
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+static int copy_from_fd(int out, int in)
+{
+        off_t off = 0;
+        for (;;) {
+                ssize_t n = sendfile(out, in, &off, 1 << 20);
+                if (n < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                if (n == 0)
+                        return 0;
+        }
+}
+
+/* Create the parent directories of path below workfd; returns an fd of the last one. */
+static int open_parent(int workfd, const char *path, const char **base)
+{
+        char comp[SB_PATH_MAX + 1];
+        int dfd = fcntl(workfd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        const char *start = path;
+        for (const char *slash; (slash = strchr(start, '/')); start = slash + 1) {
+                size_t cl = (size_t)(slash - start);
+                memcpy(comp, start, cl);
+                comp[cl] = '\0';
+                if (mkdirat(dfd, comp, 0755) < 0 && errno != EEXIST) {
+                        int e = errno;
+                        close(dfd);
+                        return -e;
+                }
+                int nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int e = errno;
+                close(dfd);
+                if (nfd < 0)
+                        return -e;
+                dfd = nfd;
+        }
+        *base = start;
+        return dfd;
+}
+
+int sb_place_files(int workfd, const sb_file_t *files, size_t n, char *what, size_t what_size)
+{
+        for (size_t i = 0; i < n; i++) {
+                const sb_file_t *f = &files[i];
+                snprintf(what, what_size, "%s", f->path);
+                const char *base = NULL;
+                int dfd = open_parent(workfd, f->path, &base);
+                if (dfd < 0)
+                        return dfd;
+                int fd =
+                    openat(dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+                int e = errno;
+                close(dfd);
+                if (fd < 0)
+                        return -e;
+                int r = f->fd >= 0 ? copy_from_fd(fd, f->fd) : write_all(fd, f->data, f->len);
+                if (r == 0 && fchmod(fd, f->mode & 0777) < 0)
+                        r = -errno;
+                close(fd);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+struct collect_state {
+        int sync_fd;
+        int count;
+        char path[SB_PATH_MAX + 2];
+};
+
+static int collect_dir(struct collect_state *st, int dfd, size_t plen, int depth)
+{
+        char dbuf[4096];
+        for (;;) {
+                long nread = syscall(SYS_getdents64, dfd, dbuf, sizeof(dbuf));
+                if (nread < 0)
+                        return -errno;
+                if (nread == 0)
+                        return 0;
+                for (long off = 0; off < nread;) {
+                        struct dirent64 *d = (struct dirent64 *)(dbuf + off);
+                        off += d->d_reclen;
+                        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+                                continue;
+                        size_t nl = strlen(d->d_name);
+                        if (plen + nl + 1 > SB_PATH_MAX)
+                                continue;
+                        size_t np = plen;
+                        if (plen)
+                                st->path[np++] = '/';
+                        memcpy(st->path + np, d->d_name, nl + 1);
+                        if (!sb_path_valid(st->path))
+                                continue;
+                        int fd =
+                            openat(dfd, d->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+                        if (fd < 0)
+                                continue; /* a symlink (ELOOP) or a vanished entry */
+                        struct stat sb;
+                        int r = 0;
+                        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+                                if (++st->count > SB_COLLECT_MAX)
+                                        r = -EMFILE;
+                                else {
+                                        sb_msg_t m;
+                                        sb_msg_fill(&m, SB_MSG_FILE, (int32_t)(sb.st_mode & 0777),
+                                                    "%s", st->path);
+                                        r = sb_msg_send(st->sync_fd, &m, fd);
+                                }
+                        } else if (S_ISDIR(sb.st_mode) && depth < SB_PATH_DEPTH_MAX) {
+                                r = collect_dir(st, fd, np + nl, depth + 1);
+                        }
+                        close(fd);
+                        st->path[plen] = '\0';
+                        if (r < 0)
+                                return r;
+                }
+        }
+}
+
+int sb_collect_files(int sync_fd, int dirfd)
+{
+        int fd =
+            dirfd >= 0 ? dirfd : open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct collect_state st = {.sync_fd = sync_fd};
+        int r = collect_dir(&st, fd, 0, 1);
+        if (dirfd < 0)
+                close(fd);
+        return r;
+}

@@ -1,0 +1,101 @@
+/* pid 1 of a sandbox. It stays outside the program's seccomp and capability drop only as long
+ * as it must: it reaps orphans, forwards signals from runcell to the program, reports the
+ * program's end with its timestamps and, for a compile stage, hands /work's files back. When
+ * it exits the kernel kills whatever is left in the pid namespace, so nothing outlives a run. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/sync.h"
+
+static void close_all_but(int keep1, int keep2)
+{
+        for (int fd = 0; fd < 1024; fd++)
+                if (fd != keep1 && fd != keep2)
+                        close(fd);
+}
+
+static void kill_and_reap_all(void)
+{
+        /* From pid 1, kill(-1) reaches every other process of the namespace. */
+        kill(-1, SIGKILL);
+        while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+                ;
+}
+
+void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, int64_t start_ns)
+{
+        (void)start_ns;
+        sigset_t mask;
+        sigemptyset(&mask);
+        sigaddset(&mask, SIGCHLD);
+        sigprocmask(SIG_BLOCK, &mask, NULL);
+        int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+        if (sfd < 0)
+                sb_child_fail(ctx->sync_fd, "signalfd", errno);
+        close_all_but(ctx->sync_fd, sfd);
+
+        int status = 0;
+        bool done = false;
+        bool check = true; /* reap once before the first poll */
+        while (!done) {
+                if (check) {
+                        check = false;
+                        for (;;) {
+                                int st;
+                                pid_t w = waitpid(-1, &st, WNOHANG);
+                                if (w <= 0)
+                                        break;
+                                if (w == program) {
+                                        status = st;
+                                        done = true;
+                                }
+                        }
+                        if (done)
+                                break;
+                }
+                struct pollfd p[2] = {{.fd = sfd, .events = POLLIN},
+                                      {.fd = ctx->sync_fd, .events = POLLIN}};
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        _exit(127);
+                }
+                if (p[1].revents & POLLIN) {
+                        sb_msg_t m;
+                        int r = sb_msg_recv(ctx->sync_fd, &m, NULL);
+                        if (r == -EPIPE)
+                                _exit(127); /* runcell is gone: take everything down */
+                        if (r == 0 && m.type == SB_MSG_SIGNAL && m.a > 0 && m.a < NSIG)
+                                kill(program, m.a);
+                } else if (p[1].revents & (POLLHUP | POLLERR)) {
+                        _exit(127);
+                }
+                if (p[0].revents & POLLIN) {
+                        struct signalfd_siginfo si;
+                        while (read(sfd, &si, sizeof(si)) > 0)
+                                ;
+                        check = true;
+                }
+        }
+        int64_t end = sb_now_ns();
+        /* Stop anything the program left behind before its files are read or the end is
+         * reported, so a background process cannot write output after "exited". */
+        kill_and_reap_all();
+        sb_msg_t m;
+        sb_msg_fill(&m, SB_MSG_EXITED, status, NULL);
+        m.t_ns = end;
+        if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
+                _exit(127);
+        if (ctx->spec->collect) {
+                int r = sb_collect_files(ctx->sync_fd, -1);
+                sb_msg_fill(&m, SB_MSG_FILES_DONE, r < 0 ? -r : 0, NULL);
+                sb_msg_send(ctx->sync_fd, &m, -1);
+        }
+        _exit(0);
+}

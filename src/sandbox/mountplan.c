@@ -1,0 +1,96 @@
+#include "sandbox/mountplan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+
+static int add(mount_plan_t *plan, mount_kind_t kind, const char *target, const char *source,
+               unsigned long flags, const char *data, rc_err_t *err)
+{
+        if (plan->n >= MOUNT_PLAN_MAX)
+                return rc_err_set(err, E2BIG, "mount plan: more than %d entries", MOUNT_PLAN_MAX);
+        mount_op_t *op = &plan->ops[plan->n];
+        memset(op, 0, sizeof(*op));
+        op->kind = kind;
+        op->flags = flags;
+        if (snprintf(op->target, sizeof(op->target), "%s", target) >= (int)sizeof(op->target) ||
+            snprintf(op->source, sizeof(op->source), "%s", source ? source : "") >=
+                (int)sizeof(op->source) ||
+            snprintf(op->data, sizeof(op->data), "%s", data ? data : "") >= (int)sizeof(op->data))
+                return rc_err_set(err, ENAMETOOLONG, "mount plan: entry for %s too long", target);
+        plan->n++;
+        return 0;
+}
+
+/* tmpfs counts inodes separately from bytes: without nr_inodes a small tmpfs still takes
+ * hundreds of thousands of empty files, each costing kernel memory. */
+static long long inodes_for(long long mb)
+{
+        long long n = mb * 256;
+        return n < 1024 ? 1024 : n;
+}
+
+int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
+{
+        static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+        static const char *const links[][2] = {
+            {"dev/ptmx", "pts/ptmx"},          {"dev/fd", "/proc/self/fd"},
+            {"dev/stdin", "/proc/self/fd/0"},  {"dev/stdout", "/proc/self/fd/1"},
+            {"dev/stderr", "/proc/self/fd/2"},
+        };
+        const unsigned long nsd = MS_NOSUID | MS_NODEV;
+        long long disk = lim->disk_mb > 0 ? lim->disk_mb : 64;
+        char data[128];
+        int r;
+
+        plan->n = 0;
+        snprintf(data, sizeof(data), "size=%lldm,nr_inodes=%lld,mode=0755", disk, inodes_for(disk));
+        if ((r = add(plan, MOUNT_OP_TMPFS, "work", NULL, nsd, data, err)) < 0)
+                return r;
+        snprintf(data, sizeof(data), "size=%lldm,nr_inodes=%lld,mode=1777", disk, inodes_for(disk));
+        if ((r = add(plan, MOUNT_OP_TMPFS, "tmp", NULL, nsd, data, err)) < 0)
+                return r;
+        if ((r = add(plan, MOUNT_OP_PROC, "proc", NULL, nsd | MS_NOEXEC, NULL, err)) < 0)
+                return r;
+        if ((r = add(plan, MOUNT_OP_TMPFS, "dev", NULL, MS_NOSUID | MS_NOEXEC,
+                     "size=64k,nr_inodes=64,mode=0755", err)) < 0)
+                return r;
+        for (size_t i = 0; i < sizeof(devices) / sizeof(devices[0]); i++) {
+                char target[32], source[32];
+                snprintf(target, sizeof(target), "dev/%s", devices[i]);
+                snprintf(source, sizeof(source), "/dev/%s", devices[i]);
+                if ((r = add(plan, MOUNT_OP_BIND_DEV, target, source, 0, NULL, err)) < 0)
+                        return r;
+        }
+        if ((r = add(plan, MOUNT_OP_DEVPTS, "dev/pts", NULL, MS_NOSUID | MS_NOEXEC,
+                     "newinstance,ptmxmode=0666,mode=0620", err)) < 0)
+                return r;
+        snprintf(data, sizeof(data), "size=%lldm,nr_inodes=%lld,mode=1777", disk, inodes_for(disk));
+        if ((r = add(plan, MOUNT_OP_TMPFS, "dev/shm", NULL, nsd, data, err)) < 0)
+                return r;
+        for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+                if ((r = add(plan, MOUNT_OP_SYMLINK, links[i][0], links[i][1], 0, NULL, err)) < 0)
+                        return r;
+        return add(plan, MOUNT_OP_REMOUNT_RO, "dev", NULL, MS_NOSUID | MS_NOEXEC, NULL, err);
+}
+
+const char *mount_kind_name(mount_kind_t kind)
+{
+        switch (kind) {
+        case MOUNT_OP_TMPFS:
+                return "tmpfs";
+        case MOUNT_OP_PROC:
+                return "proc";
+        case MOUNT_OP_BIND_DEV:
+                return "bind";
+        case MOUNT_OP_DEVPTS:
+                return "devpts";
+        case MOUNT_OP_SYMLINK:
+                return "symlink";
+        case MOUNT_OP_REMOUNT_RO:
+                return "remount-ro";
+        default:
+                return "?";
+        }
+}

@@ -1,0 +1,398 @@
+/* The parent side of a sandbox: prepare everything, clone into new namespaces, write the id
+ * maps, release the child, and then follow it through the sync socket and its pidfd.
+ *
+ * Parent steps, in order (the child's are in child.c):
+ *   1. build the mount plan and find PATH       (no allocation is left for the child)
+ *   2. socketpair + stdio pipes, all CLOEXEC
+ *   3. clone3(CLONE_NEW* | CLONE_PIDFD)
+ *   4. setgroups=deny, gid_map, uid_map          (one line each: 0 -> host id)
+ *   5. send GO, wait for STARTED or ERROR */
+#include "sandbox/sandbox.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/sched.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox-internal.h"
+#include "sandbox/sync.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define SB_SETUP_TIMEOUT_MS 30000
+
+struct sandbox {
+        pid_t pid; /* init, in our pid namespace */
+        int pidfd;
+        int sync_fd;
+        int stdin_fd, stdout_fd, stderr_fd;
+        int64_t start_ns;
+        sb_result_t res;
+        size_t files_cap;
+        bool files_done;
+        bool reaped;
+};
+
+int sb_id_map_line(char *buf, size_t size, unsigned long host_id)
+{
+        int n = snprintf(buf, size, "0 %lu 1\n", host_id);
+        return (n < 0 || (size_t)n >= size) ? -ENAMETOOLONG : n;
+}
+
+static int write_maps(pid_t pid, uid_t uid, gid_t gid, rc_err_t *err)
+{
+        char path[64], line[64];
+        int n, r;
+        snprintf(path, sizeof(path), "/proc/%d/setgroups", pid);
+        /* Unprivileged writers must deny setgroups before gid_map, or the kernel refuses the
+         * map: otherwise the sandbox could drop a group that denies it access somewhere. */
+        if ((r = fs_write_file(path, "deny", 4, err)) < 0)
+                return r;
+        snprintf(path, sizeof(path), "/proc/%d/gid_map", pid);
+        n = sb_id_map_line(line, sizeof(line), gid);
+        if ((r = fs_write_file(path, line, (size_t)n, err)) < 0)
+                return r;
+        snprintf(path, sizeof(path), "/proc/%d/uid_map", pid);
+        n = sb_id_map_line(line, sizeof(line), uid);
+        return fs_write_file(path, line, (size_t)n, err);
+}
+
+static pid_t clone_sandbox(int *pidfd)
+{
+        const uint64_t ns = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
+                            CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+        struct clone_args ca;
+        memset(&ca, 0, sizeof(ca));
+        ca.flags = ns | CLONE_PIDFD;
+        ca.pidfd = (uint64_t)(uintptr_t)pidfd;
+        ca.exit_signal = SIGCHLD;
+        long pid = syscall(SYS_clone3, &ca, sizeof(ca));
+        if (pid < 0 && errno == ENOSYS) {
+                /* Pre-5.3 kernels: the legacy clone returns the pidfd through parent_tid. */
+                pid = syscall(SYS_clone, (unsigned long)(ns | CLONE_PIDFD | SIGCHLD), NULL, pidfd,
+                              NULL, 0);
+        }
+        return (pid_t)pid;
+}
+
+static const char *find_path_env(char *const *envp)
+{
+        for (; envp && *envp; envp++)
+                if (strncmp(*envp, "PATH=", 5) == 0)
+                        return *envp + 5;
+        return NULL;
+}
+
+static void close_fd(int *fd)
+{
+        if (*fd >= 0) {
+                close(*fd);
+                *fd = -1;
+        }
+}
+
+static int wait_started(sandbox_t *sb, rc_err_t *err)
+{
+        int64_t deadline = sb_now_ns() + (int64_t)SB_SETUP_TIMEOUT_MS * 1000000;
+        for (;;) {
+                int64_t left = (deadline - sb_now_ns()) / 1000000;
+                if (left <= 0)
+                        return rc_err_set(err, ETIMEDOUT, "sandbox set-up timed out");
+                struct pollfd p = {.fd = sb->sync_fd, .events = POLLIN};
+                int pr = poll(&p, 1, (int)left);
+                if (pr < 0 && errno != EINTR)
+                        return rc_err_sys(err, errno, "poll");
+                if (pr <= 0)
+                        continue;
+                sb_msg_t m;
+                int r = sb_msg_recv(sb->sync_fd, &m, NULL);
+                if (r == -EPIPE)
+                        return rc_err_set(err, EPIPE, "sandbox exited during set-up");
+                if (r < 0)
+                        return rc_err_sys(err, -r, "read from sandbox");
+                if (m.type == SB_MSG_ERROR)
+                        return rc_err_set(err, m.a, "%s", m.text);
+                if (m.type == SB_MSG_STARTED) {
+                        sb->start_ns = m.t_ns;
+                        sb->res.start_ns = m.t_ns;
+                        return 0;
+                }
+                return rc_err_set(err, EPROTO, "unexpected message %u during set-up", m.type);
+        }
+}
+
+int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
+{
+        _cleanup_close_ int sp0 = -1, sp1 = -1, in0 = -1, in1 = -1, out0 = -1, out1 = -1, er0 = -1,
+                            er1 = -1;
+        int sv[2], p[2];
+        int r;
+
+        for (size_t i = 0; i < spec->nfiles; i++)
+                if (!sb_path_valid(spec->files[i].path))
+                        return rc_err_set(err, EINVAL, "invalid file name \"%s\"",
+                                          spec->files[i].path);
+        if (!spec->argv || !spec->argv[0])
+                return rc_err_set(err, EINVAL, "no program to run");
+
+        mount_plan_t *plan = malloc(sizeof(*plan));
+        if (!plan)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        if ((r = mount_plan_build(plan, &spec->limits, err)) < 0) {
+                free(plan);
+                return r;
+        }
+        if (getuid() == 0 && getgroups(0, NULL) > 0 && setgroups(0, NULL) < 0) {
+                /* Root's supplementary groups would follow the child into the sandbox, where
+                 * setgroups is denied: drop them from runcell itself, which needs none. */
+                free(plan);
+                return rc_err_sys(err, errno, "setgroups");
+        }
+
+        if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+                free(plan);
+                return rc_err_sys(err, errno, "socketpair");
+        }
+        sp0 = sv[0];
+        sp1 = sv[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                goto sys_fail;
+        in0 = p[0];
+        in1 = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                goto sys_fail;
+        out0 = p[0];
+        out1 = p[1];
+        if (pipe2(p, O_CLOEXEC) < 0)
+                goto sys_fail;
+        er0 = p[0];
+        er1 = p[1];
+
+        sb_child_ctx_t ctx = {
+            .sync_fd = sp1,
+            .stdin_fd = in0,
+            .stdout_fd = out1,
+            .stderr_fd = er1,
+            .spec = spec,
+            .plan = plan,
+            .path_env = find_path_env(spec->envp),
+        };
+        int pidfd = -1;
+        pid_t pid = clone_sandbox(&pidfd);
+        if (pid < 0)
+                goto sys_fail;
+        if (pid == 0) {
+                close(sp0);
+                close(in1);
+                close(out0);
+                close(er0);
+                sb_child_main(&ctx);
+        }
+        free(plan);
+        close_fd(&sp1);
+        close_fd(&in0);
+        close_fd(&out1);
+        close_fd(&er1);
+
+        sandbox_t *sb = calloc(1, sizeof(*sb));
+        if (!sb) {
+                kill(pid, SIGKILL);
+                waitpid(pid, NULL, 0);
+                close(pidfd);
+                return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        sb->pid = pid;
+        sb->pidfd = pidfd;
+        sb->sync_fd = steal_fd(&sp0);
+        sb->stdin_fd = steal_fd(&in1);
+        sb->stdout_fd = steal_fd(&out0);
+        sb->stderr_fd = steal_fd(&er0);
+        fcntl(sb->stdin_fd, F_SETFL, O_NONBLOCK);
+        fcntl(sb->stdout_fd, F_SETFL, O_NONBLOCK);
+        fcntl(sb->stderr_fd, F_SETFL, O_NONBLOCK);
+
+        sb_msg_t go;
+        sb_msg_fill(&go, SB_MSG_GO, 0, NULL);
+        if ((r = write_maps(pid, spec->host_uid, spec->host_gid, err)) < 0) {
+                rc_err_wrap(err, "user namespace id maps");
+        } else if ((r = sb_msg_send(sb->sync_fd, &go, -1)) < 0) {
+                rc_err_sys(err, -r, "release sandbox");
+        } else {
+                r = wait_started(sb, err);
+        }
+        if (r < 0) {
+                sandbox_kill(sb);
+                sandbox_free(sb);
+                return r;
+        }
+        *out = sb;
+        return 0;
+
+sys_fail:
+        r = rc_err_sys(err, errno, "sandbox set-up");
+        free(plan);
+        return r;
+}
+
+int sandbox_stdin_fd(const sandbox_t *sb)
+{
+        return sb->stdin_fd;
+}
+int sandbox_stdout_fd(const sandbox_t *sb)
+{
+        return sb->stdout_fd;
+}
+int sandbox_stderr_fd(const sandbox_t *sb)
+{
+        return sb->stderr_fd;
+}
+int sandbox_sync_fd(const sandbox_t *sb)
+{
+        return sb->sync_fd;
+}
+int sandbox_pidfd(const sandbox_t *sb)
+{
+        return sb->pidfd;
+}
+int64_t sandbox_start_ns(const sandbox_t *sb)
+{
+        return sb->start_ns;
+}
+
+void sandbox_close_stdin(sandbox_t *sb)
+{
+        close_fd(&sb->stdin_fd);
+}
+
+static int add_file(sandbox_t *sb, const sb_msg_t *m, int fd)
+{
+        sb_result_t *res = &sb->res;
+        if (res->nfiles == sb->files_cap) {
+                size_t cap = sb->files_cap ? sb->files_cap * 2 : 8;
+                sb_file_t *nf = realloc(res->files, cap * sizeof(*nf));
+                if (!nf)
+                        return -ENOMEM;
+                res->files = nf;
+                sb->files_cap = cap;
+        }
+        char *path = strdup(m->text);
+        if (!path)
+                return -ENOMEM;
+        res->files[res->nfiles++] = (sb_file_t){
+            .path = path, .mode = (mode_t)(m->a & 0777), .data = NULL, .len = 0, .fd = fd};
+        return 0;
+}
+
+int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
+{
+        if (sb->sync_fd < 0)
+                return 0;
+        sb_msg_t m;
+        int fd = -1;
+        int r = sb_msg_recv(sb->sync_fd, &m, &fd);
+        if (r == -EAGAIN)
+                return 0;
+        if (r < 0) {
+                close_fd(&sb->sync_fd);
+                return r == -EPIPE ? 0 : rc_err_sys(err, -r, "read from sandbox");
+        }
+        switch (m.type) {
+        case SB_MSG_EXITED:
+                sb->res.exited = true;
+                sb->res.wait_status = m.a;
+                sb->res.end_ns = m.t_ns;
+                break;
+        case SB_MSG_FILE:
+                if (fd < 0)
+                        return rc_err_set(err, EPROTO, "file without descriptor");
+                if (!sb_path_valid(m.text) || add_file(sb, &m, fd) < 0) {
+                        close(fd);
+                        return rc_err_set(err, EPROTO, "bad file from sandbox");
+                }
+                fd = -1;
+                break;
+        case SB_MSG_FILES_DONE:
+                sb->files_done = true;
+                if (m.a)
+                        return rc_err_sys(err, m.a, "collecting files");
+                break;
+        default:
+                break;
+        }
+        if (fd >= 0)
+                close(fd);
+        return 0;
+}
+
+int sandbox_signal(sandbox_t *sb, int sig)
+{
+        if (sig == SIGKILL) {
+                sandbox_kill(sb);
+                return 0;
+        }
+        if (sb->sync_fd < 0)
+                return -ESRCH;
+        sb_msg_t m;
+        sb_msg_fill(&m, SB_MSG_SIGNAL, sig, NULL);
+        return sb_msg_send(sb->sync_fd, &m, -1);
+}
+
+void sandbox_kill(sandbox_t *sb)
+{
+        if (!sb->reaped && sb->pidfd >= 0)
+                syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
+}
+
+int sandbox_finish(sandbox_t *sb, sb_result_t *res, rc_err_t *err)
+{
+        /* Drain what init sent before it exited (the socket keeps queued packets). */
+        while (sb->sync_fd >= 0) {
+                int r = sandbox_handle_sync(sb, err);
+                if (r < 0)
+                        return r;
+        }
+        if (!sb->reaped) {
+                int st;
+                while (waitpid(sb->pid, &st, 0) < 0 && errno == EINTR)
+                        ;
+                sb->reaped = true;
+        }
+        *res = sb->res;
+        memset(&sb->res, 0, sizeof(sb->res));
+        sb->files_cap = 0;
+        return 0;
+}
+
+void sb_result_free(sb_result_t *res)
+{
+        sb_files_free(res->files, res->nfiles);
+        res->files = NULL;
+        res->nfiles = 0;
+}
+
+void sandbox_free(sandbox_t *sb)
+{
+        if (!sb)
+                return;
+        if (!sb->reaped) {
+                sandbox_kill(sb);
+                waitpid(sb->pid, NULL, 0);
+        }
+        close_fd(&sb->pidfd);
+        close_fd(&sb->sync_fd);
+        close_fd(&sb->stdin_fd);
+        close_fd(&sb->stdout_fd);
+        close_fd(&sb->stderr_fd);
+        sb_result_free(&sb->res);
+        free(sb);
+}

@@ -1,0 +1,38 @@
+/* Messages between runcell (parent) and the sandbox's init over a SOCK_SEQPACKET socketpair.
+ * One message per packet; files travel as SCM_RIGHTS. Used on both sides of the clone, so
+ * nothing here allocates. */
+#ifndef RUNCELL_SANDBOX_SYNC_H
+#define RUNCELL_SANDBOX_SYNC_H
+
+#include <stdint.h>
+
+enum sb_msg_type {
+        SB_MSG_GO = 1,     /* parent -> child: maps are written, go on */
+        SB_MSG_ERROR,      /* child -> parent: set-up failed; a = errno, text = "step: detail" */
+        SB_MSG_STARTED,    /* child -> parent: program exec'd; t_ns = CLOCK_MONOTONIC at fork */
+        SB_MSG_EXITED,     /* child -> parent: a = wait status, t_ns = when it was reaped */
+        SB_MSG_FILE,       /* child -> parent: a = mode, text = path, one fd attached */
+        SB_MSG_FILES_DONE, /* child -> parent: end of the collected files; a = 0 or errno */
+        SB_MSG_SIGNAL,     /* parent -> child: forward signal a to the program */
+};
+
+#define SB_MSG_TEXT_MAX 256
+
+typedef struct sb_msg {
+        uint32_t type;
+        int32_t a;
+        int64_t t_ns;
+        char text[SB_MSG_TEXT_MAX];
+} sb_msg_t;
+
+/* Send a message, with fd attached when fd >= 0. Returns 0 or -errno. */
+int sb_msg_send(int sock, const sb_msg_t *msg, int fd);
+/* Receive one message; *fd gets an attached fd (O_CLOEXEC) or -1. Returns 0, -errno, or
+ * -EPIPE on end of stream. */
+int sb_msg_recv(int sock, sb_msg_t *msg, int *fd);
+/* Fill a message, formatting text. */
+void sb_msg_fill(sb_msg_t *msg, uint32_t type, int32_t a, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+int64_t sb_now_ns(void);
+
+#endif

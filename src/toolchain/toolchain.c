@@ -1,0 +1,342 @@
+#include "toolchain/toolchain.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define TOOLCHAIN_FILE_MAX (64 * 1024)
+
+static bool valid_name(const char *s)
+{
+        if (!*s || strlen(s) > 64)
+                return false;
+        for (; *s; s++)
+                if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '-' ||
+                      *s == '_' || *s == '+' || *s == '.'))
+                        return false;
+        return true;
+}
+
+static int get_string(const cJSON *root, const char *key, bool required, char **out,
+                      const char *origin, rc_err_t *err)
+{
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+        if (!it || cJSON_IsNull(it)) {
+                if (required)
+                        return rc_err_set(err, EINVAL, "%s: missing \"%s\"", origin, key);
+                return 0;
+        }
+        if (!cJSON_IsString(it) || !*it->valuestring)
+                return rc_err_set(err, EINVAL, "%s: \"%s\" must be a non-empty string", origin,
+                                  key);
+        *out = strdup(it->valuestring);
+        return *out ? 0 : rc_err_set(err, ENOMEM, "out of memory");
+}
+
+static int get_strv(const cJSON *root, const char *key, bool required, strv_t *out,
+                    const char *origin, rc_err_t *err)
+{
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, key);
+        if (!it || cJSON_IsNull(it)) {
+                if (required)
+                        return rc_err_set(err, EINVAL, "%s: missing \"%s\"", origin, key);
+                return 0;
+        }
+        if (!cJSON_IsArray(it))
+                return rc_err_set(err, EINVAL, "%s: \"%s\" must be an array of strings", origin,
+                                  key);
+        const cJSON *el;
+        cJSON_ArrayForEach(el, it)
+        {
+                if (!cJSON_IsString(el))
+                        return rc_err_set(err, EINVAL, "%s: \"%s\" must hold only strings", origin,
+                                          key);
+                if (strv_push(out, el->valuestring) < 0)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        if (required && out->n == 0)
+                return rc_err_set(err, EINVAL, "%s: \"%s\" must not be empty", origin, key);
+        return 0;
+}
+
+static int get_env(const cJSON *root, strv_t *out, const char *origin, rc_err_t *err)
+{
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(root, "env");
+        if (!it)
+                return 0;
+        if (!cJSON_IsObject(it))
+                return rc_err_set(err, EINVAL, "%s: \"env\" must be an object", origin);
+        const cJSON *el;
+        cJSON_ArrayForEach(el, it)
+        {
+                if (!cJSON_IsString(el) || !*el->string || strchr(el->string, '='))
+                        return rc_err_set(err, EINVAL,
+                                          "%s: env \"%s\" must be a string with a valid name",
+                                          origin, el->string);
+                char *kv = NULL;
+                if (asprintf(&kv, "%s=%s", el->string, el->valuestring) < 0 ||
+                    strv_push_take(out, kv) < 0)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        return 0;
+}
+
+static int get_limits(const cJSON *root, toolchain_t *tc, const char *origin, rc_err_t *err)
+{
+        const cJSON *lim = cJSON_GetObjectItemCaseSensitive(root, "limits");
+        if (!lim)
+                return 0;
+        if (!cJSON_IsObject(lim))
+                return rc_err_set(err, EINVAL, "%s: \"limits\" must be an object", origin);
+        const cJSON *el;
+        cJSON_ArrayForEach(el, lim)
+        {
+                rc_limits_t *dst;
+                if (strcmp(el->string, "compile") == 0)
+                        dst = &tc->limits_compile;
+                else if (strcmp(el->string, "run") == 0)
+                        dst = &tc->limits_run;
+                else
+                        return rc_err_set(err, EINVAL, "%s: unknown limits stage \"%s\"", origin,
+                                          el->string);
+                char what[160];
+                snprintf(what, sizeof(what), "%s: limits.%s", origin, el->string);
+                int r = limits_from_json(el, dst, what, err);
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_t **out,
+                    rc_err_t *err)
+{
+        static const char *const known[] = {
+            "name",
+            "aliases",
+            "rootfs",
+            "version_package",
+            "source_file",
+            "source_extensions",
+            "compile",
+            "run",
+            "env",
+            "limits",
+            "seccomp_profile",
+        };
+        const char *end = NULL;
+        _cleanup_cjson_ cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+        if (!root)
+                return rc_err_set(err, EINVAL, "%s: invalid JSON near byte %td", origin,
+                                  end ? end - json : 0);
+        if (!cJSON_IsObject(root))
+                return rc_err_set(err, EINVAL, "%s: must be a JSON object", origin);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, root)
+        {
+                size_t i;
+                for (i = 0; i < ARRAY_SIZE(known); i++)
+                        if (strcmp(it->string, known[i]) == 0)
+                                break;
+                if (i == ARRAY_SIZE(known))
+                        return rc_err_set(err, EINVAL, "%s: unknown key \"%s\"", origin,
+                                          it->string);
+        }
+
+        toolchain_t *tc = calloc(1, sizeof(*tc));
+        if (!tc)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        int r;
+        if ((r = get_string(root, "name", true, &tc->name, origin, err)) < 0 ||
+            (r = get_strv(root, "aliases", false, &tc->aliases, origin, err)) < 0 ||
+            (r = get_string(root, "rootfs", true, &tc->rootfs, origin, err)) < 0 ||
+            (r = get_string(root, "version_package", true, &tc->version_package, origin, err)) <
+                0 ||
+            (r = get_string(root, "source_file", true, &tc->source_file, origin, err)) < 0 ||
+            (r = get_strv(root, "source_extensions", false, &tc->source_ext, origin, err)) < 0 ||
+            (r = get_strv(root, "compile", false, &tc->compile, origin, err)) < 0 ||
+            (r = get_strv(root, "run", true, &tc->run, origin, err)) < 0 ||
+            (r = get_env(root, &tc->env, origin, err)) < 0 ||
+            (r = get_limits(root, tc, origin, err)) < 0 ||
+            (r = get_string(root, "seccomp_profile", false, &tc->seccomp_profile, origin, err)) < 0)
+                goto fail;
+        if (!valid_name(tc->name)) {
+                r = rc_err_set(err, EINVAL, "%s: invalid name \"%s\"", origin, tc->name);
+                goto fail;
+        }
+        for (size_t i = 0; i < tc->aliases.n; i++)
+                if (!valid_name(tc->aliases.v[i])) {
+                        r = rc_err_set(err, EINVAL, "%s: invalid alias \"%s\"", origin,
+                                       tc->aliases.v[i]);
+                        goto fail;
+                }
+        if (!valid_name(tc->rootfs)) {
+                r = rc_err_set(err, EINVAL, "%s: invalid rootfs name \"%s\"", origin, tc->rootfs);
+                goto fail;
+        }
+        if (strchr(tc->source_file, '/') || tc->source_file[0] == '.') {
+                r = rc_err_set(err, EINVAL, "%s: source_file must be a plain file name", origin);
+                goto fail;
+        }
+        *out = tc;
+        return 0;
+fail:
+        toolchain_free(tc);
+        return r;
+}
+
+void toolchain_free(toolchain_t *tc)
+{
+        if (!tc)
+                return;
+        free(tc->name);
+        strv_free(&tc->aliases);
+        free(tc->rootfs);
+        free(tc->version_package);
+        free(tc->source_file);
+        strv_free(&tc->source_ext);
+        strv_free(&tc->compile);
+        strv_free(&tc->run);
+        strv_free(&tc->env);
+        free(tc->seccomp_profile);
+        free(tc);
+}
+
+static bool tc_has_name(const toolchain_t *tc, const char *name)
+{
+        if (strcmp(tc->name, name) == 0)
+                return true;
+        for (size_t i = 0; i < tc->aliases.n; i++)
+                if (strcmp(tc->aliases.v[i], name) == 0)
+                        return true;
+        return false;
+}
+
+const toolchain_t *toolchain_set_find(const toolchain_set_t *set, const char *name)
+{
+        for (size_t i = 0; i < set->n; i++)
+                if (tc_has_name(set->items[i], name))
+                        return set->items[i];
+        return NULL;
+}
+
+static int add_checked(toolchain_set_t *set, toolchain_t *tc, const char *origin, rc_err_t *err)
+{
+        if (toolchain_set_find(set, tc->name))
+                return rc_err_set(err, EEXIST, "%s: name \"%s\" is already taken", origin,
+                                  tc->name);
+        for (size_t i = 0; i < tc->aliases.n; i++)
+                if (toolchain_set_find(set, tc->aliases.v[i]))
+                        return rc_err_set(err, EEXIST, "%s: alias \"%s\" is already taken", origin,
+                                          tc->aliases.v[i]);
+        toolchain_t **ni = realloc(set->items, (set->n + 1) * sizeof(*ni));
+        if (!ni)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        set->items = ni;
+        set->items[set->n++] = tc;
+        return 0;
+}
+
+static int json_file_filter(const struct dirent *d)
+{
+        size_t n = strlen(d->d_name);
+        return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+}
+
+int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err)
+{
+        struct dirent **names = NULL;
+        int n = scandir(dir, &names, json_file_filter, alphasort);
+        if (n < 0)
+                return rc_err_sys(err, errno, "toolchains directory %s", dir);
+        int r = 0;
+        for (int i = 0; i < n; i++) {
+                if (r == 0) {
+                        _cleanup_free_ char *path = fs_join(dir, names[i]->d_name);
+                        _cleanup_free_ char *text = NULL;
+                        size_t len = 0;
+                        toolchain_t *tc = NULL;
+                        if (!path)
+                                r = rc_err_set(err, ENOMEM, "out of memory");
+                        if (r == 0)
+                                r = fs_read_file(path, TOOLCHAIN_FILE_MAX, &text, &len, err);
+                        if (r == 0)
+                                r = toolchain_parse(text, len, path, &tc, err);
+                        if (r == 0 && (r = add_checked(set, tc, path, err)) < 0)
+                                toolchain_free(tc);
+                }
+                free(names[i]);
+        }
+        free(names);
+        if (r == 0 && set->n == 0)
+                r = rc_err_set(err, ENOENT, "no toolchains (*.json) in %s", dir);
+        return r;
+}
+
+void toolchain_set_free(toolchain_set_t *set)
+{
+        for (size_t i = 0; i < set->n; i++)
+                toolchain_free(set->items[i]);
+        free(set->items);
+        set->items = NULL;
+        set->n = 0;
+}
+
+static bool has_source_ext(const toolchain_t *tc, const char *file)
+{
+        if (tc->source_ext.n == 0)
+                return true;
+        size_t fl = strlen(file);
+        for (size_t i = 0; i < tc->source_ext.n; i++) {
+                size_t el = strlen(tc->source_ext.v[i]);
+                if (fl > el && strcmp(file + fl - el, tc->source_ext.v[i]) == 0)
+                        return true;
+        }
+        return false;
+}
+
+int toolchain_expand_argv(const toolchain_t *tc, const strv_t *tpl, const char *entry,
+                          char *const *files, size_t nfiles, char *const *args, strv_t *out,
+                          rc_err_t *err)
+{
+        for (size_t i = 0; i < tpl->n; i++) {
+                const char *t = tpl->v[i];
+                int r = 0;
+                if (strcmp(t, "{entry}") == 0) {
+                        r = strv_push(out, entry);
+                } else if (strcmp(t, "{sources}") == 0) {
+                        size_t added = 0;
+                        for (size_t f = 0; f < nfiles && r == 0; f++)
+                                if (has_source_ext(tc, files[f])) {
+                                        r = strv_push(out, files[f]);
+                                        added++;
+                                }
+                        if (r == 0 && added == 0)
+                                return rc_err_set(err, EINVAL,
+                                                  "no source file for %s (expected a name ending "
+                                                  "in %s)",
+                                                  tc->name, tc->source_ext.v[0]);
+                } else {
+                        r = strv_push(out, t);
+                }
+                if (r < 0)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        for (; args && *args; args++)
+                if (strv_push(out, *args) < 0)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+        return 0;
+}
+
+const char *toolchain_env_get(const toolchain_t *tc, const char *key)
+{
+        size_t kl = strlen(key);
+        for (size_t i = 0; i < tc->env.n; i++)
+                if (strncmp(tc->env.v[i], key, kl) == 0 && tc->env.v[i][kl] == '=')
+                        return tc->env.v[i] + kl + 1;
+        return NULL;
+}

@@ -1,0 +1,52 @@
+/* Language toolchains: parsed once from toolchains/<name>.json into plain structs. */
+#ifndef RUNCELL_TOOLCHAIN_TOOLCHAIN_H
+#define RUNCELL_TOOLCHAIN_TOOLCHAIN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "job/limits.h"
+#include "util/err.h"
+#include "util/strv.h"
+
+typedef struct toolchain {
+        char *name;
+        strv_t aliases;
+        char *rootfs;          /* root filesystem name, e.g. "gcc" */
+        char *version_package; /* manifest package that carries the language version */
+        char *source_file;     /* name given to a single unnamed source */
+        strv_t source_ext;     /* which files {sources} expands to; empty = all */
+        strv_t compile;        /* argv template; n == 0: interpreted */
+        strv_t run;            /* argv template; user args are appended */
+        strv_t env;            /* "KEY=value" */
+        rc_limits_t limits_compile;
+        rc_limits_t limits_run;
+        char *seccomp_profile;
+} toolchain_t;
+
+typedef struct toolchain_set {
+        toolchain_t **items;
+        size_t n;
+} toolchain_set_t;
+
+/* Parse one toolchain document; `origin` names it in error messages. */
+int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_t **out,
+                    rc_err_t *err);
+void toolchain_free(toolchain_t *tc);
+
+/* Load every *.json in dir, sorted by name; duplicate names or aliases are errors. */
+int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err);
+const toolchain_t *toolchain_set_find(const toolchain_set_t *set, const char *name_or_alias);
+void toolchain_set_free(toolchain_set_t *set);
+
+/* Expand an argv template: "{entry}" becomes entry, "{sources}" becomes every file whose
+ * name ends in one of tc->source_ext (all files when the list is empty), then args are
+ * appended. files are paths relative to the work dir. */
+int toolchain_expand_argv(const toolchain_t *tc, const strv_t *tpl, const char *entry,
+                          char *const *files, size_t nfiles, char *const *args, strv_t *out,
+                          rc_err_t *err);
+
+/* Look a variable up in tc->env ("PATH" -> value), NULL when absent. */
+const char *toolchain_env_get(const toolchain_t *tc, const char *key);
+
+#endif

@@ -1,0 +1,108 @@
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+
+int fs_read_file(const char *path, size_t max, char **out, size_t *len, rc_err_t *err)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return rc_err_sys(err, errno, "open %s", path);
+        size_t cap = 4096, n = 0;
+        _cleanup_free_ char *buf = malloc(cap + 1);
+        if (!buf)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        for (;;) {
+                if (n == cap) {
+                        if (cap >= max)
+                                return rc_err_set(err, EFBIG, "%s: larger than %zu bytes", path,
+                                                  max);
+                        cap = cap * 2 > max ? max : cap * 2;
+                        char *nb = realloc(buf, cap + 1);
+                        if (!nb)
+                                return rc_err_set(err, ENOMEM, "out of memory");
+                        buf = nb;
+                }
+                ssize_t r = read(fd, buf + n, cap - n);
+                if (r < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return rc_err_sys(err, errno, "read %s", path);
+                }
+                if (r == 0)
+                        break;
+                n += (size_t)r;
+        }
+        buf[n] = '\0';
+        if (len)
+                *len = n;
+        *out = steal_pointer(&buf);
+        return 0;
+}
+
+int fs_write_file(const char *path, const char *data, size_t len, rc_err_t *err)
+{
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return rc_err_sys(err, errno, "open %s", path);
+        ssize_t w = write(fd, data, len);
+        if (w < 0)
+                return rc_err_sys(err, errno, "write %s", path);
+        if ((size_t)w != len)
+                return rc_err_set(err, EIO, "write %s: short write", path);
+        return 0;
+}
+
+int fs_mkdir_p(const char *path, mode_t mode, rc_err_t *err)
+{
+        char buf[PATH_MAX];
+        if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+                return rc_err_set(err, ENAMETOOLONG, "path too long: %s", path);
+        for (char *p = buf + 1;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        char c = *p;
+                        *p = '\0';
+                        if (mkdir(buf, mode) < 0 && errno != EEXIST)
+                                return rc_err_sys(err, errno, "mkdir %s", buf);
+                        *p = c;
+                        if (c == '\0')
+                                break;
+                }
+        }
+        return 0;
+}
+
+int fs_exists(const char *path)
+{
+        struct stat st;
+        return lstat(path, &st) == 0;
+}
+
+char *fs_exe_dir(void)
+{
+        char buf[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+        if (n < 0)
+                return NULL;
+        buf[n] = '\0';
+        return strdup(dirname(buf));
+}
+
+char *fs_join(const char *a, const char *b)
+{
+        char *out = NULL;
+        size_t la = strlen(a);
+        const char *sep = (la && a[la - 1] == '/') ? "" : "/";
+        if (asprintf(&out, "%s%s%s", a, sep, b) < 0)
+                return NULL;
+        return out;
+}

@@ -1,0 +1,23 @@
+/* Small file-system helpers for the parent side (they allocate; never call in a cloned child). */
+#ifndef RUNCELL_UTIL_FS_H
+#define RUNCELL_UTIL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/err.h"
+
+/* Read a whole file (at most max bytes, else -EFBIG) into a NUL-terminated heap buffer. */
+int fs_read_file(const char *path, size_t max, char **out, size_t *len, rc_err_t *err);
+/* open(O_WRONLY|O_CLOEXEC) + one write of the whole buffer; for /proc and sysfs knobs. */
+int fs_write_file(const char *path, const char *data, size_t len, rc_err_t *err);
+/* mkdir -p with the given mode for created components. */
+int fs_mkdir_p(const char *path, mode_t mode, rc_err_t *err);
+/* Does path exist (any type)? */
+int fs_exists(const char *path);
+/* Directory containing the running executable (/proc/self/exe), heap string. */
+char *fs_exe_dir(void);
+/* join two path parts with one '/', heap string. */
+char *fs_join(const char *a, const char *b);
+
+#endif

@@ -1,0 +1,93 @@
+#include "util/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "util/buf.h"
+#include "util/cleanup.h"
+
+extern char **environ;
+
+int proc_run(char *const argv[], char **out, size_t max, rc_err_t *err)
+{
+        int op[2], ep[2];
+        if (pipe2(op, O_CLOEXEC) < 0)
+                return rc_err_sys(err, errno, "pipe");
+        if (pipe2(ep, O_CLOEXEC) < 0) {
+                close(op[0]);
+                close(op[1]);
+                return rc_err_sys(err, errno, "pipe");
+        }
+        posix_spawn_file_actions_t fa;
+        posix_spawn_file_actions_init(&fa);
+        posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+        posix_spawn_file_actions_adddup2(&fa, op[1], 1);
+        posix_spawn_file_actions_adddup2(&fa, ep[1], 2);
+        pid_t pid;
+        int sr = posix_spawnp(&pid, argv[0], &fa, NULL, argv, environ);
+        posix_spawn_file_actions_destroy(&fa);
+        close(op[1]);
+        close(ep[1]);
+        if (sr != 0) {
+                close(op[0]);
+                close(ep[0]);
+                return rc_err_sys(err, sr, "run %s", argv[0]);
+        }
+        buf_t ob = {0}, eb = {0};
+        struct pollfd p[2] = {{.fd = op[0], .events = POLLIN}, {.fd = ep[0], .events = POLLIN}};
+        int open_fds = 2;
+        while (open_fds > 0) {
+                if (poll(p, 2, -1) < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        break;
+                }
+                for (int i = 0; i < 2; i++) {
+                        if (p[i].fd < 0 || !p[i].revents)
+                                continue;
+                        char tmp[8192];
+                        ssize_t n = read(p[i].fd, tmp, sizeof(tmp));
+                        if (n <= 0) {
+                                close(p[i].fd);
+                                p[i].fd = -1;
+                                open_fds--;
+                                continue;
+                        }
+                        buf_t *b = i == 0 ? &ob : &eb;
+                        size_t lim = i == 0 ? max : 4096;
+                        if (b->len < lim)
+                                buf_append(b, tmp,
+                                           (size_t)n > lim - b->len ? lim - b->len : (size_t)n);
+                }
+        }
+        int st = 0;
+        while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+                ;
+        int r = 0;
+        if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+                char *e = eb.data ? eb.data : "";
+                size_t l = strlen(e);
+                while (l && (e[l - 1] == '\n' || e[l - 1] == ' '))
+                        e[--l] = '\0';
+                char *nl = strrchr(e, '\n'); /* the last line says the most */
+                r = rc_err_set(
+                    err, EIO, "%s failed (%s %d)%s%s", argv[0], WIFEXITED(st) ? "exit" : "signal",
+                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), l ? ": " : "", nl ? nl + 1 : e);
+        } else if (out) {
+                if (!ob.data && buf_append(&ob, "", 0) < 0)
+                        r = rc_err_set(err, ENOMEM, "out of memory");
+                else {
+                        *out = ob.data;
+                        ob.data = NULL;
+                }
+        }
+        buf_free(&ob);
+        buf_free(&eb);
+        return r;
+}
