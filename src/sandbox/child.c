@@ -281,10 +281,9 @@ __attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx, in
         if (dup2(ctx->stdin_fd, 0) < 0 || dup2(ctx->stdout_fd, 1) < 0 ||
             dup2(ctx->stderr_fd, 2) < 0)
                 goto fail;
-        /* Every other fd goes: only errpipe (CLOEXEC) survives until execve. */
-        for (int fd = 3; fd < 1024; fd++)
-                if (fd != errpipe)
-                        close(fd);
+        /* Every other fd goes, however high (a server has many): only errpipe (CLOEXEC)
+         * survives until execve. */
+        sb_close_fds_except(3, errpipe, -1);
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);

@@ -212,3 +212,33 @@ int sb_collect_files(int sync_fd, int dirfd)
                 close(fd);
         return r;
 }
+
+static void close_range_or_loop(unsigned lo, unsigned hi)
+{
+        if (lo > hi)
+                return;
+        if (syscall(SYS_close_range, lo, hi, 0) == 0)
+                return;
+        /* Kernels before 5.9: close one by one up to the fd limit. */
+        long max = sysconf(_SC_OPEN_MAX);
+        if (max < 0 || max > 1 << 20)
+                max = 1 << 20;
+        for (unsigned fd = lo; fd <= hi && fd < (unsigned)max; fd++)
+                close((int)fd);
+}
+
+void sb_close_fds_except(int from, int keep1, int keep2)
+{
+        int a = keep1 < keep2 ? keep1 : keep2;
+        int b = keep1 < keep2 ? keep2 : keep1;
+        unsigned lo = (unsigned)from;
+        if (a >= from) {
+                close_range_or_loop(lo, (unsigned)a - 1);
+                lo = (unsigned)a + 1;
+        }
+        if (b >= from && b != a) {
+                close_range_or_loop(lo, (unsigned)b - 1);
+                lo = (unsigned)b + 1;
+        }
+        close_range_or_loop(lo, ~0U);
+}

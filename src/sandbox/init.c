@@ -13,13 +13,6 @@
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sync.h"
 
-static void close_all_but(int keep1, int keep2)
-{
-        for (int fd = 0; fd < 1024; fd++)
-                if (fd != keep1 && fd != keep2)
-                        close(fd);
-}
-
 static void kill_and_reap_all(void)
 {
         /* From pid 1, kill(-1) reaches every other process of the namespace. */
@@ -38,7 +31,7 @@ void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, int64_t start_ns)
         int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0)
                 sb_child_fail(ctx->sync_fd, "signalfd", errno);
-        close_all_but(ctx->sync_fd, sfd);
+        sb_close_fds_except(0, ctx->sync_fd, sfd);
 
         int status = 0;
         bool done = false;

@@ -29,6 +29,8 @@ int sb_place_files(int workfd, const sb_file_t *files, size_t n, char *what, siz
 int sb_collect_files(int sync_fd, int dirfd);
 /* Child side: bring the loopback interface up. */
 int sb_net_lo_up(void);
+/* Close every fd >= from except keep1 and keep2 (either may be -1), with no allocation. */
+void sb_close_fds_except(int from, int keep1, int keep2);
 /* Report a failed step to the parent and _exit. */
 __attribute__((noreturn)) void sb_child_fail(int sync_fd, const char *step, int errnum);
 
