@@ -135,6 +135,10 @@ int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_
                                   end ? end - json : 0);
         if (!cJSON_IsObject(root))
                 return rc_err_set(err, EINVAL, "%s: must be a JSON object", origin);
+        for (const char *p = end; p && p < json + len; p++)
+                if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r')
+                        return rc_err_set(err, EINVAL, "%s: unexpected text after the JSON object",
+                                          origin);
         const cJSON *it;
         cJSON_ArrayForEach(it, root)
         {
@@ -319,7 +323,8 @@ int toolchain_expand_argv(const toolchain_t *tc, const strv_t *tpl, const char *
                                 return rc_err_set(err, EINVAL,
                                                   "no source file for %s (expected a name ending "
                                                   "in %s)",
-                                                  tc->name, tc->source_ext.v[0]);
+                                                  tc->name,
+                                                  tc->source_ext.n ? tc->source_ext.v[0] : "?");
                 } else {
                         r = strv_push(out, t);
                 }

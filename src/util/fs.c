@@ -17,15 +17,25 @@ int fs_read_file(const char *path, size_t max, char **out, size_t *len, rc_err_t
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return rc_err_sys(err, errno, "open %s", path);
-        size_t cap = 4096, n = 0;
+        size_t cap = max < 4096 ? max : 4096, n = 0;
         _cleanup_free_ char *buf = malloc(cap + 1);
         if (!buf)
                 return rc_err_set(err, ENOMEM, "out of memory");
         for (;;) {
                 if (n == cap) {
-                        if (cap >= max)
+                        if (cap >= max) {
+                                /* Full: the file fits only if nothing is left to read. */
+                                char extra;
+                                ssize_t r = read(fd, &extra, 1);
+                                if (r < 0 && errno == EINTR)
+                                        continue;
+                                if (r < 0)
+                                        return rc_err_sys(err, errno, "read %s", path);
+                                if (r == 0)
+                                        break;
                                 return rc_err_set(err, EFBIG, "%s: larger than %zu bytes", path,
                                                   max);
+                        }
                         cap = cap * 2 > max ? max : cap * 2;
                         char *nb = realloc(buf, cap + 1);
                         if (!nb)
@@ -65,6 +75,8 @@ int fs_write_file(const char *path, const char *data, size_t len, rc_err_t *err)
 int fs_mkdir_p(const char *path, mode_t mode, rc_err_t *err)
 {
         char buf[PATH_MAX];
+        if (!*path)
+                return rc_err_set(err, EINVAL, "mkdir: empty path");
         if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
                 return rc_err_set(err, ENAMETOOLONG, "path too long: %s", path);
         for (char *p = buf + 1;; p++) {
@@ -101,7 +113,7 @@ char *fs_join(const char *a, const char *b)
 {
         char *out = NULL;
         size_t la = strlen(a);
-        const char *sep = (la && a[la - 1] == '/') ? "" : "/";
+        const char *sep = (la == 0 || a[la - 1] == '/') ? "" : "/";
         if (asprintf(&out, "%s%s%s", a, sep, b) < 0)
                 return NULL;
         return out;
