@@ -257,6 +257,18 @@ static uint32_t arch_token(const char *name)
         return 0;
 }
 
+/* Architectures newer than libseccomp 2.5 that profiles written for Docker list: they are
+ * not this machine's, so they are ignored rather than rejected. */
+static bool arch_newer(const char *name)
+{
+        static const char *const newer[] = {"SCMP_ARCH_LOONGARCH64", "SCMP_ARCH_M68K",
+                                            "SCMP_ARCH_SH", "SCMP_ARCH_SHEB"};
+        for (size_t i = 0; i < ARRAY_SIZE(newer); i++)
+                if (strcmp(name, newer[i]) == 0)
+                        return true;
+        return false;
+}
+
 /* Can a process on this machine make system calls with this ABI? Other architectures in a
  * profile are for other machines and are ignored. */
 static bool arch_runs_here(uint32_t arch, uint32_t native)
@@ -273,6 +285,8 @@ static bool arch_runs_here(uint32_t arch, uint32_t native)
 static int add_arch(sp_profile_t *p, const char *name, const char *where, const sp_parse_t *ps)
 {
         uint32_t tok = arch_token(name);
+        if (!tok && arch_newer(name))
+                return 0;
         if (!tok)
                 return rc_err_set(ps->err, EINVAL, "%s: %s: unknown architecture \"%s\"",
                                   ps->origin, where, name);
@@ -321,6 +335,8 @@ static int parse_arches(const cJSON *root, sp_profile_t *p, const sp_parse_t *ps
                     (r = get_str_array(el, "subArchitectures", &subs, where, ps)) < 0)
                         return r;
                 uint32_t tok = arch_token(arch);
+                if (!tok && arch_newer(arch))
+                        continue;
                 if (!tok)
                         return rc_err_set(ps->err, EINVAL, "%s: %s: unknown architecture \"%s\"",
                                           ps->origin, where, arch);
@@ -607,6 +623,11 @@ static int add_rule(scmp_filter_ctx ctx, const sp_profile_t *p, const sp_rule_t 
                         /* -EACCES: the rule's action is the default action; it is redundant. */
                         if (r == -EACCES)
                                 continue;
+                        if (r == -EEXIST)
+                                return rc_err_set(err, EINVAL,
+                                                  "%s: syscalls[%zu]: rule for \"%s\" conflicts "
+                                                  "with an earlier one",
+                                                  origin, rule->entry, name);
                         if (r < 0)
                                 return rc_err_sys(err, r, "%s: syscalls[%zu]: adding \"%s\"",
                                                   origin, rule->entry, name);
