@@ -32,22 +32,26 @@ static char *home_path(const char *xdg_env, const char *fallback, const char *le
         return NULL;
 }
 
-static char *default_toolchains(void)
+/* A data directory (toolchains, seccomp-profiles): beside build/ in a checkout, in an installed
+ * prefix, the configured data dir, or the source tree it was built from. */
+static char *default_data_dir(const char *leaf)
 {
         _cleanup_free_ char *exe = fs_exe_dir();
-        const char *candidates[3] = {NULL, NULL, NULL};
-        _cleanup_free_ char *c0 = NULL, *c1 = NULL;
+        _cleanup_free_ char *c0 = NULL, *c1 = NULL, *c2 = NULL;
         if (exe) {
-                c0 = fs_join(exe, "../toolchains");               /* build/ in a checkout */
-                c1 = fs_join(exe, "../share/runcell/toolchains"); /* an installed prefix */
-                candidates[0] = c0;
-                candidates[1] = c1;
+                if (asprintf(&c0, "%s/../%s", exe, leaf) < 0)
+                        c0 = NULL;
+                if (asprintf(&c1, "%s/../share/runcell/%s", exe, leaf) < 0)
+                        c1 = NULL;
         }
-        candidates[2] = RUNCELL_DATADIR "/toolchains";
-        for (size_t i = 0; i < 3; i++)
+        if (asprintf(&c2, "%s/%s", RUNCELL_DATADIR, leaf) < 0)
+                c2 = NULL;
+        const char *candidates[] = {c0, c1, c2};
+        for (size_t i = 0; i < ARRAY_SIZE(candidates); i++)
                 if (candidates[i] && fs_exists(candidates[i]))
                         return realpath(candidates[i], NULL);
-        return strdup(RUNCELL_SOURCE_DIR "/toolchains");
+        char *src = NULL;
+        return asprintf(&src, "%s/%s", RUNCELL_SOURCE_DIR, leaf) < 0 ? NULL : src;
 }
 
 static long env_id(const char *name, long dflt)
@@ -67,7 +71,10 @@ int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_d
         bool root = geteuid() == 0;
         p->toolchains_dir = first_set(toolchains, "RUNCELL_TOOLCHAINS");
         if (!p->toolchains_dir)
-                p->toolchains_dir = default_toolchains();
+                p->toolchains_dir = default_data_dir("toolchains");
+        p->seccomp_dir = first_set(NULL, "RUNCELL_SECCOMP_PROFILES");
+        if (!p->seccomp_dir)
+                p->seccomp_dir = default_data_dir("seccomp-profiles");
         p->rootfs_dir = first_set(rootfs_dir, "RUNCELL_ROOTFS_DIR");
         if (!p->rootfs_dir && !root) {
                 char *mine = home_path("XDG_CACHE_HOME", ".cache", "runcell/rootfs");
@@ -82,7 +89,7 @@ int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_d
         if (!p->state_dir)
                 p->state_dir = root ? strdup("/var/lib/runcell")
                                     : home_path("XDG_STATE_HOME", ".local/state", "runcell");
-        if (!p->toolchains_dir || !p->rootfs_dir)
+        if (!p->toolchains_dir || !p->rootfs_dir || !p->seccomp_dir)
                 return rc_err_set(err, ENOMEM, "out of memory");
         if (!p->state_dir)
                 return rc_err_set(err, EINVAL, "no state directory: set HOME or RUNCELL_STATE_DIR");
@@ -105,6 +112,7 @@ int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_d
 void rc_paths_free(rc_paths_t *p)
 {
         free(p->toolchains_dir);
+        free(p->seccomp_dir);
         free(p->rootfs_dir);
         free(p->state_dir);
         memset(p, 0, sizeof(*p));

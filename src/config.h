@@ -8,6 +8,7 @@
 
 typedef struct rc_paths {
         char *toolchains_dir;
+        char *seccomp_dir;
         char *rootfs_dir;
         char *state_dir;
         uid_t sandbox_uid; /* outside ids of the sandbox's uid/gid 0 */

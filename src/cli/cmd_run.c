@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "job/job.h"
 #include "rootfs/store.h"
+#include "seccomp/profile.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -193,6 +194,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         char *stdin_data = NULL, *rootfs = NULL, *version = NULL;
         size_t stdin_len = 0;
         job_result_t res = {0};
+        seccomp_bpf_t filter = {0};
         if (!files || !bufs) {
                 cli_fail("out of memory");
                 goto out;
@@ -219,6 +221,15 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 goto out;
         }
         rootfs_package_version(&store, tc->rootfs, tc->version_package, &version, NULL);
+        const char *profile = tc->seccomp_profile ? tc->seccomp_profile : "default";
+        char *profile_path = NULL;
+        if (asprintf(&profile_path, "%s/%s.json", paths->seccomp_dir, profile) < 0 ||
+            seccomp_profile_load_file(profile_path, &filter, &err) < 0) {
+                free(profile_path);
+                cli_fail("seccomp profile: %s", err.msg);
+                goto out;
+        }
+        free(profile_path);
 
         job_spec_t js = {
             .tc = tc,
@@ -230,6 +241,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
             .args = o.args,
             .compile_limits = tc->limits_compile,
             .run_limits = tc->limits_run,
+            .seccomp = &filter,
             .host_uid = paths->sandbox_uid,
             .host_gid = paths->sandbox_gid,
             .capture = o.json,
@@ -276,6 +288,7 @@ out:
         free(stdin_data);
         free(rootfs);
         free(version);
+        seccomp_bpf_free(&filter);
         toolchain_set_free(&set);
         return rc;
 }

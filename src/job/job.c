@@ -110,6 +110,7 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
             .files = files,
             .nfiles = nfiles,
             .collect = collect,
+            .seccomp = js->seccomp,
             .limits = *lim,
         };
         stage_io_t io = {.js = js, .kind = kind, .res = res, .out_limit = lim->output_bytes};

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "job/limits.h"
+#include "seccomp/profile.h"
 #include "toolchain/toolchain.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -65,6 +66,7 @@ typedef struct job_spec {
         char *const *args;          /* appended to the run command */
         rc_limits_t compile_limits; /* fully filled in (limits_fill_defaults) */
         rc_limits_t run_limits;
+        const seccomp_bpf_t *seccomp; /* the toolchain's profile, compiled */
         uid_t host_uid;
         gid_t host_gid;
         bool capture; /* keep stdout/stderr in the results */

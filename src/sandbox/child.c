@@ -275,9 +275,19 @@ static void exec_in_path(const char *path_env, char *const *argv, char *const *e
         errno = first_err;
 }
 
+/* What the program's process tells init through its CLOEXEC pipe when a last step fails. */
+typedef struct program_failure {
+        int step; /* index into program_steps */
+        int err;
+} program_failure_t;
+
+enum { PSTEP_STDIO, PSTEP_SETSID, PSTEP_NNP, PSTEP_SECCOMP, PSTEP_EXECVE };
+static const char *const program_steps[] = {"stdio", "setsid", "no_new_privs", "seccomp", "execve"};
+
 /* In the program's process, after fork from init: stdio, then the last steps before exec. */
 __attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx, int errpipe)
 {
+        program_failure_t f = {PSTEP_STDIO, 0};
         if (dup2(ctx->stdin_fd, 0) < 0 || dup2(ctx->stdout_fd, 1) < 0 ||
             dup2(ctx->stderr_fd, 2) < 0)
                 goto fail;
@@ -289,15 +299,27 @@ __attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx, in
         sigprocmask(SIG_SETMASK, &all, NULL);
         for (int s = 1; s < NSIG; s++)
                 signal(s, SIG_DFL);
+        f.step = PSTEP_SETSID;
         if (setsid() < 0)
                 goto fail;
         drop_capabilities();
+        f.step = PSTEP_NNP;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 goto fail;
+        /* The filter goes last: everything above may use calls the program may not. */
+        f.step = PSTEP_SECCOMP;
+        if (ctx->spec->seccomp) {
+                int r = seccomp_bpf_install(ctx->spec->seccomp);
+                if (r < 0) {
+                        errno = -r;
+                        goto fail;
+                }
+        }
+        f.step = PSTEP_EXECVE;
         exec_in_path(ctx->path_env, ctx->spec->argv, ctx->spec->envp);
-fail:;
-        int e = errno;
-        if (write(errpipe, &e, sizeof(e)) < 0)
+fail:
+        f.err = errno;
+        if (write(errpipe, &f, sizeof(f)) < 0)
                 _exit(126);
         _exit(127);
 }
@@ -326,17 +348,22 @@ static void start_program(const sb_child_ctx_t *ctx)
         close(ctx->stdout_fd);
         close(ctx->stderr_fd);
         /* EOF: execve succeeded (CLOEXEC closed the pipe); an int: it failed with that errno. */
-        int e = 0;
+        program_failure_t f;
         ssize_t n;
         do
-                n = read(ep[0], &e, sizeof(e));
+                n = read(ep[0], &f, sizeof(f));
         while (n < 0 && errno == EINTR);
         close(ep[0]);
-        if (n == (ssize_t)sizeof(e)) {
+        if (n == (ssize_t)sizeof(f)) {
                 waitpid(pid, NULL, 0);
                 char step[300];
-                snprintf(step, sizeof(step), "execve %.200s", ctx->spec->argv[0]);
-                sb_child_fail(ctx->sync_fd, step, e);
+                if (f.step == PSTEP_EXECVE)
+                        snprintf(step, sizeof(step), "execve %.200s", ctx->spec->argv[0]);
+                else
+                        snprintf(step, sizeof(step), "%s",
+                                 f.step >= 0 && f.step < PSTEP_EXECVE ? program_steps[f.step]
+                                                                      : "?");
+                sb_child_fail(ctx->sync_fd, step, f.err);
         }
         sb_msg_t m;
         sb_msg_fill(&m, SB_MSG_STARTED, pid, NULL);

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "job/limits.h"
+#include "seccomp/profile.h"
 #include "util/err.h"
 
 /* A file to place in /work. Exactly one of data (len bytes) or fd (>= 0, read from offset 0)
@@ -40,6 +41,7 @@ typedef struct sb_spec {
         const sb_file_t *files; /* placed in /work before the program starts */
         size_t nfiles;
         bool collect; /* after the program ends, hand /work's files back (sandbox_finish) */
+        const seccomp_bpf_t *seccomp; /* installed last before execve; NULL: none */
         rc_limits_t limits;
 } sb_spec_t;
 
