@@ -93,6 +93,8 @@ int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_d
                 return rc_err_set(err, ENOMEM, "out of memory");
         if (!p->state_dir)
                 return rc_err_set(err, EINVAL, "no state directory: set HOME or RUNCELL_STATE_DIR");
+        const char *ro = getenv("RUNCELL_RLIMIT_ONLY");
+        p->rlimit_only = ro && strcmp(ro, "1") == 0;
         if (root) {
                 /* Root never lends its own ids to a sandbox. */
                 long u = env_id("RUNCELL_SANDBOX_UID", ROOT_SANDBOX_ID);

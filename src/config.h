@@ -2,6 +2,7 @@
 #ifndef RUNCELL_CONFIG_H
 #define RUNCELL_CONFIG_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 #include "util/err.h"
@@ -11,6 +12,7 @@ typedef struct rc_paths {
         char *seccomp_dir;
         char *rootfs_dir;
         char *state_dir;
+        bool rlimit_only;  /* run without cgroup limits (development only) */
         uid_t sandbox_uid; /* outside ids of the sandbox's uid/gid 0 */
         gid_t sandbox_gid;
 } rc_paths_t;

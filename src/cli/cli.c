@@ -2,12 +2,15 @@
 
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 static void usage(FILE *f)
 {
-        fputs("usage: runcell [--toolchains DIR] [--rootfs-dir DIR] [--state-dir DIR] COMMAND\n"
+        fputs("usage: runcell [--toolchains DIR] [--rootfs-dir DIR] [--state-dir DIR] "
+              "[--rlimit-only]\n"
+              "               COMMAND\n"
               "\n"
               "commands:\n"
               "  run --lang L [--stdin FILE] [--json] [limits] FILE... [-- ARGS...]\n"
@@ -18,6 +21,9 @@ static void usage(FILE *f)
               "\n"
               "run limits: --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
               "            --file-size-mb N --disk-mb N (apply to the run stage)\n"
+              "\n"
+              "--rlimit-only (or RUNCELL_RLIMIT_ONLY=1): run without cgroup limits on memory, CPU\n"
+              "             and processes, for development on a host without delegated cgroups\n"
               "\n"
               "environment: RUNCELL_TOOLCHAINS, RUNCELL_ROOTFS_DIR, RUNCELL_STATE_DIR,\n"
               "             RUNCELL_SANDBOX_UID/GID (root only: the ids sandboxes run as)\n",
@@ -38,6 +44,7 @@ int cli_fail(const char *fmt, ...)
 int cli_main(int argc, char **argv)
 {
         const char *opt_tc = NULL, *opt_rootfs = NULL, *opt_state = NULL;
+        bool rlimit_only = false;
         int i = 1;
         /* A program that closes its stdin early must not kill runcell with SIGPIPE. */
         signal(SIGPIPE, SIG_IGN);
@@ -47,6 +54,10 @@ int cli_main(int argc, char **argv)
                 if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
                         usage(stdout);
                         return 0;
+                }
+                if (strcmp(a, "--rlimit-only") == 0) {
+                        rlimit_only = true;
+                        continue;
                 }
                 if (strcmp(a, "--toolchains") == 0)
                         dst = &opt_tc;
@@ -79,6 +90,7 @@ int cli_main(int argc, char **argv)
                 rc_paths_free(&paths);
                 return cli_fail("%s", err.msg);
         }
+        paths.rlimit_only |= rlimit_only;
         int r;
         if (strcmp(cmd, "run") == 0)
                 r = cmd_run(&paths, argc - i, argv + i);

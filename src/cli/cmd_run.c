@@ -115,15 +115,21 @@ static void print_summary(stage_kind_t kind, const stage_result_t *s)
         char detail[600];
         if (s->status == STATUS_INTERNAL_ERROR)
                 snprintf(detail, sizeof(detail), "%s", s->error);
-        else if (s->signal)
-                snprintf(detail, sizeof(detail), "signal %s, %lld ms",
-                         signal_name(s->signal) ? signal_name(s->signal) : "?",
-                         (long long)s->wall_ms);
-        else if (s->exit_code >= 0)
-                snprintf(detail, sizeof(detail), "exit %d, %lld ms", s->exit_code,
-                         (long long)s->wall_ms);
-        else
-                snprintf(detail, sizeof(detail), "%lld ms", (long long)s->wall_ms);
+        else {
+                char what[64] = "";
+                if (s->signal)
+                        snprintf(what, sizeof(what), "signal %s, ",
+                                 signal_name(s->signal) ? signal_name(s->signal) : "?");
+                else if (s->exit_code >= 0)
+                        snprintf(what, sizeof(what), "exit %d, ", s->exit_code);
+                snprintf(detail, sizeof(detail), "%s%lld ms", what, (long long)s->wall_ms);
+                if (s->cpu_ms >= 0)
+                        snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+                                 ", cpu %lld ms", (long long)s->cpu_ms);
+                if (s->memory_kb >= 0)
+                        snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+                                 ", %lld KiB", (long long)s->memory_kb);
+        }
         fprintf(stderr, "runcell: %s: %s (%s%s%s)\n", stage_kind_name(kind),
                 stage_status_name(s->status), detail, s->limit_kind ? ", limit " : "",
                 s->limit_kind ? s->limit_kind : "");
@@ -147,6 +153,14 @@ static cJSON *stage_json(const stage_result_t *s)
         cJSON_AddItemToObject(o, "stdout", json_bytes_item(s->out.data, s->out.len));
         cJSON_AddItemToObject(o, "stderr", json_bytes_item(s->err.data, s->err.len));
         cJSON_AddNumberToObject(o, "wall_ms", (double)s->wall_ms);
+        if (s->cpu_ms >= 0)
+                cJSON_AddNumberToObject(o, "cpu_ms", (double)s->cpu_ms);
+        else
+                cJSON_AddNullToObject(o, "cpu_ms");
+        if (s->memory_kb >= 0)
+                cJSON_AddNumberToObject(o, "memory_kb", (double)s->memory_kb);
+        else
+                cJSON_AddNullToObject(o, "memory_kb");
         cJSON_AddBoolToObject(o, "truncated", s->truncated);
         if (s->limit_kind)
                 cJSON_AddStringToObject(o, "limit", s->limit_kind);
@@ -195,6 +209,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         size_t stdin_len = 0;
         job_result_t res = {0};
         seccomp_bpf_t filter = {0};
+        cg_manager_t *cgroups = NULL;
         if (!files || !bufs) {
                 cli_fail("out of memory");
                 goto out;
@@ -230,6 +245,13 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 goto out;
         }
         free(profile_path);
+        if (cg_manager_open(paths->rlimit_only ? CG_MODE_NONE : CG_MODE_AUTO, &cgroups, &err) < 0) {
+                /* A sandbox without its limits is how playgrounds go down: refuse, say why. */
+                cli_fail("cannot enforce memory, CPU and process limits: %s (--rlimit-only runs "
+                         "without them, for development)",
+                         err.msg);
+                goto out;
+        }
 
         job_spec_t js = {
             .tc = tc,
@@ -242,6 +264,8 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
             .compile_limits = tc->limits_compile,
             .run_limits = tc->limits_run,
             .seccomp = &filter,
+            .cgroups = cgroups,
+            .cpus = 1.0,
             .host_uid = paths->sandbox_uid,
             .host_gid = paths->sandbox_gid,
             .capture = o.json,
@@ -289,6 +313,7 @@ out:
         free(rootfs);
         free(version);
         seccomp_bpf_free(&filter);
+        cg_manager_free(cgroups);
         toolchain_set_free(&set);
         return rc;
 }

@@ -66,8 +66,8 @@ static void set_internal(stage_result_t *res, const char *msg)
         snprintf(res->error, sizeof(res->error), "%s", msg);
 }
 
-static void classify(stage_result_t *res, stage_kind_t kind, const sb_result_t *sr, bool timed_out,
-                     bool over_output)
+static void classify(stage_result_t *res, stage_kind_t kind, const sb_result_t *sr,
+                     const char *time_limit, bool over_output, bool oom)
 {
         if (sr->exited) {
                 if (WIFEXITED(sr->wait_status))
@@ -75,11 +75,14 @@ static void classify(stage_result_t *res, stage_kind_t kind, const sb_result_t *
                 else if (WIFSIGNALED(sr->wait_status))
                         res->signal = WTERMSIG(sr->wait_status);
         }
-        if (timed_out) {
+        if (time_limit) {
                 res->status = STATUS_TIME_LIMIT;
-                res->limit_kind = "wall";
+                res->limit_kind = time_limit;
         } else if (over_output) {
                 res->status = STATUS_OUTPUT_LIMIT;
+        } else if (oom) {
+                /* From the cgroup's OOM-kill counter, not guessed from a SIGKILL. */
+                res->status = STATUS_MEMORY_LIMIT;
         } else if (!sr->exited) {
                 set_internal(res, "sandbox ended before the program did");
         } else if (res->exit_code == 0) {
@@ -97,6 +100,7 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
         memset(sr, 0, sizeof(*sr));
         res->present = true;
         res->exit_code = -1;
+        res->cpu_ms = res->memory_kb = -1;
         if (js->cb.stage_start)
                 js->cb.stage_start(js->cb.ud, kind);
 
@@ -116,7 +120,13 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
         stage_io_t io = {.js = js, .kind = kind, .res = res, .out_limit = lim->output_bytes};
         rc_err_t err = {0};
         sandbox_t *sb = NULL;
+        cg_leaf_t *leaf = NULL;
         int64_t t0 = sb_now_ns();
+        if (js->cgroups && cg_leaf_create(js->cgroups, lim, js->cpus, &leaf, &err) < 0) {
+                set_internal(res, err.msg);
+                goto out;
+        }
+        spec.cgroup = leaf;
         if (sandbox_start(&spec, &sb, &err) < 0) {
                 set_internal(res, err.msg);
                 res->wall_ms = (sb_now_ns() - t0) / 1000000;
@@ -128,7 +138,14 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
         if (!in || in_left == 0)
                 sandbox_close_stdin(sb);
         int64_t deadline = sandbox_start_ns(sb) + lim->wall_ms * 1000000;
-        bool out_open = true, err_open = true, alive = true, timed_out = false, killed = false;
+        /* CPU time is checked when it could first have run out: with a quota of `cpus` cores
+         * it grows at most that fast, so no polling in between. */
+        double rate = js->cpus > 0 ? js->cpus : 1.0;
+        int64_t cpu_check = leaf && lim->cpu_ms > 0
+                                ? sandbox_start_ns(sb) + (int64_t)(lim->cpu_ms * 1e6 / rate)
+                                : INT64_MAX;
+        const char *time_limit = NULL;
+        bool out_open = true, err_open = true, alive = true, killed = false;
         while (out_open || err_open || alive) {
                 struct pollfd p[5];
                 int n = 0, i_out = -1, i_err = -1, i_in = -1, i_sync = -1, i_pid = -1;
@@ -142,7 +159,8 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                         p[i_sync = n++] = (struct pollfd){sandbox_sync_fd(sb), POLLIN, 0};
                 if (alive)
                         p[i_pid = n++] = (struct pollfd){sandbox_pidfd(sb), POLLIN, 0};
-                int64_t left_ms = (deadline - sb_now_ns()) / 1000000;
+                int64_t next = deadline < cpu_check ? deadline : cpu_check;
+                int64_t left_ms = (next - sb_now_ns()) / 1000000;
                 int timeout = killed ? -1 : (int)(left_ms < 0 ? 0 : left_ms + 1);
                 int pr = poll(p, (nfds_t)n, timeout);
                 if (pr < 0 && errno != EINTR) {
@@ -150,10 +168,25 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                         sandbox_kill(sb);
                         killed = true;
                 }
-                if (!killed && sb_now_ns() >= deadline) {
-                        timed_out = true;
+                int64_t now = sb_now_ns();
+                if (!killed && now >= deadline) {
+                        time_limit = "wall";
                         killed = true;
                         sandbox_kill(sb);
+                }
+                if (!killed && now >= cpu_check) {
+                        cg_stats_t st;
+                        cg_leaf_stats(leaf, &st);
+                        int64_t left_us = lim->cpu_ms * 1000 - st.cpu_usage_us;
+                        if (st.cpu_usage_us >= 0 && left_us <= 0) {
+                                time_limit = "cpu";
+                                killed = true;
+                                sandbox_kill(sb);
+                        } else {
+                                int64_t wait_ns =
+                                    (int64_t)((left_us > 0 ? left_us : 1000) * 1e3 / rate);
+                                cpu_check = now + (wait_ns < 2000000 ? 2000000 : wait_ns);
+                        }
                 }
                 if (pr <= 0)
                         continue;
@@ -188,13 +221,21 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
         }
         if (sandbox_finish(sb, sr, &err) < 0 && res->status != STATUS_INTERNAL_ERROR)
                 set_internal(res, err.msg);
+        cg_stats_t st;
+        bool oom = false;
+        if (leaf && cg_leaf_stats(leaf, &st) == 0) {
+                res->cpu_ms = st.cpu_usage_us >= 0 ? st.cpu_usage_us / 1000 : -1;
+                res->memory_kb = st.memory_peak_bytes >= 0 ? st.memory_peak_bytes / 1024 : -1;
+                oom = st.oom_kills > 0;
+        }
         if (res->status != STATUS_INTERNAL_ERROR)
-                classify(res, kind, sr, timed_out, io.over_output);
+                classify(res, kind, sr, time_limit, io.over_output, oom);
         res->wall_ms = sr->exited && sr->end_ns > sr->start_ns
                            ? (sr->end_ns - sr->start_ns) / 1000000
                            : (sb_now_ns() - sandbox_start_ns(sb)) / 1000000;
 out:
         sandbox_free(sb);
+        cg_leaf_destroy(leaf);
         if (js->cb.stage_end)
                 js->cb.stage_end(js->cb.ud, kind, res);
         return 0;

@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "job/limits.h"
+#include "sandbox/cgroup.h"
 #include "seccomp/profile.h"
 #include "toolchain/toolchain.h"
 #include "util/buf.h"
@@ -34,11 +35,13 @@ typedef struct stage_result {
         stage_status_t status;
         int exit_code;          /* -1 when the program did not exit normally */
         int signal;             /* 0 when not killed by a signal */
-        const char *limit_kind; /* "wall" for time_limit, NULL otherwise */
+        const char *limit_kind; /* time_limit: "wall" or "cpu"; NULL otherwise */
         buf_t out, err;         /* captured output (when job_spec.capture) */
         bool truncated;         /* output was cut at the output limit */
         int64_t wall_ms;
-        char error[512]; /* internal_error: which step failed */
+        int64_t cpu_ms;    /* from the cgroup; -1 when unknown */
+        int64_t memory_kb; /* peak, from the cgroup; -1 when unknown */
+        char error[512];   /* internal_error: which step failed */
 } stage_result_t;
 
 typedef struct job_input_file {
@@ -67,6 +70,8 @@ typedef struct job_spec {
         rc_limits_t compile_limits; /* fully filled in (limits_fill_defaults) */
         rc_limits_t run_limits;
         const seccomp_bpf_t *seccomp; /* the toolchain's profile, compiled */
+        cg_manager_t *cgroups;        /* where each stage gets its cgroup leaf */
+        double cpus;                  /* CPU rate per stage, in cores (cgroup quota) */
         uid_t host_uid;
         gid_t host_gid;
         bool capture; /* keep stdout/stderr in the results */

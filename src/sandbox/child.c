@@ -22,6 +22,7 @@
 
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sync.h"
+#include "util/proctitle.h"
 
 void sb_child_fail(int sync_fd, const char *step, int errnum)
 {
@@ -41,6 +42,20 @@ static int step_wait_for_parent(const sb_child_ctx_t *ctx)
         if (r < 0)
                 _exit(127);
         return m.type == SB_MSG_GO ? 0 : -EPROTO;
+}
+
+static int step_not_dumpable(const sb_child_ctx_t *ctx)
+{
+        /* Nothing of runcell's memory may be read through /proc/1. Not before the id maps are
+         * written: a non-dumpable process's /proc files belong to root, and an unprivileged
+         * parent could no longer write them. */
+        return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0 ? -errno : 0;
+}
+
+static int step_cgroup_ns(const sb_child_ctx_t *ctx)
+{
+        /* Now that we are in our leaf, a new cgroup namespace makes it the sandbox's "/". */
+        return unshare(CLONE_NEWCGROUP) < 0 ? -errno : 0;
 }
 
 static int step_become_root(const sb_child_ctx_t *ctx)
@@ -199,6 +214,13 @@ static int step_rlimits(const sb_child_ctx_t *ctx)
         if (setrlimit(RLIMIT_CORE, &zero) < 0)
                 return -errno;
         const rc_limits_t *l = &ctx->spec->limits;
+        if (l->cpu_ms > 0) {
+                /* A per-process backstop; the run's total is watched through its cgroup. */
+                rlim_t s = (rlim_t)(l->cpu_ms + 999) / 1000 + 1;
+                struct rlimit cpu = {s, s + 1};
+                if (setrlimit(RLIMIT_CPU, &cpu) < 0)
+                        return -errno;
+        }
         if (l->file_size_mb > 0) {
                 rlim_t v = (rlim_t)l->file_size_mb << 20;
                 struct rlimit fs = {v, v};
@@ -218,6 +240,8 @@ typedef struct child_step {
  * pivot_root last among the mount work. */
 static const child_step_t child_steps[] = {
     {"wait for parent", step_wait_for_parent},
+    {"not dumpable", step_not_dumpable},
+    {"cgroup namespace", step_cgroup_ns},
     {"setresuid", step_become_root},
     {"sethostname", step_hostname},
     {"make / private", step_private_root},
@@ -377,8 +401,8 @@ void sb_child_main(const sb_child_ctx_t *ctx)
 {
         /* If runcell dies, so does the whole sandbox: init's death ends the pid namespace. */
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
-        /* Nothing of runcell (its environment, its memory) may be read through /proc/1. */
-        prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+        /* Our copy of runcell's argv and environment would show in /proc/1/cmdline. */
+        proctitle_scrub("runcell-init");
         for (size_t i = 0; i < sizeof(child_steps) / sizeof(child_steps[0]); i++) {
                 int r = child_steps[i].run(ctx);
                 if (r < 0)

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include "job/limits.h"
+#include "sandbox/cgroup.h"
 #include "seccomp/profile.h"
 #include "util/err.h"
 
@@ -42,6 +43,7 @@ typedef struct sb_spec {
         size_t nfiles;
         bool collect; /* after the program ends, hand /work's files back (sandbox_finish) */
         const seccomp_bpf_t *seccomp; /* installed last before execve; NULL: none */
+        cg_leaf_t *cgroup;            /* the sandbox is born into (v2) or moved into (v1) it */
         rc_limits_t limits;
 } sb_spec_t;
 

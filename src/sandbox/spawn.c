@@ -4,9 +4,10 @@
  * Parent steps, in order (the child's are in child.c):
  *   1. build the mount plan and find PATH       (no allocation is left for the child)
  *   2. socketpair + stdio pipes, all CLOEXEC
- *   3. clone3(CLONE_NEW* | CLONE_PIDFD)
- *   4. setgroups=deny, gid_map, uid_map          (one line each: 0 -> host id)
- *   5. send GO, wait for STARTED or ERROR */
+ *   3. clone3(CLONE_NEW* | CLONE_PIDFD | CLONE_INTO_CGROUP on v2)
+ *   4. v1: move the child into its cgroup leaf
+ *   5. setgroups=deny, gid_map, uid_map          (one line each: 0 -> host id)
+ *   6. send GO, wait for STARTED or ERROR */
 #include "sandbox/sandbox.h"
 
 #include <errno.h>
@@ -67,17 +68,24 @@ static int write_maps(pid_t pid, uid_t uid, gid_t gid, rc_err_t *err)
         return fs_write_file(path, line, (size_t)n, err);
 }
 
-static pid_t clone_sandbox(int *pidfd)
+/* The cgroup namespace is made by the child after it is in its cgroup (see child.c), so that
+ * the namespace's root is the sandbox's own leaf. */
+static pid_t clone_sandbox(int *pidfd, int cgroup_fd)
 {
-        const uint64_t ns = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET |
-                            CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP;
+        const uint64_t ns =
+            CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWUTS | CLONE_NEWIPC;
         struct clone_args ca;
         memset(&ca, 0, sizeof(ca));
         ca.flags = ns | CLONE_PIDFD;
+        if (cgroup_fd >= 0) {
+                /* Born in its cgroup: no migration, which costs an RCU grace period. */
+                ca.flags |= CLONE_INTO_CGROUP;
+                ca.cgroup = (uint64_t)cgroup_fd;
+        }
         ca.pidfd = (uint64_t)(uintptr_t)pidfd;
         ca.exit_signal = SIGCHLD;
         long pid = syscall(SYS_clone3, &ca, sizeof(ca));
-        if (pid < 0 && errno == ENOSYS) {
+        if (pid < 0 && errno == ENOSYS && cgroup_fd < 0) {
                 /* Pre-5.3 kernels: the legacy clone returns the pidfd through parent_tid. */
                 pid = syscall(SYS_clone, (unsigned long)(ns | CLONE_PIDFD | SIGCHLD), NULL, pidfd,
                               NULL, 0);
@@ -188,7 +196,7 @@ int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
             .path_env = find_path_env(spec->envp),
         };
         int pidfd = -1;
-        pid_t pid = clone_sandbox(&pidfd);
+        pid_t pid = clone_sandbox(&pidfd, cg_leaf_clone_fd(spec->cgroup));
         if (pid < 0)
                 goto sys_fail;
         if (pid == 0) {
@@ -223,7 +231,10 @@ int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
 
         sb_msg_t go;
         sb_msg_fill(&go, SB_MSG_GO, 0, NULL);
-        if ((r = write_maps(pid, spec->host_uid, spec->host_gid, err)) < 0) {
+        if (cg_leaf_clone_fd(spec->cgroup) < 0 &&
+            (r = cg_leaf_attach(spec->cgroup, pid, err)) < 0) {
+                rc_err_wrap(err, "cgroup");
+        } else if ((r = write_maps(pid, spec->host_uid, spec->host_gid, err)) < 0) {
                 rc_err_wrap(err, "user namespace id maps");
         } else if ((r = sb_msg_send(sb->sync_fd, &go, -1)) < 0) {
                 rc_err_sys(err, -r, "release sandbox");

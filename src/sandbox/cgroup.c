@@ -1,0 +1,296 @@
+#include "sandbox/cgroup.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/cgroup-internal.h"
+#include "util/cleanup.h"
+
+static const cg_backend_t cg_backend_none = {.name = "none"};
+
+char *cg_proc_path(const char *text, const char *ctl)
+{
+        /* Lines are "id:controllers:path"; v2 is "0::path". */
+        for (const char *line = text; line && *line;) {
+                const char *nl = strchr(line, '\n');
+                size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+                const char *c1 = memchr(line, ':', ll);
+                const char *c2 = c1 ? memchr(c1 + 1, ':', ll - (size_t)(c1 + 1 - line)) : NULL;
+                if (c2) {
+                        size_t cl = (size_t)(c2 - c1 - 1);
+                        bool match = false;
+                        if (!ctl) {
+                                match = cl == 0 && c1 - line == 1 && line[0] == '0';
+                        } else {
+                                /* a comma-separated list ("cpu,cpuacct") */
+                                const char *p = c1 + 1;
+                                size_t want = strlen(ctl);
+                                while (p < c2) {
+                                        const char *comma = memchr(p, ',', (size_t)(c2 - p));
+                                        const char *end = comma ? comma : c2;
+                                        if ((size_t)(end - p) == want && strncmp(p, ctl, want) == 0)
+                                                match = true;
+                                        p = end + 1;
+                                }
+                        }
+                        if (match)
+                                return strndup(c2 + 1, ll - (size_t)(c2 + 1 - line));
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+int64_t cg_parse_value(const char *text)
+{
+        while (isspace((unsigned char)*text))
+                text++;
+        if (strncmp(text, "max", 3) == 0)
+                return INT64_MAX;
+        char *end;
+        long long v = strtoll(text, &end, 10);
+        return end == text ? -1 : v;
+}
+
+int64_t cg_keyed_value(const char *text, const char *key)
+{
+        size_t kl = strlen(key);
+        for (const char *line = text; line && *line;) {
+                if (strncmp(line, key, kl) == 0 && line[kl] == ' ')
+                        return cg_parse_value(line + kl + 1);
+                line = strchr(line, '\n');
+                if (line)
+                        line++;
+        }
+        return -1;
+}
+
+int cg_write(const char *dir, const char *file, const char *value, rc_err_t *err)
+{
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return rc_err_sys(err, errno, "open %s", path);
+        size_t len = strlen(value);
+        ssize_t w = write(fd, value, len);
+        if (w < 0)
+                return rc_err_sys(err, errno, "write '%s' to %s", value, path);
+        return (size_t)w == len ? 0 : rc_err_set(err, EIO, "short write to %s", path);
+}
+
+int cg_read(const char *dir, const char *file, char *buf, size_t size)
+{
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", dir, file);
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
+}
+
+int cg_kill_listed(const char *dir)
+{
+        char buf[8192];
+        if (cg_read(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+                return 0;
+        int n = 0;
+        for (char *p = buf; *p;) {
+                char *end;
+                long pid = strtol(p, &end, 10);
+                if (end == p)
+                        break;
+                if (pid > 0) {
+                        kill((pid_t)pid, SIGKILL);
+                        n++;
+                }
+                p = end;
+                while (*p == '\n')
+                        p++;
+        }
+        return n;
+}
+
+static void rmdir_when_empty(const char *dir)
+{
+        /* After the sandbox's init is reaped its pid namespace is empty, so this is quick; the
+         * loop covers the kernel finishing the last exits. */
+        for (int i = 0; i < 200; i++) {
+                if (rmdir(dir) == 0 || errno == ENOENT)
+                        return;
+                if (errno != EBUSY)
+                        return;
+                cg_kill_listed(dir);
+                struct timespec ts = {0, 1000000};
+                nanosleep(&ts, NULL);
+        }
+}
+
+void cg_remove_stale(const char *dir, const char *procs_file)
+{
+        _cleanup_closedir_ DIR *d = opendir(dir);
+        if (!d)
+                return;
+        struct dirent *e;
+        while ((e = readdir(d))) {
+                int pid = 0, seq = 0;
+                char tail;
+                if (sscanf(e->d_name, "rc-%d-%d%c", &pid, &seq, &tail) != 2 || pid <= 0)
+                        continue;
+                if (pid == getpid() || kill(pid, 0) == 0 || errno != ESRCH)
+                        continue;
+                char sub[1024];
+                snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
+                (void)procs_file;
+                rmdir_when_empty(sub);
+        }
+}
+
+int cg_manager_open(cg_mode_t mode, cg_manager_t **out, rc_err_t *err)
+{
+        cg_manager_t *m = calloc(1, sizeof(*m));
+        if (!m)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        if (mode == CG_MODE_NONE) {
+                m->be = &cg_backend_none;
+                *out = m;
+                return 0;
+        }
+        rc_err_t e2 = {0}, e1 = {0};
+        m->be = &cg_backend_v2;
+        int r = cg_backend_v2.open(m, &e2);
+        if (r == -ENOTSUP) {
+                cg_manager_free(m);
+                m = calloc(1, sizeof(*m));
+                if (!m)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+                m->be = &cg_backend_v1;
+                r = cg_backend_v1.open(m, &e1);
+                if (r < 0 && r != -ENOTSUP) {
+                        cg_manager_free(m);
+                        return rc_err_set(err, -r, "cgroup v1: %s", e1.msg);
+                }
+                if (r == -ENOTSUP) {
+                        cg_manager_free(m);
+                        return rc_err_set(err, ENOTSUP,
+                                          "no cgroup hierarchy with the memory, cpu and pids "
+                                          "controllers (v2: %s; v1: %s)",
+                                          e2.msg, e1.msg);
+                }
+        } else if (r < 0) {
+                cg_manager_free(m);
+                return rc_err_set(err, -r, "cgroup v2: %s", e2.msg);
+        }
+        *out = m;
+        return 0;
+}
+
+void cg_manager_free(cg_manager_t *m)
+{
+        if (!m)
+                return;
+        for (int i = 0; i < m->ndirs; i++)
+                free(m->dirs[i]);
+        free(m);
+}
+
+const char *cg_manager_name(const cg_manager_t *m)
+{
+        return m->be->name;
+}
+
+const char *cg_manager_base(const cg_manager_t *m)
+{
+        return m->ndirs ? m->dirs[0] : "";
+}
+
+int cg_leaf_create(cg_manager_t *m, const rc_limits_t *lim, double cpus, cg_leaf_t **out,
+                   rc_err_t *err)
+{
+        *out = NULL;
+        if (!m->be->leaf_create)
+                return 0;
+        cg_leaf_t *l = calloc(1, sizeof(*l));
+        if (!l)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        l->m = m;
+        l->dirfd = -1;
+        unsigned seq = ++m->seq;
+        for (int i = 0; i < m->ndirs; i++) {
+                if (asprintf(&l->dirs[i], "%s/rc-%d-%u", m->dirs[i], (int)getpid(), seq) < 0) {
+                        l->dirs[i] = NULL;
+                        cg_leaf_destroy(l);
+                        return rc_err_set(err, ENOMEM, "out of memory");
+                }
+                l->ndirs = i + 1;
+                if (mkdir(l->dirs[i], 0755) < 0) {
+                        int r = rc_err_sys(err, errno, "mkdir %s", l->dirs[i]);
+                        free(l->dirs[i]);
+                        l->dirs[i] = NULL;
+                        l->ndirs = i;
+                        cg_leaf_destroy(l);
+                        return r;
+                }
+        }
+        int r = m->be->leaf_create(l, lim, cpus, err);
+        if (r < 0) {
+                cg_leaf_destroy(l);
+                return r;
+        }
+        *out = l;
+        return 0;
+}
+
+int cg_leaf_clone_fd(const cg_leaf_t *l)
+{
+        return l ? l->dirfd : -1;
+}
+
+int cg_leaf_attach(cg_leaf_t *l, pid_t pid, rc_err_t *err)
+{
+        if (!l || !l->m->be->attach)
+                return 0;
+        return l->m->be->attach(l, pid, err);
+}
+
+int cg_leaf_stats(cg_leaf_t *l, cg_stats_t *st)
+{
+        memset(st, 0, sizeof(*st));
+        st->cpu_usage_us = st->memory_peak_bytes = st->oom_kills = -1;
+        if (!l)
+                return -ENOENT;
+        return l->m->be->stats(l, st);
+}
+
+void cg_leaf_kill(cg_leaf_t *l)
+{
+        if (l)
+                l->m->be->kill(l);
+}
+
+void cg_leaf_destroy(cg_leaf_t *l)
+{
+        if (!l)
+                return;
+        if (l->dirfd >= 0)
+                close(l->dirfd);
+        for (int i = 0; i < l->ndirs; i++) {
+                if (l->dirs[i])
+                        rmdir_when_empty(l->dirs[i]);
+                free(l->dirs[i]);
+        }
+        free(l);
+}

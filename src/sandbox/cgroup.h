@@ -1,0 +1,59 @@
+/* Resource limits through cgroups, behind one small interface with two back-ends (v2 and v1),
+ * chosen by what the host offers. runcell only ever creates cgroups beneath the cgroup it was
+ * started in (/proc/self/cgroup): never at a hierarchy root, never in another process's. */
+#ifndef RUNCELL_SANDBOX_CGROUP_H
+#define RUNCELL_SANDBOX_CGROUP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "job/limits.h"
+#include "util/err.h"
+
+typedef enum cg_mode {
+        CG_MODE_AUTO, /* v2 if it has the controllers, else v1, else refuse */
+        CG_MODE_NONE, /* rlimit-only: explicitly allowed, for development */
+} cg_mode_t;
+
+typedef struct cg_stats {
+        int64_t cpu_usage_us;
+        int64_t memory_peak_bytes;
+        int64_t oom_kills;
+} cg_stats_t;
+
+typedef struct cg_manager cg_manager_t;
+typedef struct cg_leaf cg_leaf_t;
+
+/* Find the hierarchy and our place in it; check we may create children there. As v2 needs
+ * runcell's own process out of the delegated cgroup, this moves runcell into a leaf of it. */
+int cg_manager_open(cg_mode_t mode, cg_manager_t **out, rc_err_t *err);
+void cg_manager_free(cg_manager_t *m);
+const char *cg_manager_name(const cg_manager_t *m); /* "v2", "v1" or "none" */
+/* Where runcell makes its cgroups (v2: the delegated dir; v1: memory's), for messages. */
+const char *cg_manager_base(const cg_manager_t *m);
+
+/* A fresh leaf for one sandbox, with lim's memory (no swap), processes and a CPU rate of
+ * `cpus` cores applied. NULL *out (and 0) in "none" mode. */
+int cg_leaf_create(cg_manager_t *m, const rc_limits_t *lim, double cpus, cg_leaf_t **out,
+                   rc_err_t *err);
+/* v2: a directory fd for clone3(CLONE_INTO_CGROUP); -1 when the process must be attached. */
+int cg_leaf_clone_fd(const cg_leaf_t *l);
+/* Move pid (a stopped-at-birth sandbox child) into the leaf. No-op after CLONE_INTO_CGROUP. */
+int cg_leaf_attach(cg_leaf_t *l, pid_t pid, rc_err_t *err);
+int cg_leaf_stats(cg_leaf_t *l, cg_stats_t *st);
+/* SIGKILL everything in the leaf. */
+void cg_leaf_kill(cg_leaf_t *l);
+/* Kill what is left, wait until empty (bounded), remove the directories; accepts NULL. */
+void cg_leaf_destroy(cg_leaf_t *l);
+
+/* Parsing helpers, exposed for unit tests. */
+/* From /proc/self/cgroup text: the path of a v1 controller ("memory") or, with ctl NULL, the
+ * v2 path ("0::/x"). Heap string or NULL. */
+char *cg_proc_path(const char *proc_cgroup, const char *ctl);
+/* "max" or a number from a cgroupfs file's text. */
+int64_t cg_parse_value(const char *text);
+/* The value of `key` in a flat keyed file ("oom_kill 3\n..."), -1 when absent. */
+int64_t cg_keyed_value(const char *text, const char *key);
+
+#endif
