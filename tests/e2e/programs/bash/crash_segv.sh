@@ -1,0 +1,3 @@
+echo "before kill"
+kill -SEGV $$
+echo "not reached"

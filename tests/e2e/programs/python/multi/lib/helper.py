@@ -1,0 +1,5 @@
+ANSWER = 42
+
+
+def greet(who):
+    return "hello from helper, " + who

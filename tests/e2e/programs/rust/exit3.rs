@@ -1,0 +1,4 @@
+fn main() {
+    println!("before exit");
+    std::process::exit(3);
+}
