@@ -17,6 +17,8 @@
 #include <seccomp.h>
 
 #include "cli/cli.h"
+#include "sandbox/cgroup.h"
+#include "seccomp/profile.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -110,14 +112,14 @@ static void check_cgroups(check_t *v2, check_t *v1, check_t *deleg)
                                 ctl[--l] = '\0';
                 }
                 v2->ok = ctl && strstr(ctl, "memory") && strstr(ctl, "pids") && strstr(ctl, "cpu");
-                snprintf(v2->detail, sizeof(v2->detail), "mounted at %s, controllers: %s", v2mnt,
-                         ctl && *ctl ? ctl : "(none)");
+                snprintf(v2->detail, sizeof(v2->detail), "mounted at %.100s, controllers: %.120s",
+                         v2mnt, ctl && *ctl ? ctl : "(none)");
         } else {
                 snprintf(v2->detail, sizeof(v2->detail), "not mounted");
         }
         v1->ok = strstr(v1ctl, "memory") && strstr(v1ctl, "cpu") && strstr(v1ctl, "pids");
-        snprintf(v1->detail, sizeof(v1->detail), "%s%s", v1ctl[0] ? "controllers: " : "not mounted",
-                 v1ctl);
+        snprintf(v1->detail, sizeof(v1->detail), "%s%.200s",
+                 v1ctl[0] ? "controllers: " : "not mounted", v1ctl);
         /* Delegation: can we create a cgroup beneath our own (v2 path from the 0:: line)? */
         deleg->ok = false;
         snprintf(deleg->detail, sizeof(deleg->detail), "no cgroup v2 path for this process");
@@ -158,13 +160,40 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
         check_cgroups(&checks[4], &checks[5], &checks[6]);
 
         bool sandbox_ok = checks[0].ok && checks[3].ok;
-        bool limits_ok = (checks[4].ok && checks[6].ok) || checks[5].ok;
+        /* What runcell itself would choose, from where this process runs. */
+        char cg_line[700], sc_line[600];
+        cg_manager_t *cg = NULL;
+        rc_err_t err = {0};
+        bool limits_ok = false;
+        if (paths->rlimit_only) {
+                snprintf(cg_line, sizeof(cg_line),
+                         "NO: rlimit-only mode was asked for (development only)");
+        } else if (cg_manager_open(CG_MODE_AUTO, &cg, &err) == 0) {
+                limits_ok = true;
+                snprintf(cg_line, sizeof(cg_line), "yes (cgroup %s, beneath %.500s)",
+                         cg_manager_name(cg), cg_manager_base(cg));
+        } else {
+                snprintf(cg_line, sizeof(cg_line), "NO, runcell will refuse to run: %.600s",
+                         err.msg);
+        }
+        cg_manager_free(cg);
+        seccomp_bpf_t filter = {0};
+        char *profile = NULL;
+        rc_err_clear(&err);
+        if (asprintf(&profile, "%s/default.json", paths->seccomp_dir) >= 0 &&
+            seccomp_profile_load_file(profile, &filter, &err) == 0)
+                snprintf(sc_line, sizeof(sc_line), "yes (default profile: %u BPF instructions)",
+                         filter.len);
+        else
+                snprintf(sc_line, sizeof(sc_line), "NO: %.560s", err.msg);
+        free(profile);
+        seccomp_bpf_free(&filter);
         const char *enforce[][2] = {
-            {"namespaces, read-only root, private /work and /tmp", sandbox_ok ? "yes" : "no"},
-            {"wall time, output bytes, file size (rlimit), disk (tmpfs size)",
-             sandbox_ok ? "yes" : "no"},
-            {"memory, cpu, processes (cgroups)", "not yet implemented"},
-            {"seccomp filter", "not yet implemented"},
+            {"namespaces, read-only root, private /work and /tmp", sandbox_ok ? "yes" : "NO"},
+            {"wall time, output bytes, file size, disk (tmpfs size and inodes)",
+             sandbox_ok ? "yes" : "NO"},
+            {"memory (no swap), CPU time and rate, processes (cgroups)", cg_line},
+            {"seccomp filter, no capabilities, no_new_privs", sc_line},
         };
         if (json) {
                 cJSON *o = cJSON_CreateObject();
@@ -183,8 +212,10 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
                 cJSON *en = cJSON_AddObjectToObject(o, "enforced");
                 for (size_t i = 0; i < ARRAY_SIZE(enforce); i++)
                         cJSON_AddStringToObject(en, enforce[i][0], enforce[i][1]);
-                cJSON_AddBoolToObject(o, "cgroup_limits_possible", limits_ok);
-                cJSON_AddBoolToObject(o, "can_run", sandbox_ok);
+                cJSON_AddBoolToObject(o, "cgroup_limits", limits_ok);
+                cJSON_AddBoolToObject(o, "rlimit_only", paths->rlimit_only);
+                cJSON_AddBoolToObject(o, "can_run",
+                                      sandbox_ok && (limits_ok || paths->rlimit_only));
                 char *t = cJSON_PrintUnformatted(o);
                 printf("%s\n", t);
                 free(t);
@@ -200,8 +231,8 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
                        checks[i].detail);
         printf("\nenforced:\n");
         for (size_t i = 0; i < ARRAY_SIZE(enforce); i++)
-                printf("  %-66s %s\n", enforce[i][0], enforce[i][1]);
-        printf("\ncgroup limits possible on this host: %s\n", limits_ok ? "yes" : "no");
-        printf("sandboxes can run: %s\n", sandbox_ok ? "yes" : "NO");
+                printf("  %-58s %s\n", enforce[i][0], enforce[i][1]);
+        printf("\nsandboxes can run: %s\n",
+               sandbox_ok && (limits_ok || paths->rlimit_only) ? "yes" : "NO");
         return 0;
 }
