@@ -14,6 +14,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/trace.h"
 
 #define CLI_FILE_MAX  (16u << 20)
 #define CLI_FILES_MAX 256
@@ -214,6 +215,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 cli_fail("out of memory");
                 goto out;
         }
+        int64_t tt = trace_now();
         if (toolchain_set_load(&set, paths->toolchains_dir, &err) < 0) {
                 cli_fail("%s", err.msg);
                 goto out;
@@ -235,6 +237,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 cli_fail("%s", err.msg);
                 goto out;
         }
+        tt = trace_step("toolchains, inputs, rootfs", tt);
         rootfs_package_version(&store, tc->rootfs, tc->version_package, &version, NULL);
         const char *profile = tc->seccomp_profile ? tc->seccomp_profile : "default";
         char *profile_path = NULL;
@@ -245,6 +248,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 goto out;
         }
         free(profile_path);
+        tt = trace_step("version + seccomp compile", tt);
         if (cg_manager_open(paths->rlimit_only ? CG_MODE_NONE : CG_MODE_AUTO, &cgroups, &err) < 0) {
                 /* A sandbox without its limits is how playgrounds go down: refuse, say why. */
                 cli_fail("cannot enforce memory, CPU and process limits: %s (--rlimit-only runs "
@@ -253,6 +257,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 goto out;
         }
 
+        tt = trace_step("cgroup manager open", tt);
         job_spec_t js = {
             .tc = tc,
             .rootfs = rootfs,

@@ -12,6 +12,7 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/sync.h"
 #include "util/cleanup.h"
+#include "util/trace.h"
 
 #define READ_CHUNK (64 * 1024)
 
@@ -122,11 +123,13 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
         sandbox_t *sb = NULL;
         cg_leaf_t *leaf = NULL;
         int64_t t0 = sb_now_ns();
+        int64_t tt = trace_now();
         if (js->cgroups && cg_leaf_create(js->cgroups, lim, js->cpus, &leaf, &err) < 0) {
                 set_internal(res, err.msg);
                 goto out;
         }
         spec.cgroup = leaf;
+        tt = trace_step("cgroup leaf create", tt);
         if (sandbox_start(&spec, &sb, &err) < 0) {
                 set_internal(res, err.msg);
                 res->wall_ms = (sb_now_ns() - t0) / 1000000;
@@ -216,9 +219,12 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                                 sandbox_kill(sb);
                         }
                 }
-                if (i_pid >= 0 && p[i_pid].revents)
+                if (i_pid >= 0 && p[i_pid].revents) {
                         alive = false;
+                        trace_step("init gone since start", sandbox_start_ns(sb));
+                }
         }
+        tt = trace_step("program run + output", tt);
         if (sandbox_finish(sb, sr, &err) < 0 && res->status != STATUS_INTERNAL_ERROR)
                 set_internal(res, err.msg);
         cg_stats_t st;
@@ -234,8 +240,10 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                            ? (sr->end_ns - sr->start_ns) / 1000000
                            : (sb_now_ns() - sandbox_start_ns(sb)) / 1000000;
 out:
+        tt = trace_step("finish + stats", tt);
         sandbox_free(sb);
         cg_leaf_destroy(leaf);
+        trace_step("cgroup leaf destroy", tt);
         if (js->cb.stage_end)
                 js->cb.stage_end(js->cb.ud, kind, res);
         return 0;

@@ -404,9 +404,16 @@ void sb_child_main(const sb_child_ctx_t *ctx)
         /* Our copy of runcell's argv and environment would show in /proc/1/cmdline. */
         proctitle_scrub("runcell-init");
         for (size_t i = 0; i < sizeof(child_steps) / sizeof(child_steps[0]); i++) {
+                int64_t t0 = ctx->trace ? sb_now_ns() : 0;
                 int r = child_steps[i].run(ctx);
                 if (r < 0)
                         sb_child_fail(ctx->sync_fd, child_steps[i].name, -r);
+                if (ctx->trace) {
+                        sb_msg_t m;
+                        sb_msg_fill(&m, SB_MSG_TRACE, (int32_t)((sb_now_ns() - t0) / 1000), "%s",
+                                    child_steps[i].name);
+                        sb_msg_send(ctx->sync_fd, &m, -1);
+                }
         }
         start_program(ctx);
         _exit(127);

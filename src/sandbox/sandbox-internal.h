@@ -15,6 +15,7 @@ typedef struct sb_child_ctx {
         const sb_spec_t *spec;
         const mount_plan_t *plan;
         const char *path_env; /* PATH from spec->envp, for finding argv[0] */
+        bool trace;           /* report each step's duration (RUNCELL_TRACE=1) */
 } sb_child_ctx_t;
 
 /* The child side: set-up steps, then becomes the sandbox's init. Never returns. */

@@ -29,6 +29,7 @@
 #include "sandbox/sync.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/trace.h"
 
 #define SB_SETUP_TIMEOUT_MS 30000
 
@@ -130,6 +131,10 @@ static int wait_started(sandbox_t *sb, rc_err_t *err)
                         return rc_err_sys(err, -r, "read from sandbox");
                 if (m.type == SB_MSG_ERROR)
                         return rc_err_set(err, m.a, "%s", m.text);
+                if (m.type == SB_MSG_TRACE) {
+                        fprintf(stderr, "runcell: trace: child %-22s %6d us\n", m.text, m.a);
+                        continue;
+                }
                 if (m.type == SB_MSG_STARTED) {
                         sb->start_ns = m.t_ns;
                         sb->res.start_ns = m.t_ns;
@@ -194,8 +199,10 @@ int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
             .spec = spec,
             .plan = plan,
             .path_env = find_path_env(spec->envp),
+            .trace = trace_enabled(),
         };
         int pidfd = -1;
+        int64_t tt = trace_now();
         pid_t pid = clone_sandbox(&pidfd, cg_leaf_clone_fd(spec->cgroup));
         if (pid < 0)
                 goto sys_fail;
@@ -229,17 +236,21 @@ int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
         fcntl(sb->stdout_fd, F_SETFL, O_NONBLOCK);
         fcntl(sb->stderr_fd, F_SETFL, O_NONBLOCK);
 
+        tt = trace_step("parent: clone", tt);
         sb_msg_t go;
         sb_msg_fill(&go, SB_MSG_GO, 0, NULL);
         if (cg_leaf_clone_fd(spec->cgroup) < 0 &&
             (r = cg_leaf_attach(spec->cgroup, pid, err)) < 0) {
                 rc_err_wrap(err, "cgroup");
-        } else if ((r = write_maps(pid, spec->host_uid, spec->host_gid, err)) < 0) {
+        } else if ((tt = trace_step("parent: cgroup attach", tt)),
+                   (r = write_maps(pid, spec->host_uid, spec->host_gid, err)) < 0) {
                 rc_err_wrap(err, "user namespace id maps");
-        } else if ((r = sb_msg_send(sb->sync_fd, &go, -1)) < 0) {
+        } else if ((tt = trace_step("parent: id maps", tt)),
+                   (r = sb_msg_send(sb->sync_fd, &go, -1)) < 0) {
                 rc_err_sys(err, -r, "release sandbox");
         } else {
                 r = wait_started(sb, err);
+                trace_step("parent: child set-up + exec", tt);
         }
         if (r < 0) {
                 sandbox_kill(sb);
@@ -319,6 +330,7 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
         }
         switch (m.type) {
         case SB_MSG_EXITED:
+                trace_step("parent: EXITED since start", sb->start_ns);
                 sb->res.exited = true;
                 sb->res.wait_status = m.a;
                 sb->res.end_ns = m.t_ns;

@@ -14,6 +14,7 @@ enum sb_msg_type {
         SB_MSG_FILE,       /* child -> parent: a = mode, text = path, one fd attached */
         SB_MSG_FILES_DONE, /* child -> parent: end of the collected files; a = 0 or errno */
         SB_MSG_SIGNAL,     /* parent -> child: forward signal a to the program */
+        SB_MSG_TRACE,      /* child -> parent: step text took a microseconds (RUNCELL_TRACE) */
 };
 
 #define SB_MSG_TEXT_MAX 256

@@ -1,0 +1,32 @@
+#include "util/trace.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+bool trace_enabled(void)
+{
+        static int on = -1;
+        if (on < 0) {
+                const char *v = getenv("RUNCELL_TRACE");
+                on = v && strcmp(v, "1") == 0;
+        }
+        return on;
+}
+
+int64_t trace_now(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+int64_t trace_step(const char *what, int64_t t0)
+{
+        int64_t t = trace_now();
+        if (trace_enabled())
+                fprintf(stderr, "runcell: trace: %-28s %6lld us\n", what,
+                        (long long)(t - t0) / 1000);
+        return t;
+}

@@ -1,0 +1,13 @@
+/* RUNCELL_TRACE=1: print how long each step of runcell's own work takes, to stderr. */
+#ifndef RUNCELL_UTIL_TRACE_H
+#define RUNCELL_UTIL_TRACE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+bool trace_enabled(void);
+int64_t trace_now(void);
+/* Print "what: N us" since t0 and return the current time (for the next step). */
+int64_t trace_step(const char *what, int64_t t0);
+
+#endif
