@@ -40,6 +40,8 @@ static const struct {
     {"--output-bytes", offsetof(rc_limits_t, output_bytes)},
     {"--file-size-mb", offsetof(rc_limits_t, file_size_mb)},
     {"--disk-mb", offsetof(rc_limits_t, disk_mb)},
+    {"--open-files", offsetof(rc_limits_t, open_files)},
+    {"--stack-mb", offsetof(rc_limits_t, stack_mb)},
 };
 
 static int parse_run_args(int argc, char **argv, run_opts_t *o)

@@ -19,6 +19,8 @@ static const struct {
     {"output_bytes", offsetof(rc_limits_t, output_bytes), 1LL << 40},
     {"file_size_mb", offsetof(rc_limits_t, file_size_mb), 1LL << 20},
     {"disk_mb", offsetof(rc_limits_t, disk_mb), 1LL << 20},
+    {"open_files", offsetof(rc_limits_t, open_files), 1LL << 20},
+    {"stack_mb", offsetof(rc_limits_t, stack_mb), 1LL << 16},
 };
 
 static int64_t *field(rc_limits_t *lim, size_t i)
@@ -76,6 +78,8 @@ void limits_fill_defaults(rc_limits_t *lim)
             .output_bytes = 1 << 20,
             .file_size_mb = 64,
             .disk_mb = 128,
+            .open_files = 1024,
+            .stack_mb = 64,
         };
         for (size_t i = 0; i < ARRAY_SIZE(limit_fields); i++)
                 if (*field(lim, i) <= 0)

@@ -15,7 +15,9 @@ typedef struct rc_limits {
         int64_t processes;
         int64_t output_bytes;
         int64_t file_size_mb;
-        int64_t disk_mb;
+        int64_t disk_mb;    /* each of /work, /tmp and /dev/shm (all charged to memory too) */
+        int64_t open_files; /* RLIMIT_NOFILE */
+        int64_t stack_mb;   /* RLIMIT_STACK */
 } rc_limits_t;
 
 /* Parse {"wall_ms":..,...} into lim; unknown keys and non-positive integers are errors. */

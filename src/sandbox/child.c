@@ -151,6 +151,20 @@ static int run_mount_op(const mount_op_t *op)
         }
         case MOUNT_OP_SYMLINK:
                 return symlink(op->source, op->target) < 0 ? -errno : 0;
+        case MOUNT_OP_MASK_FILE:
+                if (mount(op->source, op->target, NULL, MS_BIND, NULL) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                return 0;
+        case MOUNT_OP_MASK_DIR:
+                if (mount("tmpfs", op->target, "tmpfs", op->flags, op->data) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                return 0;
+        case MOUNT_OP_RO_BIND:
+                if (mount(op->target, op->target, NULL, MS_BIND | MS_REC, NULL) < 0)
+                        return errno == ENOENT ? 0 : -errno;
+                return mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | op->flags, NULL) < 0
+                           ? -errno
+                           : 0;
         case MOUNT_OP_REMOUNT_RO:
                 return mount(NULL, op->target, NULL, MS_REMOUNT | MS_RDONLY | op->flags, NULL) < 0
                            ? -errno
@@ -219,6 +233,17 @@ static int step_rlimits(const sb_child_ctx_t *ctx)
                 rlim_t s = (rlim_t)(l->cpu_ms + 999) / 1000 + 1;
                 struct rlimit cpu = {s, s + 1};
                 if (setrlimit(RLIMIT_CPU, &cpu) < 0)
+                        return -errno;
+        }
+        if (l->open_files > 0) {
+                struct rlimit nf = {(rlim_t)l->open_files, (rlim_t)l->open_files};
+                if (setrlimit(RLIMIT_NOFILE, &nf) < 0)
+                        return -errno;
+        }
+        if (l->stack_mb > 0) {
+                rlim_t v = (rlim_t)l->stack_mb << 20;
+                struct rlimit st = {v, v};
+                if (setrlimit(RLIMIT_STACK, &st) < 0)
                         return -errno;
         }
         if (l->file_size_mb > 0) {

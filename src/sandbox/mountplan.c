@@ -53,6 +53,29 @@ int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
                 return r;
         if ((r = add(plan, MOUNT_OP_PROC, "proc", NULL, nsd | MS_NOEXEC, NULL, err)) < 0)
                 return r;
+        /* What container runtimes hide of /proc: kernel memory and symbols, other users' keys,
+         * timers and scheduler internals, hardware trees, and every writable tunable. */
+        static const char *const mask_files[] = {
+            "proc/kcore",      "proc/keys",        "proc/key-users",     "proc/latency_stats",
+            "proc/timer_list", "proc/sched_debug", "proc/sysrq-trigger", "proc/kallsyms",
+            "proc/kpagecount", "proc/kpageflags",  "proc/kpagecgroup",
+        };
+        static const char *const mask_dirs[] = {"proc/acpi", "proc/asound", "proc/scsi",
+                                                "proc/firmware", "proc/driver"};
+        static const char *const ro_dirs[] = {"proc/bus", "proc/fs", "proc/irq", "proc/sys"};
+        for (size_t i = 0; i < sizeof(mask_files) / sizeof(mask_files[0]); i++)
+                if ((r = add(plan, MOUNT_OP_MASK_FILE, mask_files[i], "/dev/null", 0, NULL, err)) <
+                    0)
+                        return r;
+        for (size_t i = 0; i < sizeof(mask_dirs) / sizeof(mask_dirs[0]); i++)
+                if ((r = add(plan, MOUNT_OP_MASK_DIR, mask_dirs[i], NULL,
+                             MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                             "size=4k,nr_inodes=1,mode=0555", err)) < 0)
+                        return r;
+        for (size_t i = 0; i < sizeof(ro_dirs) / sizeof(ro_dirs[0]); i++)
+                if ((r = add(plan, MOUNT_OP_RO_BIND, ro_dirs[i], NULL,
+                             MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err)) < 0)
+                        return r;
         if ((r = add(plan, MOUNT_OP_TMPFS, "dev", NULL, MS_NOSUID | MS_NOEXEC,
                      "size=64k,nr_inodes=64,mode=0755", err)) < 0)
                 return r;
@@ -90,6 +113,12 @@ const char *mount_kind_name(mount_kind_t kind)
                 return "symlink";
         case MOUNT_OP_REMOUNT_RO:
                 return "remount-ro";
+        case MOUNT_OP_MASK_FILE:
+                return "mask";
+        case MOUNT_OP_MASK_DIR:
+                return "mask-dir";
+        case MOUNT_OP_RO_BIND:
+                return "ro-bind";
         default:
                 return "?";
         }

@@ -16,6 +16,9 @@ typedef enum mount_kind {
         MOUNT_OP_DEVPTS,     /* a new devpts instance */
         MOUNT_OP_SYMLINK,    /* symlink target -> source */
         MOUNT_OP_REMOUNT_RO, /* make an earlier tmpfs read-only */
+        MOUNT_OP_MASK_FILE,  /* hide a /proc file under /dev/null (skipped if absent) */
+        MOUNT_OP_MASK_DIR,   /* hide a /proc directory under an empty read-only tmpfs */
+        MOUNT_OP_RO_BIND,    /* make a /proc subtree read-only (skipped if absent) */
 } mount_kind_t;
 
 typedef struct mount_op {
@@ -26,7 +29,7 @@ typedef struct mount_op {
         char data[128];
 } mount_op_t;
 
-#define MOUNT_PLAN_MAX 32
+#define MOUNT_PLAN_MAX 64
 
 typedef struct mount_plan {
         mount_op_t ops[MOUNT_PLAN_MAX];
@@ -34,8 +37,8 @@ typedef struct mount_plan {
 } mount_plan_t;
 
 /* The standard sandbox layout: /work and /tmp tmpfs sized by lim->disk_mb (with an inode cap),
- * /proc, a minimal /dev (null zero full random urandom tty, pts, shm, fd links), /dev
- * read-only once populated. */
+ * /proc with the usual kernel-information files masked and its tunables read-only, a minimal
+ * /dev (null zero full random urandom tty, pts, shm, fd links), /dev read-only once populated. */
 int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err);
 const char *mount_kind_name(mount_kind_t kind);
 

@@ -134,6 +134,23 @@ static void test_mount_plan_layout(void)
         if (op)
                 CHECK((op->flags & (MS_NOSUID | MS_NODEV | MS_NOEXEC)) ==
                       (MS_NOSUID | MS_NODEV | MS_NOEXEC));
+        /* /proc masks: files under /dev/null, dirs under a read-only tmpfs, tunables read-only */
+        CHECK(expect_op(&plan, i, MOUNT_OP_MASK_FILE, "proc/kcore", "/dev/null") != NULL);
+        while (i < plan.n && plan.ops[i].kind == MOUNT_OP_MASK_FILE)
+                i++;
+        op = expect_op(&plan, i, MOUNT_OP_MASK_DIR, "proc/acpi", NULL);
+        if (op)
+                CHECK(op->flags & MS_RDONLY);
+        while (i < plan.n && plan.ops[i].kind == MOUNT_OP_MASK_DIR)
+                i++;
+        op = expect_op(&plan, i, MOUNT_OP_RO_BIND, "proc/bus", NULL);
+        bool saw_sys = false;
+        while (i < plan.n && plan.ops[i].kind == MOUNT_OP_RO_BIND) {
+                CHECK(plan.ops[i].flags & MS_RDONLY);
+                saw_sys |= strcmp(plan.ops[i].target, "proc/sys") == 0;
+                i++;
+        }
+        CHECK(saw_sys);
         op = expect_op(&plan, i++, MOUNT_OP_TMPFS, "dev", NULL);
         if (op) {
                 CHECK(op->flags & MS_NOSUID);
