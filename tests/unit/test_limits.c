@@ -99,9 +99,9 @@ static void test_from_json_unknown_key(void)
 {
         rc_limits_t lim = {0};
         rc_err_t err = {0};
-        CHECK_FAIL(parse("{\"wall_ms\": 10, \"stack_mb\": 8}", &lim, &err), -EINVAL);
+        CHECK_FAIL(parse("{\"wall_ms\": 10, \"stack_kb\": 8}", &lim, &err), -EINVAL);
         CHECK_CONTAINS(err.msg, "unknown limit");
-        CHECK_CONTAINS(err.msg, "stack_mb");
+        CHECK_CONTAINS(err.msg, "stack_kb");
         CHECK_CONTAINS(err.msg, "limits.run");
         /* keys are case-sensitive */
         CHECK_FAIL(parse("{\"WALL_MS\": 10}", &lim, &err), -EINVAL);
