@@ -53,6 +53,9 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
                         i++;
                         break;
                 }
+                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
+                        return cli_fail("usage: runcell run --lang L [--stdin FILE] [--json] "
+                                        "[limits] FILE... [-- ARGS...] (see runcell --help)");
                 if (strcmp(a, "--json") == 0) {
                         o->json = true;
                         continue;

@@ -39,6 +39,10 @@ bool sb_path_valid(const char *path)
                         if (cl == 0 || (cl == 1 && comp[0] == '.') ||
                             (cl == 2 && comp[0] == '.' && comp[1] == '.'))
                                 return false;
+                        /* A name that starts with '-' would reach a compiler's argv as an
+                         * option ("-B.c" makes gcc run a planted ./.ccollect2). */
+                        if (comp[0] == '-')
+                                return false;
                         if (++depth > SB_PATH_DEPTH_MAX)
                                 return false;
                         if (*p == '\0')

@@ -29,7 +29,8 @@ typedef struct sb_file {
 
 /* Frees path and closes fd of each entry (not data), then the array. */
 void sb_files_free(sb_file_t *files, size_t n);
-/* A relative path of 1..8 components, each [A-Za-z0-9._+-@], not "." or "..", <= 200 bytes. */
+/* A relative path of 1..8 components, each [A-Za-z0-9._+-@], not "." or "..", not starting
+ * with '-' (it would be an option on a command line), <= 200 bytes in all. */
 bool sb_path_valid(const char *path);
 
 typedef struct sb_spec {

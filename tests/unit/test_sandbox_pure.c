@@ -69,7 +69,7 @@ static void test_path_valid_rejects(void)
             "a/",   ".",           "..",   "./a",         "a/.",
             "a/..", "a b",         "a\nb", "tab\tx",      "a\\b",
             "a*b",  "$HOME",       "a:b",  "caf\xC3\xA9", "a/b/c/d/e/f/g/h/i", /* 9 levels */
-            "/",    "//",
+            "/",    "//",          "-B.c", "src/-o",      "--help",
         };
         for (size_t i = 0; i < TU_COUNT(bad); i++)
                 if (sb_path_valid(bad[i]))
