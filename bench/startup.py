@@ -1,14 +1,21 @@
 #!/usr/bin/python3
 """Per-run cost of a program bare, in bubblewrap, and through `runcell run`, interleaved.
 
-Each round runs every variant once, in a rotating order, so drift on the machine (other load,
-caches) spreads over all of them. Prints a table (median, p95) with ratios and, with --write,
-replaces the matching section of docs/BENCHMARKS.md with it and the command that produced it.
+Two programs: /bin/true and a python hello world. Variants:
+  bare        the program itself
+  bubblewrap  bwrap --unshare-all --die-with-parent, read-only /usr (Debian's bubblewrap)
+  runcell     `runcell run` (a whole CLI invocation: start, toolchain, seccomp compile,
+              cgroup leaf, namespaces, root, program, teardown) with every limit and the
+              seccomp filter on
 
-  bench/startup.py [--runs 20] [--bin build/runcell] [--write]
+Each round runs every variant once in a rotating order, so drift on the machine spreads over
+all of them. All variants run inside one delegated cgroup (runcell needs it; the others get
+the same surroundings). Run as root. With --write, the tables replace their section of
+docs/BENCHMARKS.md together with the command.
+
+  bench/startup.py [--runs 200] [--bin build/runcell] [--write]
 """
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -19,98 +26,140 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
 
 
 def pct(values, p):
     s = sorted(values)
-    k = max(0, min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1)))))
-    return s[k]
+    return s[max(0, min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1)))))]
 
 
-def timed(argv, env=None, expect=None):
+def timed(argv, expect):
     t0 = time.perf_counter()
-    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, stdin=subprocess.DEVNULL)
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
     dt = (time.perf_counter() - t0) * 1000.0
-    if r.returncode != 0 or (expect is not None and expect not in r.stdout.decode(errors="replace")):
-        sys.exit("benchmark command failed: %s\nexit %d\nstdout: %s\nstderr: %s" % (
-            " ".join(argv), r.returncode, r.stdout[:500], r.stderr[:500]))
+    if r.returncode != 0 or expect not in r.stdout.decode(errors="replace"):
+        sys.exit("benchmark command failed: %s\nexit %d\nstdout: %r\nstderr: %r" % (
+            " ".join(argv), r.returncode, r.stdout[:300], r.stderr[:500]))
     return dt
 
 
-def unpacked_rootfs(runcell, name):
-    """The tree runcell unpacked for a root filesystem (so bwrap gets the very same files)."""
-    state = os.environ.get("RUNCELL_STATE_DIR") or ("/var/lib/runcell" if os.geteuid() == 0 else
-                                                      os.path.expanduser("~/.local/state/runcell"))
-    rootfs_dir = os.environ.get("RUNCELL_ROOTFS_DIR") or "/var/cache/runcell/rootfs"
-    with open(os.path.join(rootfs_dir, name + ".tar.zst.sha256")) as f:
-        sha = f.read().split()[0]
-    path = os.path.join(state, "rootfs", sha)
-    if not os.path.isdir(path):
-        sys.exit("no unpacked %s root filesystem at %s" % (name, path))
-    return path
+def enter_cgroup(name):
+    subprocess.run([DELEGATE, "create", name], check=True)
+    dirs = subprocess.run([DELEGATE, "dirs", name], check=True, stdout=subprocess.PIPE,
+                          text=True).stdout.split()
+    for d in dirs:
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+
+def leave_cgroup(name):
+    # Back to where we came from is not needed: removing kills nothing of ours once we exit,
+    # so move to the parent first, then remove.
+    dirs = subprocess.run([DELEGATE, "dirs", name], stdout=subprocess.PIPE, text=True).stdout.split()
+    for d in dirs:
+        try:
+            with open(os.path.join(os.path.dirname(d), "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            pass
+    subprocess.run([DELEGATE, "remove", name])
+
+
+def table(title, times, order, bwrap_name):
+    bare = statistics.median(times[order[0]])
+    bw = statistics.median(times[bwrap_name]) if bwrap_name in times else None
+    lines = ["**%s**" % title, "",
+             "| variant | median ms | p95 ms | overhead over bare ms | overhead ÷ bubblewrap's |",
+             "|---|---|---|---|---|"]
+    for name in order:
+        med = statistics.median(times[name])
+        over = med - bare
+        ratio = "%.2f" % (over / (bw - bare)) if bw and bw > bare and name != order[0] else "-"
+        lines.append("| %s | %.2f | %.2f | %.2f | %s |" % (name, med, pct(times[name], 95), over, ratio))
+    return "\n".join(lines)
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--runs", type=int, default=200)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "runcell"))
     ap.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root (it makes a delegated cgroup for the runs)")
+    bwrap = shutil.which("bwrap") or sys.exit("bubblewrap is not installed")
 
     work = tempfile.mkdtemp(prefix="runcell-bench-")
+    os.chmod(work, 0o755)
     hello = os.path.join(work, "hello.py")
     with open(hello, "w") as f:
         f.write('print("hello, world")\n')
-    # Warm up: unpacks the root filesystem once, fills the page cache.
-    timed([a.bin, "run", "--lang", "python", hello], expect="hello")
-    rootfs = unpacked_rootfs(a.bin, "python")
-    bwrap = shutil.which("bwrap")
+    marker = os.path.join(work, "true.txt")
+    with open(marker, "w") as f:
+        f.write("x\n")
+    # A toolchain that runs /bin/true from the base root filesystem, next to the real ones.
+    tcdir = os.path.join(work, "toolchains")
+    shutil.copytree(os.path.join(ROOT, "toolchains"), tcdir)
+    with open(os.path.join(tcdir, "true.json"), "w") as f:
+        f.write('{"name": "true", "rootfs": "base", "version_package": "coreutils",'
+                ' "source_file": "true.txt", "run": ["/bin/true"],'
+                ' "env": {"PATH": "/usr/bin:/bin"}, "seccomp_profile": "default"}\n')
+    rc = [a.bin, "--toolchains", tcdir, "run"]
+    bw = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+          "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+          "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
+          "--tmpfs", "/tmp"]
+    programs = {
+        "/bin/true": (
+            [("bare", ["/bin/true"]),
+             ("bubblewrap", bw + ["/bin/true"]),
+             ("runcell", rc + ["--lang", "true", marker])], ""),
+        "python hello": (
+            [("bare", ["/usr/bin/python3", hello]),
+             ("bubblewrap", bw + ["--ro-bind", hello, "/tmp/hello.py", "/usr/bin/python3", "/tmp/hello.py"]),
+             ("runcell", rc + ["--lang", "python", hello])], "hello"),
+    }
 
-    variants = [("bare /usr/bin/python3", ["/usr/bin/python3", hello])]
-    if bwrap:
-        variants.append(("bubblewrap", [
-            bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", rootfs, "/",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/work",
-            "--ro-bind", hello, "/work/hello.py", "--chdir", "/work", "--clearenv",
-            "--setenv", "PATH", "/usr/bin:/bin", "python3", "-u", "hello.py"]))
-    variants.append(("runcell run", [a.bin, "run", "--lang", "python", hello]))
+    cg = "runcell-bench-%d" % os.getpid()
+    enter_cgroup(cg)
+    try:
+        for prog, (variants, expect) in programs.items():  # warm up: unpack, page cache
+            for _, argv in variants:
+                timed(argv, expect)
+        times = {(p, n): [] for p, (vs, _) in programs.items() for n, _ in vs}
+        flat = [(p, n, argv, e) for p, (vs, e) in programs.items() for n, argv in vs]
+        for i in range(a.runs):
+            k = i % len(flat)
+            for p, n, argv, e in flat[k:] + flat[:k]:
+                times[(p, n)].append(timed(argv, e))
+    finally:
+        leave_cgroup(cg)
+        shutil.rmtree(work, ignore_errors=True)
 
-    times = {name: [] for name, _ in variants}
-    for i in range(a.runs):
-        order = variants[i % len(variants):] + variants[:i % len(variants)]
-        for name, argv in order:
-            times[name].append(timed(argv, expect="hello"))
-
-    bare = statistics.median(times[variants[0][0]])
-    bw = statistics.median(times["bubblewrap"]) if bwrap else None
-    lines = ["| variant | median ms | p95 ms | × bare | overhead over bare ms | × bubblewrap overhead |",
-             "|---|---|---|---|---|---|"]
-    for name, _ in variants:
-        med = statistics.median(times[name])
-        over = med - bare
-        ratio_bw = ("%.2f" % (over / (bw - bare))) if bw and bw > bare and name != variants[0][0] else "-"
-        lines.append("| %s | %.1f | %.1f | %.2f | %.1f | %s |" % (
-            name, med, pct(times[name], 95), med / bare, over, ratio_bw))
     cmd = "bench/startup.py --runs %d" % a.runs
-    header = "python hello world, %d interleaved rounds, %s, %d cores, kernel %s, as %s" % (
-        a.runs, time.strftime("%Y-%m-%d"), os.cpu_count(), platform.release(),
-        "root" if os.geteuid() == 0 else "an unprivileged user")
-    table = "\n".join(lines)
-    print(header)
-    print(table)
-    shutil.rmtree(work, ignore_errors=True)
-
+    header = ("%d interleaved rounds, %s, %d cores, kernel %s, cgroup v1 (hybrid host), "
+              "runcell run with seccomp and memory/pids/cpu cgroup limits" % (
+                  a.runs, time.strftime("%Y-%m-%d"), os.cpu_count(), platform.release()))
+    out = [header, ""]
+    for prog, (variants, _) in programs.items():
+        names = [n for n, _ in variants]
+        sub = {n: times[(prog, n)] for n in names}
+        out.append(table(prog, sub, names, "bubblewrap"))
+        out.append("")
+    text = "\n".join(out)
+    print(text)
     if a.write:
         path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
         begin, end = "<!-- startup:begin -->", "<!-- startup:end -->"
-        section = "%s\n## Start-up: `%s`\n\n%s.\n\n%s\n%s" % (begin, cmd, header, table, end)
-        text = open(path).read() if os.path.exists(path) else "# Benchmarks\n\nMeasured by the scripts in `bench/`; each section says the command.\n\n"
-        if begin in text:
-            text = text[:text.index(begin)] + section + text[text.index(end) + len(end):]
+        section = "%s\n## Start-up cost: `%s`\n\n%s\n%s" % (begin, cmd, text, end)
+        doc = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+        if begin in doc:
+            doc = doc[:doc.index(begin)] + section + doc[doc.index(end) + len(end):]
         else:
-            text = text.rstrip("\n") + "\n\n" + section + "\n"
+            doc = doc.rstrip("\n") + "\n\n" + section + "\n"
         with open(path, "w") as f:
-            f.write(text)
+            f.write(doc)
         print("wrote", path)
 
 
