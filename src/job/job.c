@@ -93,6 +93,57 @@ static void classify(stage_result_t *res, stage_kind_t kind, const sb_result_t *
         }
 }
 
+int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, rc_err_t *err)
+{
+        int64_t tt = trace_now();
+        out->sb = NULL;
+        out->leaf = NULL;
+        if (js->cgroups && cg_leaf_create(js->cgroups, lim, js->cpus, &out->leaf, err) < 0)
+                return -EIO;
+        tt = trace_step("cgroup leaf create", tt);
+        sb_prep_t prep = {
+            .rootfs = js->rootfs,
+            .hostname = "runcell",
+            .host_uid = js->host_uid,
+            .host_gid = js->host_gid,
+            .seccomp = js->seccomp,
+            .cgroup = out->leaf,
+            .disk_mb = lim->disk_mb,
+        };
+        int r = sandbox_prepare(&prep, &out->sb, err);
+        trace_step("prepare sandbox", tt);
+        if (r < 0) {
+                cg_leaf_destroy(out->leaf);
+                out->leaf = NULL;
+        }
+        return r;
+}
+
+int job_pool_fill(const job_spec_t *js, rc_err_t *err)
+{
+        if (!js->pool)
+                return 0;
+        while (job_pool_count(js->pool, js->rootfs, js->seccomp) < job_pool_per_key(js->pool)) {
+                prepared_t pr;
+                int r = job_prepare(js, &js->run_limits, &pr, err);
+                if (r < 0)
+                        return r;
+                job_pool_put(js->pool, js->rootfs, js->seccomp, pr);
+        }
+        return 0;
+}
+
+/* A prepared sandbox for this stage: from the pool (given the stage's limits), or made now. */
+static int get_prepared(const job_spec_t *js, const rc_limits_t *lim, prepared_t *pr, rc_err_t *err)
+{
+        if (job_pool_take(js->pool, js->rootfs, js->seccomp, pr)) {
+                if (cg_leaf_set_limits(pr->leaf, lim, js->cpus, err) == 0)
+                        return 0;
+                prepared_destroy(pr);
+        }
+        return job_prepare(js, lim, pr, err);
+}
+
 static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *argv,
                       const sb_file_t *files, size_t nfiles, bool collect, const rc_limits_t *lim,
                       stage_result_t *res, sb_result_t *sr)
@@ -105,32 +156,26 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
         if (js->cb.stage_start)
                 js->cb.stage_start(js->cb.ud, kind);
 
-        sb_spec_t spec = {
-            .rootfs = js->rootfs,
+        sb_run_t run = {
             .argv = argv->v,
             .envp = strv_array((strv_t *)&js->tc->env),
-            .hostname = "runcell",
-            .host_uid = js->host_uid,
-            .host_gid = js->host_gid,
             .files = files,
             .nfiles = nfiles,
             .collect = collect,
-            .seccomp = js->seccomp,
             .limits = *lim,
         };
         stage_io_t io = {.js = js, .kind = kind, .res = res, .out_limit = lim->output_bytes};
         rc_err_t err = {0};
-        sandbox_t *sb = NULL;
-        cg_leaf_t *leaf = NULL;
+        prepared_t pr = {0};
         int64_t t0 = sb_now_ns();
         int64_t tt = trace_now();
-        if (js->cgroups && cg_leaf_create(js->cgroups, lim, js->cpus, &leaf, &err) < 0) {
+        if (get_prepared(js, lim, &pr, &err) < 0) {
                 set_internal(res, err.msg);
                 goto out;
         }
-        spec.cgroup = leaf;
-        tt = trace_step("cgroup leaf create", tt);
-        if (sandbox_start(&spec, &sb, &err) < 0) {
+        sandbox_t *sb = pr.sb;
+        cg_leaf_t *leaf = pr.leaf;
+        if (sandbox_run(sb, &run, &err) < 0) {
                 set_internal(res, err.msg);
                 res->wall_ms = (sb_now_ns() - t0) / 1000000;
                 goto out;
@@ -165,8 +210,8 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                 int64_t next = deadline < cpu_check ? deadline : cpu_check;
                 int64_t left_ms = (next - sb_now_ns()) / 1000000;
                 int timeout = killed ? -1 : (int)(left_ms < 0 ? 0 : left_ms + 1);
-                int pr = poll(p, (nfds_t)n, timeout);
-                if (pr < 0 && errno != EINTR) {
+                int polled = poll(p, (nfds_t)n, timeout);
+                if (polled < 0 && errno != EINTR) {
                         set_internal(res, "poll failed");
                         sandbox_kill(sb);
                         killed = true;
@@ -191,7 +236,7 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                                 cpu_check = now + (wait_ns < 2000000 ? 2000000 : wait_ns);
                         }
                 }
-                if (pr <= 0)
+                if (polled <= 0)
                         continue;
                 if (i_out >= 0 && p[i_out].revents)
                         out_open = drain(&io, sandbox_stdout_fd(sb), STREAM_STDOUT);
@@ -241,9 +286,8 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                            : (sb_now_ns() - sandbox_start_ns(sb)) / 1000000;
 out:
         tt = trace_step("finish + stats", tt);
-        sandbox_free(sb);
-        cg_leaf_destroy(leaf);
-        trace_step("cgroup leaf destroy", tt);
+        prepared_destroy(&pr);
+        trace_step("sandbox and cgroup leaf gone", tt);
         if (js->cb.stage_end)
                 js->cb.stage_end(js->cb.ud, kind, res);
         return 0;

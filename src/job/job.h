@@ -10,6 +10,7 @@
 #include <sys/types.h>
 
 #include "job/limits.h"
+#include "job/pool.h"
 #include "sandbox/cgroup.h"
 #include "seccomp/profile.h"
 #include "toolchain/toolchain.h"
@@ -72,6 +73,7 @@ typedef struct job_spec {
         const seccomp_bpf_t *seccomp; /* the toolchain's profile, compiled */
         cg_manager_t *cgroups;        /* where each stage gets its cgroup leaf */
         double cpus;                  /* CPU rate per stage, in cores (cgroup quota) */
+        job_pool_t *pool;             /* prepared sandboxes to take from; NULL: none */
         uid_t host_uid;
         gid_t host_gid;
         bool capture; /* keep stdout/stderr in the results */
@@ -82,6 +84,11 @@ typedef struct job_result {
         stage_result_t compile; /* present only when the toolchain compiles */
         stage_result_t run;     /* absent when compilation failed */
 } job_result_t;
+
+/* Prepare a sandbox for js's root filesystem ahead of a request (cgroup leaf with lim). */
+int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, rc_err_t *err);
+/* Top js->pool up to its size for js's root filesystem. */
+int job_pool_fill(const job_spec_t *js, rc_err_t *err);
 
 /* Run the job to its end (blocking). Returns 0 when the job ran, whatever the program did;
  * -errno for bad input (err says what). Sandbox failures are stage results (internal_error). */

@@ -9,7 +9,8 @@
 typedef struct cg_backend {
         const char *name;
         int (*open)(cg_manager_t *m, rc_err_t *err);
-        int (*leaf_create)(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err);
+        int (*leaf_init)(cg_leaf_t *l, rc_err_t *err); /* after the directories exist */
+        int (*set_limits)(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err);
         int (*attach)(cg_leaf_t *l, pid_t pid, rc_err_t *err);
         int (*stats)(cg_leaf_t *l, cg_stats_t *st);
         void (*kill)(cg_leaf_t *l);

@@ -100,19 +100,28 @@ static bool dir_has(const cg_leaf_t *l, int i, const char *ctl)
         return access(probe, F_OK) == 0;
 }
 
-static int v1_leaf_create(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err)
+static int v1_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err)
 {
         char v[64];
         int r;
         for (int i = 0; i < l->ndirs; i++) {
                 if (dir_has(l, i, "memory") && lim->memory_mb > 0) {
                         snprintf(v, sizeof(v), "%lld", (long long)lim->memory_mb << 20);
-                        if ((r = cg_write(l->dirs[i], "memory.limit_in_bytes", v, err)) < 0)
+                        /* memory+swap equal to memory: no swap at all. The kernel keeps
+                         * memsw >= memory at every step, so raise memsw first when growing. */
+                        r = cg_write(l->dirs[i], "memory.limit_in_bytes", v, err);
+                        if (r == -EINVAL && l->m->memsw) {
+                                if ((r = cg_write(l->dirs[i], "memory.memsw.limit_in_bytes", v,
+                                                  err)) < 0 ||
+                                    (r = cg_write(l->dirs[i], "memory.limit_in_bytes", v, err)) < 0)
+                                        return r;
+                        } else if (r < 0) {
                                 return r;
-                        /* memory+swap equal to memory: no swap at all. */
-                        if (l->m->memsw &&
-                            (r = cg_write(l->dirs[i], "memory.memsw.limit_in_bytes", v, err)) < 0)
+                        } else if (l->m->memsw &&
+                                   (r = cg_write(l->dirs[i], "memory.memsw.limit_in_bytes", v,
+                                                 err)) < 0) {
                                 return r;
+                        }
                 }
                 if (dir_has(l, i, "pids") && lim->processes > 0) {
                         snprintf(v, sizeof(v), "%lld", (long long)lim->processes);
@@ -170,7 +179,7 @@ static void v1_kill(cg_leaf_t *l)
 const cg_backend_t cg_backend_v1 = {
     .name = "v1",
     .open = v1_open,
-    .leaf_create = v1_leaf_create,
+    .set_limits = v1_set_limits,
     .attach = v1_attach,
     .stats = v1_stats,
     .kill = v1_kill,

@@ -113,7 +113,13 @@ static int v2_open(cg_manager_t *m, rc_err_t *err)
         return 0;
 }
 
-static int v2_leaf_create(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err)
+static int v2_leaf_init(cg_leaf_t *l, rc_err_t *err)
+{
+        l->dirfd = open(l->dirs[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return l->dirfd < 0 ? rc_err_sys(err, errno, "open %s", l->dirs[0]) : 0;
+}
+
+static int v2_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err)
 {
         char v[64];
         int r;
@@ -136,9 +142,6 @@ static int v2_leaf_create(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_
                 if ((r = cg_write(d, "cpu.max", v, err)) < 0)
                         return r;
         }
-        l->dirfd = open(d, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (l->dirfd < 0)
-                return rc_err_sys(err, errno, "open %s", d);
         return 0;
 }
 
@@ -172,7 +175,8 @@ static void v2_kill(cg_leaf_t *l)
 const cg_backend_t cg_backend_v2 = {
     .name = "v2",
     .open = v2_open,
-    .leaf_create = v2_leaf_create,
+    .leaf_init = v2_leaf_init,
+    .set_limits = v2_set_limits,
     .attach = v2_attach,
     .stats = v2_stats,
     .kill = v2_kill,

@@ -221,7 +221,7 @@ int cg_leaf_create(cg_manager_t *m, const rc_limits_t *lim, double cpus, cg_leaf
                    rc_err_t *err)
 {
         *out = NULL;
-        if (!m->be->leaf_create)
+        if (!m->be->set_limits)
                 return 0;
         cg_leaf_t *l = calloc(1, sizeof(*l));
         if (!l)
@@ -245,13 +245,22 @@ int cg_leaf_create(cg_manager_t *m, const rc_limits_t *lim, double cpus, cg_leaf
                         return r;
                 }
         }
-        int r = m->be->leaf_create(l, lim, cpus, err);
+        int r = m->be->leaf_init ? m->be->leaf_init(l, err) : 0;
+        if (r == 0)
+                r = m->be->set_limits(l, lim, cpus, err);
         if (r < 0) {
                 cg_leaf_destroy(l);
                 return r;
         }
         *out = l;
         return 0;
+}
+
+int cg_leaf_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err)
+{
+        if (!l)
+                return 0;
+        return l->m->be->set_limits(l, lim, cpus, err);
 }
 
 int cg_leaf_clone_fd(const cg_leaf_t *l)

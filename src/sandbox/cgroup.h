@@ -37,6 +37,8 @@ const char *cg_manager_base(const cg_manager_t *m);
  * `cpus` cores applied. NULL *out (and 0) in "none" mode. */
 int cg_leaf_create(cg_manager_t *m, const rc_limits_t *lim, double cpus, cg_leaf_t **out,
                    rc_err_t *err);
+/* Change the leaf's limits (a prepared sandbox gets the request's limits this way). */
+int cg_leaf_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err);
 /* v2: a directory fd for clone3(CLONE_INTO_CGROUP); -1 when the process must be attached. */
 int cg_leaf_clone_fd(const cg_leaf_t *l);
 /* Move pid (a stopped-at-birth sandbox child) into the leaf. No-op after CLONE_INTO_CGROUP. */

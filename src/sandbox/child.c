@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -69,7 +70,7 @@ static int step_become_root(const sb_child_ctx_t *ctx)
 
 static int step_hostname(const sb_child_ctx_t *ctx)
 {
-        const char *h = ctx->spec->hostname ? ctx->spec->hostname : "runcell";
+        const char *h = ctx->prep->hostname ? ctx->prep->hostname : "runcell";
         if (sethostname(h, strlen(h)) < 0 || setdomainname("", 0) < 0)
                 return -errno;
         return 0;
@@ -107,7 +108,7 @@ static unsigned long locked_flags(const char *path)
 
 static int step_bind_rootfs(const sb_child_ctx_t *ctx)
 {
-        const char *root = ctx->spec->rootfs;
+        const char *root = ctx->prep->rootfs;
         if (mount(root, root, NULL, MS_BIND, NULL) < 0)
                 return -errno;
         unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
@@ -188,22 +189,6 @@ static int step_mounts(const sb_child_ctx_t *ctx)
         return 0;
 }
 
-static int step_place_files(const sb_child_ctx_t *ctx)
-{
-        int wfd = open("work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (wfd < 0)
-                return -errno;
-        char what[240];
-        int r = sb_place_files(wfd, ctx->spec->files, ctx->spec->nfiles, what, sizeof(what));
-        close(wfd);
-        if (r < 0) {
-                char step[300];
-                snprintf(step, sizeof(step), "place file %s", what);
-                sb_child_fail(ctx->sync_fd, step, -r);
-        }
-        return 0;
-}
-
 static int step_pivot_root(const sb_child_ctx_t *ctx)
 {
         /* pivot_root(".", ".") stacks the old root on top of the new one; detaching it leaves
@@ -222,12 +207,11 @@ static int step_loopback(const sb_child_ctx_t *ctx)
         return sb_net_lo_up();
 }
 
-static int step_rlimits(const sb_child_ctx_t *ctx)
+static int apply_rlimits(const rc_limits_t *l)
 {
         const struct rlimit zero = {0, 0};
         if (setrlimit(RLIMIT_CORE, &zero) < 0)
                 return -errno;
-        const rc_limits_t *l = &ctx->spec->limits;
         if (l->cpu_ms > 0) {
                 /* A per-process backstop; the run's total is watched through its cgroup. */
                 rlim_t s = (rlim_t)(l->cpu_ms + 999) / 1000 + 1;
@@ -260,9 +244,9 @@ typedef struct child_step {
         int (*run)(const sb_child_ctx_t *ctx);
 } child_step_t;
 
-/* The order matters: ids before anything creates files; "/" private before the first mount;
- * files placed while the host's paths are still reachable for nothing but the bind sources;
- * pivot_root last among the mount work. */
+/* Preparing, in order: ids before anything creates files; "/" private before the first mount;
+ * the host's paths used only as bind sources; pivot_root last among the mount work. What
+ * depends on the request (files, limits, argv) comes after READY, in start_program(). */
 static const child_step_t child_steps[] = {
     {"wait for parent", step_wait_for_parent},
     {"not dumpable", step_not_dumpable},
@@ -272,10 +256,8 @@ static const child_step_t child_steps[] = {
     {"make / private", step_private_root},
     {"bind root filesystem", step_bind_rootfs},
     {"mounts", step_mounts},
-    {"place files", step_place_files},
     {"pivot_root", step_pivot_root},
     {"bring up lo", step_loopback},
-    {"rlimits", step_rlimits},
 };
 
 static void drop_capabilities(void)
@@ -334,7 +316,8 @@ enum { PSTEP_STDIO, PSTEP_SETSID, PSTEP_NNP, PSTEP_SECCOMP, PSTEP_EXECVE };
 static const char *const program_steps[] = {"stdio", "setsid", "no_new_privs", "seccomp", "execve"};
 
 /* In the program's process, after fork from init: stdio, then the last steps before exec. */
-__attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx, int errpipe)
+__attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx,
+                                                   const sb_child_req_t *req, int errpipe)
 {
         program_failure_t f = {PSTEP_STDIO, 0};
         if (dup2(ctx->stdin_fd, 0) < 0 || dup2(ctx->stdout_fd, 1) < 0 ||
@@ -357,15 +340,15 @@ __attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx, in
                 goto fail;
         /* The filter goes last: everything above may use calls the program may not. */
         f.step = PSTEP_SECCOMP;
-        if (ctx->spec->seccomp) {
-                int r = seccomp_bpf_install(ctx->spec->seccomp);
+        if (ctx->prep->seccomp) {
+                int r = seccomp_bpf_install(ctx->prep->seccomp);
                 if (r < 0) {
                         errno = -r;
                         goto fail;
                 }
         }
         f.step = PSTEP_EXECVE;
-        exec_in_path(ctx->path_env, ctx->spec->argv, ctx->spec->envp);
+        exec_in_path(req->path_env, req->argv, req->envp);
 fail:
         f.err = errno;
         if (write(errpipe, &f, sizeof(f)) < 0)
@@ -373,7 +356,7 @@ fail:
         _exit(127);
 }
 
-static void start_program(const sb_child_ctx_t *ctx)
+static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
 {
         int ep[2];
         if (pipe2(ep, O_CLOEXEC) < 0)
@@ -390,7 +373,7 @@ static void start_program(const sb_child_ctx_t *ctx)
                 sb_child_fail(ctx->sync_fd, "fork program", errno);
         if (pid == 0) {
                 close(ep[0]);
-                program_main(ctx, ep[1]);
+                program_main(ctx, req, ep[1]);
         }
         close(ep[1]);
         close(ctx->stdin_fd);
@@ -407,7 +390,7 @@ static void start_program(const sb_child_ctx_t *ctx)
                 waitpid(pid, NULL, 0);
                 char step[300];
                 if (f.step == PSTEP_EXECVE)
-                        snprintf(step, sizeof(step), "execve %.200s", ctx->spec->argv[0]);
+                        snprintf(step, sizeof(step), "execve %.200s", req->argv[0]);
                 else
                         snprintf(step, sizeof(step), "%s",
                                  f.step >= 0 && f.step < PSTEP_EXECVE ? program_steps[f.step]
@@ -419,7 +402,85 @@ static void start_program(const sb_child_ctx_t *ctx)
         m.t_ns = start;
         if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
                 _exit(127);
-        sb_init_main(ctx, pid, start);
+        sb_init_main(ctx, pid, req->collect);
+}
+
+/* The child's copy of the request: static, as the child must not allocate. */
+static sb_child_req_t child_req;
+
+/* Wait for the request: files that travel as fds, then START with the encoded rest. */
+static void receive_request(const sb_child_ctx_t *ctx, sb_child_req_t *req)
+{
+        for (;;) {
+                sb_msg_t m;
+                int fd = -1;
+                int r = sb_msg_recv(ctx->sync_fd, &m, &fd);
+                if (r < 0)
+                        _exit(127); /* runcell went away before asking for anything */
+                if (m.type == SB_MSG_FILE && fd >= 0 && req->nfiles < SB_REQ_FILES_MAX &&
+                    strlen(m.text) < SB_MSG_PATH_BYTES && sb_path_valid(m.text)) {
+                        char *path = req->fd_paths[req->nfiles];
+                        strcpy(path, m.text);
+                        req->files[req->nfiles++] = (sb_file_t){.path = path,
+                                                                .mode = (mode_t)(m.a & 0777),
+                                                                .data = NULL,
+                                                                .len = 0,
+                                                                .fd = fd};
+                        continue;
+                }
+                if (m.type == SB_MSG_START && fd >= 0) {
+                        struct stat st;
+                        if (fstat(fd, &st) < 0 || st.st_size <= 0)
+                                sb_child_fail(ctx->sync_fd, "read request", EBADMSG);
+                        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                                         MAP_PRIVATE, fd, 0);
+                        close(fd);
+                        if (map == MAP_FAILED)
+                                sb_child_fail(ctx->sync_fd, "map request", errno);
+                        r = sb_req_decode(map, (size_t)st.st_size, req);
+                        if (r < 0)
+                                sb_child_fail(ctx->sync_fd, "decode request", -r);
+                        return;
+                }
+                if (fd >= 0)
+                        close(fd);
+                sb_child_fail(ctx->sync_fd, "request", EPROTO);
+        }
+}
+
+/* What the request changes in the prepared sandbox: tmpfs sizes, files, rlimits. */
+static void start_request(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
+{
+        long long mb = req->limits.disk_mb;
+        if (mb > 0 && mb != ctx->prep->disk_mb) {
+                static const char *const mounts[][2] = {
+                    {"/work", "0755"}, {"/tmp", "1777"}, {"/dev/shm", "1777"}};
+                for (size_t i = 0; i < sizeof(mounts) / sizeof(mounts[0]); i++) {
+                        char data[128];
+                        mount_tmpfs_data(data, sizeof(data), mb, mounts[i][1]);
+                        if (mount(NULL, mounts[i][0], NULL, MS_REMOUNT | MS_NOSUID | MS_NODEV,
+                                  data) < 0)
+                                sb_child_fail(ctx->sync_fd, "resize tmpfs", errno);
+                }
+        }
+        int wfd = open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (wfd < 0)
+                sb_child_fail(ctx->sync_fd, "open /work", errno);
+        char what[240];
+        int r = sb_place_files(wfd, req->files, req->nfiles, what, sizeof(what));
+        close(wfd);
+        if (r < 0) {
+                char step[300];
+                snprintf(step, sizeof(step), "place file %s", what);
+                sb_child_fail(ctx->sync_fd, step, -r);
+        }
+        /* The carried files' fds must not reach the program (they are closed there anyway). */
+        for (size_t i = 0; i < req->nfiles; i++)
+                if (req->files[i].fd >= 0)
+                        close(req->files[i].fd);
+        r = apply_rlimits(&req->limits);
+        if (r < 0)
+                sb_child_fail(ctx->sync_fd, "rlimits", -r);
 }
 
 void sb_child_main(const sb_child_ctx_t *ctx)
@@ -440,6 +501,19 @@ void sb_child_main(const sb_child_ctx_t *ctx)
                         sb_msg_send(ctx->sync_fd, &m, -1);
                 }
         }
-        start_program(ctx);
+        sb_msg_t ready;
+        sb_msg_fill(&ready, SB_MSG_READY, 0, NULL);
+        if (sb_msg_send(ctx->sync_fd, &ready, -1) < 0)
+                _exit(127);
+        sb_child_req_t *req = &child_req;
+        receive_request(ctx, req);
+        int64_t t0 = ctx->trace ? sb_now_ns() : 0;
+        start_request(ctx, req);
+        if (ctx->trace) {
+                sb_msg_t m;
+                sb_msg_fill(&m, SB_MSG_TRACE, (int32_t)((sb_now_ns() - t0) / 1000), "request");
+                sb_msg_send(ctx->sync_fd, &m, -1);
+        }
+        start_program(ctx, req);
         _exit(127);
 }

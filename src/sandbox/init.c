@@ -21,9 +21,8 @@ static void kill_and_reap_all(void)
                 ;
 }
 
-void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, int64_t start_ns)
+void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, bool collect)
 {
-        (void)start_ns;
         sigset_t mask;
         sigemptyset(&mask);
         sigaddset(&mask, SIGCHLD);
@@ -85,7 +84,7 @@ void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, int64_t start_ns)
         m.t_ns = end;
         if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
                 _exit(127);
-        if (ctx->spec->collect) {
+        if (collect) {
                 int r = sb_collect_files(ctx->sync_fd, -1);
                 sb_msg_fill(&m, SB_MSG_FILES_DONE, r < 0 ? -r : 0, NULL);
                 sb_msg_send(ctx->sync_fd, &m, -1);

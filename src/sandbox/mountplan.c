@@ -31,6 +31,11 @@ static long long inodes_for(long long mb)
         return n < 1024 ? 1024 : n;
 }
 
+void mount_tmpfs_data(char *buf, size_t size, long long mb, const char *mode)
+{
+        snprintf(buf, size, "size=%lldm,nr_inodes=%lld,mode=%s", mb, inodes_for(mb), mode);
+}
+
 int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
 {
         static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
@@ -45,10 +50,10 @@ int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
         int r;
 
         plan->n = 0;
-        snprintf(data, sizeof(data), "size=%lldm,nr_inodes=%lld,mode=0755", disk, inodes_for(disk));
+        mount_tmpfs_data(data, sizeof(data), disk, "0755");
         if ((r = add(plan, MOUNT_OP_TMPFS, "work", NULL, nsd, data, err)) < 0)
                 return r;
-        snprintf(data, sizeof(data), "size=%lldm,nr_inodes=%lld,mode=1777", disk, inodes_for(disk));
+        mount_tmpfs_data(data, sizeof(data), disk, "1777");
         if ((r = add(plan, MOUNT_OP_TMPFS, "tmp", NULL, nsd, data, err)) < 0)
                 return r;
         if ((r = add(plan, MOUNT_OP_PROC, "proc", NULL, nsd | MS_NOEXEC, NULL, err)) < 0)
@@ -89,7 +94,7 @@ int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
         if ((r = add(plan, MOUNT_OP_DEVPTS, "dev/pts", NULL, MS_NOSUID | MS_NOEXEC,
                      "newinstance,ptmxmode=0666,mode=0620", err)) < 0)
                 return r;
-        snprintf(data, sizeof(data), "size=%lldm,nr_inodes=%lld,mode=1777", disk, inodes_for(disk));
+        mount_tmpfs_data(data, sizeof(data), disk, "1777");
         if ((r = add(plan, MOUNT_OP_TMPFS, "dev/shm", NULL, nsd, data, err)) < 0)
                 return r;
         for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)

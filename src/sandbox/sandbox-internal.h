@@ -3,28 +3,53 @@
 #define RUNCELL_SANDBOX_INTERNAL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "sandbox/mountplan.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/sync.h"
+#include "util/buf.h"
 
-/* Everything the child needs, prepared by the parent before the clone: after it the child
- * only reads this (its copy-on-write image) and uses the stack. */
+/* Everything the child needs to prepare, made by the parent before the clone: after it the
+ * child only reads this (its copy-on-write image) and uses the stack. */
 typedef struct sb_child_ctx {
         int sync_fd; /* child end of the socketpair */
         int stdin_fd, stdout_fd, stderr_fd;
-        const sb_spec_t *spec;
+        const sb_prep_t *prep;
         const mount_plan_t *plan;
-        const char *path_env; /* PATH from spec->envp, for finding argv[0] */
-        bool trace;           /* report each step's duration (RUNCELL_TRACE=1) */
+        bool trace; /* report each step's duration (RUNCELL_TRACE=1) */
 } sb_child_ctx_t;
+
+#define SB_REQ_ARGS_MAX  4096
+#define SB_REQ_ENV_MAX   1024
+#define SB_REQ_FILES_MAX 4096
+
+/* A run request as the child sees it: decoded in place from the parent's request memfd
+ * (mapped), plus the files that came as fds. Static storage in the child: no allocation. */
+typedef struct sb_child_req {
+        char *argv[SB_REQ_ARGS_MAX + 1];
+        char *envp[SB_REQ_ENV_MAX + 1];
+        const char *path_env; /* PATH from envp, for finding argv[0] */
+        bool collect;
+        rc_limits_t limits;
+        sb_file_t files[SB_REQ_FILES_MAX];
+        char fd_paths[SB_REQ_FILES_MAX][SB_MSG_PATH_BYTES];
+        size_t nfiles;
+} sb_child_req_t;
+
+/* Parent: serialise argv, envp, limits, collect and the in-memory files of run (fd files go
+ * as SB_MSG_FILE messages) into out. */
+int sb_req_encode(const sb_run_t *run, buf_t *out);
+/* Child: decode data (len bytes, kept mapped) into req, appending to req->files. Returns 0 or
+ * -EBADMSG / -E2BIG. */
+int sb_req_decode(char *data, size_t len, sb_child_req_t *req);
 
 /* The child side: set-up steps, then becomes the sandbox's init. Never returns. */
 __attribute__((noreturn)) void sb_child_main(const sb_child_ctx_t *ctx);
 /* pid 1 of the sandbox: reaps, forwards signals, reports the program's end, collects files. */
-__attribute__((noreturn)) void sb_init_main(const sb_child_ctx_t *ctx, pid_t program,
-                                            int64_t start_ns);
-/* Child side: place spec->files into the directory workfd. Returns 0 or -errno, with the
- * failing path in what. */
+__attribute__((noreturn)) void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, bool collect);
+/* Child side: place files into the directory workfd. Returns 0 or -errno, with the failing
+ * path in what. */
 int sb_place_files(int workfd, const sb_file_t *files, size_t n, char *what, size_t what_size);
 /* Init side: send every regular file below dirfd (depth-first, no symlinks followed). */
 int sb_collect_files(int sync_fd, int dirfd);

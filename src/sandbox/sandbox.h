@@ -1,9 +1,11 @@
 /* One sandbox = one program run in fresh namespaces on a read-only language root.
  *
- * Parent-side lifecycle: sandbox_start() (clone, maps, set-up in the child, program exec'd)
- * -> the caller polls the stdio fds, sandbox_sync_fd() and sandbox_pidfd() in its own loop,
- * calling sandbox_handle_sync() when the sync fd is readable -> sandbox_finish() once the
- * pidfd is readable (init exited) -> sandbox_free(). */
+ * Parent-side lifecycle: sandbox_prepare() (clone, maps, cgroup, the whole root built; the
+ * child then waits) -> sandbox_run() (files, argv, limits; the program is exec'd) -> the caller
+ * polls the stdio fds, sandbox_sync_fd() and sandbox_pidfd() in its own loop, calling
+ * sandbox_handle_sync() when the sync fd is readable -> sandbox_finish() once the pidfd is
+ * readable (init exited) -> sandbox_free(). Preparing needs nothing of the request, so it can
+ * happen ahead of it. */
 #ifndef RUNCELL_SANDBOX_SANDBOX_H
 #define RUNCELL_SANDBOX_SANDBOX_H
 
@@ -33,20 +35,26 @@ void sb_files_free(sb_file_t *files, size_t n);
  * with '-' (it would be an option on a command line), <= 200 bytes in all. */
 bool sb_path_valid(const char *path);
 
-typedef struct sb_spec {
+/* What a sandbox is prepared with, before any request: its root, ids, filter, cgroup. */
+typedef struct sb_prep {
         const char *rootfs;   /* absolute path of an unpacked root filesystem */
-        char *const *argv;    /* argv[0] without '/' is looked up in envp's PATH */
-        char *const *envp;    /* the whole environment of the program */
         const char *hostname; /* default "runcell" */
         uid_t host_uid;       /* the outside ids that uid/gid 0 inside map to */
         gid_t host_gid;
+        const seccomp_bpf_t *seccomp; /* installed last before execve; NULL: none */
+        cg_leaf_t *cgroup; /* born into it (v2) or moved into it (v1); the caller owns it */
+        int64_t disk_mb;   /* size of /work, /tmp, /dev/shm until a run asks otherwise */
+} sb_prep_t;
+
+/* What one program run brings to a prepared sandbox. */
+typedef struct sb_run {
+        char *const *argv;      /* argv[0] without '/' is looked up in envp's PATH */
+        char *const *envp;      /* the whole environment of the program */
         const sb_file_t *files; /* placed in /work before the program starts */
         size_t nfiles;
-        bool collect; /* after the program ends, hand /work's files back (sandbox_finish) */
-        const seccomp_bpf_t *seccomp; /* installed last before execve; NULL: none */
-        cg_leaf_t *cgroup;            /* the sandbox is born into (v2) or moved into (v1) it */
-        rc_limits_t limits;
-} sb_spec_t;
+        bool collect;       /* after the program ends, hand /work's files back (sandbox_finish) */
+        rc_limits_t limits; /* rlimits and tmpfs sizes; cgroup limits are set on the leaf */
+} sb_run_t;
 
 typedef struct sandbox sandbox_t;
 
@@ -60,9 +68,12 @@ typedef struct sb_result {
         size_t nfiles;
 } sb_result_t;
 
-/* Create the sandbox and start the program in it. On set-up failure returns -errno with err
- * naming the step ("mount /proc: Operation not permitted"). */
-int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err);
+/* Create the sandbox up to the point where only the request is missing. On set-up failure
+ * returns -errno with err naming the step ("mount /proc: Operation not permitted"). */
+int sandbox_prepare(const sb_prep_t *prep, sandbox_t **out, rc_err_t *err);
+/* Start the program in a prepared sandbox (once). Returns when it was exec'd, or -errno with
+ * err naming the failed step. */
+int sandbox_run(sandbox_t *sb, const sb_run_t *run, rc_err_t *err);
 int sandbox_stdin_fd(const sandbox_t *sb);  /* write end, non-blocking; -1 once closed */
 int sandbox_stdout_fd(const sandbox_t *sb); /* read ends, non-blocking */
 int sandbox_stderr_fd(const sandbox_t *sb);

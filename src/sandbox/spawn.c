@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -43,6 +44,7 @@ struct sandbox {
         size_t files_cap;
         bool files_done;
         bool reaped;
+        bool started;
 };
 
 int sb_id_map_line(char *buf, size_t size, unsigned long host_id)
@@ -94,14 +96,6 @@ static pid_t clone_sandbox(int *pidfd, int cgroup_fd)
         return (pid_t)pid;
 }
 
-static const char *find_path_env(char *const *envp)
-{
-        for (; envp && *envp; envp++)
-                if (strncmp(*envp, "PATH=", 5) == 0)
-                        return *envp + 5;
-        return NULL;
-}
-
 static void close_fd(int *fd)
 {
         if (*fd >= 0) {
@@ -110,7 +104,8 @@ static void close_fd(int *fd)
         }
 }
 
-static int wait_started(sandbox_t *sb, rc_err_t *err)
+/* Wait for READY (prepared) or STARTED (exec'd); an ERROR names the step that failed. */
+static int wait_for(sandbox_t *sb, uint32_t want, rc_err_t *err)
 {
         int64_t deadline = sb_now_ns() + (int64_t)SB_SETUP_TIMEOUT_MS * 1000000;
         for (;;) {
@@ -135,7 +130,9 @@ static int wait_started(sandbox_t *sb, rc_err_t *err)
                         fprintf(stderr, "runcell: trace: child %-22s %6d us\n", m.text, m.a);
                         continue;
                 }
-                if (m.type == SB_MSG_STARTED) {
+                if (m.type == want && want == SB_MSG_READY)
+                        return 0;
+                if (m.type == want && want == SB_MSG_STARTED) {
                         sb->start_ns = m.t_ns;
                         sb->res.start_ns = m.t_ns;
                         return 0;
@@ -144,24 +141,18 @@ static int wait_started(sandbox_t *sb, rc_err_t *err)
         }
 }
 
-int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
+int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
 {
         _cleanup_close_ int sp0 = -1, sp1 = -1, in0 = -1, in1 = -1, out0 = -1, out1 = -1, er0 = -1,
                             er1 = -1;
         int sv[2], p[2];
         int r;
 
-        for (size_t i = 0; i < spec->nfiles; i++)
-                if (!sb_path_valid(spec->files[i].path))
-                        return rc_err_set(err, EINVAL, "invalid file name \"%s\"",
-                                          spec->files[i].path);
-        if (!spec->argv || !spec->argv[0])
-                return rc_err_set(err, EINVAL, "no program to run");
-
         mount_plan_t *plan = malloc(sizeof(*plan));
         if (!plan)
                 return rc_err_set(err, ENOMEM, "out of memory");
-        if ((r = mount_plan_build(plan, &spec->limits, err)) < 0) {
+        rc_limits_t disk = {.disk_mb = spec->disk_mb};
+        if ((r = mount_plan_build(plan, &disk, err)) < 0) {
                 free(plan);
                 return r;
         }
@@ -196,9 +187,8 @@ int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
             .stdin_fd = in0,
             .stdout_fd = out1,
             .stderr_fd = er1,
-            .spec = spec,
+            .prep = spec,
             .plan = plan,
-            .path_env = find_path_env(spec->envp),
             .trace = trace_enabled(),
         };
         int pidfd = -1;
@@ -249,8 +239,8 @@ int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
                    (r = sb_msg_send(sb->sync_fd, &go, -1)) < 0) {
                 rc_err_sys(err, -r, "release sandbox");
         } else {
-                r = wait_started(sb, err);
-                trace_step("parent: child set-up + exec", tt);
+                r = wait_for(sb, SB_MSG_READY, err);
+                trace_step("parent: child prepared", tt);
         }
         if (r < 0) {
                 sandbox_kill(sb);
@@ -263,6 +253,59 @@ int sandbox_start(const sb_spec_t *spec, sandbox_t **out, rc_err_t *err)
 sys_fail:
         r = rc_err_sys(err, errno, "sandbox set-up");
         free(plan);
+        return r;
+}
+
+int sandbox_run(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
+{
+        for (size_t i = 0; i < run->nfiles; i++)
+                if (!sb_path_valid(run->files[i].path))
+                        return rc_err_set(err, EINVAL, "invalid file name \"%s\"",
+                                          run->files[i].path);
+        if (!run->argv || !run->argv[0])
+                return rc_err_set(err, EINVAL, "no program to run");
+        if (sb->started)
+                return rc_err_set(err, EBUSY, "sandbox already ran a program");
+        sb->started = true;
+        int64_t tt = trace_now();
+        buf_t blob = {0};
+        int r = sb_req_encode(run, &blob);
+        if (r < 0) {
+                buf_free(&blob);
+                return rc_err_set(err, -r, "request too large");
+        }
+        /* The request travels as a memfd: any size, and the child maps it without copying. */
+        _cleanup_close_ int mfd = memfd_create("runcell-request", MFD_CLOEXEC);
+        if (mfd < 0) {
+                buf_free(&blob);
+                return rc_err_sys(err, errno, "memfd_create");
+        }
+        size_t off = 0;
+        while (off < blob.len) {
+                ssize_t w = write(mfd, blob.data + off, blob.len - off);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0) {
+                        buf_free(&blob);
+                        return rc_err_sys(err, errno, "write request");
+                }
+                off += (size_t)w;
+        }
+        buf_free(&blob);
+        for (size_t i = 0; i < run->nfiles; i++) {
+                if (run->files[i].fd < 0)
+                        continue;
+                sb_msg_t m;
+                sb_msg_fill(&m, SB_MSG_FILE, (int32_t)run->files[i].mode, "%s", run->files[i].path);
+                if ((r = sb_msg_send(sb->sync_fd, &m, run->files[i].fd)) < 0)
+                        return rc_err_sys(err, -r, "send file to sandbox");
+        }
+        sb_msg_t start;
+        sb_msg_fill(&start, SB_MSG_START, 0, NULL);
+        if ((r = sb_msg_send(sb->sync_fd, &start, mfd)) < 0)
+                return rc_err_sys(err, -r, "send request to sandbox");
+        r = wait_for(sb, SB_MSG_STARTED, err);
+        trace_step("parent: request + exec", tt);
         return r;
 }
 

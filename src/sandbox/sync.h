@@ -11,13 +11,17 @@ enum sb_msg_type {
         SB_MSG_ERROR,      /* child -> parent: set-up failed; a = errno, text = "step: detail" */
         SB_MSG_STARTED,    /* child -> parent: program exec'd; t_ns = CLOCK_MONOTONIC at fork */
         SB_MSG_EXITED,     /* child -> parent: a = wait status, t_ns = when it was reaped */
-        SB_MSG_FILE,       /* child -> parent: a = mode, text = path, one fd attached */
+        SB_MSG_FILE,       /* either way: a = mode, text = path, one fd attached */
         SB_MSG_FILES_DONE, /* child -> parent: end of the collected files; a = 0 or errno */
         SB_MSG_SIGNAL,     /* parent -> child: forward signal a to the program */
         SB_MSG_TRACE,      /* child -> parent: step text took a microseconds (RUNCELL_TRACE) */
+        SB_MSG_READY,      /* child -> parent: prepared, waiting for the request */
+        SB_MSG_START,      /* parent -> child: the request (an fd: the encoded sb_run_t) */
 };
 
 #define SB_MSG_TEXT_MAX 256
+/* A file path travels in text: it must fit with its NUL (sb_path_valid allows 200 bytes). */
+#define SB_MSG_PATH_BYTES 208
 
 typedef struct sb_msg {
         uint32_t type;

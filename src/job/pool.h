@@ -1,0 +1,31 @@
+/* Sandboxes prepared ahead of requests: namespaces, cgroup leaf and root already built, the
+ * child waiting for its program. Taking one turns a run's start-up into sending the request. */
+#ifndef RUNCELL_JOB_POOL_H
+#define RUNCELL_JOB_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "sandbox/cgroup.h"
+#include "sandbox/sandbox.h"
+#include "seccomp/profile.h"
+
+typedef struct prepared {
+        sandbox_t *sb;
+        cg_leaf_t *leaf;
+} prepared_t;
+
+typedef struct job_pool job_pool_t;
+
+/* Keep up to per_key prepared sandboxes for each (root filesystem, seccomp profile). */
+job_pool_t *job_pool_new(unsigned per_key);
+void job_pool_free(job_pool_t *p); /* kills and removes what is still waiting */
+bool job_pool_take(job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp,
+                   prepared_t *out);
+/* Keep pr for later; destroys it when the pool is full for its key. */
+void job_pool_put(job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp, prepared_t pr);
+size_t job_pool_count(const job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp);
+unsigned job_pool_per_key(const job_pool_t *p);
+void prepared_destroy(prepared_t *pr);
+
+#endif
