@@ -4,9 +4,13 @@
 Two programs: /bin/true and a python hello world. Variants:
   bare        the program itself
   bubblewrap  bwrap --unshare-all --die-with-parent, read-only /usr (Debian's bubblewrap)
-  runcell     `runcell run` (a whole CLI invocation: start, toolchain, seccomp compile,
-              cgroup leaf, namespaces, root, program, teardown) with every limit and the
-              seccomp filter on
+  runcell run    `runcell run`: a whole CLI invocation (process start, toolchains, seccomp
+                 compile, cgroup leaf, namespaces, root, program, teardown)
+  runcell batch  one request to a running `runcell batch` (what a server does per request):
+                 it takes a sandbox prepared after the previous answer (namespaces, cgroup
+                 leaf, root, filter), sends the request, runs the program, reaps everything
+  Both with every limit (cgroup memory, pids, CPU; rlimits; tmpfs sizes) and the seccomp
+  filter on.
 
 Each round runs every variant once in a rotating order, so drift on the machine spreads over
 all of them. All variants run inside one delegated cgroup (runcell needs it; the others get
@@ -16,6 +20,7 @@ docs/BENCHMARKS.md together with the command.
   bench/startup.py [--runs 200] [--bin build/runcell] [--write]
 """
 import argparse
+import json
 import os
 import platform
 import shutil
@@ -42,6 +47,33 @@ def timed(argv, expect):
         sys.exit("benchmark command failed: %s\nexit %d\nstdout: %r\nstderr: %r" % (
             " ".join(argv), r.returncode, r.stdout[:300], r.stderr[:500]))
     return dt
+
+
+class Batch:
+    """A running `runcell batch`; one timed request at a time."""
+
+    def __init__(self, argv):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True, bufsize=1)
+
+    def timed(self, request, expect):
+        t0 = time.perf_counter()
+        self.p.stdin.write(request + "\n")
+        self.p.stdin.flush()
+        line = self.p.stdout.readline()
+        dt = (time.perf_counter() - t0) * 1000.0
+        try:
+            ans = json.loads(line)
+            ok = ans["run"]["status"] == "ok" and expect in ans["run"]["stdout"]
+        except (ValueError, KeyError, TypeError):
+            ok = False
+        if not ok:
+            sys.exit("batch request failed: %s -> %r" % (request, line[:500]))
+        return dt
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=30)
 
 
 def enter_cgroup(name):
@@ -114,26 +146,37 @@ def main():
         "/bin/true": (
             [("bare", ["/bin/true"]),
              ("bubblewrap", bw + ["/bin/true"]),
-             ("runcell", rc + ["--lang", "true", marker])], ""),
+             ("runcell run", rc + ["--lang", "true", marker]),
+             ("runcell batch", json.dumps({"language": "true", "source": "x"}))], ""),
         "python hello": (
             [("bare", ["/usr/bin/python3", hello]),
              ("bubblewrap", bw + ["--ro-bind", hello, "/tmp/hello.py", "/usr/bin/python3", "/tmp/hello.py"]),
-             ("runcell", rc + ["--lang", "python", hello])], "hello"),
+             ("runcell run", rc + ["--lang", "python", hello]),
+             ("runcell batch", json.dumps({"language": "python",
+                                           "source": 'print("hello, world")\n'}))], "hello"),
     }
 
     cg = "runcell-bench-%d" % os.getpid()
     enter_cgroup(cg)
+    batch = None
     try:
+        batch = Batch([a.bin, "--toolchains", tcdir, "batch", "--warm", "true,python"])
+
+        def timed_any(argv, expect):
+            return batch.timed(argv, expect) if isinstance(argv, str) else timed(argv, expect)
+
         for prog, (variants, expect) in programs.items():  # warm up: unpack, page cache
             for _, argv in variants:
-                timed(argv, expect)
+                timed_any(argv, expect)
         times = {(p, n): [] for p, (vs, _) in programs.items() for n, _ in vs}
         flat = [(p, n, argv, e) for p, (vs, e) in programs.items() for n, argv in vs]
         for i in range(a.runs):
             k = i % len(flat)
             for p, n, argv, e in flat[k:] + flat[:k]:
-                times[(p, n)].append(timed(argv, e))
+                times[(p, n)].append(timed_any(argv, e))
     finally:
+        if batch:
+            batch.close()
         leave_cgroup(cg)
         shutil.rmtree(work, ignore_errors=True)
 

@@ -15,6 +15,9 @@ static void usage(FILE *f)
               "commands:\n"
               "  run --lang L [--stdin FILE] [--json] [limits] FILE... [-- ARGS...]\n"
               "                      compile (if needed) and run FILE... in a fresh sandbox\n"
+              "  batch [--pool N] [--warm LANG,...]\n"
+              "                      one JSON request per line on stdin, one answer per line on\n"
+              "                      stdout; keeps N prepared sandboxes per language (default 1)\n"
               "  languages [--json]  list the languages and their versions\n"
               "  doctor [--json]     report what this host offers and what runcell enforces\n"
               "  version             print runcell's version\n"
@@ -97,6 +100,8 @@ int cli_main(int argc, char **argv)
                 r = cmd_run(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "languages") == 0)
                 r = cmd_languages(&paths, argc - i, argv + i);
+        else if (strcmp(cmd, "batch") == 0)
+                r = cmd_batch(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "doctor") == 0)
                 r = cmd_doctor(&paths, argc - i, argv + i);
         else

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "job/job.h"
+#include "job/result_json.h"
 #include "rootfs/store.h"
 #include "seccomp/profile.h"
 #include "util/cleanup.h"
@@ -141,40 +142,6 @@ static void print_summary(stage_kind_t kind, const stage_result_t *s)
                 s->limit_kind ? s->limit_kind : "");
 }
 
-static cJSON *stage_json(const stage_result_t *s)
-{
-        if (!s->present)
-                return cJSON_CreateNull();
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "status", stage_status_name(s->status));
-        if (s->exit_code >= 0)
-                cJSON_AddNumberToObject(o, "exit_code", s->exit_code);
-        else
-                cJSON_AddNullToObject(o, "exit_code");
-        const char *sig = signal_name(s->signal);
-        if (sig)
-                cJSON_AddStringToObject(o, "signal", sig);
-        else
-                cJSON_AddNullToObject(o, "signal");
-        cJSON_AddItemToObject(o, "stdout", json_bytes_item(s->out.data, s->out.len));
-        cJSON_AddItemToObject(o, "stderr", json_bytes_item(s->err.data, s->err.len));
-        cJSON_AddNumberToObject(o, "wall_ms", (double)s->wall_ms);
-        if (s->cpu_ms >= 0)
-                cJSON_AddNumberToObject(o, "cpu_ms", (double)s->cpu_ms);
-        else
-                cJSON_AddNullToObject(o, "cpu_ms");
-        if (s->memory_kb >= 0)
-                cJSON_AddNumberToObject(o, "memory_kb", (double)s->memory_kb);
-        else
-                cJSON_AddNullToObject(o, "memory_kb");
-        cJSON_AddBoolToObject(o, "truncated", s->truncated);
-        if (s->limit_kind)
-                cJSON_AddStringToObject(o, "limit", s->limit_kind);
-        if (s->status == STATUS_INTERNAL_ERROR)
-                cJSON_AddStringToObject(o, "error", s->error);
-        return o;
-}
-
 static int read_inputs(const run_opts_t *o, job_input_file_t *files, char **bufs)
 {
         for (int i = 0; i < o->nfiles; i++) {
@@ -291,14 +258,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         bool internal = (res.compile.present && res.compile.status == STATUS_INTERNAL_ERROR) ||
                         (res.run.present && res.run.status == STATUS_INTERNAL_ERROR);
         if (o.json) {
-                cJSON *j = cJSON_CreateObject();
-                cJSON_AddStringToObject(j, "language", tc->name);
-                if (version)
-                        cJSON_AddStringToObject(j, "version", version);
-                else
-                        cJSON_AddNullToObject(j, "version");
-                cJSON_AddItemToObject(j, "compile", stage_json(&res.compile));
-                cJSON_AddItemToObject(j, "run", stage_json(&res.run));
+                cJSON *j = job_result_json(tc->name, version, &res);
                 char *text = cJSON_PrintUnformatted(j);
                 if (text)
                         printf("%s\n", text);

@@ -123,12 +123,13 @@ int job_pool_fill(const job_spec_t *js, rc_err_t *err)
 {
         if (!js->pool)
                 return 0;
-        while (job_pool_count(js->pool, js->rootfs, js->seccomp) < job_pool_per_key(js->pool)) {
+        pool_key_t key = {js->rootfs, js->seccomp, js->run_limits.disk_mb};
+        while (job_pool_count(js->pool, &key) < job_pool_per_key(js->pool)) {
                 prepared_t pr;
                 int r = job_prepare(js, &js->run_limits, &pr, err);
                 if (r < 0)
                         return r;
-                job_pool_put(js->pool, js->rootfs, js->seccomp, pr);
+                job_pool_put(js->pool, &key, pr);
         }
         return 0;
 }
@@ -136,7 +137,8 @@ int job_pool_fill(const job_spec_t *js, rc_err_t *err)
 /* A prepared sandbox for this stage: from the pool (given the stage's limits), or made now. */
 static int get_prepared(const job_spec_t *js, const rc_limits_t *lim, prepared_t *pr, rc_err_t *err)
 {
-        if (job_pool_take(js->pool, js->rootfs, js->seccomp, pr)) {
+        pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb};
+        if (job_pool_take(js->pool, &key, pr)) {
                 if (cg_leaf_set_limits(pr->leaf, lim, js->cpus, err) == 0)
                         return 0;
                 prepared_destroy(pr);

@@ -8,6 +8,7 @@
 typedef struct pool_entry {
         char *rootfs;
         const seccomp_bpf_t *seccomp;
+        int64_t disk_mb;
         prepared_t pr;
 } pool_entry_t;
 
@@ -44,17 +45,18 @@ void job_pool_free(job_pool_t *p)
         free(p);
 }
 
-static bool same_key(const pool_entry_t *e, const char *rootfs, const seccomp_bpf_t *seccomp)
+static bool same_key(const pool_entry_t *e, const pool_key_t *k)
 {
-        return e->seccomp == seccomp && strcmp(e->rootfs, rootfs) == 0;
+        return e->seccomp == k->seccomp && e->disk_mb == k->disk_mb &&
+               strcmp(e->rootfs, k->rootfs) == 0;
 }
 
-bool job_pool_take(job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp, prepared_t *out)
+bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out)
 {
         if (!p)
                 return false;
         for (size_t i = 0; i < p->n; i++) {
-                if (!same_key(&p->entries[i], rootfs, seccomp))
+                if (!same_key(&p->entries[i], key))
                         continue;
                 *out = p->entries[i].pr;
                 free(p->entries[i].rootfs);
@@ -64,11 +66,11 @@ bool job_pool_take(job_pool_t *p, const char *rootfs, const seccomp_bpf_t *secco
         return false;
 }
 
-size_t job_pool_count(const job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp)
+size_t job_pool_count(const job_pool_t *p, const pool_key_t *key)
 {
         size_t c = 0;
         for (size_t i = 0; p && i < p->n; i++)
-                c += same_key(&p->entries[i], rootfs, seccomp);
+                c += same_key(&p->entries[i], key);
         return c;
 }
 
@@ -77,13 +79,14 @@ unsigned job_pool_per_key(const job_pool_t *p)
         return p ? p->per_key : 0;
 }
 
-void job_pool_put(job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp, prepared_t pr)
+void job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr)
 {
-        char *key = NULL;
-        if (!p || p->n == POOL_MAX || job_pool_count(p, rootfs, seccomp) >= p->per_key ||
-            !(key = strdup(rootfs))) {
+        char *rootfs = NULL;
+        if (!p || p->n == POOL_MAX || job_pool_count(p, key) >= p->per_key ||
+            !(rootfs = strdup(key->rootfs))) {
                 prepared_destroy(&pr);
                 return;
         }
-        p->entries[p->n++] = (pool_entry_t){.rootfs = key, .seccomp = seccomp, .pr = pr};
+        p->entries[p->n++] = (pool_entry_t){
+            .rootfs = rootfs, .seccomp = key->seccomp, .disk_mb = key->disk_mb, .pr = pr};
 }

@@ -17,14 +17,20 @@ typedef struct prepared {
 
 typedef struct job_pool job_pool_t;
 
-/* Keep up to per_key prepared sandboxes for each (root filesystem, seccomp profile). */
+/* Keep up to per_key prepared sandboxes for each key. */
 job_pool_t *job_pool_new(unsigned per_key);
 void job_pool_free(job_pool_t *p); /* kills and removes what is still waiting */
-bool job_pool_take(job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp,
-                   prepared_t *out);
+/* The key: what a sandbox was prepared with and cannot change later. */
+typedef struct pool_key {
+        const char *rootfs;
+        const seccomp_bpf_t *seccomp;
+        int64_t disk_mb;
+} pool_key_t;
+
+bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out);
 /* Keep pr for later; destroys it when the pool is full for its key. */
-void job_pool_put(job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp, prepared_t pr);
-size_t job_pool_count(const job_pool_t *p, const char *rootfs, const seccomp_bpf_t *seccomp);
+void job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr);
+size_t job_pool_count(const job_pool_t *p, const pool_key_t *key);
 unsigned job_pool_per_key(const job_pool_t *p);
 void prepared_destroy(prepared_t *pr);
 
