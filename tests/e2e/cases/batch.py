@@ -90,6 +90,11 @@ def fd_flat(t):
             if ans.get("run", {}).get("status") != "ok":
                 t.fail("run %d: %r" % (i, ans))
             if i in (50, 1000):
+                # The pool is refilled after each answer; an answer to a request that needs no
+                # sandbox comes after that refill, so runcell is idle when we count.
+                p.stdin.write(json.dumps({"id": "barrier", "language": "no-such"}) + "\n")
+                p.stdin.flush()
+                t.eq(json.loads(p.stdout.readline())["id"], "barrier", "barrier answer")
                 counts[i] = len(os.listdir("/proc/%d/fd" % p.pid))
     finally:
         p.stdin.close()
