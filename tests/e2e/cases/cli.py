@@ -340,3 +340,80 @@ def doctor_json(t):
     obj = r.json()
     t.check(isinstance(obj, dict) and obj, "doctor --json must print a non-empty object")
     check_doctor_words(t, json.dumps(obj), "doctor --json output")
+
+
+# ------------------------------------------------------------------ cgroups
+
+def own_cgroup_dirs():
+    """The directories of this process's own cgroups that runcell uses (v2, or v1 per hierarchy)."""
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.rstrip("\n").partition(" - ")
+            fstype, _, rest = post.partition(" ")
+            opts = rest.split(" ")[1] if " " in rest else ""
+            mounts.append((pre.split(" ")[4], fstype, opts.split(",")))
+    paths = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctls, path = line.rstrip("\n").split(":", 2)
+            paths[ctls] = path
+    v2 = [m for m, t, _ in mounts if t == "cgroup2"]
+    if v2 and "" in paths:
+        ctl = open(os.path.join(v2[0] + paths[""], "cgroup.controllers")).read().split()
+        if {"memory", "pids", "cpu"} <= set(ctl):
+            return [v2[0] + paths[""]]
+    dirs = []
+    for want in ("memory", "pids", "cpu", "cpuacct"):
+        for m, t, opts in mounts:
+            if t == "cgroup" and want in opts:
+                for ctls, path in paths.items():
+                    if want in ctls.split(","):
+                        d = m + (path if path != "/" else "")
+                        if d not in dirs:
+                            dirs.append(d)
+    return dirs
+
+
+@case("cgroups.refuses_without_delegation")
+def refuses_without_delegation(t):
+    # runcell must not run a sandbox without its limits: started in a cgroup that is not
+    # delegated to it (here: one its user made read-only), it refuses and says why.
+    if os.geteuid() == 0:
+        t.skip("root may write any cgroup directory whatever its mode; the rootless run checks this")
+    subs = []
+    try:
+        for d in own_cgroup_dirs():
+            sub = os.path.join(d, "no-delegation-%d" % os.getpid())
+            os.mkdir(sub)
+            subs.append(sub)
+        script = "for d in \"$@\"; do echo $$ > \"$d/cgroup.procs\" || exit 9; chmod 0555 \"$d\"; done; " \
+                 "exec \"$RUNCELL\" run --lang python \"$HELLO\""
+        r = t.exec(["/bin/sh", "-c", script, "sh"] + subs,
+                   env={"RUNCELL": t.suite.bin, "HELLO": HELLO})
+        line = expect_bad_input(t, r, "runcell in a cgroup it may not write")
+        t.contains(line, "cannot enforce memory, CPU and process limits", "refusal")
+        t.contains(line, "not delegated", "names the reason")
+    finally:
+        for sub in subs:
+            try:
+                os.chmod(sub, 0o755)
+                os.rmdir(sub)
+            except OSError as e:
+                t.fail("could not remove %s: %s" % (sub, e))
+
+
+@case("cgroups.rlimit_only_is_explicit")
+def rlimit_only(t):
+    r = t.runcell(*t.suite.global_args, "--rlimit-only", "doctor", "--json")
+    t.check(r.rc == 0, "doctor exit %r" % r.rc)
+    d = json.loads(r.stdout)
+    t.eq(d["rlimit_only"], True, "doctor shows rlimit-only mode")
+    r = t.runcell(*t.suite.global_args, "doctor", "--json")
+    d = json.loads(r.stdout)
+    t.eq(d["rlimit_only"], False, "not rlimit-only by default")
+    t.eq(d["cgroup_limits"], True, "the suite runs in a delegated cgroup")
+    r = t.runcell(*t.suite.global_args, "--rlimit-only", "run", "--json", "--lang", "python", HELLO)
+    st = json.loads(r.stdout)["run"]
+    expect_stage(t, st, "run", status="ok", exit_code=0)
+    t.eq(st["memory_kb"], None, "no cgroup figures without cgroups")
