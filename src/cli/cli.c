@@ -1,9 +1,11 @@
 #include "cli/cli.h"
 
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void usage(FILE *f)
@@ -43,6 +45,18 @@ int cli_fail(const char *fmt, ...)
         fputc('\n', stderr);
         va_end(ap);
         return 1;
+}
+
+int cli_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf_t *out,
+                     rc_err_t *err)
+{
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s.json", paths->seccomp_dir,
+                     tc->seccomp_profile ? tc->seccomp_profile : "default") < 0)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        int r = seccomp_profile_load_file(path, out, err);
+        free(path);
+        return r;
 }
 
 int cli_main(int argc, char **argv)

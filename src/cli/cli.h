@@ -3,6 +3,8 @@
 #define RUNCELL_CLI_CLI_H
 
 #include "config.h"
+#include "seccomp/profile.h"
+#include "toolchain/toolchain.h"
 
 /* Entry point behind main(): returns the process exit status. */
 int cli_main(int argc, char **argv);
@@ -12,6 +14,10 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv);
 int cmd_languages(const rc_paths_t *paths, int argc, char **argv);
 int cmd_doctor(const rc_paths_t *paths, int argc, char **argv);
 int cmd_batch(const rc_paths_t *paths, int argc, char **argv);
+
+/* Compile the seccomp profile a toolchain names ("default" when it names none). */
+int cli_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf_t *out,
+                     rc_err_t *err);
 
 /* One "runcell: ..." line on stderr; returns 1 (the exit status of a usage or input error). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

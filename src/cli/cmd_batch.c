@@ -54,10 +54,7 @@ static int lang_ready(batch_t *b, const toolchain_t *tc, lang_state_t **out, rc_
                         return -EIO;
                 rootfs_package_version(&b->store, tc->rootfs, tc->version_package, &ls->version,
                                        NULL);
-                _cleanup_free_ char *path = NULL;
-                if (asprintf(&path, "%s/%s.json", b->paths->seccomp_dir,
-                             tc->seccomp_profile ? tc->seccomp_profile : "default") < 0 ||
-                    seccomp_profile_load_file(path, &ls->filter, err) < 0)
+                if (cli_load_profile(b->paths, tc, &ls->filter, err) < 0)
                         return -EIO;
                 ls->ready = true;
         }

@@ -211,15 +211,10 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         }
         tt = trace_step("toolchains, inputs, rootfs", tt);
         rootfs_package_version(&store, tc->rootfs, tc->version_package, &version, NULL);
-        const char *profile = tc->seccomp_profile ? tc->seccomp_profile : "default";
-        char *profile_path = NULL;
-        if (asprintf(&profile_path, "%s/%s.json", paths->seccomp_dir, profile) < 0 ||
-            seccomp_profile_load_file(profile_path, &filter, &err) < 0) {
-                free(profile_path);
+        if (cli_load_profile(paths, tc, &filter, &err) < 0) {
                 cli_fail("seccomp profile: %s", err.msg);
                 goto out;
         }
-        free(profile_path);
         tt = trace_step("version + seccomp compile", tt);
         if (cg_manager_open(paths->rlimit_only ? CG_MODE_NONE : CG_MODE_AUTO, &cgroups, &err) < 0) {
                 /* A sandbox without its limits is how playgrounds go down: refuse, say why. */
