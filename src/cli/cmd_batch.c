@@ -74,6 +74,7 @@ static void job_spec_for(batch_t *b, const lang_state_t *ls, job_spec_t *js)
         js->host_uid = b->paths->sandbox_uid;
         js->host_gid = b->paths->sandbox_gid;
         js->capture = true;
+        js->cancel_fd = -1;
         js->compile_limits = ls->tc->limits_compile;
         js->run_limits = ls->tc->limits_run;
         limits_fill_defaults(&js->compile_limits);

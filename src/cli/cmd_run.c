@@ -1,9 +1,11 @@
 #include <errno.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -182,6 +184,15 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         size_t stdin_len = 0;
         job_result_t res = {0};
         seccomp_bpf_t filter = {0};
+        /* Ctrl-C, SIGTERM or SIGHUP end the run, not runcell: the sandbox is killed, the verdict is
+         * "killed", the output so far is reported, and nothing is left behind. */
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGHUP);
+        sigprocmask(SIG_BLOCK, &stop, NULL);
+        int cancel_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
         cg_manager_t *cgroups = NULL;
         if (!files || !bufs) {
                 cli_fail("out of memory");
@@ -241,6 +252,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
             .host_uid = paths->sandbox_uid,
             .host_gid = paths->sandbox_gid,
             .capture = o.json,
+            .cancel_fd = cancel_fd,
             .cb = {.output = o.json ? NULL : on_output},
         };
         limits_overlay(&js.run_limits, &o.limits);
@@ -266,6 +278,9 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                         print_summary(STAGE_RUN, &res.run);
         }
         rc = internal ? 3 : 0;
+        struct signalfd_siginfo si;
+        if (cancel_fd >= 0 && read(cancel_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                rc = 128 + (int)si.ssi_signo; /* as if the signal had ended runcell */
 out:
         job_result_free(&res);
         for (int i = 0; files && bufs && i < o.nfiles; i++) {
@@ -278,6 +293,8 @@ out:
         free(rootfs);
         free(version);
         seccomp_bpf_free(&filter);
+        if (cancel_fd >= 0)
+                close(cancel_fd);
         cg_manager_free(cgroups);
         toolchain_set_free(&set);
         return rc;

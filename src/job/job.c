@@ -68,7 +68,7 @@ static void set_internal(stage_result_t *res, const char *msg)
 }
 
 static void classify(stage_result_t *res, stage_kind_t kind, const sb_result_t *sr,
-                     const char *time_limit, bool over_output, bool oom)
+                     const char *time_limit, bool over_output, bool cancelled, bool oom)
 {
         if (sr->exited) {
                 if (WIFEXITED(sr->wait_status))
@@ -81,6 +81,8 @@ static void classify(stage_result_t *res, stage_kind_t kind, const sb_result_t *
                 res->limit_kind = time_limit;
         } else if (over_output) {
                 res->status = STATUS_OUTPUT_LIMIT;
+        } else if (cancelled) {
+                res->status = STATUS_KILLED;
         } else if (oom) {
                 /* From the cgroup's OOM-kill counter, not guessed from a SIGKILL. */
                 res->status = STATUS_MEMORY_LIMIT;
@@ -195,10 +197,13 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                                 ? sandbox_start_ns(sb) + (int64_t)(lim->cpu_ms * 1e6 / rate)
                                 : INT64_MAX;
         const char *time_limit = NULL;
-        bool out_open = true, err_open = true, alive = true, killed = false;
+        bool out_open = true, err_open = true, alive = true, killed = false, cancelled = false;
         while (out_open || err_open || alive) {
-                struct pollfd p[5];
-                int n = 0, i_out = -1, i_err = -1, i_in = -1, i_sync = -1, i_pid = -1;
+                struct pollfd p[6];
+                int n = 0, i_out = -1, i_err = -1, i_in = -1, i_sync = -1, i_pid = -1,
+                    i_cancel = -1;
+                if (js->cancel_fd >= 0 && !killed)
+                        p[i_cancel = n++] = (struct pollfd){js->cancel_fd, POLLIN, 0};
                 if (out_open)
                         p[i_out = n++] = (struct pollfd){sandbox_stdout_fd(sb), POLLIN, 0};
                 if (err_open)
@@ -240,6 +245,11 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                 }
                 if (polled <= 0)
                         continue;
+                if (i_cancel >= 0 && p[i_cancel].revents) {
+                        /* Left readable on purpose: a later stage sees it too and never starts. */
+                        cancelled = killed = true;
+                        sandbox_kill(sb);
+                }
                 if (i_out >= 0 && p[i_out].revents)
                         out_open = drain(&io, sandbox_stdout_fd(sb), STREAM_STDOUT);
                 if (i_err >= 0 && p[i_err].revents)
@@ -282,7 +292,7 @@ static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *arg
                 oom = st.oom_kills > 0;
         }
         if (res->status != STATUS_INTERNAL_ERROR)
-                classify(res, kind, sr, time_limit, io.over_output, oom);
+                classify(res, kind, sr, time_limit, io.over_output, cancelled, oom);
         res->wall_ms = sr->exited && sr->end_ns > sr->start_ns
                            ? (sr->end_ns - sr->start_ns) / 1000000
                            : (sb_now_ns() - sandbox_start_ns(sb)) / 1000000;

@@ -76,7 +76,8 @@ typedef struct job_spec {
         job_pool_t *pool;             /* prepared sandboxes to take from; NULL: none */
         uid_t host_uid;
         gid_t host_gid;
-        bool capture; /* keep stdout/stderr in the results */
+        bool capture;  /* keep stdout/stderr in the results */
+        int cancel_fd; /* readable = kill the job now (verdict "killed"); -1: none */
         job_callbacks_t cb;
 } job_spec_t;
 

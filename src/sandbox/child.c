@@ -513,6 +513,7 @@ void sb_child_main(const sb_child_ctx_t *ctx)
         prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
         /* Our copy of runcell's argv and environment would show in /proc/1/cmdline. */
         proctitle_scrub("runcell-init");
+        prctl(PR_SET_NAME, "runcell-init", 0, 0, 0);
         for (size_t i = 0; i < sizeof(child_steps) / sizeof(child_steps[0]); i++) {
                 int64_t t0 = ctx->trace ? sb_now_ns() : 0;
                 int r = child_steps[i].run(ctx);

@@ -8,8 +8,10 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import subprocess
 import tarfile
+import time
 
 from harness import (ALIASES, LANGS, case, expect_bad_input, expect_stage, prog,
                      shorten)
@@ -417,3 +419,28 @@ def rlimit_only(t):
     st = json.loads(r.stdout)["run"]
     expect_stage(t, st, "run", status="ok", exit_code=0)
     t.eq(st["memory_kb"], None, "no cgroup figures without cgroups")
+
+
+@case("cli.sigterm_kills_the_run", lang="python")
+def sigterm_kills_the_run(t):
+    # A signal to runcell ends the run, not runcell's duty to report and clean up: the verdict
+    # is "killed", the output so far is delivered, and the exit status says which signal.
+    d = t.tmpdir()
+    src = t.write(d, "sleepy.py", "import time\nprint('ready', flush=True)\ntime.sleep(60)\n")
+    argv = [t.suite.bin] + list(t.suite.global_args) + ["run", "--json", "--lang", "python", src]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    time.sleep(1.5)
+    p.send_signal(signal.SIGTERM)
+    try:
+        out, err = p.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        t.fail("runcell did not end within 10 s of SIGTERM")
+    t.eq(p.returncode, 128 + signal.SIGTERM, "runcell's exit status")
+    st = json.loads(out)["run"]
+    t.eq(st["status"], "killed", "verdict")
+    t.eq(st["stdout"], "ready\n", "output printed before the kill")
+    t.check(1000 <= st["wall_ms"] < 5000, "wall_ms %r" % st["wall_ms"])
+    leftovers = subprocess.run(["pgrep", "-f", src], stdout=subprocess.PIPE, text=True).stdout
+    t.eq(leftovers.strip(), "", "processes of the run left behind")
