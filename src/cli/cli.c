@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -66,6 +67,11 @@ int cli_main(int argc, char **argv)
         int i = 1;
         /* A program that closes its stdin early must not kill runcell with SIGPIPE. */
         signal(SIGPIPE, SIG_IGN);
+        /* Started with 0, 1 or 2 closed, the next pipe would take its number, and a sandbox's
+         * pipe would be mistaken for stdio: fill the gaps with /dev/null. */
+        for (int fd = 0; fd < 3; fd++)
+                if (fcntl(fd, F_GETFD) < 0 && open("/dev/null", O_RDWR) != fd)
+                        return cli_fail("cannot set up stdio");
         for (; i < argc && argv[i][0] == '-'; i++) {
                 const char *a = argv[i];
                 const char **dst = NULL;

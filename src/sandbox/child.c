@@ -514,6 +514,14 @@ void sb_child_main(const sb_child_ctx_t *ctx)
         /* Our copy of runcell's argv and environment would show in /proc/1/cmdline. */
         proctitle_scrub("runcell-init");
         prctl(PR_SET_NAME, "runcell-init", 0, 0, 0);
+        /* Nothing of runcell's may stay open here while the sandbox waits for a request: not its
+         * stdio (a client waiting for EOF on it would wait for the sandbox too), not any other
+         * fd it holds (a server's client sockets). Only ours survive; 0-2 become /dev/null. */
+        int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
+                sb_child_fail(ctx->sync_fd, "stdio", errno);
+        const int keep[] = {ctx->sync_fd, ctx->stdin_fd, ctx->stdout_fd, ctx->stderr_fd};
+        sb_close_fds_keep(3, keep, 4);
         for (size_t i = 0; i < sizeof(child_steps) / sizeof(child_steps[0]); i++) {
                 int64_t t0 = ctx->trace ? sb_now_ns() : 0;
                 int r = child_steps[i].run(ctx);

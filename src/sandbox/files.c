@@ -231,18 +231,31 @@ static void close_range_or_loop(unsigned lo, unsigned hi)
                 close((int)fd);
 }
 
-void sb_close_fds_except(int from, int keep1, int keep2)
+void sb_close_fds_keep(int from, const int *keep, int n)
 {
-        int a = keep1 < keep2 ? keep1 : keep2;
-        int b = keep1 < keep2 ? keep2 : keep1;
+        int sorted[8];
+        int m = 0;
+        for (int i = 0; i < n && m < 8; i++)
+                if (keep[i] >= from)
+                        sorted[m++] = keep[i];
+        for (int i = 1; i < m; i++) /* insertion sort: a handful of fds */
+                for (int j = i; j > 0 && sorted[j - 1] > sorted[j]; j--) {
+                        int t = sorted[j];
+                        sorted[j] = sorted[j - 1];
+                        sorted[j - 1] = t;
+                }
         unsigned lo = (unsigned)from;
-        if (a >= from) {
-                close_range_or_loop(lo, (unsigned)a - 1);
-                lo = (unsigned)a + 1;
-        }
-        if (b >= from && b != a) {
-                close_range_or_loop(lo, (unsigned)b - 1);
-                lo = (unsigned)b + 1;
+        for (int i = 0; i < m; i++) {
+                if ((unsigned)sorted[i] < lo)
+                        continue; /* a duplicate */
+                close_range_or_loop(lo, (unsigned)sorted[i] - 1);
+                lo = (unsigned)sorted[i] + 1;
         }
         close_range_or_loop(lo, ~0U);
+}
+
+void sb_close_fds_except(int from, int keep1, int keep2)
+{
+        const int keep[2] = {keep1, keep2};
+        sb_close_fds_keep(from, keep, 2);
 }

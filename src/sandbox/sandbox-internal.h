@@ -57,6 +57,8 @@ int sb_collect_files(int sync_fd, int dirfd);
 int sb_net_lo_up(void);
 /* Close every fd >= from except keep1 and keep2 (either may be -1), with no allocation. */
 void sb_close_fds_except(int from, int keep1, int keep2);
+/* Close every fd >= from except the n in keep (sorted or not, -1 ignored). */
+void sb_close_fds_keep(int from, const int *keep, int n);
 /* Report a failed step to the parent and _exit. */
 __attribute__((noreturn)) void sb_child_fail(int sync_fd, const char *step, int errnum);
 

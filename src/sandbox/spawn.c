@@ -182,6 +182,12 @@ int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
         er0 = p[0];
         er1 = p[1];
 
+        if (sp1 < 3 || in0 < 3 || out1 < 3 || er1 < 3) {
+                /* The child turns 0-2 into /dev/null: none of its own fds may have those numbers.
+                 */
+                free(plan);
+                return rc_err_set(err, EBADF, "runcell's stdin, stdout or stderr is closed");
+        }
         sb_child_ctx_t ctx = {
             .sync_fd = sp1,
             .stdin_fd = in0,

@@ -77,8 +77,9 @@ def disk_size_per_request(t):
 @case("batch.fd_count_flat_over_1000_runs", lang="bash")
 def fd_flat(t):
     argv = [t.suite.bin] + list(t.suite.global_args) + ["batch", "--warm", "bash"]
+    errlog = open(os.path.join(t.tmpdir(), "stderr"), "w+")  # read only at the end: a file
     p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, bufsize=1)
+                         stderr=errlog, text=True, bufsize=1)
     req = json.dumps({"language": "bash", "source": "true"}) + "\n"
     counts = {}
     t0 = time.monotonic()
@@ -99,6 +100,9 @@ def fd_flat(t):
     finally:
         p.stdin.close()
         p.wait(timeout=60)
-    t.eq(p.returncode, 0, "batch exit status")
+        errlog.seek(0)
+        err = errlog.read()
+        errlog.close()
+    t.eq(p.returncode, 0, "batch exit status (stderr: %r)" % err[-500:])
     t.eq(counts[1000], counts[50], "runcell's open fds after 50 and after 1000 runs")
     t.check(time.monotonic() - t0 < 120, "1000 runs took %.0fs" % (time.monotonic() - t0))
