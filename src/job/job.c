@@ -16,51 +16,6 @@
 
 #define READ_CHUNK (64 * 1024)
 
-typedef struct stage_io {
-        const job_spec_t *js;
-        stage_kind_t kind;
-        stage_result_t *res;
-        int64_t out_total;
-        int64_t out_limit;
-        bool over_output;
-} stage_io_t;
-
-static void deliver(stage_io_t *io, stream_kind_t stream, const char *data, size_t len)
-{
-        if (io->over_output)
-                return;
-        if ((int64_t)len > io->out_limit - io->out_total) {
-                len = (size_t)(io->out_limit - io->out_total);
-                io->over_output = true;
-                io->res->truncated = true;
-        }
-        io->out_total += (int64_t)len;
-        if (len == 0)
-                return;
-        if (io->js->capture)
-                buf_append(stream == STREAM_STDOUT ? &io->res->out : &io->res->err, data, len);
-        if (io->js->cb.output)
-                io->js->cb.output(io->js->cb.ud, io->kind, stream, data, len);
-}
-
-/* Read what is there; returns false at EOF. */
-static bool drain(stage_io_t *io, int fd, stream_kind_t stream)
-{
-        char buf[READ_CHUNK];
-        for (;;) {
-                ssize_t n = read(fd, buf, sizeof(buf));
-                if (n > 0) {
-                        deliver(io, stream, buf, (size_t)n);
-                        continue;
-                }
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0 && errno == EAGAIN)
-                        return true;
-                return false;
-        }
-}
-
 static void set_internal(stage_result_t *res, const char *msg)
 {
         res->status = STATUS_INTERNAL_ERROR;
@@ -148,219 +103,562 @@ static int get_prepared(const job_spec_t *js, const rc_limits_t *lim, prepared_t
         return job_prepare(js, lim, pr, err);
 }
 
-static int stage_exec(const job_spec_t *js, stage_kind_t kind, const strv_t *argv,
-                      const sb_file_t *files, size_t nfiles, bool collect, const rc_limits_t *lim,
-                      stage_result_t *res, sb_result_t *sr)
+/* ------------------------------------------------------------------ the engine */
+
+typedef struct job_file_copy {
+        char *name;
+        char *data;
+        size_t len;
+        bool executable;
+} job_file_copy_t;
+
+struct job {
+        job_spec_t spec; /* files, stdin, args point into the copies below */
+        job_input_file_t *files;
+        strv_t args;
+        ev_loop_t *loop;
+
+        stage_kind_t stage;
+        bool done;
+        job_result_t res;
+        sb_result_t compile_out; /* the compile stage's /work, carried into the run stage */
+        strv_t compile_argv, run_argv;
+
+        /* the running stage */
+        stage_result_t *cur;
+        rc_limits_t lim;
+        prepared_t pr;
+        ev_io_t *w_out, *w_err, *w_in, *w_sync, *w_pid;
+        ev_timer_t *t_wall, *t_cpu;
+        bool out_open, err_open, alive;
+        bool killed_by_us, kill_requested, over_output, paused;
+        const char *time_limit;
+        int64_t out_total;
+        int64_t t0;
+
+        buf_t in; /* stdin waiting to be written */
+        size_t in_off;
+        bool in_eof; /* no more will come */
+};
+
+static void stage_begin(job_t *j, stage_kind_t kind);
+
+static void unwatch(job_t *j, ev_io_t **w)
 {
+        if (*w) {
+                j->loop->ops->io_del(j->loop, *w);
+                *w = NULL;
+        }
+}
+
+static void untimer(job_t *j, ev_timer_t **t)
+{
+        if (*t) {
+                j->loop->ops->timer_del(j->loop, *t);
+                *t = NULL;
+        }
+}
+
+static void kill_sandbox(job_t *j)
+{
+        if (!j->killed_by_us && j->pr.sb) {
+                j->killed_by_us = true;
+                sandbox_kill(j->pr.sb);
+        }
+}
+
+static void deliver(job_t *j, stream_kind_t stream, const char *data, size_t len)
+{
+        if (j->over_output)
+                return;
+        int64_t limit = j->lim.output_bytes;
+        if ((int64_t)len > limit - j->out_total) {
+                len = (size_t)(limit - j->out_total);
+                j->over_output = true;
+                j->cur->truncated = true;
+        }
+        j->out_total += (int64_t)len;
+        if (len) {
+                if (j->spec.capture)
+                        buf_append(stream == STREAM_STDOUT ? &j->cur->out : &j->cur->err, data,
+                                   len);
+                if (j->spec.cb.output)
+                        j->spec.cb.output(j->spec.cb.ud, j->stage, stream, data, len);
+        }
+        if (j->over_output)
+                kill_sandbox(j);
+}
+
+static void stage_maybe_end(job_t *j);
+
+/* Read what is there (bounded per call, so one chatty program cannot starve the loop). */
+static void on_output(job_t *j, stream_kind_t stream)
+{
+        int fd =
+            stream == STREAM_STDOUT ? sandbox_stdout_fd(j->pr.sb) : sandbox_stderr_fd(j->pr.sb);
+        char buf[READ_CHUNK];
+        for (int round = 0; round < 4; round++) {
+                ssize_t n = read(fd, buf, sizeof(buf));
+                if (n > 0) {
+                        deliver(j, stream, buf, (size_t)n);
+                        continue;
+                }
+                if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                        return;
+                /* EOF (or an error): this stream is over */
+                if (stream == STREAM_STDOUT) {
+                        j->out_open = false;
+                        unwatch(j, &j->w_out);
+                } else {
+                        j->err_open = false;
+                        unwatch(j, &j->w_err);
+                }
+                stage_maybe_end(j);
+                return;
+        }
+}
+
+static void on_stdout(void *ud, unsigned ev)
+{
+        (void)ev;
+        on_output(ud, STREAM_STDOUT);
+}
+
+static void on_stderr(void *ud, unsigned ev)
+{
+        (void)ev;
+        on_output(ud, STREAM_STDERR);
+}
+
+static void close_stdin(job_t *j)
+{
+        unwatch(j, &j->w_in);
+        if (j->pr.sb)
+                sandbox_close_stdin(j->pr.sb);
+}
+
+static void on_stdin(void *ud, unsigned ev)
+{
+        job_t *j = ud;
+        (void)ev;
+        while (j->in_off < j->in.len) {
+                size_t left = j->in.len - j->in_off;
+                ssize_t w = write(sandbox_stdin_fd(j->pr.sb), j->in.data + j->in_off,
+                                  left > 65536 ? 65536 : left);
+                if (w > 0) {
+                        j->in_off += (size_t)w;
+                        continue;
+                }
+                if (w < 0 && (errno == EAGAIN || errno == EINTR))
+                        return; /* the pipe is full: wait for the program to read */
+                /* EPIPE: the program closed its stdin; the rest has nowhere to go */
+                j->in_off = j->in.len;
+                j->in_eof = true;
+                break;
+        }
+        buf_free(&j->in);
+        j->in_off = 0;
+        if (j->in_eof)
+                close_stdin(j);
+        else if (j->w_in)
+                j->loop->ops->io_set(j->loop, j->w_in, 0);
+}
+
+static void on_sync(void *ud, unsigned ev)
+{
+        job_t *j = ud;
+        (void)ev;
+        rc_err_t e = {0};
+        if (sandbox_handle_sync(j->pr.sb, &e) < 0) {
+                set_internal(j->cur, e.msg);
+                kill_sandbox(j);
+        }
+        if (sandbox_sync_fd(j->pr.sb) < 0)
+                unwatch(j, &j->w_sync);
+}
+
+static void on_pidfd(void *ud, unsigned ev)
+{
+        job_t *j = ud;
+        (void)ev;
+        j->alive = false;
+        unwatch(j, &j->w_pid);
+        trace_step("init gone since start", sandbox_start_ns(j->pr.sb));
+        stage_maybe_end(j);
+}
+
+static void on_wall(void *ud)
+{
+        job_t *j = ud;
+        j->t_wall = NULL;
+        if (!j->killed_by_us) {
+                j->time_limit = "wall";
+                kill_sandbox(j);
+        }
+}
+
+/* CPU time is checked when it could first have run out: with a quota of `cpus` cores it grows at
+ * most that fast, so nothing polls in between. */
+static void schedule_cpu_check(job_t *j, int64_t used_us);
+
+static void on_cpu(void *ud)
+{
+        job_t *j = ud;
+        j->t_cpu = NULL;
+        if (j->killed_by_us)
+                return;
+        cg_stats_t st;
+        cg_leaf_stats(j->pr.leaf, &st);
+        if (st.cpu_usage_us >= 0 && st.cpu_usage_us >= j->lim.cpu_ms * 1000) {
+                j->time_limit = "cpu";
+                kill_sandbox(j);
+        } else {
+                schedule_cpu_check(j, st.cpu_usage_us > 0 ? st.cpu_usage_us : 0);
+        }
+}
+
+static void schedule_cpu_check(job_t *j, int64_t used_us)
+{
+        double rate = j->spec.cpus > 0 ? j->spec.cpus : 1.0;
+        int64_t left_us = j->lim.cpu_ms * 1000 - used_us;
+        int64_t wait_ns = (int64_t)((left_us > 0 ? left_us : 1000) * 1e3 / rate);
+        if (wait_ns < 2000000)
+                wait_ns = 2000000;
+        j->t_cpu = j->loop->ops->timer_add(j->loop, sb_now_ns() + wait_ns, on_cpu, j);
+}
+
+static void job_finish(job_t *j)
+{
+        j->done = true;
+        j->cur = NULL;
+        if (j->spec.cb.done)
+                j->spec.cb.done(j->spec.cb.ud);
+}
+
+/* The stage is over once init is gone and both output pipes are at EOF. */
+static void stage_end(job_t *j)
+{
+        stage_result_t *res = j->cur;
+        untimer(j, &j->t_wall);
+        untimer(j, &j->t_cpu);
+        unwatch(j, &j->w_out);
+        unwatch(j, &j->w_err);
+        unwatch(j, &j->w_in);
+        unwatch(j, &j->w_sync);
+        unwatch(j, &j->w_pid);
+        int64_t tt = trace_now();
+        sb_result_t sr = {0};
+        rc_err_t err = {0};
+        if (j->pr.sb) {
+                if (sandbox_finish(j->pr.sb, &sr, &err) < 0 && res->status != STATUS_INTERNAL_ERROR)
+                        set_internal(res, err.msg);
+                cg_stats_t st;
+                bool oom = false;
+                if (j->pr.leaf && cg_leaf_stats(j->pr.leaf, &st) == 0) {
+                        res->cpu_ms = st.cpu_usage_us >= 0 ? st.cpu_usage_us / 1000 : -1;
+                        res->memory_kb =
+                            st.memory_peak_bytes >= 0 ? st.memory_peak_bytes / 1024 : -1;
+                        oom = st.oom_kills > 0;
+                }
+                if (res->status != STATUS_INTERNAL_ERROR)
+                        classify(res, j->stage, &sr, j->time_limit, j->over_output,
+                                 j->kill_requested, oom);
+                res->wall_ms = sr.exited && sr.end_ns > sr.start_ns
+                                   ? (sr.end_ns - sr.start_ns) / 1000000
+                                   : (sb_now_ns() - sandbox_start_ns(j->pr.sb)) / 1000000;
+        } else {
+                res->wall_ms = (sb_now_ns() - j->t0) / 1000000;
+        }
+        tt = trace_step("finish + stats", tt);
+        prepared_destroy(&j->pr);
+        trace_step("sandbox and cgroup leaf gone", tt);
+        stage_kind_t kind = j->stage;
+        if (kind == STAGE_COMPILE && res->status == STATUS_RUNTIME_ERROR)
+                res->status = STATUS_COMPILE_ERROR;
+        if (j->spec.cb.stage_end)
+                j->spec.cb.stage_end(j->spec.cb.ud, kind, res);
+        if (kind == STAGE_COMPILE && res->status == STATUS_OK && !j->kill_requested) {
+                j->compile_out = sr; /* its files go into the run stage */
+                stage_begin(j, STAGE_RUN);
+                return;
+        }
+        sb_result_free(&sr);
+        job_finish(j);
+}
+
+static void stage_maybe_end(job_t *j)
+{
+        if (j->cur && !j->alive && !j->out_open && !j->err_open)
+                stage_end(j);
+}
+
+static void stage_begin(job_t *j, stage_kind_t kind)
+{
+        j->stage = kind;
+        stage_result_t *res = kind == STAGE_COMPILE ? &j->res.compile : &j->res.run;
         memset(res, 0, sizeof(*res));
-        memset(sr, 0, sizeof(*sr));
         res->present = true;
         res->exit_code = -1;
         res->cpu_ms = res->memory_kb = -1;
-        if (js->cb.stage_start)
-                js->cb.stage_start(js->cb.ud, kind);
+        j->cur = res;
+        j->lim = kind == STAGE_COMPILE ? j->spec.compile_limits : j->spec.run_limits;
+        j->out_open = j->err_open = j->alive = false;
+        j->killed_by_us = j->over_output = false;
+        j->time_limit = NULL;
+        j->out_total = 0;
+        j->t0 = sb_now_ns();
+        if (j->spec.cb.stage_start)
+                j->spec.cb.stage_start(j->spec.cb.ud, kind);
 
+        /* files: the user's for the first stage, the compile stage's /work for the run stage */
+        sb_file_t *files = NULL;
+        size_t nfiles = 0;
+        _cleanup_free_ sb_file_t *own = NULL;
+        if (kind == STAGE_RUN && j->spec.tc->compile.n) {
+                files = j->compile_out.files;
+                nfiles = j->compile_out.nfiles;
+        } else {
+                own = calloc(j->spec.nfiles, sizeof(*own));
+                if (!own) {
+                        set_internal(res, "out of memory");
+                        stage_end(j);
+                        return;
+                }
+                for (size_t i = 0; i < j->spec.nfiles; i++)
+                        own[i] = (sb_file_t){.path = (char *)j->spec.files[i].name,
+                                             .mode = j->spec.files[i].executable ? 0755 : 0644,
+                                             .data = j->spec.files[i].data,
+                                             .len = j->spec.files[i].len,
+                                             .fd = -1};
+                files = own;
+                nfiles = j->spec.nfiles;
+        }
         sb_run_t run = {
-            .argv = argv->v,
-            .envp = strv_array((strv_t *)&js->tc->env),
+            .argv = (kind == STAGE_COMPILE ? j->compile_argv : j->run_argv).v,
+            .envp = strv_array((strv_t *)&j->spec.tc->env),
             .files = files,
             .nfiles = nfiles,
-            .collect = collect,
-            .limits = *lim,
+            .collect = kind == STAGE_COMPILE,
+            .limits = j->lim,
         };
-        stage_io_t io = {.js = js, .kind = kind, .res = res, .out_limit = lim->output_bytes};
         rc_err_t err = {0};
-        prepared_t pr = {0};
-        int64_t t0 = sb_now_ns();
-        int64_t tt = trace_now();
-        if (get_prepared(js, lim, &pr, &err) < 0) {
+        if (get_prepared(&j->spec, &j->lim, &j->pr, &err) < 0 ||
+            sandbox_run(j->pr.sb, &run, &err) < 0) {
                 set_internal(res, err.msg);
-                goto out;
+                stage_end(j);
+                return;
         }
-        sandbox_t *sb = pr.sb;
-        cg_leaf_t *leaf = pr.leaf;
-        if (sandbox_run(sb, &run, &err) < 0) {
-                set_internal(res, err.msg);
-                res->wall_ms = (sb_now_ns() - t0) / 1000000;
-                goto out;
+        if (kind == STAGE_RUN) {
+                sb_result_free(&j->compile_out); /* copied into the sandbox now */
+                memset(&j->compile_out, 0, sizeof(j->compile_out));
         }
-
-        const char *in = kind == STAGE_RUN ? js->stdin_data : NULL;
-        size_t in_left = kind == STAGE_RUN ? js->stdin_len : 0;
-        if (!in || in_left == 0)
+        sandbox_t *sb = j->pr.sb;
+        ev_loop_t *l = j->loop;
+        j->out_open = j->err_open = j->alive = true;
+        unsigned rd = j->paused ? 0 : EV_READ;
+        j->w_out = l->ops->io_add(l, sandbox_stdout_fd(sb), rd, on_stdout, j);
+        j->w_err = l->ops->io_add(l, sandbox_stderr_fd(sb), rd, on_stderr, j);
+        j->w_sync = l->ops->io_add(l, sandbox_sync_fd(sb), EV_READ, on_sync, j);
+        j->w_pid = l->ops->io_add(l, sandbox_pidfd(sb), EV_READ, on_pidfd, j);
+        if (kind == STAGE_RUN && (j->in.len > j->in_off || !j->in_eof)) {
+                j->w_in = l->ops->io_add(l, sandbox_stdin_fd(sb),
+                                         j->in.len > j->in_off ? EV_WRITE : 0, on_stdin, j);
+        } else {
                 sandbox_close_stdin(sb);
-        int64_t deadline = sandbox_start_ns(sb) + lim->wall_ms * 1000000;
-        /* CPU time is checked when it could first have run out: with a quota of `cpus` cores
-         * it grows at most that fast, so no polling in between. */
-        double rate = js->cpus > 0 ? js->cpus : 1.0;
-        int64_t cpu_check = leaf && lim->cpu_ms > 0
-                                ? sandbox_start_ns(sb) + (int64_t)(lim->cpu_ms * 1e6 / rate)
-                                : INT64_MAX;
-        const char *time_limit = NULL;
-        bool out_open = true, err_open = true, alive = true, killed = false, cancelled = false;
-        while (out_open || err_open || alive) {
-                struct pollfd p[6];
-                int n = 0, i_out = -1, i_err = -1, i_in = -1, i_sync = -1, i_pid = -1,
-                    i_cancel = -1;
-                if (js->cancel_fd >= 0 && !killed)
-                        p[i_cancel = n++] = (struct pollfd){js->cancel_fd, POLLIN, 0};
-                if (out_open)
-                        p[i_out = n++] = (struct pollfd){sandbox_stdout_fd(sb), POLLIN, 0};
-                if (err_open)
-                        p[i_err = n++] = (struct pollfd){sandbox_stderr_fd(sb), POLLIN, 0};
-                if (sandbox_stdin_fd(sb) >= 0)
-                        p[i_in = n++] = (struct pollfd){sandbox_stdin_fd(sb), POLLOUT, 0};
-                if (sandbox_sync_fd(sb) >= 0)
-                        p[i_sync = n++] = (struct pollfd){sandbox_sync_fd(sb), POLLIN, 0};
-                if (alive)
-                        p[i_pid = n++] = (struct pollfd){sandbox_pidfd(sb), POLLIN, 0};
-                int64_t next = deadline < cpu_check ? deadline : cpu_check;
-                int64_t left_ms = (next - sb_now_ns()) / 1000000;
-                int timeout = killed ? -1 : (int)(left_ms < 0 ? 0 : left_ms + 1);
-                int polled = poll(p, (nfds_t)n, timeout);
-                if (polled < 0 && errno != EINTR) {
-                        set_internal(res, "poll failed");
-                        sandbox_kill(sb);
-                        killed = true;
-                }
-                int64_t now = sb_now_ns();
-                if (!killed && now >= deadline) {
-                        time_limit = "wall";
-                        killed = true;
-                        sandbox_kill(sb);
-                }
-                if (!killed && now >= cpu_check) {
-                        cg_stats_t st;
-                        cg_leaf_stats(leaf, &st);
-                        int64_t left_us = lim->cpu_ms * 1000 - st.cpu_usage_us;
-                        if (st.cpu_usage_us >= 0 && left_us <= 0) {
-                                time_limit = "cpu";
-                                killed = true;
-                                sandbox_kill(sb);
-                        } else {
-                                int64_t wait_ns =
-                                    (int64_t)((left_us > 0 ? left_us : 1000) * 1e3 / rate);
-                                cpu_check = now + (wait_ns < 2000000 ? 2000000 : wait_ns);
-                        }
-                }
-                if (polled <= 0)
-                        continue;
-                if (i_cancel >= 0 && p[i_cancel].revents) {
-                        /* Left readable on purpose: a later stage sees it too and never starts. */
-                        cancelled = killed = true;
-                        sandbox_kill(sb);
-                }
-                if (i_out >= 0 && p[i_out].revents)
-                        out_open = drain(&io, sandbox_stdout_fd(sb), STREAM_STDOUT);
-                if (i_err >= 0 && p[i_err].revents)
-                        err_open = drain(&io, sandbox_stderr_fd(sb), STREAM_STDERR);
-                if (io.over_output && !killed) {
-                        killed = true;
-                        sandbox_kill(sb);
-                }
-                if (i_in >= 0 && p[i_in].revents) {
-                        ssize_t w =
-                            write(sandbox_stdin_fd(sb), in, in_left > 65536 ? 65536 : in_left);
-                        if (w > 0) {
-                                in += w;
-                                in_left -= (size_t)w;
-                        }
-                        if (in_left == 0 || (w < 0 && errno != EAGAIN && errno != EINTR))
-                                sandbox_close_stdin(sb);
-                }
-                if (i_sync >= 0 && p[i_sync].revents) {
-                        rc_err_t e2 = {0};
-                        if (sandbox_handle_sync(sb, &e2) < 0) {
-                                set_internal(res, e2.msg);
-                                killed = true;
-                                sandbox_kill(sb);
-                        }
-                }
-                if (i_pid >= 0 && p[i_pid].revents) {
-                        alive = false;
-                        trace_step("init gone since start", sandbox_start_ns(sb));
-                }
         }
-        tt = trace_step("program run + output", tt);
-        if (sandbox_finish(sb, sr, &err) < 0 && res->status != STATUS_INTERNAL_ERROR)
-                set_internal(res, err.msg);
-        cg_stats_t st;
-        bool oom = false;
-        if (leaf && cg_leaf_stats(leaf, &st) == 0) {
-                res->cpu_ms = st.cpu_usage_us >= 0 ? st.cpu_usage_us / 1000 : -1;
-                res->memory_kb = st.memory_peak_bytes >= 0 ? st.memory_peak_bytes / 1024 : -1;
-                oom = st.oom_kills > 0;
+        j->t_wall =
+            l->ops->timer_add(l, sandbox_start_ns(sb) + j->lim.wall_ms * 1000000, on_wall, j);
+        if (j->pr.leaf && j->lim.cpu_ms > 0)
+                schedule_cpu_check(j, 0);
+        if (j->kill_requested)
+                kill_sandbox(j);
+}
+
+int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *err)
+{
+        const toolchain_t *tc = spec->tc;
+        if (spec->nfiles == 0)
+                return rc_err_set(err, EINVAL, "no source file");
+        job_t *j = calloc(1, sizeof(*j));
+        if (!j)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        j->spec = *spec;
+        j->loop = loop;
+        j->in_eof = !spec->interactive;
+        j->files = calloc(spec->nfiles, sizeof(*j->files));
+        char **names = calloc(spec->nfiles + 1, sizeof(char *));
+        int r = 0;
+        if (!j->files || !names) {
+                r = rc_err_set(err, ENOMEM, "out of memory");
+                goto fail;
         }
-        if (res->status != STATUS_INTERNAL_ERROR)
-                classify(res, kind, sr, time_limit, io.over_output, cancelled, oom);
-        res->wall_ms = sr->exited && sr->end_ns > sr->start_ns
-                           ? (sr->end_ns - sr->start_ns) / 1000000
-                           : (sb_now_ns() - sandbox_start_ns(sb)) / 1000000;
-out:
-        tt = trace_step("finish + stats", tt);
-        prepared_destroy(&pr);
-        trace_step("sandbox and cgroup leaf gone", tt);
-        if (js->cb.stage_end)
-                js->cb.stage_end(js->cb.ud, kind, res);
+        for (size_t i = 0; i < spec->nfiles; i++) {
+                const job_input_file_t *f = &spec->files[i];
+                if (!sb_path_valid(f->name)) {
+                        r = rc_err_set(err, EINVAL, "invalid file name \"%s\"", f->name);
+                        goto fail;
+                }
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(names[k], f->name) == 0) {
+                                r = rc_err_set(err, EINVAL, "file \"%s\" given twice", f->name);
+                                goto fail;
+                        }
+                char *name = strdup(f->name);
+                char *data = malloc(f->len ? f->len : 1);
+                if (!name || !data) {
+                        free(name);
+                        free(data);
+                        r = rc_err_set(err, ENOMEM, "out of memory");
+                        goto fail;
+                }
+                memcpy(data, f->data, f->len);
+                j->files[i] = (job_input_file_t){
+                    .name = name, .data = data, .len = f->len, .executable = f->executable};
+                names[i] = name;
+        }
+        j->spec.files = j->files;
+        if (strv_copy(&j->args, spec->args) < 0 ||
+            (spec->stdin_len && buf_append(&j->in, spec->stdin_data, spec->stdin_len) < 0)) {
+                r = rc_err_set(err, ENOMEM, "out of memory");
+                goto fail;
+        }
+        j->spec.args = strv_array(&j->args);
+        j->spec.stdin_data = NULL;
+        j->spec.stdin_len = 0;
+        if ((tc->compile.n &&
+             (r = toolchain_expand_argv(tc, &tc->compile, names[0], names, spec->nfiles, NULL,
+                                        &j->compile_argv, err)) < 0) ||
+            (r = toolchain_expand_argv(tc, &tc->run, names[0], names, spec->nfiles, j->spec.args,
+                                       &j->run_argv, err)) < 0)
+                goto fail;
+        free(names);
+        *out = j;
+        stage_begin(j, tc->compile.n ? STAGE_COMPILE : STAGE_RUN);
         return 0;
+fail:
+        free(names);
+        job_free(j);
+        return r;
+}
+
+int job_write_stdin(job_t *j, const char *data, size_t len)
+{
+        if (j->in_eof || j->done)
+                return -EPIPE;
+        if (buf_append(&j->in, data, len) < 0)
+                return -ENOMEM;
+        if (j->w_in)
+                j->loop->ops->io_set(j->loop, j->w_in, EV_WRITE);
+        return 0;
+}
+
+void job_close_stdin(job_t *j)
+{
+        if (j->in_eof)
+                return;
+        j->in_eof = true;
+        if (j->w_in && j->in_off >= j->in.len)
+                close_stdin(j);
+        else if (j->w_in)
+                j->loop->ops->io_set(j->loop, j->w_in, EV_WRITE);
+}
+
+void job_kill(job_t *j, int sig)
+{
+        if (j->done)
+                return;
+        j->kill_requested = true;
+        if (!j->pr.sb)
+                return;
+        if (sig == SIGKILL)
+                kill_sandbox(j);
+        else
+                sandbox_signal(j->pr.sb, sig);
+}
+
+void job_pause_output(job_t *j, bool paused)
+{
+        j->paused = paused;
+        unsigned ev = paused ? 0 : EV_READ;
+        if (j->w_out)
+                j->loop->ops->io_set(j->loop, j->w_out, ev);
+        if (j->w_err)
+                j->loop->ops->io_set(j->loop, j->w_err, ev);
+}
+
+bool job_is_done(const job_t *j)
+{
+        return j->done;
+}
+
+const job_result_t *job_result(const job_t *j)
+{
+        return &j->res;
+}
+
+void job_free(job_t *j)
+{
+        if (!j)
+                return;
+        untimer(j, &j->t_wall);
+        untimer(j, &j->t_cpu);
+        unwatch(j, &j->w_out);
+        unwatch(j, &j->w_err);
+        unwatch(j, &j->w_in);
+        unwatch(j, &j->w_sync);
+        unwatch(j, &j->w_pid);
+        prepared_destroy(&j->pr);
+        sb_result_free(&j->compile_out);
+        for (size_t i = 0; j->files && i < j->spec.nfiles; i++) {
+                free((char *)j->files[i].name);
+                free((char *)j->files[i].data);
+        }
+        free(j->files);
+        strv_free(&j->args);
+        strv_free(&j->compile_argv);
+        strv_free(&j->run_argv);
+        buf_free(&j->in);
+        job_result_free(&j->res);
+        free(j);
+}
+
+/* ------------------------------------------------------------------ blocking */
+
+static void on_cancel(void *ud, unsigned ev)
+{
+        (void)ev;
+        job_kill(ud, SIGKILL); /* the fd stays readable: the watch is paused below */
 }
 
 int job_run(const job_spec_t *js, job_result_t *res, rc_err_t *err)
 {
         memset(res, 0, sizeof(*res));
-        const toolchain_t *tc = js->tc;
-        if (js->nfiles == 0)
-                return rc_err_set(err, EINVAL, "no source file");
-        _cleanup_free_ sb_file_t *files = calloc(js->nfiles, sizeof(*files));
-        _cleanup_free_ char **names = calloc(js->nfiles + 1, sizeof(char *));
-        if (!files || !names)
+        ev_loop_t *loop = ev_poll_new();
+        if (!loop)
                 return rc_err_set(err, ENOMEM, "out of memory");
-        for (size_t i = 0; i < js->nfiles; i++) {
-                const job_input_file_t *f = &js->files[i];
-                if (!sb_path_valid(f->name))
-                        return rc_err_set(err, EINVAL, "invalid file name \"%s\"", f->name);
-                for (size_t j = 0; j < i; j++)
-                        if (strcmp(names[j], f->name) == 0)
-                                return rc_err_set(err, EINVAL, "file \"%s\" given twice", f->name);
-                files[i] = (sb_file_t){.path = (char *)f->name,
-                                       .mode = f->executable ? 0755 : 0644,
-                                       .data = f->data,
-                                       .len = f->len,
-                                       .fd = -1};
-                names[i] = (char *)f->name;
+        job_t *j = NULL;
+        int r = job_start(js, loop, &j, err);
+        if (r < 0) {
+                ev_poll_free(loop);
+                return r;
         }
-
-        strv_t compile_argv = {0}, run_argv = {0};
-        int r = 0;
-        if (tc->compile.n && (r = toolchain_expand_argv(tc, &tc->compile, names[0], names,
-                                                        js->nfiles, NULL, &compile_argv, err)) < 0)
-                goto out;
-        if ((r = toolchain_expand_argv(tc, &tc->run, names[0], names, js->nfiles, js->args,
-                                       &run_argv, err)) < 0)
-                goto out;
-
-        if (tc->compile.n) {
-                sb_result_t sr;
-                stage_exec(js, STAGE_COMPILE, &compile_argv, files, js->nfiles, true,
-                           &js->compile_limits, &res->compile, &sr);
-                if (res->compile.status == STATUS_RUNTIME_ERROR)
-                        res->compile.status = STATUS_COMPILE_ERROR;
-                if (res->compile.status == STATUS_OK) {
-                        sb_result_t rr;
-                        stage_exec(js, STAGE_RUN, &run_argv, sr.files, sr.nfiles, false,
-                                   &js->run_limits, &res->run, &rr);
-                        sb_result_free(&rr);
-                }
-                sb_result_free(&sr);
+        ev_io_t *wc = js->cancel_fd >= 0
+                          ? loop->ops->io_add(loop, js->cancel_fd, EV_READ, on_cancel, j)
+                          : NULL;
+        while (!job_is_done(j)) {
+                if (wc && j->kill_requested)
+                        loop->ops->io_set(loop, wc, 0);
+                if ((r = ev_poll_run_once(loop, -1)) < 0)
+                        break;
+        }
+        if (r == 0) {
+                *res = j->res; /* the buffers move to the caller */
+                memset(&j->res, 0, sizeof(j->res));
         } else {
-                sb_result_t rr;
-                stage_exec(js, STAGE_RUN, &run_argv, files, js->nfiles, false, &js->run_limits,
-                           &res->run, &rr);
-                sb_result_free(&rr);
+                rc_err_sys(err, -r, "event loop");
         }
-out:
-        strv_free(&compile_argv);
-        strv_free(&run_argv);
+        job_free(j);
+        ev_poll_free(loop);
         return r;
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "job/evloop.h"
 #include "job/limits.h"
 #include "job/pool.h"
 #include "sandbox/cgroup.h"
@@ -57,6 +58,7 @@ typedef struct job_callbacks {
         void (*output)(void *ud, stage_kind_t stage, stream_kind_t stream, const char *data,
                        size_t len);
         void (*stage_end)(void *ud, stage_kind_t stage, const stage_result_t *res);
+        void (*done)(void *ud); /* the job is over: job_result() holds everything */
         void *ud;
 } job_callbacks_t;
 
@@ -76,8 +78,9 @@ typedef struct job_spec {
         job_pool_t *pool;             /* prepared sandboxes to take from; NULL: none */
         uid_t host_uid;
         gid_t host_gid;
-        bool capture;  /* keep stdout/stderr in the results */
-        int cancel_fd; /* readable = kill the job now (verdict "killed"); -1: none */
+        bool capture;     /* keep stdout/stderr in the results */
+        bool interactive; /* stdin stays open for job_write_stdin() after stdin_data */
+        int cancel_fd;    /* readable = kill the job now (verdict "killed"); -1: none */
         job_callbacks_t cb;
 } job_spec_t;
 
@@ -90,6 +93,29 @@ typedef struct job_result {
 int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, rc_err_t *err);
 /* Top js->pool up to its size for js's root filesystem. */
 int job_pool_fill(const job_spec_t *js, rc_err_t *err);
+
+/* The job engine: a job runs on an event loop, one stage after another, and reports through
+ * its callbacks. */
+typedef struct job job_t;
+
+/* Start a job on loop. Files, stdin and args are copied; tc, rootfs, seccomp, cgroups and pool
+ * are borrowed and must outlive the job. -errno for bad input (err says what). A sandbox that
+ * fails is not an error here: it is the stage's internal_error, reported through the callbacks. */
+int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *err);
+/* More input for an interactive job (queued until the program reads it). */
+int job_write_stdin(job_t *j, const char *data, size_t len);
+/* End of input: stdin is closed once what was queued has been written. */
+void job_close_stdin(job_t *j);
+/* Ask for the job's end: SIGKILL ends its sandbox, another signal goes to the program itself.
+ * Either way the stage's verdict is "killed" and no further stage starts. */
+void job_kill(job_t *j, int sig);
+/* Stop (true) or resume reading the program's output: a slow reader makes the program block in
+ * write while its wall clock goes on. */
+void job_pause_output(job_t *j, bool paused);
+bool job_is_done(const job_t *j);
+const job_result_t *job_result(const job_t *j);
+/* Kills what still runs, releases everything. Not from inside the job's own callbacks. */
+void job_free(job_t *j);
 
 /* Run the job to its end (blocking). Returns 0 when the job ran, whatever the program did;
  * -errno for bad input (err says what). Sandbox failures are stage results (internal_error). */
