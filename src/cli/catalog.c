@@ -1,0 +1,112 @@
+#include "cli/catalog.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/cleanup.h"
+
+int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err)
+{
+        memset(c, 0, sizeof(*c));
+        c->paths = paths;
+        c->store = (rootfs_store_t){.rootfs_dir = paths->rootfs_dir, .state_dir = paths->state_dir};
+        int r = toolchain_set_load(&c->set, paths->toolchains_dir, err);
+        if (r < 0)
+                return r;
+        c->langs = calloc(c->set.n, sizeof(*c->langs));
+        c->pool = job_pool_new(pool_size);
+        if (!c->langs || !c->pool)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        r = cg_manager_open(paths->rlimit_only ? CG_MODE_NONE : CG_MODE_AUTO, &c->cgroups, err);
+        if (r < 0)
+                return rc_err_wrap(err,
+                                   "cannot enforce memory, CPU and process limits (--rlimit-only "
+                                   "runs without them, for development)");
+        return 0;
+}
+
+void catalog_close(catalog_t *c)
+{
+        job_pool_free(c->pool);
+        cg_manager_free(c->cgroups);
+        for (size_t i = 0; c->langs && i < c->set.n; i++) {
+                free(c->langs[i].rootfs);
+                free(c->langs[i].version);
+                seccomp_bpf_free(&c->langs[i].filter);
+        }
+        free(c->langs);
+        toolchain_set_free(&c->set);
+        memset(c, 0, sizeof(*c));
+}
+
+int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *err)
+{
+        size_t i = 0;
+        while (i < c->set.n && c->set.items[i] != tc)
+                i++;
+        if (i == c->set.n)
+                return rc_err_set(err, ENOENT, "unknown toolchain");
+        lang_t *l = &c->langs[i];
+        if (!l->ready) {
+                l->tc = tc;
+                int r = rootfs_prepare(&c->store, tc->rootfs, &l->rootfs, err);
+                if (r < 0)
+                        return r;
+                rootfs_package_version(&c->store, tc->rootfs, tc->version_package, &l->version,
+                                       NULL);
+                if ((r = cli_load_profile(c->paths, tc, &l->filter, err)) < 0)
+                        return r;
+                l->ready = true;
+        }
+        *out = l;
+        return 0;
+}
+
+void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js)
+{
+        memset(js, 0, sizeof(*js));
+        js->tc = l->tc;
+        js->rootfs = l->rootfs;
+        js->seccomp = &l->filter;
+        js->cgroups = c->cgroups;
+        js->cpus = 1.0;
+        js->pool = c->pool;
+        js->host_uid = c->paths->sandbox_uid;
+        js->host_gid = c->paths->sandbox_gid;
+        js->cancel_fd = -1;
+        js->compile_limits = l->tc->limits_compile;
+        js->run_limits = l->tc->limits_run;
+        limits_fill_defaults(&js->compile_limits);
+        limits_fill_defaults(&js->run_limits);
+}
+
+void catalog_refill(catalog_t *c, const lang_t *l)
+{
+        job_spec_t js;
+        catalog_job_spec(c, l, &js);
+        rc_err_t e = {0};
+        if (job_pool_fill(&js, &e) < 0)
+                fprintf(stderr, "runcell: preparing a sandbox for %s: %s\n", l->tc->name, e.msg);
+}
+
+int catalog_warm(catalog_t *c, const char *list, rc_err_t *err)
+{
+        _cleanup_free_ char *copy = strdup(list ? list : "");
+        if (!copy)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        char *save = NULL;
+        for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
+                const toolchain_t *tc = toolchain_set_find(&c->set, name);
+                lang_t *l;
+                if (!tc)
+                        return rc_err_set(err, ENOENT, "--warm: unknown language '%s'", name);
+                int r = catalog_lang(c, tc, &l, err);
+                if (r < 0)
+                        return r;
+                catalog_refill(c, l);
+        }
+        return 0;
+}

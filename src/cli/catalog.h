@@ -1,0 +1,45 @@
+/* What a long-running runcell (batch, serve) loads once: toolchains, and per language its
+ * unpacked root filesystem, version and compiled seccomp filter; the cgroup manager and the
+ * pool of prepared sandboxes. */
+#ifndef RUNCELL_CLI_CATALOG_H
+#define RUNCELL_CLI_CATALOG_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "job/job.h"
+#include "rootfs/store.h"
+#include "seccomp/profile.h"
+#include "toolchain/toolchain.h"
+
+typedef struct lang {
+        const toolchain_t *tc;
+        char *rootfs;
+        char *version;
+        seccomp_bpf_t filter;
+        bool ready;
+} lang_t;
+
+typedef struct catalog {
+        const rc_paths_t *paths;
+        toolchain_set_t set;
+        rootfs_store_t store;
+        cg_manager_t *cgroups;
+        job_pool_t *pool;
+        lang_t *langs; /* one per toolchain, in set order */
+} catalog_t;
+
+/* Load toolchains and open the cgroup manager (refusing, with the reason, when limits cannot
+ * be enforced and rlimit-only mode was not asked for). */
+int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err);
+void catalog_close(catalog_t *c);
+/* The language's root filesystem unpacked, version read, filter compiled (once). */
+int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *err);
+/* A job spec for l with the toolchain's limits and everything borrowed from the catalogue. */
+void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js);
+/* Prepare sandboxes ahead for a comma-separated list of languages. */
+int catalog_warm(catalog_t *c, const char *list, rc_err_t *err);
+/* Top the pool up for l (after an answer was sent). */
+void catalog_refill(catalog_t *c, const lang_t *l);
+
+#endif

@@ -1,0 +1,31 @@
+/* A run request in JSON (batch lines, the server's run messages and POST bodies) checked and
+ * turned into a job spec. */
+#ifndef RUNCELL_CLI_REQUEST_H
+#define RUNCELL_CLI_REQUEST_H
+
+#include <cjson/cJSON.h>
+
+#include "cli/catalog.h"
+
+#define REQUEST_FILES_MAX 256
+
+typedef struct run_request {
+        lang_t *lang;
+        job_input_file_t files[REQUEST_FILES_MAX]; /* point into the cJSON document */
+        size_t nfiles;
+        strv_t args;
+        const char *stdin_data;
+        size_t stdin_len;
+        rc_limits_t run_over, compile_over;
+        bool interactive;
+} run_request_t;
+
+/* Parse req. On failure returns -1 with *code one of "bad_request", "unknown_language",
+ * "unavailable" and msg filled. */
+int run_request_parse(catalog_t *c, const cJSON *req, run_request_t *out, const char **code,
+                      char *msg, size_t msg_size);
+/* The job spec for a parsed request; valid while out and the cJSON document live. */
+void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js);
+void run_request_free(run_request_t *r);
+
+#endif
