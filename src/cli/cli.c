@@ -18,6 +18,10 @@ static void usage(FILE *f)
               "commands:\n"
               "  run --lang L [--stdin FILE] [--json] [limits] FILE... [-- ARGS...]\n"
               "                      compile (if needed) and run FILE... in a fresh sandbox\n"
+              "  serve [--listen HOST:PORT] [--max-concurrent N] [--queue N] [--pool N]\n"
+              "        [--warm LANG,...]\n"
+              "                      HTTP and WebSocket server (docs/protocol.md); default\n"
+              "                      127.0.0.1:8080, one run per core, 64 waiting\n"
               "  batch [--pool N] [--warm LANG,...]\n"
               "                      one JSON request per line on stdin, one answer per line on\n"
               "                      stdout; keeps N prepared sandboxes per language (default 1)\n"
@@ -120,6 +124,8 @@ int cli_main(int argc, char **argv)
                 r = cmd_run(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "languages") == 0)
                 r = cmd_languages(&paths, argc - i, argv + i);
+        else if (strcmp(cmd, "serve") == 0)
+                r = cmd_serve(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "batch") == 0)
                 r = cmd_batch(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "doctor") == 0)

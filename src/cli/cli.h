@@ -14,6 +14,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv);
 int cmd_languages(const rc_paths_t *paths, int argc, char **argv);
 int cmd_doctor(const rc_paths_t *paths, int argc, char **argv);
 int cmd_batch(const rc_paths_t *paths, int argc, char **argv);
+int cmd_serve(const rc_paths_t *paths, int argc, char **argv);
 
 /* Compile the seccomp profile a toolchain names ("default" when it names none). */
 int cli_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf_t *out,
