@@ -88,6 +88,7 @@ struct server {
         int max_concurrent, queue_max, running, queued;
         run_t *qhead, *qtail;
         run_t *all;
+        struct refill *refills;
         unsigned long seq;
 };
 
@@ -271,6 +272,39 @@ static void run_free(run_t *r)
         free(r);
 }
 
+typedef struct refill {
+        lws_sorted_usec_list_t sul;
+        server_t *srv;
+        const lang_t *lang;
+        struct refill *next;
+} refill_t;
+
+static void on_refill(lws_sorted_usec_list_t *sul)
+{
+        refill_t *rf = lws_container_of(sul, refill_t, sul);
+        for (refill_t **pp = &rf->srv->refills; *pp; pp = &(*pp)->next)
+                if (*pp == rf) {
+                        *pp = rf->next;
+                        break;
+                }
+        catalog_refill(rf->srv->cat, rf->lang);
+        free(rf);
+}
+
+/* Prepare the language's next sandbox a moment later, once the answer has gone out: preparing
+ * can take milliseconds (a cgroup v1 move waits for an RCU grace period). */
+static void schedule_refill(server_t *srv, const lang_t *lang)
+{
+        refill_t *rf = calloc(1, sizeof(*rf));
+        if (!rf)
+                return;
+        rf->srv = srv;
+        rf->lang = lang;
+        rf->next = srv->refills;
+        srv->refills = rf;
+        lws_sul_schedule(srv->ctx, 0, &rf->sul, on_refill, 2000);
+}
+
 static void on_reap(lws_sorted_usec_list_t *sul)
 {
         run_free(lws_container_of(sul, run_t, reap));
@@ -332,7 +366,7 @@ static void on_done(void *ud)
         /* The job cannot be freed from inside its own callback: a moment later. */
         lws_sul_schedule(srv->ctx, 0, &r->reap, on_reap, 1);
         start_queued(srv);
-        catalog_refill(srv->cat, r->rr.lang);
+        schedule_refill(srv, r->rr.lang);
 }
 
 static void run_begin(run_t *r)
@@ -686,7 +720,7 @@ static int http_writeable(struct lws *wsi, http_req_t *h)
                 return -1;
         free(h->resp);
         h->resp = NULL;
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
+        return 1; /* answered: the caller ends the transaction */
 }
 
 /* ------------------------------------------------------------------ the lws callback */
@@ -721,6 +755,10 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
         switch (reason) {
         case LWS_CALLBACK_HTTP: {
                 const char *path = in;
+                if (pss->http) { /* an unanswered request on this connection */
+                        http_free(pss->http);
+                        pss->http = NULL;
+                }
                 http_req_t *h = calloc(1, sizeof(*h));
                 if (!h)
                         return -1;
@@ -764,8 +802,14 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 if (pss->http && !pss->http->too_large)
                         http_start_run(pss->http);
                 return 0;
-        case LWS_CALLBACK_HTTP_WRITEABLE:
-                return pss->http ? http_writeable(wsi, pss->http) : 0;
+        case LWS_CALLBACK_HTTP_WRITEABLE: {
+                int r = pss->http ? http_writeable(wsi, pss->http) : 0;
+                if (r <= 0)
+                        return r;
+                http_free(pss->http); /* keep-alive: the next request gets a fresh one */
+                pss->http = NULL;
+                return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
         case LWS_CALLBACK_CLOSED_HTTP:
                 if (pss->http) {
                         http_free(pss->http);
@@ -888,6 +932,12 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 run_free(srv.all);
         }
         srv.qhead = srv.qtail = NULL;
+        while (srv.refills) {
+                struct refill *rf = srv.refills;
+                srv.refills = rf->next;
+                lws_sul_cancel(&rf->sul);
+                free(rf);
+        }
         lws_context_destroy(srv.ctx);
         signal_ctx = NULL;
         ev_lws_free(srv.loop);
