@@ -923,9 +923,12 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         fprintf(stderr, "runcell: listening on http://%s:%d\n", opts->host,
                 lws_get_vhost_listen_port(srv.vh));
         fflush(stderr);
+        int rc = 0;
         while (!stop_requested)
-                if (lws_service(srv.ctx, 0) < 0)
+                if (lws_service(srv.ctx, 0) < 0) {
+                        rc = rc_err_set(err, EIO, "the event loop failed");
                         break;
+                }
         /* Every run ends here: killed, reaped, its cgroup removed, before lws goes away. */
         while (srv.all) {
                 lws_sul_cancel(&srv.all->reap);
@@ -941,5 +944,5 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         lws_context_destroy(srv.ctx);
         signal_ctx = NULL;
         ev_lws_free(srv.loop);
-        return 0;
+        return rc;
 }
