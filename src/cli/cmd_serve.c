@@ -1,3 +1,6 @@
+/* runcell serve: options from --config FILE (JSON), then the command line on top. */
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -6,6 +9,110 @@
 #include "cli/catalog.h"
 #include "cli/cli.h"
 #include "server/server.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+typedef struct serve_args {
+        server_opts_t o;
+        char host[64];
+        int pool;
+        strv_t warm;
+        char *cert, *key;
+} serve_args_t;
+
+static int parse_listen(serve_args_t *a, const char *v)
+{
+        const char *colon = strrchr(v, ':');
+        char *end;
+        if (!colon || colon == v || (size_t)(colon - v) >= sizeof(a->host))
+                return -1;
+        long port = strtol(colon + 1, &end, 10);
+        if (*end || port < 0 || port > 65535)
+                return -1;
+        memcpy(a->host, v, (size_t)(colon - v));
+        a->host[colon - v] = '\0';
+        a->o.port = (int)port;
+        return 0;
+}
+
+static int get_int(const cJSON *it, long long lo, long long hi, long long *out)
+{
+        double d = cJSON_GetNumberValue(it);
+        if (!cJSON_IsNumber(it) || d != floor(d) || d < (double)lo || d > (double)hi)
+                return -1;
+        *out = (long long)d;
+        return 0;
+}
+
+static int get_strings(const cJSON *it, strv_t *out)
+{
+        const cJSON *e;
+        if (!cJSON_IsArray(it))
+                return -1;
+        cJSON_ArrayForEach(e, it)
+        {
+                if (!cJSON_IsString(e) || !*e->valuestring || strv_push(out, e->valuestring) < 0)
+                        return -1;
+        }
+        return 0;
+}
+
+static int load_config(serve_args_t *a, const char *path)
+{
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        rc_err_t err = {0};
+        if (fs_read_file(path, 1 << 20, &text, &len, &err) < 0)
+                return cli_fail("--config: %s", err.msg);
+        _cleanup_cjson_ cJSON *root = cJSON_ParseWithLength(text, len);
+        if (!cJSON_IsObject(root))
+                return cli_fail("--config %s: not a JSON object", path);
+        const cJSON *it;
+        cJSON_ArrayForEach(it, root)
+        {
+                const char *k = it->string;
+                long long n = 0;
+                int bad = 0;
+                if (strcmp(k, "listen") == 0)
+                        bad = !cJSON_IsString(it) || parse_listen(a, it->valuestring) < 0;
+                else if (strcmp(k, "max_concurrent") == 0)
+                        bad = get_int(it, 1, 4096, &n) < 0 || !(a->o.max_concurrent = (int)n);
+                else if (strcmp(k, "queue") == 0)
+                        bad = get_int(it, 0, 1 << 20, &n) < 0 || ((a->o.queue_max = (int)n), 0);
+                else if (strcmp(k, "pool") == 0)
+                        bad = get_int(it, 0, 16, &n) < 0 || ((a->pool = (int)n), 0);
+                else if (strcmp(k, "warm") == 0)
+                        bad = get_strings(it, &a->warm) < 0;
+                else if (strcmp(k, "limits_max") == 0)
+                        bad = limits_from_json(it, &a->o.limits_max, "limits_max", &err) < 0;
+                else if (strcmp(k, "message_max_bytes") == 0)
+                        bad = get_int(it, 1024, 1LL << 30, &n) < 0 ||
+                              ((a->o.message_max = (size_t)n), 0);
+                else if (strcmp(k, "source_max_bytes") == 0)
+                        bad =
+                            get_int(it, 1, 1LL << 30, &n) < 0 || ((a->o.source_max = (size_t)n), 0);
+                else if (strcmp(k, "json_depth_max") == 0)
+                        bad = get_int(it, 2, 1000, &n) < 0 || ((a->o.json_depth_max = (int)n), 0);
+                else if (strcmp(k, "allowed_origins") == 0)
+                        bad = get_strings(it, &a->o.origins) < 0;
+                else if (strcmp(k, "tokens") == 0)
+                        bad = get_strings(it, &a->o.tokens) < 0;
+                else if (strcmp(k, "grace_ms") == 0)
+                        bad = get_int(it, 0, 3600000, &n) < 0 || ((a->o.grace_ms = (int)n), 0);
+                else if (strcmp(k, "tls") == 0) {
+                        const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "cert");
+                        const cJSON *kk = cJSON_GetObjectItemCaseSensitive(it, "key");
+                        bad = !cJSON_IsString(c) || !cJSON_IsString(kk) ||
+                              !(a->cert = strdup(c->valuestring)) ||
+                              !(a->key = strdup(kk->valuestring));
+                } else
+                        return cli_fail("--config %s: unknown key \"%s\"", path, k);
+                if (bad)
+                        return cli_fail("--config %s: bad value for \"%s\"%s%s", path, k,
+                                        err.msg[0] ? ": " : "", err.msg);
+        }
+        return 0;
+}
 
 static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
 {
@@ -19,48 +126,61 @@ static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
 
 int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
 {
-        static char host[64] = "127.0.0.1";
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        server_opts_t o = {.host = host,
-                           .port = 8080,
-                           .max_concurrent = cores > 0 ? (int)cores : 1,
-                           .queue_max = 64};
-        int pool = 1;
-        const char *warm = NULL;
+        serve_args_t a;
+        memset(&a, 0, sizeof(a));
+        server_opts_init(&a.o);
+        snprintf(a.host, sizeof(a.host), "127.0.0.1");
+        a.o.host = a.host;
+        a.pool = 1;
+        int rc = 1;
+        /* the config file first, wherever --config stands; the command line wins */
+        for (int i = 1; i + 1 < argc; i++)
+                if (strcmp(argv[i], "--config") == 0 && load_config(&a, argv[i + 1]))
+                        goto out;
         for (int i = 1; i < argc; i++) {
-                const char *a = argv[i];
-                if (i + 1 >= argc)
-                        return cli_fail("serve: %s needs a value", a);
-                const char *v = argv[++i];
-                if (strcmp(a, "--listen") == 0) {
-                        const char *colon = strrchr(v, ':');
-                        if (!colon || colon == v || (size_t)(colon - v) >= sizeof(host))
-                                return cli_fail("--listen: HOST:PORT, e.g. 127.0.0.1:8080");
-                        memcpy(host, v, (size_t)(colon - v));
-                        host[colon - v] = '\0';
-                        if (parse_int("--listen port", colon + 1, 0, 65535, &o.port))
-                                return 1;
-                } else if (strcmp(a, "--max-concurrent") == 0) {
-                        if (parse_int(a, v, 1, 4096, &o.max_concurrent))
-                                return 1;
-                } else if (strcmp(a, "--queue") == 0) {
-                        if (parse_int(a, v, 0, 1 << 20, &o.queue_max))
-                                return 1;
-                } else if (strcmp(a, "--pool") == 0) {
-                        if (parse_int(a, v, 0, 16, &pool))
-                                return 1;
-                } else if (strcmp(a, "--warm") == 0) {
-                        warm = v;
-                } else {
-                        return cli_fail("serve: unknown option %s", a);
+                const char *f = argv[i];
+                if (i + 1 >= argc) {
+                        cli_fail("serve: %s needs a value", f);
+                        goto out;
                 }
+                const char *v = argv[++i];
+                int bad = 0;
+                if (strcmp(f, "--config") == 0)
+                        continue;
+                if (strcmp(f, "--listen") == 0)
+                        bad = parse_listen(&a, v) < 0 &&
+                              cli_fail("--listen: HOST:PORT, e.g. 127.0.0.1:8080");
+                else if (strcmp(f, "--max-concurrent") == 0)
+                        bad = parse_int(f, v, 1, 4096, &a.o.max_concurrent);
+                else if (strcmp(f, "--queue") == 0)
+                        bad = parse_int(f, v, 0, 1 << 20, &a.o.queue_max);
+                else if (strcmp(f, "--pool") == 0)
+                        bad = parse_int(f, v, 0, 16, &a.pool);
+                else if (strcmp(f, "--warm") == 0) {
+                        strv_free(&a.warm);
+                        bad = strv_push(&a.warm, v) < 0;
+                } else
+                        bad = cli_fail("serve: unknown option %s", f);
+                if (bad)
+                        goto out;
         }
+        a.o.tls_cert = a.cert;
+        a.o.tls_key = a.key;
         catalog_t c;
         rc_err_t err = {0};
-        int rc = 0;
-        if (catalog_open(&c, paths, (unsigned)pool, &err) < 0 ||
-            (warm && catalog_warm(&c, warm, &err) < 0) || server_run(&c, &o, &err) < 0)
+        rc = 0;
+        if (catalog_open(&c, paths, (unsigned)a.pool, &err) < 0)
+                rc = cli_fail("%s", err.msg);
+        for (size_t i = 0; rc == 0 && i < a.warm.n; i++)
+                if (catalog_warm(&c, a.warm.v[i], &err) < 0)
+                        rc = cli_fail("%s", err.msg);
+        if (rc == 0 && server_run(&c, &a.o, &err) < 0)
                 rc = cli_fail("%s", err.msg);
         catalog_close(&c);
+out:
+        server_opts_free(&a.o);
+        strv_free(&a.warm);
+        free(a.cert);
+        free(a.key);
         return rc;
 }

@@ -448,6 +448,7 @@ static void stage_begin(job_t *j, stage_kind_t kind)
                 stage_end(j);
                 return;
         }
+        res->setup_us = (sandbox_start_ns(j->pr.sb) - j->t0) / 1000;
         if (kind == STAGE_RUN) {
                 sb_result_free(&j->compile_out); /* copied into the sandbox now */
                 memset(&j->compile_out, 0, sizeof(j->compile_out));

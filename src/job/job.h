@@ -43,6 +43,7 @@ typedef struct stage_result {
         int64_t wall_ms;
         int64_t cpu_ms;    /* from the cgroup; -1 when unknown */
         int64_t memory_kb; /* peak, from the cgroup; -1 when unknown */
+        int64_t setup_us;  /* from the stage's start to its program's exec */
         char error[512];   /* internal_error: which step failed */
 } stage_result_t;
 

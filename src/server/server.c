@@ -4,14 +4,18 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <libwebsockets.h>
 
 #include "cli/request.h"
 #include "job/result_json.h"
+#include "sandbox/sync.h"
 #include "server/evloop_lws.h"
 #include "util/base64.h"
 #include "util/json.h"
@@ -48,6 +52,7 @@ struct conn { /* one WebSocket connection */
 struct http_req { /* one HTTP request */
         server_t *srv;
         struct lws *wsi;
+        const char *ctype;
         buf_t body;
         bool too_large;
         int status;
@@ -77,10 +82,37 @@ struct run {
         run_t *next; /* in conn->runs */
         run_t *qnext;
         run_t *all_prev, *all_next; /* every run of the server */
+        int64_t t_begin;
         lws_sorted_usec_list_t reap;
 };
 
+#define NBUCKETS 13
+static const double bucket_le[NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                           1,     2.5,  5,     10,   30,  60};
+#define NSTATUS (STATUS_INTERNAL_ERROR + 1)
+
+typedef struct hist {
+        double sum;
+        uint64_t count;
+        uint64_t buckets[NBUCKETS];
+} hist_t;
+
+static void hist_add(hist_t *h, double v)
+{
+        h->sum += v;
+        h->count++;
+        for (int i = 0; i < NBUCKETS; i++)
+                if (v <= bucket_le[i])
+                        h->buckets[i]++;
+}
+
 struct server {
+        const server_opts_t *opts;
+        bool draining;     /* SIGTERM: no new runs; those in flight get grace_ms */
+        bool grace_over;   /* what is left is being killed */
+        uint64_t *runs_by; /* [toolchain][status] */
+        hist_t run_dur, setup_dur;
+        int ws_conns;
         catalog_t *cat;
         struct lws_context *ctx;
         struct lws_vhost *vh;
@@ -355,6 +387,16 @@ static void on_done(void *ud)
         }
         const job_result_t *res = job_result(r->job);
         const stage_result_t *last = res->run.present ? &res->run : &res->compile;
+        size_t li = 0;
+        while (li < srv->cat->set.n && srv->cat->set.items[li] != r->rr.lang->tc)
+                li++;
+        if (srv->runs_by && li < srv->cat->set.n)
+                srv->runs_by[li * NSTATUS + last->status]++;
+        hist_add(&srv->run_dur, (double)(sb_now_ns() - r->t_begin) / 1e9);
+        if (res->compile.present)
+                hist_add(&srv->setup_dur, (double)res->compile.setup_us / 1e6);
+        if (res->run.present)
+                hist_add(&srv->setup_dur, (double)res->run.setup_us / 1e6);
         fprintf(stderr,
                 "runcell: run id=%s language=%s compile=%s run=%s wall_ms=%lld cpu_ms=%lld "
                 "memory_kb=%lld\n",
@@ -366,7 +408,8 @@ static void on_done(void *ud)
         /* The job cannot be freed from inside its own callback: a moment later. */
         lws_sul_schedule(srv->ctx, 0, &r->reap, on_reap, 1);
         start_queued(srv);
-        schedule_refill(srv, r->rr.lang);
+        if (!srv->draining)
+                schedule_refill(srv, r->rr.lang);
 }
 
 static void run_begin(run_t *r)
@@ -374,8 +417,11 @@ static void run_begin(run_t *r)
         server_t *srv = r->srv;
         srv->running++;
         r->state = RUN_RUNNING;
+        r->t_begin = sb_now_ns();
         job_spec_t js;
         run_request_job_spec(srv->cat, &r->rr, &js);
+        limits_clamp(&js.run_limits, &srv->opts->limits_max);
+        limits_clamp(&js.compile_limits, &srv->opts->limits_max);
         js.capture = r->http != NULL;
         js.interactive = r->conn && r->rr.interactive;
         js.cb = (job_callbacks_t){.stage_start = on_stage_start,
@@ -427,10 +473,31 @@ static run_t *run_new(server_t *srv, conn_t *c, http_req_t *h, cJSON *doc, const
         }
         r->srv = srv;
         r->doc = doc;
+        if (srv->draining) {
+                cJSON_Delete(doc);
+                free(r->id);
+                free(r);
+                *code = "shutting_down";
+                snprintf(msg, msg_size, "the server is shutting down");
+                return NULL;
+        }
         if (run_request_parse(srv->cat, doc, &r->rr, code, msg, msg_size) < 0) {
                 cJSON_Delete(doc);
                 free(r->id);
                 free(r);
+                return NULL;
+        }
+        size_t total = 0;
+        for (size_t i = 0; i < r->rr.nfiles; i++)
+                total += r->rr.files[i].len;
+        if (total > srv->opts->source_max) {
+                run_request_free(&r->rr);
+                cJSON_Delete(doc);
+                free(r->id);
+                free(r);
+                *code = "too_large";
+                snprintf(msg, msg_size, "the files are %zu bytes together, over %zu", total,
+                         srv->opts->source_max);
                 return NULL;
         }
         if (srv->running >= srv->max_concurrent && srv->queued >= srv->queue_max) {
@@ -503,6 +570,17 @@ static void run_orphan(run_t *r)
 
 /* ------------------------------------------------------------------ WebSocket messages */
 
+static int json_depth(const cJSON *j)
+{
+        int deepest = 0;
+        for (const cJSON *c = j ? j->child : NULL; c; c = c->next) {
+                int d = json_depth(c);
+                if (d > deepest)
+                        deepest = d;
+        }
+        return deepest + 1;
+}
+
 static run_t *find_run(conn_t *c, const char *id)
 {
         for (run_t *r = c->runs; r; r = r->next)
@@ -548,6 +626,11 @@ static void handle_ws_message(conn_t *c, const char *data, size_t len, bool bina
         if (!msg || !cJSON_IsObject(msg)) {
                 cJSON_Delete(msg);
                 send_error(c, NULL, "bad_request", "a message is one JSON object");
+                return;
+        }
+        if (json_depth(msg) > c->srv->opts->json_depth_max) {
+                cJSON_Delete(msg);
+                send_error(c, NULL, "bad_request", "the message is nested too deeply");
                 return;
         }
         char idbuf[64];
@@ -632,6 +715,23 @@ static void http_respond(http_req_t *h, int status, cJSON *body, const char *ret
         free(text);
         h->status = status;
         h->retry_after = retry_after;
+        h->ctype = "application/json";
+        lws_callback_on_writable(h->wsi);
+}
+
+static void http_respond_text(http_req_t *h, int status, const char *ctype, buf_t *text)
+{
+        free(h->resp);
+        h->resp_len = text->len;
+        h->resp = malloc(LWS_PRE + text->len + 1);
+        if (h->resp)
+                memcpy(h->resp + LWS_PRE, text->data ? text->data : "", text->len);
+        else
+                h->resp_len = 0;
+        buf_free(text);
+        h->status = status;
+        h->retry_after = NULL;
+        h->ctype = ctype;
         lws_callback_on_writable(h->wsi);
 }
 
@@ -668,6 +768,74 @@ static cJSON *languages_json(catalog_t *cat)
         return arr;
 }
 
+static void metrics_hist(buf_t *b, const char *name, const char *help, const hist_t *h)
+{
+        buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+        for (int i = 0; i < NBUCKETS; i++)
+                buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bucket_le[i],
+                           (unsigned long long)h->buckets[i]);
+        buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+                   (unsigned long long)h->count, name, h->sum, name, (unsigned long long)h->count);
+}
+
+static void metrics_text(server_t *srv, buf_t *b)
+{
+        buf_printf(b, "# HELP runcell_runs_total Runs ended, by language and final status.\n"
+                      "# TYPE runcell_runs_total counter\n");
+        for (size_t i = 0; srv->runs_by && i < srv->cat->set.n; i++)
+                for (int s = 0; s < NSTATUS; s++)
+                        buf_printf(b, "runcell_runs_total{language=\"%s\",status=\"%s\"} %llu\n",
+                                   srv->cat->set.items[i]->name,
+                                   stage_status_name((stage_status_t)s),
+                                   (unsigned long long)srv->runs_by[i * NSTATUS + s]);
+        metrics_hist(b, "runcell_run_duration_seconds", "Whole runs, from start to done.",
+                     &srv->run_dur);
+        metrics_hist(b, "runcell_setup_duration_seconds",
+                     "Sandbox set-up per stage, until the program is exec'd.", &srv->setup_dur);
+        buf_printf(b,
+                   "# HELP runcell_queue_depth Runs waiting for a free slot.\n"
+                   "# TYPE runcell_queue_depth gauge\nruncell_queue_depth %d\n"
+                   "# HELP runcell_active_runs Runs going now.\n"
+                   "# TYPE runcell_active_runs gauge\nruncell_active_runs %d\n"
+                   "# HELP runcell_ws_connections WebSocket connections open.\n"
+                   "# TYPE runcell_ws_connections gauge\nruncell_ws_connections %d\n",
+                   srv->queued, srv->running, srv->ws_conns);
+}
+
+/* Origin and token checks; 0 when the request may go on, else the HTTP status to refuse with
+ * and *code set. */
+static int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code)
+{
+        const server_opts_t *o = srv->opts;
+        char buf[512];
+        if (o->origins.n && lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_ORIGIN) > 0) {
+                /* Cross-site WebSocket hijacking: a browser sends the page's origin. */
+                bool ok = false;
+                for (size_t i = 0; i < o->origins.n; i++)
+                        ok |= strcmp(buf, o->origins.v[i]) == 0;
+                if (!ok) {
+                        *code = "forbidden_origin";
+                        return 403;
+                }
+        }
+        if (o->tokens.n) {
+                const char *token = NULL;
+                if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+                    strncmp(buf, "Bearer ", 7) == 0)
+                        token = buf + 7;
+                else if (ws && lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf)))
+                        token = buf; /* browsers cannot set headers on a WebSocket */
+                bool ok = false;
+                for (size_t i = 0; token && i < o->tokens.n; i++)
+                        ok |= strcmp(token, o->tokens.v[i]) == 0;
+                if (!ok) {
+                        *code = "unauthorized";
+                        return 401;
+                }
+        }
+        return 0;
+}
+
 static void http_start_run(http_req_t *h)
 {
         server_t *srv = h->srv;
@@ -675,6 +843,11 @@ static void http_start_run(http_req_t *h)
         if (!doc || !cJSON_IsObject(doc)) {
                 cJSON_Delete(doc);
                 http_error(h, 400, "bad_request", "the body must be one JSON object");
+                return;
+        }
+        if (json_depth(doc) > srv->opts->json_depth_max) {
+                cJSON_Delete(doc);
+                http_error(h, 400, "bad_request", "the body is nested too deeply");
                 return;
         }
         char idbuf[64], emsg[600];
@@ -691,6 +864,8 @@ static void http_start_run(http_req_t *h)
                 int status = strcmp(code, "unknown_language") == 0 ? 404
                              : strcmp(code, "busy") == 0           ? 429
                              : strcmp(code, "unavailable") == 0    ? 503
+                             : strcmp(code, "shutting_down") == 0  ? 503
+                             : strcmp(code, "too_large") == 0      ? 413
                                                                    : 400;
                 http_error(h, status, code, emsg);
         }
@@ -703,8 +878,8 @@ static int http_writeable(struct lws *wsi, http_req_t *h)
         if (!h->headers_sent) {
                 unsigned char hdr[LWS_PRE + 512];
                 unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-                if (lws_add_http_common_headers(wsi, (unsigned)h->status, "application/json",
-                                                h->resp_len, &p, end) ||
+                if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->ctype, h->resp_len, &p,
+                                                end) ||
                     (h->retry_after &&
                      lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
                                                  (const unsigned char *)h->retry_after,
@@ -766,7 +941,22 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 h->wsi = wsi;
                 pss->http = h;
                 bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-                if (strcmp(path, "/healthz") == 0 && !post) {
+                const char *code = NULL;
+                int denied =
+                    strcmp(path, "/healthz") == 0 ? 0 : check_access(srv, wsi, false, &code);
+                if (denied) {
+                        http_error(h, denied, code,
+                                   denied == 401 ? "a valid bearer token is required"
+                                                 : "this origin is not allowed");
+                        if (post)
+                                h->too_large = true; /* ignore the body */
+                        return 0;
+                }
+                if (strcmp(path, "/metrics") == 0 && !post) {
+                        buf_t b = {0};
+                        metrics_text(srv, &b);
+                        http_respond_text(h, 200, "text/plain; version=0.0.4", &b);
+                } else if (strcmp(path, "/healthz") == 0 && !post) {
                         cJSON *o = cJSON_CreateObject();
                         cJSON_AddStringToObject(o, "status", "ok");
                         http_respond(h, 200, o, NULL);
@@ -775,9 +965,9 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 } else if (strcmp(path, "/api/v1/run") == 0 && post) {
                         char cl[32];
                         if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-                            strtoull(cl, NULL, 10) > BODY_MAX) {
+                            strtoull(cl, NULL, 10) > srv->opts->message_max) {
                                 h->too_large = true;
-                                http_error(h, 413, "too_large", "the body is over 16 MiB");
+                                http_error(h, 413, "too_large", "the body is over the size limit");
                         }
                         return 0; /* the body follows */
                 } else if (strcmp(path, "/api/v1/run") == 0 || strcmp(path, "/healthz") == 0 ||
@@ -790,9 +980,10 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
         }
         case LWS_CALLBACK_HTTP_BODY:
                 if (pss->http && !pss->http->too_large) {
-                        if (pss->http->body.len + len > BODY_MAX) {
+                        if (pss->http->body.len + len > srv->opts->message_max) {
                                 pss->http->too_large = true;
-                                http_error(pss->http, 413, "too_large", "the body is over 16 MiB");
+                                http_error(pss->http, 413, "too_large",
+                                           "the body is over the size limit");
                         } else {
                                 buf_append(&pss->http->body, in, len);
                         }
@@ -816,6 +1007,15 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                         pss->http = NULL;
                 }
                 return 0;
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+                const char *code = NULL;
+                int denied = check_access(srv, wsi, true, &code);
+                if (denied) {
+                        lws_return_http_status(wsi, (unsigned)denied, code);
+                        return -1;
+                }
+                return 0;
+        }
         case LWS_CALLBACK_ESTABLISHED: {
                 char uri[64];
                 if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
@@ -827,6 +1027,7 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 c->srv = srv;
                 c->wsi = wsi;
                 pss->conn = c;
+                srv->ws_conns++;
                 return 0;
         }
         case LWS_CALLBACK_RECEIVE: {
@@ -837,8 +1038,10 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                         c->rx.len = 0;
                         c->rx_binary = lws_frame_is_binary(wsi);
                 }
-                if (c->rx.len + len > WS_MSG_MAX) {
-                        send_error(c, NULL, "too_large", "a message is limited to 16 MiB");
+                if (c->rx.len + len > srv->opts->message_max) {
+                        send_error(c, NULL, "too_large", "the message is over the size limit");
+                        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                                         (unsigned char *)"too large", 9);
                         return -1;
                 }
                 buf_append(&c->rx, in, len);
@@ -870,6 +1073,7 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 if (pss->conn) {
                         conn_free(pss->conn);
                         pss->conn = NULL;
+                        srv->ws_conns--;
                 }
                 return 0;
         default:
@@ -883,6 +1087,33 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+void server_opts_init(server_opts_t *o)
+{
+        memset(o, 0, sizeof(*o));
+        o->host = "127.0.0.1";
+        o->port = 8080;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        o->max_concurrent = cores > 0 ? (int)cores : 1;
+        o->queue_max = 64;
+        o->message_max = WS_MSG_MAX;
+        o->source_max = 1u << 20;
+        o->json_depth_max = 32;
+        o->grace_ms = 10000;
+}
+
+void server_opts_free(server_opts_t *o)
+{
+        strv_free(&o->origins);
+        strv_free(&o->tokens);
+}
+
+static void on_grace_over(lws_sorted_usec_list_t *sul)
+{
+        (void)sul;
+        if (signal_ctx)
+                lws_cancel_service(signal_ctx);
+}
+
 static void on_stop_signal(int sig)
 {
         (void)sig;
@@ -894,8 +1125,10 @@ static void on_stop_signal(int sig)
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
 {
         server_t srv = {.cat = cat,
+                        .opts = opts,
                         .max_concurrent = opts->max_concurrent > 0 ? opts->max_concurrent : 1,
                         .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0};
+        srv.runs_by = calloc(cat->set.n * NSTATUS, sizeof(*srv.runs_by));
         lws_set_log_level(LLL_ERR, NULL);
         struct lws_context_creation_info info;
         memset(&info, 0, sizeof(info));
@@ -904,6 +1137,11 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         info.protocols = protocols;
         info.user = &srv;
         info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+        if (opts->tls_cert && opts->tls_key) {
+                info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+                info.ssl_cert_filepath = opts->tls_cert;
+                info.ssl_private_key_filepath = opts->tls_key;
+        }
         srv.ctx = lws_create_context(&info);
         if (!srv.ctx)
                 return rc_err_set(err, EADDRINUSE, "cannot listen on %s:%d", opts->host,
@@ -920,15 +1158,54 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         sa.sa_handler = on_stop_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        fprintf(stderr, "runcell: listening on http://%s:%d\n", opts->host,
+        fprintf(stderr, "runcell: listening on %s://%s:%d\n",
+                opts->tls_cert && opts->tls_key ? "https" : "http", opts->host,
                 lws_get_vhost_listen_port(srv.vh));
         fflush(stderr);
         int rc = 0;
-        while (!stop_requested)
+        lws_sorted_usec_list_t grace;
+        memset(&grace, 0, sizeof(grace));
+        int64_t grace_end = 0;
+        for (;;) {
                 if (lws_service(srv.ctx, 0) < 0) {
                         rc = rc_err_set(err, EIO, "the event loop failed");
                         break;
                 }
+                if (stop_requested && !srv.draining) {
+                        /* SIGTERM: no new runs; queued ones never start; those going get
+                         * grace_ms to finish, then are killed (and still reported). */
+                        srv.draining = true;
+                        fprintf(stderr, "runcell: stopping: %d runs going, %d queued dropped\n",
+                                srv.running, srv.queued);
+                        while (srv.qhead) {
+                                run_t *q = srv.qhead;
+                                if (q->conn)
+                                        send_error(q->conn, q->id, "shutting_down",
+                                                   "the server is shutting down");
+                                run_orphan(q);
+                        }
+                        grace_end = sb_now_ns() + (int64_t)opts->grace_ms * 1000000;
+                        lws_sul_schedule(srv.ctx, 0, &grace, on_grace_over,
+                                         (lws_usec_t)opts->grace_ms * 1000);
+                }
+                if (srv.draining && srv.running == 0 && srv.queued == 0)
+                        break;
+                if (srv.draining && !srv.grace_over && sb_now_ns() >= grace_end) {
+                        srv.grace_over = true;
+                        for (run_t *r = srv.all; r; r = r->all_next)
+                                if (r->state == RUN_RUNNING && r->job)
+                                        job_kill(r->job, SIGKILL);
+                        /* their exit and done events go out, then the loop ends */
+                        lws_sul_schedule(srv.ctx, 0, &grace, on_grace_over, 2000000);
+                        grace_end = sb_now_ns() + 2000000000LL;
+                }
+                if (srv.grace_over && sb_now_ns() >= grace_end)
+                        break;
+        }
+        lws_sul_cancel(&grace);
+        /* let the last frames go out */
+        for (int i = 0; i < 20 && srv.draining; i++)
+                lws_service(srv.ctx, -1);
         /* Every run ends here: killed, reaped, its cgroup removed, before lws goes away. */
         while (srv.all) {
                 lws_sul_cancel(&srv.all->reap);
@@ -942,6 +1219,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 free(rf);
         }
         lws_context_destroy(srv.ctx);
+        free(srv.runs_by);
         signal_ctx = NULL;
         ev_lws_free(srv.loop);
         return rc;

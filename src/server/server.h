@@ -4,13 +4,27 @@
 #define RUNCELL_SERVER_SERVER_H
 
 #include "cli/catalog.h"
+#include "util/strv.h"
 
 typedef struct server_opts {
         const char *host; /* "127.0.0.1" */
         int port;         /* 0: any free port */
         int max_concurrent;
         int queue_max;
+        rc_limits_t limits_max; /* every run's limits are clamped to these (where set) */
+        size_t message_max;     /* a WebSocket message or HTTP body */
+        size_t source_max;      /* the files of one run, together */
+        int json_depth_max;     /* nesting of one message */
+        strv_t origins;         /* allowed Origin headers; empty: any */
+        strv_t tokens;          /* accepted bearer tokens; empty: no authentication */
+        int grace_ms;           /* on SIGTERM, how long runs in flight may finish */
+        const char *tls_cert;   /* PEM files: TLS when both are set */
+        const char *tls_key;
 } server_opts_t;
+
+/* Defaults for everything. */
+void server_opts_init(server_opts_t *o);
+void server_opts_free(server_opts_t *o);
 
 /* Serve until SIGTERM or SIGINT. Prints "runcell: listening on http://HOST:PORT" when ready. */
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err);
