@@ -928,6 +928,23 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
         pss_t *pss = user;
         server_t *srv = lws_context_user(lws_get_context(wsi));
         switch (reason) {
+        case LWS_CALLBACK_HTTP:
+        case LWS_CALLBACK_HTTP_BODY:
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+        case LWS_CALLBACK_CLOSED_HTTP:
+        case LWS_CALLBACK_ESTABLISHED:
+        case LWS_CALLBACK_RECEIVE:
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+        case LWS_CALLBACK_CLOSED:
+                /* lws may report a connection that never got per-session data (TLS set-up) */
+                if (!pss)
+                        return lws_callback_http_dummy(wsi, reason, user, in, len);
+                break;
+        default:
+                break;
+        }
+        switch (reason) {
         case LWS_CALLBACK_HTTP: {
                 const char *path = in;
                 if (pss->http) { /* an unanswered request on this connection */
