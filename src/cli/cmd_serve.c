@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "cli/catalog.h"
@@ -166,6 +167,12 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
         }
         a.o.tls_cert = a.cert;
         a.o.tls_key = a.key;
+        /* A server holds a socket per client: take the whole open-file allowance. */
+        struct rlimit nf;
+        if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur < nf.rlim_max) {
+                nf.rlim_cur = nf.rlim_max;
+                setrlimit(RLIMIT_NOFILE, &nf);
+        }
         catalog_t c;
         rc_err_t err = {0};
         rc = 0;

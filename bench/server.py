@@ -1,0 +1,246 @@
+#!/usr/bin/python3
+"""The server's cost: latency, throughput and memory, against the bare program.
+
+In one run, side by side:
+  * latency of a python and a C hello world: bare (the compiled C binary for C), through
+    POST /api/v1/run, and over the WebSocket (request sent -> "done" received); median and p95,
+    interleaved;
+  * throughput in runs/s at 1, 2, 8 and 32 concurrent clients (HTTP) against bare `xargs -P`
+    of the same python program;
+  * runcell's RSS with 1,000 idle WebSocket connections.
+
+Run as root: it makes a delegated cgroup and starts `runcell serve` in it on 127.0.0.1.
+  bench/server.py [--runs 100] [--bin build/runcell] [--write]
+"""
+import argparse
+import asyncio
+import http.client
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import websockets
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
+PY_HELLO = 'print("hello, world")\n'
+C_HELLO = '#include <stdio.h>\nint main(void) { puts("hello, world"); return 0; }\n'
+
+
+def pct(v, p):
+    s = sorted(v)
+    return s[max(0, min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1)))))]
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+def enter_cgroup(name):
+    subprocess.run([DELEGATE, "create", name], check=True)
+    for d in subprocess.run([DELEGATE, "dirs", name], check=True, stdout=subprocess.PIPE,
+                            text=True).stdout.split():
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+
+
+def leave_cgroup(name):
+    for d in subprocess.run([DELEGATE, "dirs", name], stdout=subprocess.PIPE,
+                            text=True).stdout.split():
+        try:
+            with open(os.path.join(os.path.dirname(d), "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            pass
+    subprocess.run([DELEGATE, "remove", name])
+
+
+class Server:
+    def __init__(self, binary, *args):
+        self.p = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0"] + list(args),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+        line = self.p.stderr.readline()
+        if "listening on" not in line:
+            sys.exit("runcell serve did not start: %r" % line)
+        self.port = int(line.rsplit(":", 1)[1])
+        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(timeout=30)
+
+
+def post(port, body, conn=None):
+    c = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    c.request("POST", "/api/v1/run", body=body, headers={"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = json.loads(r.read())
+    if r.status != 200 or data["run"]["status"] != "ok":
+        sys.exit("run failed: %r" % data)
+    return c
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=100)
+    ap.add_argument("--bin", default=os.path.join(ROOT, "build", "runcell"))
+    ap.add_argument("--write", action="store_true")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root (it makes a delegated cgroup for the server)")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    work = tempfile.mkdtemp(prefix="runcell-bench-")
+    os.chmod(work, 0o755)
+    hello = os.path.join(work, "hello.py")
+    with open(hello, "w") as f:
+        f.write(PY_HELLO)
+    csrc = os.path.join(work, "hello.c")
+    cbin = os.path.join(work, "hello")
+    with open(csrc, "w") as f:
+        f.write(C_HELLO)
+    subprocess.run(["gcc", "-O2", "-o", cbin, csrc], check=True)
+    cg = "runcell-bench-server-%d" % os.getpid()
+    enter_cgroup(cg)
+    out = []
+    try:
+        srv = Server(a.bin, "--warm", "python", "--warm", "c", "--max-concurrent",
+                     str(os.cpu_count()), "--queue", "256")
+        try:
+            out += latency(srv, a.runs, hello, cbin)
+            out += throughput(srv, hello)
+            out += idle_connections(srv)
+        finally:
+            srv.stop()
+    finally:
+        leave_cgroup(cg)
+        shutil.rmtree(work, ignore_errors=True)
+    header = "%s, %d cores, kernel %s, cgroup v1 (hybrid host), runcell serve with every limit and seccomp" % (
+        time.strftime("%Y-%m-%d"), os.cpu_count(), platform.release())
+    text = "\n".join([header, ""] + out)
+    print(text)
+    if a.write:
+        path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+        begin, end = "<!-- server:begin -->", "<!-- server:end -->"
+        section = "%s\n## The server: `bench/server.py --runs %d`\n\n%s\n%s" % (begin, a.runs, text, end)
+        doc = open(path).read()
+        if begin in doc:
+            doc = doc[:doc.index(begin)] + section + doc[doc.index(end) + len(end):]
+        else:
+            doc = doc.rstrip("\n") + "\n\n" + section + "\n"
+        with open(path, "w") as f:
+            f.write(doc)
+        print("wrote", path)
+
+
+def latency(srv, runs, hello, cbin):
+    bodies = {"python": json.dumps({"language": "python", "source": PY_HELLO}),
+              "c": json.dumps({"language": "c", "source": C_HELLO})}
+    bare = {"python": ["/usr/bin/python3", hello], "c": [cbin]}
+    times = {(l, v): [] for l in bodies for v in ("bare", "http", "ws")}
+
+    async def ws_loop():
+        async with websockets.connect("ws://127.0.0.1:%d/api/v1/ws" % srv.port) as ws:
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
+            for i in range(runs):
+                for lang in bodies:
+                    order = [("bare", None), ("http", None), ("ws", None)]
+                    order = order[i % 3:] + order[:i % 3]
+                    for v, _ in order:
+                        t0 = time.perf_counter()
+                        if v == "bare":
+                            subprocess.run(bare[lang], stdout=subprocess.DEVNULL, check=True)
+                        elif v == "http":
+                            post(srv.port, bodies[lang], conn)
+                        else:
+                            msg = json.loads(bodies[lang])
+                            msg.update({"type": "run", "id": "r%d" % i})
+                            await ws.send(json.dumps(msg))
+                            while True:
+                                e = json.loads(await ws.recv())
+                                if e["type"] == "exit" and e.get("stage") == "run" and e["status"] != "ok":
+                                    sys.exit("ws run failed: %r" % e)
+                                if e["type"] == "done":
+                                    break
+                        times[(lang, v)].append((time.perf_counter() - t0) * 1000)
+                        await asyncio.sleep(0.005)  # let the pool refill, as a real client pace would
+    asyncio.run(ws_loop())
+    lines = ["**Latency of one run** (%d interleaved rounds; a C run includes its compile stage "
+             "in runcell, the bare row runs the binary compiled beforehand)" % runs, "",
+             "| program | variant | median ms | p95 ms | over bare (median) ms |", "|---|---|---|---|---|"]
+    for lang in bodies:
+        b = statistics.median(times[(lang, "bare")])
+        for v, name in (("bare", "bare"), ("http", "POST /api/v1/run"), ("ws", "WebSocket, request to done")):
+            m = statistics.median(times[(lang, v)])
+            lines.append("| %s | %s | %.2f | %.2f | %.2f |" % (lang, name, m, pct(times[(lang, v)], 95), m - b))
+    return lines + [""]
+
+
+def throughput(srv, hello, per_client=20):
+    body = json.dumps({"language": "python", "source": PY_HELLO})
+    lines = ["**Throughput, python hello** (runs/s; runcell: N HTTP clients each sending %d runs "
+             "back to back; bare: `xargs -P N` of /usr/bin/python3)" % per_client, "",
+             "| clients | bare runs/s | runcell runs/s | runcell ÷ bare |", "|---|---|---|---|"]
+    for n in (1, 2, 8, 32):
+        total = n * per_client
+        t0 = time.perf_counter()
+        subprocess.run("seq %d | xargs -P %d -I{} /usr/bin/python3 %s > /dev/null" % (total, n, hello),
+                       shell=True, check=True)
+        bare = total / (time.perf_counter() - t0)
+        errs = []
+
+        def client():
+            try:
+                c = None
+                for _ in range(per_client):
+                    c = post(srv.port, body, c)
+            except BaseException as e:  # reported below
+                errs.append(e)
+        ths = [threading.Thread(target=client) for _ in range(n)]
+        t0 = time.perf_counter()
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join()
+        rc = total / (time.perf_counter() - t0)
+        if errs:
+            sys.exit("throughput run failed: %r" % errs[0])
+        lines.append("| %d | %.1f | %.1f | %.2f |" % (n, bare, rc, rc / bare))
+    return lines + [""]
+
+
+def idle_connections(srv, n=1000):
+    before = rss_kb(srv.p.pid)
+
+    async def hold():
+        conns = []
+        for _ in range(n):
+            conns.append(await websockets.connect("ws://127.0.0.1:%d/api/v1/ws" % srv.port))
+        await conns[-1].send(json.dumps({"type": "ping"}))
+        await conns[-1].recv()
+        await asyncio.sleep(0.5)
+        during = rss_kb(srv.p.pid)
+        for c in conns:
+            await c.close()
+        return during
+    during = asyncio.run(hold())
+    return ["**Idle WebSocket connections**", "",
+            "| connections | runcell RSS |", "|---|---|",
+            "| 0 | %.1f MB |" % (before / 1024.0), "| %d | %.1f MB |" % (n, during / 1024.0), ""]
+
+
+if __name__ == "__main__":
+    main()
