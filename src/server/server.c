@@ -46,6 +46,7 @@ struct conn { /* one WebSocket connection */
         bool paused;
         buf_t rx;
         bool rx_binary;
+        bool close_after_flush; /* a fatal error was queued: close once it is written */
         run_t *runs;
 };
 
@@ -823,8 +824,10 @@ static int check_access(server_t *srv, struct lws *wsi, bool ws, const char **co
                 if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
                     strncmp(buf, "Bearer ", 7) == 0)
                         token = buf + 7;
-                else if (ws && lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf)))
-                        token = buf; /* browsers cannot set headers on a WebSocket */
+                else if (ws)
+                        /* browsers cannot set headers on a WebSocket: ?token= (the call returns
+                         * the value inside buf, which holds "token=VALUE") */
+                        token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
                 bool ok = false;
                 for (size_t i = 0; token && i < o->tokens.n; i++)
                         ok |= strcmp(token, o->tokens.v[i]) == 0;
@@ -1028,7 +1031,21 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 const char *code = NULL;
                 int denied = check_access(srv, wsi, true, &code);
                 if (denied) {
-                        lws_return_http_status(wsi, (unsigned)denied, code);
+                        /* Answer the handshake with a plain HTTP/1.1 refusal, then close: clients
+                         * report the status (lws' own helper answers HTTP/1.0 here). */
+                        char body[128], resp[LWS_PRE + 512];
+                        int bl =
+                            snprintf(body, sizeof(body),
+                                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", code,
+                                     denied == 401 ? "a valid token is required"
+                                                   : "this origin is not allowed");
+                        int n = snprintf(resp + LWS_PRE, sizeof(resp) - LWS_PRE,
+                                         "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                                         "content-length: %d\r\nconnection: close\r\n\r\n%s",
+                                         denied, denied == 401 ? "Unauthorized" : "Forbidden", bl,
+                                         body);
+                        lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n,
+                                  LWS_WRITE_HTTP_HEADERS);
                         return -1;
                 }
                 return 0;
@@ -1055,11 +1072,13 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                         c->rx.len = 0;
                         c->rx_binary = lws_frame_is_binary(wsi);
                 }
+                if (c->close_after_flush)
+                        return 0; /* the rest of a refused message */
                 if (c->rx.len + len > srv->opts->message_max) {
                         send_error(c, NULL, "too_large", "the message is over the size limit");
-                        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                                         (unsigned char *)"too large", 9);
-                        return -1;
+                        c->close_after_flush = true;
+                        buf_free(&c->rx);
+                        return 0;
                 }
                 buf_append(&c->rx, in, len);
                 if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
@@ -1082,8 +1101,13 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 free(f);
                 if (c->paused && c->queued < OUTQ_LOW)
                         conn_pause(c, false);
-                if (c->head)
+                if (c->head) {
                         lws_callback_on_writable(wsi);
+                } else if (c->close_after_flush) {
+                        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+                                         (unsigned char *)"too large", 9);
+                        return -1;
+                }
                 return 0;
         }
         case LWS_CALLBACK_CLOSED:

@@ -35,7 +35,7 @@ try:
 except ImportError:  # reported by the cases that need it
     websockets = None
 
-LISTEN_RE = re.compile(r"^runcell: listening on http://127\.0\.0\.1:(\d+)$")
+LISTEN_RE = re.compile(r"^runcell: listening on https?://127\.0\.0\.1:(\d+)$")
 READY_TIMEOUT = 30.0
 STOP_GRACE = 5.0
 
@@ -692,3 +692,362 @@ def pgrep(marker):
     p = subprocess.run(["pgrep", "-f", "--", marker], capture_output=True, text=True,
                        timeout=30)
     return [x for x in p.stdout.split() if x.strip() and int(x) != os.getpid()]
+
+
+# ================================================================== operations (server_ops.py)
+# Helpers for tests/e2e/cases/server_ops.py: config files, servers that are expected to exit
+# (SIGTERM/SIGKILL), WebSocket connections with a chosen URL/Origin/headers, handshake
+# status probes, /metrics parsing, the server's RSS and the cgroup leaves runcell leaves.
+
+def write_config(t, obj, name="runcell-serve.json"):
+    """Write obj (dict: JSON; str/bytes: as is) to a fresh file; returns its path."""
+    d = t.tmpdir()
+    data = json.dumps(obj, indent=1) if isinstance(obj, (dict, list)) else obj
+    path = t.write(d, name, data)
+    t.note("config %s: %s" % (path, shorten(data if isinstance(data, str)
+                                             else data.decode("utf-8", "replace"), 600)))
+    return path
+
+
+class OpsServer(Server):
+    """A Server that may be told it is going to exit (signal()): its exit is then no failure.
+    listen=False leaves out the harness's --listen 127.0.0.1:0 (the config file gives it)."""
+
+    def __init__(self, t, *args, listen=True):
+        Server.__init__(self, t, *args)
+        if not listen:
+            self.cmd = ([t.suite.bin] + list(t.suite.global_args) + ["serve"] + self.args)
+        self.exit_expected = False
+        self.signalled_at = None
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def signal(self, sig):
+        """Send sig to the server process alone (not its group); its exit is expected now."""
+        self.exit_expected = True
+        self.signalled_at = time.monotonic()
+        os.kill(self.proc.pid, sig)
+
+    def wait_exit(self, timeout):
+        """The exit status, or None if still running after timeout seconds."""
+        try:
+            return self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def _stop(self):
+        problem = Server._stop(self)
+        if self.exit_expected and problem and problem.startswith("runcell serve exited on its own"):
+            return None
+        return problem
+
+    def rss_kb(self):
+        """VmRSS of the server process in KiB (None once it is gone)."""
+        try:
+            with open("/proc/%d/status" % self.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            return None
+        return None
+
+
+class WSX(WS):
+    """A WS with a chosen path/query, Origin, extra headers and receive queue length
+    (max_queue=1: the client stops reading the socket while a message waits unread)."""
+
+    def __init__(self, t, srv, name="ws", query="", origin=None, headers=None,
+                 max_queue=None):
+        WS.__init__(self, t, srv, name)
+        self.query = query
+        self.origin = origin
+        self.headers = headers
+        self.max_queue = max_queue
+
+    @property
+    def url(self):
+        return self.srv.ws_url + self.query
+
+    async def __aenter__(self):
+        need_websockets(self.t)
+        self.srv.check_alive()
+        kw = {}
+        if self.origin is not None:
+            kw["origin"] = self.origin
+        if self.headers:
+            kw["extra_headers"] = self.headers
+        try:
+            self.conn = await asyncio.wait_for(
+                websockets.connect(self.url, ping_interval=None, open_timeout=20,
+                                   close_timeout=5, max_size=64 << 20,
+                                   max_queue=self.max_queue, **kw), 30)
+        except asyncio.TimeoutError:
+            raise Fail("%s: WebSocket handshake with %s timed out" % (self.name, self.url))
+        except (OSError, websockets.exceptions.WebSocketException) as e:
+            if not self.srv.alive():
+                raise Fail(self.srv.died_message())
+            raw = await asyncio.to_thread(raw_ws_handshake, self.srv, self.query,
+                                          self.origin, self.headers)
+            raise Fail("%s: cannot connect to %s (origin %r, headers %r): %s: %s (the same "
+                       "handshake by hand gets an answer beginning %r)"
+                       % (self.name, self.url, self.origin, self.headers, type(e).__name__, e,
+                          raw[:80]))
+        self._log("--", "connected to %s" % self.url)
+        return self
+
+    async def until_closed(self, timeout):
+        """Read frames until the server closes the connection.  Returns (events, close code)
+        where the code is None if the connection is still open after timeout seconds."""
+        evs = []
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return evs, None
+            try:
+                frame = await asyncio.wait_for(self.conn.recv(), left)
+            except asyncio.TimeoutError:
+                return evs, None
+            except websockets.exceptions.ConnectionClosed as e:
+                code = e.rcvd.code if e.rcvd is not None else 1006
+                self._log("--", "closed by the server (code %s, reason %r)"
+                          % (code, e.rcvd.reason if e.rcvd is not None else None))
+                self.closed_by_server = code
+                return evs, code
+            self._log("<", frame if isinstance(frame, str) else "BINARY %r" % frame[:100])
+            try:
+                ev = json.loads(frame)
+            except (ValueError, TypeError):
+                ev = {"type": "<not JSON>", "frame": shorten(frame, 200)}
+            evs.append(ev)
+            if isinstance(ev, dict):
+                self.events.append((time.monotonic() - self.t0, ev))
+                if "id" in ev:
+                    self.by_id.setdefault(ev["id"], []).append((time.monotonic() - self.t0, ev))
+
+
+async def ws_handshake_status(t, srv, query="", origin=None, headers=None):
+    """Try a WebSocket handshake: None if it is accepted (the connection is closed again),
+    else the HTTP status of the refusal (or a string describing another failure)."""
+    need_websockets(t)
+    srv.check_alive()
+    kw = {}
+    if origin is not None:
+        kw["origin"] = origin
+    if headers:
+        kw["extra_headers"] = headers
+    url = srv.ws_url + query
+    try:
+        conn = await asyncio.wait_for(websockets.connect(url, ping_interval=None,
+                                                         open_timeout=20, close_timeout=5,
+                                                         **kw), 30)
+    except websockets.exceptions.InvalidStatusCode as e:
+        t.note("WS handshake %s origin=%r headers=%r -> HTTP %s" % (url, origin, headers,
+                                                                   e.status_code))
+        return e.status_code
+    except asyncio.TimeoutError:
+        return "handshake timed out"
+    except (OSError, websockets.exceptions.WebSocketException) as e:
+        if not srv.alive():
+            raise Fail(srv.died_message())
+        raw = await asyncio.to_thread(raw_ws_handshake, srv, query, origin, headers)
+        t.note("WS handshake %s origin=%r headers=%r -> %s: %s; the same handshake by hand "
+               "gets: %r" % (url, origin, headers, type(e).__name__, e, raw))
+        return "%s: %s (the server's answer begins %r)" % (type(e).__name__, e, raw[:60])
+    t.note("WS handshake %s origin=%r headers=%r -> accepted" % (url, origin, headers))
+    try:
+        await asyncio.wait_for(conn.close(), 10)
+    except (asyncio.TimeoutError, OSError, websockets.exceptions.WebSocketException):
+        pass
+    return None
+
+
+def raw_ws_handshake(srv, query="", origin=None, headers=None, timeout=5):
+    """Send a WebSocket upgrade request by hand; returns the first bytes of the answer."""
+    lines = ["GET /api/v1/ws%s HTTP/1.1" % query, "Host: 127.0.0.1:%d" % srv.port,
+             "Upgrade: websocket", "Connection: Upgrade",
+             "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==", "Sec-WebSocket-Version: 13"]
+    if origin is not None:
+        lines.append("Origin: %s" % origin)
+    for k, v in (headers or {}).items():
+        lines.append("%s: %s" % (k, v))
+    out = b""
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=timeout) as s:
+            s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            while b"\r\n\r\n" not in out and len(out) < 4096:
+                d = s.recv(4096)
+                if not d:
+                    break
+                out += d
+    except OSError as e:
+        out += b"<%s>" % str(e).encode()
+    return out[:200]
+
+
+# ------------------------------------------------------------------ /metrics
+_SAMPLE_RE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+-?\d+)?$')
+_LABEL_RE = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*(?:,|$)')
+
+
+class Metrics:
+    """Parsed Prometheus text exposition: samples [(name, {labels}, value)], types
+    {family: type}, problems [lines that do not parse]."""
+
+    def __init__(self, text):
+        self.text = text
+        self.samples = []
+        self.types = {}
+        self.problems = []
+        for ln in text.split("\n"):
+            s = ln.strip()
+            if not s:
+                continue
+            if s.startswith("#"):
+                parts = s.split(None, 3)
+                if len(parts) >= 4 and parts[1] == "TYPE":
+                    self.types[parts[2]] = parts[3].strip()
+                continue
+            m = _SAMPLE_RE.match(s)
+            if not m:
+                self.problems.append(ln)
+                continue
+            labels = {}
+            body = m.group(2) or ""
+            pos = 0
+            ok = True
+            while pos < len(body):
+                lm = _LABEL_RE.match(body, pos)
+                if not lm or lm.end() == pos:
+                    ok = False
+                    break
+                labels[lm.group(1)] = re.sub(r'\\(.)', lambda x: {"n": "\n"}.get(
+                    x.group(1), x.group(1)), lm.group(2))
+                pos = lm.end()
+            try:
+                v = float(m.group(3))
+            except ValueError:
+                ok = False
+            if not ok:
+                self.problems.append(ln)
+                continue
+            self.samples.append((m.group(1), labels, v))
+
+    def find(self, name, **labels):
+        """Samples of name whose labels include the given ones: [(labels, value)]."""
+        return [(lb, v) for n, lb, v in self.samples
+                if n == name and all(lb.get(k) == w for k, w in labels.items())]
+
+    def has(self, name):
+        return any(n == name for n, _, _ in self.samples)
+
+    def total(self, name, **labels):
+        """Sum of the matching samples (0 when none)."""
+        return sum(v for _, v in self.find(name, **labels))
+
+    def value(self, name, **labels):
+        """The one sample of name with exactly these labels; None if absent."""
+        for n, lb, v in self.samples:
+            if n == name and lb == labels:
+                return v
+        return None
+
+
+def get_metrics(t, srv, headers=None):
+    """GET /metrics: checks 200 and the content type; returns Metrics."""
+    r = http_req(t, srv, "GET", "/metrics", headers=headers, timeout=30)
+    t.eq(r.status, 200, "GET /metrics status (body %r)" % shorten(r.body, 300))
+    ct = r.headers.get("content-type", "")
+    t.check(ct.startswith("text/plain") and "version=0.0.4" in ct.replace(" ", ""),
+            "GET /metrics Content-Type must be 'text/plain; version=0.0.4', got %r" % ct)
+    m = Metrics(r.body.decode("utf-8", "replace"))
+    t.check(not m.problems, "/metrics lines that are not Prometheus samples: %r"
+            % m.problems[:5])
+    return m
+
+
+def check_histogram(t, m, fam):
+    """fam_bucket/_sum/_count well formed for every label set; returns {labelkey: count}."""
+    buckets = {}
+    for n, lb, v in m.samples:
+        if n == fam + "_bucket":
+            t.check("le" in lb, "%s_bucket sample without an 'le' label: %r" % (fam, lb))
+            key = tuple(sorted((k, w) for k, w in lb.items() if k != "le"))
+            try:
+                le = float(lb["le"])  # "+Inf" parses as inf
+            except ValueError:
+                raise Fail("%s_bucket: le=%r is not a number" % (fam, lb["le"]))
+            buckets.setdefault(key, []).append((le, v))
+    t.check(buckets, "/metrics has no %s_bucket samples" % fam)
+    counts = {}
+    for key, bs in buckets.items():
+        bs.sort()
+        t.check(bs[-1][0] == float("inf"), "%s%r: no le=\"+Inf\" bucket" % (fam, dict(key)))
+        for (l1, v1), (l2, v2) in zip(bs, bs[1:]):
+            t.check(v2 >= v1, "%s%r: buckets not cumulative (le=%s: %s, le=%s: %s)"
+                    % (fam, dict(key), l1, v1, l2, v2))
+        cnt = m.value(fam + "_count", **dict(key))
+        sm = m.value(fam + "_sum", **dict(key))
+        t.check(cnt is not None, "%s_count%r missing" % (fam, dict(key)))
+        t.check(sm is not None, "%s_sum%r missing" % (fam, dict(key)))
+        t.eq(bs[-1][1], cnt, "%s%r: the +Inf bucket equals _count" % (fam, dict(key)))
+        t.check(sm >= 0, "%s_sum%r negative: %r" % (fam, dict(key), sm))
+        counts[key] = cnt
+    if fam in m.types:
+        t.eq(m.types[fam], "histogram", "# TYPE of %s" % fam)
+    return counts
+
+
+# ------------------------------------------------------------------ cgroups
+def own_cgroup_dirs_v():
+    """This process's own cgroup directories that runcell creates its leaves in (cgroup v2:
+    one; v1: one per hierarchy of memory, pids, cpu, cpuacct)."""
+    mounts = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            pre, _, post = line.rstrip("\n").partition(" - ")
+            fields = post.split(" ")
+            fstype = fields[0]
+            opts = fields[2].split(",") if len(fields) > 2 else []
+            mounts.append((pre.split(" ")[4], fstype, opts))
+    paths = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f:
+            _, ctls, path = line.rstrip("\n").split(":", 2)
+            paths[ctls] = path
+    v2 = [mp for mp, ty, _ in mounts if ty == "cgroup2"]
+    if v2 and "" in paths:
+        d = v2[0] + (paths[""] if paths[""] != "/" else "")
+        try:
+            with open(os.path.join(d, "cgroup.controllers")) as f:
+                ctl = set(f.read().split())
+        except OSError:
+            ctl = set()
+        if {"memory", "pids", "cpu"} <= ctl:
+            return [d]
+    dirs = []
+    for want in ("memory", "pids", "cpu", "cpuacct"):
+        for mp, ty, opts in mounts:
+            if ty == "cgroup" and want in opts:
+                for ctls, path in paths.items():
+                    if want in ctls.split(","):
+                        d = mp + (path if path != "/" else "")
+                        if d not in dirs:
+                            dirs.append(d)
+    return dirs
+
+
+def rc_leaves(pid):
+    """Paths of the cgroup leaves rc-<pid>-<n> under this process's own cgroup dirs."""
+    pat = re.compile(r"^rc-%d-\d+$" % pid)
+    out = []
+    for d in own_cgroup_dirs_v():
+        try:
+            names = os.listdir(d)
+        except OSError:
+            continue
+        out += [os.path.join(d, n) for n in names if pat.match(n)]
+    return sorted(out)
