@@ -12,7 +12,9 @@ typedef struct rc_paths {
         char *seccomp_dir;
         char *rootfs_dir;
         char *state_dir;
-        bool rlimit_only;  /* run without cgroup limits (development only) */
+        bool rlimit_only; /* run without cgroup limits (development only) */
+        /* which directories the command line named (they win over a config file) */
+        bool toolchains_given, rootfs_given, state_given;
         uid_t sandbox_uid; /* outside ids of the sandbox's uid/gid 0 */
         gid_t sandbox_gid;
 } rc_paths_t;

@@ -119,6 +119,9 @@ int cli_main(int argc, char **argv)
                 return cli_fail("%s", err.msg);
         }
         paths.rlimit_only |= rlimit_only;
+        paths.toolchains_given = opt_tc != NULL;
+        paths.rootfs_given = opt_rootfs != NULL;
+        paths.state_given = opt_state != NULL;
         int r;
         if (strcmp(cmd, "run") == 0)
                 r = cmd_run(&paths, argc - i, argv + i);

@@ -15,6 +15,7 @@
 
 typedef struct serve_args {
         server_opts_t o;
+        char *dirs[3]; /* toolchains_dir, rootfs_dir, state_dir from the config file */
         char host[64];
         int pool;
         strv_t warm;
@@ -58,6 +59,42 @@ static int get_strings(const cJSON *it, strv_t *out)
         return 0;
 }
 
+/* "tokens": ["t", {"token": "u", "max_runs": 2}, ...] */
+static int get_tokens(const cJSON *it, server_opts_t *o)
+{
+        const cJSON *e;
+        if (!cJSON_IsArray(it))
+                return -1;
+        int n = cJSON_GetArraySize(it), i = 0;
+        free(o->token_max_runs);
+        o->token_max_runs = calloc((size_t)n + 1, sizeof(int));
+        if (!o->token_max_runs)
+                return -1;
+        cJSON_ArrayForEach(e, it)
+        {
+                const cJSON *t =
+                    cJSON_IsObject(e) ? cJSON_GetObjectItemCaseSensitive(e, "token") : e;
+                if (!cJSON_IsString(t) || !*t->valuestring ||
+                    strv_push(&o->tokens, t->valuestring) < 0)
+                        return -1;
+                if (cJSON_IsObject(e)) {
+                        const cJSON *k;
+                        cJSON_ArrayForEach(k, e)
+                        {
+                                long long m;
+                                if (strcmp(k->string, "token") == 0)
+                                        continue;
+                                if (strcmp(k->string, "max_runs") != 0 ||
+                                    get_int(k, 1, 1 << 20, &m) < 0)
+                                        return -1;
+                                o->token_max_runs[i] = (int)m;
+                        }
+                }
+                i++;
+        }
+        return 0;
+}
+
 static int load_config(serve_args_t *a, const char *path)
 {
         _cleanup_free_ char *text = NULL;
@@ -97,10 +134,16 @@ static int load_config(serve_args_t *a, const char *path)
                 else if (strcmp(k, "allowed_origins") == 0)
                         bad = get_strings(it, &a->o.origins) < 0;
                 else if (strcmp(k, "tokens") == 0)
-                        bad = get_strings(it, &a->o.tokens) < 0;
+                        bad = get_tokens(it, &a->o) < 0;
                 else if (strcmp(k, "grace_ms") == 0)
                         bad = get_int(it, 0, 3600000, &n) < 0 || ((a->o.grace_ms = (int)n), 0);
-                else if (strcmp(k, "tls") == 0) {
+                else if (strcmp(k, "toolchains_dir") == 0 || strcmp(k, "rootfs_dir") == 0 ||
+                         strcmp(k, "state_dir") == 0) {
+                        int d = k[0] == 't' ? 0 : k[0] == 'r' ? 1 : 2;
+                        free(a->dirs[d]);
+                        bad = !cJSON_IsString(it) || it->valuestring[0] != '/' ||
+                              !(a->dirs[d] = strdup(it->valuestring));
+                } else if (strcmp(k, "tls") == 0) {
                         const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "cert");
                         const cJSON *kk = cJSON_GetObjectItemCaseSensitive(it, "key");
                         bad = !cJSON_IsString(c) || !cJSON_IsString(kk) ||
@@ -173,6 +216,16 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                 nf.rlim_cur = nf.rlim_max;
                 setrlimit(RLIMIT_NOFILE, &nf);
         }
+        /* Directories from the config file replace the environment's and the defaults, but not
+         * what the command line named. */
+        rc_paths_t mine = *paths;
+        if (a.dirs[0] && !paths->toolchains_given)
+                mine.toolchains_dir = a.dirs[0];
+        if (a.dirs[1] && !paths->rootfs_given)
+                mine.rootfs_dir = a.dirs[1];
+        if (a.dirs[2] && !paths->state_given)
+                mine.state_dir = a.dirs[2];
+        paths = &mine;
         catalog_t c;
         rc_err_t err = {0};
         rc = 0;
@@ -189,5 +242,7 @@ out:
         strv_free(&a.warm);
         free(a.cert);
         free(a.key);
+        for (int d = 0; d < 3; d++)
+                free(a.dirs[d]);
         return rc;
 }

@@ -47,12 +47,14 @@ struct conn { /* one WebSocket connection */
         buf_t rx;
         bool rx_binary;
         bool close_after_flush; /* a fatal error was queued: close once it is written */
+        int token;
         run_t *runs;
 };
 
 struct http_req { /* one HTTP request */
         server_t *srv;
         struct lws *wsi;
+        int token;
         const char *ctype;
         buf_t body;
         bool too_large;
@@ -83,6 +85,7 @@ struct run {
         run_t *next; /* in conn->runs */
         run_t *qnext;
         run_t *all_prev, *all_next; /* every run of the server */
+        int token;
         int64_t t_begin;
         lws_sorted_usec_list_t reap;
 };
@@ -128,6 +131,7 @@ struct server {
 typedef struct pss {
         conn_t *conn;
         http_req_t *http;
+        int token; /* index of the token the handshake gave, -1: none */
 } pss_t;
 
 static volatile sig_atomic_t stop_requested;
@@ -501,6 +505,21 @@ static run_t *run_new(server_t *srv, conn_t *c, http_req_t *h, cJSON *doc, const
                          srv->opts->source_max);
                 return NULL;
         }
+        r->token = c ? c->token : h ? h->token : -1;
+        int token_max =
+            r->token >= 0 && srv->opts->token_max_runs ? srv->opts->token_max_runs[r->token] : 0;
+        int token_runs = 0;
+        for (run_t *o = srv->all; token_max && o; o = o->all_next)
+                token_runs += o->token == r->token && o->state != RUN_DONE;
+        if (token_max && token_runs >= token_max) {
+                run_request_free(&r->rr);
+                cJSON_Delete(doc);
+                free(r->id);
+                free(r);
+                *code = "busy";
+                snprintf(msg, msg_size, "this token's %d runs are all going or waiting", token_max);
+                return NULL;
+        }
         if (srv->running >= srv->max_concurrent && srv->queued >= srv->queue_max) {
                 run_request_free(&r->rr);
                 cJSON_Delete(doc);
@@ -805,8 +824,9 @@ static void metrics_text(server_t *srv, buf_t *b)
 
 /* Origin and token checks; 0 when the request may go on, else the HTTP status to refuse with
  * and *code set. */
-static int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code)
+static int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int *token_idx)
 {
+        *token_idx = -1;
         const server_opts_t *o = srv->opts;
         char buf[512];
         if (o->origins.n && lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_ORIGIN) > 0) {
@@ -830,7 +850,10 @@ static int check_access(server_t *srv, struct lws *wsi, bool ws, const char **co
                         token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
                 bool ok = false;
                 for (size_t i = 0; token && i < o->tokens.n; i++)
-                        ok |= strcmp(token, o->tokens.v[i]) == 0;
+                        if (strcmp(token, o->tokens.v[i]) == 0) {
+                                ok = true;
+                                *token_idx = (int)i;
+                        }
                 if (!ok) {
                         *code = "unauthorized";
                         return 401;
@@ -962,8 +985,9 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 pss->http = h;
                 bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
                 const char *code = NULL;
-                int denied =
-                    strcmp(path, "/healthz") == 0 ? 0 : check_access(srv, wsi, false, &code);
+                int denied = strcmp(path, "/healthz") == 0
+                                 ? 0
+                                 : check_access(srv, wsi, false, &code, &h->token);
                 if (denied) {
                         http_error(h, denied, code,
                                    denied == 401 ? "a valid bearer token is required"
@@ -1029,7 +1053,7 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 return 0;
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
                 const char *code = NULL;
-                int denied = check_access(srv, wsi, true, &code);
+                int denied = check_access(srv, wsi, true, &code, &pss->token);
                 if (denied) {
                         /* Answer the handshake with a plain HTTP/1.1 refusal, then close: clients
                          * report the status (lws' own helper answers HTTP/1.0 here). */
@@ -1060,6 +1084,7 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                         return -1;
                 c->srv = srv;
                 c->wsi = wsi;
+                c->token = srv->opts->tokens.n ? pss->token : -1;
                 pss->conn = c;
                 srv->ws_conns++;
                 return 0;
@@ -1146,6 +1171,8 @@ void server_opts_free(server_opts_t *o)
 {
         strv_free(&o->origins);
         strv_free(&o->tokens);
+        free(o->token_max_runs);
+        o->token_max_runs = NULL;
 }
 
 static void on_grace_over(lws_sorted_usec_list_t *sul)

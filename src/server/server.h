@@ -17,6 +17,7 @@ typedef struct server_opts {
         int json_depth_max;     /* nesting of one message */
         strv_t origins;         /* allowed Origin headers; empty: any */
         strv_t tokens;          /* accepted bearer tokens; empty: no authentication */
+        int *token_max_runs;    /* per token (same order): runs going or queued; 0: any */
         int grace_ms;           /* on SIGTERM, how long runs in flight may finish */
         const char *tls_cert;   /* PEM files: TLS when both are set */
         const char *tls_key;
