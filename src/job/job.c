@@ -159,6 +159,18 @@ static void untimer(job_t *j, ev_timer_t **t)
         }
 }
 
+/* The stage's watches and timers, all of them. */
+static void unwatch_all(job_t *j)
+{
+        untimer(j, &j->t_wall);
+        untimer(j, &j->t_cpu);
+        unwatch(j, &j->w_out);
+        unwatch(j, &j->w_err);
+        unwatch(j, &j->w_in);
+        unwatch(j, &j->w_sync);
+        unwatch(j, &j->w_pid);
+}
+
 static void kill_sandbox(job_t *j)
 {
         if (!j->killed_by_us && j->pr.sb) {
@@ -339,13 +351,7 @@ static void job_finish(job_t *j)
 static void stage_end(job_t *j)
 {
         stage_result_t *res = j->cur;
-        untimer(j, &j->t_wall);
-        untimer(j, &j->t_cpu);
-        unwatch(j, &j->w_out);
-        unwatch(j, &j->w_err);
-        unwatch(j, &j->w_in);
-        unwatch(j, &j->w_sync);
-        unwatch(j, &j->w_pid);
+        unwatch_all(j);
         int64_t tt = trace_now();
         sb_result_t sr = {0};
         rc_err_t err = {0};
@@ -601,13 +607,7 @@ void job_free(job_t *j)
 {
         if (!j)
                 return;
-        untimer(j, &j->t_wall);
-        untimer(j, &j->t_cpu);
-        unwatch(j, &j->w_out);
-        unwatch(j, &j->w_err);
-        unwatch(j, &j->w_in);
-        unwatch(j, &j->w_sync);
-        unwatch(j, &j->w_pid);
+        unwatch_all(j);
         prepared_destroy(&j->pr);
         sb_result_free(&j->compile_out);
         for (size_t i = 0; j->files && i < j->spec.nfiles; i++) {

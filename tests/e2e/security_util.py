@@ -18,6 +18,7 @@ import subprocess
 import threading
 import time
 
+import harness
 from harness import (E2E_DIR, PROGRAMS, Fail, Result, check_result_shape, kill_group,
                      shorten)
 
@@ -253,35 +254,7 @@ def procs_with_token(tok):
     return tab, hits
 
 
-def own_cgroup_dirs():
-    """This process's own cgroup directories (v1: one per hierarchy; v2: one)."""
-    mounts = {}
-    for ln in (_read("/proc/self/mountinfo") or "").split("\n"):
-        if " - " not in ln:
-            continue
-        left, right = ln.split(" - ", 1)
-        lf, rf = left.split(), right.split()
-        if len(rf) < 3 or len(lf) < 5:
-            continue
-        if rf[0] == "cgroup2":
-            mounts[""] = lf[4]
-        elif rf[0] == "cgroup":
-            for o in rf[2].split(","):
-                mounts.setdefault(o, lf[4])
-    dirs = set()
-    for ln in (_read("/proc/self/cgroup") or "").split("\n"):
-        parts = ln.split(":", 2)
-        if len(parts) != 3:
-            continue
-        ctls = parts[1].split(",") if parts[1] else [""]
-        for c in ctls:
-            if c in ("memory", "pids", "cpu", "cpuacct", "") and c in mounts:
-                if parts[2] == "/":
-                    continue  # a hierarchy's root: runcell never makes leaves there
-                d = mounts[c] + ("" if parts[2] == "/" else parts[2])
-                if os.path.isdir(d):
-                    dirs.add(d)
-    return sorted(dirs)
+own_cgroup_dirs = harness.own_cgroup_dirs
 
 
 _leaf_re = re.compile(r"^rc-(\d+)-(\d+)$")

@@ -27,6 +27,7 @@ import subprocess
 import threading
 import time
 
+import harness
 from harness import Fail, Result, STAGE_STATUSES, shorten
 
 try:
@@ -1002,49 +1003,11 @@ def check_histogram(t, m, fam):
 
 
 # ------------------------------------------------------------------ cgroups
-def own_cgroup_dirs_v():
-    """This process's own cgroup directories that runcell creates its leaves in (cgroup v2:
-    one; v1: one per hierarchy of memory, pids, cpu, cpuacct)."""
-    mounts = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.rstrip("\n").partition(" - ")
-            fields = post.split(" ")
-            fstype = fields[0]
-            opts = fields[2].split(",") if len(fields) > 2 else []
-            mounts.append((pre.split(" ")[4], fstype, opts))
-    paths = {}
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _, ctls, path = line.rstrip("\n").split(":", 2)
-            paths[ctls] = path
-    v2 = [mp for mp, ty, _ in mounts if ty == "cgroup2"]
-    if v2 and "" in paths:
-        d = v2[0] + (paths[""] if paths[""] != "/" else "")
-        try:
-            with open(os.path.join(d, "cgroup.controllers")) as f:
-                ctl = set(f.read().split())
-        except OSError:
-            ctl = set()
-        if {"memory", "pids", "cpu"} <= ctl:
-            return [d]
-    dirs = []
-    for want in ("memory", "pids", "cpu", "cpuacct"):
-        for mp, ty, opts in mounts:
-            if ty == "cgroup" and want in opts:
-                for ctls, path in paths.items():
-                    if want in ctls.split(","):
-                        d = mp + (path if path != "/" else "")
-                        if d not in dirs:
-                            dirs.append(d)
-    return dirs
-
-
 def rc_leaves(pid):
     """Paths of the cgroup leaves rc-<pid>-<n> under this process's own cgroup dirs."""
     pat = re.compile(r"^rc-%d-\d+$" % pid)
     out = []
-    for d in own_cgroup_dirs_v():
+    for d in harness.own_cgroup_dirs():
         try:
             names = os.listdir(d)
         except OSError:

@@ -13,8 +13,8 @@ import subprocess
 import tarfile
 import time
 
-from harness import (ALIASES, LANGS, case, expect_bad_input, expect_stage, prog,
-                     shorten)
+from harness import (ALIASES, LANGS, case, expect_bad_input, expect_stage, own_cgroup_dirs,
+                     prog, shorten)
 
 HELLO = prog("python", "hello.py")
 
@@ -345,37 +345,6 @@ def doctor_json(t):
 
 
 # ------------------------------------------------------------------ cgroups
-
-def own_cgroup_dirs():
-    """The directories of this process's own cgroups that runcell uses (v2, or v1 per hierarchy)."""
-    mounts = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            pre, _, post = line.rstrip("\n").partition(" - ")
-            fstype, _, rest = post.partition(" ")
-            opts = rest.split(" ")[1] if " " in rest else ""
-            mounts.append((pre.split(" ")[4], fstype, opts.split(",")))
-    paths = {}
-    with open("/proc/self/cgroup") as f:
-        for line in f:
-            _, ctls, path = line.rstrip("\n").split(":", 2)
-            paths[ctls] = path
-    v2 = [m for m, t, _ in mounts if t == "cgroup2"]
-    if v2 and "" in paths:
-        ctl = open(os.path.join(v2[0] + paths[""], "cgroup.controllers")).read().split()
-        if {"memory", "pids", "cpu"} <= set(ctl):
-            return [v2[0] + paths[""]]
-    dirs = []
-    for want in ("memory", "pids", "cpu", "cpuacct"):
-        for m, t, opts in mounts:
-            if t == "cgroup" and want in opts:
-                for ctls, path in paths.items():
-                    if want in ctls.split(","):
-                        d = m + (path if path != "/" else "")
-                        if d not in dirs:
-                            dirs.append(d)
-    return dirs
-
 
 @case("cgroups.refuses_without_delegation")
 def refuses_without_delegation(t):
