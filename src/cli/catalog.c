@@ -8,7 +8,7 @@
 #include "cli/cli.h"
 #include "util/cleanup.h"
 
-int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err)
+int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err)
 {
         memset(c, 0, sizeof(*c));
         c->paths = paths;
@@ -17,15 +17,31 @@ int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_e
         if (r < 0)
                 return r;
         c->langs = calloc(c->set.n, sizeof(*c->langs));
+        return c->langs ? 0 : rc_err_set(err, ENOMEM, "out of memory");
+}
+
+int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err)
+{
         c->pool = job_pool_new(pool_size);
-        if (!c->langs || !c->pool)
+        if (!c->pool)
                 return rc_err_set(err, ENOMEM, "out of memory");
-        r = cg_manager_open(paths->rlimit_only ? CG_MODE_NONE : CG_MODE_AUTO, &c->cgroups, err);
+        rc_err_t e = {0};
+        int r =
+            cg_manager_open(c->paths->rlimit_only ? CG_MODE_NONE : CG_MODE_AUTO, &c->cgroups, &e);
         if (r < 0)
-                return rc_err_wrap(err,
-                                   "cannot enforce memory, CPU and process limits (--rlimit-only "
-                                   "runs without them, for development)");
+                /* A sandbox without its limits is how playgrounds go down: refuse, say why. */
+                return rc_err_set(
+                    err, e.code,
+                    "cannot enforce memory, CPU and process limits: %s (--rlimit-only "
+                    "runs without them, for development)",
+                    e.msg);
         return 0;
+}
+
+int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err)
+{
+        int r = catalog_load(c, paths, err);
+        return r < 0 ? r : catalog_open_limits(c, pool_size, err);
 }
 
 void catalog_close(catalog_t *c)
@@ -58,7 +74,7 @@ int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *er
                 rootfs_package_version(&c->store, tc->rootfs, tc->version_package, &l->version,
                                        NULL);
                 if ((r = cli_load_profile(c->paths, tc, &l->filter, err)) < 0)
-                        return r;
+                        return rc_err_wrap(err, "seccomp profile");
                 l->ready = true;
         }
         *out = l;

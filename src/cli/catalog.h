@@ -30,8 +30,10 @@ typedef struct catalog {
 } catalog_t;
 
 /* Load toolchains and open the cgroup manager (refusing, with the reason, when limits cannot
- * be enforced and rlimit-only mode was not asked for). */
+ * be enforced and rlimit-only mode was not asked for): catalog_load, then catalog_open_limits. */
 int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err);
+int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err);
+int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err);
 void catalog_close(catalog_t *c);
 /* The language's root filesystem unpacked, version read, filter compiled (once). */
 int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *err);

@@ -9,14 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/catalog.h"
 #include "cli/cli.h"
 #include "job/job.h"
 #include "job/result_json.h"
-#include "rootfs/store.h"
-#include "seccomp/profile.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
-#include "util/json.h"
 #include "util/trace.h"
 
 #define CLI_FILE_MAX  (16u << 20)
@@ -175,15 +173,15 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         if (parse_run_args(argc, argv, &o))
                 return 1;
 
-        toolchain_set_t set = {0};
+        catalog_t cat;
+        memset(&cat, 0, sizeof(cat));
         rc_err_t err = {0};
         int rc = 1;
         job_input_file_t *files = calloc((size_t)o.nfiles, sizeof(*files));
         char **bufs = calloc((size_t)o.nfiles, sizeof(char *));
-        char *stdin_data = NULL, *rootfs = NULL, *version = NULL;
+        char *stdin_data = NULL;
         size_t stdin_len = 0;
         job_result_t res = {0};
-        seccomp_bpf_t filter = {0};
         /* Ctrl-C, SIGTERM or SIGHUP end the run, not runcell: the sandbox is killed, the verdict is
          * "killed", the output so far is reported, and nothing is left behind. */
         sigset_t stop;
@@ -193,17 +191,16 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         sigaddset(&stop, SIGHUP);
         sigprocmask(SIG_BLOCK, &stop, NULL);
         int cancel_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
-        cg_manager_t *cgroups = NULL;
         if (!files || !bufs) {
                 cli_fail("out of memory");
                 goto out;
         }
         int64_t tt = trace_now();
-        if (toolchain_set_load(&set, paths->toolchains_dir, &err) < 0) {
+        if (catalog_load(&cat, paths, &err) < 0) {
                 cli_fail("%s", err.msg);
                 goto out;
         }
-        const toolchain_t *tc = toolchain_set_find(&set, o.lang);
+        const toolchain_t *tc = toolchain_set_find(&cat.set, o.lang);
         if (!tc) {
                 cli_fail("unknown language '%s' (see runcell languages)", o.lang);
                 goto out;
@@ -215,49 +212,29 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 cli_fail("--stdin: %s", err.msg);
                 goto out;
         }
-        rootfs_store_t store = {.rootfs_dir = paths->rootfs_dir, .state_dir = paths->state_dir};
-        if (rootfs_prepare(&store, tc->rootfs, &rootfs, &err) < 0) {
+        lang_t *lang = NULL;
+        if (catalog_lang(&cat, tc, &lang, &err) < 0) {
                 cli_fail("%s", err.msg);
                 goto out;
         }
-        tt = trace_step("toolchains, inputs, rootfs", tt);
-        rootfs_package_version(&store, tc->rootfs, tc->version_package, &version, NULL);
-        if (cli_load_profile(paths, tc, &filter, &err) < 0) {
-                cli_fail("seccomp profile: %s", err.msg);
+        tt = trace_step("toolchains, inputs, rootfs, seccomp", tt);
+        /* No pool: a one-shot run prepares its sandboxes when it needs them. */
+        if (catalog_open_limits(&cat, 0, &err) < 0) {
+                cli_fail("%s", err.msg);
                 goto out;
         }
-        tt = trace_step("version + seccomp compile", tt);
-        if (cg_manager_open(paths->rlimit_only ? CG_MODE_NONE : CG_MODE_AUTO, &cgroups, &err) < 0) {
-                /* A sandbox without its limits is how playgrounds go down: refuse, say why. */
-                cli_fail("cannot enforce memory, CPU and process limits: %s (--rlimit-only runs "
-                         "without them, for development)",
-                         err.msg);
-                goto out;
-        }
-
         tt = trace_step("cgroup manager open", tt);
-        job_spec_t js = {
-            .tc = tc,
-            .rootfs = rootfs,
-            .files = files,
-            .nfiles = (size_t)o.nfiles,
-            .stdin_data = stdin_data,
-            .stdin_len = stdin_len,
-            .args = o.args,
-            .compile_limits = tc->limits_compile,
-            .run_limits = tc->limits_run,
-            .seccomp = &filter,
-            .cgroups = cgroups,
-            .cpus = 1.0,
-            .host_uid = paths->sandbox_uid,
-            .host_gid = paths->sandbox_gid,
-            .capture = o.json,
-            .cancel_fd = cancel_fd,
-            .cb = {.output = o.json ? NULL : on_output},
-        };
+        job_spec_t js;
+        catalog_job_spec(&cat, lang, &js);
         limits_overlay(&js.run_limits, &o.limits);
-        limits_fill_defaults(&js.compile_limits);
-        limits_fill_defaults(&js.run_limits);
+        js.files = files;
+        js.nfiles = (size_t)o.nfiles;
+        js.stdin_data = stdin_data;
+        js.stdin_len = stdin_len;
+        js.args = o.args;
+        js.capture = o.json;
+        js.cancel_fd = cancel_fd;
+        js.cb.output = o.json ? NULL : on_output;
         if (job_run(&js, &res, &err) < 0) {
                 cli_fail("%s", err.msg);
                 goto out;
@@ -265,7 +242,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         bool internal = (res.compile.present && res.compile.status == STATUS_INTERNAL_ERROR) ||
                         (res.run.present && res.run.status == STATUS_INTERNAL_ERROR);
         if (o.json) {
-                cJSON *j = job_result_json(tc->name, version, &res);
+                cJSON *j = job_result_json(tc->name, lang->version, &res);
                 char *text = cJSON_PrintUnformatted(j);
                 if (text)
                         printf("%s\n", text);
@@ -290,12 +267,8 @@ out:
         free(files);
         free(bufs);
         free(stdin_data);
-        free(rootfs);
-        free(version);
-        seccomp_bpf_free(&filter);
         if (cancel_fd >= 0)
                 close(cancel_fd);
-        cg_manager_free(cgroups);
-        toolchain_set_free(&set);
+        catalog_close(&cat);
         return rc;
 }

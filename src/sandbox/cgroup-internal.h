@@ -43,7 +43,7 @@ int cg_write(const char *dir, const char *file, const char *value, rc_err_t *err
 /* Read dir/file (small) into buf; returns 0 or -errno. */
 int cg_read(const char *dir, const char *file, char *buf, size_t size);
 /* Remove leaves named rc-<pid>-* under dir whose pid is gone (a runcell that was SIGKILLed). */
-void cg_remove_stale(const char *dir, const char *procs_file);
+void cg_remove_stale(const char *dir);
 /* Kill every pid listed in dir/cgroup.procs; returns how many were listed. */
 int cg_kill_listed(const char *dir);
 

@@ -83,7 +83,7 @@ static int v1_open(cg_manager_t *m, rc_err_t *err)
         snprintf(probe, sizeof(probe), "%s/memory.memsw.limit_in_bytes", m->dirs[0]);
         m->memsw = access(probe, F_OK) == 0;
         for (int i = 0; i < m->ndirs; i++)
-                cg_remove_stale(m->dirs[i], "cgroup.procs");
+                cg_remove_stale(m->dirs[i]);
         return 0;
 }
 

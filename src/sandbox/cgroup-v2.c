@@ -71,7 +71,7 @@ static int v2_open(cg_manager_t *m, rc_err_t *err)
         if (access(dir, W_OK) < 0 || access(probe, W_OK) < 0)
                 return rc_err_sys(err, errno, "%s is not delegated to uid %u (Delegate=yes)", dir,
                                   (unsigned)geteuid());
-        cg_remove_stale(dir, "cgroup.procs");
+        cg_remove_stale(dir);
 
         /* No internal processes: move runcell into its own leaf before enabling controllers. */
         char self_leaf[1024], pid[32];
@@ -145,14 +145,6 @@ static int v2_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_e
         return 0;
 }
 
-static int v2_attach(cg_leaf_t *l, pid_t pid, rc_err_t *err)
-{
-        (void)l;
-        (void)pid;
-        (void)err;
-        return 0; /* placed at clone time (CLONE_INTO_CGROUP) */
-}
-
 static int v2_stats(cg_leaf_t *l, cg_stats_t *st)
 {
         char buf[4096];
@@ -177,7 +169,7 @@ const cg_backend_t cg_backend_v2 = {
     .open = v2_open,
     .leaf_init = v2_leaf_init,
     .set_limits = v2_set_limits,
-    .attach = v2_attach,
+    /* no attach: the sandbox is born in its leaf (CLONE_INTO_CGROUP) */
     .stats = v2_stats,
     .kill = v2_kill,
 };

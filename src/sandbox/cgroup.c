@@ -139,7 +139,7 @@ static void rmdir_when_empty(const char *dir)
         }
 }
 
-void cg_remove_stale(const char *dir, const char *procs_file)
+void cg_remove_stale(const char *dir)
 {
         _cleanup_closedir_ DIR *d = opendir(dir);
         if (!d)
@@ -154,7 +154,6 @@ void cg_remove_stale(const char *dir, const char *procs_file)
                         continue;
                 char sub[1024];
                 snprintf(sub, sizeof(sub), "%s/%s", dir, e->d_name);
-                (void)procs_file;
                 rmdir_when_empty(sub);
         }
 }
