@@ -29,15 +29,10 @@ import time
 
 import websockets
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
+from benchlib import ROOT, enter_cgroup, leave_cgroup, pct, write_section
+
 PY_HELLO = 'print("hello, world")\n'
 C_HELLO = '#include <stdio.h>\nint main(void) { puts("hello, world"); return 0; }\n'
-
-
-def pct(v, p):
-    s = sorted(v)
-    return s[max(0, min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1)))))]
 
 
 def rss_kb(pid):
@@ -46,25 +41,6 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return -1
-
-
-def enter_cgroup(name):
-    subprocess.run([DELEGATE, "create", name], check=True)
-    for d in subprocess.run([DELEGATE, "dirs", name], check=True, stdout=subprocess.PIPE,
-                            text=True).stdout.split():
-        with open(os.path.join(d, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
-
-
-def leave_cgroup(name):
-    for d in subprocess.run([DELEGATE, "dirs", name], stdout=subprocess.PIPE,
-                            text=True).stdout.split():
-        try:
-            with open(os.path.join(os.path.dirname(d), "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-        except OSError:
-            pass
-    subprocess.run([DELEGATE, "remove", name])
 
 
 class Server:
@@ -114,7 +90,7 @@ def main():
         f.write(C_HELLO)
     subprocess.run(["gcc", "-O2", "-o", cbin, csrc], check=True)
     cg = "runcell-bench-server-%d" % os.getpid()
-    enter_cgroup(cg)
+    cg_dirs = enter_cgroup(cg)
     out = []
     try:
         srv = Server(a.bin, "--warm", "python", "--warm", "c", "--max-concurrent",
@@ -126,24 +102,14 @@ def main():
         finally:
             srv.stop()
     finally:
-        leave_cgroup(cg)
+        leave_cgroup(cg, cg_dirs)
         shutil.rmtree(work, ignore_errors=True)
     header = "%s, %d cores, kernel %s, cgroup v1 (hybrid host), runcell serve with every limit and seccomp" % (
         time.strftime("%Y-%m-%d"), os.cpu_count(), platform.release())
     text = "\n".join([header, ""] + out)
     print(text)
     if a.write:
-        path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
-        begin, end = "<!-- server:begin -->", "<!-- server:end -->"
-        section = "%s\n## The server: `bench/server.py --runs %d`\n\n%s\n%s" % (begin, a.runs, text, end)
-        doc = open(path).read()
-        if begin in doc:
-            doc = doc[:doc.index(begin)] + section + doc[doc.index(end) + len(end):]
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + section + "\n"
-        with open(path, "w") as f:
-            f.write(doc)
-        print("wrote", path)
+        write_section("server", "The server: `bench/server.py --runs %d`" % a.runs, text)
 
 
 def latency(srv, runs, hello, cbin):

@@ -30,13 +30,7 @@ import sys
 import tempfile
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
-
-
-def pct(values, p):
-    s = sorted(values)
-    return s[max(0, min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1)))))]
+from benchlib import ROOT, enter_cgroup, leave_cgroup, pct, write_section
 
 
 def timed(argv, expect):
@@ -74,28 +68,6 @@ class Batch:
     def close(self):
         self.p.stdin.close()
         self.p.wait(timeout=30)
-
-
-def enter_cgroup(name):
-    subprocess.run([DELEGATE, "create", name], check=True)
-    dirs = subprocess.run([DELEGATE, "dirs", name], check=True, stdout=subprocess.PIPE,
-                          text=True).stdout.split()
-    for d in dirs:
-        with open(os.path.join(d, "cgroup.procs"), "w") as f:
-            f.write(str(os.getpid()))
-
-
-def leave_cgroup(name):
-    # Back to where we came from is not needed: removing kills nothing of ours once we exit,
-    # so move to the parent first, then remove.
-    dirs = subprocess.run([DELEGATE, "dirs", name], stdout=subprocess.PIPE, text=True).stdout.split()
-    for d in dirs:
-        try:
-            with open(os.path.join(os.path.dirname(d), "cgroup.procs"), "w") as f:
-                f.write(str(os.getpid()))
-        except OSError:
-            pass
-    subprocess.run([DELEGATE, "remove", name])
 
 
 def table(title, times, order, bwrap_name):
@@ -157,7 +129,7 @@ def main():
     }
 
     cg = "runcell-bench-%d" % os.getpid()
-    enter_cgroup(cg)
+    cg_dirs = enter_cgroup(cg)
     batch = None
     try:
         batch = Batch([a.bin, "--toolchains", tcdir, "batch", "--warm", "true,python"])
@@ -177,7 +149,7 @@ def main():
     finally:
         if batch:
             batch.close()
-        leave_cgroup(cg)
+        leave_cgroup(cg, cg_dirs)
         shutil.rmtree(work, ignore_errors=True)
 
     cmd = "bench/startup.py --runs %d" % a.runs
@@ -205,17 +177,7 @@ def main():
     text = "\n".join(out)
     print(text)
     if a.write:
-        path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
-        begin, end = "<!-- startup:begin -->", "<!-- startup:end -->"
-        section = "%s\n## Start-up cost: `%s`\n\n%s\n%s" % (begin, cmd, text, end)
-        doc = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
-        if begin in doc:
-            doc = doc[:doc.index(begin)] + section + doc[doc.index(end) + len(end):]
-        else:
-            doc = doc.rstrip("\n") + "\n\n" + section + "\n"
-        with open(path, "w") as f:
-            f.write(doc)
-        print("wrote", path)
+        write_section("startup", "Start-up cost: `%s`" % cmd, text)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,55 @@
+"""What the benchmark scripts share: percentiles, a delegated cgroup to run in, and writing
+their section of docs/BENCHMARKS.md."""
+import os
+import subprocess
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[max(0, min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1)))))]
+
+
+def _dirs(name):
+    return subprocess.run([DELEGATE, "dirs", name], stdout=subprocess.PIPE,
+                          text=True).stdout.split()
+
+
+def enter_cgroup(name):
+    """Move this process into a new delegated cgroup subtree (runcell needs one; every variant
+    then runs in the same surroundings). Returns its directories, for leave_cgroup: asked for
+    from inside, they would be computed relative to the subtree itself."""
+    subprocess.run([DELEGATE, "create", name], check=True)
+    dirs = _dirs(name)
+    for d in dirs:
+        with open(os.path.join(d, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    return dirs
+
+
+def leave_cgroup(name, dirs):
+    """Back to the parent cgroup (where this process came from), then remove the subtree."""
+    for d in dirs:
+        with open(os.path.join(os.path.dirname(d), "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    subprocess.run([DELEGATE, "remove", name], check=True)
+    left = [d for d in dirs if os.path.isdir(d)]
+    if left:
+        raise SystemExit("could not remove the benchmark's cgroups: %s" % left)
+
+
+def write_section(tag, title, text):
+    """Replace (or append) the <!-- tag:begin --> ... <!-- tag:end --> section."""
+    path = os.path.join(ROOT, "docs", "BENCHMARKS.md")
+    begin, end = "<!-- %s:begin -->" % tag, "<!-- %s:end -->" % tag
+    section = "%s\n## %s\n\n%s\n%s" % (begin, title, text, end)
+    doc = open(path).read() if os.path.exists(path) else "# Benchmarks\n"
+    if begin in doc:
+        doc = doc[:doc.index(begin)] + section + doc[doc.index(end) + len(end):]
+    else:
+        doc = doc.rstrip("\n") + "\n\n" + section + "\n"
+    with open(path, "w") as f:
+        f.write(doc)
+    print("wrote", path)
