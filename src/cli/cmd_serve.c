@@ -9,6 +9,7 @@
 
 #include "cli/catalog.h"
 #include "cli/cli.h"
+#include "protocol/dialect.h"
 #include "server/server.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -95,6 +96,73 @@ static int get_tokens(const cJSON *it, server_opts_t *o)
         return 0;
 }
 
+/* "dialects": {"piston": {"enabled": true, "path": "/api/v2", "max_concurrent": 4, "queue": 16,
+ * ...the dialect's own options}, "roadrunner": false} */
+static int get_dialects(const cJSON *it, server_opts_t *o, rc_err_t *err)
+{
+        const cJSON *e;
+        if (!cJSON_IsObject(it))
+                return rc_err_set(err, EINVAL, "an object of dialect names");
+        cJSON_ArrayForEach(e, it)
+        {
+                size_t i = 0;
+                while (i < dialect_count && strcmp(dialect_table[i]->name, e->string) != 0)
+                        i++;
+                if (i == dialect_count)
+                        return rc_err_set(err, EINVAL, "unknown dialect \"%s\"", e->string);
+                dialect_limits_t *dl = &o->dialects[i];
+                if (cJSON_IsBool(e)) {
+                        dl->disabled = cJSON_IsFalse(e);
+                        continue;
+                }
+                if (!cJSON_IsObject(e))
+                        return rc_err_set(err, EINVAL, "%s: true, false or an object", e->string);
+                _cleanup_cjson_ cJSON *own = cJSON_Duplicate(e, 1);
+                if (!own)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+                dl->disabled = false;
+                const cJSON *k;
+                long long n;
+                if ((k = cJSON_GetObjectItemCaseSensitive(own, "enabled"))) {
+                        if (!cJSON_IsBool(k))
+                                return rc_err_set(err, EINVAL, "%s.enabled: true or false",
+                                                  e->string);
+                        dl->disabled = cJSON_IsFalse(k);
+                }
+                if ((k = cJSON_GetObjectItemCaseSensitive(own, "path"))) {
+                        if (!cJSON_IsString(k) || k->valuestring[0] != '/' ||
+                            strlen(k->valuestring) > 100)
+                                return rc_err_set(err, EINVAL, "%s.path: a path from /", e->string);
+                        free(dl->base);
+                        if (!(dl->base = strdup(k->valuestring)))
+                                return rc_err_set(err, ENOMEM, "out of memory");
+                }
+                if ((k = cJSON_GetObjectItemCaseSensitive(own, "max_concurrent"))) {
+                        if (get_int(k, 0, 4096, &n) < 0)
+                                return rc_err_set(err, EINVAL, "%s.max_concurrent: 0 to 4096",
+                                                  e->string);
+                        dl->max_concurrent = (int)n;
+                }
+                if ((k = cJSON_GetObjectItemCaseSensitive(own, "queue"))) {
+                        if (get_int(k, 0, 1 << 20, &n) < 0)
+                                return rc_err_set(err, EINVAL, "%s.queue: 0 to 1048576", e->string);
+                        dl->queue_max = (int)n;
+                }
+                static const char *const ours[] = {"enabled", "path", "max_concurrent", "queue"};
+                for (size_t q = 0; q < sizeof(ours) / sizeof(ours[0]); q++)
+                        cJSON_DeleteItemFromObjectCaseSensitive(own, ours[q]);
+                if (own->child) {
+                        if (!dialect_table[i]->configure)
+                                return rc_err_set(err, EINVAL, "%s: unknown option \"%s\"",
+                                                  e->string, own->child->string);
+                        rc_err_t derr = {0};
+                        if (dialect_table[i]->configure(own, &derr) < 0)
+                                return rc_err_set(err, EINVAL, "%s: %s", e->string, derr.msg);
+                }
+        }
+        return 0;
+}
+
 static int load_config(serve_args_t *a, const char *path)
 {
         _cleanup_free_ char *text = NULL;
@@ -135,6 +203,8 @@ static int load_config(serve_args_t *a, const char *path)
                         bad = get_strings(it, &a->o.origins) < 0;
                 else if (strcmp(k, "tokens") == 0)
                         bad = get_tokens(it, &a->o) < 0;
+                else if (strcmp(k, "dialects") == 0)
+                        bad = get_dialects(it, &a->o, &err) < 0;
                 else if (strcmp(k, "grace_ms") == 0)
                         bad = get_int(it, 0, 3600000, &n) < 0 || ((a->o.grace_ms = (int)n), 0);
                 else if (strcmp(k, "toolchains_dir") == 0 || strcmp(k, "rootfs_dir") == 0 ||

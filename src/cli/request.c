@@ -79,6 +79,43 @@ int run_request_parse(catalog_t *c, const cJSON *req, run_request_t *out, const 
                         }
                 }
         }
+        const cJSON *je = cJSON_GetObjectItemCaseSensitive(req, "env");
+        if (je) {
+                const cJSON *e;
+                if (!cJSON_IsObject(je)) {
+                        run_request_free(out);
+                        return fail(code, "bad_request", msg, msg_size,
+                                    "\"env\" must be an object of strings");
+                }
+                cJSON_ArrayForEach(e, je)
+                {
+                        char *kv = NULL;
+                        if (!cJSON_IsString(e) || strchr(e->string, '=') ||
+                            asprintf(&kv, "%s=%s", e->string, e->valuestring) < 0 ||
+                            strv_push_take(&out->env, kv) < 0) {
+                                run_request_free(out);
+                                return fail(code, "bad_request", msg, msg_size,
+                                            "\"env\" must be an object of strings");
+                        }
+                }
+        }
+        const cJSON *jc = cJSON_GetObjectItemCaseSensitive(req, "command");
+        if (jc) {
+                const cJSON *a;
+                if (!cJSON_IsArray(jc) || cJSON_GetArraySize(jc) == 0) {
+                        run_request_free(out);
+                        return fail(code, "bad_request", msg, msg_size,
+                                    "\"command\" must be a non-empty array of strings");
+                }
+                cJSON_ArrayForEach(a, jc)
+                {
+                        if (!cJSON_IsString(a) || strv_push(&out->command, a->valuestring) < 0) {
+                                run_request_free(out);
+                                return fail(code, "bad_request", msg, msg_size,
+                                            "\"command\" must be a non-empty array of strings");
+                        }
+                }
+        }
         const cJSON *jl = cJSON_GetObjectItemCaseSensitive(req, "limits");
         if (jl && limits_from_json(jl, &out->run_over, "limits", &err) < 0) {
                 run_request_free(out);
@@ -108,6 +145,8 @@ void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js)
         js->files = r->files;
         js->nfiles = r->nfiles;
         js->args = strv_array((strv_t *)&r->args);
+        js->env = r->env.n ? strv_array((strv_t *)&r->env) : NULL;
+        js->command = r->command.n ? strv_array((strv_t *)&r->command) : NULL;
         js->stdin_data = r->stdin_data;
         js->stdin_len = r->stdin_len;
         js->interactive = r->interactive;
@@ -116,4 +155,6 @@ void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js)
 void run_request_free(run_request_t *r)
 {
         strv_free(&r->args);
+        strv_free(&r->env);
+        strv_free(&r->command);
 }

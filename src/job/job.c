@@ -115,6 +115,7 @@ struct job {
         job_spec_t spec; /* files, stdin, args point into the copies below */
         job_input_file_t *files;
         strv_t args;
+        strv_t run_env; /* the toolchain's environment with the request's on top */
         ev_loop_t *loop;
 
         stage_kind_t stage;
@@ -440,7 +441,7 @@ static void stage_begin(job_t *j, stage_kind_t kind)
         }
         sb_run_t run = {
             .argv = (kind == STAGE_COMPILE ? j->compile_argv : j->run_argv).v,
-            .envp = strv_array((strv_t *)&j->spec.tc->env),
+            .envp = strv_array(kind == STAGE_RUN ? &j->run_env : (strv_t *)&j->spec.tc->env),
             .files = files,
             .nfiles = nfiles,
             .collect = kind == STAGE_COMPILE,
@@ -480,6 +481,76 @@ static void stage_begin(job_t *j, stage_kind_t kind)
                 kill_sandbox(j);
 }
 
+/* The run stage's environment: the toolchain's, each of the request's KEY=value replacing a
+ * variable of the same name or added. */
+static int build_env(const toolchain_t *tc, char *const *extra, strv_t *out, rc_err_t *err)
+{
+        size_t n = 0;
+        for (char *const *e = extra; e && *e; e++, n++) {
+                const char *eq = strchr(*e, '=');
+                if (!eq || eq == *e || n >= JOB_ENV_MAX)
+                        return rc_err_set(err, EINVAL, "invalid environment variable \"%.60s\"",
+                                          *e);
+                for (const char *c = *e; c < eq; c++)
+                        if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') || *c == '_' ||
+                              (c > *e && *c >= '0' && *c <= '9')))
+                                return rc_err_set(err, EINVAL,
+                                                  "invalid environment variable name \"%.*s\"",
+                                                  (int)(eq - *e > 60 ? 60 : eq - *e), *e);
+        }
+        for (size_t i = 0; i < tc->env.n; i++) {
+                const char *v = tc->env.v[i];
+                size_t klen = (size_t)(strchr(v, '=') - v);
+                bool replaced = false;
+                for (char *const *e = extra; e && *e && !replaced; e++)
+                        replaced = strncmp(*e, v, klen + 1) == 0;
+                if (!replaced && strv_push(out, v) < 0)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        for (char *const *e = extra; e && *e; e++)
+                if (strv_push(out, *e) < 0)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+        return 0;
+}
+
+/* The run stage's argv: the toolchain's run command, or the request's own command (run in the
+ * same sandbox, found in its PATH), either with the request's args appended. */
+static int run_command(const toolchain_t *tc, char *const *command, char **names, size_t nfiles,
+                       char *const *args, strv_t *out, rc_err_t *err)
+{
+        if (!command || !*command)
+                return toolchain_expand_argv(tc, &tc->run, names[0], names, nfiles, args, out, err);
+        for (char *const *c = command; *c; c++)
+                if (strv_push(out, *c) < 0)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+        for (char *const *a = args; a && *a; a++)
+                if (strv_push(out, *a) < 0)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+        return 0;
+}
+
+int job_check(const job_spec_t *spec, rc_err_t *err)
+{
+        if (spec->nfiles == 0)
+                return rc_err_set(err, EINVAL, "no source file");
+        for (size_t i = 0; i < spec->nfiles; i++) {
+                const job_input_file_t *f = &spec->files[i];
+                if (!sb_path_valid(f->name))
+                        return rc_err_set(err, EINVAL, "invalid file name \"%.200s\"", f->name);
+                for (size_t k = 0; k < i; k++)
+                        if (strcmp(spec->files[k].name, f->name) == 0)
+                                return rc_err_set(err, EINVAL, "file \"%s\" given twice", f->name);
+        }
+        strv_t env = {0};
+        int r = build_env(spec->tc, spec->env, &env, err);
+        strv_free(&env);
+        if (r < 0)
+                return r;
+        if (spec->command && (!spec->command[0] || !spec->command[0][0]))
+                return rc_err_set(err, EINVAL, "the command's first word is empty");
+        return 0;
+}
+
 int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *err)
 {
         const toolchain_t *tc = spec->tc;
@@ -498,17 +569,10 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
                 r = rc_err_set(err, ENOMEM, "out of memory");
                 goto fail;
         }
+        if ((r = job_check(spec, err)) < 0)
+                goto fail;
         for (size_t i = 0; i < spec->nfiles; i++) {
                 const job_input_file_t *f = &spec->files[i];
-                if (!sb_path_valid(f->name)) {
-                        r = rc_err_set(err, EINVAL, "invalid file name \"%s\"", f->name);
-                        goto fail;
-                }
-                for (size_t k = 0; k < i; k++)
-                        if (strcmp(names[k], f->name) == 0) {
-                                r = rc_err_set(err, EINVAL, "file \"%s\" given twice", f->name);
-                                goto fail;
-                        }
                 char *name = strdup(f->name);
                 char *data = malloc(f->len ? f->len : 1);
                 if (!name || !data) {
@@ -529,14 +593,18 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
                 goto fail;
         }
         j->spec.args = strv_array(&j->args);
+        if ((r = build_env(tc, spec->env, &j->run_env, err)) < 0)
+                goto fail;
+        j->spec.env = NULL;
         j->spec.stdin_data = NULL;
         j->spec.stdin_len = 0;
         if ((tc->compile.n &&
              (r = toolchain_expand_argv(tc, &tc->compile, names[0], names, spec->nfiles, NULL,
                                         &j->compile_argv, err)) < 0) ||
-            (r = toolchain_expand_argv(tc, &tc->run, names[0], names, spec->nfiles, j->spec.args,
-                                       &j->run_argv, err)) < 0)
+            (r = run_command(tc, spec->command, names, spec->nfiles, j->spec.args, &j->run_argv,
+                             err)) < 0)
                 goto fail;
+        j->spec.command = NULL;
         free(names);
         *out = j;
         stage_begin(j, tc->compile.n ? STAGE_COMPILE : STAGE_RUN);
@@ -615,6 +683,7 @@ void job_free(job_t *j)
         }
         free(j->files);
         strv_free(&j->args);
+        strv_free(&j->run_env);
         strv_free(&j->compile_argv);
         strv_free(&j->run_argv);
         buf_free(&j->in);

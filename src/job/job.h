@@ -18,6 +18,8 @@
 #include "util/buf.h"
 #include "util/err.h"
 
+#define JOB_ENV_MAX 64 /* variables a request may add to the environment */
+
 typedef enum stage_kind { STAGE_COMPILE, STAGE_RUN } stage_kind_t;
 typedef enum stream_kind { STREAM_STDOUT, STREAM_STDERR } stream_kind_t;
 
@@ -71,6 +73,8 @@ typedef struct job_spec {
         const char *stdin_data; /* given to the run stage, then EOF */
         size_t stdin_len;
         char *const *args;          /* appended to the run command */
+        char *const *env;           /* "KEY=value" over the toolchain's, run stage; NULL: none */
+        char *const *command;       /* replaces the toolchain's run command; NULL: keep it */
         rc_limits_t compile_limits; /* fully filled in (limits_fill_defaults) */
         rc_limits_t run_limits;
         const seccomp_bpf_t *seccomp; /* the toolchain's profile, compiled */
@@ -99,6 +103,9 @@ int job_pool_fill(const job_spec_t *js, rc_err_t *err);
  * its callbacks. */
 typedef struct job job_t;
 
+/* The request's own mistakes (file names, environment, command), found before it is queued:
+ * -errno with err saying what. job_start checks the same. */
+int job_check(const job_spec_t *spec, rc_err_t *err);
 /* Start a job on loop. Files, stdin and args are copied; tc, rootfs, seccomp, cgroups and pool
  * are borrowed and must outlive the job. -errno for bad input (err says what). A sandbox that
  * fails is not an error here: it is the stage's internal_error, reported through the callbacks. */

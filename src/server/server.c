@@ -1,9 +1,12 @@
-/* runcell serve. Protocol code knows nothing of sandboxes: a message becomes a run request, a
- * run is a job on the engine, the job's events become messages. See docs/protocol.md. */
+/* runcell serve. The server owns connections, HTTP requests, runs, the queue, limits, access
+ * checks, back-pressure and lifetimes; what goes over the wire is a dialect's business
+ * (src/protocol/): a dialect turns its messages into run documents and job events into its
+ * messages. See docs/protocol.md and docs/dialects.md. */
 #include "server/server.h"
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,23 +17,28 @@
 #include <libwebsockets.h>
 
 #include "cli/request.h"
-#include "job/result_json.h"
+#include "protocol/dialect.h"
 #include "sandbox/sync.h"
 #include "server/evloop_lws.h"
-#include "util/base64.h"
 #include "util/json.h"
 
-#define WS_PATH    "/api/v1/ws"
-#define BODY_MAX   (16u << 20)
-#define WS_MSG_MAX (16u << 20)
-#define OUTQ_HIGH  (1u << 20) /* queued bytes to one client before its runs' output pauses */
-#define OUTQ_LOW   (256u << 10)
-#define ID_MAX     128
+#define OUTQ_HIGH   (1u << 20) /* queued bytes to one client before its runs' output pauses */
+#define OUTQ_LOW    (256u << 10)
+#define NROUTES_MAX 64
+#define NHEADERS    6
 
 typedef struct server server_t;
-typedef struct conn conn_t;
-typedef struct http_req http_req_t;
-typedef struct run run_t;
+typedef struct dl_conn conn_t;
+typedef struct dl_http http_req_t;
+typedef struct dl_run run_t;
+
+typedef struct route {
+        const dialect_t *d;
+        int di; /* index in dialect_table */
+        char path[160];
+        unsigned methods;
+        int tag;
+} route_t;
 
 typedef struct frame {
         struct frame *next;
@@ -38,46 +46,62 @@ typedef struct frame {
         unsigned char data[]; /* LWS_PRE bytes of room, then the payload */
 } frame_t;
 
-struct conn { /* one WebSocket connection */
+struct dl_conn { /* one WebSocket connection */
         server_t *srv;
         struct lws *wsi;
+        const dialect_t *d;
+        int di;
+        void *data;
         frame_t *head, *tail;
         size_t queued;
         bool paused;
         buf_t rx;
         bool rx_binary;
-        bool close_after_flush; /* a fatal error was queued: close once it is written */
+        bool rx_refused; /* the rest of an oversized message is dropped */
+        bool closing;    /* close once the queue is written */
+        int close_status;
+        char close_reason[64];
         int token;
         run_t *runs;
+        int idle_ms;
+        int64_t last_ms;
+        lws_sorted_usec_list_t idle;
 };
 
-struct http_req { /* one HTTP request */
+struct dl_http { /* one HTTP request */
         server_t *srv;
         struct lws *wsi;
         int token;
-        const char *ctype;
+        const route_t *route; /* where the body goes; NULL: answered already */
+        dl_method_t method;
         buf_t body;
         bool too_large;
+        bool answered;
         int status;
-        const char *retry_after;
+        const char *ctype;
         char *resp;
         size_t resp_len;
         bool headers_sent;
+        char *hname[NHEADERS], *hvalue[NHEADERS];
+        int nheaders;
         run_t *run;
 };
 
 typedef enum run_state { RUN_QUEUED, RUN_RUNNING, RUN_DONE } run_state_t;
 
-struct run {
+struct dl_run {
         server_t *srv;
+        const dialect_t *d;
+        int di;
         conn_t *conn;     /* or */
         http_req_t *http; /* NULL once the client is gone */
         char *id;
+        void *data;
         cJSON *doc; /* the request; the parsed form points into it until the job starts */
         run_request_t rr;
         job_t *job;
         run_state_t state;
-        bool kill_queued;
+        int kill_sig;     /* asked for while queued */
         buf_t pending_in; /* stdin that came while queued */
         bool pending_eof;
         unsigned char carry[2][4]; /* an unfinished UTF-8 sequence per stream */
@@ -110,6 +134,11 @@ static void hist_add(hist_t *h, double v)
                         h->buckets[i]++;
 }
 
+typedef struct dl_slot { /* per dialect */
+        int running, queued;
+        uint64_t runs;
+} dl_slot_t;
+
 struct server {
         const server_opts_t *opts;
         bool draining;     /* SIGTERM: no new runs; those in flight get grace_ms */
@@ -125,7 +154,9 @@ struct server {
         run_t *qhead, *qtail;
         run_t *all;
         struct refill *refills;
-        unsigned long seq;
+        route_t routes[NROUTES_MAX];
+        int nroutes;
+        dl_slot_t slots[DIALECTS_MAX];
 };
 
 typedef struct pss {
@@ -136,6 +167,46 @@ typedef struct pss {
 
 static volatile sig_atomic_t stop_requested;
 static struct lws_context *signal_ctx;
+static server_t *the_server; /* what dl_catalog() and friends answer from */
+
+/* ------------------------------------------------------------------ small things for codecs */
+
+catalog_t *dl_catalog(void)
+{
+        return the_server ? the_server->cat : NULL;
+}
+
+static int json_depth(const cJSON *j)
+{
+        int deepest = 0;
+        for (const cJSON *c = j ? j->child : NULL; c; c = c->next) {
+                int d = json_depth(c);
+                if (d > deepest)
+                        deepest = d;
+        }
+        return deepest + 1;
+}
+
+bool dl_json_depth_ok(const cJSON *j)
+{
+        return !the_server || json_depth(j) <= the_server->opts->json_depth_max;
+}
+
+int64_t dl_now_ms(void)
+{
+        return sb_now_ns() / 1000000;
+}
+
+int dl_error_status(const char *code)
+{
+        return strcmp(code, "unknown_language") == 0 ? 404
+               : strcmp(code, "busy") == 0           ? 429
+               : strcmp(code, "unavailable") == 0    ? 503
+               : strcmp(code, "shutting_down") == 0  ? 503
+               : strcmp(code, "too_large") == 0      ? 413
+               : strcmp(code, "internal") == 0       ? 500
+                                                     : 400;
+}
 
 /* ------------------------------------------------------------------ WebSocket output */
 
@@ -149,51 +220,121 @@ static void conn_pause(conn_t *c, bool paused)
                         job_pause_output(r->job, paused);
 }
 
-static void conn_send(conn_t *c, cJSON *msg)
+void dl_send_text(dl_conn_t *c, const char *text, size_t len)
+{
+        if (c->closing)
+                return;
+        frame_t *f = malloc(sizeof(*f) + LWS_PRE + len);
+        if (!f)
+                return;
+        f->next = NULL;
+        f->len = len;
+        memcpy(f->data + LWS_PRE, text, len);
+        if (c->tail)
+                c->tail->next = f;
+        else
+                c->head = f;
+        c->tail = f;
+        c->queued += len;
+        c->last_ms = dl_now_ms();
+        lws_callback_on_writable(c->wsi);
+        /* A slow reader never makes runcell buffer without bound: its runs stop being read (the
+         * programs block in write) until it catches up. */
+        if (c->queued > OUTQ_HIGH)
+                conn_pause(c, true);
+}
+
+void dl_send_json(dl_conn_t *c, cJSON *msg)
 {
         char *text = cJSON_PrintUnformatted(msg);
         cJSON_Delete(msg);
-        if (!text)
-                return;
-        size_t len = strlen(text);
-        frame_t *f = malloc(sizeof(*f) + LWS_PRE + len);
-        if (f) {
-                f->next = NULL;
-                f->len = len;
-                memcpy(f->data + LWS_PRE, text, len);
-                if (c->tail)
-                        c->tail->next = f;
-                else
-                        c->head = f;
-                c->tail = f;
-                c->queued += len;
-                lws_callback_on_writable(c->wsi);
-                /* A slow reader never makes runcell buffer without bound: its runs stop being
-                 * read (the programs block in write) until it catches up. */
-                if (c->queued > OUTQ_HIGH)
-                        conn_pause(c, true);
-        }
+        if (text)
+                dl_send_text(c, text, strlen(text));
         free(text);
 }
 
-static cJSON *event(const char *type, const char *id)
+void dl_close(dl_conn_t *c, int status, const char *reason)
 {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "type", type);
-        if (id)
-                cJSON_AddStringToObject(o, "id", id);
-        return o;
+        if (c->closing)
+                return;
+        c->closing = true;
+        c->close_status = status;
+        snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
+        lws_callback_on_writable(c->wsi);
 }
 
-static void send_error(conn_t *c, const char *id, const char *code, const char *msg)
+void *dl_conn_data(dl_conn_t *c)
 {
-        cJSON *e = event("error", id);
-        cJSON_AddStringToObject(e, "code", code);
-        cJSON_AddStringToObject(e, "message", msg);
-        conn_send(c, e);
+        return c->data;
 }
 
-/* ------------------------------------------------------------------ output as text or base64 */
+static void on_idle(lws_sorted_usec_list_t *sul)
+{
+        conn_t *c = lws_container_of(sul, conn_t, idle);
+        int64_t left = c->last_ms + c->idle_ms - dl_now_ms();
+        if (left <= 0) {
+                dl_close(c, LWS_CLOSE_STATUS_NORMAL, "idle");
+                return;
+        }
+        lws_sul_schedule(lws_get_context(c->wsi), 0, &c->idle, on_idle, left * 1000);
+}
+
+void dl_conn_idle_timeout(dl_conn_t *c, int idle_ms)
+{
+        c->idle_ms = idle_ms;
+        c->last_ms = dl_now_ms();
+        if (idle_ms > 0)
+                lws_sul_schedule(lws_get_context(c->wsi), 0, &c->idle, on_idle,
+                                 (lws_usec_t)idle_ms * 1000);
+        else
+                lws_sul_cancel(&c->idle);
+}
+
+const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size)
+{
+        return lws_get_urlarg_by_name(c->wsi, name, buf, (int)size);
+}
+
+/* ------------------------------------------------------------------ runs */
+
+const char *dl_run_id(const dl_run_t *r)
+{
+        return r->id;
+}
+void *dl_run_data(dl_run_t *r)
+{
+        return r->data;
+}
+dl_conn_t *dl_run_conn(const dl_run_t *r)
+{
+        return r->conn;
+}
+dl_http_t *dl_run_http(const dl_run_t *r)
+{
+        return r->http;
+}
+bool dl_run_done(const dl_run_t *r)
+{
+        return r->state == RUN_DONE;
+}
+const lang_t *dl_run_lang(const dl_run_t *r)
+{
+        return r->rr.lang;
+}
+
+dl_run_t *dl_conn_next_run(dl_conn_t *c, dl_run_t *after)
+{
+        for (run_t *r = after ? after->next : c->runs; r; r = r->next)
+                if (r->state != RUN_DONE)
+                        return r;
+        return NULL;
+}
+
+static void emit(run_t *r, const dl_event_t *ev)
+{
+        if ((r->conn || r->http) && r->d->run_event)
+                r->d->run_event(r, ev);
+}
 
 static size_t incomplete_tail(const unsigned char *s, size_t n)
 {
@@ -219,24 +360,18 @@ static bool valid_utf8(const unsigned char *s, size_t n)
         return true;
 }
 
-static void send_chunk(run_t *r, stage_kind_t stage, int stream, const unsigned char *data,
-                       size_t len, bool text)
+static void emit_output(run_t *r, stage_kind_t stage, int s, const unsigned char *data, size_t len,
+                        bool utf8)
 {
-        if (!len || !r->conn)
+        if (!len)
                 return;
-        cJSON *o = event("output", r->id);
-        cJSON_AddStringToObject(o, "stage", stage_kind_name(stage));
-        cJSON_AddStringToObject(o, "stream", stream == STREAM_STDOUT ? "stdout" : "stderr");
-        if (text) {
-                cJSON_AddItemToObject(o, "data", json_bytes_item((const char *)data, len));
-        } else {
-                buf_t b = {0};
-                base64_append(&b, data, len);
-                cJSON_AddStringToObject(o, "encoding", "base64");
-                cJSON_AddStringToObject(o, "data", b.data ? b.data : "");
-                buf_free(&b);
-        }
-        conn_send(r->conn, o);
+        dl_event_t ev = {.kind = DL_EV_OUTPUT,
+                         .stage = stage,
+                         .stream = s == 0 ? STREAM_STDOUT : STREAM_STDERR,
+                         .data = (const char *)data,
+                         .len = len,
+                         .utf8 = utf8};
+        emit(r, &ev);
 }
 
 static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const char *data,
@@ -250,28 +385,39 @@ static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const 
         const unsigned char *u = (const unsigned char *)b.data;
         size_t tail = incomplete_tail(u, b.len);
         if (valid_utf8(u, b.len - tail)) {
-                send_chunk(r, stage, (int)stream, u, b.len - tail, true);
+                emit_output(r, stage, s, u, b.len - tail, true);
                 memcpy(r->carry[s], u + b.len - tail, tail);
                 r->ncarry[s] = tail;
         } else {
-                send_chunk(r, stage, (int)stream, u, b.len, false); /* exact bytes, base64 */
+                emit_output(r, stage, s, u, b.len, false); /* exact bytes */
                 r->ncarry[s] = 0;
         }
         buf_free(&b);
 }
 
-/* ------------------------------------------------------------------ runs */
-
 static void run_begin(run_t *r);
+
+static bool slot_free(server_t *srv, int di)
+{
+        const dialect_limits_t *dl = &srv->opts->dialects[di];
+        return !dl->max_concurrent || srv->slots[di].running < dl->max_concurrent;
+}
 
 static void start_queued(server_t *srv)
 {
-        while (srv->qhead && srv->running < srv->max_concurrent) {
-                run_t *r = srv->qhead;
-                srv->qhead = r->qnext;
-                if (!srv->qhead)
-                        srv->qtail = NULL;
+        run_t **pp = &srv->qhead;
+        while (*pp && srv->running < srv->max_concurrent) {
+                run_t *r = *pp;
+                if (!slot_free(srv, r->di)) { /* its dialect's own limit: the next one */
+                        pp = &r->qnext;
+                        continue;
+                }
+                *pp = r->qnext;
                 srv->queued--;
+                srv->slots[r->di].queued--;
+                srv->qtail = NULL;
+                for (run_t *q = srv->qhead; q; q = q->qnext)
+                        srv->qtail = q;
                 run_begin(r);
         }
 }
@@ -295,6 +441,8 @@ static void run_unlink(run_t *r)
 static void run_free(run_t *r)
 {
         run_unlink(r);
+        if (r->d->run_free)
+                r->d->run_free(r);
         if (r->all_prev)
                 r->all_prev->all_next = r->all_next;
         else
@@ -305,6 +453,7 @@ static void run_free(run_t *r)
         run_request_free(&r->rr);
         cJSON_Delete(r->doc);
         buf_free(&r->pending_in);
+        free(r->data);
         free(r->id);
         free(r);
 }
@@ -350,47 +499,29 @@ static void on_reap(lws_sorted_usec_list_t *sul)
 static void on_stage_start(void *ud, stage_kind_t stage)
 {
         run_t *r = ud;
-        if (!r->conn)
-                return;
-        cJSON *o = event("stage", r->id);
-        cJSON_AddStringToObject(o, "stage", stage_kind_name(stage));
-        conn_send(r->conn, o);
+        dl_event_t ev = {.kind = DL_EV_STAGE, .stage = stage};
+        emit(r, &ev);
 }
 
 static void on_stage_end(void *ud, stage_kind_t stage, const stage_result_t *res)
 {
         run_t *r = ud;
         for (int s = 0; s < 2; s++) { /* what was held back is not going to be completed */
-                send_chunk(r, stage, s, r->carry[s], r->ncarry[s], false);
+                emit_output(r, stage, s, r->carry[s], r->ncarry[s], false);
                 r->ncarry[s] = 0;
         }
-        if (!r->conn)
-                return;
-        cJSON *o = stage_result_json(res);
-        cJSON_DeleteItemFromObjectCaseSensitive(o, "stdout");
-        cJSON_DeleteItemFromObjectCaseSensitive(o, "stderr");
-        cJSON_AddStringToObject(o, "type", "exit");
-        cJSON_AddStringToObject(o, "id", r->id);
-        cJSON_AddStringToObject(o, "stage", stage_kind_name(stage));
-        conn_send(r->conn, o);
+        dl_event_t ev = {.kind = DL_EV_EXIT, .stage = stage, .res = res};
+        emit(r, &ev);
 }
-
-static void http_respond(http_req_t *h, int status, cJSON *body, const char *retry_after);
 
 static void on_done(void *ud)
 {
         run_t *r = ud;
         server_t *srv = r->srv;
         r->state = RUN_DONE;
-        if (r->conn)
-                conn_send(r->conn, event("done", r->id));
-        if (r->http) {
-                cJSON *o =
-                    job_result_json(r->rr.lang->tc->name, r->rr.lang->version, job_result(r->job));
-                cJSON_AddStringToObject(o, "id", r->id);
-                http_respond(r->http, 200, o, NULL);
-        }
         const job_result_t *res = job_result(r->job);
+        dl_event_t ev = {.kind = DL_EV_DONE, .result = res};
+        emit(r, &ev);
         const stage_result_t *last = res->run.present ? &res->run : &res->compile;
         size_t li = 0;
         while (li < srv->cat->set.n && srv->cat->set.items[li] != r->rr.lang->tc)
@@ -403,13 +534,14 @@ static void on_done(void *ud)
         if (res->run.present)
                 hist_add(&srv->setup_dur, (double)res->run.setup_us / 1e6);
         fprintf(stderr,
-                "runcell: run id=%s language=%s compile=%s run=%s wall_ms=%lld cpu_ms=%lld "
-                "memory_kb=%lld\n",
-                r->id, r->rr.lang->tc->name,
+                "runcell: run id=%s dialect=%s language=%s compile=%s run=%s wall_ms=%lld "
+                "cpu_ms=%lld memory_kb=%lld\n",
+                r->id, r->d->name, r->rr.lang->tc->name,
                 res->compile.present ? stage_status_name(res->compile.status) : "-",
                 res->run.present ? stage_status_name(res->run.status) : "-",
                 (long long)last->wall_ms, (long long)last->cpu_ms, (long long)last->memory_kb);
         srv->running--;
+        srv->slots[r->di].running--;
         /* The job cannot be freed from inside its own callback: a moment later. */
         lws_sul_schedule(srv->ctx, 0, &r->reap, on_reap, 1);
         start_queued(srv);
@@ -421,6 +553,7 @@ static void run_begin(run_t *r)
 {
         server_t *srv = r->srv;
         srv->running++;
+        srv->slots[r->di].running++;
         r->state = RUN_RUNNING;
         r->t_begin = sb_now_ns();
         job_spec_t js;
@@ -436,17 +569,21 @@ static void run_begin(run_t *r)
                                   .ud = r};
         rc_err_t err = {0};
         if (job_start(&js, srv->loop, &r->job, &err) < 0) {
+                /* The request was checked when it came (job_check): only resources fail here,
+                 * reported as the run's result, an internal error. */
                 srv->running--;
-                if (r->conn) {
-                        send_error(r->conn, r->id, "bad_request", err.msg);
-                } else if (r->http) {
-                        cJSON *o = cJSON_CreateObject();
-                        cJSON *e = cJSON_AddObjectToObject(o, "error");
-                        cJSON_AddStringToObject(e, "code", "bad_request");
-                        cJSON_AddStringToObject(e, "message", err.msg);
-                        http_respond(r->http, 400, o, NULL);
-                }
+                srv->slots[r->di].running--;
                 r->state = RUN_DONE;
+                job_result_t none;
+                memset(&none, 0, sizeof(none));
+                stage_result_t *st = r->rr.lang->tc->compile.n ? &none.compile : &none.run;
+                st->present = true;
+                st->status = STATUS_INTERNAL_ERROR;
+                st->exit_code = -1;
+                st->cpu_ms = st->memory_kb = -1;
+                snprintf(st->error, sizeof(st->error), "%s", err.msg);
+                dl_event_t ev = {.kind = DL_EV_DONE, .result = &none};
+                emit(r, &ev);
                 lws_sul_schedule(srv->ctx, 0, &r->reap, on_reap, 1);
                 start_queued(srv);
                 return;
@@ -457,78 +594,85 @@ static void run_begin(run_t *r)
                         job_write_stdin(r->job, r->pending_in.data, r->pending_in.len);
                 if (r->pending_eof)
                         job_close_stdin(r->job);
-                if (r->kill_queued)
-                        job_kill(r->job, SIGKILL);
+                if (r->kill_sig)
+                        job_kill(r->job, r->kill_sig);
                 if (r->conn && r->conn->paused)
                         job_pause_output(r->job, true);
         }
 }
 
-/* A new run from a parsed JSON document (taken over). Answers errors itself; NULL if none. */
-static run_t *run_new(server_t *srv, conn_t *c, http_req_t *h, cJSON *doc, const char *id,
-                      const char **code, char *msg, size_t msg_size)
+static int fail(dl_error_t *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(dl_error_t *e, const char *code, const char *fmt, ...)
 {
+        va_list ap;
+        va_start(ap, fmt);
+        e->code = code;
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+/* Can one more run of this dialect and token be taken now? */
+static int admit(server_t *srv, int di, int token, dl_error_t *e)
+{
+        if (srv->draining)
+                return fail(e, "shutting_down", "the server is shutting down");
+        int token_max =
+            token >= 0 && srv->opts->token_max_runs ? srv->opts->token_max_runs[token] : 0;
+        int token_runs = 0;
+        for (run_t *o = srv->all; token_max && o; o = o->all_next)
+                token_runs += o->token == token && o->state != RUN_DONE;
+        if (token_max && token_runs >= token_max)
+                return fail(e, "busy", "this token's %d runs are all going or waiting", token_max);
+        const dialect_limits_t *dl = &srv->opts->dialects[di];
+        if (dl->max_concurrent && srv->slots[di].running >= dl->max_concurrent &&
+            srv->slots[di].queued >= dl->queue_max)
+                return fail(e, "busy", "all %d of this API's runs are going and %d wait",
+                            dl->max_concurrent, srv->slots[di].queued);
+        if (srv->running >= srv->max_concurrent && srv->queued >= srv->queue_max)
+                return fail(e, "busy", "all %d sandboxes are busy and %d runs wait", srv->running,
+                            srv->queued);
+        return 0;
+}
+
+dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e)
+{
+        server_t *srv = c ? c->srv : h->srv;
+        const dialect_t *d = c ? c->d : h->route->d;
+        int di = c ? c->di : h->route->di;
+        int token = c ? c->token : h->token;
         run_t *r = calloc(1, sizeof(*r));
-        if (!r || !(r->id = strdup(id))) {
+        if (!r || !(r->id = strdup(id)) || !(r->data = calloc(1, d->run_size ? d->run_size : 1))) {
+                if (r)
+                        free(r->id);
                 free(r);
                 cJSON_Delete(doc);
-                *code = "internal";
-                snprintf(msg, msg_size, "out of memory");
+                fail(e, "internal", "out of memory");
                 return NULL;
         }
         r->srv = srv;
+        r->d = d;
+        r->di = di;
         r->doc = doc;
-        if (srv->draining) {
-                cJSON_Delete(doc);
-                free(r->id);
-                free(r);
-                *code = "shutting_down";
-                snprintf(msg, msg_size, "the server is shutting down");
-                return NULL;
-        }
-        if (run_request_parse(srv->cat, doc, &r->rr, code, msg, msg_size) < 0) {
-                cJSON_Delete(doc);
-                free(r->id);
-                free(r);
-                return NULL;
-        }
+        r->token = token;
+        if (admit(srv, di, token, e) < 0 ||
+            run_request_parse(srv->cat, doc, &r->rr, &e->code, e->message, sizeof(e->message)) < 0)
+                goto refuse;
         size_t total = 0;
         for (size_t i = 0; i < r->rr.nfiles; i++)
                 total += r->rr.files[i].len;
         if (total > srv->opts->source_max) {
-                run_request_free(&r->rr);
-                cJSON_Delete(doc);
-                free(r->id);
-                free(r);
-                *code = "too_large";
-                snprintf(msg, msg_size, "the files are %zu bytes together, over %zu", total,
-                         srv->opts->source_max);
-                return NULL;
+                fail(e, "too_large", "the files are %zu bytes together, over %zu", total,
+                     srv->opts->source_max);
+                goto refuse;
         }
-        r->token = c ? c->token : h ? h->token : -1;
-        int token_max =
-            r->token >= 0 && srv->opts->token_max_runs ? srv->opts->token_max_runs[r->token] : 0;
-        int token_runs = 0;
-        for (run_t *o = srv->all; token_max && o; o = o->all_next)
-                token_runs += o->token == r->token && o->state != RUN_DONE;
-        if (token_max && token_runs >= token_max) {
-                run_request_free(&r->rr);
-                cJSON_Delete(doc);
-                free(r->id);
-                free(r);
-                *code = "busy";
-                snprintf(msg, msg_size, "this token's %d runs are all going or waiting", token_max);
-                return NULL;
-        }
-        if (srv->running >= srv->max_concurrent && srv->queued >= srv->queue_max) {
-                run_request_free(&r->rr);
-                cJSON_Delete(doc);
-                free(r->id);
-                free(r);
-                *code = "busy";
-                snprintf(msg, msg_size, "all %d sandboxes are busy and %d runs wait", srv->running,
-                         srv->queued);
-                return NULL;
+        job_spec_t js;
+        rc_err_t err = {0};
+        run_request_job_spec(srv->cat, &r->rr, &js);
+        if (job_check(&js, &err) < 0) {
+                fail(e, "bad_request", "%s", err.msg);
+                goto refuse;
         }
         r->conn = c;
         r->http = h;
@@ -542,13 +686,12 @@ static run_t *run_new(server_t *srv, conn_t *c, http_req_t *h, cJSON *doc, const
         }
         if (h)
                 h->run = r;
-        int position = srv->running < srv->max_concurrent ? 0 : srv->queued + 1;
-        if (c) {
-                cJSON *q = event("queued", r->id);
-                cJSON_AddNumberToObject(q, "position", position);
-                conn_send(c, q);
-        }
-        if (position == 0) {
+        srv->slots[di].runs++;
+        bool now = srv->running < srv->max_concurrent && slot_free(srv, di);
+        int position = now ? 0 : srv->queued + 1;
+        dl_event_t ev = {.kind = DL_EV_QUEUED, .position = position};
+        emit(r, &ev);
+        if (now) {
                 run_begin(r);
         } else {
                 r->state = RUN_QUEUED;
@@ -558,8 +701,16 @@ static run_t *run_new(server_t *srv, conn_t *c, http_req_t *h, cJSON *doc, const
                         srv->qhead = r;
                 srv->qtail = r;
                 srv->queued++;
+                srv->slots[di].queued++;
         }
         return r;
+refuse:
+        run_request_free(&r->rr);
+        cJSON_Delete(doc);
+        free(r->data);
+        free(r->id);
+        free(r);
+        return NULL;
 }
 
 static void run_dequeue(server_t *srv, run_t *r)
@@ -568,6 +719,7 @@ static void run_dequeue(server_t *srv, run_t *r)
                 if (*pp == r) {
                         *pp = r->qnext;
                         srv->queued--;
+                        srv->slots[r->di].queued--;
                         break;
                 }
         srv->qtail = NULL;
@@ -588,204 +740,102 @@ static void run_orphan(run_t *r)
         }
 }
 
-/* ------------------------------------------------------------------ WebSocket messages */
-
-static int json_depth(const cJSON *j)
+int dl_run_stdin(dl_run_t *r, const char *data, size_t len)
 {
-        int deepest = 0;
-        for (const cJSON *c = j ? j->child : NULL; c; c = c->next) {
-                int d = json_depth(c);
-                if (d > deepest)
-                        deepest = d;
+        if (r->state == RUN_QUEUED) {
+                if (r->pending_eof)
+                        return -EPIPE;
+                return buf_append(&r->pending_in, data, len);
         }
-        return deepest + 1;
+        if (!r->job || r->state == RUN_DONE)
+                return -EPIPE;
+        return job_write_stdin(r->job, data, len);
 }
 
-static run_t *find_run(conn_t *c, const char *id)
+void dl_run_eof(dl_run_t *r)
 {
-        for (run_t *r = c->runs; r; r = r->next)
-                if (r->state != RUN_DONE && strcmp(r->id, id) == 0)
-                        return r;
-        return NULL;
+        if (r->state == RUN_QUEUED)
+                r->pending_eof = true;
+        else if (r->job && r->state == RUN_RUNNING)
+                job_close_stdin(r->job);
 }
 
-static int signal_by_name(const char *name)
+void dl_run_kill(dl_run_t *r, int sig)
 {
-        static const struct {
-                const char *name;
-                int sig;
-        } sigs[] = {{"SIGKILL", SIGKILL}, {"SIGTERM", SIGTERM}, {"SIGINT", SIGINT},
-                    {"SIGHUP", SIGHUP},   {"SIGQUIT", SIGQUIT}, {"SIGUSR1", SIGUSR1},
-                    {"SIGUSR2", SIGUSR2}, {"SIGCONT", SIGCONT}, {"SIGSTOP", SIGSTOP}};
-        for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-                if (strcmp(name, sigs[i].name) == 0)
-                        return sigs[i].sig;
-        return 0;
-}
-
-static const char *message_id(const cJSON *msg, char *buf, size_t size)
-{
-        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
-        if (cJSON_IsString(id) && *id->valuestring && strlen(id->valuestring) < ID_MAX)
-                return id->valuestring;
-        if (cJSON_IsNumber(id)) {
-                snprintf(buf, size, "%.0f", id->valuedouble);
-                return buf;
+        if (r->state == RUN_QUEUED) {
+                /* killed before it started: SIGKILL is what the sandbox gets once it starts
+                 * (a signal for the program itself has no program to reach yet) */
+                r->kill_sig = SIGKILL;
+                (void)sig;
+        } else if (r->job && r->state == RUN_RUNNING) {
+                job_kill(r->job, sig);
         }
-        return NULL;
-}
-
-static void handle_ws_message(conn_t *c, const char *data, size_t len, bool binary)
-{
-        if (binary) {
-                send_error(c, NULL, "bad_request",
-                           "binary frames are not accepted: send JSON text");
-                return;
-        }
-        cJSON *msg = cJSON_ParseWithLength(data, len);
-        if (!msg || !cJSON_IsObject(msg)) {
-                cJSON_Delete(msg);
-                send_error(c, NULL, "bad_request", "a message is one JSON object");
-                return;
-        }
-        if (json_depth(msg) > c->srv->opts->json_depth_max) {
-                cJSON_Delete(msg);
-                send_error(c, NULL, "bad_request", "the message is nested too deeply");
-                return;
-        }
-        char idbuf[64];
-        const cJSON *jt = cJSON_GetObjectItemCaseSensitive(msg, "type");
-        const char *type = cJSON_IsString(jt) ? jt->valuestring : NULL;
-        const char *id = message_id(msg, idbuf, sizeof(idbuf));
-        char emsg[600];
-        const char *code = NULL;
-        if (!type) {
-                send_error(c, id, "bad_request", "\"type\" (a string) is required");
-        } else if (strcmp(type, "ping") == 0) {
-                conn_send(c, event("pong", NULL));
-        } else if (strcmp(type, "run") == 0) {
-                if (!id) {
-                        send_error(c, NULL, "bad_request", "\"id\" (a string) is required");
-                } else if (find_run(c, id)) {
-                        send_error(c, id, "id_in_use", "a run with this id is still going");
-                } else {
-                        char idcopy[ID_MAX];
-                        snprintf(idcopy, sizeof(idcopy), "%s", id);
-                        cJSON *doc = msg;
-                        msg = NULL; /* the run takes the document */
-                        if (!run_new(c->srv, c, NULL, doc, idcopy, &code, emsg, sizeof(emsg)))
-                                send_error(c, idcopy, code, emsg);
-                }
-        } else if (strcmp(type, "stdin") == 0 || strcmp(type, "kill") == 0) {
-                run_t *r = id ? find_run(c, id) : NULL;
-                if (!r) {
-                        send_error(c, id, "unknown_id", "no run with this id is going");
-                } else if (type[0] == 's') {
-                        const cJSON *d = cJSON_GetObjectItemCaseSensitive(msg, "data");
-                        bool eof = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "eof"));
-                        if (d && !cJSON_IsString(d)) {
-                                send_error(c, id, "bad_request", "\"data\" must be a string");
-                        } else if (r->state == RUN_QUEUED) {
-                                if (d)
-                                        buf_append(&r->pending_in, d->valuestring,
-                                                   strlen(d->valuestring));
-                                r->pending_eof |= eof;
-                        } else if (r->job) {
-                                if (d && job_write_stdin(r->job, d->valuestring,
-                                                         strlen(d->valuestring)) < 0)
-                                        send_error(c, id, "bad_request",
-                                                   "stdin is closed (not an interactive run, or "
-                                                   "eof was sent)");
-                                if (eof)
-                                        job_close_stdin(r->job);
-                        }
-                } else {
-                        const cJSON *s = cJSON_GetObjectItemCaseSensitive(msg, "signal");
-                        int sig = SIGKILL;
-                        if (s && (!cJSON_IsString(s) || !(sig = signal_by_name(s->valuestring)))) {
-                                send_error(c, id, "bad_request", "unknown signal");
-                        } else if (r->state == RUN_QUEUED) {
-                                r->kill_queued = true;
-                        } else if (r->job) {
-                                job_kill(r->job, sig);
-                        }
-                }
-        } else {
-                snprintf(emsg, sizeof(emsg), "unknown message type '%.60s'", type);
-                send_error(c, id, "unknown_type", emsg);
-        }
-        cJSON_Delete(msg);
 }
 
 /* ------------------------------------------------------------------ HTTP */
 
-static void http_respond(http_req_t *h, int status, cJSON *body, const char *retry_after)
+void dl_http_header(dl_http_t *h, const char *name, const char *value)
 {
-        char *text = cJSON_PrintUnformatted(body);
-        cJSON_Delete(body);
-        free(h->resp);
-        h->resp_len = text ? strlen(text) + 1 : 0;
-        h->resp = malloc(LWS_PRE + h->resp_len + 1);
-        if (h->resp && text) {
-                memcpy(h->resp + LWS_PRE, text, h->resp_len - 1);
-                h->resp[LWS_PRE + h->resp_len - 1] = '\n';
-        } else {
-                h->resp_len = 0;
+        if (h->nheaders == NHEADERS)
+                return;
+        h->hname[h->nheaders] = strdup(name);
+        h->hvalue[h->nheaders] = strdup(value);
+        if (!h->hname[h->nheaders] || !h->hvalue[h->nheaders]) {
+                free(h->hname[h->nheaders]);
+                free(h->hvalue[h->nheaders]);
+                return;
         }
-        free(text);
-        h->status = status;
-        h->retry_after = retry_after;
-        h->ctype = "application/json";
-        lws_callback_on_writable(h->wsi);
+        h->nheaders++;
 }
 
-static void http_respond_text(http_req_t *h, int status, const char *ctype, buf_t *text)
+void dl_http_text(dl_http_t *h, int status, const char *ctype, const char *text, size_t len)
 {
-        free(h->resp);
-        h->resp_len = text->len;
-        h->resp = malloc(LWS_PRE + text->len + 1);
+        if (h->answered)
+                return;
+        h->answered = true;
+        h->resp_len = len;
+        h->resp = malloc(LWS_PRE + len + 1);
         if (h->resp)
-                memcpy(h->resp + LWS_PRE, text->data ? text->data : "", text->len);
+                memcpy(h->resp + LWS_PRE, text ? text : "", len);
         else
                 h->resp_len = 0;
-        buf_free(text);
         h->status = status;
-        h->retry_after = NULL;
         h->ctype = ctype;
+        if (status == 429)
+                dl_http_header(h, "retry-after:", "1");
         lws_callback_on_writable(h->wsi);
 }
 
+void dl_http_json(dl_http_t *h, int status, cJSON *body)
+{
+        if (!body) {
+                dl_http_text(h, status, "application/json", "", 0);
+                return;
+        }
+        char *text = cJSON_PrintUnformatted(body);
+        cJSON_Delete(body);
+        if (!text) {
+                dl_http_text(h, 500, "application/json", "", 0);
+                return;
+        }
+        size_t len = strlen(text);
+        char *nl = realloc(text, len + 2);
+        if (nl) {
+                text = nl;
+                text[len++] = '\n';
+        }
+        dl_http_text(h, status, "application/json", text, len);
+        free(text);
+}
+
+/* The server's own errors (routing, access, size) in runcell's shape. */
 static void http_error(http_req_t *h, int status, const char *code, const char *msg)
 {
         cJSON *o = cJSON_CreateObject();
         cJSON *e = cJSON_AddObjectToObject(o, "error");
         cJSON_AddStringToObject(e, "code", code);
         cJSON_AddStringToObject(e, "message", msg);
-        http_respond(h, status, o, status == 429 ? "1" : NULL);
-}
-
-static cJSON *languages_json(catalog_t *cat)
-{
-        cJSON *arr = cJSON_CreateArray();
-        for (size_t i = 0; i < cat->set.n; i++) {
-                const toolchain_t *tc = cat->set.items[i];
-                char *version = NULL;
-                rootfs_package_version(&cat->store, tc->rootfs, tc->version_package, &version,
-                                       NULL);
-                cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "name", tc->name);
-                if (version)
-                        cJSON_AddStringToObject(o, "version", version);
-                else
-                        cJSON_AddNullToObject(o, "version");
-                free(version);
-                cJSON *al = cJSON_AddArrayToObject(o, "aliases");
-                for (size_t a = 0; a < tc->aliases.n; a++)
-                        cJSON_AddItemToArray(al, cJSON_CreateString(tc->aliases.v[a]));
-                cJSON_AddBoolToObject(o, "compiled", tc->compile.n > 0);
-                cJSON_AddItemToArray(arr, o);
-        }
-        return arr;
+        dl_http_json(h, status, o);
 }
 
 static void metrics_hist(buf_t *b, const char *name, const char *help, const hist_t *h)
@@ -808,6 +858,11 @@ static void metrics_text(server_t *srv, buf_t *b)
                                    srv->cat->set.items[i]->name,
                                    stage_status_name((stage_status_t)s),
                                    (unsigned long long)srv->runs_by[i * NSTATUS + s]);
+        buf_printf(b, "# HELP runcell_dialect_runs_total Runs started, by wire dialect.\n"
+                      "# TYPE runcell_dialect_runs_total counter\n");
+        for (size_t i = 0; i < dialect_count; i++)
+                buf_printf(b, "runcell_dialect_runs_total{dialect=\"%s\"} %llu\n",
+                           dialect_table[i]->name, (unsigned long long)srv->slots[i].runs);
         metrics_hist(b, "runcell_run_duration_seconds", "Whole runs, from start to done.",
                      &srv->run_dur);
         metrics_hist(b, "runcell_setup_duration_seconds",
@@ -820,6 +875,17 @@ static void metrics_text(server_t *srv, buf_t *b)
                    "# HELP runcell_ws_connections WebSocket connections open.\n"
                    "# TYPE runcell_ws_connections gauge\nruncell_ws_connections %d\n",
                    srv->queued, srv->running, srv->ws_conns);
+        for (size_t i = 0; i < dialect_count; i++)
+                if (dialect_table[i]->metrics && !srv->opts->dialects[i].disabled)
+                        dialect_table[i]->metrics(b);
+}
+
+static bool origin_allowed(const server_opts_t *o, const char *origin)
+{
+        for (size_t i = 0; i < o->origins.n; i++)
+                if (strcmp(origin, o->origins.v[i]) == 0)
+                        return true;
+        return false;
 }
 
 /* Origin and token checks; 0 when the request may go on, else the HTTP status to refuse with
@@ -829,15 +895,11 @@ static int check_access(server_t *srv, struct lws *wsi, bool ws, const char **co
         *token_idx = -1;
         const server_opts_t *o = srv->opts;
         char buf[512];
-        if (o->origins.n && lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_ORIGIN) > 0) {
+        if (o->origins.n && lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_ORIGIN) > 0 &&
+            !origin_allowed(o, buf)) {
                 /* Cross-site WebSocket hijacking: a browser sends the page's origin. */
-                bool ok = false;
-                for (size_t i = 0; i < o->origins.n; i++)
-                        ok |= strcmp(buf, o->origins.v[i]) == 0;
-                if (!ok) {
-                        *code = "forbidden_origin";
-                        return 403;
-                }
+                *code = "forbidden_origin";
+                return 403;
         }
         if (o->tokens.n) {
                 const char *token = NULL;
@@ -862,57 +924,29 @@ static int check_access(server_t *srv, struct lws *wsi, bool ws, const char **co
         return 0;
 }
 
-static void http_start_run(http_req_t *h)
-{
-        server_t *srv = h->srv;
-        cJSON *doc = cJSON_ParseWithLength(h->body.data ? h->body.data : "", h->body.len);
-        if (!doc || !cJSON_IsObject(doc)) {
-                cJSON_Delete(doc);
-                http_error(h, 400, "bad_request", "the body must be one JSON object");
-                return;
-        }
-        if (json_depth(doc) > srv->opts->json_depth_max) {
-                cJSON_Delete(doc);
-                http_error(h, 400, "bad_request", "the body is nested too deeply");
-                return;
-        }
-        char idbuf[64], emsg[600];
-        const char *id = message_id(doc, idbuf, sizeof(idbuf));
-        char gen[32];
-        if (!id) {
-                snprintf(gen, sizeof(gen), "r%lu", ++srv->seq);
-                id = gen;
-        }
-        char idcopy[ID_MAX];
-        snprintf(idcopy, sizeof(idcopy), "%s", id);
-        const char *code = NULL;
-        if (!run_new(srv, NULL, h, doc, idcopy, &code, emsg, sizeof(emsg))) {
-                int status = strcmp(code, "unknown_language") == 0 ? 404
-                             : strcmp(code, "busy") == 0           ? 429
-                             : strcmp(code, "unavailable") == 0    ? 503
-                             : strcmp(code, "shutting_down") == 0  ? 503
-                             : strcmp(code, "too_large") == 0      ? 413
-                                                                   : 400;
-                http_error(h, status, code, emsg);
-        }
-}
-
 static int http_writeable(struct lws *wsi, http_req_t *h)
 {
         if (!h->resp)
                 return 0;
         if (!h->headers_sent) {
-                unsigned char hdr[LWS_PRE + 512];
+                unsigned char hdr[LWS_PRE + 2048];
                 unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-                if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->ctype, h->resp_len, &p,
-                                                end) ||
-                    (h->retry_after &&
-                     lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-                                                 (const unsigned char *)h->retry_after,
-                                                 (int)strlen(h->retry_after), &p, end)) ||
-                    lws_finalize_write_http_header(wsi, start, &p, end))
+                if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->ctype,
+                                                h->method == DL_HEAD ? 0 : h->resp_len, &p, end))
+                        return -1;
+                for (int i = 0; i < h->nheaders; i++)
+                        if (lws_add_http_header_by_name(wsi, (const unsigned char *)h->hname[i],
+                                                        (const unsigned char *)h->hvalue[i],
+                                                        (int)strlen(h->hvalue[i]), &p, end))
+                                return -1;
+                if (lws_finalize_write_http_header(wsi, start, &p, end))
                         return -1;
                 h->headers_sent = true;
+                if (h->method == DL_HEAD || h->resp_len == 0) {
+                        free(h->resp);
+                        h->resp = NULL;
+                        return 1;
+                }
                 lws_callback_on_writable(wsi);
                 return 0;
         }
@@ -924,18 +958,113 @@ static int http_writeable(struct lws *wsi, http_req_t *h)
         return 1; /* answered: the caller ends the transaction */
 }
 
+/* ------------------------------------------------------------------ routing */
+
+static void route_path(char *out, size_t size, const char *base, const char *sub)
+{
+        size_t bl = strlen(base);
+        if (bl && base[bl - 1] == '/' && *sub == '/')
+                bl--;
+        snprintf(out, size, "%.*s%s", (int)bl, base, sub);
+        if (!*out)
+                snprintf(out, size, "/");
+}
+
+static void build_routes(server_t *srv)
+{
+        for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++) {
+                const dialect_t *d = dialect_table[i];
+                const dialect_limits_t *dl = &srv->opts->dialects[i];
+                if (dl->disabled)
+                        continue;
+                for (size_t k = 0; k < d->nroutes && srv->nroutes < NROUTES_MAX; k++) {
+                        route_t *rt = &srv->routes[srv->nroutes++];
+                        rt->d = d;
+                        rt->di = (int)i;
+                        route_path(rt->path, sizeof(rt->path), dl->base ? dl->base : d->base,
+                                   d->routes[k].sub);
+                        rt->methods = d->routes[k].methods;
+                        rt->tag = d->routes[k].tag;
+                }
+        }
+}
+
+/* The first route for path that takes method (HEAD goes where GET does); *any: the path is
+ * known at all. */
+static const route_t *find_route(server_t *srv, const char *path, unsigned method, bool *any)
+{
+        *any = false;
+        for (int i = 0; i < srv->nroutes; i++) {
+                const route_t *rt = &srv->routes[i];
+                if (strcmp(rt->path, path) != 0)
+                        continue;
+                *any = true;
+                unsigned m = rt->methods;
+                if (m & DL_GET)
+                        m |= DL_HEAD;
+                if (m & method)
+                        return rt;
+        }
+        return NULL;
+}
+
+/* A POST path several dialects share: the body decides. */
+static const route_t *claim_route(server_t *srv, const route_t *first, const char *body, size_t len)
+{
+        cJSON *doc = cJSON_ParseWithLength(body ? body : "", len);
+        const route_t *pick = NULL;
+        for (int i = 0; i < srv->nroutes && !pick; i++) {
+                const route_t *rt = &srv->routes[i];
+                if (strcmp(rt->path, first->path) == 0 && (rt->methods & DL_POST) &&
+                    rt->d->claims && rt->d->claims(doc))
+                        pick = rt;
+        }
+        cJSON_Delete(doc);
+        return pick ? pick : first;
+}
+
+static void http_dispatch(http_req_t *h)
+{
+        const route_t *rt = h->route;
+        h->route = rt;
+        if (!rt->d->http) {
+                http_error(h, 405, "method_not_allowed", "wrong method for this path");
+                return;
+        }
+        rt->d->http(h, rt->tag, h->method, h->body.data ? h->body.data : "", h->body.len);
+        if (!h->answered && !h->run)
+                http_error(h, 500, "internal", "the request was not answered");
+}
+
+static dl_method_t http_method(struct lws *wsi)
+{
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+                return DL_POST;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0)
+                return DL_HEAD;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0)
+                return DL_OPTIONS;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+                return DL_GET;
+        return 0;
+}
+
 /* ------------------------------------------------------------------ the lws callback */
 
 static void conn_free(conn_t *c)
 {
+        lws_sul_cancel(&c->idle);
         while (c->runs)
                 run_orphan(c->runs);
+        if (c->d->ws_close)
+                c->d->ws_close(c);
         for (frame_t *f = c->head; f;) {
                 frame_t *n = f->next;
                 free(f);
                 f = n;
         }
         buf_free(&c->rx);
+        free(c->data);
         free(c);
 }
 
@@ -945,7 +1074,181 @@ static void http_free(http_req_t *h)
                 run_orphan(h->run);
         buf_free(&h->body);
         free(h->resp);
+        for (int i = 0; i < h->nheaders; i++) {
+                free(h->hname[i]);
+                free(h->hvalue[i]);
+        }
         free(h);
+}
+
+static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
+{
+        if (pss->http) { /* an unanswered request on this connection */
+                http_free(pss->http);
+                pss->http = NULL;
+        }
+        http_req_t *h = calloc(1, sizeof(*h));
+        if (!h)
+                return -1;
+        h->srv = srv;
+        h->wsi = wsi;
+        h->method = http_method(wsi);
+        pss->http = h;
+        bool post = h->method == DL_POST;
+        if (post)
+                h->too_large = true; /* the body is ignored unless a route wants it */
+        char origin[256];
+        if (srv->opts->origins.n &&
+            lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
+            origin_allowed(srv->opts, origin)) {
+                /* a browser page of an allowed origin may read the answers (CORS) */
+                dl_http_header(h, "access-control-allow-origin:", origin);
+                dl_http_header(h, "vary:", "Origin");
+        }
+        const char *code = NULL;
+        int denied = strcmp(path, "/healthz") == 0 || h->method == DL_OPTIONS
+                         ? 0
+                         : check_access(srv, wsi, false, &code, &h->token);
+        if (denied) {
+                http_error(h, denied, code,
+                           denied == 401 ? "a valid bearer token is required"
+                                         : "this origin is not allowed");
+                return 0;
+        }
+        bool known = false;
+        const route_t *rt = find_route(srv, path, h->method, &known);
+        if (h->method == DL_OPTIONS && (known || strcmp(path, "/healthz") == 0)) {
+                /* a CORS preflight */
+                dl_http_header(h, "access-control-allow-methods:", "GET, POST, HEAD, OPTIONS");
+                dl_http_header(
+                    h, "access-control-allow-headers:", "authorization, content-type, accept");
+                dl_http_header(h, "access-control-max-age:", "600");
+                dl_http_text(h, 204, "text/plain", "", 0);
+                return 0;
+        }
+        if ((h->method == DL_GET || h->method == DL_HEAD) && strcmp(path, "/metrics") == 0) {
+                buf_t b = {0};
+                metrics_text(srv, &b);
+                dl_http_text(h, 200, "text/plain; version=0.0.4", b.data, b.len);
+                buf_free(&b);
+        } else if ((h->method == DL_GET || h->method == DL_HEAD) && strcmp(path, "/healthz") == 0) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "status", "ok");
+                dl_http_json(h, 200, o);
+        } else if (rt && post) {
+                h->route = rt;
+                h->too_large = false;
+                char cl[32];
+                if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+                    strtoull(cl, NULL, 10) > srv->opts->message_max) {
+                        h->too_large = true;
+                        http_error(h, 413, "too_large", "the body is over the size limit");
+                }
+                return 0; /* the body follows */
+        } else if (rt) {
+                h->route = rt;
+                http_dispatch(h);
+        } else if (known || strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0) {
+                http_error(h, 405, "method_not_allowed", "wrong method for this path");
+        } else {
+                http_error(h, 404, "not_found", "no such path");
+        }
+        return 0;
+}
+
+static int on_ws_established(server_t *srv, pss_t *pss, struct lws *wsi)
+{
+        char uri[160];
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+                return -1;
+        bool known;
+        const route_t *rt = find_route(srv, uri, DL_WS, &known);
+        if (!rt)
+                return -1;
+        conn_t *c = calloc(1, sizeof(*c));
+        if (!c || !(c->data = calloc(1, rt->d->conn_size ? rt->d->conn_size : 1))) {
+                free(c);
+                return -1;
+        }
+        c->srv = srv;
+        c->wsi = wsi;
+        c->d = rt->d;
+        c->di = rt->di;
+        c->token = srv->opts->tokens.n ? pss->token : -1;
+        pss->conn = c;
+        srv->ws_conns++;
+        if (c->d->ws_open)
+                c->d->ws_open(c, rt->tag);
+        return 0;
+}
+
+static int on_ws_receive(server_t *srv, conn_t *c, struct lws *wsi, const char *in, size_t len)
+{
+        if (lws_is_first_fragment(wsi)) {
+                c->rx.len = 0;
+                c->rx_binary = lws_frame_is_binary(wsi);
+                c->rx_refused = false;
+        }
+        c->last_ms = dl_now_ms();
+        if (c->rx_refused || c->closing)
+                return 0; /* the rest of a refused message */
+        if (c->rx.len + len > srv->opts->message_max) {
+                /* no client expects to go on after this: the codec may say why, then close */
+                c->rx_refused = true;
+                buf_free(&c->rx);
+                if (c->d->ws_message)
+                        c->d->ws_message(c, NULL, 0, false);
+                dl_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+                return 0;
+        }
+        buf_append(&c->rx, in, len);
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+                if (c->d->ws_message)
+                        c->d->ws_message(c, c->rx.data ? c->rx.data : "", c->rx.len, c->rx_binary);
+                c->rx.len = 0;
+        }
+        return 0;
+}
+
+static int on_ws_writeable(conn_t *c, struct lws *wsi)
+{
+        if (!c->head) {
+                if (c->closing) {
+                        lws_close_reason(wsi, (enum lws_close_status)c->close_status,
+                                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+                        return -1;
+                }
+                return 0;
+        }
+        frame_t *f = c->head;
+        if (lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+                return -1;
+        c->head = f->next;
+        if (!c->head)
+                c->tail = NULL;
+        c->queued -= f->len;
+        free(f);
+        if (c->paused && c->queued < OUTQ_LOW)
+                conn_pause(c, false);
+        if (c->head || c->closing)
+                lws_callback_on_writable(wsi);
+        return 0;
+}
+
+static int refuse_handshake(struct lws *wsi, int denied, const char *code)
+{
+        /* Answer the handshake with a plain HTTP/1.1 refusal, then close: clients report the
+         * status (lws' own helper answers HTTP/1.0 here). */
+        char body[128], resp[LWS_PRE + 512];
+        int bl =
+            snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", code,
+                     denied == 401 ? "a valid token is required" : "this origin is not allowed");
+        int n = snprintf(resp + LWS_PRE, sizeof(resp) - LWS_PRE,
+                         "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                         "content-length: %d\r\nconnection: close\r\n\r\n%s",
+                         denied, denied == 401 ? "Unauthorized" : "Forbidden", bl, body);
+        lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+        return -1;
 }
 
 static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -971,57 +1274,8 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 break;
         }
         switch (reason) {
-        case LWS_CALLBACK_HTTP: {
-                const char *path = in;
-                if (pss->http) { /* an unanswered request on this connection */
-                        http_free(pss->http);
-                        pss->http = NULL;
-                }
-                http_req_t *h = calloc(1, sizeof(*h));
-                if (!h)
-                        return -1;
-                h->srv = srv;
-                h->wsi = wsi;
-                pss->http = h;
-                bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-                const char *code = NULL;
-                int denied = strcmp(path, "/healthz") == 0
-                                 ? 0
-                                 : check_access(srv, wsi, false, &code, &h->token);
-                if (denied) {
-                        http_error(h, denied, code,
-                                   denied == 401 ? "a valid bearer token is required"
-                                                 : "this origin is not allowed");
-                        if (post)
-                                h->too_large = true; /* ignore the body */
-                        return 0;
-                }
-                if (strcmp(path, "/metrics") == 0 && !post) {
-                        buf_t b = {0};
-                        metrics_text(srv, &b);
-                        http_respond_text(h, 200, "text/plain; version=0.0.4", &b);
-                } else if (strcmp(path, "/healthz") == 0 && !post) {
-                        cJSON *o = cJSON_CreateObject();
-                        cJSON_AddStringToObject(o, "status", "ok");
-                        http_respond(h, 200, o, NULL);
-                } else if (strcmp(path, "/api/v1/languages") == 0 && !post) {
-                        http_respond(h, 200, languages_json(srv->cat), NULL);
-                } else if (strcmp(path, "/api/v1/run") == 0 && post) {
-                        char cl[32];
-                        if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-                            strtoull(cl, NULL, 10) > srv->opts->message_max) {
-                                h->too_large = true;
-                                http_error(h, 413, "too_large", "the body is over the size limit");
-                        }
-                        return 0; /* the body follows */
-                } else if (strcmp(path, "/api/v1/run") == 0 || strcmp(path, "/healthz") == 0 ||
-                           strcmp(path, "/api/v1/languages") == 0) {
-                        http_error(h, 405, "method_not_allowed", "wrong method for this path");
-                } else {
-                        http_error(h, 404, "not_found", "no such path");
-                }
-                return 0;
-        }
+        case LWS_CALLBACK_HTTP:
+                return on_http(srv, pss, wsi, in);
         case LWS_CALLBACK_HTTP_BODY:
                 if (pss->http && !pss->http->too_large) {
                         if (pss->http->body.len + len > srv->opts->message_max) {
@@ -1033,10 +1287,14 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                         }
                 }
                 return 0;
-        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-                if (pss->http && !pss->http->too_large)
-                        http_start_run(pss->http);
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+                http_req_t *h = pss->http;
+                if (h && !h->too_large && h->route && !h->answered) {
+                        h->route = claim_route(srv, h->route, h->body.data, h->body.len);
+                        http_dispatch(h);
+                }
                 return 0;
+        }
         case LWS_CALLBACK_HTTP_WRITEABLE: {
                 int r = pss->http ? http_writeable(wsi, pss->http) : 0;
                 if (r <= 0)
@@ -1054,87 +1312,14 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
                 const char *code = NULL;
                 int denied = check_access(srv, wsi, true, &code, &pss->token);
-                if (denied) {
-                        /* Answer the handshake with a plain HTTP/1.1 refusal, then close: clients
-                         * report the status (lws' own helper answers HTTP/1.0 here). */
-                        char body[128], resp[LWS_PRE + 512];
-                        int bl =
-                            snprintf(body, sizeof(body),
-                                     "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", code,
-                                     denied == 401 ? "a valid token is required"
-                                                   : "this origin is not allowed");
-                        int n = snprintf(resp + LWS_PRE, sizeof(resp) - LWS_PRE,
-                                         "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
-                                         "content-length: %d\r\nconnection: close\r\n\r\n%s",
-                                         denied, denied == 401 ? "Unauthorized" : "Forbidden", bl,
-                                         body);
-                        lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n,
-                                  LWS_WRITE_HTTP_HEADERS);
-                        return -1;
-                }
-                return 0;
+                return denied ? refuse_handshake(wsi, denied, code) : 0;
         }
-        case LWS_CALLBACK_ESTABLISHED: {
-                char uri[64];
-                if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
-                    strcmp(uri, WS_PATH) != 0)
-                        return -1;
-                conn_t *c = calloc(1, sizeof(*c));
-                if (!c)
-                        return -1;
-                c->srv = srv;
-                c->wsi = wsi;
-                c->token = srv->opts->tokens.n ? pss->token : -1;
-                pss->conn = c;
-                srv->ws_conns++;
-                return 0;
-        }
-        case LWS_CALLBACK_RECEIVE: {
-                conn_t *c = pss->conn;
-                if (!c)
-                        return -1;
-                if (lws_is_first_fragment(wsi)) {
-                        c->rx.len = 0;
-                        c->rx_binary = lws_frame_is_binary(wsi);
-                }
-                if (c->close_after_flush)
-                        return 0; /* the rest of a refused message */
-                if (c->rx.len + len > srv->opts->message_max) {
-                        send_error(c, NULL, "too_large", "the message is over the size limit");
-                        c->close_after_flush = true;
-                        buf_free(&c->rx);
-                        return 0;
-                }
-                buf_append(&c->rx, in, len);
-                if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
-                        handle_ws_message(c, c->rx.data ? c->rx.data : "", c->rx.len, c->rx_binary);
-                        c->rx.len = 0;
-                }
-                return 0;
-        }
-        case LWS_CALLBACK_SERVER_WRITEABLE: {
-                conn_t *c = pss->conn;
-                if (!c || !c->head)
-                        return 0;
-                frame_t *f = c->head;
-                if (lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
-                        return -1;
-                c->head = f->next;
-                if (!c->head)
-                        c->tail = NULL;
-                c->queued -= f->len;
-                free(f);
-                if (c->paused && c->queued < OUTQ_LOW)
-                        conn_pause(c, false);
-                if (c->head) {
-                        lws_callback_on_writable(wsi);
-                } else if (c->close_after_flush) {
-                        lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-                                         (unsigned char *)"too large", 9);
-                        return -1;
-                }
-                return 0;
-        }
+        case LWS_CALLBACK_ESTABLISHED:
+                return on_ws_established(srv, pss, wsi);
+        case LWS_CALLBACK_RECEIVE:
+                return pss->conn ? on_ws_receive(srv, pss->conn, wsi, in, len) : -1;
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+                return pss->conn ? on_ws_writeable(pss->conn, wsi) : 0;
         case LWS_CALLBACK_CLOSED:
                 if (pss->conn) {
                         conn_free(pss->conn);
@@ -1161,10 +1346,15 @@ void server_opts_init(server_opts_t *o)
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         o->max_concurrent = cores > 0 ? (int)cores : 1;
         o->queue_max = 64;
-        o->message_max = WS_MSG_MAX;
+        o->message_max = 16u << 20;
         o->source_max = 1u << 20;
         o->json_depth_max = 32;
         o->grace_ms = 10000;
+        for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++) {
+                o->dialects[i].max_concurrent = dialect_table[i]->max_concurrent;
+                o->dialects[i].queue_max = dialect_table[i]->queue_max;
+                o->dialects[i].disabled = dialect_table[i]->off_by_default;
+        }
 }
 
 void server_opts_free(server_opts_t *o)
@@ -1173,6 +1363,10 @@ void server_opts_free(server_opts_t *o)
         strv_free(&o->tokens);
         free(o->token_max_runs);
         o->token_max_runs = NULL;
+        for (size_t i = 0; i < DIALECTS_MAX; i++) {
+                free(o->dialects[i].base);
+                o->dialects[i].base = NULL;
+        }
 }
 
 static void on_grace_over(lws_sorted_usec_list_t *sul)
@@ -1190,6 +1384,23 @@ static void on_stop_signal(int sig)
                 lws_cancel_service(signal_ctx);
 }
 
+/* SIGTERM: no new runs; queued ones never start (their clients are told); those going get
+ * grace_ms to finish, then are killed (and still reported). */
+static void start_draining(server_t *srv)
+{
+        srv->draining = true;
+        fprintf(stderr, "runcell: stopping: %d runs going, %d queued dropped\n", srv->running,
+                srv->queued);
+        while (srv->qhead) {
+                run_t *q = srv->qhead;
+                dl_event_t ev = {.kind = DL_EV_DROPPED,
+                                 .code = "shutting_down",
+                                 .message = "the server is shutting down"};
+                emit(q, &ev);
+                run_orphan(q);
+        }
+}
+
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
 {
         server_t srv = {.cat = cat,
@@ -1197,6 +1408,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         .max_concurrent = opts->max_concurrent > 0 ? opts->max_concurrent : 1,
                         .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0};
         srv.runs_by = calloc(cat->set.n * NSTATUS, sizeof(*srv.runs_by));
+        build_routes(&srv);
         lws_set_log_level(LLL_ERR, NULL);
         struct lws_context_creation_info info;
         memset(&info, 0, sizeof(info));
@@ -1220,6 +1432,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 lws_context_destroy(srv.ctx);
                 return rc_err_set(err, ENOMEM, "cannot set up the event loop");
         }
+        the_server = &srv;
         signal_ctx = srv.ctx;
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
@@ -1229,6 +1442,11 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         fprintf(stderr, "runcell: listening on %s://%s:%d\n",
                 opts->tls_cert && opts->tls_key ? "https" : "http", opts->host,
                 lws_get_vhost_listen_port(srv.vh));
+        for (size_t i = 0; i < dialect_count; i++)
+                if (!opts->dialects[i].disabled)
+                        fprintf(stderr, "runcell: dialect %s at %s\n", dialect_table[i]->name,
+                                opts->dialects[i].base ? opts->dialects[i].base
+                                                       : dialect_table[i]->base);
         fflush(stderr);
         int rc = 0;
         lws_sorted_usec_list_t grace;
@@ -1240,18 +1458,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         break;
                 }
                 if (stop_requested && !srv.draining) {
-                        /* SIGTERM: no new runs; queued ones never start; those going get
-                         * grace_ms to finish, then are killed (and still reported). */
-                        srv.draining = true;
-                        fprintf(stderr, "runcell: stopping: %d runs going, %d queued dropped\n",
-                                srv.running, srv.queued);
-                        while (srv.qhead) {
-                                run_t *q = srv.qhead;
-                                if (q->conn)
-                                        send_error(q->conn, q->id, "shutting_down",
-                                                   "the server is shutting down");
-                                run_orphan(q);
-                        }
+                        start_draining(&srv);
                         grace_end = sb_now_ns() + (int64_t)opts->grace_ms * 1000000;
                         lws_sul_schedule(srv.ctx, 0, &grace, on_grace_over,
                                          (lws_usec_t)opts->grace_ms * 1000);
@@ -1289,6 +1496,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         lws_context_destroy(srv.ctx);
         free(srv.runs_by);
         signal_ctx = NULL;
+        the_server = NULL;
         ev_lws_free(srv.loop);
         return rc;
 }

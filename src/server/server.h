@@ -3,8 +3,20 @@
 #ifndef RUNCELL_SERVER_SERVER_H
 #define RUNCELL_SERVER_SERVER_H
 
+#include <stdbool.h>
+
 #include "cli/catalog.h"
 #include "util/strv.h"
+
+#define DIALECTS_MAX 16
+
+/* Per wire dialect (in dialect_table order). */
+typedef struct dialect_limits {
+        bool disabled;
+        char *base;         /* its base path; NULL: the dialect's default */
+        int max_concurrent; /* its own runs going at once; 0: only the server's limit */
+        int queue_max;      /* its runs waiting for that, beyond which it is busy */
+} dialect_limits_t;
 
 typedef struct server_opts {
         const char *host; /* "127.0.0.1" */
@@ -21,6 +33,7 @@ typedef struct server_opts {
         int grace_ms;           /* on SIGTERM, how long runs in flight may finish */
         const char *tls_cert;   /* PEM files: TLS when both are set */
         const char *tls_key;
+        dialect_limits_t dialects[DIALECTS_MAX];
 } server_opts_t;
 
 /* Defaults for everything. */

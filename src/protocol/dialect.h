@@ -1,0 +1,156 @@
+/* Wire dialects: the server's own protocol and the other systems' APIs runcell speaks.
+ *
+ * A dialect is a codec and nothing else. It decodes its requests into the job model (a run
+ * document in runcell's own JSON form: language, files or source, stdin, args, env, command,
+ * limits, interactive) and encodes the job's events into its own messages. Sandboxes, queueing,
+ * limits, access checks, back-pressure and lifetimes all stay in the server (server.c); the
+ * codec only sees the calls below. Every dialect is one file registered in dialects.c. */
+#ifndef RUNCELL_PROTOCOL_DIALECT_H
+#define RUNCELL_PROTOCOL_DIALECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "cli/catalog.h"
+#include "job/job.h"
+#include "util/buf.h"
+#include "util/err.h"
+
+typedef struct dl_conn dl_conn_t; /* one WebSocket connection */
+typedef struct dl_http dl_http_t; /* one HTTP request */
+typedef struct dl_run dl_run_t;   /* one run (a job), from either */
+
+typedef enum dl_method {
+        DL_GET = 1 << 0,
+        DL_POST = 1 << 1,
+        DL_HEAD = 1 << 2,
+        DL_OPTIONS = 1 << 3,
+        DL_WS = 1 << 4, /* a WebSocket upgrade */
+} dl_method_t;
+
+typedef struct dl_route {
+        const char *sub;  /* appended to the dialect's base path ("" is the base itself) */
+        unsigned methods; /* dl_method_t bits */
+        int tag;          /* handed back to the codec */
+} dl_route_t;
+
+typedef enum dl_event_kind {
+        DL_EV_QUEUED,  /* position: 0 when it starts at once */
+        DL_EV_STAGE,   /* stage */
+        DL_EV_OUTPUT,  /* stage, stream, data/len, utf8 */
+        DL_EV_EXIT,    /* stage, res */
+        DL_EV_DONE,    /* result: the whole job */
+        DL_EV_DROPPED, /* queued and never started: code ("shutting_down"), message */
+} dl_event_kind_t;
+
+typedef struct dl_event {
+        dl_event_kind_t kind;
+        int position;
+        stage_kind_t stage;
+        stream_kind_t stream;
+        const char *data; /* output: whole UTF-8 characters when utf8 (an unfinished sequence */
+        size_t len;       /* at a chunk's end is held back for the next chunk) */
+        bool utf8;
+        const stage_result_t *res;
+        const job_result_t *result;
+        const char *code, *message;
+} dl_event_t;
+
+typedef struct dialect {
+        const char *name;
+        const char *base; /* default base path; the config may move it or switch it off */
+        const dl_route_t *routes;
+        size_t nroutes;
+        size_t conn_size; /* zeroed per-connection state for the codec (dl_conn_data) */
+        size_t run_size;  /* zeroed per-run state (dl_run_data) */
+        int max_concurrent, queue_max; /* its own concurrency bound by default; 0: none */
+        bool off_by_default;
+        /* Dialect options from the config ("dialects": {"name": {...}}), NULL for none; the
+         * keys "enabled" and "path" are the server's and already removed. */
+        int (*configure)(const cJSON *opts, rc_err_t *err);
+        /* Several dialects on one POST path: does this body (parsed, or NULL when it is not
+         * JSON) belong to this dialect? The first that says yes gets it; none: the first. */
+        bool (*claims)(const cJSON *body);
+        void (*http)(dl_http_t *h, int tag, dl_method_t method, const char *body, size_t len);
+        void (*ws_open)(dl_conn_t *c, int tag);
+        /* A whole message; data NULL when it was over the size limit (the connection closes
+         * with 1009 after what the codec queues now). */
+        void (*ws_message)(dl_conn_t *c, const char *data, size_t len, bool binary);
+        void (*ws_close)(dl_conn_t *c); /* the connection is gone: free what conn data holds */
+        void (*run_event)(dl_run_t *r, const dl_event_t *ev); /* only while its client is there */
+        void (*run_free)(dl_run_t *r); /* the run is going away: free what run data holds */
+        void (*metrics)(buf_t *out);   /* Prometheus lines of its own */
+} dialect_t;
+
+/* The table (dialects.c). */
+extern const dialect_t *const dialect_table[];
+extern const size_t dialect_count;
+const dialect_t *dialect_find(const char *name);
+
+/* ------------------------------------------------------------------ what the server offers */
+
+typedef struct dl_error {
+        const char *code; /* bad_request, unknown_language, unavailable, too_large, busy,
+                             shutting_down, internal */
+        char message[600];
+} dl_error_t;
+
+/* Start a run from a run document (taken over, also on failure) for a connection or an HTTP
+ * request (exactly one of c, h). id names it in logs and to the codec; ud is not touched. On
+ * refusal returns NULL with e filled; nothing is sent. Events follow through run_event, the
+ * first (DL_EV_QUEUED) before this returns. An HTTP run captures its output (the result of
+ * DL_EV_DONE holds it); a connection's run streams it. */
+dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e);
+const char *dl_run_id(const dl_run_t *r);
+void *dl_run_data(dl_run_t *r);
+dl_conn_t *dl_run_conn(const dl_run_t *r); /* NULL once the client is gone */
+dl_http_t *dl_run_http(const dl_run_t *r);
+bool dl_run_done(const dl_run_t *r);
+const lang_t *dl_run_lang(const dl_run_t *r);
+/* Input for an interactive run; -EPIPE when its stdin is closed. Queued runs keep it. */
+int dl_run_stdin(dl_run_t *r, const char *data, size_t len);
+void dl_run_eof(dl_run_t *r);
+/* SIGKILL ends the sandbox; another signal goes to the program. The verdict is "killed". */
+void dl_run_kill(dl_run_t *r, int sig);
+/* The connection's runs that are not done, newest first: call with NULL, then the last. */
+dl_run_t *dl_conn_next_run(dl_conn_t *c, dl_run_t *after);
+
+void *dl_conn_data(dl_conn_t *c);
+/* Queue a text frame (the message is taken over and printed compactly). */
+void dl_send_json(dl_conn_t *c, cJSON *msg);
+void dl_send_text(dl_conn_t *c, const char *text, size_t len);
+/* Close once what is queued has gone out, with a WebSocket close status and reason. */
+void dl_close(dl_conn_t *c, int status, const char *reason);
+/* Close after idle_ms without a message in either direction; 0: never (the default). */
+void dl_conn_idle_timeout(dl_conn_t *c, int idle_ms);
+/* A URL argument of the upgrade request ("name=" form), or NULL. */
+const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size);
+
+/* Answer an HTTP request (once). The body is taken over (NULL: none). */
+void dl_http_json(dl_http_t *h, int status, cJSON *body);
+void dl_http_text(dl_http_t *h, int status, const char *ctype, const char *text, size_t len);
+/* An extra response header ("name:" with the colon), before the answer is given. */
+void dl_http_header(dl_http_t *h, const char *name, const char *value);
+/* The HTTP status for an error code of dl_run_start (400, 404, 413, 429, 503, 500). */
+int dl_error_status(const char *code);
+/* A response to a 429 carries Retry-After: 1. */
+
+catalog_t *dl_catalog(void);
+/* The parsed body's nesting is within the configured maximum. */
+bool dl_json_depth_ok(const cJSON *j);
+/* Monotonic milliseconds. */
+int64_t dl_now_ms(void);
+/* n random bytes as 2n hex digits into out (2n+1 bytes). */
+void dl_random_hex(char *out, size_t n);
+/* Prometheus counter registration is the codec's own (metrics callback). */
+
+/* Parse a signal given as "SIGTERM", "TERM" or a number; 0 when unknown. */
+int dl_signal_parse(const cJSON *v);
+
+/* A language's version as plain dotted numbers ("3.11.2" from "3.11.2-1+b1"); "" if none. */
+void dl_semver(const char *debian_version, char *out, size_t size);
+
+#endif
