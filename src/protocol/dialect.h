@@ -99,10 +99,12 @@ typedef struct dl_error {
 } dl_error_t;
 
 /* Start a run from a run document (taken over, also on failure) for a connection or an HTTP
- * request (exactly one of c, h). id names it in logs and to the codec; ud is not touched. On
- * refusal returns NULL with e filled; nothing is sent. Events follow through run_event, the
- * first (DL_EV_QUEUED) before this returns. An HTTP run captures its output (the result of
- * DL_EV_DONE holds it); a connection's run streams it. */
+ * request (exactly one of c, h). id names it in logs and to the codec. On refusal returns
+ * NULL with e filled; nothing is sent. Events follow through run_event, the first
+ * (DL_EV_QUEUED) before this returns. Output comes as DL_EV_OUTPUT events either way; an HTTP
+ * run also captures it (the result of DL_EV_DONE holds stdout and stderr, each cut at the
+ * output limit). The run document's "interactive": true keeps a connection's run's stdin
+ * open after "stdin" for dl_run_stdin(). */
 dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e);
 const char *dl_run_id(const dl_run_t *r);
 void *dl_run_data(dl_run_t *r);

@@ -563,7 +563,7 @@ static void run_begin(run_t *r)
         js.capture = r->http != NULL;
         js.interactive = r->conn && r->rr.interactive;
         js.cb = (job_callbacks_t){.stage_start = on_stage_start,
-                                  .output = r->conn ? on_output : NULL,
+                                  .output = on_output, /* HTTP runs too: a dialect may interleave */
                                   .stage_end = on_stage_end,
                                   .done = on_done,
                                   .ud = r};
