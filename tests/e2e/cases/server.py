@@ -516,6 +516,37 @@ def http_hello(t):
     http_case(t, body)
 
 
+@case("server.http.env_and_command", lang="python")
+def http_env_command(t):
+    def body(srv):
+        r = http_req(t, srv, "POST", "/api/v1/run",
+                     {"language": "python",
+                      "source": 'import os\nprint(os.environ["GREETING"], os.environ["PATH"])\n',
+                      "env": {"GREETING": "hi there", "PATH": "/usr/bin:/bin"}})
+        t.eq(r.status, 200, "HTTP status (body %r)" % shorten(r.body, 300))
+        expect_stage(t, r.json["run"], "run", status="ok", stdout="hi there /usr/bin:/bin\n")
+        # the command replaces python3 -u main.py; args are appended to it
+        r = http_req(t, srv, "POST", "/api/v1/run",
+                     {"language": "python", "files": [
+                         {"name": "main.py", "content": "print('not run')\n"},
+                         {"name": "other.py",
+                          "content": "import sys\nprint('other', sys.argv[1:])\n"}],
+                      "command": ["python3", "other.py"], "args": ["a b"]})
+        t.eq(r.status, 200, "HTTP status (body %r)" % shorten(r.body, 300))
+        expect_stage(t, r.json["run"], "run", status="ok", stdout="other ['a b']\n")
+        for bad, what in (({"1X": "v"}, "a name starting with a digit"),
+                          ({"A=B": "v"}, "a name with ="),
+                          ({"A": 5}, "a value that is not a string")):
+            r = http_req(t, srv, "POST", "/api/v1/run",
+                         {"language": "python", "source": "print(1)", "env": bad})
+            check_http_error(t, r, 400, "bad_request", "env with " + what)
+        for bad in ([], [""], "python3", [1]):
+            r = http_req(t, srv, "POST", "/api/v1/run",
+                         {"language": "python", "source": "print(1)", "command": bad})
+            check_http_error(t, r, 400, "bad_request", "command %r" % (bad,))
+    http_case(t, body)
+
+
 @case("server.http.run_c_compile_error", lang="c")
 def http_c_error(t):
     def body(srv):
