@@ -931,8 +931,8 @@ static int http_writeable(struct lws *wsi, http_req_t *h)
         if (!h->headers_sent) {
                 unsigned char hdr[LWS_PRE + 2048];
                 unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
-                if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->ctype,
-                                                h->method == DL_HEAD ? 0 : h->resp_len, &p, end))
+                if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->ctype, h->resp_len, &p,
+                                                end))
                         return -1;
                 for (int i = 0; i < h->nheaders; i++)
                         if (lws_add_http_header_by_name(wsi, (const unsigned char *)h->hname[i],
