@@ -148,6 +148,26 @@ def seed_small(t):
     rr_case(t, body)
 
 
+@case("dialect_roadrunner.docs_example", lang="python")
+def docs_example(t):
+    """The exchange printed in docs/dialects.md, sent as printed."""
+    req = ('{"language": "Python", "source": "import sys\\nprint(sys.argv[1:], '
+           'sys.stdin.read())", "nonce": "Identifying Value Here", "standard_input": '
+           '"Hello!", "commandline_arguments": "--help"}')
+
+    async def body(srv):
+        async with DWS(t, srv, PATH) as ws:
+            await ws.send(req)
+            end, msgs = await finish(t, ws, "Identifying Value Here")
+            t.eq(text_of(msgs), "['--help'] Hello!\n", "stdout")
+            t.eq({k: end[k] for k in ("nonce", "type", "stage", "status", "exit_code",
+                                      "signal", "truncated")},
+                 {"nonce": "Identifying Value Here", "type": "exit", "stage": "run",
+                  "status": "ok", "exit_code": 0, "signal": None, "truncated": False},
+                 "the exit message")
+    rr_case(t, body)
+
+
 # ==================================================================== runs and nonces
 @case("dialect_roadrunner.several_nonces_at_once", lang="python")
 def several_nonces(t):
