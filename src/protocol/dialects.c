@@ -9,10 +9,14 @@
 #include "protocol/dialect.h"
 
 extern const dialect_t dialect_native;
+extern const dialect_t dialect_roadrunner;
+extern const dialect_t dialect_livecode;
 
 /* Order matters where dialects share a POST path and none claims a body: the first wins. */
 const dialect_t *const dialect_table[] = {
     &dialect_native,
+    &dialect_roadrunner,
+    &dialect_livecode,
 };
 const size_t dialect_count = sizeof(dialect_table) / sizeof(dialect_table[0]);
 
