@@ -105,7 +105,8 @@ def limits(t):
     """The dialect's limits option: a 1.5 s time limit ends an endless loop (the toolchain's
     default would wait 5 s), a 64 MiB memory limit a program that wants 300 MiB."""
     cfg = write_config(t, {"dialects": {"microservice": {
-        "limits": {"wall_ms": 1500, "cpu_ms": 1500, "memory_mb": 64}}}})
+        "limits": {"wall_ms": 1500, "cpu_ms": 1500, "memory_mb": 64},
+        "compile_limits": {"wall_ms": 20000}}}})
     with Server(t, "--config", cfg) as srv:
         t0 = time.monotonic()
         o = run(t, srv, "python", 'print("spinning", flush=True)\nwhile True:\n    pass\n',
