@@ -36,13 +36,18 @@ static void refuse(dl_http_t *h, int status, const char *id, const char *msg)
 
 /* ------------------------------------------------------------------ results */
 
+static bool is_space(char c)
+{
+        return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
 /* A failed step: codapi puts what the program printed (both streams) in stderr, followed by
  * the exit status as Go reports it; the exit status of a program killed by a signal is the
  * shell's and docker's 128 + signal. */
 static void failure_text(const codapi_run_t *cr, const stage_result_t *st, buf_t *out)
 {
         size_t n = cr->all.len;
-        while (n && strchr(" \t\r\n\v\f", cr->all.data[n - 1]))
+        while (n && is_space(cr->all.data[n - 1]))
                 n--;
         int code = st->exit_code >= 0 ? st->exit_code : st->signal ? 128 + st->signal : 1;
         if (n) {
@@ -176,7 +181,7 @@ static bool empty_request(const cJSON *files)
         if (n == 0)
                 return true;
         for (const char *p = files->child->valuestring; *p; p++)
-                if (!strchr(" \t\r\n\v\f", *p))
+                if (!is_space(*p))
                         return false;
         return true;
 }

@@ -18,7 +18,10 @@ typedef struct ms_run {
  * requests give them; the server clamps them to its limit maxima. */
 static cJSON *opt_limits, *opt_compile_limits;
 
-static const char *const whitespace = " \t\r\n\v\f";
+static bool is_space(char c)
+{
+        return c == ' ' || (c >= '\t' && c <= '\r');
+}
 
 /* Every answer has one shape: what the program printed, whether an error occurred and what
  * happened; a refusal says why in "output". */
@@ -50,11 +53,11 @@ static void answer_done(dl_http_t *h, dl_run_t *r, const job_result_t *res)
         if (!compile_failed && res->run.present) {
                 out = res->run.out.data ? res->run.out.data : "";
                 n = res->run.out.len;
-                while (n && strchr(whitespace, *out)) {
+                while (n && is_space(*out)) {
                         out++;
                         n--;
                 }
-                while (n && strchr(whitespace, out[n - 1]))
+                while (n && is_space(out[n - 1]))
                         n--;
         }
         cJSON *o = answer(out, n, last->status != STATUS_OK, stage_status_name(last->status));
