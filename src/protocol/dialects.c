@@ -11,12 +11,18 @@
 extern const dialect_t dialect_native;
 extern const dialect_t dialect_roadrunner;
 extern const dialect_t dialect_livecode;
+extern const dialect_t dialect_codapi;
+extern const dialect_t dialect_microservice;
+extern const dialect_t dialect_pivot;
 
 /* Order matters where dialects share a POST path and none claims a body: the first wins. */
 const dialect_t *const dialect_table[] = {
     &dialect_native,
     &dialect_roadrunner,
     &dialect_livecode,
+    &dialect_codapi,
+    &dialect_microservice,
+    &dialect_pivot,
 };
 const size_t dialect_count = sizeof(dialect_table) / sizeof(dialect_table[0]);
 
