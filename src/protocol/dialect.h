@@ -75,6 +75,10 @@ typedef struct dialect {
          * JSON) belong to this dialect? The first that says yes gets it; none: the first. */
         bool (*claims)(const cJSON *body);
         void (*http)(dl_http_t *h, int tag, dl_method_t method, const char *body, size_t len);
+        /* The request's body is over the size limit: answer 413 in the dialect's own shape
+         * (NULL: the server answers in runcell's). On a POST path several dialects share, the
+         * body cannot be read to decide: the first of them in table order answers. */
+        void (*http_too_large)(dl_http_t *h, int tag);
         void (*ws_open)(dl_conn_t *c, int tag);
         /* A whole message; data NULL when it was over the size limit (the connection closes
          * with 1009 after what the codec queues now). */

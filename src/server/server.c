@@ -1036,6 +1036,17 @@ static void http_dispatch(http_req_t *h)
                 http_error(h, 500, "internal", "the request was not answered");
 }
 
+/* The body is over the size limit: the route's dialect answers in its own shape. */
+static void http_too_large(http_req_t *h)
+{
+        h->too_large = true;
+        buf_free(&h->body);
+        if (h->route && h->route->d->http_too_large)
+                h->route->d->http_too_large(h, h->route->tag);
+        if (!h->answered)
+                http_error(h, 413, "too_large", "the body is over the size limit");
+}
+
 static dl_method_t http_method(struct lws *wsi)
 {
         if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
@@ -1140,10 +1151,8 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
                 h->too_large = false;
                 char cl[32];
                 if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-                    strtoull(cl, NULL, 10) > srv->opts->message_max) {
-                        h->too_large = true;
-                        http_error(h, 413, "too_large", "the body is over the size limit");
-                }
+                    strtoull(cl, NULL, 10) > srv->opts->message_max)
+                        http_too_large(h);
                 return 0; /* the body follows */
         } else if (rt) {
                 h->route = rt;
@@ -1278,13 +1287,10 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 return on_http(srv, pss, wsi, in);
         case LWS_CALLBACK_HTTP_BODY:
                 if (pss->http && !pss->http->too_large) {
-                        if (pss->http->body.len + len > srv->opts->message_max) {
-                                pss->http->too_large = true;
-                                http_error(pss->http, 413, "too_large",
-                                           "the body is over the size limit");
-                        } else {
+                        if (pss->http->body.len + len > srv->opts->message_max)
+                                http_too_large(pss->http);
+                        else
                                 buf_append(&pss->http->body, in, len);
-                        }
                 }
                 return 0;
         case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
