@@ -44,10 +44,19 @@ typedef struct conn_data {
         cJSON *pending_nonce; /* the EXEC's nonce while dl_run_start runs (its first event) */
 } conn_data_t;
 
+/* Output that does not end a line waits this long for the rest of it (a program may write a
+ * line in pieces: Go's println writes the text and then the newline), so that a line becomes
+ * one LOG event. */
+#define HOLD_MS  20
+#define HOLD_MAX (64u << 10)
+
 typedef struct run_data {
         cJSON *nonce; /* as the EXEC gave it; NULL: it had none */
         bool started; /* a stage has begun: exectimems counts from then */
         int64_t t0_ms;
+        buf_t held; /* output of held_stream not sent yet: an unfinished line */
+        stream_kind_t held_stream;
+        bool timer_armed;
 } run_data_t;
 
 /* ------------------------------------------------------------------ inline expressions */
@@ -163,28 +172,30 @@ static const char *hoisted_end(hoist_t h, const char *line, const char *end)
  * line, in their order), the other lines in $${CODE}. */
 static int expand_inline(const lang_tpl_t *t, const char *code, buf_t *out)
 {
-        buf_t imports = {0}, body = {0};
+        buf_t part[2] = {{0}, {0}}; /* the hoisted lines, the code */
+        bool any[2] = {false, false};
         const char *p = code, *end = code + strlen(code);
         int rc = 0;
         while (p < end && rc == 0) {
                 const char *stop = hoisted_end(t->hoist, p, end);
-                buf_t *to = stop ? &imports : &body;
+                int k = stop ? 0 : 1;
                 if (!stop) {
                         stop = memchr(p, '\n', (size_t)(end - p));
                         if (!stop)
                                 stop = end;
                 }
-                if (to->len)
-                        rc |= buf_append(to, "\n", 1);
-                rc |= buf_append(to, p, (size_t)(stop - p));
+                if (any[k])
+                        rc |= buf_append(&part[k], "\n", 1);
+                any[k] = true;
+                rc |= buf_append(&part[k], p, (size_t)(stop - p));
                 p = stop < end ? stop + 1 : end;
         }
         for (const char *s = t->tpl; *s && rc == 0;) {
                 if (strncmp(s, "$${IMPORTS}", 11) == 0) {
-                        rc |= buf_append(out, imports.data ? imports.data : "", imports.len);
+                        rc |= buf_append(out, part[0].data ? part[0].data : "", part[0].len);
                         s += 11;
                 } else if (strncmp(s, "$${CODE}", 8) == 0) {
-                        rc |= buf_append(out, body.data ? body.data : "", body.len);
+                        rc |= buf_append(out, part[1].data ? part[1].data : "", part[1].len);
                         s += 8;
                 } else {
                         rc |= buf_append(out, s, 1);
@@ -193,8 +204,8 @@ static int expand_inline(const lang_tpl_t *t, const char *code, buf_t *out)
         }
         if (!out->data && rc == 0)
                 rc = buf_append(out, "", 0);
-        buf_free(&imports);
-        buf_free(&body);
+        buf_free(&part[0]);
+        buf_free(&part[1]);
         return rc;
 }
 
@@ -309,6 +320,56 @@ static cJSON *run_event_msg(int code, dl_run_t *r)
         return o;
 }
 
+static void send_log(dl_run_t *r, stream_kind_t stream, const char *data, size_t len)
+{
+        dl_conn_t *c = dl_run_conn(r);
+        if (!len || !c)
+                return;
+        cJSON *o = run_event_msg(EV_LOG, r);
+        cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(o, "data"),
+                              stream == STREAM_STDOUT ? "stdout" : "stderr",
+                              json_bytes_item(data, len));
+        dl_send_json(c, o);
+}
+
+/* Send what is held as one LOG event. */
+static void flush_held(dl_run_t *r)
+{
+        run_data_t *rd = dl_run_data(r);
+        dl_run_timer(r, 0, NULL);
+        rd->timer_armed = false;
+        send_log(r, rd->held_stream, rd->held.data, rd->held.len);
+        buf_free(&rd->held);
+}
+
+/* A chunk of output: what ends a line goes out at once, an unfinished line is held for up to
+ * HOLD_MS (less when the line ends, the other stream writes or the stage ends). */
+static void on_output(dl_run_t *r, const dl_event_t *ev)
+{
+        run_data_t *rd = dl_run_data(r);
+        if (rd->held.len && rd->held_stream != ev->stream)
+                flush_held(r);
+        rd->held_stream = ev->stream;
+        if (buf_append(&rd->held, ev->data, ev->len) < 0 || rd->held.len >= HOLD_MAX) {
+                flush_held(r);
+                return;
+        }
+        const char *nl = memrchr(rd->held.data, '\n', rd->held.len);
+        if (nl) {
+                size_t n = (size_t)(nl + 1 - rd->held.data);
+                send_log(r, ev->stream, rd->held.data, n);
+                memmove(rd->held.data, nl + 1, rd->held.len - n);
+                rd->held.len -= n;
+                rd->held.data[rd->held.len] = '\0';
+        }
+        if (!rd->held.len) {
+                flush_held(r);
+        } else if (!rd->timer_armed) {
+                rd->timer_armed = true;
+                dl_run_timer(r, HOLD_MS, flush_held);
+        }
+}
+
 static int64_t exectime_ms(const run_data_t *rd)
 {
         return rd->started ? dl_now_ms() - rd->t0_ms : 0;
@@ -383,13 +444,13 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 break;
         }
         case DL_EV_OUTPUT:
-                o = run_event_msg(EV_LOG, r);
-                cJSON_AddItemToObject(cJSON_GetObjectItemCaseSensitive(o, "data"),
-                                      ev->stream == STREAM_STDOUT ? "stdout" : "stderr",
-                                      json_bytes_item(ev->data, ev->len));
-                dl_send_json(c, o);
+                on_output(r, ev);
+                break;
+        case DL_EV_EXIT:
+                flush_held(r);
                 break;
         case DL_EV_DONE: {
+                flush_held(r);
                 const stage_result_t *st = last_stage(ev->result);
                 char msg[600];
                 if (st->present && st->status == STATUS_TIME_LIMIT) {
@@ -405,6 +466,7 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 break;
         }
         case DL_EV_DROPPED: /* queued, never started: the server is stopping */
+                flush_held(r);
                 send_error(c, rd->nonce, dl_error_status(ev->code), ev->message);
                 o = run_event_msg(EV_STOP, r);
                 cJSON_AddNumberToObject(cJSON_GetObjectItemCaseSensitive(o, "data"), "exectimems",
@@ -412,7 +474,6 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 dl_send_json(c, o);
                 break;
         case DL_EV_STAGE:
-        case DL_EV_EXIT:
         default:
                 break;
         }
@@ -423,6 +484,7 @@ static void run_free(dl_run_t *r)
         run_data_t *rd = dl_run_data(r);
         cJSON_Delete(rd->nonce);
         rd->nonce = NULL;
+        buf_free(&rd->held);
 }
 
 /* ------------------------------------------------------------------ WebSocket operations */

@@ -595,15 +595,29 @@ def ws_args_env(t):
 
 @case("dialect_ranna.ws.stdout_stderr_logs", lang="python")
 def ws_streams(t):
+    """LOG events per stream in the order written; a line written in pieces is one LOG, a
+    piece of a line is not held back long; bytes that are not UTF-8 become U+FFFD."""
     async def body(srv):
         async with RannaWS(t, srv) as ws:
             code = ('import sys, time\nprint("out1", flush=True)\ntime.sleep(0.3)\n'
                     'print("err1", file=sys.stderr, flush=True)\ntime.sleep(0.3)\n'
+                    'for piece in ("a", "b", "c\\n"):\n'
+                    '    sys.stdout.write(piece)\n    sys.stdout.flush()\n'
+                    'sys.stdout.write("wait...")\nsys.stdout.flush()\ntime.sleep(1)\n'
+                    'sys.stdout.write("done\\n")\nsys.stdout.flush()\n'
                     'sys.stdout.buffer.write(b"bad\\xff\\n")\nsys.stdout.flush()\nsys.exit(3)\n')
             _, run = await ws.run("s", language="python", code=code)
-            t.eq(run.stdout, "out1\nbad\ufffd\n", "stdout (bytes that are not UTF-8 as U+FFFD)")
+            t.eq(run.stdout, "out1\nabc\nwait...done\nbad\ufffd\n",
+                 "stdout (bytes that are not UTF-8 as U+FFFD)")
             t.eq(run.stderr, "err1\n", "stderr")
-            t.eq([s for _, s, _ in run.logs][:2], ["stdout", "stderr"], "LOG streams in order")
+            t.eq([(s, x) for _, s, x in run.logs][:4],
+                 [("stdout", "out1\n"), ("stderr", "err1\n"), ("stdout", "abc\n"),
+                  ("stdout", "wait...")], "the first LOG events (a line written in pieces is "
+                 "one LOG; an unfinished line is sent after a moment)")
+            t_wait = run.logs[3][0]
+            t_done = next(at for at, _, x in run.logs if "done" in x)
+            t.check(t_done - t_wait >= 0.7, "\"wait...\" came only %.2fs before \"done\": "
+                    "an unfinished line was held back" % (t_done - t_wait))
             t.check(run.error is None, "a program's exit status is no ERROR: %r" % (run.error,))
     ws_case(t, body)
 
