@@ -636,7 +636,7 @@ static int fail(dl_error_t *e, const char *code, const char *fmt, ...)
 /* Can one more run of this dialect and token be taken now? */
 static int admit(server_t *srv, int di, int token, dl_error_t *e)
 {
-        if (srv->draining)
+        if (srv->draining || stop_requested) /* SIGTERM came: not yet seen by the loop */
                 return fail(e, "shutting_down", "the server is shutting down");
         int token_max =
             token >= 0 && srv->opts->token_max_runs ? srv->opts->token_max_runs[token] : 0;
