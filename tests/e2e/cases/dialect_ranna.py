@@ -5,11 +5,12 @@ GET /v1/info, each case against its own server."""
 import asyncio
 import json
 import re
+import signal
 import time
 
 from harness import case, Fail, LANGS, shorten
-from server_util import (Server, http_req, need_websockets, raw_post_large, run_async,
-                         write_config)
+from server_util import (OpsServer, Server, http_req, need_websockets, raw_post_large,
+                         run_async, write_config)
 
 try:
     import websockets
@@ -564,7 +565,7 @@ def ws_busy(t):
             await ws.exec("a", language="python", code=SLEEPER)
             ra = await ws.spawn("a")
             await ws.wait(lambda e: e["code"] == LOG and has_nonce(e, "a"), 60, "LOG of a")
-            await ws.exec("b", language="python", code='print("b ran")')
+            await ws.exec("b", language="python", code=SLEEPER)
             rb = await ws.spawn("b")
             await ws.exec("c", language="python", code='print("c ran")')
             d = await ws.error("c")
@@ -574,7 +575,9 @@ def ws_busy(t):
             run_a = RunView(t, ra, "a", await ws.until_stop(ra, 15), ws.events)
             run_b = RunView(t, rb, "b", await ws.until_stop(rb, 30), ws.events)
             t.eq(run_a.stdout, "ready\n", "stdout of a")
-            t.eq(run_b.stdout, "", "b was killed before it ran")
+            # b's sandbox is killed as soon as it starts: not after its 60 s
+            t.check(run_b.exectimems < 5000, "exectimems of b, killed while it waited: %d"
+                    % run_b.exectimems)
             _, run = await ws.run("d", language="python", code='print("free")')
             t.eq(run.stdout, "free\n", "a run after the queue emptied")
     ws_case(t, body, "--max-concurrent", "1", "--queue", "1")
@@ -694,6 +697,36 @@ def ws_disconnect(t):
         t.eq(r.status, 200, "a run after the disconnect (body %r)" % shorten(r.body, 300))
         t.eq(r.json["stdout"], "next\n", "stdout")
     ws_case(t, body, "--max-concurrent", "1", "--queue", "0")
+
+
+@case("dialect_ranna.ws.sigterm", lang="python")
+def ws_sigterm(t):
+    """SIGTERM: a waiting run gets ERROR 503 and its STOP (exectimems 0), the running one is
+    killed after grace_ms and gets its STOP, a new EXEC is refused with 503."""
+    cfg = write_config(t, {"grace_ms": 1000, "max_concurrent": 1, "queue": 4})
+
+    async def body(srv):
+        async with RannaWS(t, srv) as ws:
+            await ws.exec("a", language="python", code=SLEEPER)
+            ra = await ws.spawn("a")
+            await ws.wait(lambda e: e["code"] == LOG and has_nonce(e, "a"), 60, "LOG of a")
+            await ws.exec("b", language="python", code='print("b")')
+            rb = await ws.spawn("b")
+            srv.signal(signal.SIGTERM)
+            d = await ws.error("b")
+            t.eq(d["code"], 503, "ERROR of the waiting run: code")
+            run_b = RunView(t, rb, "b", await ws.until_stop(rb, 10), ws.events)
+            t.eq(run_b.exectimems, 0, "exectimems of a run that never started")
+            await ws.exec("late", language="python", code='print("late")')
+            d = await ws.error("late")
+            t.eq(d["code"], 503, "an EXEC after SIGTERM: code")
+            run_a = RunView(t, ra, "a", await ws.until_stop(ra, 15), ws.events)
+            t.check(run_a.exectimems < 20000, "exectimems of the run killed after the grace "
+                    "period: %d" % run_a.exectimems)
+        t.check(srv.wait_exit(15) == 0, "runcell serve exits 0 after SIGTERM")
+
+    with OpsServer(t, "--config", cfg) as srv:
+        run_async(t, body(srv))
 
 
 # ==================================================================== REST
