@@ -121,6 +121,9 @@ int dl_run_stdin(dl_run_t *r, const char *data, size_t len);
 void dl_run_eof(dl_run_t *r);
 /* SIGKILL ends the sandbox; another signal goes to the program. The verdict is "killed". */
 void dl_run_kill(dl_run_t *r, int sig);
+/* Call fn once, ms from now: a codec's own timer (e.g. to gather output). Calling again moves
+ * it; ms <= 0 cancels it. It never fires once the run is freed. */
+void dl_run_timer(dl_run_t *r, int ms, void (*fn)(dl_run_t *r));
 /* The connection's runs that are not done, newest first: call with NULL, then the last. */
 dl_run_t *dl_conn_next_run(dl_conn_t *c, dl_run_t *after);
 

@@ -14,6 +14,7 @@ extern const dialect_t dialect_livecode;
 extern const dialect_t dialect_codapi;
 extern const dialect_t dialect_microservice;
 extern const dialect_t dialect_pivot;
+extern const dialect_t dialect_ranna;
 
 /* Order matters where dialects share a POST path and none claims a body: the first wins. */
 const dialect_t *const dialect_table[] = {
@@ -23,6 +24,7 @@ const dialect_t *const dialect_table[] = {
     &dialect_codapi,
     &dialect_microservice,
     &dialect_pivot,
+    &dialect_ranna,
 };
 const size_t dialect_count = sizeof(dialect_table) / sizeof(dialect_table[0]);
 

@@ -112,6 +112,8 @@ struct dl_run {
         int token;
         int64_t t_begin;
         lws_sorted_usec_list_t reap;
+        lws_sorted_usec_list_t timer; /* the codec's (dl_run_timer) */
+        void (*timer_fn)(dl_run_t *r);
 };
 
 #define NBUCKETS 13
@@ -322,6 +324,23 @@ const lang_t *dl_run_lang(const dl_run_t *r)
         return r->rr.lang;
 }
 
+static void on_run_timer(lws_sorted_usec_list_t *sul)
+{
+        run_t *r = lws_container_of(sul, run_t, timer);
+        if (r->timer_fn)
+                r->timer_fn(r);
+}
+
+void dl_run_timer(dl_run_t *r, int ms, void (*fn)(dl_run_t *r))
+{
+        if (ms <= 0 || !fn) {
+                lws_sul_cancel(&r->timer);
+                return;
+        }
+        r->timer_fn = fn;
+        lws_sul_schedule(r->srv->ctx, 0, &r->timer, on_run_timer, (lws_usec_t)ms * 1000);
+}
+
 dl_run_t *dl_conn_next_run(dl_conn_t *c, dl_run_t *after)
 {
         for (run_t *r = after ? after->next : c->runs; r; r = r->next)
@@ -440,6 +459,7 @@ static void run_unlink(run_t *r)
 
 static void run_free(run_t *r)
 {
+        lws_sul_cancel(&r->timer);
         run_unlink(r);
         if (r->d->run_free)
                 r->d->run_free(r);
@@ -616,7 +636,7 @@ static int fail(dl_error_t *e, const char *code, const char *fmt, ...)
 /* Can one more run of this dialect and token be taken now? */
 static int admit(server_t *srv, int di, int token, dl_error_t *e)
 {
-        if (srv->draining)
+        if (srv->draining || stop_requested) /* SIGTERM came: not yet seen by the loop */
                 return fail(e, "shutting_down", "the server is shutting down");
         int token_max =
             token >= 0 && srv->opts->token_max_runs ? srv->opts->token_max_runs[token] : 0;
