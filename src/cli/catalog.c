@@ -116,7 +116,7 @@ int catalog_warm(catalog_t *c, const char *list, rc_err_t *err)
         char *save = NULL;
         for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
                 const toolchain_t *tc = toolchain_set_find(&c->set, name);
-                lang_t *l;
+                lang_t *l = NULL;
                 if (!tc)
                         return rc_err_set(err, ENOENT, "--warm: unknown language '%s'", name);
                 int r = catalog_lang(c, tc, &l, err);
