@@ -75,6 +75,9 @@ typedef struct dialect {
          * JSON) belong to this dialect? The first that says yes gets it; none: the first. */
         bool (*claims)(const cJSON *body);
         void (*http)(dl_http_t *h, int tag, dl_method_t method, const char *body, size_t len);
+        /* A POST body over the size limit, to answer in the dialect's own shape (it is not
+         * read); NULL: the server answers 413 in runcell's shape. */
+        void (*http_too_large)(dl_http_t *h, int tag);
         void (*ws_open)(dl_conn_t *c, int tag);
         /* A whole message; data NULL when it was over the size limit (the connection closes
          * with 1009 after what the codec queues now). */
@@ -128,6 +131,9 @@ void dl_send_text(dl_conn_t *c, const char *text, size_t len);
 void dl_close(dl_conn_t *c, int status, const char *reason);
 /* Close after idle_ms without a message in either direction; 0: never (the default). */
 void dl_conn_idle_timeout(dl_conn_t *c, int idle_ms);
+/* Close with status and reason ms from now whatever happens meanwhile, unless called again
+ * (ms 0 cancels): a deadline such as "initialise within a second". */
+void dl_conn_close_after(dl_conn_t *c, int ms, int status, const char *reason);
 /* A URL argument of the upgrade request ("name=" form), or NULL. */
 const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size);
 

@@ -9,10 +9,12 @@
 #include "protocol/dialect.h"
 
 extern const dialect_t dialect_native;
+extern const dialect_t dialect_piston;
 
 /* Order matters where dialects share a POST path and none claims a body: the first wins. */
 const dialect_t *const dialect_table[] = {
     &dialect_native,
+    &dialect_piston,
 };
 const size_t dialect_count = sizeof(dialect_table) / sizeof(dialect_table[0]);
 

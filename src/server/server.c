@@ -66,6 +66,9 @@ struct dl_conn { /* one WebSocket connection */
         int idle_ms;
         int64_t last_ms;
         lws_sorted_usec_list_t idle;
+        lws_sorted_usec_list_t deadline;
+        int deadline_status;
+        char deadline_reason[64];
 };
 
 struct dl_http { /* one HTTP request */
@@ -288,6 +291,24 @@ void dl_conn_idle_timeout(dl_conn_t *c, int idle_ms)
                                  (lws_usec_t)idle_ms * 1000);
         else
                 lws_sul_cancel(&c->idle);
+}
+
+static void on_deadline(lws_sorted_usec_list_t *sul)
+{
+        conn_t *c = lws_container_of(sul, conn_t, deadline);
+        dl_close(c, c->deadline_status, c->deadline_reason);
+}
+
+void dl_conn_close_after(dl_conn_t *c, int ms, int status, const char *reason)
+{
+        if (ms <= 0) {
+                lws_sul_cancel(&c->deadline);
+                return;
+        }
+        c->deadline_status = status;
+        snprintf(c->deadline_reason, sizeof(c->deadline_reason), "%s", reason ? reason : "");
+        lws_sul_schedule(lws_get_context(c->wsi), 0, &c->deadline, on_deadline,
+                         (lws_usec_t)ms * 1000);
 }
 
 const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size)
@@ -838,6 +859,16 @@ static void http_error(http_req_t *h, int status, const char *code, const char *
         dl_http_json(h, status, o);
 }
 
+/* A POST body over the size limit: its dialect answers if it has its own shape for that. */
+static void http_too_large(http_req_t *h)
+{
+        h->too_large = true;
+        if (h->route && h->route->d->http_too_large)
+                h->route->d->http_too_large(h, h->route->tag);
+        if (!h->answered)
+                http_error(h, 413, "too_large", "the body is over the size limit");
+}
+
 static void metrics_hist(buf_t *b, const char *name, const char *help, const hist_t *h)
 {
         buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
@@ -1054,6 +1085,7 @@ static dl_method_t http_method(struct lws *wsi)
 static void conn_free(conn_t *c)
 {
         lws_sul_cancel(&c->idle);
+        lws_sul_cancel(&c->deadline);
         while (c->runs)
                 run_orphan(c->runs);
         if (c->d->ws_close)
@@ -1140,10 +1172,8 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
                 h->too_large = false;
                 char cl[32];
                 if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
-                    strtoull(cl, NULL, 10) > srv->opts->message_max) {
-                        h->too_large = true;
-                        http_error(h, 413, "too_large", "the body is over the size limit");
-                }
+                    strtoull(cl, NULL, 10) > srv->opts->message_max)
+                        http_too_large(h);
                 return 0; /* the body follows */
         } else if (rt) {
                 h->route = rt;
@@ -1279,9 +1309,7 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
         case LWS_CALLBACK_HTTP_BODY:
                 if (pss->http && !pss->http->too_large) {
                         if (pss->http->body.len + len > srv->opts->message_max) {
-                                pss->http->too_large = true;
-                                http_error(pss->http, 413, "too_large",
-                                           "the body is over the size limit");
+                                http_too_large(pss->http);
                         } else {
                                 buf_append(&pss->http->body, in, len);
                         }
