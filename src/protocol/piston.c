@@ -670,7 +670,21 @@ static void syntax_error(const char *body, size_t len, char *out, size_t size)
         while (pos < len &&
                (body[pos] == ' ' || body[pos] == '\n' || body[pos] == '\r' || body[pos] == '\t'))
                 pos++;
-        if (pos >= len)
+        /* cJSON points at the value that could not be finished: when the text ends inside it
+         * (after a separator, or in a string never closed), JSON.parse says so */
+        size_t rest = pos + 1;
+        while (rest < len && body[rest] && strchr(" \t\r\n", body[rest]))
+                rest++;
+        bool in_string = false;
+        for (size_t i = 0; i < len; i++) {
+                if (in_string && body[i] == '\\')
+                        i++;
+                else if (body[i] == '"')
+                        in_string = !in_string;
+        }
+        bool ended =
+            in_string || (pos < len && rest >= len && body[pos] && strchr(",:[{", body[pos]));
+        if (pos >= len || ended)
                 snprintf(out, size, "Unexpected end of JSON input");
         else if ((unsigned char)body[pos] > 0x20 && (unsigned char)body[pos] < 0x7f)
                 snprintf(out, size, "Unexpected token %c in JSON at position %zu", body[pos], pos);
