@@ -9,7 +9,6 @@ import json
 import os
 import re
 import shutil
-import threading
 import time
 
 import harness
@@ -503,35 +502,30 @@ def errors(t):
 
 @case("dialect_piston.busy", lang="python")
 def busy(t):
+    """With the dialect's one slot taken and no queue, execute is 429 and init is refused."""
     cfg = write_config(t, {"dialects": {"piston": {"max_concurrent": 1, "queue": 0}}})
-    with Server(t, "--config", cfg) as srv:
-        first = {}
 
-        def slow():
-            first["r"] = http_req(t, srv, "POST", EXECUTE,
-                                  body=py("import time\ntime.sleep(3)\nprint('slept')\n"))
-
-        th = threading.Thread(target=slow)
-        th.start()
-        deadline = time.monotonic() + 30
-        got = None
-        while time.monotonic() < deadline:
-            time.sleep(0.3)
-            r = http_req(t, srv, "POST", EXECUTE, body=py("print(2)"))
-            if r.status == 429:
-                got = r
-                break
-            t.check(th.is_alive(), "the first run ended before a second was refused (%r)" % r)
-        th.join(60)
-        t.check(got is not None, "no 429 while the only slot was taken")
-        t.eq(set(got.json), {"message"}, "429 body keys (%r)" % got.json)
-        t.check(got.json["message"], "429 message is empty")
-        t.eq(got.headers.get("retry-after"), "1", "Retry-After")
-        t.eq(first["r"].status, 200, "the first run (%r)" % first["r"])
-        t.eq(first["r"].json["run"]["stdout"], "slept\n", "the first run's stdout")
-        j = execute(t, srv, py("print(3)"))
+    async def body(srv):
+        async with PistonWS(t, srv, name="holder") as ws:
+            await ws.send(init_msg(SLEEPER))
+            await ws.until(lambda m: m.get("type") == "data" and "ready" in m["data"],
+                           what="ready")
+            r = await asyncio.to_thread(http_req, t, srv, "POST", EXECUTE, py("print(2)"))
+            t.eq(r.status, 429, "execute while the only slot is taken (%r)" % r)
+            t.eq(set(r.json or {}), {"message"}, "429 body keys (%r)" % r)
+            t.check(r.json["message"], "429 message is empty")
+            t.eq(r.headers.get("retry-after"), "1", "Retry-After")
+            async with PistonWS(t, srv, name="refused") as ws2:
+                await ws2.send(init_msg("print(3)"))
+                await expect_close(t, ws2, 4002, "Notified Error")
+                t.eq([m["type"] for m in ws2.msgs], ["error"], "messages of a refused init")
+                t.eq(ws2.msgs[0]["message"], r.json["message"], "the refusal's message")
+            await ws.send({"type": "signal", "signal": "SIGKILL"})
+            await expect_close(t, ws, 4999, "Job Completed")
+        j = await asyncio.to_thread(execute, t, srv, py("print(3)"))
         t.eq(j["run"]["stdout"], "3\n", "a run once the slot is free")
-        srv.check_alive()
+
+    ws_case(t, body, "--config", cfg)
 
 
 @case("dialect_piston.doc_example", lang="python")
