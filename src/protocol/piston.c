@@ -426,11 +426,17 @@ static int decode_files(const cJSON *files, const lang_t *l, cJSON *doc, char *m
                         const cJSON *jn = cJSON_GetObjectItemCaseSensitive(f, "name");
                         const char *content =
                             cJSON_GetObjectItemCaseSensitive(f, "content")->valuestring;
+                        /* unnamed: Piston's file<i>.code, but the program gets the
+                         * toolchain's source name so that its compiler takes it */
                         char gen[32];
                         const char *name =
-                            cJSON_IsString(jn) && *jn->valuestring ? jn->valuestring
-                            : me == entry                          ? l->tc->source_file
-                                          : (snprintf(gen, sizeof(gen), "file%d.code", me), gen);
+                            cJSON_IsString(jn) && *jn->valuestring ? jn->valuestring : NULL;
+                        if (!name && me == entry)
+                                name = l->tc->source_file;
+                        if (!name) {
+                                snprintf(gen, sizeof(gen), "file%d.code", me);
+                                name = gen;
+                        }
                         const char *enc = file_encoding(f);
                         cJSON *o = cJSON_CreateObject();
                         cJSON_AddItemToArray(out, o);
