@@ -135,6 +135,9 @@ void dl_send_text(dl_conn_t *c, const char *text, size_t len);
 void dl_close(dl_conn_t *c, int status, const char *reason);
 /* Close after idle_ms without a message in either direction; 0: never (the default). */
 void dl_conn_idle_timeout(dl_conn_t *c, int idle_ms);
+/* Close with status and reason ms from now whatever happens meanwhile, unless called again
+ * (ms 0 cancels): a deadline such as "initialise within a second". */
+void dl_conn_close_after(dl_conn_t *c, int ms, int status, const char *reason);
 /* A URL argument of the upgrade request ("name=" form), or NULL. */
 const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size);
 

@@ -15,6 +15,7 @@ extern const dialect_t dialect_codapi;
 extern const dialect_t dialect_microservice;
 extern const dialect_t dialect_pivot;
 extern const dialect_t dialect_ranna;
+extern const dialect_t dialect_piston;
 
 /* Order matters where dialects share a POST path and none claims a body: the first wins. */
 const dialect_t *const dialect_table[] = {
@@ -25,6 +26,7 @@ const dialect_t *const dialect_table[] = {
     &dialect_microservice,
     &dialect_pivot,
     &dialect_ranna,
+    &dialect_piston,
 };
 const size_t dialect_count = sizeof(dialect_table) / sizeof(dialect_table[0]);
 

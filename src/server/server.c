@@ -66,6 +66,9 @@ struct dl_conn { /* one WebSocket connection */
         int idle_ms;
         int64_t last_ms;
         lws_sorted_usec_list_t idle;
+        lws_sorted_usec_list_t deadline;
+        int deadline_status;
+        char deadline_reason[64];
 };
 
 struct dl_http { /* one HTTP request */
@@ -290,6 +293,24 @@ void dl_conn_idle_timeout(dl_conn_t *c, int idle_ms)
                                  (lws_usec_t)idle_ms * 1000);
         else
                 lws_sul_cancel(&c->idle);
+}
+
+static void on_deadline(lws_sorted_usec_list_t *sul)
+{
+        conn_t *c = lws_container_of(sul, conn_t, deadline);
+        dl_close(c, c->deadline_status, c->deadline_reason);
+}
+
+void dl_conn_close_after(dl_conn_t *c, int ms, int status, const char *reason)
+{
+        if (ms <= 0) {
+                lws_sul_cancel(&c->deadline);
+                return;
+        }
+        c->deadline_status = status;
+        snprintf(c->deadline_reason, sizeof(c->deadline_reason), "%s", reason ? reason : "");
+        lws_sul_schedule(lws_get_context(c->wsi), 0, &c->deadline, on_deadline,
+                         (lws_usec_t)ms * 1000);
 }
 
 const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size)
@@ -1085,6 +1106,7 @@ static dl_method_t http_method(struct lws *wsi)
 static void conn_free(conn_t *c)
 {
         lws_sul_cancel(&c->idle);
+        lws_sul_cancel(&c->deadline);
         while (c->runs)
                 run_orphan(c->runs);
         if (c->d->ws_close)
