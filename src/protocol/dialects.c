@@ -19,14 +19,8 @@ extern const dialect_t dialect_piston;
 
 /* Order matters where dialects share a POST path and none claims a body: the first wins. */
 const dialect_t *const dialect_table[] = {
-    &dialect_native,
-    &dialect_roadrunner,
-    &dialect_livecode,
-    &dialect_codapi,
-    &dialect_microservice,
-    &dialect_pivot,
-    &dialect_ranna,
-    &dialect_piston,
+    &dialect_native,       &dialect_roadrunner, &dialect_livecode, &dialect_codapi,
+    &dialect_microservice, &dialect_pivot,      &dialect_ranna,    &dialect_piston,
 };
 const size_t dialect_count = sizeof(dialect_table) / sizeof(dialect_table[0]);
 

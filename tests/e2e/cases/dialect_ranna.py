@@ -757,7 +757,10 @@ def rest_compile_error(t):
 
 @case("dialect_ranna.rest.exec_errors", lang="python")
 def rest_errors(t):
-    with Server(t) as srv:
+    # POST /v1/exec is codapi's too: a body that is not a JSON object with "language" cannot
+    # be told apart, and codapi (first in the table) answers it (see the next case). With
+    # codapi off, every error is ranna's.
+    with Server(t, "--config", write_config(t, {"dialects": {"codapi": False}})) as srv:
         check_rest_error(t, http_req(t, srv, "POST", "/v1/exec", "{not json",
                                      headers={"Content-Type": "application/json"}), 400,
                          what="malformed JSON")
@@ -792,10 +795,30 @@ def rest_errors(t):
         check_rest_error(t, http_req(t, srv, "POST", "/v1/exec", deep), 400,
                          what="a body nested too deeply")
         srv.check_alive()
-    cfg = write_config(t, {"message_max_bytes": 4096})
+    cfg = write_config(t, {"message_max_bytes": 4096, "dialects": {"codapi": False}})
     with Server(t, "--config", cfg) as srv:
         check_rest_error(t, raw_post_large(t, srv, "/v1/exec", 8192), 413,
                          what="a body over message_max_bytes")
+
+
+@case("dialect_ranna.rest.shared_with_codapi", lang="python")
+def rest_shared(t):
+    """POST /v1/exec with both ranna and codapi on: the body decides."""
+    with Server(t) as srv:
+        r = http_req(t, srv, "POST", "/v1/exec", {"language": "python", "code": "print(7)"})
+        t.eq(r.status, 200, "a ranna body")
+        t.eq(r.json.get("stdout"), "7\n", "ranna's answer")
+        t.check("exectimems" in r.json, "ranna's shape: %r" % r.json)
+        r = http_req(t, srv, "POST", "/v1/exec",
+                     {"sandbox": "python", "command": "run", "files": {"": "print(8)"}})
+        t.eq(r.status, 200, "a codapi body")
+        t.eq(r.json.get("stdout"), "8\n", "codapi's answer")
+        t.check(r.json.get("ok") is True and "duration" in r.json, "codapi's shape: %r" % r.json)
+        # a body that is neither: codapi, first in the table, answers it (docs/dialects.md)
+        r = http_req(t, srv, "POST", "/v1/exec", "{not json",
+                     headers={"Content-Type": "application/json"})
+        t.eq(r.status, 400, "an unparseable body")
+        t.check("ok" in (r.json or {}), "codapi's error shape for it: %r" % r.body)
 
 
 @case("dialect_ranna.rest.busy", lang="python")
