@@ -1290,14 +1290,19 @@ static int refuse_handshake(struct lws *wsi, int denied, const char *code)
 {
         /* Answer the handshake with a plain HTTP/1.1 refusal, then close: clients report the
          * status (lws' own helper answers HTTP/1.0 here). */
-        char body[128], resp[LWS_PRE + 512];
-        int bl =
-            snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n", code,
-                     denied == 401 ? "a valid token is required" : "this origin is not allowed");
+        const char *msg = denied == 401   ? "a valid token is required"
+                          : denied == 403 ? "this origin is not allowed"
+                                          : "no WebSocket at this path";
+        const char *reason = denied == 401   ? "Unauthorized"
+                             : denied == 403 ? "Forbidden"
+                                             : "Not Found";
+        char body[160], resp[LWS_PRE + 512];
+        int bl = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n",
+                          code, msg);
         int n = snprintf(resp + LWS_PRE, sizeof(resp) - LWS_PRE,
                          "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
                          "content-length: %d\r\nconnection: close\r\n\r\n%s",
-                         denied, denied == 401 ? "Unauthorized" : "Forbidden", bl, body);
+                         denied, reason, bl, body);
         lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
         return -1;
 }
@@ -1360,6 +1365,13 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
                 const char *code = NULL;
                 int denied = check_access(srv, wsi, true, &code, &pss->token);
+                char uri[160];
+                bool known = false;
+                if (!denied && (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+                                !find_route(srv, uri, DL_WS, &known))) {
+                        denied = 404; /* no dialect has a WebSocket here (or it is off) */
+                        code = "not_found";
+                }
                 return denied ? refuse_handshake(wsi, denied, code) : 0;
         }
         case LWS_CALLBACK_ESTABLISHED:

@@ -72,6 +72,9 @@ def dialects_switch_and_move(t):
         t.eq(r.status, 404, "POST /api/v1/run with the dialect off")
         t.eq(r.json["error"]["code"], "not_found", "error code")
         t.eq(su.http_req(t, srv, "GET", "/healthz").status, 200, "/healthz stays")
+        # a WebSocket upgrade where no dialect has one is refused, not accepted and dropped
+        status = su.run_async(t, su.ws_handshake_status(t, srv))
+        t.eq(status, 404, "WebSocket handshake at /api/v1/ws with the dialect off")
     # mistakes in the dialects section stop the start with a reason
     for bad, what in (({"nosuch": True}, "unknown dialect"),
                       ({"runcell": {"path": "relative"}}, "path"),
