@@ -1,7 +1,9 @@
-"""What the benchmark scripts share: percentiles, a delegated cgroup to run in, and writing
-their section of docs/BENCHMARKS.md."""
+"""What the benchmark scripts share: percentiles, a delegated cgroup to run in, the bubblewrap
+command line compared against, and writing their section of docs/BENCHMARKS.md."""
 import os
+import shutil
 import subprocess
+import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
@@ -10,6 +12,21 @@ DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
 def pct(values, p):
     s = sorted(values)
     return s[max(0, min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1)))))]
+
+
+def bwrap_argv():
+    """Debian's bubblewrap with every namespace, a read-only /usr and fresh /proc, /dev, /tmp:
+    the program to run and its bind mounts go after it."""
+    bwrap = shutil.which("bwrap") or sys.exit("bubblewrap is not installed")
+    return [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
+            "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+            "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
+            "--tmpfs", "/tmp"]
+
+
+def bwrap_python(script):
+    """bubblewrap running /usr/bin/python3 on script, bound read-only at /tmp/hello.py."""
+    return bwrap_argv() + ["--ro-bind", script, "/tmp/hello.py", "/usr/bin/python3", "/tmp/hello.py"]
 
 
 def _dirs(name):

@@ -2,11 +2,11 @@
 """The server's cost: latency, throughput and memory, against the bare program.
 
 In one run, side by side:
-  * latency of a python and a C hello world: bare (the compiled C binary for C), through
-    POST /api/v1/run, and over the WebSocket (request sent -> "done" received); median and p95,
-    interleaved;
+  * latency of a python and a C hello world: bare (the compiled C binary for C), in bubblewrap
+    (Debian's bwrap, as bench/startup.py runs it), through POST /api/v1/run, and over the
+    WebSocket (request sent -> "done" received); median and p95, interleaved;
   * throughput in runs/s at 1, 2, 8 and 32 concurrent clients (HTTP) against bare `xargs -P`
-    of the same python program;
+    of the same python program and `xargs -P` of it in bubblewrap;
   * runcell's RSS with 1,000 idle WebSocket connections.
 
 Run as root: it makes a delegated cgroup and starts `runcell serve` in it on 127.0.0.1.
@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import resource
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -29,7 +30,7 @@ import time
 
 import websockets
 
-from benchlib import ROOT, enter_cgroup, leave_cgroup, pct, write_section
+from benchlib import ROOT, bwrap_argv, bwrap_python, enter_cgroup, leave_cgroup, pct, write_section
 
 PY_HELLO = 'print("hello, world")\n'
 C_HELLO = '#include <stdio.h>\nint main(void) { puts("hello, world"); return 0; }\n'
@@ -77,6 +78,7 @@ def main():
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root (it makes a delegated cgroup for the server)")
+    bwrap_argv()  # bubblewrap is there
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     work = tempfile.mkdtemp(prefix="runcell-bench-")
@@ -116,19 +118,23 @@ def latency(srv, runs, hello, cbin):
     bodies = {"python": json.dumps({"language": "python", "source": PY_HELLO}),
               "c": json.dumps({"language": "c", "source": C_HELLO})}
     bare = {"python": ["/usr/bin/python3", hello], "c": [cbin]}
-    times = {(l, v): [] for l in bodies for v in ("bare", "http", "ws")}
+    bwrap = {"python": bwrap_python(hello),
+             "c": bwrap_argv() + ["--ro-bind", cbin, "/tmp/hello", "/tmp/hello"]}
+    variants = ("bare", "bwrap", "http", "ws")
+    times = {(l, v): [] for l in bodies for v in variants}
 
     async def ws_loop():
         async with websockets.connect("ws://127.0.0.1:%d/api/v1/ws" % srv.port) as ws:
             conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=60)
             for i in range(runs):
                 for lang in bodies:
-                    order = [("bare", None), ("http", None), ("ws", None)]
-                    order = order[i % 3:] + order[:i % 3]
-                    for v, _ in order:
+                    k = i % len(variants)
+                    for v in variants[k:] + variants[:k]:
                         t0 = time.perf_counter()
                         if v == "bare":
                             subprocess.run(bare[lang], stdout=subprocess.DEVNULL, check=True)
+                        elif v == "bwrap":
+                            subprocess.run(bwrap[lang], stdout=subprocess.DEVNULL, check=True)
                         elif v == "http":
                             post(srv.port, bodies[lang], conn)
                         else:
@@ -145,27 +151,40 @@ def latency(srv, runs, hello, cbin):
                         await asyncio.sleep(0.005)  # let the pool refill, as a real client pace would
     asyncio.run(ws_loop())
     lines = ["**Latency of one run** (%d interleaved rounds; a C run includes its compile stage "
-             "in runcell, the bare row runs the binary compiled beforehand)" % runs, "",
-             "| program | variant | median ms | p95 ms | over bare (median) ms |", "|---|---|---|---|---|"]
+             "in runcell, the bare and bubblewrap rows run the binary compiled beforehand)" % runs, "",
+             "| program | variant | median ms | p95 ms | over bare (median) ms | over bare ÷ bubblewrap's |",
+             "|---|---|---|---|---|---|"]
     for lang in bodies:
         b = statistics.median(times[(lang, "bare")])
-        for v, name in (("bare", "bare"), ("http", "POST /api/v1/run"), ("ws", "WebSocket, request to done")):
+        bw = statistics.median(times[(lang, "bwrap")]) - b
+        for v, name in (("bare", "bare"), ("bwrap", "bubblewrap"), ("http", "POST /api/v1/run"),
+                        ("ws", "WebSocket, request to done")):
             m = statistics.median(times[(lang, v)])
-            lines.append("| %s | %s | %.2f | %.2f | %.2f |" % (lang, name, m, pct(times[(lang, v)], 95), m - b))
+            ratio = "%.2f" % ((m - b) / bw) if v != "bare" and bw > 0 else "-"
+            lines.append("| %s | %s | %.2f | %.2f | %.2f | %s |" % (
+                lang, name, m, pct(times[(lang, v)], 95), m - b, ratio))
     return lines + [""]
 
 
 def throughput(srv, hello, per_client=20):
     body = json.dumps({"language": "python", "source": PY_HELLO})
     lines = ["**Throughput, python hello** (runs/s; runcell: N HTTP clients each sending %d runs "
-             "back to back; bare: `xargs -P N` of /usr/bin/python3)" % per_client, "",
-             "| clients | bare runs/s | runcell runs/s | runcell ÷ bare |", "|---|---|---|---|"]
+             "back to back, the server's default concurrency; bare: `xargs -P N` of "
+             "/usr/bin/python3; bubblewrap: `xargs -P N` of it in bwrap)" % per_client, "",
+             "| clients | bare runs/s | bubblewrap runs/s | runcell runs/s | runcell ÷ bare "
+             "| runcell ÷ bubblewrap |", "|---|---|---|---|---|---|"]
+    bw = " ".join(shlex.quote(a) for a in bwrap_python(hello))
+
+    def xargs(n, total, cmd):
+        t0 = time.perf_counter()
+        subprocess.run("seq %d | xargs -P %d -I{} %s > /dev/null" % (total, n, cmd),
+                       shell=True, check=True)
+        return total / (time.perf_counter() - t0)
+
     for n in (1, 2, 8, 32):
         total = n * per_client
-        t0 = time.perf_counter()
-        subprocess.run("seq %d | xargs -P %d -I{} /usr/bin/python3 %s > /dev/null" % (total, n, hello),
-                       shell=True, check=True)
-        bare = total / (time.perf_counter() - t0)
+        bare = xargs(n, total, "/usr/bin/python3 " + shlex.quote(hello))
+        bwrap = xargs(n, total, bw)
         errs = []
 
         def client():
@@ -184,7 +203,8 @@ def throughput(srv, hello, per_client=20):
         rc = total / (time.perf_counter() - t0)
         if errs:
             sys.exit("throughput run failed: %r" % errs[0])
-        lines.append("| %d | %.1f | %.1f | %.2f |" % (n, bare, rc, rc / bare))
+        lines.append("| %d | %.1f | %.1f | %.1f | %.2f | %.2f |" % (n, bare, bwrap, rc, rc / bare,
+                                                                rc / bwrap))
     return lines + [""]
 
 

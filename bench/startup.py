@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-from benchlib import ROOT, enter_cgroup, leave_cgroup, pct, write_section
+from benchlib import ROOT, bwrap_argv, bwrap_python, enter_cgroup, leave_cgroup, pct, write_section
 
 
 def timed(argv, expect):
@@ -92,7 +92,7 @@ def main():
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root (it makes a delegated cgroup for the runs)")
-    bwrap = shutil.which("bwrap") or sys.exit("bubblewrap is not installed")
+    bw = bwrap_argv()
 
     work = tempfile.mkdtemp(prefix="runcell-bench-")
     os.chmod(work, 0o755)
@@ -110,10 +110,6 @@ def main():
                 ' "source_file": "true.txt", "run": ["/bin/true"],'
                 ' "env": {"PATH": "/usr/bin:/bin"}, "seccomp_profile": "default"}\n')
     rc = [a.bin, "--toolchains", tcdir, "run"]
-    bw = [bwrap, "--unshare-all", "--die-with-parent", "--ro-bind", "/usr", "/usr",
-          "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
-          "--symlink", "usr/lib64", "/lib64", "--proc", "/proc", "--dev", "/dev",
-          "--tmpfs", "/tmp"]
     programs = {
         "/bin/true": (
             [("bare", ["/bin/true"]),
@@ -122,7 +118,7 @@ def main():
              ("runcell batch", json.dumps({"language": "true", "source": "x"}))], ""),
         "python hello": (
             [("bare", ["/usr/bin/python3", hello]),
-             ("bubblewrap", bw + ["--ro-bind", hello, "/tmp/hello.py", "/usr/bin/python3", "/tmp/hello.py"]),
+             ("bubblewrap", bwrap_python(hello)),
              ("runcell run", rc + ["--lang", "python", hello]),
              ("runcell batch", json.dumps({"language": "python",
                                            "source": 'print("hello, world")\n'}))], "hello"),

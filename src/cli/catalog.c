@@ -35,6 +35,10 @@ int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err)
                     "cannot enforce memory, CPU and process limits: %s (--rlimit-only "
                     "runs without them, for development)",
                     e.msg);
+        /* A pool is what a long-running runcell keeps; its sandboxes are made by a helper forked
+         * now, while this process is small. Without one, in-process as before. */
+        if (pool_size > 0 && preparer_start(c->cgroups, &c->preparer, &e) < 0)
+                fprintf(stderr, "runcell: %s; preparing sandboxes in-process\n", e.msg);
         return 0;
 }
 
@@ -46,7 +50,8 @@ int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_e
 
 void catalog_close(catalog_t *c)
 {
-        job_pool_free(c->pool);
+        job_pool_free(c->pool); /* before the helper goes: it may still owe sandboxes */
+        preparer_stop(c->preparer);
         cg_manager_free(c->cgroups);
         for (size_t i = 0; c->langs && i < c->set.n; i++) {
                 free(c->langs[i].rootfs);
@@ -90,6 +95,7 @@ void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js)
         js->cgroups = c->cgroups;
         js->cpus = 1.0;
         js->pool = c->pool;
+        js->preparer = c->preparer;
         js->host_uid = c->paths->sandbox_uid;
         js->host_gid = c->paths->sandbox_gid;
         js->cancel_fd = -1;

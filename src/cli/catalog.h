@@ -26,11 +26,14 @@ typedef struct catalog {
         rootfs_store_t store;
         cg_manager_t *cgroups;
         job_pool_t *pool;
-        lang_t *langs; /* one per toolchain, in set order */
+        preparer_t *preparer; /* with a pool: prepares sandboxes off the event loop */
+        lang_t *langs;        /* one per toolchain, in set order */
 } catalog_t;
 
 /* Load toolchains and open the cgroup manager (refusing, with the reason, when limits cannot
- * be enforced and rlimit-only mode was not asked for): catalog_load, then catalog_open_limits. */
+ * be enforced and rlimit-only mode was not asked for): catalog_load, then catalog_open_limits.
+ * With a pool, catalog_open_limits also forks the helper that prepares sandboxes (preparer.h),
+ * so call it early, while the process is small. */
 int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err);
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err);
 int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err);
@@ -41,7 +44,7 @@ int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *er
 void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js);
 /* Prepare sandboxes ahead for a comma-separated list of languages. */
 int catalog_warm(catalog_t *c, const char *list, rc_err_t *err);
-/* Top the pool up for l (after an answer was sent). */
+/* Top the pool up for l (after an answer was sent); with the helper this only asks. */
 void catalog_refill(catalog_t *c, const lang_t *l);
 
 #endif

@@ -14,6 +14,8 @@
 #include "util/trace.h"
 
 #define READ_CHUNK (64 * 1024)
+/* From the request sent to the program's exec (the sandbox may still be building its root). */
+#define JOB_SETUP_TIMEOUT_NS (30 * 1000000000LL)
 
 static void set_internal(stage_result_t *res, const char *msg)
 {
@@ -75,14 +77,33 @@ int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, r
         return r;
 }
 
-int job_pool_fill(const job_spec_t *js, rc_err_t *err)
+static prep_params_t prep_params(const job_spec_t *js, const rc_limits_t *lim)
+{
+        return (prep_params_t){.rootfs = js->rootfs,
+                               .host_uid = js->host_uid,
+                               .host_gid = js->host_gid,
+                               .seccomp = js->seccomp,
+                               .limits = *lim,
+                               .cpus = js->cpus};
+}
+
+/* Top the pool up for key with sandboxes prepared with lim. */
+static int pool_fill(const job_spec_t *js, const rc_limits_t *lim, rc_err_t *err)
 {
         if (!js->pool)
                 return 0;
-        pool_key_t key = {js->rootfs, js->seccomp, js->run_limits.disk_mb};
+        pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb};
         while (job_pool_count(js->pool, &key) < job_pool_per_key(js->pool)) {
+                prep_ticket_t *t;
+                if (js->preparer) {
+                        prep_params_t pp = prep_params(js, lim);
+                        if (preparer_request(js->preparer, &pp, &t, err) == 0) {
+                                job_pool_put_pending(js->pool, &key, t);
+                                continue;
+                        }
+                }
                 prepared_t pr;
-                int r = job_prepare(js, &js->run_limits, &pr, err);
+                int r = job_prepare(js, lim, &pr, err);
                 if (r < 0)
                         return r;
                 job_pool_put(js->pool, &key, pr);
@@ -90,16 +111,9 @@ int job_pool_fill(const job_spec_t *js, rc_err_t *err)
         return 0;
 }
 
-/* A prepared sandbox for this stage: from the pool (given the stage's limits), or made now. */
-static int get_prepared(const job_spec_t *js, const rc_limits_t *lim, prepared_t *pr, rc_err_t *err)
+int job_pool_fill(const job_spec_t *js, rc_err_t *err)
 {
-        pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb};
-        if (job_pool_take(js->pool, &key, pr)) {
-                if (cg_leaf_set_limits(pr->leaf, lim, js->cpus, err) == 0)
-                        return 0;
-                prepared_destroy(pr);
-        }
-        return job_prepare(js, lim, pr, err);
+        return pool_fill(js, &js->run_limits, err);
 }
 
 /* ------------------------------------------------------------------ the engine */
@@ -129,7 +143,10 @@ struct job {
         rc_limits_t lim;
         prepared_t pr;
         ev_io_t *w_out, *w_err, *w_in, *w_sync, *w_pid;
-        ev_timer_t *t_wall, *t_cpu;
+        ev_timer_t *t_wall, *t_cpu, *t_setup;
+        prep_ticket_t *ticket; /* the sandbox is still being prepared by the helper */
+        ev_io_t *w_ticket;
+        bool started; /* the stage's program was exec'd */
         bool out_open, err_open, alive;
         bool killed_by_us, kill_requested, over_output, paused;
         const char *time_limit;
@@ -164,6 +181,8 @@ static void unwatch_all(job_t *j)
 {
         untimer(j, &j->t_wall);
         untimer(j, &j->t_cpu);
+        untimer(j, &j->t_setup);
+        unwatch(j, &j->w_ticket);
         unwatch(j, &j->w_out);
         unwatch(j, &j->w_err);
         unwatch(j, &j->w_in);
@@ -276,17 +295,32 @@ static void on_stdin(void *ud, unsigned ev)
                 j->loop->ops->io_set(j->loop, j->w_in, 0);
 }
 
+static void stage_started(job_t *j);
+
 static void on_sync(void *ud, unsigned ev)
 {
         job_t *j = ud;
         (void)ev;
         rc_err_t e = {0};
         if (sandbox_handle_sync(j->pr.sb, &e) < 0) {
-                set_internal(j->cur, e.msg);
+                /* a set-up step failed (the step is in the message), or the channel did */
+                if (j->cur->status != STATUS_INTERNAL_ERROR)
+                        set_internal(j->cur, e.msg);
                 kill_sandbox(j);
+        } else if (!j->started && sandbox_started(j->pr.sb)) {
+                stage_started(j);
         }
         if (sandbox_sync_fd(j->pr.sb) < 0)
                 unwatch(j, &j->w_sync);
+}
+
+static void on_setup_timeout(void *ud)
+{
+        job_t *j = ud;
+        j->t_setup = NULL;
+        if (!j->started && j->cur->status != STATUS_INTERNAL_ERROR)
+                set_internal(j->cur, "sandbox set-up timed out");
+        kill_sandbox(j);
 }
 
 static void on_pidfd(void *ud, unsigned ev)
@@ -371,13 +405,18 @@ static void stage_end(job_t *j)
                                  j->kill_requested, oom);
                 res->wall_ms = sr.exited && sr.end_ns > sr.start_ns
                                    ? (sr.end_ns - sr.start_ns) / 1000000
-                                   : (sb_now_ns() - sandbox_start_ns(j->pr.sb)) / 1000000;
+                               : j->started ? (sb_now_ns() - sandbox_start_ns(j->pr.sb)) / 1000000
+                                            : (sb_now_ns() - j->t0) / 1000000;
         } else {
                 res->wall_ms = (sb_now_ns() - j->t0) / 1000000;
         }
         tt = trace_step("finish + stats", tt);
-        prepared_destroy(&j->pr);
-        trace_step("sandbox and cgroup leaf gone", tt);
+        /* The sandbox is gone (finished above, or never made): its leaf may serve the next. */
+        sandbox_free(j->pr.sb);
+        j->pr.sb = NULL;
+        bool kept = cg_leaf_recycle(j->pr.leaf);
+        j->pr.leaf = NULL;
+        trace_step(kept ? "sandbox gone, leaf kept" : "sandbox and cgroup leaf gone", tt);
         stage_kind_t kind = j->stage;
         if (kind == STAGE_COMPILE && res->status == STATUS_RUNTIME_ERROR)
                 res->status = STATUS_COMPILE_ERROR;
@@ -398,24 +437,22 @@ static void stage_maybe_end(job_t *j)
                 stage_end(j);
 }
 
-static void stage_begin(job_t *j, stage_kind_t kind)
+/* The sandbox is there: send the request and watch it. The program's start (STARTED) arms the
+ * wall and CPU clocks (stage_started). */
+static void stage_launch(job_t *j)
 {
-        j->stage = kind;
-        stage_result_t *res = kind == STAGE_COMPILE ? &j->res.compile : &j->res.run;
-        memset(res, 0, sizeof(*res));
-        res->present = true;
-        res->exit_code = -1;
-        res->cpu_ms = res->memory_kb = -1;
-        j->cur = res;
-        j->lim = kind == STAGE_COMPILE ? j->spec.compile_limits : j->spec.run_limits;
-        j->out_open = j->err_open = j->alive = false;
-        j->killed_by_us = j->over_output = false;
-        j->time_limit = NULL;
-        j->out_total = 0;
-        j->t0 = sb_now_ns();
-        if (j->spec.cb.stage_start)
-                j->spec.cb.stage_start(j->spec.cb.ud, kind);
-
+        stage_kind_t kind = j->stage;
+        stage_result_t *res = j->cur;
+        rc_err_t err = {0};
+        if (cg_leaf_set_limits(j->pr.leaf, &j->lim, j->spec.cpus, &err) < 0) {
+                /* a leaf that refuses its limits is not used: a fresh one, made now */
+                prepared_destroy(&j->pr);
+                if (job_prepare(&j->spec, &j->lim, &j->pr, &err) < 0) {
+                        set_internal(res, err.msg);
+                        stage_end(j);
+                        return;
+                }
+        }
         /* files: the user's for the first stage, the compile stage's /work for the run stage */
         sb_file_t *files = NULL;
         size_t nfiles = 0;
@@ -427,6 +464,7 @@ static void stage_begin(job_t *j, stage_kind_t kind)
                 own = calloc(j->spec.nfiles, sizeof(*own));
                 if (!own) {
                         set_internal(res, "out of memory");
+                        sandbox_kill(j->pr.sb);
                         stage_end(j);
                         return;
                 }
@@ -447,16 +485,17 @@ static void stage_begin(job_t *j, stage_kind_t kind)
             .collect = kind == STAGE_COMPILE,
             .limits = j->lim,
         };
-        rc_err_t err = {0};
-        if (get_prepared(&j->spec, &j->lim, &j->pr, &err) < 0 ||
-            sandbox_run(j->pr.sb, &run, &err) < 0) {
+        if (trace_enabled())
+                fprintf(stderr, "runcell: trace: job: request to a %s sandbox\n",
+                        sandbox_ready(j->pr.sb) ? "ready" : "preparing");
+        if (sandbox_start(j->pr.sb, &run, &err) < 0) {
                 set_internal(res, err.msg);
+                sandbox_kill(j->pr.sb); /* it would wait for a request forever */
                 stage_end(j);
                 return;
         }
-        res->setup_us = (sandbox_start_ns(j->pr.sb) - j->t0) / 1000;
         if (kind == STAGE_RUN) {
-                sb_result_free(&j->compile_out); /* copied into the sandbox now */
+                sb_result_free(&j->compile_out); /* sent into the sandbox now */
                 memset(&j->compile_out, 0, sizeof(j->compile_out));
         }
         sandbox_t *sb = j->pr.sb;
@@ -473,12 +512,96 @@ static void stage_begin(job_t *j, stage_kind_t kind)
         } else {
                 sandbox_close_stdin(sb);
         }
+        j->t_setup = l->ops->timer_add(l, sb_now_ns() + JOB_SETUP_TIMEOUT_NS, on_setup_timeout, j);
+        if (j->kill_requested)
+                kill_sandbox(j);
+}
+
+static void stage_started(job_t *j)
+{
+        ev_loop_t *l = j->loop;
+        sandbox_t *sb = j->pr.sb;
+        j->started = true;
+        untimer(j, &j->t_setup);
+        j->cur->setup_us = (sandbox_start_ns(sb) - j->t0) / 1000;
         j->t_wall =
             l->ops->timer_add(l, sandbox_start_ns(sb) + j->lim.wall_ms * 1000000, on_wall, j);
         if (j->pr.leaf && j->lim.cpu_ms > 0)
                 schedule_cpu_check(j, 0);
-        if (j->kill_requested)
-                kill_sandbox(j);
+}
+
+static void on_ticket(void *ud, unsigned ev)
+{
+        job_t *j = ud;
+        (void)ev;
+        rc_err_t err = {0};
+        int r = prep_ticket_take(j->ticket, false, &j->pr, &err);
+        if (r == -EAGAIN)
+                return;
+        unwatch(j, &j->w_ticket);
+        prep_ticket_free(j->ticket);
+        j->ticket = NULL;
+        trace_step("job: waited for the helper", j->t0);
+        /* The helper failed (or is gone): prepare in-process, where the same failure, if it is
+         * one, shows with its step. */
+        if (r < 0 && job_prepare(&j->spec, &j->lim, &j->pr, &err) < 0) {
+                set_internal(j->cur, err.msg);
+                stage_end(j);
+                return;
+        }
+        stage_launch(j);
+}
+
+/* A prepared sandbox for this stage: from the pool; or asked of the helper, when there is one
+ * (the stage goes on in on_ticket once it comes); or made now. */
+static void stage_acquire(job_t *j)
+{
+        const job_spec_t *js = &j->spec;
+        pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb};
+        prep_ticket_t *t = NULL;
+        rc_err_t err = {0};
+        if (job_pool_take(js->pool, &key, &j->pr, &t)) {
+                /* the next one is prepared while this one runs */
+                rc_err_t e2 = {0};
+                if (js->preparer)
+                        pool_fill(js, &j->lim, &e2);
+        } else if (js->preparer) {
+                prep_params_t pp = prep_params(js, &j->lim);
+                if (preparer_request(js->preparer, &pp, &t, &err) < 0)
+                        t = NULL;
+        }
+        if (t) {
+                j->ticket = t;
+                j->w_ticket =
+                    j->loop->ops->io_add(j->loop, prep_ticket_fd(t), EV_READ, on_ticket, j);
+                return;
+        }
+        if (!j->pr.sb && job_prepare(js, &j->lim, &j->pr, &err) < 0) {
+                set_internal(j->cur, err.msg);
+                stage_end(j);
+                return;
+        }
+        stage_launch(j);
+}
+
+static void stage_begin(job_t *j, stage_kind_t kind)
+{
+        j->stage = kind;
+        stage_result_t *res = kind == STAGE_COMPILE ? &j->res.compile : &j->res.run;
+        memset(res, 0, sizeof(*res));
+        res->present = true;
+        res->exit_code = -1;
+        res->cpu_ms = res->memory_kb = -1;
+        j->cur = res;
+        j->lim = kind == STAGE_COMPILE ? j->spec.compile_limits : j->spec.run_limits;
+        j->out_open = j->err_open = j->alive = false;
+        j->killed_by_us = j->over_output = j->started = false;
+        j->time_limit = NULL;
+        j->out_total = 0;
+        j->t0 = sb_now_ns();
+        if (j->spec.cb.stage_start)
+                j->spec.cb.stage_start(j->spec.cb.ud, kind);
+        stage_acquire(j);
 }
 
 /* The run stage's environment: the toolchain's, each of the request's KEY=value replacing a
@@ -675,6 +798,7 @@ void job_free(job_t *j)
         if (!j)
                 return;
         unwatch_all(j);
+        prep_ticket_free(j->ticket);
         prepared_destroy(&j->pr);
         sb_result_free(&j->compile_out);
         for (size_t i = 0; j->files && i < j->spec.nfiles; i++) {

@@ -12,6 +12,7 @@
 #include "job/evloop.h"
 #include "job/limits.h"
 #include "job/pool.h"
+#include "job/preparer.h"
 #include "sandbox/cgroup.h"
 #include "seccomp/profile.h"
 #include "toolchain/toolchain.h"
@@ -81,6 +82,7 @@ typedef struct job_spec {
         cg_manager_t *cgroups;        /* where each stage gets its cgroup leaf */
         double cpus;                  /* CPU rate per stage, in cores (cgroup quota) */
         job_pool_t *pool;             /* prepared sandboxes to take from; NULL: none */
+        preparer_t *preparer;         /* prepares sandboxes off this thread; NULL: in-process */
         uid_t host_uid;
         gid_t host_gid;
         bool capture;     /* keep stdout/stderr in the results */
@@ -96,7 +98,8 @@ typedef struct job_result {
 
 /* Prepare a sandbox for js's root filesystem ahead of a request (cgroup leaf with lim). */
 int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, rc_err_t *err);
-/* Top js->pool up to its size for js's root filesystem. */
+/* Top js->pool up to its size for js's root filesystem (with a preparer: asks for them and
+ * returns; they arrive while the caller goes on). */
 int job_pool_fill(const job_spec_t *js, rc_err_t *err);
 
 /* The job engine: a job runs on an event loop, one stage after another, and reports through
@@ -106,9 +109,10 @@ typedef struct job job_t;
 /* The request's own mistakes (file names, environment, command), found before it is queued:
  * -errno with err saying what. job_start checks the same. */
 int job_check(const job_spec_t *spec, rc_err_t *err);
-/* Start a job on loop. Files, stdin and args are copied; tc, rootfs, seccomp, cgroups and pool
- * are borrowed and must outlive the job. -errno for bad input (err says what). A sandbox that
- * fails is not an error here: it is the stage's internal_error, reported through the callbacks. */
+/* Start a job on loop. Files, stdin and args are copied; tc, rootfs, seccomp, cgroups, pool and
+ * preparer are borrowed and must outlive the job. -errno for bad input (err says what). A sandbox
+ * that fails is not an error here: it is the stage's internal_error, reported through the
+ * callbacks. */
 int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *err);
 /* More input for an interactive job (queued until the program reads it). */
 int job_write_stdin(job_t *j, const char *data, size_t len);

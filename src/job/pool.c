@@ -1,7 +1,10 @@
 #include "job/pool.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "job/preparer.h"
 
 #define POOL_MAX 64
 
@@ -9,7 +12,8 @@ typedef struct pool_entry {
         char *rootfs;
         const seccomp_bpf_t *seccomp;
         int64_t disk_mb;
-        prepared_t pr;
+        prepared_t pr;          /* ready */
+        prep_ticket_t *pending; /* or still with the helper */
 } pool_entry_t;
 
 struct job_pool {
@@ -39,6 +43,7 @@ void job_pool_free(job_pool_t *p)
         if (!p)
                 return;
         for (size_t i = 0; i < p->n; i++) {
+                prep_ticket_free(p->entries[i].pending);
                 prepared_destroy(&p->entries[i].pr);
                 free(p->entries[i].rootfs);
         }
@@ -51,16 +56,57 @@ static bool same_key(const pool_entry_t *e, const pool_key_t *k)
                strcmp(e->rootfs, k->rootfs) == 0;
 }
 
-bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out)
+static void remove_entry(job_pool_t *p, size_t i)
 {
+        free(p->entries[i].rootfs);
+        p->entries[i] = p->entries[--p->n];
+}
+
+bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending)
+{
+        *pending = NULL;
         if (!p)
                 return false;
+        /* A ready one first; then a pending one whose answer has come (taken now, it is ready
+         * too); then the one asked for first. */
+        size_t first_pending = p->n;
+        for (size_t i = 0; i < p->n; i++) {
+                pool_entry_t *e = &p->entries[i];
+                if (!same_key(e, key))
+                        continue;
+                if (!e->pending) {
+                        *out = e->pr;
+                        remove_entry(p, i);
+                        return true;
+                }
+                if (first_pending == p->n)
+                        first_pending = i;
+        }
+        for (size_t i = first_pending; i < p->n; i++) {
+                pool_entry_t *e = &p->entries[i];
+                if (!same_key(e, key))
+                        continue;
+                rc_err_t err = {0};
+                int r = prep_ticket_take(e->pending, false, &e->pr, &err);
+                if (r == -EAGAIN)
+                        continue;
+                /* Answered: ready, or failed (the caller's own request meets the same fate, or
+                 * works: dropped here). */
+                prep_ticket_free(e->pending);
+                e->pending = NULL;
+                if (r == 0) {
+                        *out = e->pr;
+                        remove_entry(p, i);
+                        return true;
+                }
+                remove_entry(p, i--);
+        }
         for (size_t i = 0; i < p->n; i++) {
                 if (!same_key(&p->entries[i], key))
                         continue;
-                *out = p->entries[i].pr;
-                free(p->entries[i].rootfs);
-                p->entries[i] = p->entries[--p->n];
+                *pending = p->entries[i].pending;
+                memset(out, 0, sizeof(*out));
+                remove_entry(p, i);
                 return true;
         }
         return false;
@@ -79,14 +125,28 @@ unsigned job_pool_per_key(const job_pool_t *p)
         return p ? p->per_key : 0;
 }
 
-void job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr)
+static bool add_entry(job_pool_t *p, const pool_key_t *key, prepared_t pr, prep_ticket_t *t)
 {
         char *rootfs = NULL;
         if (!p || p->n == POOL_MAX || job_pool_count(p, key) >= p->per_key ||
-            !(rootfs = strdup(key->rootfs))) {
+            !(rootfs = strdup(key->rootfs)))
+                return false;
+        p->entries[p->n++] = (pool_entry_t){.rootfs = rootfs,
+                                            .seccomp = key->seccomp,
+                                            .disk_mb = key->disk_mb,
+                                            .pr = pr,
+                                            .pending = t};
+        return true;
+}
+
+void job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr)
+{
+        if (!add_entry(p, key, pr, NULL))
                 prepared_destroy(&pr);
-                return;
-        }
-        p->entries[p->n++] = (pool_entry_t){
-            .rootfs = rootfs, .seccomp = key->seccomp, .disk_mb = key->disk_mb, .pr = pr};
+}
+
+void job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t)
+{
+        if (!add_entry(p, key, (prepared_t){0}, t))
+                prep_ticket_free(t);
 }

@@ -1,5 +1,6 @@
 /* Sandboxes prepared ahead of requests: namespaces, cgroup leaf and root already built, the
- * child waiting for its program. Taking one turns a run's start-up into sending the request. */
+ * child waiting for its program. Taking one turns a run's start-up into sending the request.
+ * An entry may still be with the helper that prepares it (preparer.h): a pending ticket. */
 #ifndef RUNCELL_JOB_POOL_H
 #define RUNCELL_JOB_POOL_H
 
@@ -16,6 +17,7 @@ typedef struct prepared {
 } prepared_t;
 
 typedef struct job_pool job_pool_t;
+typedef struct prep_ticket prep_ticket_t;
 
 /* Keep up to per_key prepared sandboxes for each key. */
 job_pool_t *job_pool_new(unsigned per_key);
@@ -27,9 +29,14 @@ typedef struct pool_key {
         int64_t disk_mb;
 } pool_key_t;
 
-bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out);
+/* One for key: a ready sandbox in *out (*pending NULL), or else a ticket still being prepared in
+ * *pending (the caller owns it). False when there is none. */
+bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending);
 /* Keep pr for later; destroys it when the pool is full for its key. */
 void job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr);
+/* Keep a ticket for a sandbox being prepared; freed when the pool is full for its key. */
+void job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t);
+/* Entries for key, ready or pending. */
 size_t job_pool_count(const job_pool_t *p, const pool_key_t *key);
 unsigned job_pool_per_key(const job_pool_t *p);
 void prepared_destroy(prepared_t *pr);

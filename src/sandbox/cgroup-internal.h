@@ -4,16 +4,24 @@
 
 #include "sandbox/cgroup.h"
 
-#define CG_DIRS_MAX 4
+#define CG_DIRS_MAX CG_LEAF_DIRS_MAX
+/* Empty leaves kept for the next sandbox (v1), at most. */
+#define CG_SPARE_MAX 16
+
+enum { CG_HAS_MEMORY = 1, CG_HAS_PIDS = 2, CG_HAS_CPU = 4, CG_HAS_CPUACCT = 8 };
 
 typedef struct cg_backend {
         const char *name;
         int (*open)(cg_manager_t *m, rc_err_t *err);
-        int (*leaf_init)(cg_leaf_t *l, rc_err_t *err); /* after the directories exist */
         int (*set_limits)(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err);
+        /* NULL: a sandbox is born in its leaf (clone3 CLONE_INTO_CGROUP with its dir fd) */
         int (*attach)(cg_leaf_t *l, pid_t pid, rc_err_t *err);
         int (*stats)(cg_leaf_t *l, cg_stats_t *st);
         void (*kill)(cg_leaf_t *l);
+        /* Make an emptied leaf fit for another sandbox: nothing left in it, counters back to
+         * zero or taken as the base the next figures are read from. NULL: leaves are not
+         * reused. */
+        int (*reset)(cg_leaf_t *l);
 } cg_backend_t;
 
 struct cg_manager {
@@ -23,16 +31,26 @@ struct cg_manager {
         char *dirs[CG_DIRS_MAX];
         const char *ctl[CG_DIRS_MAX];
         int ndirs;
-        bool memsw;   /* v1: swap accounting (memory.memsw.*) is there */
-        bool swapmax; /* v2: memory.swap.max is there */
+        unsigned has[CG_DIRS_MAX]; /* v1: CG_HAS_* of the controllers in each dir */
+        bool memsw;                /* v1: swap accounting (memory.memsw.*) is there */
+        bool swapmax;              /* v2: memory.swap.max is there */
         unsigned seq;
+        cg_leaf_t *spare[CG_SPARE_MAX]; /* emptied leaves, reset, for the next sandboxes */
+        int nspare;
 };
 
 struct cg_leaf {
         cg_manager_t *m;
+        pid_t owner; /* named rc-<owner>-<seq> */
+        unsigned seq;
         char *dirs[CG_DIRS_MAX];
+        int fds[CG_DIRS_MAX]; /* the directories, opened when first needed; -1 until then */
         int ndirs;
-        int dirfd; /* v2: for CLONE_INTO_CGROUP */
+        /* The limits last written, so that applying the same ones again writes nothing. */
+        bool applied;
+        int64_t memory_mb, processes;
+        double cpus;
+        int64_t oom_base; /* v1 reuse: OOM kills counted before this sandbox */
 };
 
 extern const cg_backend_t cg_backend_v1;
@@ -42,6 +60,11 @@ extern const cg_backend_t cg_backend_v2;
 int cg_write(const char *dir, const char *file, const char *value, rc_err_t *err);
 /* Read dir/file (small) into buf; returns 0 or -errno. */
 int cg_read(const char *dir, const char *file, char *buf, size_t size);
+/* The same for a file of the leaf's i-th directory, opened relative to its fd (no walk down
+ * the whole cgroupfs path each time). */
+int cg_leaf_fd(cg_leaf_t *l, int i);
+int cg_leaf_write(cg_leaf_t *l, int i, const char *file, const char *value, rc_err_t *err);
+int cg_leaf_read(cg_leaf_t *l, int i, const char *file, char *buf, size_t size);
 /* Remove leaves named rc-<pid>-* under dir whose pid is gone (a runcell that was SIGKILLed). */
 void cg_remove_stale(const char *dir);
 /* Kill every pid listed in dir/cgroup.procs; returns how many were listed. */

@@ -41,6 +41,30 @@ static int libcgroup_mount_point(const char *ctl, char **mp, rc_err_t *err)
         return 0;
 }
 
+/* Which of the controllers a hierarchy's directory holds: the one it was found for, plus any
+ * co-mounted with it (seen by a file only that controller has). Fixed per hierarchy, so found
+ * once at open rather than probed on every use. */
+static unsigned dir_controllers(const char *dir, const char *ctl)
+{
+        static const struct {
+                const char *name, *probe;
+                unsigned bit;
+        } known[] = {
+            {"memory", "memory.limit_in_bytes", CG_HAS_MEMORY},
+            {"pids", "pids.max", CG_HAS_PIDS},
+            {"cpu", "cpu.shares", CG_HAS_CPU},
+            {"cpuacct", "cpuacct.usage", CG_HAS_CPUACCT},
+        };
+        unsigned has = 0;
+        for (size_t k = 0; k < ARRAY_SIZE(known); k++) {
+                char probe[1024];
+                snprintf(probe, sizeof(probe), "%s/%s", dir, known[k].probe);
+                if (strcmp(ctl, known[k].name) == 0 || access(probe, F_OK) == 0)
+                        has |= known[k].bit;
+        }
+        return has;
+}
+
 static int v1_open(cg_manager_t *m, rc_err_t *err)
 {
         _cleanup_free_ char *self = NULL;
@@ -82,22 +106,16 @@ static int v1_open(cg_manager_t *m, rc_err_t *err)
         char probe[1024];
         snprintf(probe, sizeof(probe), "%s/memory.memsw.limit_in_bytes", m->dirs[0]);
         m->memsw = access(probe, F_OK) == 0;
-        for (int i = 0; i < m->ndirs; i++)
+        for (int i = 0; i < m->ndirs; i++) {
+                m->has[i] = dir_controllers(m->dirs[i], m->ctl[i]);
                 cg_remove_stale(m->dirs[i]);
+        }
         return 0;
 }
 
-static bool dir_has(const cg_leaf_t *l, int i, const char *ctl)
+static bool dir_has(const cg_leaf_t *l, int i, unsigned ctl)
 {
-        /* dirs[i] holds the controller named in ctl[i], plus any co-mounted with it. */
-        if (strcmp(l->m->ctl[i], ctl) == 0)
-                return true;
-        char probe[1024];
-        snprintf(probe, sizeof(probe), "%s/%s.%s", l->dirs[i], ctl,
-                 strcmp(ctl, "cpuacct") == 0 ? "usage"
-                 : strcmp(ctl, "cpu") == 0   ? "shares"
-                                             : "max");
-        return access(probe, F_OK) == 0;
+        return (l->m->has[i] & ctl) != 0;
 }
 
 static int v1_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err)
@@ -105,33 +123,33 @@ static int v1_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_e
         char v[64];
         int r;
         for (int i = 0; i < l->ndirs; i++) {
-                if (dir_has(l, i, "memory") && lim->memory_mb > 0) {
+                if (dir_has(l, i, CG_HAS_MEMORY) && lim->memory_mb > 0) {
                         snprintf(v, sizeof(v), "%lld", (long long)lim->memory_mb << 20);
                         /* memory+swap equal to memory: no swap at all. The kernel keeps
                          * memsw >= memory at every step, so raise memsw first when growing. */
-                        r = cg_write(l->dirs[i], "memory.limit_in_bytes", v, err);
+                        r = cg_leaf_write(l, i, "memory.limit_in_bytes", v, err);
                         if (r == -EINVAL && l->m->memsw) {
-                                if ((r = cg_write(l->dirs[i], "memory.memsw.limit_in_bytes", v,
-                                                  err)) < 0 ||
-                                    (r = cg_write(l->dirs[i], "memory.limit_in_bytes", v, err)) < 0)
+                                if ((r = cg_leaf_write(l, i, "memory.memsw.limit_in_bytes", v,
+                                                       err)) < 0 ||
+                                    (r = cg_leaf_write(l, i, "memory.limit_in_bytes", v, err)) < 0)
                                         return r;
                         } else if (r < 0) {
                                 return r;
                         } else if (l->m->memsw &&
-                                   (r = cg_write(l->dirs[i], "memory.memsw.limit_in_bytes", v,
-                                                 err)) < 0) {
+                                   (r = cg_leaf_write(l, i, "memory.memsw.limit_in_bytes", v,
+                                                      err)) < 0) {
                                 return r;
                         }
                 }
-                if (dir_has(l, i, "pids") && lim->processes > 0) {
+                if (dir_has(l, i, CG_HAS_PIDS) && lim->processes > 0) {
                         snprintf(v, sizeof(v), "%lld", (long long)lim->processes);
-                        if ((r = cg_write(l->dirs[i], "pids.max", v, err)) < 0)
+                        if ((r = cg_leaf_write(l, i, "pids.max", v, err)) < 0)
                                 return r;
                 }
-                if (dir_has(l, i, "cpu") && cpus > 0) {
+                if (dir_has(l, i, CG_HAS_CPU) && cpus > 0) {
                         snprintf(v, sizeof(v), "%lld", (long long)(cpus * 100000));
-                        if ((r = cg_write(l->dirs[i], "cpu.cfs_period_us", "100000", err)) < 0 ||
-                            (r = cg_write(l->dirs[i], "cpu.cfs_quota_us", v, err)) < 0)
+                        if ((r = cg_leaf_write(l, i, "cpu.cfs_period_us", "100000", err)) < 0 ||
+                            (r = cg_leaf_write(l, i, "cpu.cfs_quota_us", v, err)) < 0)
                                 return r;
                 }
         }
@@ -143,7 +161,7 @@ static int v1_attach(cg_leaf_t *l, pid_t pid, rc_err_t *err)
         char v[32];
         snprintf(v, sizeof(v), "%d", (int)pid);
         for (int i = 0; i < l->ndirs; i++) {
-                int r = cg_write(l->dirs[i], "cgroup.procs", v, err);
+                int r = cg_leaf_write(l, i, "cgroup.procs", v, err);
                 if (r < 0)
                         return r;
         }
@@ -154,14 +172,15 @@ static int v1_stats(cg_leaf_t *l, cg_stats_t *st)
 {
         char buf[4096];
         for (int i = 0; i < l->ndirs; i++) {
-                if (dir_has(l, i, "cpuacct") &&
-                    cg_read(l->dirs[i], "cpuacct.usage", buf, sizeof(buf)) == 0)
+                if (dir_has(l, i, CG_HAS_CPUACCT) &&
+                    cg_leaf_read(l, i, "cpuacct.usage", buf, sizeof(buf)) == 0)
                         st->cpu_usage_us = cg_parse_value(buf) / 1000;
-                if (dir_has(l, i, "memory")) {
-                        if (cg_read(l->dirs[i], "memory.max_usage_in_bytes", buf, sizeof(buf)) == 0)
+                if (dir_has(l, i, CG_HAS_MEMORY)) {
+                        if (cg_leaf_read(l, i, "memory.max_usage_in_bytes", buf, sizeof(buf)) == 0)
                                 st->memory_peak_bytes = cg_parse_value(buf);
-                        if (cg_read(l->dirs[i], "memory.oom_control", buf, sizeof(buf)) == 0)
-                                st->oom_kills = cg_keyed_value(buf, "oom_kill");
+                        if (cg_leaf_read(l, i, "memory.oom_control", buf, sizeof(buf)) == 0 &&
+                            (st->oom_kills = cg_keyed_value(buf, "oom_kill")) >= 0)
+                                st->oom_kills -= l->oom_base; /* this sandbox's, not the leaf's */
                 }
         }
         return 0;
@@ -176,6 +195,36 @@ static void v1_kill(cg_leaf_t *l)
                         return;
 }
 
+/* Memory still charged to an emptied leaf (page cache its sandboxes read first, dentries)
+ * counts against the next sandbox's limit, reclaimable, and in its reported peak: a leaf with
+ * more than this is not reused. */
+#define V1_REUSE_MAX_CHARGED (1 << 20)
+
+static int v1_reset(cg_leaf_t *l)
+{
+        char buf[4096];
+        for (int i = 0; i < l->ndirs; i++) {
+                if (dir_has(l, i, CG_HAS_MEMORY)) {
+                        /* Empty: every process of a sandbox is in each of its directories. */
+                        if (cg_leaf_read(l, i, "cgroup.procs", buf, sizeof(buf)) < 0 || buf[0])
+                                return -EBUSY;
+                        if (cg_leaf_read(l, i, "memory.usage_in_bytes", buf, sizeof(buf)) < 0 ||
+                            cg_parse_value(buf) > V1_REUSE_MAX_CHARGED)
+                                return -E2BIG;
+                        /* The peak restarts from what is charged now; OOM kills cannot be reset:
+                         * the next figures are counted from here. */
+                        if (cg_leaf_write(l, i, "memory.max_usage_in_bytes", "0", NULL) < 0 ||
+                            cg_leaf_read(l, i, "memory.oom_control", buf, sizeof(buf)) < 0 ||
+                            (l->oom_base = cg_keyed_value(buf, "oom_kill")) < 0)
+                                return -EIO;
+                }
+                if (dir_has(l, i, CG_HAS_CPUACCT) &&
+                    cg_leaf_write(l, i, "cpuacct.usage", "0", NULL) < 0)
+                        return -EIO;
+        }
+        return 0;
+}
+
 const cg_backend_t cg_backend_v1 = {
     .name = "v1",
     .open = v1_open,
@@ -183,4 +232,5 @@ const cg_backend_t cg_backend_v1 = {
     .attach = v1_attach,
     .stats = v1_stats,
     .kill = v1_kill,
+    .reset = v1_reset,
 };

@@ -113,33 +113,26 @@ static int v2_open(cg_manager_t *m, rc_err_t *err)
         return 0;
 }
 
-static int v2_leaf_init(cg_leaf_t *l, rc_err_t *err)
-{
-        l->dirfd = open(l->dirs[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        return l->dirfd < 0 ? rc_err_sys(err, errno, "open %s", l->dirs[0]) : 0;
-}
-
 static int v2_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err)
 {
         char v[64];
         int r;
-        const char *d = l->dirs[0];
         if (lim->memory_mb > 0) {
                 snprintf(v, sizeof(v), "%lld", (long long)lim->memory_mb << 20);
-                if ((r = cg_write(d, "memory.max", v, err)) < 0)
+                if ((r = cg_leaf_write(l, 0, "memory.max", v, err)) < 0)
                         return r;
-                if (l->m->swapmax && (r = cg_write(d, "memory.swap.max", "0", err)) < 0)
+                if (l->m->swapmax && (r = cg_leaf_write(l, 0, "memory.swap.max", "0", err)) < 0)
                         return r;
-                cg_write(d, "memory.oom.group", "1", NULL);
+                cg_leaf_write(l, 0, "memory.oom.group", "1", NULL);
         }
         if (lim->processes > 0) {
                 snprintf(v, sizeof(v), "%lld", (long long)lim->processes);
-                if ((r = cg_write(d, "pids.max", v, err)) < 0)
+                if ((r = cg_leaf_write(l, 0, "pids.max", v, err)) < 0)
                         return r;
         }
         if (cpus > 0) {
                 snprintf(v, sizeof(v), "%lld 100000", (long long)(cpus * 100000));
-                if ((r = cg_write(d, "cpu.max", v, err)) < 0)
+                if ((r = cg_leaf_write(l, 0, "cpu.max", v, err)) < 0)
                         return r;
         }
         return 0;
@@ -148,28 +141,27 @@ static int v2_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_e
 static int v2_stats(cg_leaf_t *l, cg_stats_t *st)
 {
         char buf[4096];
-        const char *d = l->dirs[0];
-        if (cg_read(d, "cpu.stat", buf, sizeof(buf)) == 0)
+        if (cg_leaf_read(l, 0, "cpu.stat", buf, sizeof(buf)) == 0)
                 st->cpu_usage_us = cg_keyed_value(buf, "usage_usec");
-        if (cg_read(d, "memory.peak", buf, sizeof(buf)) == 0)
+        if (cg_leaf_read(l, 0, "memory.peak", buf, sizeof(buf)) == 0)
                 st->memory_peak_bytes = cg_parse_value(buf);
-        if (cg_read(d, "memory.events", buf, sizeof(buf)) == 0)
+        if (cg_leaf_read(l, 0, "memory.events", buf, sizeof(buf)) == 0)
                 st->oom_kills = cg_keyed_value(buf, "oom_kill");
         return 0;
 }
 
 static void v2_kill(cg_leaf_t *l)
 {
-        if (cg_write(l->dirs[0], "cgroup.kill", "1", NULL) < 0)
+        if (cg_leaf_write(l, 0, "cgroup.kill", "1", NULL) < 0)
                 cg_kill_listed(l->dirs[0]);
 }
 
 const cg_backend_t cg_backend_v2 = {
     .name = "v2",
     .open = v2_open,
-    .leaf_init = v2_leaf_init,
     .set_limits = v2_set_limits,
-    /* no attach: the sandbox is born in its leaf (CLONE_INTO_CGROUP) */
+    /* no attach: the sandbox is born in its leaf (CLONE_INTO_CGROUP); no reset: a fresh leaf
+     * for each (memory.peak is reset only for one open fd, on kernels from 6.12) */
     .stats = v2_stats,
     .kill = v2_kill,
 };

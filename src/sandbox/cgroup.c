@@ -74,6 +74,24 @@ int64_t cg_keyed_value(const char *text, const char *key)
         return -1;
 }
 
+static int read_fd(int fd, char *buf, size_t size)
+{
+        ssize_t n = read(fd, buf, size - 1);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
+}
+
+static int write_fd(int fd, const char *path, const char *value, rc_err_t *err)
+{
+        size_t len = strlen(value);
+        ssize_t w = write(fd, value, len);
+        if (w < 0)
+                return rc_err_sys(err, errno, "write '%s' to %s", value, path);
+        return (size_t)w == len ? 0 : rc_err_set(err, EIO, "short write to %s", path);
+}
+
 int cg_write(const char *dir, const char *file, const char *value, rc_err_t *err)
 {
         char path[1024];
@@ -81,11 +99,7 @@ int cg_write(const char *dir, const char *file, const char *value, rc_err_t *err
         _cleanup_close_ int fd = open(path, O_WRONLY | O_CLOEXEC);
         if (fd < 0)
                 return rc_err_sys(err, errno, "open %s", path);
-        size_t len = strlen(value);
-        ssize_t w = write(fd, value, len);
-        if (w < 0)
-                return rc_err_sys(err, errno, "write '%s' to %s", value, path);
-        return (size_t)w == len ? 0 : rc_err_set(err, EIO, "short write to %s", path);
+        return write_fd(fd, path, value, err);
 }
 
 int cg_read(const char *dir, const char *file, char *buf, size_t size)
@@ -95,11 +109,38 @@ int cg_read(const char *dir, const char *file, char *buf, size_t size)
         _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        ssize_t n = read(fd, buf, size - 1);
-        if (n < 0)
+        return read_fd(fd, buf, size);
+}
+
+int cg_leaf_fd(cg_leaf_t *l, int i)
+{
+        if (l->fds[i] < 0)
+                l->fds[i] = open(l->dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        return l->fds[i];
+}
+
+int cg_leaf_write(cg_leaf_t *l, int i, const char *file, const char *value, rc_err_t *err)
+{
+        char path[1024];
+        snprintf(path, sizeof(path), "%s/%s", l->dirs[i], file);
+        int dfd = cg_leaf_fd(l, i);
+        if (dfd < 0)
+                return rc_err_sys(err, errno, "open %s", l->dirs[i]);
+        _cleanup_close_ int fd = openat(dfd, file, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return rc_err_sys(err, errno, "open %s", path);
+        return write_fd(fd, path, value, err);
+}
+
+int cg_leaf_read(cg_leaf_t *l, int i, const char *file, char *buf, size_t size)
+{
+        int dfd = cg_leaf_fd(l, i);
+        if (dfd < 0)
                 return -errno;
-        buf[n] = '\0';
-        return 0;
+        _cleanup_close_ int fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        return read_fd(fd, buf, size);
 }
 
 int cg_kill_listed(const char *dir)
@@ -122,6 +163,16 @@ int cg_kill_listed(const char *dir)
                         p++;
         }
         return n;
+}
+
+static void free_leaf_struct(cg_leaf_t *l)
+{
+        for (int i = 0; i < l->ndirs; i++) {
+                if (l->fds[i] >= 0)
+                        close(l->fds[i]);
+                free(l->dirs[i]);
+        }
+        free(l);
 }
 
 static void rmdir_when_empty(const char *dir)
@@ -201,6 +252,8 @@ void cg_manager_free(cg_manager_t *m)
 {
         if (!m)
                 return;
+        while (m->nspare > 0)
+                cg_leaf_destroy(m->spare[--m->nspare]);
         for (int i = 0; i < m->ndirs; i++)
                 free(m->dirs[i]);
         free(m);
@@ -216,55 +269,163 @@ const char *cg_manager_base(const cg_manager_t *m)
         return m->ndirs ? m->dirs[0] : "";
 }
 
+unsigned cg_manager_next_seq(cg_manager_t *m)
+{
+        return ++m->seq;
+}
+
+/* A leaf's struct with the directory names rc-<owner>-<seq>, none made yet. */
+static int leaf_new(cg_manager_t *m, pid_t owner, unsigned seq, cg_leaf_t **out, rc_err_t *err)
+{
+        cg_leaf_t *l = calloc(1, sizeof(*l));
+        if (!l)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        l->m = m;
+        l->owner = owner;
+        l->seq = seq;
+        for (int i = 0; i < CG_DIRS_MAX; i++)
+                l->fds[i] = -1;
+        for (int i = 0; i < m->ndirs; i++) {
+                if (asprintf(&l->dirs[i], "%s/rc-%d-%u", m->dirs[i], (int)owner, seq) < 0) {
+                        l->dirs[i] = NULL;
+                        l->ndirs = i;
+                        free_leaf_struct(l);
+                        return rc_err_set(err, ENOMEM, "out of memory");
+                }
+        }
+        l->ndirs = m->ndirs;
+        *out = l;
+        return 0;
+}
+
+static void remember_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus)
+{
+        l->applied = true;
+        l->memory_mb = lim->memory_mb;
+        l->processes = lim->processes;
+        l->cpus = cpus;
+}
+
+int cg_leaf_create_named(cg_manager_t *m, pid_t owner, unsigned seq, const rc_limits_t *lim,
+                         double cpus, cg_leaf_t **out, rc_err_t *err)
+{
+        *out = NULL;
+        if (!m->be->set_limits)
+                return 0;
+        cg_leaf_t *l;
+        int r = leaf_new(m, owner, seq, &l, err);
+        if (r < 0)
+                return r;
+        for (int i = 0; i < l->ndirs; i++) {
+                if (mkdir(l->dirs[i], 0755) < 0) {
+                        r = rc_err_sys(err, errno, "mkdir %s", l->dirs[i]);
+                        for (int k = i; k < l->ndirs; k++) {
+                                free(l->dirs[k]);
+                                l->dirs[k] = NULL;
+                        }
+                        l->ndirs = i;
+                        cg_leaf_destroy(l);
+                        return r;
+                }
+        }
+        if (!m->be->attach && cg_leaf_fd(l, 0) < 0)
+                r = rc_err_sys(err, errno, "open %s", l->dirs[0]); /* for CLONE_INTO_CGROUP */
+        else
+                r = m->be->set_limits(l, lim, cpus, err);
+        if (r < 0) {
+                cg_leaf_destroy(l);
+                return r;
+        }
+        remember_limits(l, lim, cpus);
+        *out = l;
+        return 0;
+}
+
+cg_leaf_t *cg_leaf_spare(cg_manager_t *m)
+{
+        return m->nspare > 0 ? m->spare[--m->nspare] : NULL;
+}
+
 int cg_leaf_create(cg_manager_t *m, const rc_limits_t *lim, double cpus, cg_leaf_t **out,
                    rc_err_t *err)
 {
         *out = NULL;
         if (!m->be->set_limits)
                 return 0;
-        cg_leaf_t *l = calloc(1, sizeof(*l));
-        if (!l)
-                return rc_err_set(err, ENOMEM, "out of memory");
-        l->m = m;
-        l->dirfd = -1;
-        unsigned seq = ++m->seq;
-        for (int i = 0; i < m->ndirs; i++) {
-                if (asprintf(&l->dirs[i], "%s/rc-%d-%u", m->dirs[i], (int)getpid(), seq) < 0) {
-                        l->dirs[i] = NULL;
-                        cg_leaf_destroy(l);
-                        return rc_err_set(err, ENOMEM, "out of memory");
+        cg_leaf_t *l = cg_leaf_spare(m);
+        if (l) {
+                int r = cg_leaf_set_limits(l, lim, cpus, err);
+                if (r == 0) {
+                        *out = l;
+                        return 0;
                 }
-                l->ndirs = i + 1;
-                if (mkdir(l->dirs[i], 0755) < 0) {
-                        int r = rc_err_sys(err, errno, "mkdir %s", l->dirs[i]);
-                        free(l->dirs[i]);
-                        l->dirs[i] = NULL;
-                        l->ndirs = i;
-                        cg_leaf_destroy(l);
-                        return r;
-                }
-        }
-        int r = m->be->leaf_init ? m->be->leaf_init(l, err) : 0;
-        if (r == 0)
-                r = m->be->set_limits(l, lim, cpus, err);
-        if (r < 0) {
                 cg_leaf_destroy(l);
-                return r;
         }
-        *out = l;
+        return cg_leaf_create_named(m, getpid(), cg_manager_next_seq(m), lim, cpus, out, err);
+}
+
+int cg_leaf_adopt(cg_manager_t *m, pid_t owner, unsigned seq, const rc_limits_t *lim, double cpus,
+                  int *fds, int nfds, cg_leaf_t **out, rc_err_t *err)
+{
+        *out = NULL;
+        if (!m->be->set_limits)
+                return 0;
+        int r = leaf_new(m, owner, seq, out, err);
+        if (r < 0)
+                return r;
+        if (lim)
+                remember_limits(*out, lim, cpus);
+        for (int i = 0; fds && i < nfds && i < (*out)->ndirs; i++) {
+                (*out)->fds[i] = fds[i];
+                fds[i] = -1;
+        }
         return 0;
+}
+
+unsigned cg_leaf_seq(const cg_leaf_t *l)
+{
+        return l->seq;
+}
+
+int cg_leaf_dir_fds(cg_leaf_t *l, int *fds, int max)
+{
+        int n = 0;
+        for (int i = 0; i < l->ndirs && n < max; i++, n++)
+                if ((fds[n] = cg_leaf_fd(l, i)) < 0)
+                        return -errno;
+        return n;
+}
+
+bool cg_leaf_recycle(cg_leaf_t *l)
+{
+        if (!l)
+                return false;
+        cg_manager_t *m = l->m;
+        if (!m->be->reset || m->nspare == CG_SPARE_MAX || m->be->reset(l) < 0) {
+                cg_leaf_destroy(l);
+                return false;
+        }
+        m->spare[m->nspare++] = l;
+        return true;
 }
 
 int cg_leaf_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err)
 {
         if (!l)
                 return 0;
-        return l->m->be->set_limits(l, lim, cpus, err);
+        if (l->applied && l->memory_mb == lim->memory_mb && l->processes == lim->processes &&
+            l->cpus == cpus)
+                return 0;   /* what the leaf has already: nothing to write */
+        l->applied = false; /* until every write below went through */
+        int r = l->m->be->set_limits(l, lim, cpus, err);
+        if (r == 0)
+                remember_limits(l, lim, cpus);
+        return r;
 }
 
-int cg_leaf_clone_fd(const cg_leaf_t *l)
+int cg_leaf_clone_fd(cg_leaf_t *l)
 {
-        return l ? l->dirfd : -1;
+        return l && !l->m->be->attach ? cg_leaf_fd(l, 0) : -1;
 }
 
 int cg_leaf_attach(cg_leaf_t *l, pid_t pid, rc_err_t *err)
@@ -289,16 +450,18 @@ void cg_leaf_kill(cg_leaf_t *l)
                 l->m->be->kill(l);
 }
 
+void cg_leaf_forget(cg_leaf_t *l)
+{
+        if (l)
+                free_leaf_struct(l);
+}
+
 void cg_leaf_destroy(cg_leaf_t *l)
 {
         if (!l)
                 return;
-        if (l->dirfd >= 0)
-                close(l->dirfd);
-        for (int i = 0; i < l->ndirs; i++) {
+        for (int i = 0; i < l->ndirs; i++)
                 if (l->dirs[i])
                         rmdir_when_empty(l->dirs[i]);
-                free(l->dirs[i]);
-        }
-        free(l);
+        free_leaf_struct(l);
 }

@@ -5,6 +5,7 @@
 #define RUNCELL_SANDBOX_CGROUP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -22,6 +23,9 @@ typedef struct cg_stats {
         int64_t oom_kills;
 } cg_stats_t;
 
+/* A leaf has at most this many directories (one per v1 hierarchy). */
+#define CG_LEAF_DIRS_MAX 4
+
 typedef struct cg_manager cg_manager_t;
 typedef struct cg_leaf cg_leaf_t;
 
@@ -33,14 +37,32 @@ const char *cg_manager_name(const cg_manager_t *m); /* "v2", "v1" or "none" */
 /* Where runcell makes its cgroups (v2: the delegated dir; v1: memory's), for messages. */
 const char *cg_manager_base(const cg_manager_t *m);
 
-/* A fresh leaf for one sandbox, with lim's memory (no swap), processes and a CPU rate of
- * `cpus` cores applied. NULL *out (and 0) in "none" mode. */
+/* A leaf for one sandbox, with lim's memory (no swap), processes and a CPU rate of `cpus`
+ * cores applied: a spare one (cg_leaf_recycle) or a new one. NULL *out (and 0) in "none"
+ * mode. */
 int cg_leaf_create(cg_manager_t *m, const rc_limits_t *lim, double cpus, cg_leaf_t **out,
                    rc_err_t *err);
-/* Change the leaf's limits (a prepared sandbox gets the request's limits this way). */
+/* Leaves are named rc-<owner pid>-<seq>; the next free seq of this process's leaves. */
+unsigned cg_manager_next_seq(cg_manager_t *m);
+/* cg_leaf_create with the name given: a helper process makes leaves for the runcell (owner)
+ * that forked it, which names them, so they read as that runcell's. */
+int cg_leaf_create_named(cg_manager_t *m, pid_t owner, unsigned seq, const rc_limits_t *lim,
+                         double cpus, cg_leaf_t **out, rc_err_t *err);
+/* Take over the leaf rc-<owner>-<seq> that another process made with lim and cpus (lim NULL:
+ * not known), with nfds of its directories' fds if given (stolen). NULL *out in "none"
+ * mode. */
+int cg_leaf_adopt(cg_manager_t *m, pid_t owner, unsigned seq, const rc_limits_t *lim, double cpus,
+                  int *fds, int nfds, cg_leaf_t **out, rc_err_t *err);
+/* A spare leaf (emptied and reset by cg_leaf_recycle), or NULL. */
+cg_leaf_t *cg_leaf_spare(cg_manager_t *m);
+unsigned cg_leaf_seq(const cg_leaf_t *l);
+/* The leaf's directory fds (opened if need be; still the leaf's): how many, or -errno. */
+int cg_leaf_dir_fds(cg_leaf_t *l, int *fds, int max);
+/* Change the leaf's limits (a prepared sandbox gets the request's limits this way); writes
+ * nothing when they are the ones it has. */
 int cg_leaf_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_err_t *err);
 /* v2: a directory fd for clone3(CLONE_INTO_CGROUP); -1 when the process must be attached. */
-int cg_leaf_clone_fd(const cg_leaf_t *l);
+int cg_leaf_clone_fd(cg_leaf_t *l);
 /* Move pid (a stopped-at-birth sandbox child) into the leaf. No-op after CLONE_INTO_CGROUP. */
 int cg_leaf_attach(cg_leaf_t *l, pid_t pid, rc_err_t *err);
 int cg_leaf_stats(cg_leaf_t *l, cg_stats_t *st);
@@ -48,6 +70,12 @@ int cg_leaf_stats(cg_leaf_t *l, cg_stats_t *st);
 void cg_leaf_kill(cg_leaf_t *l);
 /* Kill what is left, wait until empty (bounded), remove the directories; accepts NULL. */
 void cg_leaf_destroy(cg_leaf_t *l);
+/* Free l without touching its directories (another process adopted the leaf); accepts NULL. */
+void cg_leaf_forget(cg_leaf_t *l);
+/* The sandbox in l is gone: keep the leaf for the next one when the back-end can make it as
+ * good as new (v1: nothing left in it, little memory still charged to it, counters reset;
+ * see docs/CGROUPS.md), else destroy it. True when kept. Accepts NULL. */
+bool cg_leaf_recycle(cg_leaf_t *l);
 
 /* Parsing helpers, exposed for unit tests. */
 /* From /proc/self/cgroup text: the path of a v1 controller ("memory") or, with ctl NULL, the

@@ -55,6 +55,20 @@ static int step_not_dumpable(const sb_child_ctx_t *ctx)
 
 static int step_cgroup_ns(const sb_child_ctx_t *ctx)
 {
+        /* cgroup v1: the parent moves us into our leaf while we build the root (the move waits
+         * for an RCU grace period); wait for the outcome. Nothing of the request runs before. */
+        if (ctx->attach_fd >= 0) {
+                int32_t status = EPIPE;
+                ssize_t n;
+                do
+                        n = read(ctx->attach_fd, &status, sizeof(status));
+                while (n < 0 && errno == EINTR);
+                close(ctx->attach_fd);
+                if (n != (ssize_t)sizeof(status))
+                        return -EPIPE;
+                if (status)
+                        return -status;
+        }
         /* Now that we are in our leaf, a new cgroup namespace makes it the sandbox's "/". */
         return unshare(CLONE_NEWCGROUP) < 0 ? -errno : 0;
 }
@@ -290,7 +304,6 @@ typedef struct child_step {
 static const child_step_t child_steps[] = {
     {"wait for parent", step_wait_for_parent},
     {"not dumpable", step_not_dumpable},
-    {"cgroup namespace", step_cgroup_ns},
     {"setresuid", step_become_root},
     {"sethostname", step_hostname},
     {"make / private", step_private_root},
@@ -298,6 +311,7 @@ static const child_step_t child_steps[] = {
     {"mounts", step_mounts},
     {"pivot_root", step_pivot_root},
     {"bring up lo", step_loopback},
+    {"cgroup", step_cgroup_ns},
     {"drop capabilities", step_drop_capabilities},
     {"no_new_privs", step_no_new_privs},
     {"seccomp", step_seccomp},
@@ -520,8 +534,9 @@ void sb_child_main(const sb_child_ctx_t *ctx)
         int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
         if (devnull < 0 || dup2(devnull, 0) < 0 || dup2(devnull, 1) < 0 || dup2(devnull, 2) < 0)
                 sb_child_fail(ctx->sync_fd, "stdio", errno);
-        const int keep[] = {ctx->sync_fd, ctx->stdin_fd, ctx->stdout_fd, ctx->stderr_fd};
-        sb_close_fds_keep(3, keep, 4);
+        const int keep[] = {ctx->sync_fd, ctx->stdin_fd, ctx->stdout_fd, ctx->stderr_fd,
+                            ctx->attach_fd};
+        sb_close_fds_keep(3, keep, 5);
         for (size_t i = 0; i < sizeof(child_steps) / sizeof(child_steps[0]); i++) {
                 int64_t t0 = ctx->trace ? sb_now_ns() : 0;
                 int r = child_steps[i].run(ctx);

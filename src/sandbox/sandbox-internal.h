@@ -15,6 +15,7 @@
 typedef struct sb_child_ctx {
         int sync_fd; /* child end of the socketpair */
         int stdin_fd, stdout_fd, stderr_fd;
+        int attach_fd; /* v1: the parent writes the outcome of moving us into our leaf; -1: none */
         const sb_prep_t *prep;
         const mount_plan_t *plan;
         bool trace; /* report each step's duration (RUNCELL_TRACE=1) */

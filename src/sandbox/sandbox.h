@@ -1,9 +1,11 @@
 /* One sandbox = one program run in fresh namespaces on a read-only language root.
  *
  * Parent-side lifecycle: sandbox_prepare() (clone, maps, cgroup, the whole root built; the
- * child then waits) -> sandbox_run() (files, argv, limits; the program is exec'd) -> the caller
- * polls the stdio fds, sandbox_sync_fd() and sandbox_pidfd() in its own loop, calling
- * sandbox_handle_sync() when the sync fd is readable -> sandbox_finish() once the pidfd is
+ * child then waits), or sandbox_spawn() + sandbox_attach() (the same without waiting for the
+ * child; possibly in a helper process that hands the sandbox over: sandbox_export() /
+ * sandbox_adopt()) -> sandbox_start() (files, argv, limits) -> the caller polls the stdio fds,
+ * sandbox_sync_fd() and sandbox_pidfd() in its own loop, calling sandbox_handle_sync() when the
+ * sync fd is readable (STARTED: the program was exec'd) -> sandbox_finish() once the pidfd is
  * readable (init exited) -> sandbox_free(). Preparing needs nothing of the request, so it can
  * happen ahead of it. */
 #ifndef RUNCELL_SANDBOX_SANDBOX_H
@@ -71,8 +73,30 @@ typedef struct sb_result {
 /* Create the sandbox up to the point where only the request is missing. On set-up failure
  * returns -errno with err naming the step ("mount /proc: Operation not permitted"). */
 int sandbox_prepare(const sb_prep_t *prep, sandbox_t **out, rc_err_t *err);
-/* Start the program in a prepared sandbox (once). Returns when it was exec'd, or -errno with
- * err naming the failed step. */
+/* sandbox_prepare up to releasing the child (clone, id maps, GO), without waiting for it to be
+ * ready: it goes on building its root while the caller does something else. A set-up step that
+ * fails then shows as an ERROR after sandbox_start (sandbox_handle_sync). On cgroup v1 the
+ * child waits, before its cgroup namespace, for sandbox_attach(), which the caller owes it. */
+int sandbox_spawn(const sb_prep_t *prep, sandbox_t **out, rc_err_t *err);
+/* Move a spawned sandbox into its cgroup leaf (v1; nothing to do on v2, where it was born
+ * there) and tell it the outcome. Waits for an RCU grace period. */
+int sandbox_attach(sandbox_t *sb, rc_err_t *err);
+/* Hand a sandbox over to another process: its init's pid and fds (pidfd, sync socket, stdin,
+ * stdout, stderr, in that order). sb keeps only what sandbox_attach needs; free it after. */
+#define SB_EXPORT_FDS 5
+void sandbox_export(sandbox_t *sb, pid_t *pid, int fds[SB_EXPORT_FDS]);
+/* Take over an exported sandbox (the fds are stolen). It is not our child: its parent reaps it,
+ * and we wait for its end through the pidfd. */
+int sandbox_adopt(pid_t pid, int fds[SB_EXPORT_FDS], sandbox_t **out, rc_err_t *err);
+/* Send the request (once) to a prepared or spawned sandbox without waiting: STARTED, or ERROR
+ * naming the step that failed, comes through sandbox_handle_sync(). */
+int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err);
+/* The child has built its root and waits for a request (READY seen, or there now). */
+bool sandbox_ready(sandbox_t *sb);
+/* The program was exec'd (STARTED seen; sandbox_start_ns() is its start). */
+bool sandbox_started(const sandbox_t *sb);
+/* sandbox_start, then wait until the program was exec'd, or -errno with err naming the failed
+ * step. */
 int sandbox_run(sandbox_t *sb, const sb_run_t *run, rc_err_t *err);
 int sandbox_stdin_fd(const sandbox_t *sb);  /* write end, non-blocking; -1 once closed */
 int sandbox_stdout_fd(const sandbox_t *sb); /* read ends, non-blocking */
@@ -81,7 +105,8 @@ int sandbox_sync_fd(const sandbox_t *sb); /* -1 once init has hung up */
 int sandbox_pidfd(const sandbox_t *sb);   /* readable when init (the whole sandbox) is gone */
 int64_t sandbox_start_ns(const sandbox_t *sb);
 void sandbox_close_stdin(sandbox_t *sb);
-/* Read what init sent; call when sandbox_sync_fd() is readable. */
+/* Read what init sent; call when sandbox_sync_fd() is readable. An ERROR (a set-up step failed)
+ * is returned as -errno with err naming the step. */
 int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err);
 /* Deliver a signal to the program (forwarded by init). */
 int sandbox_signal(sandbox_t *sb, int sig);

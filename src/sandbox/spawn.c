@@ -5,9 +5,12 @@
  *   1. build the mount plan and find PATH       (no allocation is left for the child)
  *   2. socketpair + stdio pipes, all CLOEXEC
  *   3. clone3(CLONE_NEW* | CLONE_PIDFD | CLONE_INTO_CGROUP on v2)
- *   4. v1: move the child into its cgroup leaf
- *   5. setgroups=deny, gid_map, uid_map          (one line each: 0 -> host id)
- *   6. send GO, wait for STARTED or ERROR */
+ *   4. setgroups=deny, gid_map, uid_map          (one line each: 0 -> host id)
+ *   5. send GO
+ *   6. v1: move the child into its cgroup leaf, while it builds its root (the move waits for an
+ *      RCU grace period); the child waits for the outcome before its cgroup namespace, and
+ *      nothing of the request runs before that
+ *   7. wait for READY (or ERROR) */
 #include "sandbox/sandbox.h"
 
 #include <errno.h>
@@ -44,7 +47,13 @@ struct sandbox {
         size_t files_cap;
         bool files_done;
         bool reaped;
-        bool started;
+        bool foreign;   /* not our child (a helper cloned it): waited for through its pidfd */
+        bool ready;     /* READY seen: the child is prepared */
+        bool requested; /* the request went out */
+        bool started;   /* STARTED seen: the program was exec'd */
+        int64_t request_ns;
+        cg_leaf_t *attach_leaf; /* v1: the leaf to move the child into (not owned) */
+        int attach_fd;          /* and where to tell it the outcome; -1: done or none */
 };
 
 int sb_id_map_line(char *buf, size_t size, unsigned long host_id)
@@ -120,7 +129,7 @@ static int wait_for(sandbox_t *sb, uint32_t want, rc_err_t *err)
                         continue;
                 sb_msg_t m;
                 int r = sb_msg_recv(sb->sync_fd, &m, NULL);
-                if (r == -EPIPE)
+                if (r == -EPIPE || r == -ECONNRESET)
                         return rc_err_set(err, EPIPE, "sandbox exited during set-up");
                 if (r < 0)
                         return rc_err_sys(err, -r, "read from sandbox");
@@ -130,9 +139,14 @@ static int wait_for(sandbox_t *sb, uint32_t want, rc_err_t *err)
                         fprintf(stderr, "runcell: trace: child %-22s %6d us\n", m.text, m.a);
                         continue;
                 }
-                if (m.type == want && want == SB_MSG_READY)
-                        return 0;
+                if (m.type == SB_MSG_READY) {
+                        sb->ready = true;
+                        if (want == SB_MSG_READY)
+                                return 0;
+                        continue;
+                }
                 if (m.type == want && want == SB_MSG_STARTED) {
+                        sb->started = true;
                         sb->start_ns = m.t_ns;
                         sb->res.start_ns = m.t_ns;
                         return 0;
@@ -141,10 +155,30 @@ static int wait_for(sandbox_t *sb, uint32_t want, rc_err_t *err)
         }
 }
 
-int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
+int sandbox_attach(sandbox_t *sb, rc_err_t *err)
+{
+        if (sb->attach_fd < 0)
+                return 0;
+        int64_t tt = trace_now();
+        int r = cg_leaf_attach(sb->attach_leaf, sb->pid, err);
+        if (r < 0)
+                rc_err_wrap(err, "cgroup");
+        int32_t status = r < 0 ? -r : 0;
+        /* The child reads it before going on; if it is gone, nobody needs it. */
+        if (write(sb->attach_fd, &status, sizeof(status)) < 0 && r == 0)
+                r = rc_err_sys(err, errno, "cgroup: tell the sandbox");
+        close_fd(&sb->attach_fd);
+        sb->attach_leaf = NULL;
+        trace_step("parent: cgroup attach", tt);
+        return r;
+}
+
+enum { SPAWN_WAIT_READY = 1, SPAWN_DEFER_ATTACH = 2 };
+
+static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err)
 {
         _cleanup_close_ int sp0 = -1, sp1 = -1, in0 = -1, in1 = -1, out0 = -1, out1 = -1, er0 = -1,
-                            er1 = -1;
+                            er1 = -1, at0 = -1, at1 = -1;
         int sv[2], p[2];
         int r;
 
@@ -181,8 +215,15 @@ int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
                 goto sys_fail;
         er0 = p[0];
         er1 = p[1];
+        bool attach = spec->cgroup && cg_leaf_clone_fd(spec->cgroup) < 0;
+        if (attach) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        goto sys_fail;
+                at0 = p[0];
+                at1 = p[1];
+        }
 
-        if (sp1 < 3 || in0 < 3 || out1 < 3 || er1 < 3) {
+        if (sp1 < 3 || in0 < 3 || out1 < 3 || er1 < 3 || (attach && at0 < 3)) {
                 /* The child turns 0-2 into /dev/null: none of its own fds may have those numbers.
                  */
                 free(plan);
@@ -193,6 +234,7 @@ int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
             .stdin_fd = in0,
             .stdout_fd = out1,
             .stderr_fd = er1,
+            .attach_fd = at0,
             .prep = spec,
             .plan = plan,
             .trace = trace_enabled(),
@@ -207,6 +249,8 @@ int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
                 close(in1);
                 close(out0);
                 close(er0);
+                if (at1 >= 0)
+                        close(at1);
                 sb_child_main(&ctx);
         }
         free(plan);
@@ -214,6 +258,7 @@ int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
         close_fd(&in0);
         close_fd(&out1);
         close_fd(&er1);
+        close_fd(&at0);
 
         sandbox_t *sb = calloc(1, sizeof(*sb));
         if (!sb) {
@@ -228,6 +273,8 @@ int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
         sb->stdin_fd = steal_fd(&in1);
         sb->stdout_fd = steal_fd(&out0);
         sb->stderr_fd = steal_fd(&er0);
+        sb->attach_fd = steal_fd(&at1);
+        sb->attach_leaf = attach ? spec->cgroup : NULL;
         fcntl(sb->stdin_fd, F_SETFL, O_NONBLOCK);
         fcntl(sb->stdout_fd, F_SETFL, O_NONBLOCK);
         fcntl(sb->stderr_fd, F_SETFL, O_NONBLOCK);
@@ -235,16 +282,14 @@ int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
         tt = trace_step("parent: clone", tt);
         sb_msg_t go;
         sb_msg_fill(&go, SB_MSG_GO, 0, NULL);
-        if (cg_leaf_clone_fd(spec->cgroup) < 0 &&
-            (r = cg_leaf_attach(spec->cgroup, pid, err)) < 0) {
-                rc_err_wrap(err, "cgroup");
-        } else if ((tt = trace_step("parent: cgroup attach", tt)),
-                   (r = write_maps(pid, spec->host_uid, spec->host_gid, err)) < 0) {
+        if ((r = write_maps(pid, spec->host_uid, spec->host_gid, err)) < 0) {
                 rc_err_wrap(err, "user namespace id maps");
         } else if ((tt = trace_step("parent: id maps", tt)),
                    (r = sb_msg_send(sb->sync_fd, &go, -1)) < 0) {
                 rc_err_sys(err, -r, "release sandbox");
-        } else {
+        } else if (!(mode & SPAWN_DEFER_ATTACH) && (r = sandbox_attach(sb, err)) < 0) {
+                ; /* the child reports it too, and exits */
+        } else if (mode & SPAWN_WAIT_READY) {
                 r = wait_for(sb, SB_MSG_READY, err);
                 trace_step("parent: child prepared", tt);
         }
@@ -262,7 +307,90 @@ sys_fail:
         return r;
 }
 
-int sandbox_run(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
+int sandbox_prepare(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
+{
+        return spawn(spec, SPAWN_WAIT_READY, out, err);
+}
+
+int sandbox_spawn(const sb_prep_t *spec, sandbox_t **out, rc_err_t *err)
+{
+        return spawn(spec, SPAWN_DEFER_ATTACH, out, err);
+}
+
+void sandbox_export(sandbox_t *sb, pid_t *pid, int fds[SB_EXPORT_FDS])
+{
+        *pid = sb->pid;
+        fds[0] = steal_fd(&sb->pidfd);
+        fds[1] = steal_fd(&sb->sync_fd);
+        fds[2] = steal_fd(&sb->stdin_fd);
+        fds[3] = steal_fd(&sb->stdout_fd);
+        fds[4] = steal_fd(&sb->stderr_fd);
+        sb->reaped = true; /* whoever reaps it, it is not this sandbox_t's to kill any more */
+}
+
+int sandbox_adopt(pid_t pid, int fds[SB_EXPORT_FDS], sandbox_t **out, rc_err_t *err)
+{
+        sandbox_t *sb = calloc(1, sizeof(*sb));
+        if (!sb)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        sb->pid = pid;
+        sb->foreign = true;
+        sb->attach_fd = -1;
+        sb->pidfd = steal_fd(&fds[0]);
+        sb->sync_fd = steal_fd(&fds[1]);
+        sb->stdin_fd = steal_fd(&fds[2]);
+        sb->stdout_fd = steal_fd(&fds[3]);
+        sb->stderr_fd = steal_fd(&fds[4]);
+        fcntl(sb->stdin_fd, F_SETFL, O_NONBLOCK);
+        fcntl(sb->stdout_fd, F_SETFL, O_NONBLOCK);
+        fcntl(sb->stderr_fd, F_SETFL, O_NONBLOCK);
+        *out = sb;
+        return 0;
+}
+
+/* Wait until init is gone: our child is reaped; another's is waited for through its pidfd
+ * (readable once it exited; its parent reaps it). Bounded for one that is not ours. */
+static void wait_gone(sandbox_t *sb, int timeout_ms)
+{
+        if (sb->reaped)
+                return;
+        if (!sb->foreign) {
+                int st;
+                while (waitpid(sb->pid, &st, 0) < 0 && errno == EINTR)
+                        ;
+        } else if (sb->pidfd >= 0) {
+                int64_t deadline = sb_now_ns() + (int64_t)timeout_ms * 1000000;
+                for (;;) {
+                        int64_t left = (deadline - sb_now_ns()) / 1000000;
+                        struct pollfd p = {.fd = sb->pidfd, .events = POLLIN};
+                        int pr = poll(&p, 1, timeout_ms < 0 ? -1 : (int)(left > 0 ? left : 0));
+                        if (pr != 0 && !(pr < 0 && errno == EINTR))
+                                break;
+                        if (pr == 0 && timeout_ms >= 0)
+                                break;
+                }
+        }
+        sb->reaped = true;
+}
+
+/* Sending to the sandbox failed with r: if it went away because a set-up step failed (a
+ * prepared-ahead sandbox reports that only now), its ERROR is still queued: that is the why. */
+static int why_gone(sandbox_t *sb, int r, const char *what, rc_err_t *err)
+{
+        if (r == -EPIPE || r == -ECONNRESET) {
+                /* The peer is gone: reading cannot block, it ends in EOF. */
+                for (int i = 0; i < 64; i++) {
+                        sb_msg_t m;
+                        if (sb_msg_recv(sb->sync_fd, &m, NULL) < 0)
+                                break;
+                        if (m.type == SB_MSG_ERROR)
+                                return rc_err_set(err, m.a, "%s", m.text);
+                }
+        }
+        return rc_err_sys(err, -r, "%s", what);
+}
+
+int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
 {
         for (size_t i = 0; i < run->nfiles; i++)
                 if (!sb_path_valid(run->files[i].path))
@@ -270,10 +398,10 @@ int sandbox_run(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                                           run->files[i].path);
         if (!run->argv || !run->argv[0])
                 return rc_err_set(err, EINVAL, "no program to run");
-        if (sb->started)
+        if (sb->requested)
                 return rc_err_set(err, EBUSY, "sandbox already ran a program");
-        sb->started = true;
-        int64_t tt = trace_now();
+        sb->requested = true;
+        sb->request_ns = trace_now();
         buf_t blob = {0};
         int r = sb_req_encode(run, &blob);
         if (r < 0) {
@@ -304,15 +432,41 @@ int sandbox_run(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                 sb_msg_t m;
                 sb_msg_fill(&m, SB_MSG_FILE, (int32_t)run->files[i].mode, "%s", run->files[i].path);
                 if ((r = sb_msg_send(sb->sync_fd, &m, run->files[i].fd)) < 0)
-                        return rc_err_sys(err, -r, "send file to sandbox");
+                        return why_gone(sb, r, "send file to sandbox", err);
         }
         sb_msg_t start;
         sb_msg_fill(&start, SB_MSG_START, 0, NULL);
         if ((r = sb_msg_send(sb->sync_fd, &start, mfd)) < 0)
-                return rc_err_sys(err, -r, "send request to sandbox");
-        r = wait_for(sb, SB_MSG_STARTED, err);
+                return why_gone(sb, r, "send request to sandbox", err);
+        return 0;
+}
+
+int sandbox_run(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
+{
+        int64_t tt = trace_now();
+        int r = sandbox_start(sb, run, err);
+        if (r == 0)
+                r = wait_for(sb, SB_MSG_STARTED, err);
         trace_step("parent: request + exec", tt);
         return r;
+}
+
+bool sandbox_ready(sandbox_t *sb)
+{
+        /* READY may be waiting in the socket (behind TRACE lines): take it, and nothing else. */
+        while (!sb->ready && !sb->requested && sb->sync_fd >= 0) {
+                sb_msg_t m;
+                if (recv(sb->sync_fd, &m, sizeof(m), MSG_PEEK | MSG_DONTWAIT) != sizeof(m) ||
+                    (m.type != SB_MSG_READY && m.type != SB_MSG_TRACE) ||
+                    sandbox_handle_sync(sb, NULL) < 0)
+                        break;
+        }
+        return sb->ready;
+}
+
+bool sandbox_started(const sandbox_t *sb)
+{
+        return sb->started;
 }
 
 int sandbox_stdin_fd(const sandbox_t *sb)
@@ -375,9 +529,29 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
                 return 0;
         if (r < 0) {
                 close_fd(&sb->sync_fd);
-                return r == -EPIPE ? 0 : rc_err_sys(err, -r, "read from sandbox");
+                /* The end; ECONNRESET when it went with our request still unread (killed while
+                 * it was being prepared). */
+                return r == -EPIPE || r == -ECONNRESET ? 0
+                                                       : rc_err_sys(err, -r, "read from sandbox");
         }
         switch (m.type) {
+        case SB_MSG_READY:
+                sb->ready = true;
+                break;
+        case SB_MSG_TRACE:
+                fprintf(stderr, "runcell: trace: child %-22s %6d us\n", m.text, m.a);
+                break;
+        case SB_MSG_STARTED:
+                if (sb->started || !sb->requested)
+                        return rc_err_set(err, EPROTO, "unexpected message %u", m.type);
+                sb->started = true;
+                sb->start_ns = m.t_ns;
+                sb->res.start_ns = m.t_ns;
+                trace_step("parent: request + exec", sb->request_ns);
+                break;
+        case SB_MSG_ERROR:
+                /* A set-up step failed (preparing, or starting the program): the child exits. */
+                return rc_err_set(err, m.a, "%s", m.text);
         case SB_MSG_EXITED:
                 trace_step("parent: EXITED since start", sb->start_ns);
                 sb->res.exited = true;
@@ -433,12 +607,7 @@ int sandbox_finish(sandbox_t *sb, sb_result_t *res, rc_err_t *err)
                 if (r < 0)
                         return r;
         }
-        if (!sb->reaped) {
-                int st;
-                while (waitpid(sb->pid, &st, 0) < 0 && errno == EINTR)
-                        ;
-                sb->reaped = true;
-        }
+        wait_gone(sb, -1);
         *res = sb->res;
         memset(&sb->res, 0, sizeof(sb->res));
         sb->files_cap = 0;
@@ -458,8 +627,9 @@ void sandbox_free(sandbox_t *sb)
                 return;
         if (!sb->reaped) {
                 sandbox_kill(sb);
-                waitpid(sb->pid, NULL, 0);
+                wait_gone(sb, SB_SETUP_TIMEOUT_MS);
         }
+        close_fd(&sb->attach_fd);
         close_fd(&sb->pidfd);
         close_fd(&sb->sync_fd);
         close_fd(&sb->stdin_fd);

@@ -1,0 +1,78 @@
+/* Sandboxes prepared by a helper process, off the caller's thread.
+ *
+ * A long-running runcell (serve, batch) forks the helper once, while it is still small, before
+ * it holds client connections. The helper makes each sandbox's cgroup leaf, clones the sandbox
+ * (so the clone copies the helper's small address space, not the server's: no copy-on-write
+ * faults in the server while the sandbox lives), moves it into its leaf (cgroup v1: waits for an
+ * RCU grace period), writes its id maps and releases it; then it hands the sandbox's pidfd, sync
+ * socket and stdio to the caller over a socket of the request's own. The caller watches that
+ * socket in its event loop and never blocks on a sandbox being made.
+ *
+ * The helper dies with its runcell (PR_SET_PDEATHSIG), and every sandbox with the helper. */
+#ifndef RUNCELL_JOB_PREPARER_H
+#define RUNCELL_JOB_PREPARER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "job/limits.h"
+#include "job/pool.h"
+#include "sandbox/cgroup.h"
+#include "seccomp/profile.h"
+#include "util/err.h"
+
+typedef struct preparer preparer_t;
+
+/* What a sandbox is prepared with: as job_prepare's, plus its cgroup leaf's limits. */
+typedef struct prep_params {
+        const char *rootfs;
+        uid_t host_uid;
+        gid_t host_gid;
+        const seccomp_bpf_t *seccomp;
+        rc_limits_t limits; /* memory_mb and processes for the leaf, disk_mb for the tmpfs */
+        double cpus;
+} prep_params_t;
+
+/* Fork the helper. cg is the caller's cgroup manager (the helper uses its copy). */
+int preparer_start(cg_manager_t *cg, preparer_t **out, rc_err_t *err);
+/* Close the channel and wait for the helper to exit (accepts NULL). Tickets still open are
+ * answered with an error. */
+void preparer_stop(preparer_t *p);
+
+/* Ask for a sandbox. The ticket's fd becomes readable when the answer is there. Fails at once
+ * (the caller prepares in-process instead) when the helper is gone. */
+int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out, rc_err_t *err);
+int prep_ticket_fd(const prep_ticket_t *t);
+/* The answer: 0 and *out (a spawned sandbox: still building its root, see sandbox_spawn),
+ * -EAGAIN when not there yet (unless wait), or -errno with err. */
+int prep_ticket_take(prep_ticket_t *t, bool wait, prepared_t *out, rc_err_t *err);
+/* Forget a ticket; a sandbox it still brings is waited for and destroyed. */
+void prep_ticket_free(prep_ticket_t *t);
+
+/* The helper's side, exposed for unit tests: the request as it travels. */
+typedef struct prep_wire {
+        uint32_t magic;
+        uint32_t seq;      /* cgroup leaf rc-<owner>-<seq>; 0: no cgroup */
+        uint32_t existing; /* 1: a leaf that exists (its directory fds come along), 0: make it */
+        int32_t owner;
+        uint32_t uid, gid;
+        uint32_t rootfs_len; /* with its NUL, padded to a multiple of 8 */
+        uint32_t ninsns;     /* seccomp instructions after the root path; 0: none */
+        int64_t memory_mb, processes, disk_mb;
+        double cpus;
+} prep_wire_t;
+
+_Static_assert(sizeof(prep_wire_t) % 8 == 0, "the seccomp program after it stays aligned");
+#define PREP_WIRE_MAGIC 0x72637031u /* "rcp1" */
+#define PREP_MSG_MAX    (128 * 1024)
+
+/* Encode pp and its leaf (rc-<owner>-<seq>, existing or to make) into buf (size bytes);
+ * returns the length or -E2BIG. */
+ssize_t prep_wire_encode(const prep_params_t *pp, pid_t owner, unsigned seq, bool existing,
+                         void *buf, size_t size);
+/* Check and decode len bytes of buf in place: pp points into buf. Returns 0 or -EBADMSG. */
+int prep_wire_decode(void *buf, size_t len, prep_params_t *pp, seccomp_bpf_t *filter, pid_t *owner,
+                     unsigned *seq, bool *existing);
+
+#endif

@@ -1,0 +1,166 @@
+/* The sandbox preparer's request as it travels to the helper (encode/decode), and the pool's
+ * bookkeeping of ready and pending entries without sandboxes in them. */
+#include <errno.h>
+#include <linux/filter.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "job/pool.h"
+#include "job/preparer.h"
+#include "testutil.h"
+
+static struct sock_filter insns[3] = {
+    {0x20, 0, 0, 4},
+    {0x15, 0, 1, 0xc000003e},
+    {0x06, 0, 0, 0x7fff0000},
+};
+
+static prep_params_t sample(seccomp_bpf_t *f)
+{
+        f->insns = insns;
+        f->len = 3;
+        f->name = NULL;
+        return (prep_params_t){.rootfs = "/var/lib/runcell/rootfs/abc",
+                               .host_uid = 65534,
+                               .host_gid = 65533,
+                               .seccomp = f,
+                               .limits = {.memory_mb = 256, .processes = 64, .disk_mb = 32},
+                               .cpus = 1.0};
+}
+
+static void test_round_trip(void)
+{
+        seccomp_bpf_t f;
+        prep_params_t pp = sample(&f);
+        /* 8-byte aligned like the helper's malloc'ed buffer */
+        uint64_t store[PREP_MSG_MAX / 8];
+        char *buf = (char *)store;
+        ssize_t n = prep_wire_encode(&pp, 1234, 7, true, buf, sizeof(store));
+        REQUIRE(n > 0);
+        prep_params_t got;
+        seccomp_bpf_t gf;
+        pid_t owner;
+        unsigned seq;
+        bool existing;
+        CHECK_OK(prep_wire_decode(buf, (size_t)n, &got, &gf, &owner, &seq, &existing));
+        CHECK_STR_EQ(got.rootfs, pp.rootfs);
+        CHECK_INT_EQ(got.host_uid, 65534);
+        CHECK_INT_EQ(got.host_gid, 65533);
+        CHECK_INT_EQ(got.limits.memory_mb, 256);
+        CHECK_INT_EQ(got.limits.processes, 64);
+        CHECK_INT_EQ(got.limits.disk_mb, 32);
+        CHECK(got.cpus == 1.0);
+        CHECK_INT_EQ(owner, 1234);
+        CHECK_INT_EQ(seq, 7);
+        CHECK(existing);
+        REQUIRE(got.seccomp == &gf);
+        CHECK_INT_EQ(gf.len, 3);
+        /* the program lands aligned, so the kernel and C code may read it in place */
+        CHECK_INT_EQ((uintptr_t)gf.insns % 8, 0);
+        CHECK(memcmp(gf.insns, insns, sizeof(insns)) == 0);
+}
+
+static void test_no_filter_no_leaf(void)
+{
+        seccomp_bpf_t f;
+        prep_params_t pp = sample(&f);
+        pp.seccomp = NULL;
+        uint64_t store[512];
+        ssize_t n = prep_wire_encode(&pp, 1, 0, false, store, sizeof(store));
+        REQUIRE(n > 0);
+        prep_params_t got;
+        seccomp_bpf_t gf;
+        pid_t owner;
+        unsigned seq;
+        bool existing;
+        CHECK_OK(prep_wire_decode(store, (size_t)n, &got, &gf, &owner, &seq, &existing));
+        CHECK(got.seccomp == NULL);
+        CHECK_INT_EQ(seq, 0);
+        CHECK(!existing);
+}
+
+static void test_too_large(void)
+{
+        seccomp_bpf_t f;
+        prep_params_t pp = sample(&f);
+        uint64_t store[8];
+        CHECK_INT_EQ(prep_wire_encode(&pp, 1, 1, false, store, sizeof(store)), -E2BIG);
+}
+
+static void test_bad_messages(void)
+{
+        seccomp_bpf_t f;
+        prep_params_t pp = sample(&f);
+        uint64_t store[512], copy[512];
+        ssize_t n = prep_wire_encode(&pp, 1, 3, false, store, sizeof(store));
+        REQUIRE(n > 0);
+        prep_params_t got;
+        seccomp_bpf_t gf;
+        pid_t owner;
+        unsigned seq;
+        bool existing;
+        /* every length short of the whole is refused, and so is one more */
+        for (ssize_t k = 0; k < n; k += 4) {
+                memcpy(copy, store, (size_t)n);
+                CHECK_INT_EQ(prep_wire_decode(copy, (size_t)k, &got, &gf, &owner, &seq, &existing),
+                             -EBADMSG);
+        }
+        memcpy(copy, store, (size_t)n);
+        CHECK_INT_EQ(prep_wire_decode(copy, (size_t)n + 8, &got, &gf, &owner, &seq, &existing),
+                     -EBADMSG);
+        /* a wrong magic */
+        memcpy(copy, store, (size_t)n);
+        ((prep_wire_t *)copy)->magic ^= 1;
+        CHECK_INT_EQ(prep_wire_decode(copy, (size_t)n, &got, &gf, &owner, &seq, &existing),
+                     -EBADMSG);
+        /* a root path that is not absolute */
+        memcpy(copy, store, (size_t)n);
+        ((char *)copy)[sizeof(prep_wire_t)] = 'x';
+        CHECK_INT_EQ(prep_wire_decode(copy, (size_t)n, &got, &gf, &owner, &seq, &existing),
+                     -EBADMSG);
+        /* an existing leaf without a name */
+        memcpy(copy, store, (size_t)n);
+        ((prep_wire_t *)copy)->existing = 1;
+        ((prep_wire_t *)copy)->seq = 0;
+        CHECK_INT_EQ(prep_wire_decode(copy, (size_t)n, &got, &gf, &owner, &seq, &existing),
+                     -EBADMSG);
+        /* the root path's NUL overwritten up to the padding's end */
+        memcpy(copy, store, (size_t)n);
+        uint32_t rl = ((prep_wire_t *)copy)->rootfs_len;
+        memset((char *)copy + sizeof(prep_wire_t), 'a', rl);
+        ((char *)copy)[sizeof(prep_wire_t)] = '/';
+        CHECK_INT_EQ(prep_wire_decode(copy, (size_t)n, &got, &gf, &owner, &seq, &existing),
+                     -EBADMSG);
+}
+
+static void test_pool_empty_entries(void)
+{
+        /* Entries without a sandbox (none mode) are kept and handed out by key. */
+        job_pool_t *p = job_pool_new(1);
+        REQUIRE(p != NULL);
+        seccomp_bpf_t f = {0};
+        pool_key_t a = {"/r/a", &f, 32}, b = {"/r/b", &f, 32};
+        prepared_t pr = {0};
+        prep_ticket_t *t = (prep_ticket_t *)1;
+        CHECK(!job_pool_take(p, &a, &pr, &t));
+        CHECK(t == NULL);
+        job_pool_put(p, &a, (prepared_t){0});
+        job_pool_put(p, &a, (prepared_t){0}); /* over the size for a: dropped */
+        CHECK_INT_EQ(job_pool_count(p, &a), 1);
+        CHECK_INT_EQ(job_pool_count(p, &b), 0);
+        CHECK(!job_pool_take(p, &b, &pr, &t));
+        CHECK(job_pool_take(p, &a, &pr, &t));
+        CHECK(t == NULL);
+        CHECK_INT_EQ(job_pool_count(p, &a), 0);
+        job_pool_free(p);
+}
+
+int main(int argc, char **argv)
+{
+        static const tu_test_t tests[] = {
+            TU_TEST(test_round_trip),   TU_TEST(test_no_filter_no_leaf),  TU_TEST(test_too_large),
+            TU_TEST(test_bad_messages), TU_TEST(test_pool_empty_entries),
+        };
+        return tu_main("test_preparer", tests, TU_COUNT(tests), argc, argv);
+}
