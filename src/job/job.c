@@ -312,6 +312,7 @@ static void on_sync(void *ud, unsigned ev)
         }
         if (sandbox_sync_fd(j->pr.sb) < 0)
                 unwatch(j, &j->w_sync);
+        stage_maybe_end(j);
 }
 
 static void on_setup_timeout(void *ud)
@@ -411,12 +412,18 @@ static void stage_end(job_t *j)
                 res->wall_ms = (sb_now_ns() - j->t0) / 1000000;
         }
         tt = trace_step("finish + stats", tt);
-        /* The sandbox is gone (finished above, or never made): its leaf may serve the next. */
-        sandbox_free(j->pr.sb);
+        if (j->alive) {
+                /* The program is done and init has said all it had to: what is left is its own
+                 * exit (the namespaces going down). The answer need not wait for that. */
+                job_pool_bury(j->spec.pool, j->pr);
+        } else {
+                /* gone (or never made): its leaf may serve the next sandbox */
+                sandbox_free(j->pr.sb);
+                cg_leaf_recycle(j->pr.leaf);
+        }
         j->pr.sb = NULL;
-        bool kept = cg_leaf_recycle(j->pr.leaf);
         j->pr.leaf = NULL;
-        trace_step(kept ? "sandbox gone, leaf kept" : "sandbox and cgroup leaf gone", tt);
+        trace_step("sandbox handed on", tt);
         stage_kind_t kind = j->stage;
         if (kind == STAGE_COMPILE && res->status == STATUS_RUNTIME_ERROR)
                 res->status = STATUS_COMPILE_ERROR;
@@ -431,9 +438,12 @@ static void stage_end(job_t *j)
         job_finish(j);
 }
 
+/* The stage is over once both output pipes are at EOF and init is gone, or has reported the
+ * program's end (and handed files back, if asked): it killed whatever the program left first. */
 static void stage_maybe_end(job_t *j)
 {
-        if (j->cur && !j->alive && !j->out_open && !j->err_open)
+        if (j->cur && !j->out_open && !j->err_open &&
+            (!j->alive || (j->pr.sb && sandbox_program_done(j->pr.sb))))
                 stage_end(j);
 }
 

@@ -1,12 +1,14 @@
 #include "job/pool.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "job/preparer.h"
 
-#define POOL_MAX 64
+#define POOL_MAX  64
+#define GRAVE_MAX 64
 
 typedef struct pool_entry {
         char *rootfs;
@@ -20,6 +22,8 @@ struct job_pool {
         unsigned per_key;
         pool_entry_t entries[POOL_MAX];
         size_t n;
+        prepared_t grave[GRAVE_MAX]; /* programs done, inits still exiting */
+        size_t ngrave;
 };
 
 job_pool_t *job_pool_new(unsigned per_key)
@@ -38,10 +42,55 @@ void prepared_destroy(prepared_t *pr)
         pr->leaf = NULL;
 }
 
+/* The sandbox is gone: free it, and keep its leaf for another if it can be. */
+static void lay_to_rest(prepared_t *pr)
+{
+        sandbox_free(pr->sb);
+        cg_leaf_recycle(pr->leaf);
+        pr->sb = NULL;
+        pr->leaf = NULL;
+}
+
+/* Free what is gone in the graveyard; with wait, everything (blocking until it is gone). */
+static void reap_graves(job_pool_t *p, bool wait)
+{
+        struct pollfd fds[GRAVE_MAX];
+        for (size_t i = 0; i < p->ngrave; i++)
+                fds[i] = (struct pollfd){.fd = sandbox_pidfd(p->grave[i].sb), .events = POLLIN};
+        if (!wait && p->ngrave && poll(fds, (nfds_t)p->ngrave, 0) <= 0)
+                return;
+        size_t k = 0;
+        for (size_t i = 0; i < p->ngrave; i++) {
+                if (wait || (fds[i].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL)))
+                        lay_to_rest(&p->grave[i]);
+                else
+                        p->grave[k++] = p->grave[i];
+        }
+        p->ngrave = k;
+}
+
+void job_pool_bury(job_pool_t *p, prepared_t pr)
+{
+        /* Only the pidfd is needed to see it go: how many fds a process holds stays flat. */
+        sandbox_close_io(pr.sb);
+        cg_leaf_close_fds(pr.leaf);
+        if (!p) {
+                lay_to_rest(&pr);
+                return;
+        }
+        reap_graves(p, false);
+        if (p->ngrave == GRAVE_MAX) {
+                lay_to_rest(&p->grave[0]); /* the oldest: gone by now, or waited for */
+                p->grave[0] = p->grave[--p->ngrave];
+        }
+        p->grave[p->ngrave++] = pr;
+}
+
 void job_pool_free(job_pool_t *p)
 {
         if (!p)
                 return;
+        reap_graves(p, true);
         for (size_t i = 0; i < p->n; i++) {
                 prep_ticket_free(p->entries[i].pending);
                 prepared_destroy(&p->entries[i].pr);
@@ -67,6 +116,7 @@ bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_t
         *pending = NULL;
         if (!p)
                 return false;
+        reap_graves(p, false);
         /* A ready one first; then a pending one whose answer has come (taken now, it is ready
          * too); then the one asked for first. */
         size_t first_pending = p->n;

@@ -40,5 +40,9 @@ void job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t
 size_t job_pool_count(const job_pool_t *p, const pool_key_t *key);
 unsigned job_pool_per_key(const job_pool_t *p);
 void prepared_destroy(prepared_t *pr);
+/* A sandbox whose program is done while its init still exits (taking the namespaces down):
+ * freed, and its leaf recycled, once it is gone, seen at the next take or bury, or at the
+ * latest by job_pool_free (which waits). Without a pool: at once, waiting. */
+void job_pool_bury(job_pool_t *p, prepared_t pr);
 
 #endif

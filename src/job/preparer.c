@@ -445,6 +445,7 @@ int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out
         fds[0] = sv[1];
         int r = send_with_fds(p->sock, buf, (size_t)n, fds, 1 + nleaf);
         close(sv[1]);
+        cg_leaf_close_fds(spare); /* the helper has its own now */
         if (r < 0) {
                 close(sv[0]);
                 cg_leaf_recycle(spare);

@@ -396,6 +396,15 @@ int cg_leaf_dir_fds(cg_leaf_t *l, int *fds, int max)
         return n;
 }
 
+void cg_leaf_close_fds(cg_leaf_t *l)
+{
+        for (int i = 0; l && i < l->ndirs; i++)
+                if (l->fds[i] >= 0) {
+                        close(l->fds[i]);
+                        l->fds[i] = -1;
+                }
+}
+
 bool cg_leaf_recycle(cg_leaf_t *l)
 {
         if (!l)
@@ -405,6 +414,7 @@ bool cg_leaf_recycle(cg_leaf_t *l)
                 cg_leaf_destroy(l);
                 return false;
         }
+        cg_leaf_close_fds(l); /* a spare holds no fds: how many a process has stays flat */
         m->spare[m->nspare++] = l;
         return true;
 }

@@ -6,8 +6,9 @@
  * sandbox_adopt()) -> sandbox_start() (files, argv, limits) -> the caller polls the stdio fds,
  * sandbox_sync_fd() and sandbox_pidfd() in its own loop, calling sandbox_handle_sync() when the
  * sync fd is readable (STARTED: the program was exec'd) -> sandbox_finish() once the pidfd is
- * readable (init exited) -> sandbox_free(). Preparing needs nothing of the request, so it can
- * happen ahead of it. */
+ * readable (init exited) or sandbox_program_done() -> sandbox_free() (once the pidfd is
+ * readable, so as not to wait). Preparing needs nothing of the request, so it can happen ahead
+ * of it. */
 #ifndef RUNCELL_SANDBOX_SANDBOX_H
 #define RUNCELL_SANDBOX_SANDBOX_H
 
@@ -112,9 +113,16 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err);
 int sandbox_signal(sandbox_t *sb, int sig);
 /* Kill everything in the sandbox now (SIGKILL to init tears the pid namespace down). */
 void sandbox_kill(sandbox_t *sb);
-/* Reap init and fill res; blocks until init is gone (kill first if you cannot wait). */
+/* Init has reported the program's end (EXITED) and, if asked, handed /work's files back: all
+ * that is left is its own exit, which takes the sandbox's namespaces down. */
+bool sandbox_program_done(const sandbox_t *sb);
+/* Fill res. Unless sandbox_program_done(), first reads what init still sends and waits until it
+ * is gone (kill first if you cannot wait); else returns at once, init maybe still exiting
+ * (sandbox_free() waits for that). */
 int sandbox_finish(sandbox_t *sb, sb_result_t *res, rc_err_t *err);
 void sb_result_free(sb_result_t *res);
+/* Close everything but the pidfd: for a sandbox whose program is done, while init exits. */
+void sandbox_close_io(sandbox_t *sb);
 void sandbox_free(sandbox_t *sb);
 
 /* "0 <host_id> 1\n": the single-line id map written to uid_map/gid_map. */

@@ -46,6 +46,7 @@ struct sandbox {
         sb_result_t res;
         size_t files_cap;
         bool files_done;
+        bool collect; /* the request asked for /work's files back */
         bool reaped;
         bool foreign;   /* not our child (a helper cloned it): waited for through its pidfd */
         bool ready;     /* READY seen: the child is prepared */
@@ -401,6 +402,7 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
         if (sb->requested)
                 return rc_err_set(err, EBUSY, "sandbox already ran a program");
         sb->requested = true;
+        sb->collect = run->collect;
         sb->request_ns = trace_now();
         buf_t blob = {0};
         int r = sb_req_encode(run, &blob);
@@ -599,15 +601,23 @@ void sandbox_kill(sandbox_t *sb)
                 syscall(SYS_pidfd_send_signal, sb->pidfd, SIGKILL, NULL, 0);
 }
 
+bool sandbox_program_done(const sandbox_t *sb)
+{
+        return sb->res.exited && (!sb->collect || sb->files_done);
+}
+
 int sandbox_finish(sandbox_t *sb, sb_result_t *res, rc_err_t *err)
 {
-        /* Drain what init sent before it exited (the socket keeps queued packets). */
-        while (sb->sync_fd >= 0) {
-                int r = sandbox_handle_sync(sb, err);
-                if (r < 0)
-                        return r;
+        /* Unless init has said all it had to, drain what it sent before it exited (the socket
+         * keeps queued packets), and wait for it to be gone. */
+        if (!sandbox_program_done(sb)) {
+                while (sb->sync_fd >= 0) {
+                        int r = sandbox_handle_sync(sb, err);
+                        if (r < 0)
+                                return r;
+                }
+                wait_gone(sb, -1);
         }
-        wait_gone(sb, -1);
         *res = sb->res;
         memset(&sb->res, 0, sizeof(sb->res));
         sb->files_cap = 0;
@@ -619,6 +629,15 @@ void sb_result_free(sb_result_t *res)
         sb_files_free(res->files, res->nfiles);
         res->files = NULL;
         res->nfiles = 0;
+}
+
+void sandbox_close_io(sandbox_t *sb)
+{
+        close_fd(&sb->sync_fd);
+        close_fd(&sb->stdin_fd);
+        close_fd(&sb->stdout_fd);
+        close_fd(&sb->stderr_fd);
+        close_fd(&sb->attach_fd);
 }
 
 void sandbox_free(sandbox_t *sb)
