@@ -93,7 +93,9 @@ static int pool_fill(const job_spec_t *js, const rc_limits_t *lim, rc_err_t *err
         if (!js->pool)
                 return 0;
         pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb};
-        while (job_pool_count(js->pool, &key) < job_pool_per_key(js->pool)) {
+        /* With the helper, preparing costs the caller nothing: the pool may grow under load. */
+        unsigned target = js->preparer ? job_pool_target(js->pool) : job_pool_per_key(js->pool);
+        while (job_pool_count(js->pool, &key) < target) {
                 prep_ticket_t *t;
                 if (js->preparer) {
                         prep_params_t pp = prep_params(js, lim);
@@ -582,9 +584,12 @@ static void stage_acquire(job_t *j)
         prep_ticket_t *t = NULL;
         rc_err_t err = {0};
         if (job_pool_take(js->pool, &key, &j->pr, &t)) {
-                /* the next one is prepared while this one runs (asked for once the program has
-                 * started: cloning it meanwhile would compete with the program's exec) */
+                /* The next one is prepared while this one runs: asked for once the program has
+                 * started (cloning it meanwhile would compete with the program's exec), or now
+                 * if this one is still being made (the pool is behind). */
                 j->refill = js->preparer != NULL;
+                if (t)
+                        refill_pool(j);
         } else if (js->preparer) {
                 prep_params_t pp = prep_params(js, &j->lim);
                 if (preparer_request(js->preparer, &pp, &t, &err) < 0)
