@@ -166,11 +166,12 @@ def latency(srv, runs, hello, cbin):
     return lines + [""]
 
 
-def throughput(srv, hello, per_client=20):
+def throughput(srv, hello, per_client=20, rounds=3):
     body = json.dumps({"language": "python", "source": PY_HELLO})
-    lines = ["**Throughput, python hello** (runs/s; runcell: N HTTP clients each sending %d runs "
-             "back to back, the server's default concurrency; bare: `xargs -P N` of "
-             "/usr/bin/python3; bubblewrap: `xargs -P N` of it in bwrap)" % per_client, "",
+    lines = ["**Throughput, python hello** (runs/s, the median of %d interleaved rounds; runcell: "
+             "N HTTP clients each sending %d runs back to back, the server's default "
+             "concurrency; bare: `xargs -P N` of /usr/bin/python3; bubblewrap: `xargs -P N` of it "
+             "in bwrap)" % (rounds, per_client), "",
              "| clients | bare runs/s | bubblewrap runs/s | runcell runs/s | runcell ÷ bare "
              "| runcell ÷ bubblewrap |", "|---|---|---|---|---|---|"]
     bw = " ".join(shlex.quote(a) for a in bwrap_python(hello))
@@ -181,10 +182,7 @@ def throughput(srv, hello, per_client=20):
                        shell=True, check=True)
         return total / (time.perf_counter() - t0)
 
-    for n in (1, 2, 8, 32):
-        total = n * per_client
-        bare = xargs(n, total, "/usr/bin/python3 " + shlex.quote(hello))
-        bwrap = xargs(n, total, bw)
+    def runcell(n, total):
         errs = []
 
         def client():
@@ -200,9 +198,20 @@ def throughput(srv, hello, per_client=20):
             th.start()
         for th in ths:
             th.join()
-        rc = total / (time.perf_counter() - t0)
         if errs:
             sys.exit("throughput run failed: %r" % errs[0])
+        return total / (time.perf_counter() - t0)
+
+    for n in (1, 2, 8, 32):
+        total = n * per_client
+        variants = [("bare", lambda: xargs(n, total, "/usr/bin/python3 " + shlex.quote(hello))),
+                    ("bwrap", lambda: xargs(n, total, bw)),
+                    ("runcell", lambda: runcell(n, total))]
+        rates = {v: [] for v, _ in variants}
+        for i in range(rounds):  # each round in another order, so drift spreads over all
+            for v, run in variants[i % 3:] + variants[:i % 3]:
+                rates[v].append(run())
+        bare, bwrap, rc = (statistics.median(rates[v]) for v in ("bare", "bwrap", "runcell"))
         lines.append("| %d | %.1f | %.1f | %.1f | %.2f | %.2f |" % (n, bare, bwrap, rc, rc / bare,
                                                                 rc / bwrap))
     return lines + [""]

@@ -93,7 +93,9 @@ static int pool_fill(const job_spec_t *js, const rc_limits_t *lim, rc_err_t *err
         if (!js->pool)
                 return 0;
         pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb};
-        while (job_pool_count(js->pool, &key) < job_pool_per_key(js->pool)) {
+        /* With the helper, preparing costs the caller nothing: the pool may grow under load. */
+        unsigned target = js->preparer ? job_pool_target(js->pool) : job_pool_per_key(js->pool);
+        while (job_pool_count(js->pool, &key) < target) {
                 prep_ticket_t *t;
                 if (js->preparer) {
                         prep_params_t pp = prep_params(js, lim);
@@ -147,6 +149,7 @@ struct job {
         prep_ticket_t *ticket; /* the sandbox is still being prepared by the helper */
         ev_io_t *w_ticket;
         bool started; /* the stage's program was exec'd */
+        bool refill;  /* took from the pool: ask for the next once the program has started */
         bool out_open, err_open, alive;
         bool killed_by_us, kill_requested, over_output, paused;
         const char *time_limit;
@@ -382,11 +385,21 @@ static void job_finish(job_t *j)
                 j->spec.cb.done(j->spec.cb.ud);
 }
 
+static void refill_pool(job_t *j)
+{
+        if (j->refill) {
+                j->refill = false;
+                rc_err_t e = {0};
+                pool_fill(&j->spec, &j->lim, &e);
+        }
+}
+
 /* The stage is over once init is gone and both output pipes are at EOF. */
 static void stage_end(job_t *j)
 {
         stage_result_t *res = j->cur;
         unwatch_all(j);
+        refill_pool(j); /* owed if the program never started */
         int64_t tt = trace_now();
         sb_result_t sr = {0};
         rc_err_t err = {0};
@@ -412,13 +425,12 @@ static void stage_end(job_t *j)
                 res->wall_ms = (sb_now_ns() - j->t0) / 1000000;
         }
         tt = trace_step("finish + stats", tt);
-        if (j->alive) {
-                /* The program is done and init has said all it had to: what is left is its own
-                 * exit (the namespaces going down). The answer need not wait for that. */
+        if (j->pr.sb) {
+                /* The program is done and init has said all it had to, or init is gone: what is
+                 * left is its own exit (the namespaces going down), which the answer need not
+                 * wait for. Then the leaf may serve another sandbox. */
                 job_pool_bury(j->spec.pool, j->pr);
         } else {
-                /* gone (or never made): its leaf may serve the next sandbox */
-                sandbox_free(j->pr.sb);
                 cg_leaf_recycle(j->pr.leaf);
         }
         j->pr.sb = NULL;
@@ -532,6 +544,7 @@ static void stage_started(job_t *j)
         ev_loop_t *l = j->loop;
         sandbox_t *sb = j->pr.sb;
         j->started = true;
+        refill_pool(j);
         untimer(j, &j->t_setup);
         j->cur->setup_us = (sandbox_start_ns(sb) - j->t0) / 1000;
         j->t_wall =
@@ -571,10 +584,12 @@ static void stage_acquire(job_t *j)
         prep_ticket_t *t = NULL;
         rc_err_t err = {0};
         if (job_pool_take(js->pool, &key, &j->pr, &t)) {
-                /* the next one is prepared while this one runs */
-                rc_err_t e2 = {0};
-                if (js->preparer)
-                        pool_fill(js, &j->lim, &e2);
+                /* The next one is prepared while this one runs: asked for once the program has
+                 * started (cloning it meanwhile would compete with the program's exec), or now
+                 * if this one is still being made (the pool is behind). */
+                j->refill = js->preparer != NULL;
+                if (t)
+                        refill_pool(j);
         } else if (js->preparer) {
                 prep_params_t pp = prep_params(js, &j->lim);
                 if (preparer_request(js->preparer, &pp, &t, &err) < 0)

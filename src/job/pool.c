@@ -6,9 +6,13 @@
 #include <string.h>
 
 #include "job/preparer.h"
+#include "sandbox/sync.h"
 
 #define POOL_MAX  64
 #define GRAVE_MAX 64
+/* After a take found nothing ready, the pool may hold twice its size for this long. */
+#define POOL_BOOST_NS  (1000 * 1000000LL)
+#define POOL_KNOWN_MAX 16
 
 typedef struct pool_entry {
         char *rootfs;
@@ -24,6 +28,9 @@ struct job_pool {
         size_t n;
         prepared_t grave[GRAVE_MAX]; /* programs done, inits still exiting */
         size_t ngrave;
+        int64_t last_miss_ns; /* a take found nothing ready for a key the pool serves; 0: never */
+        pool_key_t known[POOL_KNOWN_MAX]; /* keys it has held (rootfs copied) */
+        size_t nknown;
 };
 
 job_pool_t *job_pool_new(unsigned per_key)
@@ -96,6 +103,8 @@ void job_pool_free(job_pool_t *p)
                 prepared_destroy(&p->entries[i].pr);
                 free(p->entries[i].rootfs);
         }
+        for (size_t i = 0; i < p->nknown; i++)
+                free((char *)p->known[i].rootfs);
         free(p);
 }
 
@@ -111,12 +120,17 @@ static void remove_entry(job_pool_t *p, size_t i)
         p->entries[i] = p->entries[--p->n];
 }
 
-bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending)
+static bool known(const job_pool_t *p, const pool_key_t *key)
 {
-        *pending = NULL;
-        if (!p)
-                return false;
-        reap_graves(p, false);
+        for (size_t i = 0; i < p->nknown; i++)
+                if (p->known[i].seccomp == key->seccomp && p->known[i].disk_mb == key->disk_mb &&
+                    strcmp(p->known[i].rootfs, key->rootfs) == 0)
+                        return true;
+        return false;
+}
+
+static bool take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending)
+{
         /* A ready one first; then a pending one whose answer has come (taken now, it is ready
          * too); then the one asked for first. */
         size_t first_pending = p->n;
@@ -162,6 +176,18 @@ bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_t
         return false;
 }
 
+bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending)
+{
+        *pending = NULL;
+        if (!p)
+                return false;
+        reap_graves(p, false);
+        bool got = take(p, key, out, pending);
+        if (*pending || (!got && known(p, key)))
+                p->last_miss_ns = sb_now_ns(); /* runs start faster than the pool keeps up */
+        return got;
+}
+
 size_t job_pool_count(const job_pool_t *p, const pool_key_t *key)
 {
         size_t c = 0;
@@ -175,10 +201,24 @@ unsigned job_pool_per_key(const job_pool_t *p)
         return p ? p->per_key : 0;
 }
 
+unsigned job_pool_target(const job_pool_t *p)
+{
+        if (!p)
+                return 0;
+        bool boost = p->last_miss_ns && sb_now_ns() - p->last_miss_ns < POOL_BOOST_NS;
+        return boost ? 2 * p->per_key : p->per_key;
+}
+
 static bool add_entry(job_pool_t *p, const pool_key_t *key, prepared_t pr, prep_ticket_t *t)
 {
+        if (p && p->nknown < POOL_KNOWN_MAX && !known(p, key)) {
+                char *r = strdup(key->rootfs);
+                if (r)
+                        p->known[p->nknown++] = (pool_key_t){
+                            .rootfs = r, .seccomp = key->seccomp, .disk_mb = key->disk_mb};
+        }
         char *rootfs = NULL;
-        if (!p || p->n == POOL_MAX || job_pool_count(p, key) >= p->per_key ||
+        if (!p || p->n == POOL_MAX || job_pool_count(p, key) >= job_pool_target(p) ||
             !(rootfs = strdup(key->rootfs)))
                 return false;
         p->entries[p->n++] = (pool_entry_t){.rootfs = rootfs,

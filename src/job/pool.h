@@ -19,7 +19,8 @@ typedef struct prepared {
 typedef struct job_pool job_pool_t;
 typedef struct prep_ticket prep_ticket_t;
 
-/* Keep up to per_key prepared sandboxes for each key. */
+/* Keep per_key prepared sandboxes for each key; up to twice as many for a second after a take
+ * found none ready (job_pool_target). */
 job_pool_t *job_pool_new(unsigned per_key);
 void job_pool_free(job_pool_t *p); /* kills and removes what is still waiting */
 /* The key: what a sandbox was prepared with and cannot change later. */
@@ -39,6 +40,9 @@ void job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t
 /* Entries for key, ready or pending. */
 size_t job_pool_count(const job_pool_t *p, const pool_key_t *key);
 unsigned job_pool_per_key(const job_pool_t *p);
+/* How many to keep for a key now: per_key, or 2 * per_key while runs start faster than single
+ * sandboxes are made (a take found none ready in the last second). */
+unsigned job_pool_target(const job_pool_t *p);
 void prepared_destroy(prepared_t *pr);
 /* A sandbox whose program is done while its init still exits (taking the namespaces down):
  * freed, and its leaf recycled, once it is gone, seen at the next take or bury, or at the

@@ -1,5 +1,6 @@
 /* The sandbox preparer's request as it travels to the helper (encode/decode), and the pool's
- * bookkeeping of ready and pending entries without sandboxes in them. */
+ * bookkeeping (by key, its size, growing after a take found it empty) with entries that hold no
+ * sandbox. */
 #include <errno.h>
 #include <linux/filter.h>
 #include <stdint.h>
@@ -150,9 +151,21 @@ static void test_pool_empty_entries(void)
         CHECK_INT_EQ(job_pool_count(p, &a), 1);
         CHECK_INT_EQ(job_pool_count(p, &b), 0);
         CHECK(!job_pool_take(p, &b, &pr, &t));
+        CHECK_INT_EQ(job_pool_target(p), 1); /* no take found it short yet */
         CHECK(job_pool_take(p, &a, &pr, &t));
         CHECK(t == NULL);
         CHECK_INT_EQ(job_pool_count(p, &a), 0);
+        CHECK_INT_EQ(job_pool_target(p), 1);
+        /* a key it never held is no sign of being short */
+        CHECK(!job_pool_take(p, &b, &pr, &t));
+        CHECK_INT_EQ(job_pool_target(p), 1);
+        /* one it holds, found empty, is: twice the size for a while */
+        CHECK(!job_pool_take(p, &a, &pr, &t));
+        CHECK_INT_EQ(job_pool_target(p), 2);
+        job_pool_put(p, &a, (prepared_t){0});
+        job_pool_put(p, &a, (prepared_t){0});
+        job_pool_put(p, &a, (prepared_t){0});
+        CHECK_INT_EQ(job_pool_count(p, &a), 2);
         job_pool_free(p);
 }
 
