@@ -93,14 +93,19 @@ static int pool_fill(const job_spec_t *js, const rc_limits_t *lim, rc_err_t *err
         if (!js->pool)
                 return 0;
         pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb};
-        /* With the helper, preparing costs the caller nothing: the pool may grow under load. */
-        unsigned target = js->preparer ? job_pool_target(js->pool) : job_pool_per_key(js->pool);
-        while (job_pool_count(js->pool, &key) < target) {
+        /* With the helper, preparing costs the caller nothing: the pool may grow under load. A
+         * sandbox the pool does not keep (full) ends the filling: nothing is made in vain. */
+        for (;;) {
+                unsigned target =
+                    js->preparer ? job_pool_target(js->pool) : job_pool_per_key(js->pool);
+                if (job_pool_count(js->pool, &key) >= target)
+                        return 0;
                 prep_ticket_t *t;
                 if (js->preparer) {
                         prep_params_t pp = prep_params(js, lim);
                         if (preparer_request(js->preparer, &pp, &t, err) == 0) {
-                                job_pool_put_pending(js->pool, &key, t);
+                                if (!job_pool_put_pending(js->pool, &key, t))
+                                        return 0;
                                 continue;
                         }
                 }
@@ -108,9 +113,9 @@ static int pool_fill(const job_spec_t *js, const rc_limits_t *lim, rc_err_t *err
                 int r = job_prepare(js, lim, &pr, err);
                 if (r < 0)
                         return r;
-                job_pool_put(js->pool, &key, pr);
+                if (!job_pool_put(js->pool, &key, pr))
+                        return 0;
         }
-        return 0;
 }
 
 int job_pool_fill(const job_spec_t *js, rc_err_t *err)

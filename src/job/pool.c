@@ -229,14 +229,18 @@ static bool add_entry(job_pool_t *p, const pool_key_t *key, prepared_t pr, prep_
         return true;
 }
 
-void job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr)
+bool job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr)
 {
-        if (!add_entry(p, key, pr, NULL))
-                prepared_destroy(&pr);
+        if (add_entry(p, key, pr, NULL))
+                return true;
+        prepared_destroy(&pr);
+        return false;
 }
 
-void job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t)
+bool job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t)
 {
-        if (!add_entry(p, key, (prepared_t){0}, t))
-                prep_ticket_free(t);
+        if (add_entry(p, key, (prepared_t){0}, t))
+                return true;
+        prep_ticket_free(t);
+        return false;
 }

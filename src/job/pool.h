@@ -33,10 +33,10 @@ typedef struct pool_key {
 /* One for key: a ready sandbox in *out (*pending NULL), or else a ticket still being prepared in
  * *pending (the caller owns it). False when there is none. */
 bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending);
-/* Keep pr for later; destroys it when the pool is full for its key. */
-void job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr);
-/* Keep a ticket for a sandbox being prepared; freed when the pool is full for its key. */
-void job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t);
+/* Keep pr for later; destroys it (and returns false) when the pool is full for its key. */
+bool job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr);
+/* Keep a ticket for a sandbox being prepared; freed (false) when the pool is full for its key. */
+bool job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t);
 /* Entries for key, ready or pending. */
 size_t job_pool_count(const job_pool_t *p, const pool_key_t *key);
 unsigned job_pool_per_key(const job_pool_t *p);
