@@ -91,12 +91,19 @@ def fd_flat(t):
             if ans.get("run", {}).get("status") != "ok":
                 t.fail("run %d: %r" % (i, ans))
             if i in (50, 1000):
-                # The pool is refilled after each answer; an answer to a request that needs no
-                # sandbox comes after that refill, so runcell is idle when we count.
+                # Sandboxes are prepared by a helper process and handed over asynchronously, and
+                # finished ones are torn down in the background: count the fewest fds seen over
+                # 1.5 s of quiet after a barrier answer.
                 p.stdin.write(json.dumps({"id": "barrier", "language": "no-such"}) + "\n")
                 p.stdin.flush()
                 t.eq(json.loads(p.stdout.readline())["id"], "barrier", "barrier answer")
-                counts[i] = len(os.listdir("/proc/%d/fd" % p.pid))
+                fewest = None
+                end = time.monotonic() + 1.5
+                while time.monotonic() < end:
+                    n = len(os.listdir("/proc/%d/fd" % p.pid))
+                    fewest = n if fewest is None else min(fewest, n)
+                    time.sleep(0.02)
+                counts[i] = fewest
     finally:
         p.stdin.close()
         p.wait(timeout=60)
@@ -104,5 +111,9 @@ def fd_flat(t):
         err = errlog.read()
         errlog.close()
     t.eq(p.returncode, 0, "batch exit status (stderr: %r)" % err[-500:])
-    t.eq(counts[1000], counts[50], "runcell's open fds after 50 and after 1000 runs")
+    # After a take that found no sandbox ready, the pool may hold one more prepared sandbox
+    # (two fds) until the next take: that much is not a leak; one fd per run would be 950.
+    t.check(counts[50] - 4 <= counts[1000] <= counts[50] + 4,
+            "runcell's open fds after 50 runs (%d) and after 1000 runs (%d) differ by more than "
+            "one extra prepared sandbox" % (counts[50], counts[1000]))
     t.check(time.monotonic() - t0 < 120, "1000 runs took %.0fs" % (time.monotonic() - t0))
