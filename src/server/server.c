@@ -443,6 +443,20 @@ static bool slot_free(server_t *srv, int di)
         return !dl->max_concurrent || srv->slots[di].running < dl->max_concurrent;
 }
 
+static void run_dequeue(server_t *srv, run_t *r)
+{
+        for (run_t **pp = &srv->qhead; *pp; pp = &(*pp)->qnext)
+                if (*pp == r) {
+                        *pp = r->qnext;
+                        srv->queued--;
+                        srv->slots[r->di].queued--;
+                        break;
+                }
+        srv->qtail = NULL;
+        for (run_t *q = srv->qhead; q; q = q->qnext)
+                srv->qtail = q;
+}
+
 static void start_queued(server_t *srv)
 {
         run_t **pp = &srv->qhead;
@@ -452,12 +466,7 @@ static void start_queued(server_t *srv)
                         pp = &r->qnext;
                         continue;
                 }
-                *pp = r->qnext;
-                srv->queued--;
-                srv->slots[r->di].queued--;
-                srv->qtail = NULL;
-                for (run_t *q = srv->qhead; q; q = q->qnext)
-                        srv->qtail = q;
+                run_dequeue(srv, r); /* *pp is the next one now */
                 run_begin(r);
         }
 }
@@ -752,20 +761,6 @@ refuse:
         free(r->id);
         free(r);
         return NULL;
-}
-
-static void run_dequeue(server_t *srv, run_t *r)
-{
-        for (run_t **pp = &srv->qhead; *pp; pp = &(*pp)->qnext)
-                if (*pp == r) {
-                        *pp = r->qnext;
-                        srv->queued--;
-                        srv->slots[r->di].queued--;
-                        break;
-                }
-        srv->qtail = NULL;
-        for (run_t *q = srv->qhead; q; q = q->qnext)
-                srv->qtail = q;
 }
 
 /* The client is gone: its runs end (killed), queued ones never start. */
@@ -1067,7 +1062,6 @@ static const route_t *claim_route(server_t *srv, const route_t *first, const cha
 static void http_dispatch(http_req_t *h)
 {
         const route_t *rt = h->route;
-        h->route = rt;
         if (!rt->d->http) {
                 http_error(h, 405, "method_not_allowed", "wrong method for this path");
                 return;
