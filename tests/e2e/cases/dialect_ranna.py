@@ -9,7 +9,8 @@ import signal
 import time
 
 from harness import case, Fail, LANGS, shorten
-from server_util import (OpsServer, Server, http_req, need_websockets, raw_post_large,
+from dialect_wsutil import DWS
+from server_util import (OpsServer, Server, http_req, raw_post_large,
                          run_async, write_config)
 
 try:
@@ -56,64 +57,14 @@ def has_nonce(ev, nonce):
     return n is not ABSENT and same(n, nonce)
 
 
-class RannaWS:
-    """One connection to /v1/ws. Events are kept in arrival order with their arrival time;
-    wait() consumes matching events from an inbox."""
+class RannaWS(DWS):
+    """One connection to /v1/ws (connecting, sending and the transcript are DWS's). Events are
+    kept in arrival order with their arrival time; wait() consumes matching events from an
+    inbox."""
 
     def __init__(self, t, srv, name="ws", path="/v1/ws"):
-        self.t = t
-        self.srv = srv
-        self.name = name
-        self.url = "ws://127.0.0.1:%d%s" % (srv.port, path)
-        self.conn = None
-        self.t0 = time.monotonic()
-        self.inbox = []
+        DWS.__init__(self, t, srv, path, name)
         self.events = []
-        self.transcript = []
-        self.close_code = None
-
-    def _log(self, direction, text):
-        if len(text) > 300:
-            text = text[:300] + "...(%d chars)" % len(text)
-        self.transcript.append("%s %+.3f %s %s" % (self.name, time.monotonic() - self.t0,
-                                                    direction, text))
-
-    async def __aenter__(self):
-        need_websockets(self.t)
-        self.srv.check_alive()
-        try:
-            self.conn = await asyncio.wait_for(
-                websockets.connect(self.url, ping_interval=None, open_timeout=20,
-                                   close_timeout=5, max_size=64 << 20, max_queue=None), 30)
-        except (asyncio.TimeoutError, OSError, websockets.exceptions.WebSocketException) as e:
-            self.srv.check_alive()
-            raise Fail("%s: cannot connect to %s: %s: %s" % (self.name, self.url,
-                                                            type(e).__name__, e))
-        self._log("--", "connected to %s" % self.url)
-        return self
-
-    async def __aexit__(self, etype, evalue, tb):
-        if self.conn is not None:
-            try:
-                await asyncio.wait_for(self.conn.close(), 10)
-            except (asyncio.TimeoutError, OSError, websockets.exceptions.WebSocketException):
-                pass
-        tail = self.transcript[-80:]
-        if len(self.transcript) > len(tail):
-            tail = ["(%d earlier frames not shown)" % (len(self.transcript) - len(tail))] + tail
-        self.t.note("WebSocket transcript:\n" + "\n".join(tail))
-        return False
-
-    async def send(self, obj):
-        """dict: sent as JSON; str: sent as it is (text frame); bytes: a binary frame."""
-        data = json.dumps(obj) if isinstance(obj, dict) else obj
-        self._log(">", repr(data) if isinstance(data, bytes) else data)
-        try:
-            await self.conn.send(data)
-        except websockets.exceptions.ConnectionClosed as e:
-            self.srv.check_alive()
-            raise Fail("%s: the server closed the connection while sending (%s)"
-                       % (self.name, e))
 
     async def _recv(self, timeout):
         try:
