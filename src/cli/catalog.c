@@ -35,6 +35,8 @@ int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err)
                     "cannot enforce memory, CPU and process limits: %s (--rlimit-only "
                     "runs without them, for development)",
                     e.msg);
+        if (cg_manager_note(c->cgroups))
+                fprintf(stderr, "%s\n", cg_manager_note(c->cgroups));
         /* A pool is what a long-running runcell keeps; its sandboxes are made by a helper forked
          * now, while this process is small. Without one, in-process as before. */
         if (pool_size > 0 && preparer_start(c->cgroups, &c->preparer, &e) < 0)

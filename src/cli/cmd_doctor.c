@@ -168,10 +168,12 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
         if (paths->rlimit_only) {
                 snprintf(cg_line, sizeof(cg_line),
                          "NO: rlimit-only mode was asked for (development only)");
-        } else if (cg_manager_open(CG_MODE_AUTO, &cg, &err) == 0) {
+        } else if (cg_manager_open(CG_MODE_PROBE, &cg, &err) == 0) {
+                /* PROBE: where runcell would go, with nothing made, moved or enabled */
                 limits_ok = true;
-                snprintf(cg_line, sizeof(cg_line), "yes (cgroup %s, beneath %.500s)",
-                         cg_manager_name(cg), cg_manager_base(cg));
+                snprintf(cg_line, sizeof(cg_line), "yes (cgroup %s, beneath %.300s%s%.300s)",
+                         cg_manager_name(cg), cg_manager_base(cg), cg_manager_note(cg) ? "; " : "",
+                         cg_manager_note(cg) ? cg_manager_note(cg) : "");
         } else {
                 snprintf(cg_line, sizeof(cg_line), "NO, runcell will refuse to run: %.600s",
                          err.msg);

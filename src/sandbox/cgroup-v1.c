@@ -1,10 +1,12 @@
 /* cgroup v1: one hierarchy per controller (or co-mounted groups of them). Mount points come
- * from libcgroup; runcell's own place in each hierarchy from /proc/self/cgroup. A leaf is one
- * directory per hierarchy, and a sandbox is attached by writing its pid into each. */
+ * from libcgroup; runcell's own place in each hierarchy from /proc/self/cgroup (as root at a
+ * hierarchy's root: <root>/runcell, made or reused). A leaf is one directory per hierarchy, and a
+ * sandbox is attached by writing its pid into each. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -65,6 +67,15 @@ static unsigned dir_controllers(const char *dir, const char *ctl)
         return has;
 }
 
+/* Co-mounted controllers (cpu,cpuacct) share one directory: is dir taken already? */
+static bool seen(const cg_manager_t *m, const char *dir)
+{
+        for (int k = 0; k < m->ndirs; k++)
+                if (strcmp(m->dirs[k], dir) == 0)
+                        return true;
+        return false;
+}
+
 static int v1_open(cg_manager_t *m, rc_err_t *err)
 {
         _cleanup_free_ char *self = NULL;
@@ -82,20 +93,39 @@ static int v1_open(cg_manager_t *m, rc_err_t *err)
                 _cleanup_free_ char *dir = NULL;
                 if (asprintf(&dir, "%s%s", mp, strcmp(path, "/") == 0 ? "" : path) < 0)
                         return rc_err_set(err, ENOMEM, "out of memory");
-                /* Co-mounted controllers (cpu,cpuacct) share one directory. */
-                bool dup = false;
-                for (int k = 0; k < m->ndirs; k++)
-                        dup |= strcmp(m->dirs[k], dir) == 0;
-                if (dup)
+                if (strcmp(path, "/") == 0) {
+                        if (geteuid() != 0)
+                                return rc_err_set(
+                                    err, EPERM,
+                                    "runcell runs at the root of the %s hierarchy (%s); it only "
+                                    "creates cgroups beneath a delegated one, so start it in one "
+                                    "(scripts/cgroup-delegate, docs/CGROUPS.md)",
+                                    ctl, mp);
+                        /* root at a hierarchy's root: a subtree of its own, <root>/runcell,
+                         * made or reused (never leaves at the root itself) */
+                        free(dir);
+                        if (asprintf(&dir, "%s/runcell", mp) < 0) {
+                                dir = NULL;
+                                return rc_err_set(err, ENOMEM, "out of memory");
+                        }
+                        if (seen(m, dir))
+                                continue;
+                        bool existed = access(dir, F_OK) == 0;
+                        if (!m->probe && !existed && mkdir(dir, 0755) < 0 && errno != EEXIST)
+                                return rc_err_sys(err, errno, "mkdir %s", dir);
+                        size_t l = strlen(m->note);
+                        snprintf(m->note + l, sizeof(m->note) - l, "%s%s (%s)",
+                                 l ? ", "
+                                   : "runcell: started at the root of a cgroup hierarchy; "
+                                     "sandboxes go beneath ",
+                                 dir,
+                                 existed    ? "reused"
+                                 : m->probe ? "to be made"
+                                            : "made");
+                }
+                if (seen(m, dir))
                         continue;
-                if (strcmp(path, "/") == 0)
-                        return rc_err_set(
-                            err, EPERM,
-                            "runcell runs at the root of the %s hierarchy (%s); it only "
-                            "creates cgroups beneath its own, so start it in a delegated "
-                            "cgroup (scripts/cgroup-delegate, docs/CGROUPS.md)",
-                            ctl, mp);
-                if (access(dir, W_OK) < 0)
+                if (!m->probe && access(dir, W_OK) < 0)
                         return rc_err_sys(err, errno,
                                           "%s is not delegated to uid %u (scripts/cgroup-delegate)",
                                           dir, (unsigned)geteuid());
@@ -108,7 +138,8 @@ static int v1_open(cg_manager_t *m, rc_err_t *err)
         m->memsw = access(probe, F_OK) == 0;
         for (int i = 0; i < m->ndirs; i++) {
                 m->has[i] = dir_controllers(m->dirs[i], m->ctl[i]);
-                cg_remove_stale(m->dirs[i]);
+                if (!m->probe)
+                        cg_remove_stale(m->dirs[i]);
         }
         return 0;
 }

@@ -1,13 +1,21 @@
-/* cgroup v2: one unified hierarchy. runcell moves itself into a leaf of the cgroup it was started
- * in (a cgroup with enabled controllers may hold no processes) and makes every sandbox a sibling
- * leaf, placed there at birth with clone3(CLONE_INTO_CGROUP). libcgroup 2.0.2 is not used here:
- * it enables controllers in every ancestor up to the root, which a delegated service must not. */
+/* cgroup v2: one unified hierarchy, where a cgroup with enabled controllers may hold no
+ * processes. Where the sandboxes' leaves go (docs/CGROUPS.md):
+ *  - runcell's cgroup is a leaf of a delegated cgroup (marked by systemd or
+ *    scripts/cgroup-delegate, controllers on, no processes of its own): beside it, in that
+ *    delegated cgroup; runcell stays where it is, so any number of runcells share it;
+ *  - runcell is the only process of a delegated cgroup (a systemd unit with Delegate=yes): it
+ *    moves itself into a leaf rc-<pid>-0 of it, enables the controllers and uses it;
+ *  - root in the root cgroup: <root>/runcell, made or reused.
+ * Each sandbox is placed in its leaf at birth with clone3(CLONE_INTO_CGROUP). libcgroup 2.0.2 is
+ * not used here: it enables controllers in every ancestor up to the root, which a delegated
+ * service must not. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,8 +51,170 @@ static bool has_word(const char *list, const char *word)
         return false;
 }
 
+static bool has_controllers(const char *dir, const char *file)
+{
+        char ctl[512];
+        return cg_read(dir, file, ctl, sizeof(ctl)) == 0 && has_word(ctl, "memory") &&
+               has_word(ctl, "pids") && has_word(ctl, "cpu");
+}
+
+/* Enable memory, pids and cpu for dir's children unless they are. */
+static int enable_controllers(const char *dir, rc_err_t *err)
+{
+        if (has_controllers(dir, "cgroup.subtree_control"))
+                return 0;
+        return cg_write(dir, "cgroup.subtree_control", "+memory +pids +cpu", err);
+}
+
+/* systemd marks the cgroup of a unit with Delegate=yes with the extended attribute
+ * trusted.delegate (readable by root) or user.delegate; scripts/cgroup-delegate does the same. */
+static bool marked_delegated(const char *dir)
+{
+        char v[8];
+        ssize_t n = getxattr(dir, "user.delegate", v, sizeof(v));
+        if (n <= 0)
+                n = getxattr(dir, "trusted.delegate", v, sizeof(v));
+        return n > 0 && v[0] == '1';
+}
+
+static bool writable(const char *dir)
+{
+        char p[1100];
+        if (access(dir, W_OK) < 0)
+                return false;
+        snprintf(p, sizeof(p), "%s/cgroup.procs", dir);
+        if (access(p, W_OK) < 0)
+                return false;
+        snprintf(p, sizeof(p), "%s/cgroup.subtree_control", dir);
+        return access(p, W_OK) == 0;
+}
+
+/* How many processes other than this one live in dir; `others_runcell` counts those that are
+ * runcell too (they may be moving out into leaves of their own right now). */
+static int other_processes(const char *dir, int *others_runcell)
+{
+        char buf[8192];
+        int n = 0;
+        *others_runcell = 0;
+        if (cg_read(dir, "cgroup.procs", buf, sizeof(buf)) < 0)
+                return 0;
+        for (char *p = buf; *p;) {
+                char *end;
+                long pid = strtol(p, &end, 10);
+                if (end == p)
+                        break;
+                if (pid > 0 && pid != getpid()) {
+                        char comm[64] = "", path[64];
+                        snprintf(path, sizeof(path), "/proc/%ld", pid);
+                        n++;
+                        if (cg_read(path, "comm", comm, sizeof(comm)) == 0 &&
+                            strcmp(comm, "runcell\n") == 0)
+                                (*others_runcell)++;
+                }
+                p = end;
+                while (*p == '\n')
+                        p++;
+        }
+        return n;
+}
+
+/* The exact command that gives runcell a delegated cgroup of its own on this host. */
+static const char *delegation_hint(void)
+{
+        if (access("/run/systemd/system", F_OK) == 0)
+                return geteuid() == 0 ? "systemd-run --scope -p Delegate=yes -- runcell ..."
+                                      : "systemd-run --user --scope -p Delegate=yes -- runcell ...";
+        return "scripts/cgroup-delegate create runcell --owner USER; scripts/cgroup-delegate "
+               "exec runcell -- runcell ... (docs/CGROUPS.md)";
+}
+
+/* Root in the root cgroup: make or reuse <root>/runcell with the controllers enabled, as
+ * scripts/cgroup-delegate would, and make the sandboxes beneath it. */
+static int use_own_subtree(cg_manager_t *m, const char *mnt, bool probe, rc_err_t *err)
+{
+        _cleanup_free_ char *dir = NULL;
+        if (asprintf(&dir, "%s/runcell", mnt) < 0)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        bool existed = access(dir, F_OK) == 0;
+        if (!probe) {
+                int r = enable_controllers(mnt, err);
+                if (r < 0)
+                        return r;
+                if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                        return rc_err_sys(err, errno, "mkdir %s", dir);
+                (void)setxattr(dir, "trusted.delegate", "1", 1, 0);
+                if ((r = enable_controllers(dir, err)) < 0)
+                        return rc_err_wrap(err, "%s holds processes of its own", dir);
+        }
+        snprintf(m->note, sizeof(m->note),
+                 "runcell: started in the root cgroup; sandboxes go beneath %s (%s)", dir,
+                 existed ? "reused"
+                 : probe ? "to be made"
+                         : "made");
+        m->dirs[0] = steal_pointer(&dir);
+        return 0;
+}
+
+/* runcell is the only process of a delegated cgroup (a systemd service or scope): move into a
+ * leaf of it (a cgroup with enabled controllers may hold no processes) and enable them. */
+static int use_own_cgroup(cg_manager_t *m, const char *dir, bool probe, rc_err_t *err)
+{
+        if (!writable(dir))
+                return rc_err_set(err, EACCES,
+                                  "%s is not delegated to uid %u; give runcell a delegated cgroup: "
+                                  "%s",
+                                  dir, (unsigned)geteuid(), delegation_hint());
+        for (int i = 0;; i++) {
+                int rc_others, others = other_processes(dir, &rc_others);
+                if (others == 0)
+                        break;
+                if (others > rc_others || i == 100)
+                        return rc_err_set(err, EBUSY,
+                                          "%s holds %d other process%s (a shell, a test runner?) "
+                                          "and its parent is not delegated, so runcell cannot "
+                                          "enable controllers there; give runcell a cgroup of "
+                                          "its own: %s",
+                                          dir, others, others == 1 ? "" : "es", delegation_hint());
+                struct timespec ts = {0, 2000000};
+                nanosleep(&ts, NULL); /* another runcell is moving into its leaf right now */
+        }
+        if (probe) {
+                snprintf(m->note, sizeof(m->note),
+                         "runcell would move itself into %s/rc-<pid>-0 and enable controllers",
+                         dir);
+                m->dirs[0] = strdup(dir);
+                return m->dirs[0] ? 0 : rc_err_set(err, ENOMEM, "out of memory");
+        }
+        char self_leaf[1100], pid[32];
+        snprintf(self_leaf, sizeof(self_leaf), "%s/rc-%d-0", dir, (int)getpid());
+        snprintf(pid, sizeof(pid), "%d", (int)getpid());
+        if (mkdir(self_leaf, 0755) < 0 && errno != EEXIST)
+                return rc_err_sys(err, errno, "mkdir %s", self_leaf);
+        int r = cg_write(self_leaf, "cgroup.procs", pid, err);
+        if (r < 0) {
+                rmdir(self_leaf);
+                return r;
+        }
+        for (int i = 0;; i++) {
+                rc_err_t e = {0};
+                r = enable_controllers(dir, &e);
+                if (r == 0)
+                        break;
+                if (r != -EBUSY || i == 50)
+                        return rc_err_set(err, -r, "%s%s", e.msg,
+                                          r == -EBUSY ? " (another process moved in; give "
+                                                        "runcell a cgroup of its own)"
+                                                      : "");
+                struct timespec ts = {0, 2000000};
+                nanosleep(&ts, NULL); /* another runcell is moving out right now */
+        }
+        m->dirs[0] = strdup(dir);
+        return m->dirs[0] ? 0 : rc_err_set(err, ENOMEM, "out of memory");
+}
+
 static int v2_open(cg_manager_t *m, rc_err_t *err)
 {
+        bool probe = m->probe;
         _cleanup_free_ char *self = NULL, *mnt = v2_mount_point();
         if (!mnt)
                 return rc_err_set(err, ENOTSUP, "no cgroup2 mount");
@@ -53,60 +223,47 @@ static int v2_open(cg_manager_t *m, rc_err_t *err)
         _cleanup_free_ char *path = cg_proc_path(self, NULL);
         if (!path)
                 return rc_err_set(err, ENOTSUP, "no 0:: line in /proc/self/cgroup");
+        bool at_root = strcmp(path, "/") == 0;
         _cleanup_free_ char *dir = NULL;
-        if (asprintf(&dir, "%s%s", mnt, strcmp(path, "/") == 0 ? "" : path) < 0)
+        if (asprintf(&dir, "%s%s", mnt, at_root ? "" : path) < 0)
                 return rc_err_set(err, ENOMEM, "out of memory");
-        char ctl[512];
-        if (cg_read(dir, "cgroup.controllers", ctl, sizeof(ctl)) < 0 || !has_word(ctl, "memory") ||
-            !has_word(ctl, "pids") || !has_word(ctl, "cpu"))
+        if (!has_controllers(dir, "cgroup.controllers"))
                 return rc_err_set(err, ENOTSUP, "%s lacks the memory, pids or cpu controller", dir);
-        if (strcmp(path, "/") == 0)
-                return rc_err_set(err, EPERM,
-                                  "runcell runs in the root cgroup (%s); it only creates cgroups "
-                                  "beneath its own, so start it in a delegated cgroup "
-                                  "(systemd Delegate=yes, docs/CGROUPS.md)",
-                                  mnt);
-        char probe[1024];
-        snprintf(probe, sizeof(probe), "%s/cgroup.subtree_control", dir);
-        if (access(dir, W_OK) < 0 || access(probe, W_OK) < 0)
-                return rc_err_sys(err, errno, "%s is not delegated to uid %u (Delegate=yes)", dir,
-                                  (unsigned)geteuid());
-        cg_remove_stale(dir);
 
-        /* No internal processes: move runcell into its own leaf before enabling controllers. */
-        char self_leaf[1024], pid[32];
-        snprintf(self_leaf, sizeof(self_leaf), "%s/rc-%d-0", dir, (int)getpid());
-        snprintf(pid, sizeof(pid), "%d", (int)getpid());
-        if (mkdir(self_leaf, 0755) < 0 && errno != EEXIST)
-                return rc_err_sys(err, errno, "mkdir %s", self_leaf);
-        int r = cg_write(self_leaf, "cgroup.procs", pid, err);
-        if (r < 0)
-                return r;
-        char enabled[512];
-        if (cg_read(dir, "cgroup.subtree_control", enabled, sizeof(enabled)) < 0)
-                enabled[0] = '\0';
-        if (!has_word(enabled, "memory") || !has_word(enabled, "pids") ||
-            !has_word(enabled, "cpu")) {
-                for (int i = 0;; i++) {
-                        rc_err_t e = {0};
-                        r = cg_write(dir, "cgroup.subtree_control", "+memory +pids +cpu", &e);
-                        if (r == 0)
-                                break;
-                        if (r != -EBUSY || i == 50) {
-                                return rc_err_set(err, -r, "%s%s", e.msg,
-                                                  r == -EBUSY
-                                                      ? " (other processes live in this "
-                                                        "cgroup; give runcell one of its own)"
-                                                      : "");
-                        }
-                        struct timespec ts = {0, 2000000};
-                        nanosleep(&ts, NULL); /* another runcell is moving out right now */
+        int r;
+        if (at_root) {
+                if (geteuid() != 0)
+                        return rc_err_set(err, EPERM,
+                                          "runcell runs in the root cgroup (%s); it only creates "
+                                          "cgroups beneath a delegated one: %s",
+                                          mnt, delegation_hint());
+                r = use_own_subtree(m, mnt, probe, err);
+        } else {
+                /* A delegated parent with the controllers on and no processes of its own (what
+                 * scripts/cgroup-delegate exec makes: each command in a leaf of it): the
+                 * sandboxes go there beside runcell's cgroup, and runcell stays where it is, so
+                 * any number of runcells, and the shell that started them, share it. */
+                _cleanup_free_ char *parent = strdup(dir);
+                if (!parent)
+                        return rc_err_set(err, ENOMEM, "out of memory");
+                *strrchr(parent, '/') = '\0';
+                int rc_others;
+                if (strcmp(parent, mnt) != 0 && marked_delegated(parent) && writable(parent) &&
+                    has_controllers(parent, "cgroup.subtree_control") &&
+                    other_processes(parent, &rc_others) == 0) {
+                        m->dirs[0] = steal_pointer(&parent);
+                        r = 0;
+                } else {
+                        r = use_own_cgroup(m, dir, probe, err);
                 }
         }
+        if (r < 0)
+                return r;
+        if (!probe)
+                cg_remove_stale(m->dirs[0]);
         char swap_probe[1100];
-        snprintf(swap_probe, sizeof(swap_probe), "%s/memory.swap.max", self_leaf);
+        snprintf(swap_probe, sizeof(swap_probe), "%s/memory.swap.max", m->dirs[0]);
         m->swapmax = access(swap_probe, F_OK) == 0;
-        m->dirs[0] = steal_pointer(&dir);
         m->ctl[0] = "unified";
         m->ndirs = 1;
         m->seq = 0;

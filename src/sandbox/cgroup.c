@@ -220,6 +220,8 @@ int cg_manager_open(cg_mode_t mode, cg_manager_t **out, rc_err_t *err)
                 return 0;
         }
         rc_err_t e2 = {0}, e1 = {0};
+        bool probe = mode == CG_MODE_PROBE;
+        m->probe = probe;
         m->be = &cg_backend_v2;
         int r = cg_backend_v2.open(m, &e2);
         if (r == -ENOTSUP) {
@@ -228,6 +230,7 @@ int cg_manager_open(cg_mode_t mode, cg_manager_t **out, rc_err_t *err)
                 if (!m)
                         return rc_err_set(err, ENOMEM, "out of memory");
                 m->be = &cg_backend_v1;
+                m->probe = probe;
                 r = cg_backend_v1.open(m, &e1);
                 if (r < 0 && r != -ENOTSUP) {
                         cg_manager_free(m);
@@ -267,6 +270,11 @@ const char *cg_manager_name(const cg_manager_t *m)
 const char *cg_manager_base(const cg_manager_t *m)
 {
         return m->ndirs ? m->dirs[0] : "";
+}
+
+const char *cg_manager_note(const cg_manager_t *m)
+{
+        return m->note[0] ? m->note : NULL;
 }
 
 unsigned cg_manager_next_seq(cg_manager_t *m)

@@ -1,6 +1,8 @@
 /* Resource limits through cgroups, behind one small interface with two back-ends (v2 and v1),
- * chosen by what the host offers. runcell only ever creates cgroups beneath the cgroup it was
- * started in (/proc/self/cgroup): never at a hierarchy root, never in another process's. */
+ * chosen by what the host offers. runcell only ever creates cgroups beneath the cgroup delegated
+ * to it (its own, or on v2 the delegated parent of its leaf; as root at a hierarchy root, a
+ * subtree <root>/runcell of its own): never leaves at a hierarchy root, never in a cgroup that
+ * holds another process. See docs/CGROUPS.md. */
 #ifndef RUNCELL_SANDBOX_CGROUP_H
 #define RUNCELL_SANDBOX_CGROUP_H
 
@@ -13,8 +15,10 @@
 #include "util/err.h"
 
 typedef enum cg_mode {
-        CG_MODE_AUTO, /* v2 if it has the controllers, else v1, else refuse */
-        CG_MODE_NONE, /* rlimit-only: explicitly allowed, for development */
+        CG_MODE_AUTO,  /* v2 if it has the controllers, else v1, else refuse */
+        CG_MODE_NONE,  /* rlimit-only: explicitly allowed, for development */
+        CG_MODE_PROBE, /* as AUTO, but only find where runcell would go: make, move, enable
+                        * nothing (runcell doctor); the manager makes no leaves */
 } cg_mode_t;
 
 typedef struct cg_stats {
@@ -29,13 +33,16 @@ typedef struct cg_stats {
 typedef struct cg_manager cg_manager_t;
 typedef struct cg_leaf cg_leaf_t;
 
-/* Find the hierarchy and our place in it; check we may create children there. As v2 needs
- * runcell's own process out of the delegated cgroup, this moves runcell into a leaf of it. */
+/* Find the hierarchy and our place in it; check we may create children there. On v2, when
+ * runcell is the only process of its delegated cgroup, this moves runcell into a leaf of it. */
 int cg_manager_open(cg_mode_t mode, cg_manager_t **out, rc_err_t *err);
 void cg_manager_free(cg_manager_t *m);
 const char *cg_manager_name(const cg_manager_t *m); /* "v2", "v1" or "none" */
 /* Where runcell makes its cgroups (v2: the delegated dir; v1: memory's), for messages. */
 const char *cg_manager_base(const cg_manager_t *m);
+/* One line saying what runcell made or chose on its own (a subtree of its own as root at a
+ * hierarchy root; in probe mode, what it would do), or NULL when there is nothing to say. */
+const char *cg_manager_note(const cg_manager_t *m);
 
 /* A leaf for one sandbox, with lim's memory (no swap), processes and a CPU rate of `cpus`
  * cores applied: a spare one (cg_leaf_recycle) or a new one. NULL *out (and 0) in "none"
