@@ -68,7 +68,7 @@ def check(name, fn, *args):
         for line in traceback.format_exc().rstrip().splitlines()[-8:]:
             out("    " + line)
         return False
-    out("PASS %s%s (%.1fs)" % (name, " - " + note if note else "", time.monotonic() - t0))
+    out("PASS %s%s (%.1fs)" % (name, " - %s" % note if note else "", time.monotonic() - t0))
     return True
 
 
@@ -154,6 +154,42 @@ def no_leaves_left(base, pid=None, timeout=3.0):
 
 # ---------------------------------------------------------------- running runcell
 
+def processes():
+    """Every process with its state, kernel wait channel and cgroup: what a hang looked like."""
+    try:
+        return subprocess.run(["ps", "-eo", "pid,ppid,stat,wchan:24,etimes,cgroup:36,args"],
+                              capture_output=True, text=True, timeout=30).stdout
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return "(ps: %s)" % e
+
+
+def popen(argv, env=None, **kw):
+    """A command in a session of its own, so that a hang can be ended with all it started."""
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL, text=True,
+                            start_new_session=True, **kw)
+
+
+def finish(p, timeout, what):
+    """communicate() with a deadline; past it, FAIL with the process table, after killing the
+    command's whole session (its sandboxes die with runcell)."""
+    try:
+        return p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        table = processes()
+        try:
+            os.killpg(p.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        try:
+            p.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+        raise Fail("%s did not finish within %d s; the processes then:\n%s" % (
+            what, timeout, "\n".join("    " + l for l in table.splitlines())))
+
+
 class Env:
     """Where this process keeps its programs; how it runs runcell."""
 
@@ -173,8 +209,8 @@ class Env:
 
     def run(self, src, *opts, timeout=120, name="main.py"):
         """runcell run --json: (the completed process, its JSON or None)."""
-        p = subprocess.run(self.argv_run(src, *opts, name=name), env=self.env, capture_output=True,
-                           text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        p = popen(self.argv_run(src, *opts, name=name), env=self.env)
+        p.stdout, p.stderr = finish(p, timeout, "runcell run")
         return p, parse_json(p.stdout)
 
     def run_ok(self, src, *opts, expect=None, timeout=120):
@@ -204,9 +240,8 @@ class Serve:
 
     def __init__(self, env, *extra):
         self.env = env
-        self.p = subprocess.Popen([RC, "serve", "--listen", "127.0.0.1:0", *extra], env=env.env,
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
+        self.p = popen([RC, "serve", "--listen", "127.0.0.1:0", *extra], env=env.env,
+                       stdout=subprocess.DEVNULL)
         self.lines = []
         self.port = None
         self.ready = threading.Event()
@@ -312,8 +347,7 @@ def observe_run(env, base):
     read what the host sees there. Returns (runcell pid, runcell's cgroup, leaf, limit files,
     sandbox pids, the JSON)."""
     argv = env.argv_run(OBSERVED, "--memory-mb", "100", "--processes", "20", "--wall-ms", "30000")
-    p = subprocess.Popen(argv, env=env.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+    p = popen(argv, env=env.env)
     try:
         def busy_leaf():
             for leaf in rc_leaves(base, p.pid):
@@ -331,7 +365,7 @@ def observe_run(env, base):
                 except FileNotFoundError:
                     seen[f] = None
             sandbox = procs(leaf)
-        o, e = p.communicate(timeout=120)
+        o, e = finish(p, 120, "runcell run")
     finally:
         if p.poll() is None:
             p.kill()
@@ -398,6 +432,8 @@ def nowrapper_first(env):
          "the sandbox sees %r as its cgroup, not its own namespace root 0::/" % j["run"]["stdout"])
     st = read(sub + "/cgroup.subtree_control").split()
     need(all(c in st for c in CTLS), "/runcell's cgroup.subtree_control: %s" % st)
+    if not existed:
+        need("made" in lines[0], "the first run made /runcell but did not say so: %r" % lines[0])
     no_leaves_left(sub)
     out("INFO nowrapper: /runcell %s before; runcell stayed in %s; its sandbox in %s; it said: %s"
         % ("existed" if existed else "did not exist", rc_cg, leaf[len(CG):], lines[0]))
@@ -409,6 +445,7 @@ def nowrapper_again(env):
     lines = subtree_lines(p.stderr)
     need(len(lines) == 1, "expected one line naming the subtree /runcell on stderr, got %d: %r"
          % (len(lines), p.stderr.strip()[-600:]))
+    need("reused" in lines[0], "the second run did not say it reused /runcell: %r" % lines[0])
     no_leaves_left(CG + "/runcell")
     return lines[0]
 
@@ -457,13 +494,9 @@ def inner(mode, name, d, env, timeout):
     for k, v in cmdline_opts().items():
         argv += ["--opt", "%s=%s" % (k, v)]
     sys.stdout.flush()
-    p = subprocess.Popen(argv, cwd="/tmp", stdin=subprocess.DEVNULL)
-    try:
-        rc = p.wait(timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        p.wait()
-        raise Fail("the %s checks did not finish within %ds" % (mode, timeout))
+    p = popen(argv, cwd="/tmp", stdout=None, stderr=None)
+    finish(p, timeout, "the %s checks" % mode)
+    rc = p.returncode
     need(rc == 0, "the %s checks' process exited %d" % (mode, rc))
 
 
@@ -475,7 +508,7 @@ def delegated(mode):
     if not check("%s.delegate.create" % mode, delegate_create, name, owner):
         if not os.path.isdir(d):
             return
-    check("%s.inner" % mode, inner, mode, name, d, env, 900)
+    check("%s.inner" % mode, inner, mode, name, d, env, 600)
     check("%s.teardown" % mode, lambda: no_leaves_left(d))
 
     def remove():
@@ -649,7 +682,7 @@ def native_ws(srv):
 def server(mode, env, d):
     srv = Serve(env)
     try:
-        if not check("%s.server.start" % mode, srv.wait_ready):
+        if not check("%s.server.start" % mode, lambda: "port %d" % srv.wait_ready()):
             return
         for name, path, body, answer in DIALECTS:
             check("%s.server.%s" % (mode, name), dialect, srv, path, body, answer)
@@ -675,11 +708,8 @@ def shared(env, d):
     th = threading.Thread(target=sample, daemon=True)
     th.start()
     srv = Serve(env)
-    runs = [subprocess.Popen(env.argv_run(SLEEP1, name="shared%d.py" % i), env=env.env,
-                             stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for i in range(4)]
-    doc = subprocess.Popen([RC, "doctor"], env=env.env, stdin=subprocess.DEVNULL,
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    runs = [popen(env.argv_run(SLEEP1, name="shared%d.py" % i), env=env.env) for i in range(4)]
+    doc = popen([RC, "doctor"], env=env.env, stderr=subprocess.STDOUT)
     problems = []
     try:
         try:
@@ -690,12 +720,12 @@ def shared(env, d):
         except Fail as e:
             problems.append(str(e))
         for i, p in enumerate(runs):
-            o, e = p.communicate(timeout=180)
+            o, e = finish(p, 180, "runcell run %d" % i)
             j = parse_json(o)
             if p.returncode != 0 or not j or j["run"]["status"] != "ok" \
                     or j["run"]["stdout"] != "shared\n":
                 problems.append("run %d exited %d: %s" % (i, p.returncode, short(e.strip() or o)))
-        o, _ = doc.communicate(timeout=120)
+        o, _ = finish(doc, 120, "runcell doctor")
         if doc.returncode != 0 or "sandboxes can run: yes" not in o or "cgroup v2" not in o:
             problems.append("doctor exited %d: %s" % (doc.returncode, short(o[-700:])))
     finally:
@@ -714,8 +744,8 @@ def shared(env, d):
 def bench(opts):
     runs = opts.get("bench_runs", "20")
     argv = ["/usr/bin/python3", RCDIR + "/bench/vm_oneshot.py", "--runs", runs, "--bin", RC]
-    p = subprocess.run(argv, capture_output=True, text=True, timeout=1200,
-                       env=dict(os.environ, RUNCELL_ROOTFS_DIR=ROOTFS), stdin=subprocess.DEVNULL)
+    p = popen(argv, env=dict(os.environ, RUNCELL_ROOTFS_DIR=ROOTFS))
+    p.stdout, p.stderr = finish(p, 900, "bench/vm_oneshot.py")
     need(p.returncode == 0, "bench/vm_oneshot.py exited %d: %s" % (p.returncode,
                                                                    p.stderr.strip()[-800:]))
     summary = ""
