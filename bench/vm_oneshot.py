@@ -1,17 +1,29 @@
 #!/usr/bin/python3
 """One-shot cost of a python hello inside the tests/vm guest (Debian 12's kernel on a pure
-cgroup v2 host, in qemu): bare /usr/bin/python3, bubblewrap (benchlib's command line: every
-namespace, read-only /usr), and a whole `runcell run` invocation, interleaved.
+cgroup v2 host, in qemu), interleaved rounds of:
+
+  bare                   /usr/bin/python3 hello.py
+  bubblewrap             the same in bwrap (benchlib's command line: every namespace, read-only
+                         /usr, fresh /proc, /dev, /tmp)
+  bare, rootfs python    chroot into the python root filesystem runcell unpacked, its python3
+  bubblewrap, rootfs python  bwrap with that root filesystem read-only as /
+  runcell run            a whole `runcell run --lang python hello.py` (every limit, seccomp)
+
+runcell runs the root filesystem's python, not /usr/bin/python3, so the rootfs rows compare
+like with like; both ratios are printed.
 
 Run as root inside a delegated cgroup, as tests/vm/guest.py does (in the subtree that
 `scripts/cgroup-delegate create` made, from a process left in it by `cgroup-delegate exec`), so
 runcell makes its sandbox's leaf beside that process's and places the sandbox there with
-CLONE_INTO_CGROUP. Prints a Markdown table and one summary line:
+CLONE_INTO_CGROUP. Prints a Markdown table, then one summary line:
 
   vm_oneshot: runs=N bare_ms=... bwrap_ms=... runcell_ms=... overhead_ratio=...
+              rootfs_bare_ms=... rootfs_bwrap_ms=... rootfs_overhead_ratio=...
 
 overhead_ratio is runcell's median overhead over bare divided by bubblewrap's (the goal: below
-1/3). tests/vm/run --write-bench puts the table into docs/BENCHMARKS.md.
+1/3); rootfs_overhead_ratio the same against the rootfs rows. Then the RUNCELL_TRACE=1 lines of
+one more runcell run (where its time goes). tests/vm/run --write-bench puts the table into
+docs/BENCHMARKS.md.
 
   bench/vm_oneshot.py [--runs 20] [--bin build/runcell]
 """
@@ -19,11 +31,24 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 
-from benchlib import ROOT, bwrap_python, pct
+from benchlib import ROOT, bwrap_argv, bwrap_python, pct
 from startup import timed
+
+
+def unpacked_python_rootfs():
+    """Where runcell unpacked the python root filesystem (<state>/rootfs/<sha256>)."""
+    rootfs_dir = os.environ.get("RUNCELL_ROOTFS_DIR", "/var/cache/runcell/rootfs")
+    state = os.environ.get("RUNCELL_STATE_DIR", "/var/lib/runcell")
+    with open(os.path.join(rootfs_dir, "python.tar.zst.sha256")) as f:
+        sha = f.read().split()[0]
+    path = os.path.join(state, "rootfs", sha)
+    if not os.path.isfile(os.path.join(path, "usr", "bin", "python3")):
+        sys.exit("no unpacked python root filesystem at %s" % path)
+    return path
 
 
 def main():
@@ -32,35 +57,73 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "runcell"))
     a = ap.parse_args()
     if os.geteuid() != 0:
-        sys.exit("run as root (bubblewrap and runcell compared under the same uid)")
+        sys.exit("run as root (chroot; bubblewrap and runcell compared under the same uid)")
     work = tempfile.mkdtemp(prefix="runcell-vm-bench-")
     os.chmod(work, 0o755)
     hello = os.path.join(work, "hello.py")
     with open(hello, "w") as f:
         f.write('print("hello, world")\n')
-    variants = [("bare", ["/usr/bin/python3", hello]),
-                ("bubblewrap", bwrap_python(hello)),
-                ("runcell run", [a.bin, "run", "--lang", "python", hello])]
+    runcell = [a.bin, "run", "--lang", "python", hello]
+    trace = []
     try:
-        for _, argv in variants:  # warm up: unpack the root filesystem, page cache
+        timed(runcell, "hello")  # unpacks the root filesystem if it was not yet
+        rfs = unpacked_python_rootfs()
+        # the rootfs is read-only for runcell's sandboxes; hello.py goes to its /tmp here
+        rfs_hello = os.path.join(rfs, "tmp", "vm-oneshot-hello.py")
+        shutil.copy(hello, rfs_hello)
+        bw = bwrap_argv()
+        variants = [
+            ("bare", ["/usr/bin/python3", hello]),
+            ("bubblewrap", bwrap_python(hello)),
+            ("bare, rootfs python", ["chroot", rfs, "/usr/bin/python3", "/tmp/vm-oneshot-hello.py"]),
+            ("bubblewrap, rootfs python",
+             [bw[0], "--unshare-all", "--die-with-parent", "--ro-bind", rfs, "/", "--proc", "/proc",
+              "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", hello, "/tmp/hello.py",
+              "/usr/bin/python3", "/tmp/hello.py"]),
+            ("runcell run", runcell),
+        ]
+        for _, argv in variants:  # warm up: page cache
             timed(argv, "hello")
         times = {n: [] for n, _ in variants}
         for i in range(a.runs):
             k = i % len(variants)
             for n, argv in variants[k:] + variants[:k]:
                 times[n].append(timed(argv, "hello"))
+        # where one more runcell run spends its time (RUNCELL_TRACE=1)
+        tr = subprocess.run(runcell, env=dict(os.environ, RUNCELL_TRACE="1"),
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        trace = [l for l in tr.stderr.splitlines() if "trace:" in l or "run:" in l]
+        os.unlink(rfs_hello)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {n: statistics.median(v) for n, v in times.items()}
-    over = {n: med[n] - med["bare"] for n in med}
+    rc = med["runcell run"]
     print("| variant | median ms | p95 ms | overhead over bare ms | overhead ÷ bubblewrap's |")
     print("|---|---|---|---|---|")
+    pairs = {"bare": ("bare", "bubblewrap"), "bubblewrap": ("bare", "bubblewrap"),
+             "bare, rootfs python": ("bare, rootfs python", "bubblewrap, rootfs python"),
+             "bubblewrap, rootfs python": ("bare, rootfs python", "bubblewrap, rootfs python")}
     for n, _ in variants:
-        ratio = "-" if n == "bare" else "%.2f" % (over[n] / over["bubblewrap"])
-        print("| %s | %.1f | %.1f | %.1f | %s |" % (n, med[n], pct(times[n], 95), over[n], ratio))
-    print("vm_oneshot: runs=%d bare_ms=%.1f bwrap_ms=%.1f runcell_ms=%.1f overhead_ratio=%.2f" % (
-        a.runs, med["bare"], med["bubblewrap"], med["runcell run"],
-        over["runcell run"] / over["bubblewrap"]))
+        if n == "runcell run":
+            continue
+        b, w = pairs[n]
+        over = med[n] - med[b]
+        ratio = "-" if n == b else "%.2f" % (over / (med[w] - med[b]))
+        print("| %s | %.1f | %.1f | %.1f | %s |" % (n, med[n], pct(times[n], 95), over, ratio))
+    for b, w in (("bare", "bubblewrap"), ("bare, rootfs python", "bubblewrap, rootfs python")):
+        over = rc - med[b]
+        print("| runcell run, against %s | %.1f | %.1f | %.1f | %.2f |" % (
+            "/usr/bin/python3" if b == "bare" else "the rootfs python", rc,
+            pct(times["runcell run"], 95), over, over / (med[w] - med[b])))
+    print("vm_oneshot: runs=%d bare_ms=%.1f bwrap_ms=%.1f runcell_ms=%.1f overhead_ratio=%.2f "
+          "rootfs_bare_ms=%.1f rootfs_bwrap_ms=%.1f rootfs_overhead_ratio=%.2f" % (
+              a.runs, med["bare"], med["bubblewrap"], rc,
+              (rc - med["bare"]) / (med["bubblewrap"] - med["bare"]),
+              med["bare, rootfs python"], med["bubblewrap, rootfs python"],
+              (rc - med["bare, rootfs python"]) /
+              (med["bubblewrap, rootfs python"] - med["bare, rootfs python"])))
+    for line in trace:
+        print(line)
 
 
 if __name__ == "__main__":
