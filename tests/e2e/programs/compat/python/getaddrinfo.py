@@ -1,5 +1,6 @@
 """Name resolution from /etc/hosts: localhost, the host name, and a numeric address."""
 import socket
+import time
 
 def addrs(host, family=0, flags=0):
     try:
@@ -15,3 +16,9 @@ print("hostname inet", addrs(socket.gethostname(), socket.AF_INET))
 print("gethostbyname", socket.gethostbyname("localhost"))
 print("gethostbyaddr", socket.gethostbyaddr("127.0.0.1")[0])
 print("fqdn", socket.getfqdn())
+t0 = time.monotonic()
+try:
+    socket.getaddrinfo("example.com", 80)
+    print("example.com resolved")
+except socket.gaierror as e:
+    print("example.com gaierror", e.errno, "within 2 s", time.monotonic() - t0 < 2)
