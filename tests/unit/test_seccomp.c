@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/kcmp.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -545,10 +547,9 @@ static void test_default_denies(void)
                 {"setdomainname", SYS_setdomainname, {0, 100000}},
                 {"personality(ADDR_NO_RANDOMIZE)", SYS_personality, {0x0040000}},
                 {"personality(0x100000000)", SYS_personality, {0x100000000L}},
-                {"socket(AF_NETLINK)", SYS_socket, {16, SOCK_RAW, 0}},
                 {"socket(AF_PACKET)", SYS_socket, {17, SOCK_RAW, 0}},
                 {"socket(AF_VSOCK)", SYS_socket, {40, SOCK_STREAM, 0}},
-                {"socket(AF_NETLINK | 1 << 32)", SYS_socket, {16L | (1L << 32), SOCK_RAW, 0}},
+                {"socket(AF_PACKET | 1 << 32)", SYS_socket, {17L | (1L << 32), SOCK_RAW, 0}},
                 {"socketpair(AF_INET)", SYS_socketpair, {AF_INET, SOCK_STREAM, 0, 0}},
                 {"memfd_secret", SYS_memfd_secret, {0}},
                 {"process_madvise", SYS_process_madvise, {bad, 0, 0, 0, 0}},
@@ -587,6 +588,131 @@ static void test_default_denies(void)
                 if (o.installed && (o.ret != -1 || o.err != EPERM))
                         FAIL("ioctl(%#lx): ret %ld errno %d, want EPERM", ioctls[i], o.ret, o.err);
         }
+        seccomp_bpf_free(&b);
+}
+
+/* ---- netlink: NETLINK_ROUTE only ---- */
+
+/* Under the filter: open a NETLINK_ROUTE socket as glibc's getifaddrs does, dump the links and
+ * return how many there were (-1 with errno; ENOENT when "lo" was not among them). The probe
+ * runs in the test's own network namespace, so nothing but reading is attempted. */
+static long probe_rtnl_dump_links(const void *arg)
+{
+        (void)arg;
+        bool saw_lo = false;
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0)
+                return -1;
+        struct {
+                struct nlmsghdr h;
+                struct ifinfomsg i;
+        } req = {.h = {.nlmsg_len = sizeof(req),
+                       .nlmsg_type = RTM_GETLINK,
+                       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+                       .nlmsg_seq = 1},
+                 .i = {.ifi_family = AF_UNSPEC}};
+        struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+        if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+                return -1;
+        static char buf[65536] __attribute__((aligned(4)));
+        long links = 0;
+        for (;;) {
+                ssize_t n = recv(fd, buf, sizeof(buf), 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0)
+                        return -1;
+                int len = (int)n;
+                for (struct nlmsghdr *m = (struct nlmsghdr *)buf; NLMSG_OK(m, len);
+                     m = NLMSG_NEXT(m, len)) {
+                        if (m->nlmsg_type == NLMSG_DONE) {
+                                errno = saw_lo ? 0 : ENOENT;
+                                return saw_lo ? links : -1;
+                        }
+                        if (m->nlmsg_type == NLMSG_ERROR) {
+                                errno = -((struct nlmsgerr *)NLMSG_DATA(m))->error;
+                                return -1;
+                        }
+                        if (m->nlmsg_type != RTM_NEWLINK)
+                                continue;
+                        links++;
+                        struct ifinfomsg *ifi = NLMSG_DATA(m);
+                        int alen = (int)IFLA_PAYLOAD(m);
+                        for (struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, alen);
+                             a = RTA_NEXT(a, alen))
+                                if (a->rta_type == IFLA_IFNAME &&
+                                    strcmp((const char *)RTA_DATA(a), "lo") == 0)
+                                        saw_lo = true;
+                }
+        }
+}
+
+static void test_default_netlink(void)
+{
+        seccomp_bpf_t b = {0};
+        REQUIRE(load_default(&b));
+        /* AF_NETLINK = 16, NETLINK_ROUTE = 0; the kernel reads family, type and protocol as
+         * ints, so junk in the upper 32 bits changes nothing on either side. */
+        const raw_call_t allowed[] = {
+            {"socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)", SYS_socket, {16, SOCK_RAW, 0}},
+            {"socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE)",
+             SYS_socket,
+             {16, SOCK_RAW | SOCK_CLOEXEC, 0}},
+            {"socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC|SOCK_NONBLOCK, NETLINK_ROUTE)",
+             SYS_socket,
+             {16, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, 0}},
+            {"socket(AF_NETLINK, SOCK_DGRAM, NETLINK_ROUTE)", SYS_socket, {16, SOCK_DGRAM, 0}},
+            {"socket(AF_NETLINK, SOCK_DGRAM|SOCK_NONBLOCK, NETLINK_ROUTE)",
+             SYS_socket,
+             {16, SOCK_DGRAM | SOCK_NONBLOCK, 0}},
+            {"socket(AF_NETLINK | 1 << 32, SOCK_RAW, NETLINK_ROUTE)",
+             SYS_socket,
+             {16L | (1L << 32), SOCK_RAW, 0}},
+            {"socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE | 1 << 32)",
+             SYS_socket,
+             {16, SOCK_RAW, 1L << 32}},
+        };
+        for (size_t i = 0; i < TU_COUNT(allowed); i++)
+                expect_call(&b, &allowed[i], 0);
+
+        /* Every other protocol (audit 9, kobject_uevent 15, netfilter 12, generic 16,
+         * sock_diag 4, xfrm 6, connector 11, ...), with any type flags: EPERM. */
+        static const long types[] = {SOCK_RAW, SOCK_RAW | SOCK_CLOEXEC,
+                                     SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK};
+        for (long proto = 1; proto < 32; proto++)
+                for (size_t t = 0; t < TU_COUNT(types); t++) {
+                        raw_call_t c = {"socket(AF_NETLINK, type, protocol)",
+                                        SYS_socket,
+                                        {16, types[t], proto}};
+                        outcome_t o = run_probe(&b, probe_raw, &c);
+                        if (o.installed && (o.killed || o.ret != -1 || o.err != EPERM))
+                                FAIL("socket(AF_NETLINK, %#lx, %ld): ret %ld errno %d, want EPERM",
+                                     types[t], proto, o.ret, o.err);
+                }
+        const raw_call_t denied[] = {
+            {"socket(AF_NETLINK, SOCK_RAW, NETLINK_AUDIT | 1 << 32)",
+             SYS_socket,
+             {16, SOCK_RAW, 9L | (1L << 32)}},
+            {"socket(AF_NETLINK, SOCK_RAW, -1)", SYS_socket, {16, SOCK_RAW, 0xffffffffL}},
+            {"socket(AF_NETLINK, SOCK_STREAM, NETLINK_ROUTE)", SYS_socket, {16, SOCK_STREAM, 0}},
+            {"socket(AF_NETLINK, SOCK_SEQPACKET, NETLINK_ROUTE)",
+             SYS_socket,
+             {16, SOCK_SEQPACKET, 0}},
+            {"socket(AF_NETLINK, SOCK_RAW | 0x40000000, NETLINK_ROUTE)",
+             SYS_socket,
+             {16, SOCK_RAW | 0x40000000L, 0}},
+            {"socketpair(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE)",
+             SYS_socketpair,
+             {16, SOCK_RAW, 0, 0}},
+        };
+        for (size_t i = 0; i < TU_COUNT(denied); i++)
+                expect_call(&b, &denied[i], EPERM);
+
+        /* the rest of a query (sendto, recv) passes too: a link dump of this namespace */
+        outcome_t o = run_probe(&b, probe_rtnl_dump_links, NULL);
+        if (o.installed && (o.killed || o.ret < 1))
+                FAIL("RTM_GETLINK dump under the filter: ret %ld errno %d (%s)", o.ret, o.err,
+                     strerror(o.err));
         seccomp_bpf_free(&b);
 }
 
@@ -765,7 +891,7 @@ int main(int argc, char **argv)
             TU_TEST(test_default_allows),           TU_TEST(test_default_denies),
             TU_TEST(test_default_kills_other_abis), TU_TEST(test_small_profile_args),
             TU_TEST(test_includes_excludes),        TU_TEST(test_arch_map_adds_x86),
-            TU_TEST(test_install_rejects_empty),
+            TU_TEST(test_install_rejects_empty),    TU_TEST(test_default_netlink),
         };
         return tu_main("test_seccomp", tests, TU_COUNT(tests), argc, argv);
 }
