@@ -332,6 +332,25 @@ def host_ia32(t):
     return value
 
 
+# ------------------------------------------------------------ cgroup memory peak
+
+def memory_peak_file():
+    """The cgroup file runcell reads a stage's peak memory from on this host (cgroup v2:
+    memory.peak, from Linux 5.19; v1: memory.max_usage_in_bytes), or None when the kernel
+    has none: then runcell reports memory_kb as null.  Looked for in this process's own
+    cgroup, under which runcell makes its leaves."""
+    dirs = harness.own_cgroup_dirs()
+    for d in dirs:
+        if os.path.exists(os.path.join(d, "cgroup.controllers")):  # v2
+            f = os.path.join(d, "memory.peak")
+            return f if os.path.exists(f) else None
+    for d in dirs:
+        f = os.path.join(d, "memory.max_usage_in_bytes")
+        if os.path.exists(f):
+            return f
+    return None
+
+
 # --------------------------------------------------------------- host state
 
 def _read(path, mode="r"):
