@@ -1144,6 +1144,13 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
         bool post = h->method == DL_POST;
         if (post)
                 h->too_large = true; /* the body is ignored unless a route wants it */
+        else
+                /* No body is coming: lws' timer for one (PENDING_TIMEOUT_HTTP_CONTENT, 5 s
+                 * from the headers) would run until the answer is written, and close the
+                 * connection without a response if the event loop was held up that long. The
+                 * answer is ours to give; once it is out, lws_http_transaction_completed sets
+                 * the keep-alive timer. */
+                lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         char origin[256];
         if (srv->opts->origins.n &&
             lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
