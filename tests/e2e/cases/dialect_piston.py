@@ -3,12 +3,14 @@ POST /api/v2/execute, GET /api/v2/packages and WebSocket /api/v2/connect, answer
 answers them; the npm package piston-client driven against it (tests/e2e/node/)."""
 
 import asyncio
+import fcntl
 import glob
 import hashlib
 import json
 import os
 import re
 import shutil
+import threading
 import time
 
 import harness
@@ -267,8 +269,6 @@ def runtimes_while_unpacking(t):
     directory whose unpacking lock another process holds, both answer at once (they used to
     wait for the lock and the unpacking in the event loop, past libwebsockets' 5 s limit
     for a GET's answer, and the client saw the connection closed without a response)."""
-    import fcntl
-    import threading
     state = t.tmpdir()
     os.makedirs(os.path.join(state, "rootfs"))
     lock = open(os.path.join(state, "rootfs", ".lock"), "w")

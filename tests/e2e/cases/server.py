@@ -3,6 +3,8 @@
 
 import asyncio
 import json
+import re
+import socket
 import time
 import uuid
 
@@ -634,7 +636,6 @@ class RawHTTP:
     """One HTTP/1.x connection driven by hand, to see what the server does with it."""
 
     def __init__(self, t, srv):
-        import socket
         self.t = t
         self.s = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
         self.buf = b""
@@ -684,14 +685,13 @@ def http_keep_alive(t):
     timeout=N) and kept to: requests after pauses shorter than N are answered, and after N
     the server closes cleanly.  A client that asks for close (or speaks HTTP/1.0 without
     keep-alive) is told "Connection: close" (RFC 9112 9.6) and the connection ends."""
-    import re as _re
     with Server(t) as srv:
         c = RawHTTP(t, srv)
         status, h, body = c.request("/healthz")
         t.eq(status, "HTTP/1.1 200 OK", "status line")
         t.check("connection" not in h, "a kept connection says Connection: %r" % h.get("connection"))
         ka = h.get("keep-alive", [])
-        m = _re.match(r"^timeout=(\d+)$", ka[0]) if len(ka) == 1 else None
+        m = re.match(r"^timeout=(\d+)$", ka[0]) if len(ka) == 1 else None
         t.check(m, "Keep-Alive: timeout=N announced: %r" % ka)
         n = int(m.group(1))
         t.check(2 <= n <= 120, "keep-alive timeout %d s" % n)
