@@ -31,6 +31,8 @@ static int parse_listen(serve_args_t *a, const char *v)
         char *end;
         if (!colon || colon == v || (size_t)(colon - v) >= sizeof(a->host))
                 return -1;
+        if (colon[1] < '0' || colon[1] > '9')
+                return -1;
         long port = strtol(colon + 1, &end, 10);
         if (*end || port < 0 || port > 65535)
                 return -1;
