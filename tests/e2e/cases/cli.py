@@ -72,8 +72,12 @@ def missing_stdin_file(t):
 
 @case("bad_input.missing_lang")
 def missing_lang(t):
-    r = t.runcell("run", HELLO)
-    expect_bad_input(t, r, "missing --lang")
+    # without --lang the extension names the language; with no extension it must be given
+    d = t.tmpdir()
+    f = t.write(d, "hello", "print('hi')\n")
+    r = t.runcell("run", f)
+    line = expect_bad_input(t, r, "missing --lang for a file without an extension")
+    t.contains(line, "--lang", "the error asks for --lang")
 
 
 @case("bad_input.no_files")
