@@ -22,6 +22,7 @@
 #include "sandbox/sync.h"
 #include "server/evloop_lws.h"
 #include "util/json.h"
+#include "util/net.h"
 
 #define OUTQ_HIGH   (1u << 20) /* queued bytes to one client before its runs' output pauses */
 #define OUTQ_LOW    (256u << 10)
@@ -1506,6 +1507,23 @@ static void start_draining(server_t *srv)
         }
 }
 
+/* libwebsockets' own error lines, marked as such. */
+static void lws_log_line(int level, const char *line)
+{
+        (void)level;
+        fprintf(stderr, "runcell: libwebsockets: %s%s", line,
+                *line && line[strlen(line) - 1] == '\n' ? "" : "\n");
+}
+
+/* Why nothing listens on host:port after libwebsockets set its vhost up. */
+static int listen_failed(const server_opts_t *opts, int port, rc_err_t *err)
+{
+        if (net_try_bind(opts->host, port, err) < 0)
+                return -1;
+        return rc_err_set(err, EADDRNOTAVAIL, "cannot listen on %s:%d (libwebsockets did not)",
+                          opts->host, port);
+}
+
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
 {
         server_t srv = {.cat = cat,
@@ -1514,7 +1532,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0};
         srv.runs_by = calloc(cat->set.n * NSTATUS, sizeof(*srv.runs_by));
         build_routes(&srv);
-        lws_set_log_level(LLL_ERR, NULL);
+        lws_set_log_level(LLL_ERR, lws_log_line);
         struct lws_context_creation_info info;
         memset(&info, 0, sizeof(info));
         info.port = opts->port;
@@ -1529,10 +1547,17 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 info.ssl_private_key_filepath = opts->tls_key;
         }
         srv.ctx = lws_create_context(&info);
-        if (!srv.ctx)
-                return rc_err_set(err, EADDRINUSE, "cannot listen on %s:%d", opts->host,
-                                  opts->port);
+        if (!srv.ctx) {
+                free(srv.runs_by);
+                return listen_failed(opts, opts->port, err);
+        }
         srv.vh = lws_get_vhost_by_name(srv.ctx, "default");
+        int port = srv.vh ? lws_get_vhost_listen_port(srv.vh) : opts->port;
+        if (!srv.vh || port <= 0 || !net_listening(opts->host, port)) {
+                lws_context_destroy(srv.ctx);
+                free(srv.runs_by);
+                return listen_failed(opts, port > 0 ? port : opts->port, err);
+        }
         srv.loop = srv.vh ? ev_lws_new(srv.ctx, srv.vh) : NULL;
         if (!srv.loop) {
                 lws_context_destroy(srv.ctx);
@@ -1545,9 +1570,10 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         sa.sa_handler = on_stop_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        fprintf(stderr, "runcell: listening on %s://%s:%d\n",
-                opts->tls_cert && opts->tls_key ? "https" : "http", opts->host,
-                lws_get_vhost_listen_port(srv.vh));
+        bool named = opts->host_name && strcmp(opts->host_name, opts->host) != 0;
+        fprintf(stderr, "runcell: listening on %s://%s:%d%s%s%s\n",
+                opts->tls_cert && opts->tls_key ? "https" : "http", opts->host, port,
+                named ? " (" : "", named ? opts->host_name : "", named ? ")" : "");
         for (size_t i = 0; i < dialect_count; i++)
                 if (!opts->dialects[i].disabled)
                         fprintf(stderr, "runcell: dialect %s at %s\n", dialect_table[i]->name,
