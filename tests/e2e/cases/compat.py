@@ -17,7 +17,7 @@ nothing is accepted just for exiting 0.  What the programs rely on, and where it
   count on the host outside, and compat.go_cpu_quota checks that all those CPUs together get
   no more than one core's worth of time.
 
-The 50 MB stdin cases go through `runcell batch`: `runcell run --stdin` reads at most 16 MiB.
+The 50 MB stdin cases: python pipes it into `runcell run` (streamed), c sends it through `runcell batch`.
 """
 
 import datetime
@@ -643,8 +643,14 @@ def cpp_sort(t):
 
 @compat("stdin_50mb", "python")
 def python_stdin(t):
+    # piped into `runcell run`, which streams its own stdin to the program
     data, sha = big_stdin()
-    st = run_batch(t, "python", "stdin_sha", data)
+    r = t.runcell(*(list(t.suite.global_args) + ["run", "--json"] + WALL +
+                    ["--lang", "python", src("python", "stdin_sha")]),
+                  stdin_data=data.encode(), note="50 MB piped to runcell run")
+    t.rc0(r, "runcell run exit status")
+    st = r.json()["run"]
+    expect_stage(t, st, "run", status="ok", exit_code=0, signal=None)
     t.eq(st["stdout"], "bytes %d sha256 %s\n" % (len(data), sha), "run.stdout")
 
 
