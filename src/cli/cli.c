@@ -1,5 +1,7 @@
 #include "cli/cli.h"
 
+#include "util/cleanup.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,36 +11,114 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Help: the global part, then one section per command. `runcell help` prints them all;
+ * `runcell help CMD` and `runcell CMD --help` print that command's section and the global
+ * options. Every option a command accepts is listed here. */
+static const char help_global[] =
+    "usage: runcell [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
+    "\n"
+    "commands:\n"
+    "  run        compile (if needed) and run source files in a fresh sandbox\n"
+    "  serve      HTTP and WebSocket server (docs/protocol.md)\n"
+    "  batch      one JSON request per line on stdin, one JSON answer per line on stdout\n"
+    "  languages  list the languages and their versions\n"
+    "  doctor     report what this host offers and what runcell enforces\n"
+    "  version    print runcell's version\n"
+    "  help [COMMAND]  all of this help, or one command's\n";
+
+static const char help_options[] =
+    "global options (before COMMAND):\n"
+    "  --toolchains DIR   toolchain definitions (*.json); env RUNCELL_TOOLCHAINS\n"
+    "  --rootfs-dir DIR   root filesystem tarballs; env RUNCELL_ROOTFS_DIR\n"
+    "  --state-dir DIR    unpacked root filesystems; env RUNCELL_STATE_DIR\n"
+    "  --rlimit-only      run without cgroup limits on memory, CPU and processes, for\n"
+    "                     development on a host without delegated cgroups (env\n"
+    "                     RUNCELL_RLIMIT_ONLY=1)\n"
+    "  -h, --help         help (also after a command: runcell run --help)\n"
+    "\n"
+    "environment: RUNCELL_TOOLCHAINS, RUNCELL_ROOTFS_DIR, RUNCELL_STATE_DIR,\n"
+    "             RUNCELL_SECCOMP_PROFILES (seccomp profile directory), RUNCELL_RLIMIT_ONLY,\n"
+    "             RUNCELL_SANDBOX_UID/GID (root only: the ids sandboxes run as),\n"
+    "             RUNCELL_TRACE=1 (time each step of runcell's own work, on stderr)\n";
+
+static const struct {
+        const char *name;
+        const char *text;
+} help_cmds[] = {
+    {"run",
+     "runcell run [--lang L] [--name NAME] [--stdin FILE|-] [--json] [limits] FILE...\n"
+     "            [-- ARGS...]\n"
+     "  compile (if the language compiles) and run FILE... in a fresh sandbox; the files go\n"
+     "  to /work under their base names, the first is the entry point; ARGS go to the\n"
+     "  program. A FILE may be a pipe, e.g. <(...); \"-\" is runcell's stdin.\n"
+     "  -l, --lang L       language or alias (runcell languages); default: guessed from the\n"
+     "                     entry file's extension (source_extensions in toolchains/*.json)\n"
+     "  --name NAME        the entry file's name in /work (default: its base name; a pipe\n"
+     "                     or \"-\" without an extension gets the language's source file\n"
+     "                     name, e.g. main.py)\n"
+     "  --stdin FILE       the program's stdin is FILE (a file or a pipe); \"-\": runcell's\n"
+     "                     stdin. Default: runcell's stdin, passed on as the program reads\n"
+     "                     it: a pipe or file, /dev/null (end of input at once) or a terminal\n"
+     "                     (Ctrl-D ends input; in the background: no input)\n"
+     "  --json             print one JSON object with both stages instead of streaming\n"
+     "  limits (run stage; defaults per language in toolchains/*.json):\n"
+     "    --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
+     "    --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"},
+    {"serve",
+     "runcell serve [--config FILE] [--listen HOST:PORT] [--max-concurrent N] [--queue N]\n"
+     "              [--pool N] [--warm LANG,...]\n"
+     "  HTTP and WebSocket server on one port (docs/protocol.md, docs/dialects.md)\n"
+     "  --config FILE      JSON configuration (docs/protocol.md); the options below win\n"
+     "  --listen HOST:PORT IPv4 address or host name (resolved; the first IPv4 address is\n"
+     "                     used) and port; default 127.0.0.1:8080; port 0: any free port\n"
+     "  --max-concurrent N runs going at once, 1 to 4096 (default: one per core)\n"
+     "  --queue N          runs waiting beyond those, 0 to 1048576 (default 64)\n"
+     "  --pool N           prepared sandboxes kept per language, 0 to 16 (default 1)\n"
+     "  --warm LANG,...    prepare sandboxes for these languages at start\n"},
+    {"batch",
+     "runcell batch [--pool N] [--warm LANG,...]\n"
+     "  one JSON request per line on stdin, one JSON answer per line on stdout (README.md)\n"
+     "  --pool N           prepared sandboxes kept per language, 0 to 16 (default 1)\n"
+     "  --warm LANG,...    prepare sandboxes for these languages at start\n"},
+    {"languages", "runcell languages [--json]\n"
+                  "  list the languages, their aliases, versions and root filesystems\n"
+                  "  --json             one JSON array\n"},
+    {"doctor", "runcell doctor [--json]\n"
+               "  report what this host offers a sandbox and what runcell enforces here\n"
+               "  (user namespaces and AppArmor, seccomp, filesystems, cgroups)\n"
+               "  --json             one JSON object\n"},
+    {"version", "runcell version\n"
+                "  print runcell's version (also: runcell --version)\n"},
+    {"help", "runcell help [COMMAND]\n"
+             "  all of this help, or one command's\n"},
+};
+
 static void usage(FILE *f)
 {
-        fputs("usage: runcell [--toolchains DIR] [--rootfs-dir DIR] [--state-dir DIR] "
-              "[--rlimit-only]\n"
-              "               COMMAND\n"
-              "\n"
-              "commands:\n"
-              "  run --lang L [--stdin FILE] [--json] [limits] FILE... [-- ARGS...]\n"
-              "                      compile (if needed) and run FILE... in a fresh sandbox\n"
-              "  serve [--listen HOST:PORT] [--max-concurrent N] [--queue N] [--pool N]\n"
-              "        [--warm LANG,...]\n"
-              "                      HTTP and WebSocket server (docs/protocol.md); default\n"
-              "                      127.0.0.1:8080, one run per core, 64 waiting\n"
-              "  batch [--pool N] [--warm LANG,...]\n"
-              "                      one JSON request per line on stdin, one answer per line on\n"
-              "                      stdout; keeps N prepared sandboxes per language (default 1)\n"
-              "  languages [--json]  list the languages and their versions\n"
-              "  doctor [--json]     report what this host offers and what runcell enforces\n"
-              "  version             print runcell's version\n"
-              "\n"
-              "run limits: --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
-              "            --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"
-              "            (apply to the run stage)\n"
-              "\n"
-              "--rlimit-only (or RUNCELL_RLIMIT_ONLY=1): run without cgroup limits on memory, CPU\n"
-              "             and processes, for development on a host without delegated cgroups\n"
-              "\n"
-              "environment: RUNCELL_TOOLCHAINS, RUNCELL_ROOTFS_DIR, RUNCELL_STATE_DIR,\n"
-              "             RUNCELL_SANDBOX_UID/GID (root only: the ids sandboxes run as)\n",
-              f);
+        fputs(help_global, f);
+        for (size_t i = 0; i < ARRAY_SIZE(help_cmds); i++)
+                fprintf(f, "\n%s", help_cmds[i].text);
+        fprintf(f, "\n%s", help_options);
+}
+
+/* One command's help on stdout; 1 (with a message) for an unknown command. */
+static int command_help(const char *cmd)
+{
+        for (size_t i = 0; i < ARRAY_SIZE(help_cmds); i++)
+                if (strcmp(help_cmds[i].name, cmd) == 0) {
+                        printf("usage: %s\n%s", help_cmds[i].text, help_options);
+                        return 0;
+                }
+        return cli_fail("unknown command '%s' (see runcell --help)", cmd);
+}
+
+/* Whether a command's options (up to "--") ask for help. */
+static bool wants_help(int argc, char **argv)
+{
+        for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+                if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+                        return true;
+        return false;
 }
 
 int cli_fail(const char *fmt, ...)
@@ -83,6 +163,10 @@ int cli_main(int argc, char **argv)
                         usage(stdout);
                         return 0;
                 }
+                if (strcmp(a, "--version") == 0) {
+                        printf("runcell %s\n", RUNCELL_VERSION);
+                        return 0;
+                }
                 if (strcmp(a, "--rlimit-only") == 0) {
                         rlimit_only = true;
                         continue;
@@ -104,11 +188,15 @@ int cli_main(int argc, char **argv)
                 return 2;
         }
         const char *cmd = argv[i];
-        if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
+        if (wants_help(argc - i, argv + i))
+                return command_help(cmd);
+        if (strcmp(cmd, "version") == 0) {
                 printf("runcell %s\n", RUNCELL_VERSION);
                 return 0;
         }
         if (strcmp(cmd, "help") == 0) {
+                if (i + 1 < argc)
+                        return command_help(argv[i + 1]);
                 usage(stdout);
                 return 0;
         }

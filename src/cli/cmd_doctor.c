@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -43,9 +44,12 @@ static void check_userns(check_t *c)
                 return;
         }
         c->ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-        snprintf(c->detail, sizeof(c->detail), "%s",
-                 c->ok ? "user, pid, mount, net, uts, ipc, cgroup namespaces can be created"
-                       : strerror(WEXITSTATUS(st)));
+        if (c->ok)
+                snprintf(c->detail, sizeof(c->detail),
+                         "user, pid, mount, net, uts, ipc, cgroup namespaces can be created");
+        else
+                snprintf(c->detail, sizeof(c->detail), "cannot be created: %s",
+                         strerror(WEXITSTATUS(st)));
 }
 
 static void check_seccomp(check_t *c)
@@ -138,6 +142,195 @@ static void check_cgroups(check_t *v2, check_t *v1, check_t *deleg)
         }
 }
 
+/* ------------------------------------------- user namespaces in use, AppArmor's restriction */
+
+#define APPARMOR_USERNS_SYSCTL "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
+/* For the tests only (docs/HOSTS.md): read this file instead of the sysctl. */
+#define APPARMOR_USERNS_SYSCTL_ENV "RUNCELL_TEST_APPARMOR_SYSCTL"
+
+/* What a sandbox does first: a user namespace, its id maps, then capabilities used in it. */
+typedef struct userns_probe {
+        bool ok;
+        bool ran;
+        int step; /* that failed: 1 creating it, 2 its id maps, 3 using a capability in it */
+        int err;
+        char what[80];
+} userns_probe_t;
+
+static int write_proc(const char *path, const char *text)
+{
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        ssize_t w = write(fd, text, strlen(text));
+        int e = errno;
+        close(fd);
+        errno = e;
+        return w == (ssize_t)strlen(text) ? 0 : -1;
+}
+
+static void probe_userns(userns_probe_t *p)
+{
+        memset(p, 0, sizeof(*p));
+        int fds[2];
+        if (pipe2(fds, O_CLOEXEC) < 0)
+                return;
+        unsigned uid = (unsigned)geteuid(), gid = (unsigned)getegid();
+        pid_t pid = fork();
+        if (pid == 0) {
+                userns_probe_t r = {.ok = true, .ran = true};
+                char map[64];
+                close(fds[0]);
+#define PROBE_FAIL(s, w)                                                                           \
+        do {                                                                                       \
+                r.ok = false;                                                                      \
+                r.step = (s);                                                                      \
+                r.err = errno;                                                                     \
+                snprintf(r.what, sizeof(r.what), "%s", (w));                                       \
+                goto report;                                                                       \
+        } while (0)
+                if (unshare(CLONE_NEWUSER) < 0)
+                        PROBE_FAIL(1, "creating a user namespace");
+                if (write_proc("/proc/self/setgroups", "deny") < 0 && errno != ENOENT)
+                        PROBE_FAIL(2, "writing its setgroups");
+                snprintf(map, sizeof(map), "0 %u 1\n", uid);
+                if (write_proc("/proc/self/uid_map", map) < 0)
+                        PROBE_FAIL(2, "writing its uid_map");
+                snprintf(map, sizeof(map), "0 %u 1\n", gid);
+                if (write_proc("/proc/self/gid_map", map) < 0)
+                        PROBE_FAIL(2, "writing its gid_map");
+                if (unshare(CLONE_NEWNS | CLONE_NEWUTS) < 0)
+                        PROBE_FAIL(3, "creating mount and uts namespaces in it");
+                if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                        PROBE_FAIL(3, "changing mount propagation in it");
+                if (mount("runcell-doctor", "/tmp", "tmpfs", 0, "size=16k") < 0)
+                        PROBE_FAIL(3, "mounting a tmpfs in it");
+                if (sethostname("runcell-doctor", 14) < 0)
+                        PROBE_FAIL(3, "setting a host name in it");
+#undef PROBE_FAIL
+        report:
+                if (write(fds[1], &r, sizeof(r)) != (ssize_t)sizeof(r))
+                        _exit(1);
+                _exit(0);
+        }
+        close(fds[1]);
+        if (pid > 0) {
+                if (read(fds[0], p, sizeof(*p)) != (ssize_t)sizeof(*p))
+                        memset(p, 0, sizeof(*p));
+                waitpid(pid, NULL, 0);
+        }
+        close(fds[0]);
+}
+
+/* The user_namespaces check says "ok" only when a user namespace can also be used. */
+static void check_userns_usable(check_t *c, const userns_probe_t *p)
+{
+        if (!c->ok || p->ok)
+                return;
+        c->ok = false;
+        if (!p->ran)
+                snprintf(c->detail, sizeof(c->detail), "could not test using a user namespace");
+        else
+                snprintf(c->detail, sizeof(c->detail),
+                         "created, but %s failed: %s; sandboxes cannot be built", p->what,
+                         strerror(p->err));
+}
+
+/* The profile shipped in scripts/apparmor (installed to share/runcell/apparmor). */
+static char *apparmor_profile_path(const rc_paths_t *paths)
+{
+        char *c[3] = {NULL, NULL, NULL};
+        if (asprintf(&c[0], "%s/../scripts/apparmor/runcell", paths->toolchains_dir) < 0)
+                c[0] = NULL;
+        if (asprintf(&c[1], "%s/../apparmor/runcell", paths->toolchains_dir) < 0)
+                c[1] = NULL;
+        if (asprintf(&c[2], "%s/scripts/apparmor/runcell", RUNCELL_SOURCE_DIR) < 0)
+                c[2] = NULL;
+        char *found = NULL;
+        for (size_t i = 0; i < ARRAY_SIZE(c) && !found; i++)
+                if (c[i] && fs_exists(c[i]))
+                        found = realpath(c[i], NULL);
+        for (size_t i = 0; i < ARRAY_SIZE(c); i++)
+                free(c[i]);
+        return found ? found : strdup("scripts/apparmor/runcell");
+}
+
+/* Ubuntu 23.10+: kernel.apparmor_restrict_unprivileged_userns=1 leaves an unconfined program's
+ * user namespaces without capabilities. ok unless it is set and the probe failed; then *fix
+ * holds what to do (heap, the caller frees it). */
+static void check_apparmor(check_t *c, const rc_paths_t *paths, const userns_probe_t *p, char **fix)
+{
+        const char *path = getenv(APPARMOR_USERNS_SYSCTL_ENV);
+        if (!path || !*path)
+                path = APPARMOR_USERNS_SYSCTL;
+        _cleanup_free_ char *text = NULL;
+        int restricted = -1; /* -1: no such sysctl (no AppArmor, or an older one) */
+        if (fs_read_file(path, 64, &text, NULL, NULL) == 0)
+                restricted = atoi(text) != 0;
+        *fix = NULL;
+        c->ok = restricted != 1 || p->ok;
+        if (restricted < 0)
+                snprintf(c->detail, sizeof(c->detail),
+                         "kernel.apparmor_restrict_unprivileged_userns absent: no AppArmor "
+                         "restriction on user namespaces");
+        else if (restricted == 0)
+                snprintf(c->detail, sizeof(c->detail),
+                         "kernel.apparmor_restrict_unprivileged_userns = 0: user namespaces "
+                         "not restricted");
+        else if (c->ok)
+                snprintf(c->detail, sizeof(c->detail),
+                         "kernel.apparmor_restrict_unprivileged_userns = 1, and runcell may use "
+                         "user namespaces (%s)",
+                         geteuid() == 0 ? "root" : "an AppArmor profile allows it");
+        else
+                snprintf(c->detail, sizeof(c->detail),
+                         "kernel.apparmor_restrict_unprivileged_userns = 1: AppArmor denies "
+                         "runcell the use of user namespaces (%.80s failed: %.60s)",
+                         p->what, strerror(p->err));
+        if (c->ok)
+                return;
+        _cleanup_free_ char *profile = apparmor_profile_path(paths);
+        _cleanup_free_ char *exe = realpath("/proc/self/exe", NULL);
+        bool listed = exe && (strcmp(exe, "/usr/local/bin/runcell") == 0 ||
+                              strcmp(exe, "/usr/bin/runcell") == 0);
+        char *add = NULL;
+        if (exe && !listed &&
+            asprintf(&add,
+                     "    sudo sed -i 's|^@{runcell} = |&%s |' /etc/apparmor.d/runcell\n"
+                     "      (this runcell is %s, not /usr/local/bin/runcell or /usr/bin/runcell)\n",
+                     exe, exe) < 0)
+                add = NULL;
+        if (asprintf(fix,
+                     "install runcell's AppArmor profile, which allows it user namespaces:\n"
+                     "    sudo install -m 0644 %s /etc/apparmor.d/runcell\n"
+                     "%s"
+                     "    sudo apparmor_parser -r /etc/apparmor.d/runcell\n"
+                     "or lift the restriction for every program (weaker):\n"
+                     "    sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\n"
+                     "    echo kernel.apparmor_restrict_unprivileged_userns=0 | "
+                     "sudo tee /etc/sysctl.d/60-runcell-userns.conf\n"
+                     "(docs/HOSTS.md)",
+                     profile, add ? add : "") < 0)
+                *fix = NULL;
+        free(add);
+}
+
+/* ---------------------------------------------------------------- one verdict per line */
+
+/* The lines must agree: cgroup_delegation is "ok" only when runcell could open its cgroups
+ * here (unless rlimit-only mode skipped that), and what is "enforced" says "yes" only when
+ * the checks it rests on are ok. */
+static void reconcile_cgroups(check_t *deleg, bool rlimit_only, bool limits_ok, const char *cg_line)
+{
+        if (rlimit_only || !deleg->ok || limits_ok)
+                return;
+        deleg->ok = false;
+        /* cg_line: "NO, runcell will refuse to run: REASON" */
+        const char *why = strstr(cg_line, ": ");
+        snprintf(deleg->detail, sizeof(deleg->detail), "runcell cannot use it: %.200s",
+                 why ? why + 2 : cg_line);
+}
+
 int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
 {
         bool json = false;
@@ -147,13 +340,18 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
                 else
                         return cli_fail("doctor: unknown option %s", argv[i]);
         }
-        check_t checks[7] = {
+        check_t checks[8] = {
             {.name = "user_namespaces"},   {.name = "seccomp"},
             {.name = "overlayfs"},         {.name = "tmpfs"},
             {.name = "cgroup_v2"},         {.name = "cgroup_v1"},
-            {.name = "cgroup_delegation"},
+            {.name = "cgroup_delegation"}, {.name = "apparmor_userns"},
         };
         check_userns(&checks[0]);
+        userns_probe_t probe;
+        probe_userns(&probe);
+        check_userns_usable(&checks[0], &probe);
+        _cleanup_free_ char *fix = NULL;
+        check_apparmor(&checks[7], paths, &probe, &fix);
         check_seccomp(&checks[1]);
         check_filesystem(&checks[2], "overlay");
         check_filesystem(&checks[3], "tmpfs");
@@ -179,17 +377,23 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
                          err.msg);
         }
         cg_manager_free(cg);
+        reconcile_cgroups(&checks[6], paths->rlimit_only, limits_ok, cg_line);
         seccomp_bpf_t filter = {0};
         char *profile = NULL;
         rc_err_clear(&err);
-        if (asprintf(&profile, "%s/default.json", paths->seccomp_dir) >= 0 &&
-            seccomp_profile_load_file(profile, &filter, &err) == 0)
+        bool seccomp_ok = false;
+        if (!checks[1].ok)
+                snprintf(sc_line, sizeof(sc_line), "NO: the kernel or libseccomp lacks seccomp");
+        else if (asprintf(&profile, "%s/default.json", paths->seccomp_dir) >= 0 &&
+                 seccomp_profile_load_file(profile, &filter, &err) == 0) {
+                seccomp_ok = true;
                 snprintf(sc_line, sizeof(sc_line), "yes (default profile: %u BPF instructions)",
                          filter.len);
-        else
+        } else
                 snprintf(sc_line, sizeof(sc_line), "NO: %.560s", err.msg);
         free(profile);
         seccomp_bpf_free(&filter);
+        bool can_run = sandbox_ok && seccomp_ok && (limits_ok || paths->rlimit_only);
         const char *enforce[][2] = {
             {"namespaces, read-only root, private /work and /tmp", sandbox_ok ? "yes" : "NO"},
             {"wall time, output bytes, file size, disk (tmpfs size and inodes)",
@@ -216,8 +420,9 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
                         cJSON_AddStringToObject(en, enforce[i][0], enforce[i][1]);
                 cJSON_AddBoolToObject(o, "cgroup_limits", limits_ok);
                 cJSON_AddBoolToObject(o, "rlimit_only", paths->rlimit_only);
-                cJSON_AddBoolToObject(o, "can_run",
-                                      sandbox_ok && (limits_ok || paths->rlimit_only));
+                cJSON_AddBoolToObject(o, "can_run", can_run);
+                if (fix)
+                        cJSON_AddStringToObject(o, "fix", fix);
                 char *t = cJSON_PrintUnformatted(o);
                 printf("%s\n", t);
                 free(t);
@@ -234,7 +439,8 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
         printf("\nenforced:\n");
         for (size_t i = 0; i < ARRAY_SIZE(enforce); i++)
                 printf("  %-58s %s\n", enforce[i][0], enforce[i][1]);
-        printf("\nsandboxes can run: %s\n",
-               sandbox_ok && (limits_ok || paths->rlimit_only) ? "yes" : "NO");
+        if (fix)
+                printf("\nfix: %s\n", fix);
+        printf("\nsandboxes can run: %s\n", can_run ? "yes" : "NO");
         return 0;
 }

@@ -1,3 +1,6 @@
+/* runcell run: the files, the language (given or guessed from the entry file's extension), the
+ * program's stdin (a file, or runcell's own stdin passed on as the program reads it), one job on
+ * a poll loop, its output streamed or printed as JSON. */
 #include <errno.h>
 #include <libgen.h>
 #include <signal.h>
@@ -7,6 +10,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "cli/catalog.h"
@@ -19,10 +23,13 @@
 
 #define CLI_FILE_MAX  (16u << 20)
 #define CLI_FILES_MAX 256
+/* runcell's stdin read ahead of the program, at most (then reading waits for the program). */
+#define STDIN_QUEUE_MAX (1u << 20)
 
 typedef struct run_opts {
         const char *lang;
-        const char *stdin_path;
+        const char *name;       /* --name: the entry file's name in /work */
+        const char *stdin_path; /* --stdin; "-": runcell's stdin */
         bool json;
         rc_limits_t limits;
         char **files;
@@ -54,9 +61,6 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
                         i++;
                         break;
                 }
-                if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0)
-                        return cli_fail("usage: runcell run --lang L [--stdin FILE] [--json] "
-                                        "[limits] FILE... [-- ARGS...] (see runcell --help)");
                 if (strcmp(a, "--json") == 0) {
                         o->json = true;
                         continue;
@@ -80,12 +84,18 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
                         o->stdin_path = v;
                         continue;
                 }
+                if (strcmp(a, "--name") == 0) {
+                        if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
+                                return cli_fail("--name: a file name without '/', got '%s'", v);
+                        o->name = v;
+                        continue;
+                }
                 size_t k;
                 for (k = 0; k < ARRAY_SIZE(limit_flags); k++)
                         if (strcmp(a, limit_flags[k].flag) == 0)
                                 break;
                 if (k == ARRAY_SIZE(limit_flags))
-                        return cli_fail("run: unknown option %s", a);
+                        return cli_fail("run: unknown option %s (see runcell run --help)", a);
                 char *end;
                 long long n = strtoll(v, &end, 10);
                 if (*end || n <= 0)
@@ -93,13 +103,62 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
                 *(int64_t *)((char *)&o->limits + limit_flags[k].offset) = n;
         }
         o->args = argv + i;
-        if (!o->lang)
-                return cli_fail("run: --lang is required (see runcell languages)");
         if (o->nfiles == 0)
-                return cli_fail("run: no source file given");
+                return cli_fail("run: no source file given (see runcell run --help)");
         if (o->nfiles > CLI_FILES_MAX)
                 return cli_fail("run: more than %d files", CLI_FILES_MAX);
+        int dashes = 0;
+        for (int k = 0; k < o->nfiles; k++)
+                dashes += strcmp(o->files[k], "-") == 0;
+        if (dashes > 1 || (dashes && o->stdin_path && strcmp(o->stdin_path, "-") == 0))
+                return cli_fail("run: runcell's stdin (-) can be read only once");
         return 0;
+}
+
+/* ".py" in "dir/x.py"; NULL when the base name has none (".bashrc" has none either). */
+static const char *extension(const char *path)
+{
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        const char *dot = strrchr(base, '.');
+        return dot && dot != base && dot[1] ? dot : NULL;
+}
+
+/* The language whose toolchain lists name's extension in "source_extensions". */
+static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *name)
+{
+        const char *ext = extension(name);
+        if (!ext) {
+                cli_fail("run: %s has no extension to tell its language by: give --lang "
+                         "(see runcell languages)",
+                         name);
+                return NULL;
+        }
+        const toolchain_t *found = NULL;
+        char known[512] = "";
+        size_t kl = 0;
+        for (size_t i = 0; i < set->n; i++) {
+                const toolchain_t *tc = set->items[i];
+                for (size_t k = 0; k < tc->source_ext.n; k++) {
+                        if (strcmp(tc->source_ext.v[k], ext) == 0) {
+                                if (found && found != tc) {
+                                        cli_fail("run: the extension %s is claimed by %s and %s: "
+                                                 "give --lang",
+                                                 ext, found->name, tc->name);
+                                        return NULL;
+                                }
+                                found = tc;
+                        }
+                        if (kl + 1 < sizeof(known))
+                                kl += (size_t)snprintf(known + kl, sizeof(known) - kl, "%s%s",
+                                                       kl ? " " : "", tc->source_ext.v[k]);
+                }
+        }
+        if (!found)
+                cli_fail("run: cannot tell the language of %s by its extension %s (known: %s): "
+                         "give --lang",
+                         name, ext, known);
+        return found;
 }
 
 static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const char *data,
@@ -142,29 +201,142 @@ static void print_summary(stage_kind_t kind, const stage_result_t *s)
                 s->limit_kind ? s->limit_kind : "");
 }
 
-static int read_inputs(const run_opts_t *o, job_input_file_t *files, char **bufs)
+/* All of fd (a pipe, a terminal, a file) up to max bytes. */
+static int read_fd_all(int fd, const char *what, char **out, size_t *len)
+{
+        size_t cap = 65536, n = 0;
+        char *buf = malloc(cap + 1);
+        if (!buf)
+                return cli_fail("out of memory");
+        for (;;) {
+                if (n == cap) {
+                        if (cap >= CLI_FILE_MAX) {
+                                free(buf);
+                                return cli_fail("%s: larger than %u bytes", what, CLI_FILE_MAX);
+                        }
+                        char *nb = realloc(buf, cap * 2 + 1);
+                        if (!nb) {
+                                free(buf);
+                                return cli_fail("out of memory");
+                        }
+                        buf = nb;
+                        cap *= 2;
+                }
+                ssize_t r = read(fd, buf + n, cap - n);
+                if (r < 0 && errno == EINTR)
+                        continue;
+                if (r < 0) {
+                        int e = errno;
+                        free(buf);
+                        return cli_fail("%s: %s", what, strerror(e));
+                }
+                if (r == 0)
+                        break;
+                n += (size_t)r;
+        }
+        buf[n] = '\0';
+        *out = buf;
+        *len = n;
+        return 0;
+}
+
+/* The files as they go to /work: regular files and pipes (<(...), /dev/fd/N, FIFOs) are read
+ * whole; "-" is runcell's stdin. Each keeps its base name, except the entry point: --name, or
+ * for a pipe or "-" without an extension the language's source file name (main.py). */
+static int read_inputs(const run_opts_t *o, const toolchain_t *tc, job_input_file_t *files,
+                       char **bufs)
 {
         for (int i = 0; i < o->nfiles; i++) {
                 const char *p = o->files[i];
                 rc_err_t err = {0};
                 size_t len = 0;
-                struct stat st;
-                if (stat(p, &st) < 0)
-                        return cli_fail("%s: %s", p, strerror(errno));
-                if (!S_ISREG(st.st_mode))
-                        return cli_fail("%s: not a regular file", p);
-                if (fs_read_file(p, CLI_FILE_MAX, &bufs[i], &len, &err) < 0)
-                        return cli_fail("%s", err.msg);
+                struct stat st = {0};
+                bool dash = strcmp(p, "-") == 0;
+                if (dash) {
+                        if (read_fd_all(0, "stdin", &bufs[i], &len))
+                                return 1;
+                } else {
+                        if (stat(p, &st) < 0)
+                                return cli_fail("%s: %s", p, strerror(errno));
+                        if (S_ISDIR(st.st_mode))
+                                return cli_fail("%s: is a directory", p);
+                        if (fs_read_file(p, CLI_FILE_MAX, &bufs[i], &len, &err) < 0)
+                                return cli_fail("%s", err.msg);
+                }
+                const char *name;
                 _cleanup_free_ char *copy = strdup(p);
-                char *base = copy ? strdup(basename(copy)) : NULL;
-                if (!base)
+                if (!copy)
                         return cli_fail("out of memory");
-                files[i] = (job_input_file_t){.name = base,
+                if (i == 0 && o->name)
+                        name = o->name;
+                else if (i == 0 && (dash || !S_ISREG(st.st_mode)) && !extension(p))
+                        name = tc->source_file;
+                else if (dash)
+                        return cli_fail("run: a file read from stdin (-) needs a name: put it "
+                                        "first and give --name");
+                else
+                        name = basename(copy);
+                char *own = strdup(name);
+                if (!own)
+                        return cli_fail("out of memory");
+                files[i] = (job_input_file_t){.name = own,
                                               .data = bufs[i],
                                               .len = len,
-                                              .executable = (st.st_mode & 0100) != 0};
+                                              .executable =
+                                                  S_ISREG(st.st_mode) && (st.st_mode & 0100) != 0};
         }
         return 0;
+}
+
+/* Whether runcell's stdin goes to the program as it reads it: yes unless a source file took it
+ * or it is a terminal of which runcell is in the background (reading would stop runcell). */
+static bool stream_stdin(const run_opts_t *o)
+{
+        if (o->stdin_path)
+                return strcmp(o->stdin_path, "-") == 0;
+        for (int i = 0; i < o->nfiles; i++)
+                if (strcmp(o->files[i], "-") == 0)
+                        return false;
+        if (isatty(0)) {
+                pid_t fg = tcgetpgrp(0);
+                if (fg >= 0 && fg != getpgrp())
+                        return false;
+        }
+        return true;
+}
+
+/* A job on a poll loop with runcell's stdin passed on to it and a signal fd that kills it. */
+typedef struct pump {
+        job_t *job;
+        ev_loop_t *loop;
+        ev_io_t *w_in, *w_cancel;
+} pump_t;
+
+static void on_input(void *ud, unsigned ev)
+{
+        pump_t *p = ud;
+        char buf[65536];
+        (void)ev;
+        ssize_t n = read(0, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n > 0 && job_write_stdin(p->job, buf, (size_t)n) == 0)
+                return;
+        /* End of input or a read error (EIO: a terminal runcell may no longer read) end the
+         * program's input; a failed write means the program closed its stdin or is gone. */
+        if (n <= 0)
+                job_close_stdin(p->job);
+        p->loop->ops->io_del(p->loop, p->w_in);
+        p->w_in = NULL;
+}
+
+static void on_cancel(void *ud, unsigned ev)
+{
+        pump_t *p = ud;
+        (void)ev;
+        job_kill(p->job, SIGKILL); /* the fd stays readable: cmd_run reads the signal */
+        p->loop->ops->io_del(p->loop, p->w_cancel);
+        p->w_cancel = NULL;
 }
 
 int cmd_run(const rc_paths_t *paths, int argc, char **argv)
@@ -181,7 +353,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         char **bufs = calloc((size_t)o.nfiles, sizeof(char *));
         char *stdin_data = NULL;
         size_t stdin_len = 0;
-        job_result_t res = {0};
+        pump_t p = {0};
         /* Ctrl-C, SIGTERM or SIGHUP end the run, not runcell: the sandbox is killed, the verdict is
          * "killed", the output so far is reported, and nothing is left behind. */
         sigset_t stop;
@@ -200,14 +372,20 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 cli_fail("%s", err.msg);
                 goto out;
         }
-        const toolchain_t *tc = toolchain_set_find(&cat.set, o.lang);
-        if (!tc) {
-                cli_fail("unknown language '%s' (see runcell languages)", o.lang);
+        const toolchain_t *tc;
+        if (o.lang) {
+                tc = toolchain_set_find(&cat.set, o.lang);
+                if (!tc) {
+                        cli_fail("unknown language '%s' (see runcell languages)", o.lang);
+                        goto out;
+                }
+        } else if (!(tc = guess_lang(&cat.set, o.name ? o.name : o.files[0]))) {
                 goto out;
         }
-        if (read_inputs(&o, files, bufs))
+        if (read_inputs(&o, tc, files, bufs))
                 goto out;
-        if (o.stdin_path &&
+        bool streamed = stream_stdin(&o);
+        if (o.stdin_path && !streamed &&
             fs_read_file(o.stdin_path, CLI_FILE_MAX, &stdin_data, &stdin_len, &err) < 0) {
                 cli_fail("--stdin: %s", err.msg);
                 goto out;
@@ -231,35 +409,67 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         js.nfiles = (size_t)o.nfiles;
         js.stdin_data = stdin_data;
         js.stdin_len = stdin_len;
+        js.interactive = streamed;
         js.args = o.args;
         js.capture = o.json;
-        js.cancel_fd = cancel_fd;
         js.cb.output = o.json ? NULL : on_output;
-        if (job_run(&js, &res, &err) < 0) {
+        if (streamed)
+                signal(SIGTTIN, SIG_IGN); /* a terminal that is no longer ours reads as EIO */
+        p.loop = ev_poll_new();
+        if (!p.loop) {
+                cli_fail("out of memory");
+                goto out;
+        }
+        if (job_start(&js, p.loop, &p.job, &err) < 0) {
                 cli_fail("%s", err.msg);
                 goto out;
         }
-        bool internal = (res.compile.present && res.compile.status == STATUS_INTERNAL_ERROR) ||
-                        (res.run.present && res.run.status == STATUS_INTERNAL_ERROR);
+        const ev_loop_ops_t *ops = p.loop->ops;
+        if (cancel_fd >= 0)
+                p.w_cancel = ops->io_add(p.loop, cancel_fd, EV_READ, on_cancel, &p);
+        if (streamed)
+                p.w_in = ops->io_add(p.loop, 0, EV_READ, on_input, &p);
+        while (!job_is_done(p.job)) {
+                /* read ahead of the program by at most STDIN_QUEUE_MAX */
+                if (p.w_in)
+                        ops->io_set(p.loop, p.w_in,
+                                    job_stdin_queued(p.job) < STDIN_QUEUE_MAX ? EV_READ : 0);
+                int r = ev_poll_run_once(p.loop, -1);
+                if (r < 0) {
+                        cli_fail("event loop: %s", strerror(-r));
+                        rc = 3;
+                        goto out;
+                }
+        }
+        const job_result_t *res = job_result(p.job);
+        bool internal = (res->compile.present && res->compile.status == STATUS_INTERNAL_ERROR) ||
+                        (res->run.present && res->run.status == STATUS_INTERNAL_ERROR);
         if (o.json) {
-                cJSON *j = job_result_json(tc->name, lang->version, &res);
+                cJSON *j = job_result_json(tc->name, lang->version, res);
                 char *text = cJSON_PrintUnformatted(j);
                 if (text)
                         printf("%s\n", text);
                 free(text);
                 cJSON_Delete(j);
         } else {
-                if (res.compile.present)
-                        print_summary(STAGE_COMPILE, &res.compile);
-                if (res.run.present)
-                        print_summary(STAGE_RUN, &res.run);
+                if (res->compile.present)
+                        print_summary(STAGE_COMPILE, &res->compile);
+                if (res->run.present)
+                        print_summary(STAGE_RUN, &res->run);
         }
         rc = internal ? 3 : 0;
         struct signalfd_siginfo si;
         if (cancel_fd >= 0 && read(cancel_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 rc = 128 + (int)si.ssi_signo; /* as if the signal had ended runcell */
 out:
-        job_result_free(&res);
+        if (p.loop) {
+                if (p.w_in)
+                        p.loop->ops->io_del(p.loop, p.w_in);
+                if (p.w_cancel)
+                        p.loop->ops->io_del(p.loop, p.w_cancel);
+                job_free(p.job);
+                ev_poll_free(p.loop);
+        }
         for (int i = 0; files && bufs && i < o.nfiles; i++) {
                 free(bufs[i]);
                 free((char *)files[i].name);

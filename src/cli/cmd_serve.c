@@ -13,11 +13,13 @@
 #include "server/server.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/net.h"
 
 typedef struct serve_args {
         server_opts_t o;
-        char *dirs[3]; /* toolchains_dir, rootfs_dir, state_dir from the config file */
-        char host[64];
+        char *dirs[3];  /* toolchains_dir, rootfs_dir, state_dir from the config file */
+        char host[256]; /* as given: an IPv4 address or a host name */
+        char ip[64];    /* host resolved */
         int pool;
         strv_t warm;
         char *cert, *key;
@@ -28,6 +30,8 @@ static int parse_listen(serve_args_t *a, const char *v)
         const char *colon = strrchr(v, ':');
         char *end;
         if (!colon || colon == v || (size_t)(colon - v) >= sizeof(a->host))
+                return -1;
+        if (colon[1] < '0' || colon[1] > '9')
                 return -1;
         long port = strtol(colon + 1, &end, 10);
         if (*end || port < 0 || port > 65535)
@@ -244,7 +248,6 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
         memset(&a, 0, sizeof(a));
         server_opts_init(&a.o);
         snprintf(a.host, sizeof(a.host), "127.0.0.1");
-        a.o.host = a.host;
         a.pool = 1;
         int rc = 1;
         /* the config file first, wherever --config stands; the command line wins */
@@ -253,6 +256,15 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                         goto out;
         for (int i = 1; i < argc; i++) {
                 const char *f = argv[i];
+                static const char *const known[] = {"--config", "--listen", "--max-concurrent",
+                                                    "--queue",  "--pool",   "--warm"};
+                size_t k = 0;
+                while (k < ARRAY_SIZE(known) && strcmp(f, known[k]) != 0)
+                        k++;
+                if (k == ARRAY_SIZE(known)) {
+                        cli_fail("serve: unknown option %s (see runcell serve --help)", f);
+                        goto out;
+                }
                 if (i + 1 >= argc) {
                         cli_fail("serve: %s needs a value", f);
                         goto out;
@@ -263,7 +275,9 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                         continue;
                 if (strcmp(f, "--listen") == 0)
                         bad = parse_listen(&a, v) < 0 &&
-                              cli_fail("--listen: HOST:PORT, e.g. 127.0.0.1:8080");
+                              cli_fail("--listen: HOST:PORT, e.g. 127.0.0.1:8080 or "
+                                       "localhost:8080; got '%s'",
+                                       v);
                 else if (strcmp(f, "--max-concurrent") == 0)
                         bad = parse_int(f, v, 1, 4096, &a.o.max_concurrent);
                 else if (strcmp(f, "--queue") == 0)
@@ -278,6 +292,19 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                 if (bad)
                         goto out;
         }
+        /* The host name resolved now; the port tried now, so that a port in use is said plainly
+         * before anything is loaded (server_run checks again that it really listens). */
+        rc_err_t lerr = {0};
+        if (net_resolve_ipv4(a.host, a.ip, sizeof(a.ip), &lerr) < 0) {
+                rc = cli_fail("serve: listen address %s:%d: %s", a.host, a.o.port, lerr.msg);
+                goto out;
+        }
+        if (a.o.port != 0 && net_try_bind(a.ip, a.o.port, &lerr) < 0) {
+                rc = cli_fail("serve: %s", lerr.msg);
+                goto out;
+        }
+        a.o.host = a.ip;
+        a.o.host_name = a.host;
         a.o.tls_cert = a.cert;
         a.o.tls_key = a.key;
         /* A server holds a socket per client: take the whole open-file allowance. */

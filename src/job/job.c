@@ -779,6 +779,11 @@ int job_write_stdin(job_t *j, const char *data, size_t len)
         return 0;
 }
 
+size_t job_stdin_queued(const job_t *j)
+{
+        return j->in.len - j->in_off;
+}
+
 void job_close_stdin(job_t *j)
 {
         if (j->in_eof)

@@ -116,6 +116,8 @@ int job_check(const job_spec_t *spec, rc_err_t *err);
 int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *err);
 /* More input for an interactive job (queued until the program reads it). */
 int job_write_stdin(job_t *j, const char *data, size_t len);
+/* Bytes given to job_write_stdin() that the program has not read yet (for back-pressure). */
+size_t job_stdin_queued(const job_t *j);
 /* End of input: stdin is closed once what was queued has been written. */
 void job_close_stdin(job_t *j);
 /* Ask for the job's end: SIGKILL ends its sandbox, another signal goes to the program itself.

@@ -182,7 +182,8 @@ static void piston_version(const lang_t *l, char *out, size_t size)
 
 /* ------------------------------------------------------------------ runtimes */
 
-/* The language ready to run, or NULL when its root filesystem is not there. */
+/* The language ready to run (its root filesystem unpacked: this may take seconds), or NULL
+ * when its root filesystem is not there. */
 static lang_t *ready_lang(catalog_t *cat, const toolchain_t *tc)
 {
         lang_t *l = NULL;
@@ -201,16 +202,26 @@ static bool shared_rootfs(const catalog_t *cat, const toolchain_t *tc)
         return false;
 }
 
+/* The listings run in the event loop: they read each root filesystem's manifest and unpack
+ * nothing (unpacking takes seconds per language and would hold every connection up). A
+ * language is listed when its root filesystem is built; it is unpacked on its first run. */
 static cJSON *runtimes_json(catalog_t *cat)
 {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < cat->set.n; i++) {
                 const toolchain_t *tc = cat->set.items[i];
-                lang_t *l = ready_lang(cat, tc);
-                if (!l)
+                if (!rootfs_available(&cat->store, tc->rootfs))
                         continue;
+                /* a language loaded already runs the version it was loaded with */
+                const lang_t *loaded = cat->langs[i].ready ? &cat->langs[i] : NULL;
+                char *raw = NULL;
+                if (!loaded)
+                        rootfs_package_version(&cat->store, tc->rootfs, tc->version_package, &raw,
+                                               NULL);
+                lang_t tmp = {.version = raw};
                 char v[64];
-                piston_version(l, v, sizeof(v));
+                piston_version(loaded ? loaded : &tmp, v, sizeof(v));
+                free(raw);
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "language", tc->name);
                 cJSON_AddStringToObject(o, "version", v);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,11 +22,16 @@
 #include "sandbox/sync.h"
 #include "server/evloop_lws.h"
 #include "util/json.h"
+#include "util/net.h"
 
 #define OUTQ_HIGH   (1u << 20) /* queued bytes to one client before its runs' output pauses */
 #define OUTQ_LOW    (256u << 10)
 #define NROUTES_MAX 64
 #define NHEADERS    6
+/* An idle HTTP/1.1 keep-alive connection is closed after this long; answers say so
+ * (Keep-Alive: timeout=N) so that a client does not send its next request just as the server
+ * closes. */
+#define HTTP_KEEPALIVE_S 5
 
 typedef struct server server_t;
 typedef struct dl_conn conn_t;
@@ -85,10 +91,13 @@ struct dl_http { /* one HTTP request */
         char *resp;
         size_t resp_len;
         bool headers_sent;
+        int conn; /* what becomes of the connection after the answer: CONN_* */
         char *hname[NHEADERS], *hvalue[NHEADERS];
         int nheaders;
         run_t *run;
 };
+
+enum { CONN_UNSAID, CONN_KEEP, CONN_KEEP_10, CONN_CLOSE }; /* CONN_KEEP_10: HTTP/1.0 */
 
 typedef enum run_state { RUN_QUEUED, RUN_RUNNING, RUN_DONE } run_state_t;
 
@@ -970,6 +979,21 @@ static int http_writeable(struct lws *wsi, http_req_t *h)
                 if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->ctype, h->resp_len, &p,
                                                 end))
                         return -1;
+                /* RFC 9112 9.6: a server that will close after the answer says so */
+                char ka[32];
+                int kal = snprintf(ka, sizeof(ka), "timeout=%d", HTTP_KEEPALIVE_S);
+                if (h->conn == CONN_CLOSE &&
+                    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                 (const unsigned char *)"close", 5, &p, end))
+                        return -1;
+                if (h->conn == CONN_KEEP_10 &&
+                    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                 (const unsigned char *)"keep-alive", 10, &p, end))
+                        return -1;
+                if ((h->conn == CONN_KEEP || h->conn == CONN_KEEP_10) &&
+                    lws_add_http_header_by_name(wsi, (const unsigned char *)"keep-alive:",
+                                                (const unsigned char *)ka, kal, &p, end))
+                        return -1;
                 for (int i = 0; i < h->nheaders; i++)
                         if (lws_add_http_header_by_name(wsi, (const unsigned char *)h->hname[i],
                                                         (const unsigned char *)h->hvalue[i],
@@ -1128,6 +1152,26 @@ static void http_free(http_req_t *h)
         free(h);
 }
 
+/* What lws will do with the connection after this request's answer (its own rule, in
+ * lws_http_action): HTTP/1.1 keeps it unless "Connection: close", HTTP/1.0 closes it unless
+ * "Connection: keep-alive"; HTTP/2 has no connection headers (CONN_UNSAID). */
+static int conn_after(struct lws *wsi)
+{
+        char v[12], c[25];
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP) <= 7 ||
+            lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP) <= 7 || strncmp(v, "HTTP/", 5) != 0)
+                return CONN_UNSAID;
+        bool keep = v[5] == '1' && v[7] == '1';
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_CONNECTION) &&
+            lws_hdr_copy(wsi, c, sizeof(c), WSI_TOKEN_CONNECTION) > 0) {
+                if (!strcasecmp(c, "keep-alive"))
+                        keep = true;
+                else if (!strcasecmp(c, "close"))
+                        keep = false;
+        }
+        return !keep ? CONN_CLOSE : v[7] == '0' ? CONN_KEEP_10 : CONN_KEEP;
+}
+
 static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
 {
         if (pss->http) { /* an unanswered request on this connection */
@@ -1140,10 +1184,18 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
         h->srv = srv;
         h->wsi = wsi;
         h->method = http_method(wsi);
+        h->conn = conn_after(wsi);
         pss->http = h;
         bool post = h->method == DL_POST;
         if (post)
                 h->too_large = true; /* the body is ignored unless a route wants it */
+        else
+                /* No body is coming: lws' timer for one (PENDING_TIMEOUT_HTTP_CONTENT, 5 s
+                 * from the headers) would run until the answer is written, and close the
+                 * connection without a response if the event loop was held up that long. The
+                 * answer is ours to give; once it is out, lws_http_transaction_completed sets
+                 * the keep-alive timer. */
+                lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
         char origin[256];
         if (srv->opts->origins.n &&
             lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
@@ -1455,6 +1507,23 @@ static void start_draining(server_t *srv)
         }
 }
 
+/* libwebsockets' own error lines, marked as such. */
+static void lws_log_line(int level, const char *line)
+{
+        (void)level;
+        fprintf(stderr, "runcell: libwebsockets: %s%s", line,
+                *line && line[strlen(line) - 1] == '\n' ? "" : "\n");
+}
+
+/* Why nothing listens on host:port after libwebsockets set its vhost up. */
+static int listen_failed(const server_opts_t *opts, int port, rc_err_t *err)
+{
+        if (net_try_bind(opts->host, port, err) < 0)
+                return -1;
+        return rc_err_set(err, EADDRNOTAVAIL, "cannot listen on %s:%d (libwebsockets did not)",
+                          opts->host, port);
+}
+
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
 {
         server_t srv = {.cat = cat,
@@ -1463,7 +1532,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0};
         srv.runs_by = calloc(cat->set.n * NSTATUS, sizeof(*srv.runs_by));
         build_routes(&srv);
-        lws_set_log_level(LLL_ERR, NULL);
+        lws_set_log_level(LLL_ERR, lws_log_line);
         struct lws_context_creation_info info;
         memset(&info, 0, sizeof(info));
         info.port = opts->port;
@@ -1471,16 +1540,24 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         info.protocols = protocols;
         info.user = &srv;
         info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+        info.keepalive_timeout = HTTP_KEEPALIVE_S;
         if (opts->tls_cert && opts->tls_key) {
                 info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
                 info.ssl_cert_filepath = opts->tls_cert;
                 info.ssl_private_key_filepath = opts->tls_key;
         }
         srv.ctx = lws_create_context(&info);
-        if (!srv.ctx)
-                return rc_err_set(err, EADDRINUSE, "cannot listen on %s:%d", opts->host,
-                                  opts->port);
+        if (!srv.ctx) {
+                free(srv.runs_by);
+                return listen_failed(opts, opts->port, err);
+        }
         srv.vh = lws_get_vhost_by_name(srv.ctx, "default");
+        int port = srv.vh ? lws_get_vhost_listen_port(srv.vh) : opts->port;
+        if (!srv.vh || port <= 0 || !net_listening(opts->host, port)) {
+                lws_context_destroy(srv.ctx);
+                free(srv.runs_by);
+                return listen_failed(opts, port > 0 ? port : opts->port, err);
+        }
         srv.loop = srv.vh ? ev_lws_new(srv.ctx, srv.vh) : NULL;
         if (!srv.loop) {
                 lws_context_destroy(srv.ctx);
@@ -1493,9 +1570,10 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         sa.sa_handler = on_stop_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
-        fprintf(stderr, "runcell: listening on %s://%s:%d\n",
-                opts->tls_cert && opts->tls_key ? "https" : "http", opts->host,
-                lws_get_vhost_listen_port(srv.vh));
+        bool named = opts->host_name && strcmp(opts->host_name, opts->host) != 0;
+        fprintf(stderr, "runcell: listening on %s://%s:%d%s%s%s\n",
+                opts->tls_cert && opts->tls_key ? "https" : "http", opts->host, port,
+                named ? " (" : "", named ? opts->host_name : "", named ? ")" : "");
         for (size_t i = 0; i < dialect_count; i++)
                 if (!opts->dialects[i].disabled)
                         fprintf(stderr, "runcell: dialect %s at %s\n", dialect_table[i]->name,

@@ -19,8 +19,9 @@ typedef struct dialect_limits {
 } dialect_limits_t;
 
 typedef struct server_opts {
-        const char *host; /* "127.0.0.1" */
-        int port;         /* 0: any free port */
+        const char *host;      /* "127.0.0.1": an IPv4 address (cmd_serve resolves names) */
+        const char *host_name; /* as given (e.g. "localhost"), for messages; NULL: host */
+        int port;              /* 0: any free port */
         int max_concurrent;
         int queue_max;
         rc_limits_t limits_max; /* every run's limits are clamped to these (where set) */
@@ -40,7 +41,9 @@ typedef struct server_opts {
 void server_opts_init(server_opts_t *o);
 void server_opts_free(server_opts_t *o);
 
-/* Serve until SIGTERM or SIGINT. Prints "runcell: listening on http://HOST:PORT" when ready. */
+/* Serve until SIGTERM or SIGINT. Prints "runcell: listening on http://HOST:PORT" (and
+ * " (NAME)" when host_name differs) once a socket of this process is seen listening there;
+ * when none is, fails saying why (e.g. "address already in use"). */
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err);
 
 #endif

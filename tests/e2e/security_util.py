@@ -191,6 +191,166 @@ def probe_outcome(t, stage, verb):
     return m.group(2), (int(m.group(3)) if m.group(3) else None)
 
 
+# ------------------------------------------------------------ IA32 emulation
+#
+# int $0x80 on x86_64 enters the i386 system call table when the kernel has IA32 emulation
+# (CONFIG_IA32_EMULATION, not turned off by ia32_emulation=0 or by the platform: some
+# hypervisor guests switch it off whatever the config says).  Then runcell's x86_64-only
+# seccomp filter must kill the process: SIGSYS.  Without it the kernel refuses the entry
+# itself: the vector has no user gate, the instruction raises #GP, and the process gets
+# SIGSEGV with si_code SI_KERNEL, si_addr 0, trap 13 and error code 0x402 (vector 0x80; 0 on
+# kernels with FRED) at the int instruction.  The probe's int80 verb prints those fields
+# from its SIGSEGV handler before dying of it.  Both are refusals; a call that returns, or a
+# SIGSEGV of any other kind, is not.
+#
+# Which kind this host is comes from running the probe on the host, outside any sandbox:
+# getpid through int $0x80 returns the pid, or the kernel refuses.  RUNCELL_TEST_IA32=on|off
+# overrides the answer, only for testing these tests.
+
+_INT80_FAULT_RE = re.compile(
+    r"^SIGSEGV si_code=(-?\d+) si_addr=(0|0x[0-9a-f]+) trap=(-?\d+) err=(0|0x[0-9a-f]+) "
+    r"at_int80=([01]) insn=([0-9a-f]{4})$")
+SI_KERNEL = 0x80
+
+
+def int80_refusal_problem(signal_name, stdout):
+    """None when a probe run of int80 that ended by signal_name (e.g. 'SIGSEGV') and printed
+    stdout is the kernel refusing int $0x80; else why it is not."""
+    if signal_name != "SIGSEGV":
+        return "ended by %r, not SIGSEGV" % (signal_name,)
+    lines = [ln for ln in stdout.split("\n") if ln]
+    if len(lines) != 1 or not lines[0].startswith("int80: "):
+        return ("want exactly one line 'int80: SIGSEGV ...' from the probe's handler, got %r"
+                % shorten(stdout, 300))
+    m = _INT80_FAULT_RE.match(lines[0][len("int80: "):])
+    if not m:
+        return "cannot parse the probe's line %r" % lines[0]
+    code, addr, trap, err = int(m.group(1)), int(m.group(2), 0), int(m.group(3)), \
+        int(m.group(4), 0)
+    if code != SI_KERNEL:
+        return "si_code %d, not SI_KERNEL (128): not the kernel's #GP" % code
+    if addr != 0:
+        return "si_addr %#x, not 0" % addr
+    if m.group(5) != "1" or m.group(6) != "cd80":
+        return "the fault is not at the int $0x80 instruction (at_int80=%s insn=%s)" % (
+            m.group(5), m.group(6))
+    if trap != 13 or err not in (0x402, 0):
+        return "exception %d error code %#x, not #GP (13) for vector 0x80" % (trap, err)
+    return None
+
+
+def classify_host_int80(rc, stdout):
+    """('on'|'off'|None, detail) from the probe's int80 run on the host: rc as subprocess
+    gives it (negative: killed by that signal)."""
+    if rc == 0 and stdout == "int80: ok\n":
+        return "on", "getpid through int $0x80 returned the pid"
+    sig = None
+    if rc is not None and rc < 0:
+        try:
+            sig = signal.Signals(-rc).name
+        except ValueError:
+            sig = "signal %d" % -rc
+    why = int80_refusal_problem(sig, stdout)
+    if why is None:
+        return "off", "the kernel refused int $0x80: %s" % stdout.strip()
+    return None, "exit %r, stdout %r: %s" % (rc, shorten(stdout, 300), why)
+
+
+def int80_verdict(stage, ia32):
+    """None when the run stage of the sandboxed int80 probe is the right refusal for a
+    kernel whose IA32 emulation is ia32 ('on' or 'off'); else why not."""
+    sig, out = stage.get("signal"), stage.get("stdout", "")
+    got = "status %r signal %r stdout %r" % (stage.get("status"), sig, shorten(out, 300))
+    if stage.get("status") == "runtime_error" and sig == "SIGSYS" and out == "":
+        return None  # the filter killed it
+    if ia32 != "off":
+        return "IA32 emulation is %s: want death by SIGSYS with no output, got %s" % (ia32, got)
+    if stage.get("status") != "runtime_error":
+        return "IA32 emulation is off: want SIGSYS or the kernel's SIGSEGV, got %s" % got
+    why = int80_refusal_problem(sig, out)
+    if why is None:
+        return None
+    return ("IA32 emulation is off: want SIGSYS or the kernel's SIGSEGV (SI_KERNEL at the "
+            "int $0x80), got %s: %s" % (got, why))
+
+
+def kernel_config_ia32():
+    """What the kernel's config and command line say about IA32 emulation (for messages
+    only: the platform may turn it off whatever they say)."""
+    release = os.uname().release
+    text = None
+    try:
+        import gzip
+        with gzip.open("/proc/config.gz", "rt") as f:
+            text = f.read()
+    except OSError:
+        text = _read("/boot/config-" + release)
+    parts = []
+    if text is None:
+        parts.append("kernel config not readable")
+    else:
+        for key in ("CONFIG_IA32_EMULATION", "CONFIG_IA32_EMULATION_DEFAULT_DISABLED"):
+            m = re.search(r"^%s=(\S+)$" % key, text, re.M)
+            parts.append("%s=%s" % (key, m.group(1) if m else "n"))
+    cmd = (_read("/proc/cmdline") or "").split()
+    opt = [w for w in cmd if w.startswith("ia32_emulation=")]
+    parts.append(opt[-1] if opt else "no ia32_emulation= on the command line")
+    return ", ".join(parts)
+
+
+_ia32_lock = threading.Lock()
+_ia32 = {}
+
+
+def host_ia32(t):
+    """'on' or 'off': whether int $0x80 reaches the i386 system calls on this host (see
+    above); RUNCELL_TEST_IA32 overrides it.  Fails when the probe shows neither."""
+    with _ia32_lock:
+        if "value" not in _ia32:
+            exe = probe_bin(t)
+            try:
+                p = subprocess.run([exe, "int80"], stdin=subprocess.DEVNULL,
+                                   capture_output=True, timeout=30)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise Fail("cannot run the probe on the host: %s" % e)
+            value, detail = classify_host_int80(p.returncode,
+                                                p.stdout.decode(errors="replace"))
+            _ia32["value"], _ia32["detail"] = value, detail
+        value, detail = _ia32["value"], _ia32["detail"]
+    force = os.environ.get("RUNCELL_TEST_IA32", "")
+    if force:
+        if force not in ("on", "off"):
+            raise Fail("RUNCELL_TEST_IA32=%s: must be on or off" % force)
+        t.note("RUNCELL_TEST_IA32=%s: IA32 emulation taken as %s (the host probe: %s: %s)"
+               % (force, force, value, detail))
+        return force
+    if value is None:
+        raise Fail("cannot tell whether this kernel has IA32 emulation: int $0x80 getpid on "
+                   "the host neither returned the pid nor was refused by the kernel: %s (%s)"
+                   % (detail, kernel_config_ia32()))
+    t.note("IA32 emulation %s: %s (%s)" % (value, detail, kernel_config_ia32()))
+    return value
+
+
+# ------------------------------------------------------------ cgroup memory peak
+
+def memory_peak_file():
+    """The cgroup file runcell reads a stage's peak memory from on this host (cgroup v2:
+    memory.peak, from Linux 5.19; v1: memory.max_usage_in_bytes), or None when the kernel
+    has none: then runcell reports memory_kb as null.  Looked for in this process's own
+    cgroup, under which runcell makes its leaves."""
+    dirs = harness.own_cgroup_dirs()
+    for d in dirs:
+        if os.path.exists(os.path.join(d, "cgroup.controllers")):  # v2
+            f = os.path.join(d, "memory.peak")
+            return f if os.path.exists(f) else None
+    for d in dirs:
+        f = os.path.join(d, "memory.max_usage_in_bytes")
+        if os.path.exists(f):
+            return f
+    return None
+
+
 # --------------------------------------------------------------- host state
 
 def _read(path, mode="r"):

@@ -4,7 +4,8 @@
  *
  * attempts one thing and prints "VERB: ok" or "VERB: errno=N (ENAME)" (some verbs add
  * detail after that) and exits 0 — or dies by a signal, which is what the test looks for
- * with x32, int80, memhog, forkbomb, spin and diskfill under limits. Build it static:
+ * with x32, int80, memhog, forkbomb, spin and diskfill under limits (int80 first prints
+ * what a SIGSEGV's siginfo says, to tell the kernel's refusal from a crash). Build it static:
  *
  *   gcc -static -O2 -o try-syscall tests/security/try-syscall.c
  *
@@ -12,14 +13,21 @@
  * the sandbox or fails with an errno other than EPERM; run outside a sandbox only with care
  * (tiocsti writes to the terminal on fd 0, kill-all kills every process it may signal). */
 #define _GNU_SOURCE
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
+#include <linux/fib_rules.h>
+#include <linux/if.h>
 #include <linux/if_ether.h>
+#include <linux/if_link.h>
 #include <linux/io_uring.h>
 #include <linux/keyctl.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
 #include <linux/perf_event.h>
 #include <linux/reboot.h>
+#include <linux/rtnetlink.h>
 #include <linux/sched.h>
 #include <pthread.h>
 #include <sched.h>
@@ -40,6 +48,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <ucontext.h>
 #include <unistd.h>
 
 static const char *verb = "try-syscall";
@@ -206,12 +215,58 @@ static int do_init_module(void)
 }
 
 #if defined(__x86_64__)
-/* getpid through the i386 entry (number 20). */
-static long int80_getpid(void)
+/* getpid through the i386 entry (number 20), in assembly so that the address of the int
+ * instruction is known (int $0x80 zeroes r8-r11, which a call may clobber anyway). */
+__asm__(".pushsection .text\n"
+        ".globl int80_getpid\n.hidden int80_getpid\n.type int80_getpid, @function\n"
+        "int80_getpid:\n"
+        "\tendbr64\n"
+        "\tmovl $20, %eax\n"
+        ".globl int80_insn\n.hidden int80_insn\n"
+        "int80_insn:\n"
+        "\tint $0x80\n"
+        "\tret\n"
+        ".size int80_getpid, .-int80_getpid\n"
+        ".popsection\n");
+long int80_getpid(void);
+extern const unsigned char int80_insn[];
+
+/* A kernel without IA32 emulation refuses int $0x80 with a #GP: SIGSEGV, si_code SI_KERNEL
+ * (128), si_addr 0, trap 13, error code 0x402 (IDT vector 0x80; 0 with FRED), at the int
+ * instruction. Print what the signal says, then die of it: the handler is reset on entry,
+ * and on return the instruction faults again. */
+static void int80_segv(int sig, siginfo_t *si, void *ucv)
 {
-        long ret;
-        __asm__ volatile("int $0x80" : "=a"(ret) : "a"(20L) : "memory", "r8", "r9", "r10", "r11");
-        return ret;
+        const ucontext_t *uc = ucv;
+        uintptr_t ip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
+        int at = ip == (uintptr_t)int80_insn;
+        say("%s: SIGSEGV si_code=%d si_addr=%#lx trap=%lld err=%#llx at_int80=%d insn=%02x%02x\n",
+            verb, si->si_code, (unsigned long)(uintptr_t)si->si_addr,
+            (long long)uc->uc_mcontext.gregs[REG_TRAPNO],
+            (unsigned long long)uc->uc_mcontext.gregs[REG_ERR], at, at ? int80_insn[0] : 0,
+            at ? int80_insn[1] : 0);
+        if (si->si_code <= 0) /* sent by a process: nothing to re-execute */
+                raise(sig);
+}
+
+/* "int80: ok" when getpid through int $0x80 returned the pid; see above for a SIGSEGV. */
+static int do_int80(void)
+{
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_sigaction = int80_segv;
+        sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGSEGV, &sa, NULL);
+        long r = int80_getpid();
+        signal(SIGSEGV, SIG_DFL);
+        if (r < 0 && r > -4096)
+                return report(-1, (int)-r);
+        if (r != getpid()) {
+                say("%s: returned %ld, not the pid %ld\n", verb, r, (long)getpid());
+                return 0;
+        }
+        return report(0, 0);
 }
 #endif
 
@@ -369,17 +424,264 @@ static int do_diskfill(const char *arg)
         return report(0, 0);
 }
 
+/* ---- netlink ---- */
+
+static const struct {
+        const char *verb;
+        int protocol;
+} netlink_protos[] = {
+    {"netlink-route", NETLINK_ROUTE},         {"netlink-usersock", NETLINK_USERSOCK},
+    {"netlink-sock-diag", NETLINK_SOCK_DIAG}, {"netlink-xfrm", NETLINK_XFRM},
+    {"netlink-audit", NETLINK_AUDIT},         {"netlink-connector", NETLINK_CONNECTOR},
+    {"netlink-netfilter", NETLINK_NETFILTER}, {"netlink-uevent", NETLINK_KOBJECT_UEVENT},
+    {"netlink-generic", NETLINK_GENERIC},     {"netlink-rdma", NETLINK_RDMA},
+    {"netlink-crypto", NETLINK_CRYPTO},
+};
+
+/* A route netlink request under construction. */
+typedef struct nlreq {
+        struct nlmsghdr h;
+        char body[1024];
+} nlreq_t;
+
+static void *nl_put(nlreq_t *r, const void *data, size_t len)
+{
+        char *p = (char *)&r->h + NLMSG_ALIGN(r->h.nlmsg_len);
+        if (data)
+                memcpy(p, data, len);
+        else
+                memset(p, 0, len);
+        r->h.nlmsg_len = NLMSG_ALIGN(r->h.nlmsg_len) + (unsigned)len;
+        return p;
+}
+
+static struct rtattr *nl_attr(nlreq_t *r, unsigned short type, const void *data, size_t len)
+{
+        struct rtattr *a = (struct rtattr *)((char *)&r->h + NLMSG_ALIGN(r->h.nlmsg_len));
+        a->rta_type = type;
+        a->rta_len = (unsigned short)RTA_LENGTH(len);
+        if (len)
+                memcpy(RTA_DATA(a), data, len);
+        r->h.nlmsg_len = NLMSG_ALIGN(r->h.nlmsg_len) + RTA_ALIGN(a->rta_len);
+        return a;
+}
+
+static void nl_nest_end(nlreq_t *r, struct rtattr *nest)
+{
+        nest->rta_len = (unsigned short)((char *)&r->h + r->h.nlmsg_len - (char *)nest);
+}
+
+static void nl_start(nlreq_t *r, unsigned short type, unsigned short flags)
+{
+        memset(r, 0, sizeof(*r));
+        r->h.nlmsg_len = NLMSG_HDRLEN;
+        r->h.nlmsg_type = type;
+        r->h.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | flags);
+}
+
+typedef void (*nl_each_fn)(const struct nlmsghdr *m);
+
+/* Send the request on a new NETLINK_ROUTE socket; hand every answer to each() until the
+ * dump's end or the ack. Returns 0, or -errno (the socket call's, or the kernel's answer). */
+static int nl_talk(nlreq_t *r, nl_each_fn each)
+{
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+        if (fd < 0)
+                return -errno;
+        r->h.nlmsg_seq = 1;
+        struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+        if (sendto(fd, &r->h, r->h.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(fd);
+                return -e;
+        }
+        static char buf[65536] __attribute__((aligned(8)));
+        for (;;) {
+                ssize_t n = recv(fd, buf, sizeof(buf), 0);
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n <= 0) {
+                        int e = n < 0 ? errno : EIO;
+                        close(fd);
+                        return -e;
+                }
+                int len = (int)n;
+                for (struct nlmsghdr *m = (struct nlmsghdr *)buf; NLMSG_OK(m, len);
+                     m = NLMSG_NEXT(m, len)) {
+                        if (m->nlmsg_seq != 1)
+                                continue;
+                        int ret = 1;
+                        if (m->nlmsg_type == NLMSG_DONE)
+                                ret = m->nlmsg_len >= NLMSG_LENGTH(sizeof(int))
+                                          ? *(int *)NLMSG_DATA(m)
+                                          : 0;
+                        else if (m->nlmsg_type == NLMSG_ERROR)
+                                ret = ((struct nlmsgerr *)NLMSG_DATA(m))->error;
+                        else if (each)
+                                each(m);
+                        if (ret <= 0) {
+                                close(fd);
+                                return ret;
+                        }
+                }
+        }
+}
+
+static int report_nl(int r)
+{
+        return report(r < 0 ? -1 : 0, -r);
+}
+
+static void each_link(const struct nlmsghdr *m)
+{
+        if (m->nlmsg_type != RTM_NEWLINK)
+                return;
+        const struct ifinfomsg *ifi = NLMSG_DATA(m);
+        const char *name = "?";
+        int len = (int)IFLA_PAYLOAD(m);
+        for (const struct rtattr *a = IFLA_RTA(ifi); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == IFLA_IFNAME)
+                        name = RTA_DATA(a);
+        say("%s: link %s index=%d up=%d\n", verb, name, ifi->ifi_index,
+            (ifi->ifi_flags & IFF_UP) ? 1 : 0);
+}
+
+static void each_addr(const struct nlmsghdr *m)
+{
+        if (m->nlmsg_type != RTM_NEWADDR)
+                return;
+        const struct ifaddrmsg *ifa = NLMSG_DATA(m);
+        char text[INET6_ADDRSTRLEN] = "?";
+        int len = (int)IFA_PAYLOAD(m);
+        for (const struct rtattr *a = IFA_RTA(ifa); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == IFA_ADDRESS)
+                        inet_ntop(ifa->ifa_family, RTA_DATA(a), text, sizeof(text));
+        say("%s: addr index=%d %s/%d\n", verb, (int)ifa->ifa_index, text, ifa->ifa_prefixlen);
+}
+
+static void each_route(const struct nlmsghdr *m)
+{
+        if (m->nlmsg_type != RTM_NEWROUTE)
+                return;
+        const struct rtmsg *rt = NLMSG_DATA(m);
+        char text[INET6_ADDRSTRLEN] = "default";
+        int len = (int)RTM_PAYLOAD(m);
+        for (const struct rtattr *a = RTM_RTA(rt); RTA_OK(a, len); a = RTA_NEXT(a, len))
+                if (a->rta_type == RTA_DST)
+                        inet_ntop(rt->rtm_family, RTA_DATA(a), text, sizeof(text));
+        say("%s: route table=%d %s/%d\n", verb, rt->rtm_table, text, rt->rtm_dst_len);
+}
+
+static int rtnl_dump(unsigned short type, size_t body, nl_each_fn each)
+{
+        nlreq_t r;
+        nl_start(&r, type, NLM_F_DUMP);
+        nl_put(&r, NULL, body); /* family 0: AF_UNSPEC, every family */
+        return report_nl(nl_talk(&r, each));
+}
+
+/* A dump of another namespace's links by netnsid: needs an id assigned in this namespace and
+ * CAP_NET_ADMIN over the other one. */
+static int rtnl_links_netnsid(const char *arg)
+{
+        nlreq_t r;
+        nl_start(&r, RTM_GETLINK, NLM_F_DUMP);
+        nl_put(&r, NULL, sizeof(struct ifinfomsg));
+        int id = (int)need_num(arg);
+        nl_attr(&r, IFLA_TARGET_NETNSID, &id, sizeof(id));
+        return report_nl(nl_talk(&r, each_link));
+}
+
+static int rtnl_change(const char *what)
+{
+        nlreq_t r;
+        struct in_addr a4;
+        if (!strcmp(what, "newlink")) { /* create a dummy link */
+                nl_start(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+                nl_put(&r, NULL, sizeof(struct ifinfomsg));
+                nl_attr(&r, IFLA_IFNAME, "rcdummy0", sizeof("rcdummy0"));
+                struct rtattr *info = nl_attr(&r, IFLA_LINKINFO, NULL, 0);
+                nl_attr(&r, IFLA_INFO_KIND, "dummy", sizeof("dummy"));
+                nl_nest_end(&r, info);
+        } else if (!strcmp(what, "lo-down") || !strcmp(what, "setlink-lo-down")) {
+                nl_start(&r, !strcmp(what, "lo-down") ? RTM_NEWLINK : RTM_SETLINK, NLM_F_ACK);
+                struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC,
+                                        .ifi_index = 1, /* lo in a new namespace */
+                                        .ifi_flags = 0,
+                                        .ifi_change = IFF_UP};
+                nl_put(&r, &ifi, sizeof(ifi));
+        } else if (!strcmp(what, "dellink-lo")) {
+                nl_start(&r, RTM_DELLINK, NLM_F_ACK);
+                struct ifinfomsg ifi = {.ifi_family = AF_UNSPEC, .ifi_index = 1};
+                nl_put(&r, &ifi, sizeof(ifi));
+        } else if (!strcmp(what, "newaddr") || !strcmp(what, "deladdr")) {
+                bool add = !strcmp(what, "newaddr");
+                nl_start(&r, add ? RTM_NEWADDR : RTM_DELADDR,
+                         (unsigned short)(NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0)));
+                struct ifaddrmsg ifa = {.ifa_family = AF_INET,
+                                        .ifa_prefixlen = (unsigned char)(add ? 24 : 8),
+                                        .ifa_index = 1};
+                nl_put(&r, &ifa, sizeof(ifa));
+                inet_pton(AF_INET, add ? "10.9.8.7" : "127.0.0.1", &a4);
+                nl_attr(&r, IFA_LOCAL, &a4, sizeof(a4));
+                nl_attr(&r, IFA_ADDRESS, &a4, sizeof(a4));
+        } else if (!strcmp(what, "newroute") || !strcmp(what, "delroute")) {
+                bool add = !strcmp(what, "newroute");
+                nl_start(&r, add ? RTM_NEWROUTE : RTM_DELROUTE,
+                         (unsigned short)(NLM_F_ACK | (add ? NLM_F_CREATE | NLM_F_EXCL : 0)));
+                struct rtmsg rt = {.rtm_family = AF_INET,
+                                   .rtm_dst_len = (unsigned char)(add ? 16 : 8),
+                                   .rtm_table = add ? RT_TABLE_MAIN : RT_TABLE_LOCAL,
+                                   .rtm_protocol = RTPROT_BOOT,
+                                   .rtm_scope = add ? RT_SCOPE_LINK : RT_SCOPE_HOST,
+                                   .rtm_type = add ? RTN_UNICAST : RTN_LOCAL};
+                nl_put(&r, &rt, sizeof(rt));
+                inet_pton(AF_INET, add ? "10.1.0.0" : "127.0.0.0", &a4);
+                nl_attr(&r, RTA_DST, &a4, sizeof(a4));
+                int oif = 1;
+                nl_attr(&r, RTA_OIF, &oif, sizeof(oif));
+        } else if (!strcmp(what, "newneigh")) {
+                nl_start(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+                struct ndmsg nd = {
+                    .ndm_family = AF_INET, .ndm_ifindex = 1, .ndm_state = NUD_PERMANENT};
+                nl_put(&r, &nd, sizeof(nd));
+                inet_pton(AF_INET, "127.0.0.9", &a4);
+                nl_attr(&r, NDA_DST, &a4, sizeof(a4));
+                static const unsigned char mac[6] = {2, 0, 0, 0, 0, 9};
+                nl_attr(&r, NDA_LLADDR, mac, sizeof(mac));
+        } else if (!strcmp(what, "newrule")) {
+                nl_start(&r, RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK);
+                struct rtmsg rt = {
+                    .rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN, .rtm_type = FR_ACT_TO_TBL};
+                nl_put(&r, &rt, sizeof(rt));
+                unsigned prio = 100;
+                nl_attr(&r, FRA_PRIORITY, &prio, sizeof(prio));
+        } else {
+                fprintf(stderr, "try-syscall: unknown rtnl change \"%s\"\n", what);
+                exit(2);
+        }
+        return report_nl(nl_talk(&r, NULL));
+}
+
 static void usage(void)
 {
-        fprintf(stderr,
-                "usage: try-syscall VERB [ARG]\n"
-                "verbs: unshare-user unshare-net setns mount umount pivot_root clone-newuser\n"
-                "       clone3 ptrace-traceme 'ptrace-attach PID' keyctl add_key bpf\n"
-                "       perf_event_open userfaultfd io_uring_setup socket-netlink socket-packet\n"
-                "       socket-inet socket-unix tiocsti tiocsti-high process_vm_readv kill-all\n"
-                "       reboot init_module x32 int80 personality 'memhog MB' forkbomb\n"
-                "       threadbomb fdbomb 'spin SECONDS' 'sleep SECONDS' 'print BYTES'\n"
-                "       'inodes N' 'diskfill MB'\n");
+        fprintf(
+            stderr,
+            "usage: try-syscall VERB [ARG]\n"
+            "verbs: unshare-user unshare-net setns mount umount pivot_root clone-newuser\n"
+            "       clone3 ptrace-traceme 'ptrace-attach PID' keyctl add_key bpf\n"
+            "       perf_event_open userfaultfd io_uring_setup socket-packet\n"
+            "       socket-inet socket-unix tiocsti tiocsti-high process_vm_readv kill-all\n"
+            "       reboot init_module x32 int80 personality 'memhog MB' forkbomb\n"
+            "       threadbomb fdbomb 'spin SECONDS' 'sleep SECONDS' 'print BYTES'\n"
+            "       'inodes N' 'diskfill MB'\n"
+            "netlink: netlink-route netlink-usersock netlink-sock-diag netlink-xfrm\n"
+            "       netlink-audit netlink-connector netlink-netfilter netlink-uevent\n"
+            "       netlink-generic netlink-rdma netlink-crypto (socket() of that protocol)\n"
+            "       rtnl-links rtnl-addrs rtnl-routes (dumps: one line each, then the outcome)\n"
+            "       'rtnl-links-netnsid ID' rtnl-newlink rtnl-lo-down rtnl-setlink-lo-down\n"
+            "       rtnl-dellink-lo rtnl-newaddr rtnl-deladdr rtnl-newroute rtnl-delroute\n"
+            "       rtnl-newneigh rtnl-newrule (changes: the kernel's answer)\n");
 }
 
 int main(int argc, char **argv)
@@ -427,8 +729,20 @@ int main(int argc, char **argv)
                 return report_call(syscall(SYS_userfaultfd, O_CLOEXEC));
         if (!strcmp(v, "io_uring_setup"))
                 return do_io_uring_setup();
-        if (!strcmp(v, "socket-netlink"))
-                return report_call(socket(AF_NETLINK, SOCK_RAW, 0));
+        for (size_t i = 0; i < sizeof(netlink_protos) / sizeof(netlink_protos[0]); i++)
+                if (!strcmp(v, netlink_protos[i].verb))
+                        return report_call(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC,
+                                                  netlink_protos[i].protocol));
+        if (!strcmp(v, "rtnl-links"))
+                return rtnl_dump(RTM_GETLINK, sizeof(struct ifinfomsg), each_link);
+        if (!strcmp(v, "rtnl-addrs"))
+                return rtnl_dump(RTM_GETADDR, sizeof(struct ifaddrmsg), each_addr);
+        if (!strcmp(v, "rtnl-routes"))
+                return rtnl_dump(RTM_GETROUTE, sizeof(struct rtmsg), each_route);
+        if (!strcmp(v, "rtnl-links-netnsid"))
+                return rtnl_links_netnsid(arg);
+        if (!strncmp(v, "rtnl-", 5))
+                return rtnl_change(v + 5);
         if (!strcmp(v, "socket-packet"))
                 return report_call(socket(AF_PACKET, SOCK_RAW, __builtin_bswap16(ETH_P_ALL)));
         if (!strcmp(v, "socket-inet"))
@@ -454,10 +768,8 @@ int main(int argc, char **argv)
 #if defined(__x86_64__)
         if (!strcmp(v, "x32")) /* getpid with the x32 bit: a filter should kill */
                 return report_call(syscall(0x40000000L | SYS_getpid));
-        if (!strcmp(v, "int80")) {
-                long r = int80_getpid();
-                return report(r < 0 && r > -4096 ? -1 : 0, (int)-r);
-        }
+        if (!strcmp(v, "int80"))
+                return do_int80();
 #else
         if (!strcmp(v, "x32") || !strcmp(v, "int80"))
                 return report(-1, ENOSYS);

@@ -1,7 +1,8 @@
-"""CLI cases: bad input, languages, doctor, directories."""
+"""CLI cases: bad input, languages, doctor, directories, stdin and files, help, serve --listen."""
 
 import concurrent.futures
 import hashlib
+import http.client as httpc
 import io
 import json
 import os
@@ -9,6 +10,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tarfile
 import time
@@ -70,8 +72,12 @@ def missing_stdin_file(t):
 
 @case("bad_input.missing_lang")
 def missing_lang(t):
-    r = t.runcell("run", HELLO)
-    expect_bad_input(t, r, "missing --lang")
+    # without --lang the extension names the language; with no extension it must be given
+    d = t.tmpdir()
+    f = t.write(d, "hello", "print('hi')\n")
+    r = t.runcell("run", f)
+    line = expect_bad_input(t, r, "missing --lang for a file without an extension")
+    t.contains(line, "--lang", "the error asks for --lang")
 
 
 @case("bad_input.no_files")
@@ -413,3 +419,476 @@ def sigterm_kills_the_run(t):
     t.check(1000 <= st["wall_ms"] < 5000, "wall_ms %r" % st["wall_ms"])
     leftovers = subprocess.run(["pgrep", "-f", src], stdout=subprocess.PIPE, text=True).stdout
     t.eq(leftovers.strip(), "", "processes of the run left behind")
+
+
+# ------------------------------------------------------------ stdin, files, languages
+
+ASK_PY = "name = input()\nprint('Hello, ' + name)\n"
+READ_ALL_PY = "import sys\nprint(repr(sys.stdin.read()))\n"
+EXT_LANG = {".py": "python", ".c": "c", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp",
+            ".js": "javascript", ".mjs": "javascript", ".go": "go", ".rs": "rust",
+            ".sh": "bash"}
+HELLO_OF = {"python": "hello.py", "c": "hello.c", "cpp": "hello.cpp", "javascript": "hello.js",
+            "go": "hello.go", "rust": "hello.rs", "bash": "hello.sh"}
+
+
+def popen_runcell(t, args, **kw):
+    """runcell with its stdio as given in kw; returns (rc, stdout, stderr) or fails on a hang."""
+    p = subprocess.Popen([t.suite.bin] + [str(a) for a in args], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True, **kw)
+    try:
+        out, err = p.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.communicate()
+        t.fail("runcell %s did not end within 60 s" % " ".join(map(str, args)))
+    return p.returncode, out.decode(), err.decode()
+
+
+@case("cli.stdin_pipe", lang="python")
+def stdin_pipe(t):
+    # `echo Ada | runcell run ask.py`: the pipe is the program's stdin.
+    d = t.tmpdir()
+    ask = t.write(d, "ask.py", ASK_PY)
+    r = t.runcell("run", "--lang", "python", ask, stdin_data=b"Ada\n")
+    t.rc0(r)
+    t.eq(r.stdout, "Hello, Ada\n", "stdout of a program reading piped stdin")
+    r = t.runcell("run", "--json", ask, stdin_data=b"Grace\n")
+    t.rc0(r)
+    expect_stage(t, r.json()["run"], "run", status="ok", exit_code=0, stdout="Hello, Grace\n")
+
+
+@case("cli.stdin_devnull", lang="python")
+def stdin_devnull(t):
+    # stdin = /dev/null (as in CI): the program reads an immediate end of input.
+    d = t.tmpdir()
+    src = t.write(d, "readall.py", READ_ALL_PY)
+    r = t.runcell("run", "--json", src)  # the harness gives /dev/null
+    t.rc0(r)
+    expect_stage(t, r.json()["run"], "run", status="ok", exit_code=0, stdout="''\n")
+    t.check(r.json()["run"]["wall_ms"] < 3000, "reading /dev/null took %r ms"
+            % r.json()["run"]["wall_ms"])
+
+
+@case("cli.stdin_open_pipe_not_read", lang="python")
+def stdin_open_pipe_not_read(t):
+    # A program that never reads its stdin ends although runcell's stdin stays open.
+    rfd, wfd = os.pipe()
+    try:
+        t0 = time.monotonic()
+        rc, out, err = popen_runcell(t, ["run", HELLO], stdin=rfd)
+        took = time.monotonic() - t0
+    finally:
+        os.close(rfd)
+        os.close(wfd)
+    t.eq(rc, 0, "exit status (stderr %r)" % shorten(err))
+    t.eq(out, "Hello from python\n", "stdout")
+    t.check(took < 30, "runcell waited %.1f s for a stdin the program never read" % took)
+
+
+@case("cli.stdin_terminal", lang="python")
+def stdin_terminal(t):
+    # A terminal is read line by line and passed on: what is typed reaches the program.
+    import pty
+    d = t.tmpdir()
+    ask = t.write(d, "ask.py", ASK_PY)
+    master, slave = pty.openpty()
+    try:
+        p = subprocess.Popen([t.suite.bin, "run", ask], stdin=slave, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, start_new_session=True)
+        os.close(slave)
+        slave = None
+        os.write(master, b"Tty\n")
+        try:
+            out, err = p.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.communicate()
+            t.fail("runcell with a terminal as stdin did not end")
+    finally:
+        if slave is not None:
+            os.close(slave)
+        os.close(master)
+    t.eq(p.returncode, 0, "exit status (stderr %r)" % shorten(err.decode()))
+    t.eq(out.decode(), "Hello, Tty\n", "stdout")
+
+
+@case("cli.stdin_dash", lang="python")
+def stdin_dash(t):
+    d = t.tmpdir()
+    ask = t.write(d, "ask.py", ASK_PY)
+    r = t.runcell("run", "--stdin", "-", "--lang", "python", ask, stdin_data=b"Dash\n")
+    t.rc0(r)
+    t.eq(r.stdout, "Hello, Dash\n", "--stdin - passes runcell's stdin")
+    # --stdin FILE wins over a piped stdin
+    f = t.write(d, "in.txt", "File\n")
+    r = t.runcell("run", "--stdin", f, ask, stdin_data=b"Pipe\n")
+    t.rc0(r)
+    t.eq(r.stdout, "Hello, File\n", "--stdin FILE with a pipe on runcell's stdin")
+    # --stdin <(...): a pipe as the stdin file
+    r = t.exec(["/bin/bash", "-c", 'exec "$RUNCELL" run --stdin <(echo Subst) "$ASK"'],
+               env={"RUNCELL": t.suite.bin, "ASK": ask})
+    t.rc0(r)
+    t.eq(r.stdout, "Hello, Subst\n", "--stdin <(...)")
+    # the source itself from stdin
+    r = t.runcell("run", "--lang", "python", "-", stdin_data=b"print(6 * 7)\n")
+    t.rc0(r)
+    t.eq(r.stdout, "42\n", "source file '-'")
+    r = t.runcell("run", "--lang", "python", "--stdin", "-", "-", stdin_data=b"print(1)\n")
+    expect_bad_input(t, r, "stdin used for the source and the input")
+
+
+@case("cli.process_substitution_file", lang="python")
+def process_substitution_file(t):
+    # `runcell run --lang python <(...)`: the pipe is read; it becomes /work/main.py.
+    prog_text = "import os\\nprint(sorted(os.listdir(\\\"/work\\\")))\\n"
+    script = 'exec "$RUNCELL" run "$@" <(printf "%s")' % prog_text
+    r = t.exec(["/bin/bash", "-c", script, "bash", "--lang", "python"],
+               env={"RUNCELL": t.suite.bin})
+    t.rc0(r)
+    t.eq(r.stdout, "['main.py']\n", "files in /work for a process substitution")
+    r = t.exec(["/bin/bash", "-c", script, "bash", "--name", "prog.py"],
+               env={"RUNCELL": t.suite.bin})
+    t.rc0(r)
+    t.eq(r.stdout, "['prog.py']\n", "--name names the pipe (and gives the language)")
+    r = t.exec(["/bin/bash", "-c", script, "bash"], env={"RUNCELL": t.suite.bin})
+    line = expect_bad_input(t, r, "a pipe with neither --lang nor --name")
+    t.contains(line, "--lang", "the error asks for --lang")
+    # a named pipe (FIFO) with an extension keeps its name
+    d = t.tmpdir()
+    fifo = os.path.join(d, "fifo.py")
+    os.mkfifo(fifo)
+    r = t.exec(["/bin/bash", "-c", 'printf "print(open(\\"/work/fifo.py\\").read() != \\"\\")\\n" '
+                '> "$FIFO" & exec "$RUNCELL" run "$FIFO"'],
+               env={"RUNCELL": t.suite.bin, "FIFO": fifo})
+    t.rc0(r)
+    t.eq(r.stdout, "True\n", "a FIFO source file")
+
+
+@case("cli.language_from_extension")
+def language_from_extension(t):
+    # Without --lang the entry file's extension names the language (toolchains' source_extensions).
+    d = t.tmpdir()
+    tried = []
+    for ext, lang in sorted(EXT_LANG.items()):
+        if t.suite.lang_unavailable(lang):
+            t.note("%s: %s" % (ext, t.suite.lang_unavailable(lang)))
+            continue
+        with open(prog(lang, HELLO_OF[lang])) as f:
+            text = f.read()
+        sub = os.path.join(d, ext[1:])
+        os.mkdir(sub)
+        os.chmod(sub, 0o755)
+        src = t.write(sub, "hello" + ext, text)
+        r = t.runcell("run", "--json", src, timeout=120)
+        t.rc0(r, "runcell run hello%s" % ext)
+        obj = r.json()
+        t.eq(obj["language"], lang, "language guessed for hello%s" % ext)
+        expect_stage(t, obj["run"], "run", status="ok", exit_code=0,
+                     stdout="Hello from %s\n" % lang)
+        tried.append(ext)
+    if not tried:
+        t.skip("no language's root filesystem is available")
+    t.note("extensions tried: %s" % " ".join(tried))
+
+
+@case("cli.unknown_extension")
+def unknown_extension(t):
+    d = t.tmpdir()
+    f = t.write(d, "notes.txt", "print(1)\n")
+    r = t.runcell("run", f)
+    line = expect_bad_input(t, r, "a file with an unknown extension and no --lang")
+    t.contains(line, ".txt", "the error names the extension")
+    t.contains(line, "--lang", "the error asks for --lang")
+    t.contains(line, ".py", "the error lists the known extensions")
+    f = t.write(d, "Makefile", "all:\n")
+    line = expect_bad_input(t, t.runcell("run", f), "a file without an extension")
+    t.contains(line, "--lang", "the error asks for --lang")
+    r = t.runcell("run", "--lang", "python", "--json", f)  # --lang still works for any name
+    t.check(r.rc == 0, "--lang with an extension-less file: rc %r, %s" % (r.rc, shorten(r.stderr)))
+
+
+# ------------------------------------------------------------ help
+
+GLOBAL_OPTS = ["--toolchains", "--rootfs-dir", "--state-dir", "--rlimit-only", "--help"]
+COMMAND_OPTS = {
+    "run": ["--lang", "--name", "--stdin", "--json", "--wall-ms", "--cpu-ms", "--memory-mb",
+            "--processes", "--output-bytes", "--file-size-mb", "--disk-mb", "--open-files",
+            "--stack-mb"],
+    "serve": ["--config", "--listen", "--max-concurrent", "--queue", "--pool", "--warm"],
+    "batch": ["--pool", "--warm"],
+    "languages": ["--json"],
+    "doctor": ["--json"],
+    "version": [],
+    "help": [],
+}
+
+
+def has_option(text, opt):
+    return re.search(r"(?<![\w-])%s(?![\w-])" % re.escape(opt), text) is not None
+
+
+@case("cli.help_lists_every_option")
+def help_lists_every_option(t):
+    r = t.runcell("help")
+    t.rc0(r, "runcell help")
+    t.eq(r.stderr, "", "stderr of runcell help")
+    for cmd, opts in COMMAND_OPTS.items():
+        t.check(re.search(r"^  %s\b" % cmd, r.stdout, re.M), "runcell help lacks %s" % cmd)
+        for o in opts + GLOBAL_OPTS:
+            t.check(has_option(r.stdout, o), "runcell help lacks %s" % o)
+    t.check(has_option(r.stdout, "--config"), "runcell help lacks --config")
+    for cmd, opts in COMMAND_OPTS.items():
+        for form in ([cmd, "--help"], [cmd, "-h"], ["help", cmd]):
+            r = t.runcell(*form)
+            what = "runcell " + " ".join(form)
+            t.rc0(r, what)
+            t.eq(r.stderr, "", "stderr of " + what)
+            t.check(r.stdout.startswith("usage: runcell %s" % cmd),
+                    "%s: must start with 'usage: runcell %s': %r" % (what, cmd,
+                                                                     shorten(r.stdout, 200)))
+            for o in opts + GLOBAL_OPTS:
+                t.check(has_option(r.stdout, o), "%s does not list %s" % (what, o))
+    t.check(has_option(t.runcell("serve", "--help").stdout, "--config"),
+            "serve --help lists --config")
+    # what is listed is accepted: an unknown option is refused, a listed one is not "unknown"
+    for cmd in ("run", "serve", "batch", "languages", "doctor"):
+        line = expect_bad_input(t, t.runcell(cmd, "--no-such-option"), cmd + " --no-such-option")
+        t.contains(line, "--no-such-option", "the error names the option")
+    r = t.runcell("--version")
+    t.rc0(r, "runcell --version")
+    t.check(r.stdout.startswith("runcell "), "runcell --version: %r" % r.stdout)
+
+
+# ------------------------------------------------------------ serve --listen
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+@case("cli.serve_listen_host_name")
+def serve_listen_host_name(t):
+    # --listen localhost:PORT is resolved and really listens before "listening" is printed.
+    try:
+        want = socket.getaddrinfo("localhost", None, socket.AF_INET)[0][4][0]
+    except OSError as e:
+        t.skip("localhost does not resolve to an IPv4 address on this host: %s" % e)
+    port = free_port()
+    argv = [t.suite.bin] + list(t.suite.global_args) + [
+        "serve", "--pool", "0", "--listen", "localhost:%d" % port]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    lines = []
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = p.stderr.readline().decode()
+            if not line:
+                break
+            lines.append(line)
+            if line.startswith("runcell: listening"):
+                break
+        t.note("serve stderr: %r" % lines)
+        t.check(lines and lines[-1].startswith("runcell: listening"),
+                "no listening line: %r" % lines)
+        t.eq(lines[-1].rstrip("\n"),
+             "runcell: listening on http://%s:%d (localhost)" % (want, port), "listening line")
+        t.check(not any("libwebsockets" in ln or "DOESN'T EXIST" in ln for ln in lines),
+                "raw libwebsockets lines: %r" % lines)
+        c = httpc.HTTPConnection(want, port, timeout=10)
+        c.request("GET", "/healthz")
+        resp = c.getresponse()
+        resp.read()
+        c.close()
+        t.eq(resp.status, 200, "GET /healthz on localhost:%d" % port)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+        p.stderr.close()
+
+
+@case("cli.serve_listen_bad_host")
+def serve_listen_bad_host(t):
+    r = t.runcell(*t.suite.global_args, "serve", "--listen", "no-such-host.invalid:8097")
+    line = expect_bad_input(t, r, "--listen with a host that does not resolve")
+    t.contains(line, "no-such-host.invalid", "the error names the host")
+    t.contains(line, "resolve", "the error says it does not resolve")
+    for bad in ("8097", "localhost:", "localhost:99999", "[::1]:8097"):
+        r = t.runcell(*t.suite.global_args, "serve", "--listen", bad, timeout=30)
+        expect_bad_input(t, r, "--listen %s" % bad)
+
+
+@case("cli.serve_listen_port_in_use")
+def serve_listen_port_in_use(t):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    try:
+        r = t.runcell(*t.suite.global_args, "serve", "--listen", "127.0.0.1:%d" % port)
+        line = expect_bad_input(t, r, "--listen on a port in use")
+        t.contains(line, "address already in use", "the error")
+        t.contains(line, str(port), "the error names the port")
+        t.not_contains(line, "libwebsockets", "the error is runcell's own")
+        d = t.tmpdir()
+        cfg = t.write(d, "serve.json", json.dumps({"listen": "localhost:%d" % port}))
+        r = t.runcell(*t.suite.global_args, "serve", "--config", cfg)
+        line = expect_bad_input(t, r, "\"listen\" in --config on a port in use")
+        t.contains(line, "address already in use", "the error")
+    finally:
+        s.close()
+
+
+# ------------------------------------------------------------ doctor: verdicts, AppArmor
+
+CHECK_LINE = re.compile(r"^(\w+)\s+(ok|no)\s+(.*)$")
+ENFORCED_LINE = re.compile(r"^  (.+?)\s+(yes|NO)\b(.*)$")
+
+
+def parse_doctor(t, text):
+    checks, enforced, can_run, section, fix = {}, [], None, "checks", None
+    for ln in text.split("\n"):
+        if ln == "enforced:":
+            section = "enforced"
+            continue
+        if ln.startswith("fix: "):
+            section, fix = "fix", ln[5:]
+            continue
+        m = re.match(r"^sandboxes can run: (yes|NO)$", ln)
+        if m:
+            can_run = m.group(1) == "yes"
+            section = "end"
+            continue
+        if section == "fix" and ln:
+            fix += "\n" + ln
+        elif section == "checks":
+            m = CHECK_LINE.match(ln)
+            if m:
+                checks[m.group(1)] = (m.group(2) == "ok", m.group(3))
+        elif section == "enforced" and ln.strip():
+            m = ENFORCED_LINE.match(ln)
+            t.check(m, "enforced line without a yes/NO verdict: %r" % ln)
+            enforced.append((m.group(1), m.group(2) == "yes", m.group(3)))
+    t.check(can_run is not None, "no 'sandboxes can run' line in:\n%s" % text)
+    return checks, enforced, can_run, fix
+
+
+def doctor_consistent(t, args, env=None, wrap=()):
+    """Run doctor (text and JSON) and check that every line's verdict agrees with the rest."""
+    cmd = list(wrap) + [t.suite.bin] + list(args)
+    r = t.exec(cmd + ["doctor"], env=env)
+    t.eq(r.rc, 0, "doctor exit status")
+    checks, enforced, can_run, fix = parse_doctor(t, r.stdout)
+    for name in ("user_namespaces", "seccomp", "overlayfs", "tmpfs", "cgroup_delegation",
+                 "apparmor_userns"):
+        t.check(name in checks, "doctor has no %s line:\n%s" % (name, r.stdout))
+    for name, (ok, detail) in checks.items():
+        if ok:
+            t.check(not re.search(r"\bNO\b|not writable|cannot|failed|denies", detail),
+                    "%s says ok next to a negative detail: %r" % (name, detail))
+    for what, yes, detail in enforced:
+        if yes:
+            t.not_contains(detail, "NO", "enforced line %r" % what)
+    rlimit_only = "--rlimit-only" in args
+    must = [yes for what, yes, _ in enforced if not (rlimit_only and "cgroups" in what)]
+    t.eq(can_run, all(must), "'sandboxes can run' against the enforced lines")
+    sandbox = enforced[0][1]
+    t.eq(sandbox, checks["user_namespaces"][0] and checks["tmpfs"][0],
+         "namespaces enforced against the user_namespaces and tmpfs checks")
+    if not checks["user_namespaces"][0]:
+        t.eq(can_run, False, "sandboxes can run without usable user namespaces")
+    if not rlimit_only:
+        cg = [yes for what, yes, _ in enforced if "cgroups" in what][0]
+        if checks["cgroup_delegation"][0]:
+            t.check(cg, "cgroup_delegation ok while runcell's cgroups say NO")
+    if not checks["apparmor_userns"][0]:
+        t.check(fix, "apparmor_userns no without a fix")
+    j = t.exec(cmd + ["doctor", "--json"], env=env).json()
+    for name, (ok, _) in checks.items():
+        t.eq(j["checks"][name]["ok"], ok, "doctor --json checks.%s.ok against the text" % name)
+    t.eq(j["can_run"], can_run, "doctor --json can_run against the text")
+    t.eq(j.get("fix"), fix, "doctor --json fix against the text")
+    return checks, can_run, fix, r
+
+
+@case("cli.doctor_verdicts_consistent")
+def doctor_verdicts_consistent(t):
+    checks, can_run, _, r = doctor_consistent(t, t.suite.global_args)
+    t.eq(can_run, True, "sandboxes can run in the suite's delegated cgroup:\n%s" % r.stdout)
+    doctor_consistent(t, list(t.suite.global_args) + ["--rlimit-only"])
+    # a host where user namespaces cannot be used (the doctor runs in a user namespace that has
+    # no id map, so it cannot create one of its own): no line may still say ok about them
+    if shutil.which("unshare") and subprocess.run(["unshare", "--user", "true"]).returncode == 0:
+        checks, can_run, _, _ = doctor_consistent(t, t.suite.global_args,
+                                                  wrap=["unshare", "--user"])
+        t.eq(checks["user_namespaces"][0], False, "user_namespaces inside an unmapped userns")
+        t.eq(can_run, False, "sandboxes can run inside an unmapped userns")
+    else:
+        t.note("unshare --user unavailable: the unusable-userns half was not run")
+
+
+def sysctl_file(t, value):
+    d = t.tmpdir()
+    if value is None:
+        return os.path.join(d, "absent")
+    return t.write(d, "apparmor_restrict_unprivileged_userns", "%s\n" % value)
+
+
+@case("cli.doctor_apparmor_restriction")
+def doctor_apparmor_restriction(t):
+    env_name = "RUNCELL_TEST_APPARMOR_SYSCTL"
+    # the host as it is: its sysctl, if any, and the doctor agree
+    real = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
+    checks, _, fix, _ = doctor_consistent(t, t.suite.global_args)
+    if os.path.exists(real):
+        t.note("%s = %s" % (real, open(real).read().strip()))
+    else:
+        t.contains(checks["apparmor_userns"][1], "absent", "apparmor_userns on this host")
+    userns_ok = checks["user_namespaces"][0]
+    t.check(userns_ok, "user namespaces must be usable where the suite runs")
+    # not restricted / absent
+    for value, word in ((0, "= 0"), (None, "absent")):
+        env = {env_name: sysctl_file(t, value)}
+        checks, _, fix, _ = doctor_consistent(t, t.suite.global_args, env=env)
+        t.eq(checks["apparmor_userns"][0], True, "apparmor_userns with the sysctl %r" % value)
+        t.contains(checks["apparmor_userns"][1], word, "apparmor_userns detail")
+        t.eq(fix, None, "a fix when nothing is restricted")
+    # restricted, but user namespaces work for runcell here: ok, and said so
+    env = {env_name: sysctl_file(t, 1)}
+    checks, _, fix, _ = doctor_consistent(t, t.suite.global_args, env=env)
+    t.eq(checks["apparmor_userns"][0], True, "apparmor_userns = 1 where userns work")
+    t.contains(checks["apparmor_userns"][1], "= 1", "apparmor_userns detail")
+    t.eq(fix, None, "a fix where user namespaces work")
+    # restricted, and the symptom (a user namespace runcell cannot use): no, and the fix
+    if not (shutil.which("unshare")
+            and subprocess.run(["unshare", "--user", "true"]).returncode == 0):
+        t.skip("unshare --user unavailable: cannot show the restricted case")
+    checks, can_run, fix, r = doctor_consistent(t, t.suite.global_args, env=env,
+                                                wrap=["unshare", "--user"])
+    t.eq(checks["apparmor_userns"][0], False, "apparmor_userns = 1 where userns fail")
+    t.contains(checks["apparmor_userns"][1], "= 1", "apparmor_userns detail")
+    t.eq(checks["user_namespaces"][0], False, "user_namespaces where they fail")
+    t.eq(can_run, False, "sandboxes can run")
+    t.check(fix, "no fix printed:\n%s" % r.stdout)
+    t.contains(fix, "/etc/apparmor.d/runcell", "the fix installs the profile")
+    t.contains(fix, "sudo apparmor_parser -r /etc/apparmor.d/runcell", "the fix loads it")
+    t.contains(fix, "kernel.apparmor_restrict_unprivileged_userns=0", "the sysctl alternative")
+    m = re.search(r"sudo install -m 0644 (\S+) /etc/apparmor.d/runcell", fix)
+    t.check(m, "no install command in the fix: %r" % fix)
+    profile = m.group(1)
+    t.check(os.path.isfile(profile), "the profile the fix names does not exist: %s" % profile)
+    text = open(profile).read()
+    for needle in ("abi <abi/4.0>,", "include <tunables/global>", "flags=(unconfined)",
+                   "userns,", "include if exists <local/runcell>", "/usr/local/bin/runcell"):
+        t.contains(text, needle, "the profile %s" % profile)
+    bin_real = os.path.realpath(t.suite.bin)
+    if bin_real not in ("/usr/local/bin/runcell", "/usr/bin/runcell"):
+        t.contains(fix, bin_real, "the fix adds this binary's path to the profile")

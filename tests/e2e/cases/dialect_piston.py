@@ -3,12 +3,14 @@ POST /api/v2/execute, GET /api/v2/packages and WebSocket /api/v2/connect, answer
 answers them; the npm package piston-client driven against it (tests/e2e/node/)."""
 
 import asyncio
+import fcntl
 import glob
 import hashlib
 import json
 import os
 import re
 import shutil
+import threading
 import time
 
 import harness
@@ -259,6 +261,52 @@ def runtimes_packages(t):
                                 "files": [{"content": "print(1)"}]},
                        "cobol-* runtime is unknown", "a language that is not installed")
         srv.check_alive()
+
+
+@case("dialect_piston.runtimes_while_unpacking", lang="python")
+def runtimes_while_unpacking(t):
+    """Listing runtimes and packages unpacks no root filesystem: with a fresh state
+    directory whose unpacking lock another process holds, both answer at once (they used to
+    wait for the lock and the unpacking in the event loop, past libwebsockets' 5 s limit
+    for a GET's answer, and the client saw the connection closed without a response)."""
+    state = t.tmpdir()
+    os.makedirs(os.path.join(state, "rootfs"))
+    lock = open(os.path.join(state, "rootfs", ".lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    hold_s = 8.0
+    release = threading.Timer(hold_s, lock.close)  # closing the file drops the lock
+    release.start()
+    try:
+        info = {e["name"]: e for e in json.loads(t.runcell("languages", "--json").stdout)}
+        srv = Server(t)
+        srv.cmd[1:1] = ["--state-dir", state]
+        with srv:
+            t0 = time.monotonic()
+            r = http_req(t, srv, "GET", "/api/v2/runtimes", timeout=60)
+            took = time.monotonic() - t0
+            t.eq(r.status, 200, "GET /api/v2/runtimes status")
+            t.check(took < hold_s / 2, "GET /api/v2/runtimes took %.1fs with the unpacking lock "
+                    "held: it waits for root filesystems" % took)
+            names = sorted(e["language"] for e in r.json)
+            want = sorted(n for n, e in info.items() if e.get("available"))
+            t.eq(names, want, "runtimes listed (the languages whose root filesystem is built)")
+            t0 = time.monotonic()
+            r = http_req(t, srv, "GET", "/api/v2/packages", timeout=60)
+            took = time.monotonic() - t0
+            t.eq(r.status, 200, "GET /api/v2/packages status")
+            t.check(took < hold_s / 2, "GET /api/v2/packages took %.1fs" % took)
+            t.eq(sorted(e["language"] for e in r.json if e["installed"]), want,
+                 "packages installed")
+            release.join()
+            # once the lock is free, a listed runtime runs (its root filesystem is unpacked
+            # into the fresh state directory now)
+            j = execute(t, srv, py('print("after the lock")'))
+            run = check_result(t, j, "python")
+            t.eq(run["stdout"], "after the lock\n", "stdout")
+            srv.check_alive()
+    finally:
+        release.cancel()
+        lock.close()
 
 
 @case("dialect_piston.execute_python", lang="python")

@@ -3,6 +3,8 @@
 
 import asyncio
 import json
+import re
+import socket
 import time
 import uuid
 
@@ -628,6 +630,99 @@ def http_healthz(t):
         t.eq(r.status, 200, "HTTP status")
         t.eq(r.json, {"status": "ok"}, "/healthz body")
     http_case(t, body)
+
+
+class RawHTTP:
+    """One HTTP/1.x connection driven by hand, to see what the server does with it."""
+
+    def __init__(self, t, srv):
+        self.t = t
+        self.s = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        self.buf = b""
+
+    def request(self, path, version="HTTP/1.1", connection=None):
+        head = "GET %s %s\r\nHost: 127.0.0.1\r\n" % (path, version)
+        if connection:
+            head += "Connection: %s\r\n" % connection
+        self.s.sendall((head + "\r\n").encode())
+        while b"\r\n\r\n" not in self.buf:
+            d = self.s.recv(65536)
+            self.t.check(d, "GET %s: the server closed the connection without a response "
+                         "(had %r)" % (path, self.buf))
+            self.buf += d
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        hdrs = {}
+        for ln in lines[1:]:
+            k, _, v = ln.partition(":")
+            hdrs.setdefault(k.strip().lower(), []).append(v.strip())
+        n = int(hdrs["content-length"][0])
+        while len(self.buf) < n:
+            d = self.s.recv(65536)
+            self.t.check(d, "GET %s: the connection closed within the body" % path)
+            self.buf += d
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return lines[0], hdrs, body
+
+    def closed_within(self, secs):
+        """Seconds until the server closed the connection cleanly (no bytes), or None."""
+        t0 = time.monotonic()
+        self.s.settimeout(secs)
+        try:
+            d = self.s.recv(1)
+        except OSError:
+            return None
+        self.t.check(d == b"", "unasked bytes from the server: %r" % d)
+        return time.monotonic() - t0
+
+    def close(self):
+        self.s.close()
+
+
+@case("server.http.keep_alive")
+def http_keep_alive(t):
+    """HTTP/1.1 connections are kept and the idle timeout is announced (Keep-Alive:
+    timeout=N) and kept to: requests after pauses shorter than N are answered, and after N
+    the server closes cleanly.  A client that asks for close (or speaks HTTP/1.0 without
+    keep-alive) is told "Connection: close" (RFC 9112 9.6) and the connection ends."""
+    with Server(t) as srv:
+        c = RawHTTP(t, srv)
+        status, h, body = c.request("/healthz")
+        t.eq(status, "HTTP/1.1 200 OK", "status line")
+        t.check("connection" not in h, "a kept connection says Connection: %r" % h.get("connection"))
+        ka = h.get("keep-alive", [])
+        m = re.match(r"^timeout=(\d+)$", ka[0]) if len(ka) == 1 else None
+        t.check(m, "Keep-Alive: timeout=N announced: %r" % ka)
+        n = int(m.group(1))
+        t.check(2 <= n <= 120, "keep-alive timeout %d s" % n)
+        for pause in (0, 0.5, n - 1.0, n - 1.0):
+            time.sleep(pause)
+            for path in ("/healthz", "/api/v1/languages", "/api/v2/runtimes"):
+                status, h, body = c.request(path)
+                t.eq(status, "HTTP/1.1 200 OK", "GET %s after a %.1f s pause" % (path, pause))
+                t.eq(h.get("keep-alive"), ka, "Keep-Alive of GET %s" % path)
+        took = c.closed_within(n + 5)
+        t.check(took is not None and n - 0.5 <= took <= n + 2,
+                "the idle connection was closed after %r s, announced %d" % (took, n))
+        c.close()
+
+        for version, conn in (("HTTP/1.1", "close"), ("HTTP/1.0", None)):
+            c = RawHTTP(t, srv)
+            status, h, body = c.request("/healthz", version=version, connection=conn)
+            t.eq(h.get("connection"), ["close"], "%s, Connection: %s: the answer's Connection"
+                 % (version, conn))
+            t.check("keep-alive" not in h, "Keep-Alive on a closing connection: %r" % h)
+            t.check(c.closed_within(5) is not None, "%s, Connection: %s: not closed after "
+                    "the answer" % (version, conn))
+            c.close()
+        c = RawHTTP(t, srv)
+        status, h, body = c.request("/healthz", version="HTTP/1.0", connection="keep-alive")
+        t.eq(h.get("connection"), ["keep-alive"], "HTTP/1.0 keep-alive: the answer's Connection")
+        t.eq(h.get("keep-alive"), ka, "HTTP/1.0 keep-alive: Keep-Alive")
+        status, h, body = c.request("/healthz", version="HTTP/1.0", connection="keep-alive")
+        t.eq(status, "HTTP/1.0 200 OK", "a second HTTP/1.0 request on the kept connection")
+        c.close()
+        srv.check_alive()
 
 
 @case("server.http.languages")

@@ -1,0 +1,4 @@
+# What shell tools see of the CPUs.
+echo "nproc $(nproc)"
+echo "getconf $(getconf _NPROCESSORS_ONLN)"
+echo "cpuinfo $(grep -c ^processor /proc/cpuinfo)"
