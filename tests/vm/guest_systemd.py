@@ -60,7 +60,8 @@ def ready():
         except OSError:
             return False
     if not g.wait_until(up, 180, step=0.5):
-        st = systemctl("status", "--no-pager", "-n", "20", "runcell.service").stdout
+        st = systemctl("status", "--no-pager", "-n", "20", "runcell.service")
+        st = st.stdout + st.stderr
         raise Fail("runcell.service not active and answering within 180 s:\n" +
                    "\n".join("    " + l for l in st.splitlines()))
     return "MainPID %d" % main_pid()
@@ -114,8 +115,9 @@ def run():
     g.check_limits_seen(seen)
     r = res["j"]["run"]
     need(r["status"] == "ok" and r["stdout"].startswith("0::/"), "the run: %s" % g.short(r))
-    left = g.wait_until(lambda: leaf not in g.rc_leaves(SVC), 5)
-    need(left, "the run's leaf %s is still there" % leaf)
+    # a server frees a used leaf when it next takes a sandbox (or at exit: systemd.service.stop)
+    need(g.wait_until(lambda: not g.populated(leaf), 10),
+         "processes still in the run's leaf %s after it ended" % leaf)
     return "sandbox in %s" % leaf[len(CG):]
 
 
