@@ -5,23 +5,20 @@ cgroup v2 host, in qemu), interleaved rounds of:
   bare                   /usr/bin/python3 hello.py
   bubblewrap             the same in bwrap (benchlib's command line: every namespace, read-only
                          /usr, fresh /proc, /dev, /tmp)
-  bare, rootfs python    chroot into the python root filesystem runcell unpacked, its python3
-  bubblewrap, rootfs python  bwrap with that root filesystem read-only as /
+  bubblewrap, rootfs python  bwrap with the python root filesystem runcell unpacked as a
+                         read-only /, its python3: what runcell runs, so the difference to
+                         the bubblewrap row is what the other python costs by itself
   runcell run            a whole `runcell run --lang python hello.py` (every limit, seccomp)
-
-runcell runs the root filesystem's python, not /usr/bin/python3, so the rootfs rows compare
-like with like; both ratios are printed.
 
 Run as root inside a delegated cgroup, as tests/vm/guest.py does (in the subtree that
 `scripts/cgroup-delegate create` made, from a process left in it by `cgroup-delegate exec`), so
 runcell makes its sandbox's leaf beside that process's and places the sandbox there with
 CLONE_INTO_CGROUP. Prints a Markdown table, then one summary line:
 
-  vm_oneshot: runs=N bare_ms=... bwrap_ms=... runcell_ms=... overhead_ratio=...
-              rootfs_bare_ms=... rootfs_bwrap_ms=... rootfs_overhead_ratio=...
+  vm_oneshot: runs=N bare_ms=... bwrap_ms=... rootfs_bwrap_ms=... runcell_ms=... overhead_ratio=...
 
 overhead_ratio is runcell's median overhead over bare divided by bubblewrap's (the goal: below
-1/3); rootfs_overhead_ratio the same against the rootfs rows. Then the RUNCELL_TRACE=1 lines of
+1/3). Then the RUNCELL_TRACE=1 lines of
 one more runcell run (where its time goes). tests/vm/run --write-bench puts the table into
 docs/BENCHMARKS.md.
 
@@ -57,7 +54,7 @@ def main():
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "runcell"))
     a = ap.parse_args()
     if os.geteuid() != 0:
-        sys.exit("run as root (chroot; bubblewrap and runcell compared under the same uid)")
+        sys.exit("run as root (bubblewrap and runcell compared under the same uid)")
     work = tempfile.mkdtemp(prefix="runcell-vm-bench-")
     os.chmod(work, 0o755)
     hello = os.path.join(work, "hello.py")
@@ -68,14 +65,10 @@ def main():
     try:
         timed(runcell, "hello")  # unpacks the root filesystem if it was not yet
         rfs = unpacked_python_rootfs()
-        # the rootfs is read-only for runcell's sandboxes; hello.py goes to its /tmp here
-        rfs_hello = os.path.join(rfs, "tmp", "vm-oneshot-hello.py")
-        shutil.copy(hello, rfs_hello)
         bw = bwrap_argv()
         variants = [
             ("bare", ["/usr/bin/python3", hello]),
             ("bubblewrap", bwrap_python(hello)),
-            ("bare, rootfs python", ["chroot", rfs, "/usr/bin/python3", "/tmp/vm-oneshot-hello.py"]),
             ("bubblewrap, rootfs python",
              [bw[0], "--unshare-all", "--die-with-parent", "--ro-bind", rfs, "/", "--proc", "/proc",
               "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", hello, "/tmp/hello.py",
@@ -93,35 +86,19 @@ def main():
         tr = subprocess.run(runcell, env=dict(os.environ, RUNCELL_TRACE="1"),
                             capture_output=True, text=True, stdin=subprocess.DEVNULL)
         trace = [l for l in tr.stderr.splitlines() if "trace:" in l or "run:" in l]
-        os.unlink(rfs_hello)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {n: statistics.median(v) for n, v in times.items()}
-    rc = med["runcell run"]
+    over = {n: med[n] - med["bare"] for n in med}
     print("| variant | median ms | p95 ms | overhead over bare ms | overhead ÷ bubblewrap's |")
     print("|---|---|---|---|---|")
-    pairs = {"bare": ("bare", "bubblewrap"), "bubblewrap": ("bare", "bubblewrap"),
-             "bare, rootfs python": ("bare, rootfs python", "bubblewrap, rootfs python"),
-             "bubblewrap, rootfs python": ("bare, rootfs python", "bubblewrap, rootfs python")}
     for n, _ in variants:
-        if n == "runcell run":
-            continue
-        b, w = pairs[n]
-        over = med[n] - med[b]
-        ratio = "-" if n == b else "%.2f" % (over / (med[w] - med[b]))
-        print("| %s | %.1f | %.1f | %.1f | %s |" % (n, med[n], pct(times[n], 95), over, ratio))
-    for b, w in (("bare", "bubblewrap"), ("bare, rootfs python", "bubblewrap, rootfs python")):
-        over = rc - med[b]
-        print("| runcell run, against %s | %.1f | %.1f | %.1f | %.2f |" % (
-            "/usr/bin/python3" if b == "bare" else "the rootfs python", rc,
-            pct(times["runcell run"], 95), over, over / (med[w] - med[b])))
-    print("vm_oneshot: runs=%d bare_ms=%.1f bwrap_ms=%.1f runcell_ms=%.1f overhead_ratio=%.2f "
-          "rootfs_bare_ms=%.1f rootfs_bwrap_ms=%.1f rootfs_overhead_ratio=%.2f" % (
-              a.runs, med["bare"], med["bubblewrap"], rc,
-              (rc - med["bare"]) / (med["bubblewrap"] - med["bare"]),
-              med["bare, rootfs python"], med["bubblewrap, rootfs python"],
-              (rc - med["bare, rootfs python"]) /
-              (med["bubblewrap, rootfs python"] - med["bare, rootfs python"])))
+        ratio = "-" if n == "bare" else "%.2f" % (over[n] / over["bubblewrap"])
+        print("| %s | %.1f | %.1f | %.1f | %s |" % (n, med[n], pct(times[n], 95), over[n], ratio))
+    print("vm_oneshot: runs=%d bare_ms=%.1f bwrap_ms=%.1f rootfs_bwrap_ms=%.1f runcell_ms=%.1f "
+          "overhead_ratio=%.2f" % (a.runs, med["bare"], med["bubblewrap"],
+                                   med["bubblewrap, rootfs python"], med["runcell run"],
+                                   over["runcell run"] / over["bubblewrap"]))
     for line in trace:
         print(line)
 
