@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include "seccomp/cache.h"
 #include "util/cleanup.h"
 
 #include <errno.h>
@@ -141,7 +142,11 @@ int cli_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf
         if (asprintf(&path, "%s/%s.json", paths->seccomp_dir,
                      tc->seccomp_profile ? tc->seccomp_profile : "default") < 0)
                 return rc_err_set(err, ENOMEM, "out of memory");
-        int r = seccomp_profile_load_file(path, out, err);
+        char *cache = NULL; /* compiled programs, kept in the state directory */
+        if (asprintf(&cache, "%s/seccomp", paths->state_dir) < 0)
+                cache = NULL;
+        int r = seccomp_profile_load_cached(path, cache, out, err);
+        free(cache);
         free(path);
         return r;
 }
