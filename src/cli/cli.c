@@ -1,15 +1,18 @@
 #include "cli/cli.h"
 
+#include "seccomp/cache.h"
 #include "util/cleanup.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* Help: the global part, then one section per command. `runcell help` prints them all;
  * `runcell help CMD` and `runcell CMD --help` print that command's section and the global
@@ -139,12 +142,33 @@ int cli_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf
         if (asprintf(&path, "%s/%s.json", paths->seccomp_dir,
                      tc->seccomp_profile ? tc->seccomp_profile : "default") < 0)
                 return rc_err_set(err, ENOMEM, "out of memory");
-        int r = seccomp_profile_load_file(path, out, err);
+        char *cache = NULL; /* compiled programs, kept in the state directory */
+        if (asprintf(&cache, "%s/seccomp", paths->state_dir) < 0)
+                cache = NULL;
+        int r = seccomp_profile_load_cached(path, cache, out, err);
+        free(cache);
         free(path);
         return r;
 }
 
-int cli_main(int argc, char **argv)
+/* runcell serve: the same command line, run by the runcell-serve executable beside this one. */
+static int exec_server(char **argv)
+{
+        char self[PATH_MAX];
+        ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0)
+                return cli_fail("serve: cannot find this executable: %s", strerror(errno));
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (!slash || (size_t)(slash - self) + sizeof("/runcell-serve") > sizeof(self))
+                return cli_fail("serve: cannot find this executable's directory");
+        strcpy(slash, "/runcell-serve");
+        execv(self, argv);
+        return cli_fail("serve: cannot run %s (the server is installed next to runcell): %s", self,
+                        strerror(errno));
+}
+
+int cli_main(int argc, char **argv, cli_cmd_fn serve)
 {
         const char *opt_tc = NULL, *opt_rootfs = NULL, *opt_state = NULL;
         bool rlimit_only = false;
@@ -216,7 +240,7 @@ int cli_main(int argc, char **argv)
         else if (strcmp(cmd, "languages") == 0)
                 r = cmd_languages(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "serve") == 0)
-                r = cmd_serve(&paths, argc - i, argv + i);
+                r = serve ? serve(&paths, argc - i, argv + i) : exec_server(argv);
         else if (strcmp(cmd, "batch") == 0)
                 r = cmd_batch(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "doctor") == 0)

@@ -6,10 +6,16 @@
 #include "seccomp/profile.h"
 #include "toolchain/toolchain.h"
 
-/* Entry point behind main(): returns the process exit status. */
-int cli_main(int argc, char **argv);
+/* A subcommand; argv[0] is the subcommand name. */
+typedef int (*cli_cmd_fn)(const rc_paths_t *paths, int argc, char **argv);
 
-/* Subcommands; argv[0] is the subcommand name. */
+/* Entry point behind main(): returns the process exit status. `serve` is cmd_serve in the
+ * runcell-serve executable; NULL in runcell, which then execs runcell-serve from its own
+ * directory with the same arguments. The server (libwebsockets, OpenSSL) lives in its own
+ * executable so that a one-shot `runcell run` does not load and bind those libraries. */
+int cli_main(int argc, char **argv, cli_cmd_fn serve);
+
+/* Subcommands. */
 int cmd_run(const rc_paths_t *paths, int argc, char **argv);
 int cmd_languages(const rc_paths_t *paths, int argc, char **argv);
 int cmd_doctor(const rc_paths_t *paths, int argc, char **argv);
