@@ -147,12 +147,7 @@ static void cache_write(const char *dir, const char *name, const char *file, con
 int seccomp_profile_load_cached(const char *path, const char *cache_dir, seccomp_bpf_t *out,
                                 rc_err_t *err)
 {
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        size_t blen = strlen(base);
-        if (blen > 5 && strcmp(base + blen - 5, ".json") == 0)
-                blen -= 5;
-        _cleanup_free_ char *name = strndup(base, blen);
+        _cleanup_free_ char *name = seccomp_profile_name(path);
         if (!name)
                 return rc_err_set(err, ENOMEM, "out of memory");
         _cleanup_free_ char *text = NULL;

@@ -736,6 +736,16 @@ int seccomp_profile_compile(const char *json, size_t len, const char *origin, se
         return 0;
 }
 
+char *seccomp_profile_name(const char *path)
+{
+        const char *base = strrchr(path, '/');
+        base = base ? base + 1 : path;
+        size_t blen = strlen(base);
+        if (blen > 5 && strcmp(base + blen - 5, ".json") == 0)
+                blen -= 5;
+        return strndup(base, blen);
+}
+
 int seccomp_profile_load_file(const char *path, seccomp_bpf_t *out, rc_err_t *err)
 {
         _cleanup_free_ char *text = NULL;
@@ -743,12 +753,7 @@ int seccomp_profile_load_file(const char *path, seccomp_bpf_t *out, rc_err_t *er
         int r = fs_read_file(path, PROFILE_FILE_MAX, &text, &len, err);
         if (r < 0)
                 return r;
-        const char *base = strrchr(path, '/');
-        base = base ? base + 1 : path;
-        size_t blen = strlen(base);
-        if (blen > 5 && strcmp(base + blen - 5, ".json") == 0)
-                blen -= 5;
-        _cleanup_free_ char *name = strndup(base, blen);
+        _cleanup_free_ char *name = seccomp_profile_name(path);
         if (!name)
                 return rc_err_set(err, ENOMEM, "out of memory");
         seccomp_bpf_t b = {0};

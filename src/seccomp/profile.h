@@ -21,6 +21,8 @@ typedef struct seccomp_bpf {
  * syscalls[12]: unknown action ..."). out->name becomes a copy of origin. Parent side only. */
 int seccomp_profile_compile(const char *json, size_t len, const char *origin, seccomp_bpf_t *out,
                             rc_err_t *err);
+/* A profile's name: path's basename without ".json" (malloc'd; NULL when out of memory). */
+char *seccomp_profile_name(const char *path);
 /* Read and compile path; out->name is its basename without ".json". */
 int seccomp_profile_load_file(const char *path, seccomp_bpf_t *out, rc_err_t *err);
 /* Release the program and name; accepts an empty or zeroed struct. */
