@@ -108,7 +108,8 @@ static int other_processes(const char *dir, int *others_runcell)
                         snprintf(path, sizeof(path), "/proc/%ld", pid);
                         n++;
                         if (cg_read(path, "comm", comm, sizeof(comm)) == 0 &&
-                            strcmp(comm, "runcell\n") == 0)
+                            (strcmp(comm, "runcell\n") == 0 ||
+                             strcmp(comm, "runcell-serve\n") == 0))
                                 (*others_runcell)++;
                 }
                 p = end;

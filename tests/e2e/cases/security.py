@@ -697,7 +697,7 @@ def concurrent(t):
 def other_runcells():
     tab = su.proc_table()
     return [p for p, i in tab.items()
-            if p != os.getpid() and i.get("name") == "runcell"
+            if p != os.getpid() and i.get("name") in ("runcell", "runcell-serve", "runcell-prep")
             and i.get("nspid_depth", 1) == 1 and su.descends_from(tab, p, su.RUNNER_PID)]
 
 
