@@ -29,6 +29,30 @@ def bwrap_python(script):
     return bwrap_argv() + ["--ro-bind", script, "/tmp/hello.py", "/usr/bin/python3", "/tmp/hello.py"]
 
 
+def unpacked_rootfs(lang):
+    """Where runcell unpacked the root filesystem LANG (<state>/rootfs/<sha256 of the tarball>);
+    a runcell run of that language must have come first."""
+    rootfs_dir = os.environ.get("RUNCELL_ROOTFS_DIR", "/var/cache/runcell/rootfs")
+    state = os.environ.get("RUNCELL_STATE_DIR", "/var/lib/runcell")
+    with open(os.path.join(rootfs_dir, lang + ".tar.zst.sha256")) as f:
+        sha = f.read().split()[0]
+    path = os.path.join(state, "rootfs", sha)
+    if not os.path.isdir(os.path.join(path, "usr", "bin")):
+        sys.exit("no unpacked %s root filesystem at %s" % (lang, path))
+    return path
+
+
+def floor_argv(runcell_bin, rootfs, prog, script=None):
+    """The yardstick (bench/floor.c, built beside runcell as runcell-bench-floor): PROG run in
+    the least a fresh sandbox needs (namespaces, id maps, read-only root, /tmp, /proc), SCRIPT
+    bound read-only at /tmp/hello.py."""
+    floor = os.path.join(os.path.dirname(os.path.abspath(runcell_bin)), "runcell-bench-floor")
+    if not os.access(floor, os.X_OK):
+        sys.exit("%s is missing (cmake --build builds it)" % floor)
+    extra = ["--file", script, "/tmp/hello.py"] if script else []
+    return [floor, rootfs] + extra + prog
+
+
 def _dirs(name):
     return subprocess.run([DELEGATE, "dirs", name], stdout=subprocess.PIPE,
                           text=True).stdout.split()

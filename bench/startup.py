@@ -4,6 +4,10 @@
 Two programs: /bin/true and a python hello world. Variants:
   bare        the program itself
   bubblewrap  bwrap --unshare-all --die-with-parent, read-only /usr (Debian's bubblewrap)
+  sandbox floor  bench/floor.c (runcell-bench-floor): a static program doing only the kernel's
+                 part of a fresh sandbox (namespaces, id maps, the language's root read-only,
+                 /tmp, /proc, pivot_root, the program as pid 1), no cgroup, seccomp, /dev or
+                 init: a lower bound for any sandbox built afresh per run
   runcell run    `runcell run`: a whole CLI invocation (process start, toolchains, seccomp
                  compile, cgroup leaf, namespaces, root, program, teardown)
   runcell batch  one request to a running `runcell batch` (what a server does per request):
@@ -30,7 +34,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import ROOT, bwrap_argv, bwrap_python, enter_cgroup, leave_cgroup, pct, write_section
+from benchlib import (ROOT, bwrap_argv, bwrap_python, enter_cgroup, floor_argv, leave_cgroup, pct,
+                      unpacked_rootfs, write_section)
 
 
 def timed(argv, expect):
@@ -110,15 +115,20 @@ def main():
                 ' "source_file": "true.txt", "run": ["/bin/true"],'
                 ' "env": {"PATH": "/usr/bin:/bin"}, "seccomp_profile": "default"}\n')
     rc = [a.bin, "--toolchains", tcdir, "run"]
+    for lang, src in (("true", marker), ("python", hello)):  # unpack both root filesystems
+        timed(rc + ["--lang", lang, src], "hello" if lang == "python" else "")
     programs = {
         "/bin/true": (
             [("bare", ["/bin/true"]),
              ("bubblewrap", bw + ["/bin/true"]),
+             ("sandbox floor", floor_argv(a.bin, unpacked_rootfs("base"), ["/bin/true"])),
              ("runcell run", rc + ["--lang", "true", marker]),
              ("runcell batch", json.dumps({"language": "true", "source": "x"}))], ""),
         "python hello": (
             [("bare", ["/usr/bin/python3", hello]),
              ("bubblewrap", bwrap_python(hello)),
+             ("sandbox floor", floor_argv(a.bin, unpacked_rootfs("python"),
+                                          ["/usr/bin/python3", "/tmp/hello.py"], hello)),
              ("runcell run", rc + ["--lang", "python", hello]),
              ("runcell batch", json.dumps({"language": "python",
                                            "source": 'print("hello, world")\n'}))], "hello"),
@@ -154,7 +164,10 @@ def main():
                   a.runs, time.strftime("%Y-%m-%d"), os.cpu_count(), platform.release()))
     notes = (
         "What each row pays: **bare** is the program started by the benchmark (Python's "
-        "subprocess); **bubblewrap** adds all namespaces and a read-only /usr; **runcell run** is "
+        "subprocess); **bubblewrap** adds all namespaces and a read-only /usr; **sandbox floor** is "
+        "bench/floor.c, a static program doing only the kernel's part of a fresh sandbox "
+        "(namespaces, id maps, a read-only root, /tmp, /proc, pivot_root; no cgroup, seccomp, "
+        "/dev or init), a lower bound for any sandbox built afresh per run; **runcell run** is "
         "a whole CLI invocation, which on this cgroup-v1 host includes moving the sandbox into its "
         "cgroup (an RCU grace period, 8-25 ms after idle, absent on v2 where runcell uses "
         "CLONE_INTO_CGROUP), compiling the seccomp profile and loading toolchains; **runcell "

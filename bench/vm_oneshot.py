@@ -8,6 +8,11 @@ cgroup v2 host, in qemu), interleaved rounds of:
   bubblewrap, rootfs python  bwrap with the python root filesystem runcell unpacked as a
                          read-only /, its python3: what runcell runs, so the difference to
                          the bubblewrap row is what the other python costs by itself
+  sandbox floor          bench/floor.c (runcell-bench-floor, built beside runcell): a static
+                         program doing only the kernel's part of a fresh sandbox (every
+                         namespace, id maps, that read-only root, /tmp, /proc, pivot_root, the
+                         python as pid 1); no cgroup, seccomp, /dev, init or configuration. Its
+                         overhead is a lower bound for any sandbox built afresh per run
   runcell run            a whole `runcell run --lang python hello.py` (every limit, seccomp)
 
 Run as root inside a delegated cgroup, as tests/vm/guest.py does (in the subtree that
@@ -15,11 +20,12 @@ Run as root inside a delegated cgroup, as tests/vm/guest.py does (in the subtree
 runcell makes its sandbox's leaf beside that process's and places the sandbox there with
 CLONE_INTO_CGROUP. Prints a Markdown table, then one summary line:
 
-  vm_oneshot: runs=N bare_ms=... bwrap_ms=... rootfs_bwrap_ms=... runcell_ms=... overhead_ratio=...
+  vm_oneshot: runs=N bare_ms=... bwrap_ms=... rootfs_bwrap_ms=... floor_ms=... runcell_ms=...
+              overhead_ratio=... floor_ratio=...
 
 overhead_ratio is runcell's median overhead over bare divided by bubblewrap's (the goal: below
-1/3). Then the RUNCELL_TRACE=1 lines of
-one more runcell run (where its time goes). tests/vm/run --write-bench puts the table into
+1/3), floor_ratio the floor's. Then the RUNCELL_TRACE=1 lines of one more runcell run (where its
+time goes). tests/vm/run --write-bench puts the table into
 docs/BENCHMARKS.md.
 
   bench/vm_oneshot.py [--runs 20] [--bin build/runcell]
@@ -32,20 +38,8 @@ import subprocess
 import sys
 import tempfile
 
-from benchlib import ROOT, bwrap_argv, bwrap_python, pct
+from benchlib import ROOT, bwrap_argv, bwrap_python, floor_argv, pct, unpacked_rootfs
 from startup import timed
-
-
-def unpacked_python_rootfs():
-    """Where runcell unpacked the python root filesystem (<state>/rootfs/<sha256>)."""
-    rootfs_dir = os.environ.get("RUNCELL_ROOTFS_DIR", "/var/cache/runcell/rootfs")
-    state = os.environ.get("RUNCELL_STATE_DIR", "/var/lib/runcell")
-    with open(os.path.join(rootfs_dir, "python.tar.zst.sha256")) as f:
-        sha = f.read().split()[0]
-    path = os.path.join(state, "rootfs", sha)
-    if not os.path.isfile(os.path.join(path, "usr", "bin", "python3")):
-        sys.exit("no unpacked python root filesystem at %s" % path)
-    return path
 
 
 def main():
@@ -64,7 +58,7 @@ def main():
     trace = []
     try:
         timed(runcell, "hello")  # unpacks the root filesystem if it was not yet
-        rfs = unpacked_python_rootfs()
+        rfs = unpacked_rootfs("python")
         bw = bwrap_argv()
         variants = [
             ("bare", ["/usr/bin/python3", hello]),
@@ -73,6 +67,7 @@ def main():
              [bw[0], "--unshare-all", "--die-with-parent", "--ro-bind", rfs, "/", "--proc", "/proc",
               "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", hello, "/tmp/hello.py",
               "/usr/bin/python3", "/tmp/hello.py"]),
+            ("sandbox floor", floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"], hello)),
             ("runcell run", runcell),
         ]
         for _, argv in variants:  # warm up: page cache
@@ -95,10 +90,11 @@ def main():
     for n, _ in variants:
         ratio = "-" if n == "bare" else "%.2f" % (over[n] / over["bubblewrap"])
         print("| %s | %.1f | %.1f | %.1f | %s |" % (n, med[n], pct(times[n], 95), over[n], ratio))
-    print("vm_oneshot: runs=%d bare_ms=%.1f bwrap_ms=%.1f rootfs_bwrap_ms=%.1f runcell_ms=%.1f "
-          "overhead_ratio=%.2f" % (a.runs, med["bare"], med["bubblewrap"],
-                                   med["bubblewrap, rootfs python"], med["runcell run"],
-                                   over["runcell run"] / over["bubblewrap"]))
+    print("vm_oneshot: runs=%d bare_ms=%.1f bwrap_ms=%.1f rootfs_bwrap_ms=%.1f floor_ms=%.1f "
+          "runcell_ms=%.1f overhead_ratio=%.2f floor_ratio=%.2f" % (
+              a.runs, med["bare"], med["bubblewrap"], med["bubblewrap, rootfs python"],
+              med["sandbox floor"], med["runcell run"], over["runcell run"] / over["bubblewrap"],
+              over["sandbox floor"] / over["bubblewrap"]))
     for line in trace:
         print(line)
 
