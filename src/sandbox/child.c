@@ -79,7 +79,9 @@ static int step_become_root(const sb_child_ctx_t *ctx)
          * mapped 0 so every file we create is owned by the sandbox's user. */
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                 return -errno;
-        return 0;
+        /* The kernel clears the parent-death signal when the effective or file-system ids
+         * change, as they do here for a root runcell's sandbox: set it again. */
+        return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ? -errno : 0;
 }
 
 static int step_hostname(const sb_child_ctx_t *ctx)

@@ -44,6 +44,9 @@ typedef struct sb_prep {
         const char *hostname; /* default "runcell" */
         uid_t host_uid;       /* the outside ids that uid/gid 0 inside map to */
         gid_t host_gid;
+        /* > 0 (root): host_uid/host_gid are the first of id_count ids, and each sandbox takes
+         * one of its own (ids.h), which also owns its user namespace */
+        uint32_t id_count;
         const seccomp_bpf_t *seccomp; /* installed last before execve; NULL: none */
         cg_leaf_t *cgroup; /* born into it (v2) or moved into it (v1); the caller owns it */
         int64_t disk_mb;   /* size of /work, /tmp, /dev/shm until a run asks otherwise */
