@@ -39,8 +39,13 @@ void sb_files_free(sb_file_t *files, size_t n);
 bool sb_path_valid(const char *path);
 
 /* What a sandbox is prepared with, before any request: its root, ids, filter, cgroup. */
+/* An empty directory beside each root filesystem (rootfs/<sha> and rootfs/.empty): the second
+ * lower layer of the sandbox's read-only overlay of its root (child.c). */
+#define SB_ROOTFS_EMPTY_DIR ".empty"
+
 typedef struct sb_prep {
-        const char *rootfs;   /* absolute path of an unpacked root filesystem */
+        const char *rootfs;   /* absolute path of an unpacked root filesystem, beside an empty
+                                 SB_ROOTFS_EMPTY_DIR (else it is bound, not overlaid) */
         const char *hostname; /* default "runcell" */
         uid_t host_uid;       /* the outside ids that uid/gid 0 inside map to */
         gid_t host_gid;
