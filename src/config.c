@@ -10,7 +10,12 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 
-#define ROOT_SANDBOX_ID 65534
+/* As root, sandboxes take their outside ids from this range unless RUNCELL_SANDBOX_IDS says
+ * otherwise: above what distributions give users, system services, subordinate ranges
+ * (/etc/subuid from 100000 in steps of 65536) and systemd's container range (524288 to
+ * 1879048191), below 2^31 (which some tools take for negative). */
+#define ROOT_SANDBOX_IDS_FIRST 2000000000u
+#define ROOT_SANDBOX_IDS_COUNT 65536u
 
 static char *first_set(const char *opt, const char *env)
 {
@@ -54,14 +59,25 @@ static char *default_data_dir(const char *leaf)
         return asprintf(&src, "%s/%s", RUNCELL_SOURCE_DIR, leaf) < 0 ? NULL : src;
 }
 
-static long env_id(const char *name, long dflt)
+int rc_sandbox_ids_parse(const char *v, uint32_t *first, uint32_t *count, rc_err_t *err)
 {
-        const char *v = getenv(name);
-        if (!v || !*v)
-                return dflt;
         char *end;
-        long n = strtol(v, &end, 10);
-        return (*end || n < 0 || n > 0x7fffffff) ? -1 : n;
+        errno = 0;
+        unsigned long long a = strtoull(v, &end, 10), b = a;
+        bool ok = end != v && *v != '-' && errno == 0;
+        if (ok && *end == '-') {
+                const char *s = end + 1;
+                b = strtoull(s, &end, 10);
+                ok = end != s && *s != '-' && errno == 0;
+        }
+        if (!ok || *end || a == 0 || b < a || b > 0x7ffffffe)
+                return rc_err_set(err, EINVAL,
+                                  "RUNCELL_SANDBOX_IDS must be FIRST-LAST (or one id), 1 <= FIRST "
+                                  "<= LAST <= 2147483646, not \"%s\"",
+                                  v);
+        *first = (uint32_t)a;
+        *count = (uint32_t)(b - a + 1);
+        return 0;
 }
 
 int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_dir,
@@ -95,15 +111,23 @@ int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_d
                 return rc_err_set(err, EINVAL, "no state directory: set HOME or RUNCELL_STATE_DIR");
         const char *ro = getenv("RUNCELL_RLIMIT_ONLY");
         p->rlimit_only = ro && strcmp(ro, "1") == 0;
+        if (getenv("RUNCELL_SANDBOX_UID") || getenv("RUNCELL_SANDBOX_GID"))
+                return rc_err_set(err, EINVAL,
+                                  "RUNCELL_SANDBOX_UID/GID are gone: as root each sandbox takes "
+                                  "its own id from RUNCELL_SANDBOX_IDS=FIRST-LAST (default "
+                                  "%u-%u)",
+                                  ROOT_SANDBOX_IDS_FIRST,
+                                  ROOT_SANDBOX_IDS_FIRST + ROOT_SANDBOX_IDS_COUNT - 1);
         if (root) {
-                /* Root never lends its own ids to a sandbox. */
-                long u = env_id("RUNCELL_SANDBOX_UID", ROOT_SANDBOX_ID);
-                long g = env_id("RUNCELL_SANDBOX_GID", ROOT_SANDBOX_ID);
-                if (u <= 0 || g <= 0)
-                        return rc_err_set(err, EINVAL,
-                                          "RUNCELL_SANDBOX_UID/GID must be non-zero numeric ids");
-                p->sandbox_uid = (uid_t)u;
-                p->sandbox_gid = (gid_t)g;
+                /* Root never lends its own ids to a sandbox, and no two running sandboxes share
+                 * one (sandbox/ids.h). */
+                const char *v = getenv("RUNCELL_SANDBOX_IDS");
+                uint32_t first = ROOT_SANDBOX_IDS_FIRST, count = ROOT_SANDBOX_IDS_COUNT;
+                if (v && *v && rc_sandbox_ids_parse(v, &first, &count, err) < 0)
+                        return -EINVAL;
+                p->sandbox_uid = (uid_t)first;
+                p->sandbox_gid = (gid_t)first;
+                p->sandbox_ids = count;
         } else {
                 p->sandbox_uid = geteuid();
                 p->sandbox_gid = getegid();

@@ -3,6 +3,7 @@
 #define RUNCELL_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "util/err.h"
@@ -15,8 +16,12 @@ typedef struct rc_paths {
         bool rlimit_only; /* run without cgroup limits (development only) */
         /* which directories the command line named (they win over a config file) */
         bool toolchains_given, rootfs_given, state_given;
-        uid_t sandbox_uid; /* outside ids of the sandbox's uid/gid 0 */
+        /* Outside ids of the sandbox's uid/gid 0: rootless, the caller's own (sandbox_ids 0);
+         * as root, the first of a range of sandbox_ids ids (RUNCELL_SANDBOX_IDS), one per
+         * running sandbox (sandbox/ids.h), the same number for uid and gid. */
+        uid_t sandbox_uid;
         gid_t sandbox_gid;
+        uint32_t sandbox_ids;
 } rc_paths_t;
 
 /* Options given on the command line win over RUNCELL_* environment variables, which win over
@@ -24,5 +29,7 @@ typedef struct rc_paths {
 int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_dir,
                      const char *state_dir, rc_err_t *err);
 void rc_paths_free(rc_paths_t *p);
+/* "FIRST-LAST" or "ID" (RUNCELL_SANDBOX_IDS) into the first id and how many. */
+int rc_sandbox_ids_parse(const char *v, uint32_t *first, uint32_t *count, rc_err_t *err);
 
 #endif

@@ -100,6 +100,7 @@ void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js)
         js->preparer = c->preparer;
         js->host_uid = c->paths->sandbox_uid;
         js->host_gid = c->paths->sandbox_gid;
+        js->id_count = c->paths->sandbox_ids;
         js->cancel_fd = -1;
         js->compile_limits = l->tc->limits_compile;
         js->run_limits = l->tc->limits_run;

@@ -41,7 +41,8 @@ static const char help_options[] =
     "\n"
     "environment: RUNCELL_TOOLCHAINS, RUNCELL_ROOTFS_DIR, RUNCELL_STATE_DIR,\n"
     "             RUNCELL_SECCOMP_PROFILES (seccomp profile directory), RUNCELL_RLIMIT_ONLY,\n"
-    "             RUNCELL_SANDBOX_UID/GID (root only: the ids sandboxes run as),\n"
+    "             RUNCELL_SANDBOX_IDS=FIRST-LAST (root only: each running sandbox runs as\n"
+    "             its own uid and gid of this range; default 2000000000-2000065535),\n"
     "             RUNCELL_TRACE=1 (time each step of runcell's own work, on stderr)\n";
 
 static const struct {

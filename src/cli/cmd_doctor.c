@@ -1,7 +1,9 @@
 /* What this host offers a sandbox, checked by trying it rather than by reading settings. */
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/sched.h>
+#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -331,6 +333,66 @@ static void reconcile_cgroups(check_t *deleg, bool rlimit_only, bool limits_ok, 
                  why ? why + 2 : cg_line);
 }
 
+/* An /etc/subuid or /etc/subgid entry (NAME:FIRST:COUNT) that overlaps [first, last]. */
+static bool subid_overlap(const char *file, unsigned long first, unsigned long last, char *what,
+                          size_t size)
+{
+        _cleanup_fclose_ FILE *f = fopen(file, "re");
+        char line[512];
+        while (f && fgets(line, sizeof(line), f)) {
+                char name[256];
+                unsigned long a, n;
+                if (sscanf(line, "%255[^:]:%lu:%lu", name, &a, &n) == 3 && n > 0 && a <= last &&
+                    a + n - 1 >= first) {
+                        snprintf(what, size, "%s entry %s:%lu:%lu", file, name, a, n);
+                        return true;
+                }
+        }
+        return false;
+}
+
+/* As root each running sandbox takes its own id of the range (sandbox/ids.h): it must be
+ * nobody else's. */
+static void check_sandbox_ids(check_t *c, const rc_paths_t *paths)
+{
+        if (!paths->sandbox_ids) {
+                c->ok = true;
+                snprintf(c->detail, sizeof(c->detail),
+                         "rootless: every sandbox runs as your uid %u (per-user kernel counters "
+                         "are shared, docs/SECURITY.md)",
+                         (unsigned)paths->sandbox_uid);
+                return;
+        }
+        unsigned long first = paths->sandbox_uid, last = first + paths->sandbox_ids - 1;
+        char what[300] = "";
+        struct passwd *pw;
+        struct group *gr;
+        setpwent();
+        while (!*what && (pw = getpwent()))
+                if (pw->pw_uid >= first && pw->pw_uid <= last)
+                        snprintf(what, sizeof(what), "user %s (uid %u)", pw->pw_name,
+                                 (unsigned)pw->pw_uid);
+        endpwent();
+        setgrent();
+        while (!*what && (gr = getgrent()))
+                if (gr->gr_gid >= first && gr->gr_gid <= last)
+                        snprintf(what, sizeof(what), "group %s (gid %u)", gr->gr_name,
+                                 (unsigned)gr->gr_gid);
+        endgrent();
+        if (!*what && !subid_overlap("/etc/subuid", first, last, what, sizeof(what)))
+                subid_overlap("/etc/subgid", first, last, what, sizeof(what));
+        c->ok = !*what;
+        if (c->ok)
+                snprintf(c->detail, sizeof(c->detail),
+                         "%lu-%lu (RUNCELL_SANDBOX_IDS): one per running sandbox, no user, group "
+                         "or subordinate range in it",
+                         first, last);
+        else
+                snprintf(c->detail, sizeof(c->detail),
+                         "%lu-%lu (RUNCELL_SANDBOX_IDS) holds %.150s: choose a free range", first,
+                         last, what);
+}
+
 int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
 {
         bool json = false;
@@ -340,11 +402,12 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
                 else
                         return cli_fail("doctor: unknown option %s", argv[i]);
         }
-        check_t checks[8] = {
+        check_t checks[9] = {
             {.name = "user_namespaces"},   {.name = "seccomp"},
             {.name = "overlayfs"},         {.name = "tmpfs"},
             {.name = "cgroup_v2"},         {.name = "cgroup_v1"},
             {.name = "cgroup_delegation"}, {.name = "apparmor_userns"},
+            {.name = "sandbox_ids"},
         };
         check_userns(&checks[0]);
         userns_probe_t probe;
@@ -356,6 +419,7 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
         check_filesystem(&checks[2], "overlay");
         check_filesystem(&checks[3], "tmpfs");
         check_cgroups(&checks[4], &checks[5], &checks[6]);
+        check_sandbox_ids(&checks[8], paths);
 
         bool sandbox_ok = checks[0].ok && checks[3].ok;
         /* What runcell itself would choose, from where this process runs. */
@@ -406,6 +470,7 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
                 cJSON_AddStringToObject(o, "version", RUNCELL_VERSION);
                 cJSON_AddBoolToObject(o, "root", geteuid() == 0);
                 cJSON_AddNumberToObject(o, "sandbox_uid", paths->sandbox_uid);
+                cJSON_AddNumberToObject(o, "sandbox_ids", paths->sandbox_ids);
                 cJSON_AddStringToObject(o, "toolchains_dir", paths->toolchains_dir);
                 cJSON_AddStringToObject(o, "rootfs_dir", paths->rootfs_dir);
                 cJSON_AddStringToObject(o, "state_dir", paths->state_dir);
@@ -429,8 +494,15 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv)
                 cJSON_Delete(o);
                 return 0;
         }
-        printf("runcell %s, running as %s (sandboxes run as uid %u outside)\n", RUNCELL_VERSION,
-               geteuid() == 0 ? "root" : "an unprivileged user", (unsigned)paths->sandbox_uid);
+        if (paths->sandbox_ids)
+                printf("runcell %s, running as root (each sandbox runs as its own uid of %u-%u "
+                       "outside)\n",
+                       RUNCELL_VERSION, (unsigned)paths->sandbox_uid,
+                       (unsigned)paths->sandbox_uid + paths->sandbox_ids - 1);
+        else
+                printf("runcell %s, running as an unprivileged user (sandboxes run as uid %u "
+                       "outside)\n",
+                       RUNCELL_VERSION, (unsigned)paths->sandbox_uid);
         printf("toolchains: %s\nroot filesystems: %s\nstate: %s\n\n", paths->toolchains_dir,
                paths->rootfs_dir, paths->state_dir);
         for (size_t i = 0; i < ARRAY_SIZE(checks); i++)

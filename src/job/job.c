@@ -64,6 +64,7 @@ int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, r
             .hostname = "runcell",
             .host_uid = js->host_uid,
             .host_gid = js->host_gid,
+            .id_count = js->id_count,
             .seccomp = js->seccomp,
             .cgroup = out->leaf,
             .disk_mb = lim->disk_mb,
@@ -82,6 +83,7 @@ static prep_params_t prep_params(const job_spec_t *js, const rc_limits_t *lim)
         return (prep_params_t){.rootfs = js->rootfs,
                                .host_uid = js->host_uid,
                                .host_gid = js->host_gid,
+                               .id_count = js->id_count,
                                .seccomp = js->seccomp,
                                .limits = *lim,
                                .cpus = js->cpus};

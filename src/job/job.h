@@ -83,8 +83,9 @@ typedef struct job_spec {
         double cpus;                  /* CPU rate per stage, in cores (cgroup quota) */
         job_pool_t *pool;             /* prepared sandboxes to take from; NULL: none */
         preparer_t *preparer;         /* prepares sandboxes off this thread; NULL: in-process */
-        uid_t host_uid;
+        uid_t host_uid; /* the sandbox's outside ids, or the first of id_count (sb_prep_t) */
         gid_t host_gid;
+        uint32_t id_count;
         bool capture;     /* keep stdout/stderr in the results */
         bool interactive; /* stdin stays open for job_write_stdin() after stdin_data */
         int cancel_fd;    /* readable = kill the job now (verdict "killed"); -1: none */

@@ -15,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/ids.h"
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sandbox.h"
 #include "util/cleanup.h"
@@ -70,6 +71,7 @@ ssize_t prep_wire_encode(const prep_params_t *pp, pid_t owner, unsigned seq, boo
             .owner = (int32_t)owner,
             .uid = (uint32_t)pp->host_uid,
             .gid = (uint32_t)pp->host_gid,
+            .id_count = pp->id_count,
             .rootfs_len = (uint32_t)rl,
             .ninsns = (uint32_t)ni,
             .memory_mb = pp->limits.memory_mb,
@@ -105,6 +107,7 @@ int prep_wire_decode(void *buf, size_t len, prep_params_t *pp, seccomp_bpf_t *fi
         pp->rootfs = p;
         pp->host_uid = (uid_t)w.uid;
         pp->host_gid = (gid_t)w.gid;
+        pp->id_count = w.id_count;
         pp->limits.memory_mb = w.memory_mb;
         pp->limits.processes = w.processes;
         pp->limits.disk_mb = w.disk_mb;
@@ -251,6 +254,7 @@ static void serve_request(cg_manager_t *cg, void *buf, size_t len, int reply, in
             .hostname = "runcell",
             .host_uid = pp.host_uid,
             .host_gid = pp.host_gid,
+            .id_count = pp.id_count,
             .seccomp = pp.seccomp,
             .cgroup = leaf,
             .disk_mb = pp.limits.disk_mb,
@@ -295,8 +299,9 @@ static void serve_request(cg_manager_t *cg, void *buf, size_t len, int reply, in
 
 static void reap_children(void)
 {
-        while (waitpid(-1, NULL, WNOHANG) > 0)
-                ;
+        pid_t pid;
+        while ((pid = waitpid(-1, NULL, WNOHANG)) > 0)
+                sb_ids_reaped(pid); /* its outside id is free again */
 }
 
 __attribute__((noreturn)) static void helper_main(int sock, pid_t parent, cg_manager_t *cg)

@@ -29,6 +29,7 @@ typedef struct prep_params {
         const char *rootfs;
         uid_t host_uid;
         gid_t host_gid;
+        uint32_t id_count; /* > 0: a range, one id per sandbox (sb_prep_t) */
         const seccomp_bpf_t *seccomp;
         rc_limits_t limits; /* memory_mb and processes for the leaf, disk_mb for the tmpfs */
         double cpus;
@@ -57,6 +58,7 @@ typedef struct prep_wire {
         uint32_t existing; /* 1: a leaf that exists (its directory fds come along), 0: make it */
         int32_t owner;
         uint32_t uid, gid;
+        uint32_t id_count, pad;
         uint32_t rootfs_len; /* with its NUL, padded to a multiple of 8 */
         uint32_t ninsns;     /* seccomp instructions after the root path; 0: none */
         int64_t memory_mb, processes, disk_mb;
@@ -64,7 +66,7 @@ typedef struct prep_wire {
 } prep_wire_t;
 
 _Static_assert(sizeof(prep_wire_t) % 8 == 0, "the seccomp program after it stays aligned");
-#define PREP_WIRE_MAGIC 0x72637031u /* "rcp1" */
+#define PREP_WIRE_MAGIC 0x72637032u /* "rcp2" */
 #define PREP_MSG_MAX    (128 * 1024)
 
 /* Encode pp and its leaf (rc-<owner>-<seq>, existing or to make) into buf (size bytes);

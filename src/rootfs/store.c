@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox/sandbox.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/proc.h"
@@ -121,7 +122,13 @@ int rootfs_prepare(const rootfs_store_t *st, const char *name, char **path, rc_e
         _cleanup_free_ char *mark = dest ? fs_join(dest, READY_MARK) : NULL;
         if (!mark)
                 return rc_err_set(err, ENOMEM, "out of memory");
+        _cleanup_free_ char *empty = fs_join(base, SB_ROOTFS_EMPTY_DIR);
+        if (!empty)
+                return rc_err_set(err, ENOMEM, "out of memory");
         if (fs_exists(mark)) {
+                /* Made by an older runcell: the overlay's empty layer may be missing. */
+                if (mkdir(empty, 0755) < 0 && errno != EEXIST)
+                        return rc_err_sys(err, errno, "mkdir %s", empty);
                 *path = steal_pointer(&dest);
                 return 0;
         }
@@ -139,6 +146,8 @@ int rootfs_prepare(const rootfs_store_t *st, const char *name, char **path, rc_e
         while (flock(lfd, LOCK_EX) < 0)
                 if (errno != EINTR)
                         return rc_err_sys(err, errno, "lock %s", lock);
+        if (mkdir(empty, 0755) < 0 && errno != EEXIST)
+                return rc_err_sys(err, errno, "mkdir %s", empty);
         if (fs_exists(mark)) {
                 *path = steal_pointer(&dest);
                 return 0;

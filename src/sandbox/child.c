@@ -79,7 +79,9 @@ static int step_become_root(const sb_child_ctx_t *ctx)
          * mapped 0 so every file we create is owned by the sandbox's user. */
         if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0)
                 return -errno;
-        return 0;
+        /* The kernel clears the parent-death signal when the effective or file-system ids
+         * change, as they do here for a root runcell's sandbox: set it again. */
+        return prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 ? -errno : 0;
 }
 
 static int step_hostname(const sb_child_ctx_t *ctx)
@@ -123,11 +125,24 @@ static unsigned long locked_flags(const char *path)
 static int step_bind_rootfs(const sb_child_ctx_t *ctx)
 {
         const char *root = ctx->prep->rootfs;
-        if (mount(root, root, NULL, MS_BIND, NULL) < 0)
+        /* A read-only overlay of the language root rather than a bind mount of it: its files
+         * are inodes of this mount's own, so a lock one sandbox takes on a file of the shared
+         * root (flock, fcntl) is not seen by another, and the mount's root shows as "/" in
+         * /proc/self/mountinfo where a bind of a subdirectory shows the host's path to it.
+         * Without an upper layer overlayfs wants two lower ones: the other is an empty directory
+         * beside the root (rootfs/store.c). Both are named relative to the root's directory,
+         * which is all the mount options show. Kernels that refuse overlayfs in a user
+         * namespace (before 5.11) get the bind mount. */
+        if (chdir(root) < 0)
                 return -errno;
-        unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
-        if (mount(NULL, root, NULL, f | locked_flags(root), NULL) < 0)
-                return -errno;
+        if (mount("overlay", root, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                  "lowerdir=.:../" SB_ROOTFS_EMPTY_DIR) < 0) {
+                if (mount(root, root, NULL, MS_BIND, NULL) < 0)
+                        return -errno;
+                unsigned long f = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV;
+                if (mount(NULL, root, NULL, f | locked_flags(root), NULL) < 0)
+                        return -errno;
+        }
         /* Enter the new mount, not the directory underneath it. */
         return chdir(root) < 0 ? -errno : 0;
 }

@@ -63,7 +63,7 @@ int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
         static const char *const mask_files[] = {
             "proc/kcore",      "proc/keys",        "proc/key-users",     "proc/latency_stats",
             "proc/timer_list", "proc/sched_debug", "proc/sysrq-trigger", "proc/kallsyms",
-            "proc/kpagecount", "proc/kpageflags",  "proc/kpagecgroup",
+            "proc/kpagecount", "proc/kpageflags",  "proc/kpagecgroup",   "proc/cmdline",
         };
         static const char *const mask_dirs[] = {"proc/acpi", "proc/asound", "proc/scsi",
                                                 "proc/firmware", "proc/driver"};

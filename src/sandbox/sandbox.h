@@ -39,11 +39,19 @@ void sb_files_free(sb_file_t *files, size_t n);
 bool sb_path_valid(const char *path);
 
 /* What a sandbox is prepared with, before any request: its root, ids, filter, cgroup. */
+/* An empty directory beside each root filesystem (rootfs/<sha> and rootfs/.empty): the second
+ * lower layer of the sandbox's read-only overlay of its root (child.c). */
+#define SB_ROOTFS_EMPTY_DIR ".empty"
+
 typedef struct sb_prep {
-        const char *rootfs;   /* absolute path of an unpacked root filesystem */
+        const char *rootfs;   /* absolute path of an unpacked root filesystem, beside an empty
+                                 SB_ROOTFS_EMPTY_DIR (else it is bound, not overlaid) */
         const char *hostname; /* default "runcell" */
         uid_t host_uid;       /* the outside ids that uid/gid 0 inside map to */
         gid_t host_gid;
+        /* > 0 (root): host_uid/host_gid are the first of id_count ids, and each sandbox takes
+         * one of its own (ids.h), which also owns its user namespace */
+        uint32_t id_count;
         const seccomp_bpf_t *seccomp; /* installed last before execve; NULL: none */
         cg_leaf_t *cgroup; /* born into it (v2) or moved into it (v1); the caller owns it */
         int64_t disk_mb;   /* size of /work, /tmp, /dev/shm until a run asks otherwise */

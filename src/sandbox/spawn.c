@@ -4,7 +4,9 @@
  * Parent steps, in order (the child's are in child.c):
  *   1. build the mount plan and find PATH       (no allocation is left for the child)
  *   2. socketpair + stdio pipes, all CLOEXEC
- *   3. clone3(CLONE_NEW* | CLONE_PIDFD | CLONE_INTO_CGROUP on v2)
+ *   3. as root, take the sandbox's own outside id (ids.h) and clone as it (effective ids
+ *      only, this thread only), so that it owns the new user namespace;
+ *      clone3(CLONE_NEW* | CLONE_PIDFD | CLONE_INTO_CGROUP on v2)
  *   4. setgroups=deny, gid_map, uid_map          (one line each: 0 -> host id)
  *   5. send GO
  *   6. v1: move the child into its cgroup leaf, while it builds its root (the move waits for an
@@ -29,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/ids.h"
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sync.h"
 #include "util/cleanup.h"
@@ -179,7 +182,7 @@ enum { SPAWN_WAIT_READY = 1, SPAWN_DEFER_ATTACH = 2 };
 static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err)
 {
         _cleanup_close_ int sp0 = -1, sp1 = -1, in0 = -1, in1 = -1, out0 = -1, out1 = -1, er0 = -1,
-                            er1 = -1, at0 = -1, at1 = -1;
+                            er1 = -1, at0 = -1, at1 = -1, ids_fd = -1;
         int sv[2], p[2];
         int r;
 
@@ -242,7 +245,27 @@ static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err
         };
         int pidfd = -1;
         int64_t tt = trace_now();
+        uid_t uid = spec->host_uid;
+        gid_t gid = spec->host_gid;
+        if (spec->id_count) {
+                uint32_t id;
+                if ((r = sb_ids_take((uint32_t)spec->host_uid, spec->id_count, &id, &ids_fd, err)) <
+                        0 ||
+                    (r = sb_ids_become((uid_t)id,
+                                       spec->host_gid + (gid_t)(id - (uint32_t)spec->host_uid),
+                                       err)) < 0) {
+                        free(plan);
+                        return r;
+                }
+                uid = (uid_t)id;
+                gid = spec->host_gid + (gid_t)(id - (uint32_t)spec->host_uid);
+        }
         pid_t pid = clone_sandbox(&pidfd, cg_leaf_clone_fd(spec->cgroup));
+        if (spec->id_count) {
+                int e = errno;
+                sb_ids_restore();
+                errno = e;
+        }
         if (pid < 0)
                 goto sys_fail;
         if (pid == 0) {
@@ -260,11 +283,14 @@ static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err
         close_fd(&out1);
         close_fd(&er1);
         close_fd(&at0);
+        /* The id stays taken until the sandbox is reaped (sb_ids_reaped). */
+        sb_ids_hold(pid, steal_fd(&ids_fd));
 
         sandbox_t *sb = calloc(1, sizeof(*sb));
         if (!sb) {
                 kill(pid, SIGKILL);
                 waitpid(pid, NULL, 0);
+                sb_ids_reaped(pid);
                 close(pidfd);
                 return rc_err_set(err, ENOMEM, "out of memory");
         }
@@ -283,7 +309,7 @@ static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err
         tt = trace_step("parent: clone", tt);
         sb_msg_t go;
         sb_msg_fill(&go, SB_MSG_GO, 0, NULL);
-        if ((r = write_maps(pid, spec->host_uid, spec->host_gid, err)) < 0) {
+        if ((r = write_maps(pid, uid, gid, err)) < 0) {
                 rc_err_wrap(err, "user namespace id maps");
         } else if ((tt = trace_step("parent: id maps", tt)),
                    (r = sb_msg_send(sb->sync_fd, &go, -1)) < 0) {
@@ -359,6 +385,7 @@ static void wait_gone(sandbox_t *sb, int timeout_ms)
                 int st;
                 while (waitpid(sb->pid, &st, 0) < 0 && errno == EINTR)
                         ;
+                sb_ids_reaped(sb->pid);
         } else if (sb->pidfd >= 0) {
                 int64_t deadline = sb_now_ns() + (int64_t)timeout_ms * 1000000;
                 for (;;) {

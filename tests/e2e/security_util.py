@@ -40,11 +40,19 @@ def token(prefix="rcsec"):
     return "%s%s" % (prefix, secrets.token_hex(8))
 
 
-def sandbox_uid():
-    """The host uid a sandbox's processes run as."""
+def sandbox_uids():
+    """The host uids sandboxes' processes run as: as root one of a range per sandbox
+    (RUNCELL_SANDBOX_IDS, default in src/config.c); rootless the user's own."""
     if os.geteuid() == 0:
-        return int(os.environ.get("RUNCELL_SANDBOX_UID") or 65534)
-    return os.geteuid()
+        first, _, last = (os.environ.get("RUNCELL_SANDBOX_IDS")
+                          or "2000000000-2000065535").partition("-")
+        return range(int(first), int(last or first) + 1)
+    return range(os.geteuid(), os.geteuid() + 1)
+
+
+def sandbox_uid():
+    """The first of sandbox_uids()."""
+    return sandbox_uids()[0]
 
 
 # ------------------------------------------------------------------ the probe
@@ -484,9 +492,9 @@ def leftover_processes():
     test runner: runcell and its live sandboxes) nor there before the suite started.
     A sandbox's process that outlived its runcell is reparented away from the runner."""
     tab = proc_table()
-    uid = sandbox_uid()
+    uids = sandbox_uids()
     bad = [p for p, i in tab.items()
-           if i["uid"] == uid and p not in SNAPSHOT["pids"]
+           if i["uid"] in uids and p not in SNAPSHOT["pids"]
            and not descends_from(tab, p, RUNNER_PID)]
     return tab, bad
 
@@ -509,7 +517,7 @@ def new_tmp_files(suite):
     """Entries that appeared in the temp dirs since the suite started and look like
     runcell's (or belong to the sandbox's uid when that is not ours)."""
     now = tmp_entries()
-    uid = sandbox_uid()
+    uids = sandbox_uids()
     out = []
     for p, owner in sorted(now.items()):
         if p in SNAPSHOT["tmp"] or p == suite.tmproot:
@@ -517,7 +525,7 @@ def new_tmp_files(suite):
         n = os.path.basename(p)
         if OURS.match(n):
             continue
-        if RUNCELLISH.search(n) or (owner == uid and uid != os.geteuid()):
+        if RUNCELLISH.search(n) or (owner in uids and owner != os.geteuid()):
             out.append("%s (uid %d)" % (p, owner))
     return out
 

@@ -1,6 +1,7 @@
 """Isolation cases, checked from inside the sandbox by programs/python/probe.py."""
 
 import os
+import re
 import secrets
 import socket
 
@@ -245,3 +246,70 @@ echo "work=$(ls /work | tr '\n' ' ')"
     t.eq(kv.get("work"), "view.sh ", "files in /work")
     t.check(kv.get("pids", "").isdigit() and int(kv["pids"]) <= 6,
             "too many pids visible from bash: %r" % kv.get("pids"))
+
+
+READ_FILES_PY = r"""
+import json, sys
+out = {}
+for p in sys.argv[1:]:
+    try:
+        with open(p, "rb") as f:
+            out[p] = f.read().decode("utf-8", "replace")
+    except OSError as e:
+        out[p] = "error: %s" % e.strerror
+print(json.dumps(out))
+"""
+
+
+def read_in_sandbox(t, *paths):
+    script = t.write(t.tmpdir(), "read.py", READ_FILES_PY)
+    r, obj = t.run_json("python", [script], args=list(paths))
+    expect_stage(t, obj["run"], "run", status="ok", exit_code=0)
+    return last_json_line(t, obj["run"]["stdout"], "read.py")
+
+
+@case("isolation.proc_cmdline_masked", lang="python")
+def proc_cmdline_masked(t):
+    # The host kernel's command line (boot parameters, root device, sometimes secrets passed
+    # to the initrd) is none of a program's business: /proc/cmdline reads empty.
+    with open("/proc/cmdline") as f:
+        host = f.read()
+    got = read_in_sandbox(t, "/proc/cmdline")["/proc/cmdline"]
+    t.eq(got, "", "/proc/cmdline in the sandbox (the host's is %r)" % shorten(host, 200))
+
+
+# Roots (4th field of mountinfo) the kernel still shows for what is bound from the host: the
+# device nodes (/dev/null... and the /proc masks, all within the host's /dev) and the /proc
+# subtrees made read-only (within the sandbox's own proc).
+MOUNT_ROOTS_ALLOWED = {"/", "/null", "/zero", "/full", "/random", "/urandom", "/tty",
+                       "/bus", "/fs", "/irq", "/sys"}
+
+
+@case("isolation.mountinfo_no_host_paths", lang="python")
+def mountinfo_no_host_paths(t):
+    # The sandbox's mount table must not name where things live on the host: the state
+    # directory with the unpacked root (under /home/<user> rootless), the host's devices.
+    got = read_in_sandbox(t, "/proc/self/mountinfo")["/proc/self/mountinfo"]
+    t.check(got and not got.startswith("error"), "mountinfo unreadable: %r" % got)
+    home = os.environ.get("HOME") or os.path.expanduser("~")
+    state = os.environ.get("RUNCELL_STATE_DIR") or (
+        "/var/lib/runcell" if os.geteuid() == 0 else os.path.join(home, ".local/state"))
+    host_paths = [p for p in (home, state, "/var/lib/runcell", t.suite.tmproot, "rootfs/")
+                  if p and p != "/"]
+    root = [ln for ln in got.splitlines() if ln.split(" - ", 1)[0].split()[4] == "/"]
+    rel = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
+    if root and " - overlay " not in root[0] and rel < (5, 11):
+        t.skip("kernel %s cannot mount overlayfs in a user namespace (5.11): the root is a "
+               "bind mount, whose mountinfo root is the host path (documented)"
+               % os.uname().release)
+    for ln in got.splitlines():
+        fields = ln.split(" - ", 1)[0].split()
+        t.check(fields[3] in MOUNT_ROOTS_ALLOWED,
+                "mount root %r (a host path) in the sandbox's mountinfo: %r" % (fields[3], ln))
+        for p in host_paths:
+            t.not_contains(ln, p, "a line of the sandbox's mountinfo")
+    t.eq(len(root), 1, "mounts at / in the sandbox's mountinfo")
+    fstype, source = root[0].split(" - ", 1)[1].split()[:2]
+    if fstype != "overlay":
+        t.note("root mount: %s" % root[0])
+    t.eq((fstype, source), ("overlay", "overlay"), "the root's file system type and source")

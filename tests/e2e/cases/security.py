@@ -9,6 +9,8 @@ returns, no host process may hold it.  After every run, runcell's cgroup leaves
 suite left nothing behind.
 """
 
+import ctypes
+import errno
 import os
 import re
 import threading
@@ -692,6 +694,82 @@ def concurrent(t):
         t.eq(p.get("accepted", 0), 1, w + "connections accepted (only its own)")
 
 
+def hold_and_try(t, hold_args, try_args, hold_extra=(), during=None):
+    """Start a run holding something (shared_counters.py HOLD...) for 6 s, start a second
+    run trying to take the same 2.5 s later, and return both JSON lines. during() is called
+    in the test while the first run holds."""
+    holder = su.Run(t, "python", [su.sec_prog("shared_counters.py")], args=hold_args,
+                    extra=["--wall-ms", "30000"] + list(hold_extra))
+    try:
+        time.sleep(2.5)
+        host = during() if during else None
+        _, obj, _ = su.run(t, "python", [su.sec_prog("shared_counters.py")], args=try_args)
+    finally:
+        _, hobj = holder.finish()
+    expect_stage(t, hobj["run"], "holding run", status="ok", exit_code=0)
+    expect_stage(t, obj["run"], "trying run", status="ok", exit_code=0)
+    h = su.last_json(t, hobj["run"]["stdout"], "holding run")
+    r = su.last_json(t, obj["run"]["stdout"], "trying run")
+    start = h.get("full_at", h.get("at"))
+    t.check(start < r["at"] < h["until"],
+            "the two runs did not overlap (the machine is too slow?): %r %r" % (h, r))
+    return h, r, host
+
+
+def host_inotify_try():
+    libc = ctypes.CDLL(None, use_errno=True)
+    fd = libc.inotify_init1(0)
+    if fd < 0:
+        return errno.errorcode.get(ctypes.get_errno(), "errno %d" % ctypes.get_errno())
+    os.close(fd)
+    return "ok"
+
+
+@case("security.inotify_per_sandbox", lang="python")
+def inotify_per_sandbox(t):
+    # inotify instances are counted per user of the host: for a user namespace, per its
+    # owner. As root each sandbox has an id of its own (and owns its namespace), so one
+    # exhausting them leaves the others, and root's own, alone. Rootless every sandbox and
+    # the user's own processes are one user: the documented residual (docs/SECURITY.md).
+    try:
+        with open("/proc/sys/fs/inotify/max_user_instances") as f:
+            limit = int(f.read())
+    except (OSError, ValueError) as e:
+        t.skip("cannot read fs.inotify.max_user_instances: %s" % e)
+    if limit > 4096:
+        t.skip("fs.inotify.max_user_instances is %d: too many to exhaust in a test" % limit)
+    h, r, host = hold_and_try(t, ["hold-inotify", "6"], ["try-inotify"],
+                              hold_extra=["--open-files", str(limit + 64)],
+                              during=host_inotify_try)
+    t.note("limit %d; holder %r; other %r; runner %r" % (limit, h, r, host))
+    t.eq(h.get("errno"), "EMFILE", "why the holding run's inotify_init1 stopped")
+    if os.geteuid() == 0:
+        t.eq(h["got"], limit, "inotify instances one sandbox got (its own user's limit)")
+        t.eq(r["result"], "ok", "inotify_init1 in a second sandbox while the first holds all")
+        t.eq(host, "ok", "inotify_init1 of root on the host while a sandbox holds all of its")
+    else:
+        t.check(0 < h["got"] <= limit, "instances the holding run got: %r" % h)
+        t.eq(r["result"], "EMFILE",
+             "rootless (documented): a second sandbox shares the user's inotify instances")
+        t.eq(host, "EMFILE", "rootless (documented): so does the user's own process")
+
+
+@case("security.flock_shared_root", lang="python")
+def flock_shared_root(t):
+    # Two sandboxes of the same root filesystem: a lock one takes on a file of the read-only
+    # root must not be seen by the other (each has its own overlay of the root).
+    path = "/usr/bin/env"
+    h, r, _ = hold_and_try(t, ["hold-flock", path, "6"], ["try-flock", path])
+    t.note("holder %r; other %r" % (h, r))
+    t.eq(h["result"], "ok", "flock in the holding run")
+    rel = tuple(int(x) for x in re.findall(r"\d+", os.uname().release)[:2])
+    if h["root_fstype"] != "overlay" and rel < (5, 11):
+        t.skip("kernel %s cannot mount overlayfs in a user namespace (5.11): the root is a "
+               "bind mount, shared locks are the documented residual" % os.uname().release)
+    t.eq(r["result"], "ok", "flock of %s in a second sandbox while the first holds it" % path)
+    t.eq(h["root_fstype"], "overlay", "the sandbox's root file system type")
+
+
 # ---------------------------------------------------------- after the suite
 
 def other_runcells():
@@ -717,7 +795,7 @@ def host_clean(t):
         time.sleep(0.2)
     tab, bad = su.leftover_processes()
     t.eq(su.describe_procs(tab, bad), [],
-         "processes of uid %d left on the host by sandboxes" % su.sandbox_uid())
+         "processes of the sandboxes' uids (%r) left on the host" % su.sandbox_uids())
     t.check(su.own_cgroup_dirs(), "cannot find this process's own cgroup directories")
     t.eq(su.stale_leaves(), [], "rc-* cgroups of runcells that have exited")
     if not other_runcells():
