@@ -689,7 +689,11 @@ int job_check(const job_spec_t *spec, rc_err_t *err)
         for (size_t i = 0; i < spec->nfiles; i++) {
                 const job_input_file_t *f = &spec->files[i];
                 if (!sb_path_valid(f->name))
-                        return rc_err_set(err, EINVAL, "invalid file name \"%.200s\"", f->name);
+                        return rc_err_set(err, EINVAL, "invalid file name \"%.200s\"%s", f->name,
+                                          f->name[0] == '@' || f->name[0] == '-'
+                                              ? ": it may not start with '-' or '@' (a compiler "
+                                                "would read it as an option or argument file)"
+                                              : "");
                 for (size_t k = 0; k < i; k++)
                         if (strcmp(spec->files[k].name, f->name) == 0)
                                 return rc_err_set(err, EINVAL, "file \"%s\" given twice", f->name);

@@ -99,7 +99,7 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
         cJSON *req = json_parse_strict(body, len, why, sizeof(why));
         if (!cJSON_IsObject(req) || !dl_json_depth_ok(req)) {
                 snprintf(msg, sizeof(msg), "cannot decode the request body: %s",
-                         !req                     ? why
+                         !req                  ? why
                          : cJSON_IsObject(req) ? "it is nested too deeply"
                                                : "it must be a JSON object");
                 refuse(h, 400, "bad_request", msg);

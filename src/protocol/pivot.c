@@ -306,7 +306,7 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
         cJSON *req = json_parse_strict(body, len, why, sizeof(why));
         if (!cJSON_IsObject(req) || !dl_json_depth_ok(req)) {
                 snprintf(emsg, sizeof(emsg), "cannot parse the JSON data: %s",
-                         !req                     ? why
+                         !req                  ? why
                          : cJSON_IsObject(req) ? "it is nested too deeply"
                                                : "the body must be a JSON object");
                 refuse(h, 400, emsg);

@@ -544,6 +544,9 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                 send_error(c, NULL, 400, emsg);
         } else if (!dl_json_depth_ok(msg)) {
                 send_error(c, NULL, 400, "the operation is nested too deeply");
+        } else if (!dl_echo_ok(cJSON_GetObjectItemCaseSensitive(msg, "nonce"))) {
+                snprintf(emsg, sizeof(emsg), "\"nonce\" is over %d bytes (as JSON)", DL_ECHO_MAX);
+                send_error(c, NULL, 400, emsg);
         } else {
                 const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(msg, "nonce");
                 const cJSON *op = cJSON_GetObjectItemCaseSensitive(msg, "op");
@@ -686,8 +689,7 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
                 snprintf(emsg, sizeof(emsg), "the body must be one JSON object%s%s",
                          req ? "" : ": ", req ? "" : why);
                 refuse(&f, 400, emsg);
-        }
-        else if (!dl_json_depth_ok(req))
+        } else if (!dl_json_depth_ok(req))
                 refuse(&f, 400, "the body is nested too deeply");
         else
                 doc = decode_exec(req, &f);

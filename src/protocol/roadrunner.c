@@ -224,6 +224,9 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                 send_error(c, NULL, "bad_request", emsg);
         } else if (!dl_json_depth_ok(msg)) {
                 send_error(c, NULL, "bad_request", "the message is nested too deeply");
+        } else if (!dl_echo_ok(cJSON_GetObjectItemCaseSensitive(msg, "nonce"))) {
+                snprintf(emsg, sizeof(emsg), "\"nonce\" is over %d bytes (as JSON)", DL_ECHO_MAX);
+                send_error(c, NULL, "bad_request", emsg);
         } else {
                 const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
                 if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") == 0)

@@ -199,9 +199,7 @@ static bool scan_text(scan_t *sc)
                 } else if (c == '-' || (c >= '0' && c <= '9')) {
                         if (!scan_number(sc))
                                 return false;
-                } else if (!scan_word(sc, c == 't'   ? "true"
-                                          : c == 'f' ? "false"
-                                                     : "null")) {
+                } else if (!scan_word(sc, c == 't' ? "true" : c == 'f' ? "false" : "null")) {
                         return false;
                 }
                 if (opened)

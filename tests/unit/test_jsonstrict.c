@@ -42,8 +42,8 @@ static void bad_len(const char *text, size_t len, const char *reason, int line)
                      why, reason);
 }
 
-#define OK(lit, want)      ok_len(lit, sizeof(lit) - 1, want, __LINE__)
-#define BAD(lit, reason)   bad_len(lit, sizeof(lit) - 1, reason, __LINE__)
+#define OK(lit, want)    ok_len(lit, sizeof(lit) - 1, want, __LINE__)
+#define BAD(lit, reason) bad_len(lit, sizeof(lit) - 1, reason, __LINE__)
 
 static void test_valid(void)
 {
@@ -176,8 +176,8 @@ static void test_why_optional(void)
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_valid),    TU_TEST(test_nul),   TU_TEST(test_duplicates),
-            TU_TEST(test_trailing), TU_TEST(test_grammar), TU_TEST(test_depth),
+            TU_TEST(test_valid),        TU_TEST(test_nul),     TU_TEST(test_duplicates),
+            TU_TEST(test_trailing),     TU_TEST(test_grammar), TU_TEST(test_depth),
             TU_TEST(test_why_optional),
         };
         return tu_main("test_jsonstrict", tests, TU_COUNT(tests), argc, argv);
