@@ -18,7 +18,6 @@
 
 #define SB_PATH_MAX       200
 #define SB_PATH_DEPTH_MAX 8
-#define SB_COLLECT_MAX    4096
 
 static bool name_char_ok(char c)
 {
