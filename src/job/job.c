@@ -792,6 +792,13 @@ static int check_sizes(const job_spec_t *spec, strv_t *run_env, rc_err_t *err)
         if (tc->compile.n) {
                 r = toolchain_expand_argv(tc, &tc->compile, names[0], names, spec->nfiles, NULL,
                                           &cargv, err);
+                if (r == -EINVAL) { /* no file for {sources}: job_start says so, as the stage's
+                                       internal_error (as before this check) */
+                        strv_free(&cargv);
+                        free(names);
+                        rc_err_clear(err);
+                        return 0;
+                }
                 run.argv = strv_array(&cargv);
                 run.envp = strv_array((strv_t *)&tc->env);
                 run.limits = spec->compile_limits;
