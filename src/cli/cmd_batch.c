@@ -19,6 +19,7 @@
 #include "cli/cli.h"
 #include "cli/request.h"
 #include "job/result_json.h"
+#include "util/jsonstrict.h"
 
 #define BATCH_LINE_MAX (64u << 20)
 
@@ -104,10 +105,11 @@ int cmd_batch(const rc_paths_t *paths, int argc, char **argv)
                         line[--n] = '\0';
                 if (n == 0)
                         continue;
-                cJSON *req = cJSON_ParseWithLength(line, (size_t)n);
+                char why[160], emsg[200];
+                cJSON *req = json_parse_strict(line, (size_t)n, why, sizeof(why));
                 lang_t *used = NULL;
-                cJSON *ans =
-                    req ? handle(&c, req, &used) : error_answer("bad_request", "invalid JSON");
+                snprintf(emsg, sizeof(emsg), "invalid JSON: %s", why);
+                cJSON *ans = req ? handle(&c, req, &used) : error_answer("bad_request", emsg);
                 write_answer(ans, req);
                 cJSON_Delete(req);
                 if (used) /* after the answer: the next request of this language starts prepared */

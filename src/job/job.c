@@ -5,9 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "sandbox/mountplan.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sync.h"
 #include "util/cleanup.h"
@@ -401,6 +403,92 @@ static void refill_pool(job_t *j)
         }
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+        return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The directories the files' paths need below /work ("a/b/c" needs "a" and "a/b"). */
+static long long dirs_needed(const sb_file_t *files, size_t n)
+{
+        size_t cap = 0;
+        for (size_t i = 0; i < n; i++)
+                for (const char *p = files[i].path; *p; p++)
+                        cap += *p == '/';
+        if (cap == 0)
+                return 0;
+        char **dirs = calloc(cap, sizeof(char *));
+        size_t m = 0;
+        long long count = (long long)cap; /* out of memory: every one counted */
+        if (dirs) {
+                for (size_t i = 0; i < n; i++)
+                        for (const char *p = files[i].path; *p; p++)
+                                if (*p == '/')
+                                        dirs[m++] =
+                                            strndup(files[i].path, (size_t)(p - files[i].path));
+                bool ok = true;
+                for (size_t i = 0; i < m; i++)
+                        ok = ok && dirs[i];
+                if (ok) {
+                        qsort(dirs, m, sizeof(char *), cmp_str);
+                        count = 0;
+                        for (size_t i = 0; i < m; i++)
+                                count += i == 0 || strcmp(dirs[i - 1], dirs[i]) != 0;
+                }
+                for (size_t i = 0; i < m; i++)
+                        free(dirs[i]);
+                free(dirs);
+        }
+        return count;
+}
+
+/* What a compile stage leaves in /work goes into the run stage's fresh /work, whose size is the
+ * run stage's disk_mb (pages of 4 KiB) and whose inodes are mount_tmpfs_inodes(disk_mb). Going
+ * over either, or leaving more than SB_COLLECT_MAX files, is the compile stage's own doing (a
+ * user's build): its verdict is compile_error with the reason on its stderr, not a sandbox
+ * failure of the run stage. Returns true with why filled when over. */
+static bool handover_over(const sb_result_t *sr, const rc_limits_t *run, char *why, size_t size)
+{
+        if (sr->files_over) {
+                snprintf(why, size, "runcell: the compile stage left more than %d files in /work\n",
+                         SB_COLLECT_MAX);
+                return true;
+        }
+        long long bytes = 0;
+        for (size_t i = 0; i < sr->nfiles; i++) {
+                struct stat st;
+                if (sr->files[i].fd >= 0 && fstat(sr->files[i].fd, &st) == 0)
+                        bytes += ((long long)st.st_size + 4095) / 4096 * 4096;
+        }
+        long long inodes = (long long)sr->nfiles + dirs_needed(sr->files, sr->nfiles) + 1;
+        long long space = run->disk_mb << 20, have_inodes = mount_tmpfs_inodes(run->disk_mb);
+        if (run->disk_mb > 0 && bytes > space) {
+                snprintf(why, size,
+                         "runcell: the compile stage left %lld KiB in /work, over the run stage's "
+                         "disk limit of %lld MiB\n",
+                         bytes / 1024, (long long)run->disk_mb);
+                return true;
+        }
+        if (run->disk_mb > 0 && inodes > have_inodes) {
+                snprintf(why, size,
+                         "runcell: the compile stage left %lld files and directories in /work, "
+                         "over the %lld the run stage's disk limit of %lld MiB holds\n",
+                         inodes - 1, have_inodes - 1, (long long)run->disk_mb);
+                return true;
+        }
+        return false;
+}
+
+/* A line of runcell's own on the stage's stderr (after the program's output, if any). */
+static void stage_note(job_t *j, const char *text)
+{
+        size_t len = strlen(text);
+        if (j->spec.capture)
+                buf_append(&j->cur->err, text, len);
+        if (j->spec.cb.output)
+                j->spec.cb.output(j->spec.cb.ud, j->stage, STREAM_STDERR, text, len);
+}
+
 /* The stage is over once init is gone and both output pipes are at EOF. */
 static void stage_end(job_t *j)
 {
@@ -446,6 +534,12 @@ static void stage_end(job_t *j)
         stage_kind_t kind = j->stage;
         if (kind == STAGE_COMPILE && res->status == STATUS_RUNTIME_ERROR)
                 res->status = STATUS_COMPILE_ERROR;
+        char why[300];
+        if (kind == STAGE_COMPILE && res->status == STATUS_OK &&
+            handover_over(&sr, &j->spec.run_limits, why, sizeof(why))) {
+                res->status = STATUS_COMPILE_ERROR;
+                stage_note(j, why);
+        }
         if (j->spec.cb.stage_end)
                 j->spec.cb.stage_end(j->spec.cb.ud, kind, res);
         if (kind == STAGE_COMPILE && res->status == STATUS_OK && !j->kill_requested) {
@@ -684,6 +778,51 @@ static int run_command(const toolchain_t *tc, char *const *command, char **names
         return 0;
 }
 
+/* Both stages' argv and environment fit a sandbox request and execve: a request over that is
+ * the client's mistake (too many or too long arguments), not a sandbox failure. */
+static int check_sizes(const job_spec_t *spec, strv_t *run_env, rc_err_t *err)
+{
+        const toolchain_t *tc = spec->tc;
+        char **names = calloc(spec->nfiles + 1, sizeof(char *));
+        if (!names)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        for (size_t i = 0; i < spec->nfiles; i++)
+                names[i] = (char *)spec->files[i].name;
+        strv_t cargv = {0}, rargv = {0};
+        sb_run_t run = {.nfiles = spec->nfiles};
+        int r = 0;
+        if (tc->compile.n) {
+                r = toolchain_expand_argv(tc, &tc->compile, names[0], names, spec->nfiles, NULL,
+                                          &cargv, err);
+                if (r == -EINVAL) { /* no file for {sources}: job_start says so, as the stage's
+                                       internal_error (as before this check) */
+                        strv_free(&cargv);
+                        free(names);
+                        rc_err_clear(err);
+                        return 0;
+                }
+                run.argv = strv_array(&cargv);
+                run.envp = strv_array((strv_t *)&tc->env);
+                run.limits = spec->compile_limits;
+                if (r >= 0 && (r = sandbox_run_check(&run, err)) < 0)
+                        rc_err_wrap(err, "the compile stage");
+                run.nfiles = 0; /* the run stage gets the compile stage's files */
+        }
+        if (r >= 0)
+                r = run_command(tc, spec->command, names, spec->nfiles, spec->args, &rargv, err);
+        if (r >= 0) {
+                run.argv = strv_array(&rargv);
+                run.envp = strv_array(run_env);
+                run.limits = spec->run_limits;
+                if ((r = sandbox_run_check(&run, err)) < 0)
+                        rc_err_wrap(err, "the run stage");
+        }
+        strv_free(&cargv);
+        strv_free(&rargv);
+        free(names);
+        return r;
+}
+
 int job_check(const job_spec_t *spec, rc_err_t *err)
 {
         if (spec->nfiles == 0)
@@ -691,19 +830,23 @@ int job_check(const job_spec_t *spec, rc_err_t *err)
         for (size_t i = 0; i < spec->nfiles; i++) {
                 const job_input_file_t *f = &spec->files[i];
                 if (!sb_path_valid(f->name))
-                        return rc_err_set(err, EINVAL, "invalid file name \"%.200s\"", f->name);
+                        return rc_err_set(err, EINVAL, "invalid file name \"%.200s\"%s", f->name,
+                                          f->name[0] == '@' || f->name[0] == '-'
+                                              ? ": it may not start with '-' or '@' (a compiler "
+                                                "would read it as an option or argument file)"
+                                              : "");
                 for (size_t k = 0; k < i; k++)
                         if (strcmp(spec->files[k].name, f->name) == 0)
                                 return rc_err_set(err, EINVAL, "file \"%s\" given twice", f->name);
         }
-        strv_t env = {0};
-        int r = build_env(spec->tc, spec->env, &env, err);
-        strv_free(&env);
-        if (r < 0)
-                return r;
         if (spec->command && (!spec->command[0] || !spec->command[0][0]))
                 return rc_err_set(err, EINVAL, "the command's first word is empty");
-        return 0;
+        strv_t env = {0};
+        int r = build_env(spec->tc, spec->env, &env, err);
+        if (r >= 0)
+                r = check_sizes(spec, &env, err);
+        strv_free(&env);
+        return r < 0 ? r : 0;
 }
 
 int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *err)

@@ -7,6 +7,7 @@
 
 #include "protocol/dialect.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 
 enum { R_EXEC, R_HEALTH };
 
@@ -233,10 +234,13 @@ static cJSON *run_doc(const toolchain_t *tc, const cJSON *files)
 static void exec_request(dl_http_t *h, const char *body, size_t len)
 {
         char msg[300];
-        cJSON *req = cJSON_ParseWithLength(body, len);
+        char why[160];
+        cJSON *req = json_parse_strict(body, len, why, sizeof(why));
         if (!cJSON_IsObject(req)) {
+                snprintf(msg, sizeof(msg), "invalid request: %s",
+                         req ? "the body must be a JSON object" : why);
                 cJSON_Delete(req);
-                refuse(h, 400, "-", "invalid request: the body must be a JSON object");
+                refuse(h, 400, "-", msg);
                 return;
         }
         if (!dl_json_depth_ok(req)) {

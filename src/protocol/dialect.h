@@ -151,6 +151,11 @@ int dl_error_status(const char *code);
 /* A response to a 429 carries Retry-After: 1. */
 
 catalog_t *dl_catalog(void);
+/* A value the client chose that goes back in every message about its run (a nonce) is at most
+ * DL_ECHO_MAX bytes as compact JSON, as the native protocol's "id": otherwise one big nonce
+ * would be copied into each chunk of output. NULL (absent) is fine. */
+#define DL_ECHO_MAX 128
+bool dl_echo_ok(const cJSON *v);
 /* The parsed body's nesting is within the configured maximum. */
 bool dl_json_depth_ok(const cJSON *j);
 /* Monotonic milliseconds. */

@@ -32,6 +32,18 @@ const dialect_t *dialect_find(const char *name)
         return NULL;
 }
 
+bool dl_echo_ok(const cJSON *v)
+{
+        if (!v)
+                return true;
+        if (cJSON_IsString(v) && strlen(v->valuestring) > DL_ECHO_MAX)
+                return false; /* without printing a big one */
+        char *p = cJSON_PrintUnformatted(v);
+        bool ok = p && strlen(p) <= DL_ECHO_MAX;
+        free(p);
+        return ok;
+}
+
 void dl_random_hex(char *out, size_t n)
 {
         static const char hex[] = "0123456789abcdef";

@@ -10,6 +10,7 @@
 
 #include "protocol/dialect.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 
 #define MSG_PREFIX     "--MSG--"
 #define LINE_MAX_BYTES (1u << 20) /* a longer unfinished line goes out as it is */
@@ -331,9 +332,16 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                 send_error(c, "binary messages are not accepted: send JSON text", NULL);
                 return;
         }
-        cJSON *msg = cJSON_ParseWithLength(data, len);
+        char why[160], emsg[240];
+        cJSON *msg = json_parse_strict(data, len, why, sizeof(why));
         if (!msg) {
-                send_error(c, "invalid JSON",
+                /* "invalid JSON" for what is not JSON at all (as the original says); with the
+                 * reason for what only the strict parse refuses (a NUL, equal keys, ...) */
+                cJSON *lenient = cJSON_ParseWithLength(data, len);
+                snprintf(emsg, sizeof(emsg), "invalid JSON%s%s", lenient ? ": " : "",
+                         lenient ? why : "");
+                cJSON_Delete(lenient);
+                send_error(c, emsg,
                            json_bytes_item(data, len > ECHO_MAX_BYTES ? ECHO_MAX_BYTES : len));
                 return;
         }

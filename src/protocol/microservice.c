@@ -9,6 +9,7 @@
 #include "job/limits.h"
 #include "protocol/dialect.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 
 typedef struct ms_run {
         buf_t compile; /* the compiler's stdout and stderr, in arrival order */
@@ -94,12 +95,14 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
         (void)tag;
         (void)method;
         char msg[200];
-        cJSON *req = cJSON_ParseWithLength(body, len);
+        char why[160];
+        cJSON *req = json_parse_strict(body, len, why, sizeof(why));
         if (!cJSON_IsObject(req) || !dl_json_depth_ok(req)) {
-                refuse(h, 400, "bad_request",
-                       req && cJSON_IsObject(req)
-                           ? "cannot decode the request body: it is nested too deeply"
-                           : "cannot decode the request body: it must be a JSON object");
+                snprintf(msg, sizeof(msg), "cannot decode the request body: %s",
+                         !req                  ? why
+                         : cJSON_IsObject(req) ? "it is nested too deeply"
+                                               : "it must be a JSON object");
+                refuse(h, 400, "bad_request", msg);
                 cJSON_Delete(req);
                 return;
         }

@@ -11,6 +11,7 @@
 #include "rootfs/store.h"
 #include "util/base64.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 
 #define ID_MAX 128
 
@@ -183,10 +184,13 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                            "binary frames are not accepted: send JSON text");
                 return;
         }
-        cJSON *msg = cJSON_ParseWithLength(data, len);
+        char why[160], emsg[240];
+        cJSON *msg = json_parse_strict(data, len, why, sizeof(why));
         if (!msg || !cJSON_IsObject(msg)) {
+                snprintf(emsg, sizeof(emsg), "a message is one JSON object%s%s", msg ? "" : ": ",
+                         msg ? "" : why);
                 cJSON_Delete(msg);
-                send_error(c, NULL, "bad_request", "a message is one JSON object");
+                send_error(c, NULL, "bad_request", emsg);
                 return;
         }
         if (!dl_json_depth_ok(msg)) {
@@ -194,7 +198,7 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                 send_error(c, NULL, "bad_request", "the message is nested too deeply");
                 return;
         }
-        char idbuf[64], emsg[160];
+        char idbuf[64];
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(msg, "type");
         const char *type = cJSON_IsString(jt) ? jt->valuestring : NULL;
         const char *id = message_id(msg, idbuf, sizeof(idbuf));
@@ -264,10 +268,13 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
                 dl_http_json(h, 200, languages_json(dl_catalog()));
                 return;
         }
-        cJSON *doc = cJSON_ParseWithLength(body, len);
+        char why[160], emsg[240];
+        cJSON *doc = json_parse_strict(body, len, why, sizeof(why));
         if (!doc || !cJSON_IsObject(doc)) {
+                snprintf(emsg, sizeof(emsg), "the body must be one JSON object%s%s",
+                         doc ? "" : ": ", doc ? "" : why);
                 cJSON_Delete(doc);
-                http_error(h, 400, "bad_request", "the body must be one JSON object");
+                http_error(h, 400, "bad_request", emsg);
                 return;
         }
         if (!dl_json_depth_ok(doc)) {

@@ -14,6 +14,7 @@
 #include "protocol/dialect.h"
 #include "rootfs/store.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 
 enum { R_RUNTIMES, R_EXECUTE, R_PACKAGES, R_CONNECT };
 
@@ -709,6 +710,24 @@ static void syntax_error(const char *body, size_t len, char *out, size_t size)
                 snprintf(out, size, "Unexpected token in JSON at position %zu", pos);
 }
 
+/* The body or message parsed strictly (util/jsonstrict.h), or NULL with the reason in out:
+ * JSON.parse's wording where the text is not JSON at all, runcell's for what JSON.parse would
+ * let through (a NUL in a string, equal keys, a second value after the first). */
+static cJSON *parse_strict(const char *body, size_t len, char *out, size_t size)
+{
+        char why[160];
+        cJSON *j = json_parse_strict(body, len, why, sizeof(why));
+        if (j)
+                return j;
+        cJSON *lenient = cJSON_ParseWithLength(body, len);
+        if (!lenient)
+                syntax_error(body, len, out, size);
+        else
+                snprintf(out, size, "Invalid JSON: %s", why);
+        cJSON_Delete(lenient);
+        return NULL;
+}
+
 static void ws_fail(dl_conn_t *c, const char *text)
 {
         cJSON *o = cJSON_CreateObject();
@@ -853,10 +872,9 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                 ws_fail(c, "the message is over the size limit");
                 return;
         }
-        cJSON *msg = cJSON_ParseWithLength(data, len);
+        char emsg[240];
+        cJSON *msg = parse_strict(data, len, emsg, sizeof(emsg));
         if (!msg) { /* JSON.parse's message, as Piston sends it */
-                char emsg[100];
-                syntax_error(data, len, emsg, sizeof(emsg));
                 ws_fail(c, emsg);
                 return;
         }
@@ -929,9 +947,8 @@ static void execute(dl_http_t *h, const char *body, size_t len)
                         body_error(h, "SyntaxError", emsg);
                         return;
                 }
-                parsed = cJSON_ParseWithLength(body, len);
+                parsed = parse_strict(body, len, emsg, sizeof(emsg));
                 if (!parsed) {
-                        syntax_error(body, len, emsg, sizeof(emsg));
                         body_error(h, "SyntaxError", emsg);
                         return;
                 }

@@ -10,6 +10,7 @@
 
 #include "protocol/dialect.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 
 #define LANGUAGE_MAX 64
 
@@ -301,12 +302,14 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
 {
         (void)tag;
         (void)method;
-        cJSON *req = cJSON_ParseWithLength(body, len);
+        char why[160], emsg[240];
+        cJSON *req = json_parse_strict(body, len, why, sizeof(why));
         if (!cJSON_IsObject(req) || !dl_json_depth_ok(req)) {
-                refuse(h, 400,
-                       req && cJSON_IsObject(req)
-                           ? "cannot parse the JSON data: it is nested too deeply"
-                           : "cannot parse the JSON data: the body must be a JSON object");
+                snprintf(emsg, sizeof(emsg), "cannot parse the JSON data: %s",
+                         !req                  ? why
+                         : cJSON_IsObject(req) ? "it is nested too deeply"
+                                               : "the body must be a JSON object");
+                refuse(h, 400, emsg);
                 cJSON_Delete(req);
                 return;
         }

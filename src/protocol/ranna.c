@@ -19,6 +19,7 @@
 
 #include "protocol/dialect.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 
 enum { R_WS, R_EXEC, R_SPEC, R_INFO };
 
@@ -535,11 +536,17 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                 send_error(c, NULL, 400, MSG_BAD_TYPE);
                 return;
         }
-        cJSON *msg = cJSON_ParseWithLength(data, len);
+        char why[160], emsg[240];
+        cJSON *msg = json_parse_strict(data, len, why, sizeof(why));
         if (!cJSON_IsObject(msg)) {
-                send_error(c, NULL, 400, "invalid JSON: an operation is one JSON object");
+                snprintf(emsg, sizeof(emsg), "invalid JSON: %s",
+                         msg ? "an operation is one JSON object" : why);
+                send_error(c, NULL, 400, emsg);
         } else if (!dl_json_depth_ok(msg)) {
                 send_error(c, NULL, 400, "the operation is nested too deeply");
+        } else if (!dl_echo_ok(cJSON_GetObjectItemCaseSensitive(msg, "nonce"))) {
+                snprintf(emsg, sizeof(emsg), "\"nonce\" is over %d bytes (as JSON)", DL_ECHO_MAX);
+                send_error(c, NULL, 400, emsg);
         } else {
                 const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(msg, "nonce");
                 const cJSON *op = cJSON_GetObjectItemCaseSensitive(msg, "op");
@@ -674,12 +681,15 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
                 dl_http_json(h, 200, info_json());
                 return;
         }
-        cJSON *req = cJSON_ParseWithLength(body, len);
+        char why[160], emsg[240];
+        cJSON *req = json_parse_strict(body, len, why, sizeof(why));
         failure_t f;
         cJSON *doc = NULL;
-        if (!cJSON_IsObject(req))
-                refuse(&f, 400, "the body must be one JSON object");
-        else if (!dl_json_depth_ok(req))
+        if (!cJSON_IsObject(req)) {
+                snprintf(emsg, sizeof(emsg), "the body must be one JSON object%s%s",
+                         req ? "" : ": ", req ? "" : why);
+                refuse(&f, 400, emsg);
+        } else if (!dl_json_depth_ok(req))
                 refuse(&f, 400, "the body is nested too deeply");
         else
                 doc = decode_exec(req, &f);

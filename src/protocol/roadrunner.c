@@ -11,6 +11,7 @@
 #include "job/result_json.h"
 #include "protocol/dialect.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 #include "util/shellwords.h"
 
 #define IDLE_MS_DEFAULT 60000
@@ -215,11 +216,17 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                 send_error(c, NULL, "bad_request", "binary messages are not accepted: send JSON");
                 return;
         }
-        cJSON *msg = cJSON_ParseWithLength(data, len);
+        char why[160], emsg[240];
+        cJSON *msg = json_parse_strict(data, len, why, sizeof(why));
         if (!cJSON_IsObject(msg)) {
-                send_error(c, NULL, "bad_request", "a message is one JSON object");
+                snprintf(emsg, sizeof(emsg), "a message is one JSON object%s%s", msg ? "" : ": ",
+                         msg ? "" : why);
+                send_error(c, NULL, "bad_request", emsg);
         } else if (!dl_json_depth_ok(msg)) {
                 send_error(c, NULL, "bad_request", "the message is nested too deeply");
+        } else if (!dl_echo_ok(cJSON_GetObjectItemCaseSensitive(msg, "nonce"))) {
+                snprintf(emsg, sizeof(emsg), "\"nonce\" is over %d bytes (as JSON)", DL_ECHO_MAX);
+                send_error(c, NULL, "bad_request", emsg);
         } else {
                 const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
                 if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") == 0)

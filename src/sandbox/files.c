@@ -18,7 +18,6 @@
 
 #define SB_PATH_MAX       200
 #define SB_PATH_DEPTH_MAX 8
-#define SB_COLLECT_MAX    4096
 
 static bool name_char_ok(char c)
 {
@@ -30,6 +29,12 @@ bool sb_path_valid(const char *path)
 {
         size_t len = strlen(path);
         if (len == 0 || len > SB_PATH_MAX || path[0] == '/' || path[len - 1] == '/')
+                return false;
+        /* A path that starts with '@' would reach a compiler's argv as an argument file
+         * ("@opts.c" holding "-wrapper /bin/sh,-c,..." makes gcc run a command; rustc, javac,
+         * mcs and ghc read @files too). Only the start of the path reaches argv that way:
+         * "node_modules/@scope/x.js" is fine. */
+        if (path[0] == '@')
                 return false;
         int depth = 0;
         const char *comp = path;

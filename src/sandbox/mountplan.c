@@ -25,7 +25,7 @@ static int add(mount_plan_t *plan, mount_kind_t kind, const char *target, const 
 
 /* tmpfs counts inodes separately from bytes: without nr_inodes a small tmpfs still takes
  * hundreds of thousands of empty files, each costing kernel memory. */
-static long long inodes_for(long long mb)
+long long mount_tmpfs_inodes(long long mb)
 {
         long long n = mb * 256;
         return n < 1024 ? 1024 : n;
@@ -33,7 +33,7 @@ static long long inodes_for(long long mb)
 
 void mount_tmpfs_data(char *buf, size_t size, long long mb, const char *mode)
 {
-        snprintf(buf, size, "size=%lldm,nr_inodes=%lld,mode=%s", mb, inodes_for(mb), mode);
+        snprintf(buf, size, "size=%lldm,nr_inodes=%lld,mode=%s", mb, mount_tmpfs_inodes(mb), mode);
 }
 
 int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)

@@ -41,6 +41,8 @@ typedef struct mount_plan {
  * /dev (null zero full random urandom tty, pts, shm, fd links), /dev read-only once populated. */
 int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err);
 const char *mount_kind_name(mount_kind_t kind);
+/* The inodes of a tmpfs of mb MiB (/work, /tmp, /dev/shm): 256 per MiB, at least 1024. */
+long long mount_tmpfs_inodes(long long mb);
 /* The tmpfs options for a disk budget of mb megabytes: "size=..m,nr_inodes=..,mode=..". */
 void mount_tmpfs_data(char *buf, size_t size, long long mb, const char *mode);
 

@@ -35,6 +35,56 @@ static int put_strings(buf_t *out, char *const *v, uint32_t *count)
         return 0;
 }
 
+/* The kernel's MAX_ARG_STRLEN (32 pages), _STK_LIM / 4 * 3 and ARG_MAX (fs/exec.c). */
+#define EXEC_STRLEN_MAX (32 * 4096)
+#define EXEC_SPACE_MAX  (6u << 20)
+#define EXEC_SPACE_MIN  (128u << 10)
+/* Room left for the program's path (execve copies it too) and rounding. */
+#define EXEC_SPACE_SLACK 8192
+
+static int strings_check(char *const *v, const char *what, size_t max, size_t *count, size_t *bytes,
+                         rc_err_t *err)
+{
+        size_t n = 0;
+        for (; v && v[n]; n++) {
+                size_t len = strlen(v[n]) + 1;
+                if (len > EXEC_STRLEN_MAX)
+                        return rc_err_set(err, E2BIG,
+                                          "%s %zu is %zu bytes, over the %d execve takes", what,
+                                          n + 1, len - 1, EXEC_STRLEN_MAX - 1);
+                *bytes += len + sizeof(char *);
+        }
+        if (n > max)
+                return rc_err_set(err, E2BIG, "%zu %ss, over the %zu a program can be given", n,
+                                  what, max);
+        *count = n;
+        return 0;
+}
+
+int sandbox_run_check(const sb_run_t *run, rc_err_t *err)
+{
+        size_t argc = 0, envc = 0, bytes = 0;
+        int r;
+        if ((r = strings_check(run->argv, "argument", SB_REQ_ARGS_MAX, &argc, &bytes, err)) < 0 ||
+            (r = strings_check(run->envp, "environment variable", SB_REQ_ENV_MAX, &envc, &bytes,
+                               err)) < 0)
+                return r;
+        if (run->nfiles > SB_REQ_FILES_MAX)
+                return rc_err_set(err, E2BIG, "%zu files, over the %d a sandbox takes", run->nfiles,
+                                  SB_REQ_FILES_MAX);
+        size_t space = EXEC_SPACE_MAX;
+        if (run->limits.stack_mb > 0 && (uint64_t)run->limits.stack_mb < (EXEC_SPACE_MAX >> 18))
+                space = (size_t)run->limits.stack_mb << 18; /* a quarter of the stack limit */
+        if (space < EXEC_SPACE_MIN)
+                space = EXEC_SPACE_MIN;
+        if (bytes + EXEC_SPACE_SLACK > space)
+                return rc_err_set(err, E2BIG,
+                                  "the arguments and environment are %zu bytes together, over the "
+                                  "%zu execve takes",
+                                  bytes, space - EXEC_SPACE_SLACK);
+        return 0;
+}
+
 int sb_req_encode(const sb_run_t *run, buf_t *out)
 {
         req_header_t h;

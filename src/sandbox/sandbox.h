@@ -69,6 +69,13 @@ typedef struct sb_run {
 
 typedef struct sandbox sandbox_t;
 
+/* Whether run fits what a sandbox request and execve can carry: at most 4096 arguments, 1024
+ * environment variables and 4096 files; no argument or variable of 128 KiB or more; arguments
+ * and environment together within execve's space for the stack limit of run->limits (a
+ * quarter of it, at most 6 MiB, at least 128 KiB). -E2BIG with err saying what is over: the
+ * request's own mistake, to check before a sandbox is asked (sandbox_start fails too). */
+int sandbox_run_check(const sb_run_t *run, rc_err_t *err);
+
 typedef struct sb_result {
         bool setup_failed; /* the sandbox, not the program, failed; see err */
         bool exited;       /* the program's end was seen (wait_status valid) */
@@ -77,7 +84,12 @@ typedef struct sb_result {
         int64_t end_ns;
         sb_file_t *files; /* with collect: /work's regular files as fds (owned) */
         size_t nfiles;
+        /* with collect: /work held more than SB_COLLECT_MAX regular files, and files has only
+         * the first of them (what the program left is over the bound: its own doing) */
+        bool files_over;
 } sb_result_t;
+
+#define SB_COLLECT_MAX 4096
 
 /* Create the sandbox up to the point where only the request is missing. On set-up failure
  * returns -errno with err naming the step ("mount /proc: Operation not permitted"). */

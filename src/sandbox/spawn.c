@@ -426,6 +426,9 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                                           run->files[i].path);
         if (!run->argv || !run->argv[0])
                 return rc_err_set(err, EINVAL, "no program to run");
+        int cr = sandbox_run_check(run, err);
+        if (cr < 0)
+                return cr;
         if (sb->requested)
                 return rc_err_set(err, EBUSY, "sandbox already ran a program");
         sb->requested = true;
@@ -598,7 +601,9 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
                 break;
         case SB_MSG_FILES_DONE:
                 sb->files_done = true;
-                if (m.a)
+                if (m.a == EMFILE) /* init's own bound (SB_COLLECT_MAX): not a failure */
+                        sb->res.files_over = true;
+                else if (m.a)
                         return rc_err_sys(err, m.a, "collecting files");
                 break;
         default:

@@ -18,6 +18,7 @@ import time
 
 from harness import case, expect_stage, shorten
 import security_util as su
+from server_util import Server, http_req
 
 DENIED = ("EPERM", "ENOSYS")
 
@@ -646,6 +647,66 @@ def compile_filename_injection(t):
     comp = obj["compile"]
     t.not_contains(comp["stderr"], "COLLECT2-RAN",
                    "compile.stderr (the file name -B.c became a gcc option)")
+
+
+@case("security.compile_argfile_injection", lang="c")
+def compile_argfile_injection(t):
+    # A FILE named "@opts.c" reached gcc's argv as "@opts.c": gcc reads it as a response file
+    # (the file "opts.c", also the user's), whose "-wrapper" ran a command of the user's in the
+    # compile stage. A name starting with '@' is refused (like a leading '-'); rustc, javac,
+    # mcs and ghc read @files the same way. The marker is computed by the shell ($((6*7))),
+    # so compiler errors quoting opts.c do not show it.
+    d = t.tmpdir()
+    tok = su.token("ARGFILE")
+    files = [t.write(d, "main.c", "int main(void) { return 0; }\n"),
+             t.write(d, "opts.c", "-wrapper /bin/sh,-c,echo${IFS}%s-$((6*7))>&2\n" % tok),
+             t.write(d, "@opts.c", "")]
+    rn = su.Run(t, "c", files)
+    r = rn.wait()
+    su.check_run_cleaned(t, rn.pid)
+    t.not_contains(r.stdout + r.stderr, tok + "-42", "output (the argument file's -wrapper ran)")
+    t.eq(r.rc, 1, "runcell exit status (a bad file name is the request's error)")
+    t.contains(r.stderr, 'invalid file name "@opts.c"', "runcell's error")
+    t.eq(r.stdout, "", "stdout of a refused run")
+
+
+BIG_BINARY_C = """#include <stdio.h>
+char big[24 << 20] = {1};
+int main(int argc, char **argv) { printf("%d\\n", big[argc - 1]); return 0; }
+"""
+
+
+@case("security.compile_handover_over_disk", lang="c")
+def compile_handover_over_disk(t):
+    # What a compile stage leaves goes into the run stage's /work, of the run stage's disk_mb:
+    # a 24 MB binary under --disk-mb 8 failed as internal_error ("place file main: No space
+    # left on device"). It is the build's doing: compile_error, with the reason on stderr.
+    d = t.tmpdir()
+    rn = su.Run(t, "c", [t.write(d, "big.c", BIG_BINARY_C)], extra=["--disk-mb", "8"])
+    r = rn.wait()
+    su.check_run_cleaned(t, rn.pid)
+    obj = r.json()
+    su.check_result_shape(t, obj)
+    expect_stage(t, obj["compile"], "compile", status="compile_error")
+    t.contains(obj["compile"]["stderr"], "over the run stage's disk limit of 8 MiB",
+               "compile.stderr")
+    t.check(obj["run"] is None, "no run stage after a compile error: %r" % (obj["run"],))
+    t.eq(r.rc, 0, "runcell exit status (the job ran)")
+    # inodes: 200 files in 6 levels of directories each (1400 inodes) and the run stage's
+    # 1024 inodes of --disk-mb 1
+    # (runcell run takes base names: the tree goes through the native HTTP API)
+    payload = {"language": "c", "files": [{"name": "main.c",
+                                           "content": "int main(void) { return 0; }\n"}]
+               + [{"name": "d%d/a/b/c/e/f.txt" % i, "content": ""} for i in range(200)],
+               "limits": {"disk_mb": 1}}
+    with Server(t) as srv:
+        resp = http_req(t, srv, "POST", "/api/v1/run", payload)
+        t.eq(resp.status, 200, "HTTP status")
+        res = resp.json or {}
+        comp = res.get("compile") or {}
+        t.eq(comp.get("status"), "compile_error", "compile status for 1400 inodes: %r" % res)
+        t.contains(comp.get("stderr", ""), "files and directories in /work", "compile.stderr")
+        srv.check_alive()
 
 
 # ----------------------------------------------------------- concurrent runs
