@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli/catalog.h"
+#include "engine/catalog.h"
 #include "job/job.h"
 #include "util/buf.h"
 #include "util/err.h"

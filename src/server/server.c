@@ -17,7 +17,7 @@
 
 #include <libwebsockets.h>
 
-#include "cli/request.h"
+#include "engine/request.h"
 #include "protocol/dialect.h"
 #include "sandbox/sync.h"
 #include "server/evloop_lws.h"

@@ -1,8 +1,8 @@
 /* What a long-running runcell (batch, serve) loads once: toolchains, and per language its
  * unpacked root filesystem, version and compiled seccomp filter; the cgroup manager and the
  * pool of prepared sandboxes. */
-#ifndef RUNCELL_CLI_CATALOG_H
-#define RUNCELL_CLI_CATALOG_H
+#ifndef RUNCELL_ENGINE_CATALOG_H
+#define RUNCELL_ENGINE_CATALOG_H
 
 #include <stdbool.h>
 
