@@ -1,6 +1,5 @@
 #include "cli/cli.h"
 
-#include "seccomp/cache.h"
 #include "util/cleanup.h"
 
 #include <errno.h>
@@ -134,22 +133,6 @@ int cli_fail(const char *fmt, ...)
         fputc('\n', stderr);
         va_end(ap);
         return 1;
-}
-
-int cli_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf_t *out,
-                     rc_err_t *err)
-{
-        char *path = NULL;
-        if (asprintf(&path, "%s/%s.json", paths->seccomp_dir,
-                     tc->seccomp_profile ? tc->seccomp_profile : "default") < 0)
-                return rc_err_set(err, ENOMEM, "out of memory");
-        char *cache = NULL; /* compiled programs, kept in the state directory */
-        if (asprintf(&cache, "%s/seccomp", paths->state_dir) < 0)
-                cache = NULL;
-        int r = seccomp_profile_load_cached(path, cache, out, err);
-        free(cache);
-        free(path);
-        return r;
 }
 
 /* runcell serve: the same command line, run by the runcell-serve executable beside this one. */

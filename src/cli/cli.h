@@ -22,10 +22,6 @@ int cmd_doctor(const rc_paths_t *paths, int argc, char **argv);
 int cmd_batch(const rc_paths_t *paths, int argc, char **argv);
 int cmd_serve(const rc_paths_t *paths, int argc, char **argv);
 
-/* Compile the seccomp profile a toolchain names ("default" when it names none). */
-int cli_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf_t *out,
-                     rc_err_t *err);
-
 /* One "runcell: ..." line on stderr; returns 1 (the exit status of a usage or input error). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

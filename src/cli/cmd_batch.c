@@ -15,9 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/catalog.h"
 #include "cli/cli.h"
-#include "cli/request.h"
+#include "engine/catalog.h"
+#include "engine/request.h"
 #include "job/result_json.h"
 #include "util/jsonstrict.h"
 

@@ -13,8 +13,8 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "cli/catalog.h"
 #include "cli/cli.h"
+#include "engine/catalog.h"
 #include "job/job.h"
 #include "job/result_json.h"
 #include "util/cleanup.h"

@@ -7,8 +7,8 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include "cli/catalog.h"
 #include "cli/cli.h"
+#include "engine/catalog.h"
 #include "protocol/dialect.h"
 #include "server/server.h"
 #include "util/cleanup.h"

@@ -3,7 +3,7 @@
  * A dialect is a codec and nothing else. It decodes its requests into the job model (a run
  * document in runcell's own JSON form: language, files or source, stdin, args, env, command,
  * limits, interactive) and encodes the job's events into its own messages. Sandboxes, queueing,
- * limits, access checks, back-pressure and lifetimes all stay in the server (server.c); the
+ * limits, access checks, back-pressure and lifetimes all stay in the server (src/server/); the
  * codec only sees the calls below. Every dialect is one file registered in dialects.c. */
 #ifndef RUNCELL_PROTOCOL_DIALECT_H
 #define RUNCELL_PROTOCOL_DIALECT_H
@@ -14,7 +14,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "cli/catalog.h"
+#include "engine/catalog.h"
 #include "job/job.h"
 #include "util/buf.h"
 #include "util/err.h"

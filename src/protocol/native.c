@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/request.h"
+#include "engine/request.h"
 #include "job/result_json.h"
 #include "protocol/dialect.h"
 #include "rootfs/store.h"

@@ -5,7 +5,7 @@
 
 #include <stdbool.h>
 
-#include "cli/catalog.h"
+#include "engine/catalog.h"
 #include "util/strv.h"
 
 #define DIALECTS_MAX 16

@@ -4,12 +4,14 @@ Server(t, *args)  a context manager: starts `runcell [global opts] serve --liste
                   127.0.0.1:0 ARGS`, waits for its "listening" line, stops it at the end
                   (SIGTERM, then SIGKILL after 5 s) and records it in t.results so that a
                   failing case shows the server's stderr.
-WS(t, srv)        an asyncio WebSocket client (python3-websockets) that keeps every event
-                  by run id and a transcript that becomes a note of the case.
+WS(t, srv)        a client of runcell's own WebSocket (wsclient.WSClient, the one WebSocket
+                  client of the cases) that keeps every event by run id and a transcript
+                  that becomes a note of the case.
 run_async(t, c)   asyncio.run with an overall timeout.
 http_req(t, srv, ...) one HTTP request with http.client; raw_post_large for bodies the server
                   may refuse before reading them.
 check_run(...)    validates the event sequence of one run and returns its stages.
+refused_config(...) `runcell serve --config` must refuse a file at once, naming a key.
 
 Standard library only, plus Debian's python3-websockets (10.x, asyncio client API).
 """
@@ -28,22 +30,13 @@ import threading
 import time
 
 import harness
-from harness import Fail, Result, STAGE_STATUSES, shorten
+from harness import Fail, Result, STAGE_STATUSES, expect_bad_input, shorten
 
-try:
-    import websockets
-    import websockets.exceptions
-except ImportError:  # reported by the cases that need it
-    websockets = None
+from wsclient import Closed, WSClient, need_websockets, websockets  # noqa: F401 (re-exported)
 
 LISTEN_RE = re.compile(r"^runcell: listening on https?://127\.0\.0\.1:(\d+)$")
 READY_TIMEOUT = 30.0
 STOP_GRACE = 5.0
-
-
-def need_websockets(t):
-    if websockets is None:
-        t.fail("python3-websockets is not installed (apt-get install python3-websockets)")
 
 
 # ------------------------------------------------------------------ server
@@ -219,80 +212,19 @@ def run_async(t, coro, timeout=None):
 
 
 # ------------------------------------------------------------------ websocket
-class WS:
-    """One WebSocket connection.  Events are kept in arrival order (self.events, with
-    arrival times) and per run id (self.by_id).  wait() consumes matching events from an
-    inbox so that several waiters see each event once."""
+class WS(WSClient):
+    """One connection to runcell's own WebSocket (wsclient.WSClient, with every message a
+    runcell event).  Events are kept in arrival order (self.events, with arrival times) and
+    per run id (self.by_id).  wait() consumes matching events from an inbox so that several
+    waiters see each event once."""
 
-    def __init__(self, t, srv, name="ws"):
-        self.t = t
-        self.srv = srv
-        self.name = name
-        self.conn = None
-        self.t0 = time.monotonic()
-        self.inbox = []
+    TRANSCRIPT_TAIL = 80
+
+    def __init__(self, t, srv, name="ws", **kw):
+        WSClient.__init__(self, t, srv, "/api/v1/ws", name, **kw)
         self.events = []          # (t, event)
         self.by_id = {}           # id -> [(t, event)]
-        self.transcript = []
         self.closed_by_server = None
-
-    def _log(self, direction, text):
-        if len(text) > 300:
-            text = text[:300] + "...(%d chars)" % len(text)
-        self.transcript.append("%s %+.3f %s %s" % (self.name, time.monotonic() - self.t0,
-                                                    direction, text))
-
-    async def __aenter__(self):
-        need_websockets(self.t)
-        self.srv.check_alive()
-        try:
-            self.conn = await asyncio.wait_for(
-                websockets.connect(self.srv.ws_url, ping_interval=None, open_timeout=20,
-                                   close_timeout=5, max_size=64 << 20, max_queue=None),
-                30)
-        except asyncio.TimeoutError:
-            raise Fail("%s: WebSocket handshake with %s timed out" % (self.name, self.srv.ws_url))
-        except (OSError, websockets.exceptions.WebSocketException) as e:
-            if not self.srv.alive():
-                raise Fail(self.srv.died_message())
-            raise Fail("%s: cannot connect to %s: %s: %s"
-                       % (self.name, self.srv.ws_url, type(e).__name__, e))
-        self._log("--", "connected")
-        return self
-
-    async def __aexit__(self, etype, evalue, tb):
-        await self.close()
-        tail = self.transcript[-80:]
-        if len(self.transcript) > len(tail):
-            tail = ["(%d earlier frames not shown)" % (len(self.transcript) - len(tail))] + tail
-        self.t.note("WebSocket transcript:\n" + "\n".join(tail))
-        return False
-
-    async def close(self):
-        if self.conn is not None:
-            try:
-                await asyncio.wait_for(self.conn.close(), 10)
-            except (asyncio.TimeoutError, OSError,
-                    websockets.exceptions.WebSocketException):
-                pass
-            self._log("--", "closed")
-            self.conn = None
-
-    # ---- sending
-    async def send(self, obj):
-        """obj: dict (sent as JSON text), str (sent as is, text frame) or bytes (binary)."""
-        data = json.dumps(obj) if isinstance(obj, dict) else obj
-        self._log(">", repr(data) if isinstance(data, bytes) else data)
-        try:
-            await self.conn.send(data)
-        except websockets.exceptions.ConnectionClosed as e:
-            raise self._closed_fail("sending", e)
-
-    def _closed_fail(self, doing, e):
-        if not self.srv.alive():
-            return Fail(self.srv.died_message())
-        return Fail("%s: the server closed the connection while %s (%s)"
-                    % (self.name, doing, e))
 
     async def run(self, rid, language="python", source=None, **fields):
         msg = {"type": "run", "id": rid, "language": language}
@@ -305,11 +237,11 @@ class WS:
     async def _recv(self, timeout):
         """One frame parsed as a JSON object; None on timeout."""
         try:
-            frame = await asyncio.wait_for(self.conn.recv(), timeout)
-        except asyncio.TimeoutError:
-            return None
-        except websockets.exceptions.ConnectionClosed as e:
+            frame = await self.frame(timeout)
+        except Closed as e:
             raise self._closed_fail("waiting for events", e)
+        if frame is None:
+            return None
         now = time.monotonic() - self.t0
         if isinstance(frame, bytes):
             self._log("<", "BINARY %r" % frame[:100])
@@ -329,26 +261,6 @@ class WS:
             self.by_id.setdefault(ev["id"], []).append((now, ev))
         self.inbox.append((now, ev))
         return ev
-
-    async def wait(self, pred, timeout, what, fail_on=None):
-        """The first event (arrival time, event) with pred(event), consumed from the inbox.
-        fail_on(event) true for an event seen before it: fail at once."""
-        deadline = time.monotonic() + timeout
-        scanned = 0
-        while True:
-            while scanned < len(self.inbox):
-                at, ev = self.inbox[scanned]
-                if pred(ev):
-                    del self.inbox[scanned]
-                    return at, ev
-                if fail_on is not None and fail_on(ev):
-                    raise Fail("%s: while waiting for %s got %s" % (self.name, what,
-                                                                  shorten(json.dumps(ev), 400)))
-                scanned += 1
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise Fail("%s: no %s within %.1fs" % (self.name, what, timeout))
-            await self._recv(min(left, 1.0))
 
     async def wait_type(self, typ, rid=None, timeout=30, what=None, **match):
         def pred(ev):
@@ -710,6 +622,19 @@ def write_config(t, obj, name="runcell-serve.json"):
     return path
 
 
+def refused_config(t, cfg, what, must_name):
+    """`serve --config` with cfg must exit non-zero at once, its error line naming must_name."""
+    path = write_config(t, cfg)
+    try:
+        r = t.runcell(*t.suite.global_args, "serve", "--listen", "127.0.0.1:0",
+                      "--config", path, timeout=20)
+    except Fail as e:
+        raise Fail("%s: runcell serve did not refuse the config (%s): it started serving"
+                   % (what, e))
+    line = expect_bad_input(t, r, what)
+    t.contains(line, must_name, "%s: the error line names it" % what)
+
+
 class OpsServer(Server):
     """A Server that may be told it is going to exit (signal()): its exit is then no failure.
     listen=False leaves out the harness's --listen 127.0.0.1:0 (the config file gives it)."""
@@ -757,47 +682,22 @@ class OpsServer(Server):
 
 
 class WSX(WS):
-    """A WS with a chosen path/query, Origin, extra headers and receive queue length
-    (max_queue=1: the client stops reading the socket while a message waits unread)."""
+    """A WS with a chosen query, Origin, extra headers and receive queue length
+    (max_queue=1: the client stops reading the socket while a message waits unread); a
+    refused handshake is shown as the server's answer to the same request by hand."""
 
     def __init__(self, t, srv, name="ws", query="", origin=None, headers=None,
                  max_queue=None):
-        WS.__init__(self, t, srv, name)
-        self.query = query
-        self.origin = origin
-        self.headers = headers
-        self.max_queue = max_queue
+        WS.__init__(self, t, srv, name, query=query, origin=origin, headers=headers,
+                    max_queue=max_queue)
 
-    @property
-    def url(self):
-        return self.srv.ws_url + self.query
-
-    async def __aenter__(self):
-        need_websockets(self.t)
-        self.srv.check_alive()
-        kw = {}
-        if self.origin is not None:
-            kw["origin"] = self.origin
-        if self.headers:
-            kw["extra_headers"] = self.headers
-        try:
-            self.conn = await asyncio.wait_for(
-                websockets.connect(self.url, ping_interval=None, open_timeout=20,
-                                   close_timeout=5, max_size=64 << 20,
-                                   max_queue=self.max_queue, **kw), 30)
-        except asyncio.TimeoutError:
-            raise Fail("%s: WebSocket handshake with %s timed out" % (self.name, self.url))
-        except (OSError, websockets.exceptions.WebSocketException) as e:
-            if not self.srv.alive():
-                raise Fail(self.srv.died_message())
-            raw = await asyncio.to_thread(raw_ws_handshake, self.srv, self.query,
-                                          self.origin, self.headers)
-            raise Fail("%s: cannot connect to %s (origin %r, headers %r): %s: %s (the same "
-                       "handshake by hand gets an answer beginning %r)"
-                       % (self.name, self.url, self.origin, self.headers, type(e).__name__, e,
-                          raw[:80]))
-        self._log("--", "connected to %s" % self.url)
-        return self
+    async def _connect_failed(self, e):
+        raw = await asyncio.to_thread(raw_ws_handshake, self.srv, self.query,
+                                      self.origin, self.headers)
+        return Fail("%s: cannot connect to %s (origin %r, headers %r): %s: %s (the same "
+                    "handshake by hand gets an answer beginning %r)"
+                    % (self.name, self.url, self.origin, self.headers, type(e).__name__, e,
+                       raw[:80]))
 
     async def until_closed(self, timeout):
         """Read frames until the server closes the connection.  Returns (events, close code)
@@ -809,15 +709,12 @@ class WSX(WS):
             if left <= 0:
                 return evs, None
             try:
-                frame = await asyncio.wait_for(self.conn.recv(), left)
-            except asyncio.TimeoutError:
+                frame = await self.frame(left)
+            except Closed as e:
+                self.closed_by_server = e.code
+                return evs, e.code
+            if frame is None:
                 return evs, None
-            except websockets.exceptions.ConnectionClosed as e:
-                code = e.rcvd.code if e.rcvd is not None else 1006
-                self._log("--", "closed by the server (code %s, reason %r)"
-                          % (code, e.rcvd.reason if e.rcvd is not None else None))
-                self.closed_by_server = code
-                return evs, code
             self._log("<", frame if isinstance(frame, str) else "BINARY %r" % frame[:100])
             try:
                 ev = json.loads(frame)

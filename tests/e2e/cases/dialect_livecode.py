@@ -7,8 +7,8 @@ import json
 import time
 
 from harness import case, shorten
-from server_util import Server, run_async, write_config
-from dialect_wsutil import DWS, refused_config
+from server_util import Server, refused_config, run_async, write_config
+from wsclient import WSClient
 
 PATH = "/livecode"
 WELCOME = {"msgtype": "welcome", "message": "welcome to livecode"}
@@ -28,11 +28,11 @@ def lc_case(t, body, *server_args, timeout=None):
         srv.check_alive()
 
 
-class LC(DWS):
+class LC(WSClient):
     """A LiveCode connection: the welcome is checked on entry."""
 
     async def __aenter__(self):
-        await DWS.__aenter__(self)
+        await WSClient.__aenter__(self)
         await self.expect(WELCOME, 20, "the welcome message on connect")
         self.received.clear()
         return self
@@ -107,7 +107,7 @@ async def server_log_has(t, srv, needle, timeout, what):
 def seed_session(t):
     """The document's wscat session, message for message (as text frames, as printed)."""
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.expect({"msgtype": "welcome", "message": "welcome to livecode"}, 20,
                             "< welcome")
             await ws.send('{"msgtype": "ping"}')

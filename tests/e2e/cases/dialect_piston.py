@@ -15,14 +15,8 @@ import time
 
 import harness
 from harness import case, shorten
-from server_util import Server, http_req, need_websockets, raw_post_large, run_async, \
-    write_config
-
-try:
-    import websockets
-    import websockets.exceptions
-except ImportError:
-    websockets = None
+from server_util import Server, http_req, raw_post_large, run_async, write_config
+from wsclient import Closed, WSClient
 
 EXECUTE = "/api/v2/execute"
 STAGE_KEYS = {"stdout", "stderr", "output", "code", "signal", "message", "status", "cpu_time",
@@ -119,60 +113,37 @@ def toolchains_dir():
 
 
 # ------------------------------------------------------------------ WebSocket
-class PistonWS:
-    """A client of /api/v2/connect: every message, and the close code and reason."""
+class PistonWS(WSClient):
+    """A client of /api/v2/connect (wsclient.WSClient): every message, and the close code
+    and reason."""
 
     def __init__(self, t, srv, name="piston"):
-        self.t = t
-        self.srv = srv
-        self.name = name
-        self.conn = None
+        WSClient.__init__(self, t, srv, "/api/v2/connect", name)
         self.msgs = []
         self.code = None
         self.reason = None
-        self.t0 = time.monotonic()
         self.closed_at = None
-        self.log = []
 
     async def __aenter__(self):
-        need_websockets(self.t)
-        self.srv.check_alive()
-        url = "ws://127.0.0.1:%d/api/v2/connect" % self.srv.port
-        self.conn = await asyncio.wait_for(
-            websockets.connect(url, ping_interval=None, open_timeout=20, close_timeout=5,
-                               max_size=64 << 20), 30)
+        await WSClient.__aenter__(self)
         self.t0 = time.monotonic()
         return self
-
-    async def __aexit__(self, *exc):
-        try:
-            await asyncio.wait_for(self.conn.close(), 10)
-        except (asyncio.TimeoutError, OSError, websockets.exceptions.WebSocketException):
-            pass
-        self.t.note("%s transcript:\n%s" % (self.name, "\n".join(self.log[-60:])))
-        return False
-
-    async def send(self, obj):
-        data = json.dumps(obj) if isinstance(obj, dict) else obj
-        self.log.append("%+.3f > %s" % (time.monotonic() - self.t0, shorten(data, 300)))
-        await self.conn.send(data)
 
     async def recv(self, timeout):
         """The next message (parsed), or None once the server closed the connection."""
         if self.code is not None:
             return None
         try:
-            frame = await asyncio.wait_for(self.conn.recv(), timeout)
-        except asyncio.TimeoutError:
+            frame = await self.frame(timeout)
+        except Closed as e:
+            self.code = e.code
+            self.reason = e.reason
+            self.closed_at = time.monotonic() - self.t0
+            return None
+        if frame is None:
             raise harness.Fail("%s: nothing from the server within %.0fs; so far: %s"
                                % (self.name, timeout, shorten(json.dumps(self.msgs), 600)))
-        except websockets.exceptions.ConnectionClosed as e:
-            self.code = e.rcvd.code if e.rcvd is not None else 1006
-            self.reason = e.rcvd.reason if e.rcvd is not None else None
-            self.closed_at = time.monotonic() - self.t0
-            self.log.append("%+.3f closed %s %r" % (self.closed_at, self.code, self.reason))
-            return None
-        self.log.append("%+.3f < %s" % (time.monotonic() - self.t0, shorten(frame, 300)))
+        self._log("<", frame if isinstance(frame, str) else "BINARY %r" % frame[:100])
         msg = json.loads(frame)
         self.msgs.append(msg)
         return msg

@@ -9,15 +9,9 @@ import signal
 import time
 
 from harness import case, Fail, LANGS, shorten
-from dialect_wsutil import DWS
+from wsclient import Closed, WSClient
 from server_util import (OpsServer, Server, http_req, raw_post_large,
                          run_async, write_config)
-
-try:
-    import websockets
-    import websockets.exceptions
-except ImportError:
-    websockets = None
 
 PONG, ERROR, SPAWN, LOG, STOP = 0, 1, 2, 3, 4
 NAMES = {PONG: "PONG", ERROR: "ERROR", SPAWN: "SPAWN", LOG: "LOG", STOP: "STOP"}
@@ -57,24 +51,24 @@ def has_nonce(ev, nonce):
     return n is not ABSENT and same(n, nonce)
 
 
-class RannaWS(DWS):
-    """One connection to /v1/ws (connecting, sending and the transcript are DWS's). Events are
-    kept in arrival order with their arrival time; wait() consumes matching events from an
-    inbox."""
+class RannaWS(WSClient):
+    """One connection to /v1/ws (connecting, sending and the transcript are
+    wsclient.WSClient's). Events are kept in arrival order with their arrival time; wait()
+    consumes matching events from an inbox."""
 
     def __init__(self, t, srv, name="ws", path="/v1/ws"):
-        DWS.__init__(self, t, srv, path, name)
+        WSClient.__init__(self, t, srv, path, name)
         self.events = []
 
     async def _recv(self, timeout):
         try:
-            frame = await asyncio.wait_for(self.conn.recv(), timeout)
-        except asyncio.TimeoutError:
-            return None
-        except websockets.exceptions.ConnectionClosed as e:
+            frame = await self.frame(timeout)
+        except Closed as e:
             self.srv.check_alive()
             raise Fail("%s: the server closed the connection while waiting (%s)"
                        % (self.name, e))
+        if frame is None:
+            return None
         at = time.monotonic() - self.t0
         if isinstance(frame, bytes):
             raise Fail("%s: a binary frame from the server: %r" % (self.name, frame[:100]))
@@ -180,14 +174,12 @@ class RannaWS(DWS):
         end = time.monotonic() + timeout
         while time.monotonic() < end:
             try:
-                frame = await asyncio.wait_for(self.conn.recv(), end - time.monotonic())
-                self._log("<", frame if isinstance(frame, str) else repr(frame[:100]))
-            except asyncio.TimeoutError:
+                frame = await self.frame(end - time.monotonic())
+            except Closed as e:
+                return e.code
+            if frame is None:
                 break
-            except websockets.exceptions.ConnectionClosed as e:
-                code = e.rcvd.code if e.rcvd is not None else 1006
-                self._log("--", "closed by the server (%s)" % code)
-                return code
+            self._log("<", frame if isinstance(frame, str) else repr(frame[:100]))
         raise Fail("%s: the server did not close the connection within %ss"
                    % (self.name, timeout))
 

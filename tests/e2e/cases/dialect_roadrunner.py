@@ -8,8 +8,8 @@ import json
 import time
 
 from harness import case, shorten
-from server_util import Server, run_async, write_config
-from dialect_wsutil import DWS, refused_config
+from server_util import Server, refused_config, run_async, write_config
+from wsclient import WSClient
 
 PATH = "/ws"
 SEED_SOURCE = "import time\nfor i in range(1000):\n    time.sleep(0.1)\n    print(i)"
@@ -98,7 +98,7 @@ def seed_streams(t):
            "standard_input": "Hello!", "commandline_arguments": "--help"}
 
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.send(req)
             got = ""
             while got.count("\n") < 4:
@@ -126,7 +126,7 @@ def seed_small(t):
            "for i in range(3):\n    time.sleep(0.4)\n    print(i)")
 
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.send({"language": "python", "source": src,
                            "nonce": "Identifying Value Here", "standard_input": "Hello!",
                            "commandline_arguments": "--help"})
@@ -156,7 +156,7 @@ def docs_example(t):
            '"Hello!", "commandline_arguments": "--help"}')
 
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.send(req)
             end, msgs = await finish(t, ws, "Identifying Value Here")
             t.eq(text_of(msgs), "['--help'] Hello!\n", "stdout")
@@ -175,7 +175,7 @@ def several_nonces(t):
     src = 'import time\nprint("start %s")\ntime.sleep(3)\nprint("end %s")\n'
 
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             for i, n in enumerate(nonces):
                 await ws.send({"language": "python", "source": src % (i, i), "nonce": n})
             ends = {}
@@ -194,7 +194,7 @@ def several_nonces(t):
 @case("dialect_roadrunner.no_nonce_and_nonce_reuse", lang="python")
 def nonce_reuse(t):
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.send({"language": "python", "source": "print('anonymous')"})
             end, msgs = await finish(t, ws, None)
             t.eq(text_of(msgs), "anonymous\n", "stdout of a run without nonce (nonce null)")
@@ -224,7 +224,7 @@ def arg_splitting(t):
     ]
 
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             for i, (line, want) in enumerate(cases):
                 req = {"language": "python", "source": src, "nonce": i}
                 if line is not None:
@@ -250,7 +250,7 @@ def arg_splitting(t):
 @case("dialect_roadrunner.language_names_any_case", lang="python")
 def language_case(t):
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             for name in ("Python", "PYTHON", "python3", "Py"):
                 await ws.send({"language": name, "source": "print('hi')", "nonce": name})
                 end, msgs = await finish(t, ws, name)
@@ -266,7 +266,7 @@ def cpp_stages(t):
     bad = "int main( {\n"
 
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.send({"language": "C++", "source": good, "nonce": "good",
                            "standard_input": "Hello!", "commandline_arguments": "'x y'"})
             end, msgs = await finish(t, ws, "good", timeout=120)
@@ -293,7 +293,7 @@ def stderr_codes(t):
     killer = "import os, signal\nprint('bye', flush=True)\nos.kill(os.getpid(), signal.SIGKILL)"
 
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.send({"language": "python", "source": src, "nonce": "e"})
             end, msgs = await finish(t, ws, "e")
             t.eq(text_of(msgs), "ok \ufffd\n", "bytes that are not UTF-8 become U+FFFD")
@@ -313,7 +313,7 @@ def idle(t):
     cfg = write_config(t, {"dialects": {"roadrunner": {"idle_ms": 1000}}})
 
     async def body(srv):
-        async with DWS(t, srv, PATH, "pinger") as ws:
+        async with WSClient(t, srv, PATH, "pinger") as ws:
             t0 = time.monotonic()
             await ping(t, ws)
             while time.monotonic() - t0 < 2.5:  # messages keep it open past idle_ms
@@ -325,7 +325,7 @@ def idle(t):
             t.eq(code, 1000, "close code after idle_ms without messages")
             t.check(0.8 <= took <= 3.5, "closed %.2fs after the last message (idle_ms 1000)"
                     % took)
-        async with DWS(t, srv, PATH, "talker") as ws:
+        async with WSClient(t, srv, PATH, "talker") as ws:
             # output is activity too: a run that prints every 0.3 s for 2.4 s keeps it open
             src = "import time\nfor i in range(8):\n    print(i)\n    time.sleep(0.3)"
             await ws.send({"language": "python", "source": src, "nonce": "t"})
@@ -334,7 +334,7 @@ def idle(t):
             t.check(end["wall_ms"] > 2000, "the run took %r ms" % end["wall_ms"])
             msgs, code = await ws.until_closed(6)
             t.eq(code, 1000, "closed once idle after the run")
-        async with DWS(t, srv, PATH, "silent") as ws:
+        async with WSClient(t, srv, PATH, "silent") as ws:
             # a silent program: no activity, the connection closes and its run is killed
             src = "import time\ntime.sleep(4)\nprint('too late')"
             await ws.send({"language": "python", "source": src, "nonce": "s"})
@@ -349,7 +349,7 @@ def idle(t):
 @case("dialect_roadrunner.errors_in_roadrunner_shape", lang="python")
 def errors(t):
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.send('{"language": "python", "source": ')
             await expect_error(t, ws, None, "bad_request", what="malformed JSON")
             await ws.send("[1, 2]")
@@ -375,7 +375,7 @@ def errors(t):
             t.check(not [m for _, m in ws.received if m.get("type") in ("stdout", "exit")],
                     "a refused request must not run")
 
-        async with DWS(t, srv, PATH, "busy") as ws:
+        async with WSClient(t, srv, PATH, "busy") as ws:
             await ws.send({"language": "python", "nonce": "A",
                            "source": "import time\nprint('A', flush=True)\ntime.sleep(2)"})
             await ws.wait(lambda m: m.get("nonce") == "A" and m.get("type") == "stdout", 60,
@@ -392,7 +392,7 @@ def oversized(t):
     cfg = write_config(t, {"message_max_bytes": 4096})
 
     async def body(srv):
-        async with DWS(t, srv, PATH) as ws:
+        async with WSClient(t, srv, PATH) as ws:
             await ws.send({"language": "python", "source": "#" * 10000, "nonce": "big"})
             msgs, code = await ws.until_closed(15)
             t.eq(len(msgs), 1, "one message before the close: %r" % msgs)
@@ -416,7 +416,7 @@ def config_checked(t):
         # switched off: /ws is no path of the server (the handshake is refused, or the
         # connection dropped at once); a request gets no answer
         try:
-            ws = await DWS(t, srv, PATH).__aenter__()
+            ws = await WSClient(t, srv, PATH).__aenter__()
         except Exception as e:  # noqa: BLE001 (a refused handshake is one right outcome)
             t.note("handshake with roadrunner switched off: %s" % e)
             return

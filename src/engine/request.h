@@ -1,11 +1,11 @@
 /* A run request in JSON (batch lines, the server's run messages and POST bodies) checked and
  * turned into a job spec. */
-#ifndef RUNCELL_CLI_REQUEST_H
-#define RUNCELL_CLI_REQUEST_H
+#ifndef RUNCELL_ENGINE_REQUEST_H
+#define RUNCELL_ENGINE_REQUEST_H
 
 #include <cjson/cJSON.h>
 
-#include "cli/catalog.h"
+#include "engine/catalog.h"
 
 #define REQUEST_FILES_MAX 256
 

@@ -1,8 +1,8 @@
 /* What a long-running runcell (batch, serve) loads once: toolchains, and per language its
  * unpacked root filesystem, version and compiled seccomp filter; the cgroup manager and the
  * pool of prepared sandboxes. */
-#ifndef RUNCELL_CLI_CATALOG_H
-#define RUNCELL_CLI_CATALOG_H
+#ifndef RUNCELL_ENGINE_CATALOG_H
+#define RUNCELL_ENGINE_CATALOG_H
 
 #include <stdbool.h>
 
@@ -38,6 +38,9 @@ int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_e
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err);
 int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err);
 void catalog_close(catalog_t *c);
+/* Compile the seccomp profile a toolchain names ("default" when it names none). */
+int catalog_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf_t *out,
+                         rc_err_t *err);
 /* The language's root filesystem unpacked, version read, filter compiled (once). */
 int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *err);
 /* A job spec for l with the toolchain's limits and everything borrowed from the catalogue. */

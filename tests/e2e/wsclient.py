@@ -1,10 +1,15 @@
-"""A plain JSON WebSocket client for the dialect cases (dialect_roadrunner.py,
-dialect_livecode.py), whose messages are not runcell's own events.
+"""The one WebSocket client of the end-to-end cases: every dialect's WebSocket cases use it
+(runcell's own events through server_util.WS, the other dialects directly or through a
+subclass of their own).
 
-DWS(t, srv, path)   async context manager: connects to ws://127.0.0.1:PORT/path and keeps
-                    every message received (parsed JSON, any shape) with its arrival time;
-                    a transcript becomes a note of the case.
-refused_config(...) `runcell serve --config` must refuse a file at once, naming a key.
+WSClient(t, srv, path, name)  async context manager: connects to ws://127.0.0.1:PORT/path
+                (optionally with a query, an Origin, extra headers and a receive queue
+                length), keeps every message received (parsed JSON, any shape) with its
+                arrival time, and leaves a transcript of the connection as a note of the case.
+Closed          raised by frame() (and so by _recv()) when the server closed the connection.
+
+Subclasses change what a message is by overriding _recv() (server_util.WS checks runcell's
+events; dialect_ranna's client ranna's); frame() is the raw receive they build on.
 
 Standard library plus Debian's python3-websockets (10.x asyncio API).
 """
@@ -13,8 +18,18 @@ import asyncio
 import json
 import time
 
-from harness import Fail, expect_bad_input, shorten
-from server_util import need_websockets, websockets, write_config
+from harness import Fail, shorten
+
+try:
+    import websockets
+    import websockets.exceptions
+except ImportError:  # reported by need_websockets in the cases that need it
+    websockets = None
+
+
+def need_websockets(t):
+    if websockets is None:
+        t.fail("python3-websockets is not installed (apt-get install python3-websockets)")
 
 
 class Closed(Exception):
@@ -26,12 +41,19 @@ class Closed(Exception):
         self.reason = reason
 
 
-class DWS:
-    def __init__(self, t, srv, path, name="ws"):
+class WSClient:
+    TRANSCRIPT_TAIL = 120  # frames shown in the note
+
+    def __init__(self, t, srv, path, name="ws", query="", origin=None, headers=None,
+                 max_queue=None):
         self.t = t
         self.srv = srv
         self.path = path
         self.name = name
+        self.query = query
+        self.origin = origin
+        self.headers = headers
+        self.max_queue = max_queue
         self.conn = None
         self.t0 = time.monotonic()
         self.inbox = []       # (arrival, message) not consumed yet
@@ -41,7 +63,7 @@ class DWS:
 
     @property
     def url(self):
-        return "ws://127.0.0.1:%d%s" % (self.srv.port, self.path)
+        return "ws://127.0.0.1:%d%s%s" % (self.srv.port, self.path, self.query)
 
     def now(self):
         return time.monotonic() - self.t0
@@ -51,26 +73,37 @@ class DWS:
             text = text[:300] + "...(%d chars)" % len(text)
         self.transcript.append("%s %+.3f %s %s" % (self.name, self.now(), direction, text))
 
+    # ---- connecting
+    async def _connect_failed(self, e):
+        """The Fail for a handshake that did not succeed (the server is alive)."""
+        return Fail("%s: cannot connect to %s: %s: %s" % (self.name, self.url,
+                                                          type(e).__name__, e))
+
     async def __aenter__(self):
         need_websockets(self.t)
         self.srv.check_alive()
+        kw = {}
+        if self.origin is not None:
+            kw["origin"] = self.origin
+        if self.headers:
+            kw["extra_headers"] = self.headers
         try:
             self.conn = await asyncio.wait_for(
                 websockets.connect(self.url, ping_interval=None, open_timeout=20,
-                                   close_timeout=5, max_size=64 << 20, max_queue=None), 30)
+                                   close_timeout=5, max_size=64 << 20,
+                                   max_queue=self.max_queue, **kw), 30)
         except asyncio.TimeoutError:
             raise Fail("%s: WebSocket handshake with %s timed out" % (self.name, self.url))
         except (OSError, websockets.exceptions.WebSocketException) as e:
             if not self.srv.alive():
                 raise Fail(self.srv.died_message())
-            raise Fail("%s: cannot connect to %s: %s: %s" % (self.name, self.url,
-                                                             type(e).__name__, e))
+            raise await self._connect_failed(e)
         self._log("--", "connected to %s" % self.url)
         return self
 
     async def __aexit__(self, etype, evalue, tb):
         await self.close()
-        tail = self.transcript[-120:]
+        tail = self.transcript[-self.TRANSCRIPT_TAIL:]
         if len(self.transcript) > len(tail):
             tail = ["(%d earlier frames not shown)" % (len(self.transcript) - len(tail))] + tail
         self.t.note("WebSocket transcript:\n" + "\n".join(tail))
@@ -85,6 +118,12 @@ class DWS:
             self._log("--", "closed by the client")
             self.conn = None
 
+    # ---- sending
+    def _closed_fail(self, doing, e):
+        if not self.srv.alive():
+            return Fail(self.srv.died_message())
+        return Fail("%s: the server closed the connection while %s (%s)" % (self.name, doing, e))
+
     async def send(self, obj):
         """dict/list: sent as JSON text; str: a text frame as is; bytes: a binary frame."""
         data = json.dumps(obj) if isinstance(obj, (dict, list)) else obj
@@ -92,25 +131,33 @@ class DWS:
         try:
             await self.conn.send(data)
         except websockets.exceptions.ConnectionClosed as e:
-            if not self.srv.alive():
-                raise Fail(self.srv.died_message())
-            raise Fail("%s: the server closed the connection while sending (%s)"
-                       % (self.name, e))
+            raise self._closed_fail("sending", e)
 
-    async def _recv(self, timeout):
-        """One frame into the inbox; False on timeout.  Raises Closed."""
+    # ---- receiving
+    async def frame(self, timeout):
+        """One frame as it came (str or bytes), not logged; None on timeout. Raises Closed
+        (close_code set) when the server closed the connection."""
         try:
-            frame = await asyncio.wait_for(self.conn.recv(), timeout)
+            return await asyncio.wait_for(self.conn.recv(), timeout)
         except asyncio.TimeoutError:
-            return False
+            return None
         except websockets.exceptions.ConnectionClosed as e:
             code = e.rcvd.code if e.rcvd is not None else 1006
             reason = e.rcvd.reason if e.rcvd is not None else None
             self.close_code = code
             self._log("--", "closed by the server (code %s, reason %r)" % (code, reason))
+            raise Closed(code, reason)
+
+    async def _recv(self, timeout):
+        """One frame, a JSON text, into the inbox; False on timeout.  Raises Closed."""
+        try:
+            frame = await self.frame(timeout)
+        except Closed:
             if not self.srv.alive():
                 raise Fail(self.srv.died_message())
-            raise Closed(code, reason)
+            raise
+        if frame is None:
+            return False
         at = self.now()
         if isinstance(frame, bytes):
             self._log("<", "BINARY %r" % frame[:100])
@@ -185,16 +232,3 @@ class DWS:
             except Closed as e:
                 self.conn = None
                 return [m for _, m in self.inbox[start:]], e.code
-
-
-def refused_config(t, cfg, what, must_name):
-    """`serve --config` with cfg must exit non-zero at once, its error line naming must_name."""
-    path = write_config(t, cfg)
-    try:
-        r = t.runcell(*t.suite.global_args, "serve", "--listen", "127.0.0.1:0",
-                      "--config", path, timeout=20)
-    except Fail as e:
-        raise Fail("%s: runcell serve did not refuse the config (%s): it started serving"
-                   % (what, e))
-    line = expect_bad_input(t, r, what)
-    t.contains(line, must_name, "%s: the error line names it" % what)

@@ -1,4 +1,4 @@
-#include "cli/request.h"
+#include "engine/request.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,11 +1,11 @@
-#include "cli/catalog.h"
+#include "engine/catalog.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli/cli.h"
+#include "seccomp/cache.h"
 #include "util/cleanup.h"
 
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err)
@@ -65,6 +65,22 @@ void catalog_close(catalog_t *c)
         memset(c, 0, sizeof(*c));
 }
 
+int catalog_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf_t *out,
+                         rc_err_t *err)
+{
+        char *path = NULL;
+        if (asprintf(&path, "%s/%s.json", paths->seccomp_dir,
+                     tc->seccomp_profile ? tc->seccomp_profile : "default") < 0)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        char *cache = NULL; /* compiled programs, kept in the state directory */
+        if (asprintf(&cache, "%s/seccomp", paths->state_dir) < 0)
+                cache = NULL;
+        int r = seccomp_profile_load_cached(path, cache, out, err);
+        free(cache);
+        free(path);
+        return r;
+}
+
 int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *err)
 {
         size_t i = 0;
@@ -80,7 +96,7 @@ int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *er
                         return r;
                 rootfs_package_version(&c->store, tc->rootfs, tc->version_package, &l->version,
                                        NULL);
-                if ((r = cli_load_profile(c->paths, tc, &l->filter, err)) < 0)
+                if ((r = catalog_load_profile(c->paths, tc, &l->filter, err)) < 0)
                         return rc_err_wrap(err, "seccomp profile");
                 l->ready = true;
         }

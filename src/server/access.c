@@ -1,0 +1,50 @@
+/* Who may use the server: allowed origins (a browser's Origin header) and bearer tokens
+ * (header, or ?token= on a WebSocket). Per-token run limits are applied at admission
+ * (runs.c). */
+#include <string.h>
+
+#include "server/server-internal.h"
+
+bool origin_allowed(const server_opts_t *o, const char *origin)
+{
+        for (size_t i = 0; i < o->origins.n; i++)
+                if (strcmp(origin, o->origins.v[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Origin and token checks; 0 when the request may go on, else the HTTP status to refuse with
+ * and *code set. */
+int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int *token_idx)
+{
+        *token_idx = -1;
+        const server_opts_t *o = srv->opts;
+        char buf[512];
+        if (o->origins.n && lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_ORIGIN) > 0 &&
+            !origin_allowed(o, buf)) {
+                /* Cross-site WebSocket hijacking: a browser sends the page's origin. */
+                *code = "forbidden_origin";
+                return 403;
+        }
+        if (o->tokens.n) {
+                const char *token = NULL;
+                if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
+                    strncmp(buf, "Bearer ", 7) == 0)
+                        token = buf + 7;
+                else if (ws)
+                        /* browsers cannot set headers on a WebSocket: ?token= (the call returns
+                         * the value inside buf, which holds "token=VALUE") */
+                        token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
+                bool ok = false;
+                for (size_t i = 0; token && i < o->tokens.n; i++)
+                        if (strcmp(token, o->tokens.v[i]) == 0) {
+                                ok = true;
+                                *token_idx = (int)i;
+                        }
+                if (!ok) {
+                        *code = "unauthorized";
+                        return 401;
+                }
+        }
+        return 0;
+}

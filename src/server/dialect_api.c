@@ -1,0 +1,284 @@
+/* The service the server offers dialects (protocol/dialect.h): sending on a connection,
+ * answering an HTTP request, a run's state, input and signals, timers. Starting a run
+ * (dl_run_start, admission) is in runs.c. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox/sync.h"
+#include "server/server-internal.h"
+
+/* ------------------------------------------------------------------ small things for codecs */
+
+catalog_t *dl_catalog(void)
+{
+        return the_server ? the_server->cat : NULL;
+}
+
+static int json_depth(const cJSON *j)
+{
+        int deepest = 0;
+        for (const cJSON *c = j ? j->child : NULL; c; c = c->next) {
+                int d = json_depth(c);
+                if (d > deepest)
+                        deepest = d;
+        }
+        return deepest + 1;
+}
+
+bool dl_json_depth_ok(const cJSON *j)
+{
+        return !the_server || json_depth(j) <= the_server->opts->json_depth_max;
+}
+
+int64_t dl_now_ms(void)
+{
+        return sb_now_ns() / 1000000;
+}
+
+int dl_error_status(const char *code)
+{
+        return strcmp(code, "unknown_language") == 0 ? 404
+               : strcmp(code, "busy") == 0           ? 429
+               : strcmp(code, "unavailable") == 0    ? 503
+               : strcmp(code, "shutting_down") == 0  ? 503
+               : strcmp(code, "too_large") == 0      ? 413
+               : strcmp(code, "internal") == 0       ? 500
+                                                     : 400;
+}
+
+/* ------------------------------------------------------------------ WebSocket output */
+
+void dl_send_text(dl_conn_t *c, const char *text, size_t len)
+{
+        if (c->closing)
+                return;
+        frame_t *f = malloc(sizeof(*f) + LWS_PRE + len);
+        if (!f)
+                return;
+        f->next = NULL;
+        f->len = len;
+        memcpy(f->data + LWS_PRE, text, len);
+        if (c->tail)
+                c->tail->next = f;
+        else
+                c->head = f;
+        c->tail = f;
+        c->queued += len;
+        c->last_ms = dl_now_ms();
+        lws_callback_on_writable(c->wsi);
+        /* A slow reader never makes runcell buffer without bound: its runs stop being read (the
+         * programs block in write) until it catches up. */
+        if (c->queued > OUTQ_HIGH)
+                conn_pause(c, true);
+}
+
+void dl_send_json(dl_conn_t *c, cJSON *msg)
+{
+        char *text = cJSON_PrintUnformatted(msg);
+        cJSON_Delete(msg);
+        if (text)
+                dl_send_text(c, text, strlen(text));
+        free(text);
+}
+
+void dl_close(dl_conn_t *c, int status, const char *reason)
+{
+        if (c->closing)
+                return;
+        c->closing = true;
+        c->close_status = status;
+        snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason ? reason : "");
+        lws_callback_on_writable(c->wsi);
+}
+
+void *dl_conn_data(dl_conn_t *c)
+{
+        return c->data;
+}
+
+static void on_idle(lws_sorted_usec_list_t *sul)
+{
+        conn_t *c = lws_container_of(sul, conn_t, idle);
+        int64_t left = c->last_ms + c->idle_ms - dl_now_ms();
+        if (left <= 0) {
+                dl_close(c, LWS_CLOSE_STATUS_NORMAL, "idle");
+                return;
+        }
+        lws_sul_schedule(lws_get_context(c->wsi), 0, &c->idle, on_idle, left * 1000);
+}
+
+void dl_conn_idle_timeout(dl_conn_t *c, int idle_ms)
+{
+        c->idle_ms = idle_ms;
+        c->last_ms = dl_now_ms();
+        if (idle_ms > 0)
+                lws_sul_schedule(lws_get_context(c->wsi), 0, &c->idle, on_idle,
+                                 (lws_usec_t)idle_ms * 1000);
+        else
+                lws_sul_cancel(&c->idle);
+}
+
+static void on_deadline(lws_sorted_usec_list_t *sul)
+{
+        conn_t *c = lws_container_of(sul, conn_t, deadline);
+        dl_close(c, c->deadline_status, c->deadline_reason);
+}
+
+void dl_conn_close_after(dl_conn_t *c, int ms, int status, const char *reason)
+{
+        if (ms <= 0) {
+                lws_sul_cancel(&c->deadline);
+                return;
+        }
+        c->deadline_status = status;
+        snprintf(c->deadline_reason, sizeof(c->deadline_reason), "%s", reason ? reason : "");
+        lws_sul_schedule(lws_get_context(c->wsi), 0, &c->deadline, on_deadline,
+                         (lws_usec_t)ms * 1000);
+}
+
+const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size)
+{
+        return lws_get_urlarg_by_name(c->wsi, name, buf, (int)size);
+}
+
+/* ------------------------------------------------------------------ runs */
+
+const char *dl_run_id(const dl_run_t *r)
+{
+        return r->id;
+}
+void *dl_run_data(dl_run_t *r)
+{
+        return r->data;
+}
+dl_conn_t *dl_run_conn(const dl_run_t *r)
+{
+        return r->conn;
+}
+dl_http_t *dl_run_http(const dl_run_t *r)
+{
+        return r->http;
+}
+bool dl_run_done(const dl_run_t *r)
+{
+        return r->state == RUN_DONE;
+}
+const lang_t *dl_run_lang(const dl_run_t *r)
+{
+        return r->rr.lang;
+}
+
+static void on_run_timer(lws_sorted_usec_list_t *sul)
+{
+        run_t *r = lws_container_of(sul, run_t, timer);
+        if (r->timer_fn)
+                r->timer_fn(r);
+}
+
+void dl_run_timer(dl_run_t *r, int ms, void (*fn)(dl_run_t *r))
+{
+        if (ms <= 0 || !fn) {
+                lws_sul_cancel(&r->timer);
+                return;
+        }
+        r->timer_fn = fn;
+        lws_sul_schedule(r->srv->ctx, 0, &r->timer, on_run_timer, (lws_usec_t)ms * 1000);
+}
+
+dl_run_t *dl_conn_next_run(dl_conn_t *c, dl_run_t *after)
+{
+        for (run_t *r = after ? after->next : c->runs; r; r = r->next)
+                if (r->state != RUN_DONE)
+                        return r;
+        return NULL;
+}
+
+int dl_run_stdin(dl_run_t *r, const char *data, size_t len)
+{
+        if (r->state == RUN_QUEUED) {
+                if (r->pending_eof)
+                        return -EPIPE;
+                return buf_append(&r->pending_in, data, len);
+        }
+        if (!r->job || r->state == RUN_DONE)
+                return -EPIPE;
+        return job_write_stdin(r->job, data, len);
+}
+
+void dl_run_eof(dl_run_t *r)
+{
+        if (r->state == RUN_QUEUED)
+                r->pending_eof = true;
+        else if (r->job && r->state == RUN_RUNNING)
+                job_close_stdin(r->job);
+}
+
+void dl_run_kill(dl_run_t *r, int sig)
+{
+        if (r->state == RUN_QUEUED) {
+                /* killed before it started: SIGKILL is what the sandbox gets once it starts
+                 * (a signal for the program itself has no program to reach yet) */
+                r->kill_sig = SIGKILL;
+                (void)sig;
+        } else if (r->job && r->state == RUN_RUNNING) {
+                job_kill(r->job, sig);
+        }
+}
+
+/* ------------------------------------------------------------------ HTTP */
+
+void dl_http_header(dl_http_t *h, const char *name, const char *value)
+{
+        if (h->nheaders == NHEADERS)
+                return;
+        h->hname[h->nheaders] = strdup(name);
+        h->hvalue[h->nheaders] = strdup(value);
+        if (!h->hname[h->nheaders] || !h->hvalue[h->nheaders]) {
+                free(h->hname[h->nheaders]);
+                free(h->hvalue[h->nheaders]);
+                return;
+        }
+        h->nheaders++;
+}
+
+void dl_http_text(dl_http_t *h, int status, const char *ctype, const char *text, size_t len)
+{
+        if (h->answered)
+                return;
+        h->answered = true;
+        h->resp_len = len;
+        h->resp = malloc(LWS_PRE + len + 1);
+        if (h->resp)
+                memcpy(h->resp + LWS_PRE, text ? text : "", len);
+        else
+                h->resp_len = 0;
+        h->status = status;
+        h->ctype = ctype;
+        if (status == 429)
+                dl_http_header(h, "retry-after:", "1");
+        lws_callback_on_writable(h->wsi);
+}
+
+void dl_http_json(dl_http_t *h, int status, cJSON *body)
+{
+        if (!body) {
+                dl_http_text(h, status, "application/json", "", 0);
+                return;
+        }
+        char *text = cJSON_PrintUnformatted(body);
+        cJSON_Delete(body);
+        if (!text) {
+                dl_http_text(h, 500, "application/json", "", 0);
+                return;
+        }
+        size_t len = strlen(text);
+        char *nl = realloc(text, len + 2);
+        if (nl) {
+                text = nl;
+                text[len++] = '\n';
+        }
+        dl_http_text(h, status, "application/json", text, len);
+        free(text);
+}

@@ -1,0 +1,57 @@
+/* /metrics: runs by language and status, by dialect, durations, queue depth, connections,
+ * and each dialect's own lines, in Prometheus text format. */
+#include "server/server-internal.h"
+
+static const double bucket_le[NBUCKETS] = {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                           1,     2.5,  5,     10,   30,  60};
+
+void hist_add(hist_t *h, double v)
+{
+        h->sum += v;
+        h->count++;
+        for (int i = 0; i < NBUCKETS; i++)
+                if (v <= bucket_le[i])
+                        h->buckets[i]++;
+}
+
+static void metrics_hist(buf_t *b, const char *name, const char *help, const hist_t *h)
+{
+        buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+        for (int i = 0; i < NBUCKETS; i++)
+                buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bucket_le[i],
+                           (unsigned long long)h->buckets[i]);
+        buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+                   (unsigned long long)h->count, name, h->sum, name, (unsigned long long)h->count);
+}
+
+void metrics_text(server_t *srv, buf_t *b)
+{
+        buf_printf(b, "# HELP runcell_runs_total Runs ended, by language and final status.\n"
+                      "# TYPE runcell_runs_total counter\n");
+        for (size_t i = 0; srv->runs_by && i < srv->cat->set.n; i++)
+                for (int s = 0; s < NSTATUS; s++)
+                        buf_printf(b, "runcell_runs_total{language=\"%s\",status=\"%s\"} %llu\n",
+                                   srv->cat->set.items[i]->name,
+                                   stage_status_name((stage_status_t)s),
+                                   (unsigned long long)srv->runs_by[i * NSTATUS + s]);
+        buf_printf(b, "# HELP runcell_dialect_runs_total Runs started, by wire dialect.\n"
+                      "# TYPE runcell_dialect_runs_total counter\n");
+        for (size_t i = 0; i < dialect_count; i++)
+                buf_printf(b, "runcell_dialect_runs_total{dialect=\"%s\"} %llu\n",
+                           dialect_table[i]->name, (unsigned long long)srv->slots[i].runs);
+        metrics_hist(b, "runcell_run_duration_seconds", "Whole runs, from start to done.",
+                     &srv->run_dur);
+        metrics_hist(b, "runcell_setup_duration_seconds",
+                     "Sandbox set-up per stage, until the program is exec'd.", &srv->setup_dur);
+        buf_printf(b,
+                   "# HELP runcell_queue_depth Runs waiting for a free slot.\n"
+                   "# TYPE runcell_queue_depth gauge\nruncell_queue_depth %d\n"
+                   "# HELP runcell_active_runs Runs going now.\n"
+                   "# TYPE runcell_active_runs gauge\nruncell_active_runs %d\n"
+                   "# HELP runcell_ws_connections WebSocket connections open.\n"
+                   "# TYPE runcell_ws_connections gauge\nruncell_ws_connections %d\n",
+                   srv->queued, srv->running, srv->ws_conns);
+        for (size_t i = 0; i < dialect_count; i++)
+                if (dialect_table[i]->metrics && !srv->opts->dialects[i].disabled)
+                        dialect_table[i]->metrics(b);
+}

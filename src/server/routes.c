@@ -1,0 +1,69 @@
+/* The dialects' routes: each enabled dialect's paths under its base, found by path and
+ * method; a POST path several dialects share goes to the one that claims the body. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server-internal.h"
+
+static void route_path(char *out, size_t size, const char *base, const char *sub)
+{
+        size_t bl = strlen(base);
+        if (bl && base[bl - 1] == '/' && *sub == '/')
+                bl--;
+        snprintf(out, size, "%.*s%s", (int)bl, base, sub);
+        if (!*out)
+                snprintf(out, size, "/");
+}
+
+void build_routes(server_t *srv)
+{
+        for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++) {
+                const dialect_t *d = dialect_table[i];
+                const dialect_limits_t *dl = &srv->opts->dialects[i];
+                if (dl->disabled)
+                        continue;
+                for (size_t k = 0; k < d->nroutes && srv->nroutes < NROUTES_MAX; k++) {
+                        route_t *rt = &srv->routes[srv->nroutes++];
+                        rt->d = d;
+                        rt->di = (int)i;
+                        route_path(rt->path, sizeof(rt->path), dl->base ? dl->base : d->base,
+                                   d->routes[k].sub);
+                        rt->methods = d->routes[k].methods;
+                        rt->tag = d->routes[k].tag;
+                }
+        }
+}
+
+/* The first route for path that takes method (HEAD goes where GET does); *any: the path is
+ * known at all. */
+const route_t *find_route(server_t *srv, const char *path, unsigned method, bool *any)
+{
+        *any = false;
+        for (int i = 0; i < srv->nroutes; i++) {
+                const route_t *rt = &srv->routes[i];
+                if (strcmp(rt->path, path) != 0)
+                        continue;
+                *any = true;
+                unsigned m = rt->methods;
+                if (m & DL_GET)
+                        m |= DL_HEAD;
+                if (m & method)
+                        return rt;
+        }
+        return NULL;
+}
+
+/* A POST path several dialects share: the body decides. */
+const route_t *claim_route(server_t *srv, const route_t *first, const char *body, size_t len)
+{
+        cJSON *doc = cJSON_ParseWithLength(body ? body : "", len);
+        const route_t *pick = NULL;
+        for (int i = 0; i < srv->nroutes && !pick; i++) {
+                const route_t *rt = &srv->routes[i];
+                if (strcmp(rt->path, first->path) == 0 && (rt->methods & DL_POST) &&
+                    rt->d->claims && rt->d->claims(doc))
+                        pick = rt;
+        }
+        cJSON_Delete(doc);
+        return pick ? pick : first;
+}

@@ -1,0 +1,428 @@
+/* Runs: admission (server, dialect and token limits), the queue and per-dialect slots, a
+ * run's job and its events to the dialect, and lifetimes (a client gone, SIGTERM's draining,
+ * the pool refilled after an answer). */
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sandbox/sync.h"
+#include "server/server-internal.h"
+#include "util/json.h"
+
+static void emit(run_t *r, const dl_event_t *ev)
+{
+        if ((r->conn || r->http) && r->d->run_event)
+                r->d->run_event(r, ev);
+}
+
+static size_t incomplete_tail(const unsigned char *s, size_t n)
+{
+        /* An unfinished multi-byte sequence at the end waits for the next chunk. */
+        for (size_t back = 1; back <= 3 && back <= n; back++) {
+                unsigned char c = s[n - back];
+                if ((c & 0xC0) == 0x80)
+                        continue; /* a continuation byte: look further back */
+                size_t need = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : c >= 0xC0 ? 2 : 1;
+                return need > back ? back : 0;
+        }
+        return 0;
+}
+
+static bool valid_utf8(const unsigned char *s, size_t n)
+{
+        for (size_t i = 0; i < n;) {
+                size_t l = utf8_seq_len(s + i, n - i);
+                if (!l)
+                        return false;
+                i += l;
+        }
+        return true;
+}
+
+static void emit_output(run_t *r, stage_kind_t stage, int s, const unsigned char *data, size_t len,
+                        bool utf8)
+{
+        if (!len)
+                return;
+        dl_event_t ev = {.kind = DL_EV_OUTPUT,
+                         .stage = stage,
+                         .stream = s == 0 ? STREAM_STDOUT : STREAM_STDERR,
+                         .data = (const char *)data,
+                         .len = len,
+                         .utf8 = utf8};
+        emit(r, &ev);
+}
+
+static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const char *data,
+                      size_t len)
+{
+        run_t *r = ud;
+        int s = stream == STREAM_STDOUT ? 0 : 1;
+        buf_t b = {0};
+        buf_append(&b, r->carry[s], r->ncarry[s]);
+        buf_append(&b, data, len);
+        const unsigned char *u = (const unsigned char *)b.data;
+        size_t tail = incomplete_tail(u, b.len);
+        if (valid_utf8(u, b.len - tail)) {
+                emit_output(r, stage, s, u, b.len - tail, true);
+                memcpy(r->carry[s], u + b.len - tail, tail);
+                r->ncarry[s] = tail;
+        } else {
+                emit_output(r, stage, s, u, b.len, false); /* exact bytes */
+                r->ncarry[s] = 0;
+        }
+        buf_free(&b);
+}
+
+static void run_begin(run_t *r);
+
+static bool slot_free(server_t *srv, int di)
+{
+        const dialect_limits_t *dl = &srv->opts->dialects[di];
+        return !dl->max_concurrent || srv->slots[di].running < dl->max_concurrent;
+}
+
+static void run_dequeue(server_t *srv, run_t *r)
+{
+        for (run_t **pp = &srv->qhead; *pp; pp = &(*pp)->qnext)
+                if (*pp == r) {
+                        *pp = r->qnext;
+                        srv->queued--;
+                        srv->slots[r->di].queued--;
+                        break;
+                }
+        srv->qtail = NULL;
+        for (run_t *q = srv->qhead; q; q = q->qnext)
+                srv->qtail = q;
+}
+
+static void start_queued(server_t *srv)
+{
+        run_t **pp = &srv->qhead;
+        while (*pp && srv->running < srv->max_concurrent) {
+                run_t *r = *pp;
+                if (!slot_free(srv, r->di)) { /* its dialect's own limit: the next one */
+                        pp = &r->qnext;
+                        continue;
+                }
+                run_dequeue(srv, r); /* *pp is the next one now */
+                run_begin(r);
+        }
+}
+
+static void run_unlink(run_t *r)
+{
+        if (r->conn) {
+                for (run_t **pp = &r->conn->runs; *pp; pp = &(*pp)->next)
+                        if (*pp == r) {
+                                *pp = r->next;
+                                break;
+                        }
+                r->conn = NULL;
+        }
+        if (r->http) {
+                r->http->run = NULL;
+                r->http = NULL;
+        }
+}
+
+void run_free(run_t *r)
+{
+        lws_sul_cancel(&r->timer);
+        run_unlink(r);
+        if (r->d->run_free)
+                r->d->run_free(r);
+        if (r->all_prev)
+                r->all_prev->all_next = r->all_next;
+        else
+                r->srv->all = r->all_next;
+        if (r->all_next)
+                r->all_next->all_prev = r->all_prev;
+        job_free(r->job);
+        run_request_free(&r->rr);
+        cJSON_Delete(r->doc);
+        buf_free(&r->pending_in);
+        free(r->data);
+        free(r->id);
+        free(r);
+}
+
+static void on_refill(lws_sorted_usec_list_t *sul)
+{
+        refill_t *rf = lws_container_of(sul, refill_t, sul);
+        for (refill_t **pp = &rf->srv->refills; *pp; pp = &(*pp)->next)
+                if (*pp == rf) {
+                        *pp = rf->next;
+                        break;
+                }
+        catalog_refill(rf->srv->cat, rf->lang);
+        free(rf);
+}
+
+/* Prepare the language's next sandbox a moment later, once the answer has gone out: preparing
+ * can take milliseconds (a cgroup v1 move waits for an RCU grace period). */
+static void schedule_refill(server_t *srv, const lang_t *lang)
+{
+        refill_t *rf = calloc(1, sizeof(*rf));
+        if (!rf)
+                return;
+        rf->srv = srv;
+        rf->lang = lang;
+        rf->next = srv->refills;
+        srv->refills = rf;
+        lws_sul_schedule(srv->ctx, 0, &rf->sul, on_refill, 2000);
+}
+
+static void on_reap(lws_sorted_usec_list_t *sul)
+{
+        run_free(lws_container_of(sul, run_t, reap));
+}
+
+static void on_stage_start(void *ud, stage_kind_t stage)
+{
+        run_t *r = ud;
+        dl_event_t ev = {.kind = DL_EV_STAGE, .stage = stage};
+        emit(r, &ev);
+}
+
+static void on_stage_end(void *ud, stage_kind_t stage, const stage_result_t *res)
+{
+        run_t *r = ud;
+        for (int s = 0; s < 2; s++) { /* what was held back is not going to be completed */
+                emit_output(r, stage, s, r->carry[s], r->ncarry[s], false);
+                r->ncarry[s] = 0;
+        }
+        dl_event_t ev = {.kind = DL_EV_EXIT, .stage = stage, .res = res};
+        emit(r, &ev);
+}
+
+static void on_done(void *ud)
+{
+        run_t *r = ud;
+        server_t *srv = r->srv;
+        r->state = RUN_DONE;
+        const job_result_t *res = job_result(r->job);
+        dl_event_t ev = {.kind = DL_EV_DONE, .result = res};
+        emit(r, &ev);
+        const stage_result_t *last = res->run.present ? &res->run : &res->compile;
+        size_t li = 0;
+        while (li < srv->cat->set.n && srv->cat->set.items[li] != r->rr.lang->tc)
+                li++;
+        if (srv->runs_by && li < srv->cat->set.n)
+                srv->runs_by[li * NSTATUS + last->status]++;
+        hist_add(&srv->run_dur, (double)(sb_now_ns() - r->t_begin) / 1e9);
+        if (res->compile.present)
+                hist_add(&srv->setup_dur, (double)res->compile.setup_us / 1e6);
+        if (res->run.present)
+                hist_add(&srv->setup_dur, (double)res->run.setup_us / 1e6);
+        fprintf(stderr,
+                "runcell: run id=%s dialect=%s language=%s compile=%s run=%s wall_ms=%lld "
+                "cpu_ms=%lld memory_kb=%lld\n",
+                r->id, r->d->name, r->rr.lang->tc->name,
+                res->compile.present ? stage_status_name(res->compile.status) : "-",
+                res->run.present ? stage_status_name(res->run.status) : "-",
+                (long long)last->wall_ms, (long long)last->cpu_ms, (long long)last->memory_kb);
+        srv->running--;
+        srv->slots[r->di].running--;
+        /* The job cannot be freed from inside its own callback: a moment later. */
+        lws_sul_schedule(srv->ctx, 0, &r->reap, on_reap, 1);
+        start_queued(srv);
+        if (!srv->draining)
+                schedule_refill(srv, r->rr.lang);
+}
+
+static void run_begin(run_t *r)
+{
+        server_t *srv = r->srv;
+        srv->running++;
+        srv->slots[r->di].running++;
+        r->state = RUN_RUNNING;
+        r->t_begin = sb_now_ns();
+        job_spec_t js;
+        run_request_job_spec(srv->cat, &r->rr, &js);
+        limits_clamp(&js.run_limits, &srv->opts->limits_max);
+        limits_clamp(&js.compile_limits, &srv->opts->limits_max);
+        js.capture = r->http != NULL;
+        js.interactive = r->conn && r->rr.interactive;
+        js.cb = (job_callbacks_t){.stage_start = on_stage_start,
+                                  .output = on_output, /* HTTP runs too: a dialect may interleave */
+                                  .stage_end = on_stage_end,
+                                  .done = on_done,
+                                  .ud = r};
+        rc_err_t err = {0};
+        if (job_start(&js, srv->loop, &r->job, &err) < 0) {
+                /* The request was checked when it came (job_check): only resources fail here,
+                 * reported as the run's result, an internal error. */
+                srv->running--;
+                srv->slots[r->di].running--;
+                r->state = RUN_DONE;
+                job_result_t none;
+                memset(&none, 0, sizeof(none));
+                stage_result_t *st = r->rr.lang->tc->compile.n ? &none.compile : &none.run;
+                st->present = true;
+                st->status = STATUS_INTERNAL_ERROR;
+                st->exit_code = -1;
+                st->cpu_ms = st->memory_kb = -1;
+                snprintf(st->error, sizeof(st->error), "%s", err.msg);
+                dl_event_t ev = {.kind = DL_EV_DONE, .result = &none};
+                emit(r, &ev);
+                lws_sul_schedule(srv->ctx, 0, &r->reap, on_reap, 1);
+                start_queued(srv);
+                return;
+        }
+        /* the job copied what it needs */
+        if (r->job && !job_is_done(r->job)) {
+                if (r->pending_in.len)
+                        job_write_stdin(r->job, r->pending_in.data, r->pending_in.len);
+                if (r->pending_eof)
+                        job_close_stdin(r->job);
+                if (r->kill_sig)
+                        job_kill(r->job, r->kill_sig);
+                if (r->conn && r->conn->paused)
+                        job_pause_output(r->job, true);
+        }
+}
+
+static int fail(dl_error_t *e, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int fail(dl_error_t *e, const char *code, const char *fmt, ...)
+{
+        va_list ap;
+        va_start(ap, fmt);
+        e->code = code;
+        vsnprintf(e->message, sizeof(e->message), fmt, ap);
+        va_end(ap);
+        return -1;
+}
+
+/* Can one more run of this dialect and token be taken now? */
+static int admit(server_t *srv, int di, int token, dl_error_t *e)
+{
+        if (srv->draining || stop_requested) /* SIGTERM came: not yet seen by the loop */
+                return fail(e, "shutting_down", "the server is shutting down");
+        int token_max =
+            token >= 0 && srv->opts->token_max_runs ? srv->opts->token_max_runs[token] : 0;
+        int token_runs = 0;
+        for (run_t *o = srv->all; token_max && o; o = o->all_next)
+                token_runs += o->token == token && o->state != RUN_DONE;
+        if (token_max && token_runs >= token_max)
+                return fail(e, "busy", "this token's %d runs are all going or waiting", token_max);
+        const dialect_limits_t *dl = &srv->opts->dialects[di];
+        if (dl->max_concurrent && srv->slots[di].running >= dl->max_concurrent &&
+            srv->slots[di].queued >= dl->queue_max)
+                return fail(e, "busy", "all %d of this API's runs are going and %d wait",
+                            dl->max_concurrent, srv->slots[di].queued);
+        if (srv->running >= srv->max_concurrent && srv->queued >= srv->queue_max)
+                return fail(e, "busy", "all %d sandboxes are busy and %d runs wait", srv->running,
+                            srv->queued);
+        return 0;
+}
+
+dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e)
+{
+        server_t *srv = c ? c->srv : h->srv;
+        const dialect_t *d = c ? c->d : h->route->d;
+        int di = c ? c->di : h->route->di;
+        int token = c ? c->token : h->token;
+        run_t *r = calloc(1, sizeof(*r));
+        if (!r || !(r->id = strdup(id)) || !(r->data = calloc(1, d->run_size ? d->run_size : 1))) {
+                if (r)
+                        free(r->id);
+                free(r);
+                cJSON_Delete(doc);
+                fail(e, "internal", "out of memory");
+                return NULL;
+        }
+        r->srv = srv;
+        r->d = d;
+        r->di = di;
+        r->doc = doc;
+        r->token = token;
+        if (admit(srv, di, token, e) < 0 ||
+            run_request_parse(srv->cat, doc, &r->rr, &e->code, e->message, sizeof(e->message)) < 0)
+                goto refuse;
+        size_t total = 0;
+        for (size_t i = 0; i < r->rr.nfiles; i++)
+                total += r->rr.files[i].len;
+        if (total > srv->opts->source_max) {
+                fail(e, "too_large", "the files are %zu bytes together, over %zu", total,
+                     srv->opts->source_max);
+                goto refuse;
+        }
+        job_spec_t js;
+        rc_err_t err = {0};
+        run_request_job_spec(srv->cat, &r->rr, &js);
+        if (job_check(&js, &err) < 0) {
+                fail(e, "bad_request", "%s", err.msg);
+                goto refuse;
+        }
+        r->conn = c;
+        r->http = h;
+        r->all_next = srv->all;
+        if (srv->all)
+                srv->all->all_prev = r;
+        srv->all = r;
+        if (c) {
+                r->next = c->runs;
+                c->runs = r;
+        }
+        if (h)
+                h->run = r;
+        srv->slots[di].runs++;
+        bool now = srv->running < srv->max_concurrent && slot_free(srv, di);
+        int position = now ? 0 : srv->queued + 1;
+        dl_event_t ev = {.kind = DL_EV_QUEUED, .position = position};
+        emit(r, &ev);
+        if (now) {
+                run_begin(r);
+        } else {
+                r->state = RUN_QUEUED;
+                if (srv->qtail)
+                        srv->qtail->qnext = r;
+                else
+                        srv->qhead = r;
+                srv->qtail = r;
+                srv->queued++;
+                srv->slots[di].queued++;
+        }
+        return r;
+refuse:
+        run_request_free(&r->rr);
+        cJSON_Delete(doc);
+        free(r->data);
+        free(r->id);
+        free(r);
+        return NULL;
+}
+
+/* The client is gone: its runs end (killed), queued ones never start. */
+void run_orphan(run_t *r)
+{
+        run_unlink(r);
+        if (r->state == RUN_QUEUED) {
+                run_dequeue(r->srv, r);
+                r->state = RUN_DONE;
+                lws_sul_schedule(r->srv->ctx, 0, &r->reap, on_reap, 1);
+        } else if (r->state == RUN_RUNNING && r->job) {
+                job_kill(r->job, SIGKILL);
+        }
+}
+
+/* SIGTERM: no new runs; queued ones never start (their clients are told); those going get
+ * grace_ms to finish, then are killed (and still reported). */
+void start_draining(server_t *srv)
+{
+        srv->draining = true;
+        fprintf(stderr, "runcell: stopping: %d runs going, %d queued dropped\n", srv->running,
+                srv->queued);
+        while (srv->qhead) {
+                run_t *q = srv->qhead;
+                dl_event_t ev = {.kind = DL_EV_DROPPED,
+                                 .code = "shutting_down",
+                                 .message = "the server is shutting down"};
+                emit(q, &ev);
+                run_orphan(q);
+        }
+}

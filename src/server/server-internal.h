@@ -1,0 +1,198 @@
+/* What the server's files share (not for dialects, which see protocol/dialect.h): the
+ * connection, request, run and server structures, and the calls between server.c (lifetime),
+ * transport.c, runs.c, access.c, routes.c, metrics.c and dialect_api.c. */
+#ifndef RUNCELL_SERVER_SERVER_INTERNAL_H
+#define RUNCELL_SERVER_SERVER_INTERNAL_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libwebsockets.h>
+
+#include "engine/request.h"
+#include "protocol/dialect.h"
+#include "server/evloop_lws.h"
+#include "server/server.h"
+
+#define OUTQ_HIGH   (1u << 20) /* queued bytes to one client before its runs' output pauses */
+#define OUTQ_LOW    (256u << 10)
+#define NROUTES_MAX 64
+#define NHEADERS    6
+/* An idle HTTP/1.1 keep-alive connection is closed after this long; answers say so
+ * (Keep-Alive: timeout=N) so that a client does not send its next request just as the server
+ * closes. */
+#define HTTP_KEEPALIVE_S 5
+
+typedef struct server server_t;
+typedef struct dl_conn conn_t;
+typedef struct dl_http http_req_t;
+typedef struct dl_run run_t;
+
+typedef struct route {
+        const dialect_t *d;
+        int di; /* index in dialect_table */
+        char path[160];
+        unsigned methods;
+        int tag;
+} route_t;
+
+typedef struct frame {
+        struct frame *next;
+        size_t len;
+        unsigned char data[]; /* LWS_PRE bytes of room, then the payload */
+} frame_t;
+
+struct dl_conn { /* one WebSocket connection */
+        server_t *srv;
+        struct lws *wsi;
+        const dialect_t *d;
+        int di;
+        void *data;
+        frame_t *head, *tail;
+        size_t queued;
+        bool paused;
+        buf_t rx;
+        bool rx_binary;
+        bool rx_refused; /* the rest of an oversized message is dropped */
+        bool closing;    /* close once the queue is written */
+        int close_status;
+        char close_reason[64];
+        int token;
+        run_t *runs;
+        int idle_ms;
+        int64_t last_ms;
+        lws_sorted_usec_list_t idle;
+        lws_sorted_usec_list_t deadline;
+        int deadline_status;
+        char deadline_reason[64];
+};
+
+struct dl_http { /* one HTTP request */
+        server_t *srv;
+        struct lws *wsi;
+        int token;
+        const route_t *route; /* where the body goes; NULL: answered already */
+        dl_method_t method;
+        buf_t body;
+        bool too_large;
+        bool answered;
+        int status;
+        const char *ctype;
+        char *resp;
+        size_t resp_len;
+        bool headers_sent;
+        int conn; /* what becomes of the connection after the answer: CONN_* */
+        char *hname[NHEADERS], *hvalue[NHEADERS];
+        int nheaders;
+        run_t *run;
+};
+
+enum { CONN_UNSAID, CONN_KEEP, CONN_KEEP_10, CONN_CLOSE }; /* CONN_KEEP_10: HTTP/1.0 */
+
+typedef enum run_state { RUN_QUEUED, RUN_RUNNING, RUN_DONE } run_state_t;
+
+struct dl_run {
+        server_t *srv;
+        const dialect_t *d;
+        int di;
+        conn_t *conn;     /* or */
+        http_req_t *http; /* NULL once the client is gone */
+        char *id;
+        void *data;
+        cJSON *doc; /* the request; the parsed form points into it until the job starts */
+        run_request_t rr;
+        job_t *job;
+        run_state_t state;
+        int kill_sig;     /* asked for while queued */
+        buf_t pending_in; /* stdin that came while queued */
+        bool pending_eof;
+        unsigned char carry[2][4]; /* an unfinished UTF-8 sequence per stream */
+        size_t ncarry[2];
+        run_t *next; /* in conn->runs */
+        run_t *qnext;
+        run_t *all_prev, *all_next; /* every run of the server */
+        int token;
+        int64_t t_begin;
+        lws_sorted_usec_list_t reap;
+        lws_sorted_usec_list_t timer; /* the codec's (dl_run_timer) */
+        void (*timer_fn)(dl_run_t *r);
+};
+
+#define NBUCKETS 13
+#define NSTATUS  (STATUS_INTERNAL_ERROR + 1)
+
+typedef struct hist {
+        double sum;
+        uint64_t count;
+        uint64_t buckets[NBUCKETS];
+} hist_t;
+
+typedef struct dl_slot { /* per dialect */
+        int running, queued;
+        uint64_t runs;
+} dl_slot_t;
+
+struct server {
+        const server_opts_t *opts;
+        bool draining;     /* SIGTERM: no new runs; those in flight get grace_ms */
+        bool grace_over;   /* what is left is being killed */
+        uint64_t *runs_by; /* [toolchain][status] */
+        hist_t run_dur, setup_dur;
+        int ws_conns;
+        catalog_t *cat;
+        struct lws_context *ctx;
+        struct lws_vhost *vh;
+        ev_loop_t *loop;
+        int max_concurrent, queue_max, running, queued;
+        run_t *qhead, *qtail;
+        run_t *all;
+        struct refill *refills;
+        route_t routes[NROUTES_MAX];
+        int nroutes;
+        dl_slot_t slots[DIALECTS_MAX];
+};
+
+typedef struct pss {
+        conn_t *conn;
+        http_req_t *http;
+        int token; /* index of the token the handshake gave, -1: none */
+} pss_t;
+
+typedef struct refill {
+        lws_sorted_usec_list_t sul;
+        server_t *srv;
+        const lang_t *lang;
+        struct refill *next;
+} refill_t;
+
+/* server.c */
+extern volatile sig_atomic_t stop_requested; /* SIGTERM or SIGINT came */
+extern server_t *the_server;                 /* what dl_catalog() and friends answer from */
+
+/* transport.c: the lws callback and HTTP and WebSocket framing */
+extern const struct lws_protocols protocols[];
+/* A connection's queue went over OUTQ_HIGH (paused) or back under OUTQ_LOW: its runs' output
+ * stops or goes on being read. */
+void conn_pause(conn_t *c, bool paused);
+
+/* runs.c: admission, the queue, slots, lifetimes */
+void run_free(run_t *r);
+void run_orphan(run_t *r);
+void start_draining(server_t *srv);
+
+/* access.c: origins and tokens */
+bool origin_allowed(const server_opts_t *o, const char *origin);
+int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int *token_idx);
+
+/* routes.c: the dialects' paths */
+void build_routes(server_t *srv);
+const route_t *find_route(server_t *srv, const char *path, unsigned method, bool *any);
+const route_t *claim_route(server_t *srv, const route_t *first, const char *body, size_t len);
+
+/* metrics.c: Prometheus text at /metrics */
+void hist_add(hist_t *h, double v);
+void metrics_text(server_t *srv, buf_t *b);
+
+#endif

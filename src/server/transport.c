@@ -1,0 +1,439 @@
+/* The transport: libwebsockets' callback for HTTP and WebSocket, HTTP answers (headers,
+ * keep-alive, the body limit), WebSocket frames in and out, and back-pressure (a client that
+ * reads slowly pauses its runs' output). What the bytes mean is the dialects' business. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "server/server-internal.h"
+
+void conn_pause(conn_t *c, bool paused)
+{
+        if (c->paused == paused)
+                return;
+        c->paused = paused;
+        for (run_t *r = c->runs; r; r = r->next)
+                if (r->job)
+                        job_pause_output(r->job, paused);
+}
+
+/* The server's own errors (routing, access, size) in runcell's shape. */
+static void http_error(http_req_t *h, int status, const char *code, const char *msg)
+{
+        cJSON *o = cJSON_CreateObject();
+        cJSON *e = cJSON_AddObjectToObject(o, "error");
+        cJSON_AddStringToObject(e, "code", code);
+        cJSON_AddStringToObject(e, "message", msg);
+        dl_http_json(h, status, o);
+}
+
+static int http_writeable(struct lws *wsi, http_req_t *h)
+{
+        if (!h->resp)
+                return 0;
+        if (!h->headers_sent) {
+                unsigned char hdr[LWS_PRE + 2048];
+                unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof(hdr) - 1;
+                if (lws_add_http_common_headers(wsi, (unsigned)h->status, h->ctype, h->resp_len, &p,
+                                                end))
+                        return -1;
+                /* RFC 9112 9.6: a server that will close after the answer says so */
+                char ka[32];
+                int kal = snprintf(ka, sizeof(ka), "timeout=%d", HTTP_KEEPALIVE_S);
+                if (h->conn == CONN_CLOSE &&
+                    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                 (const unsigned char *)"close", 5, &p, end))
+                        return -1;
+                if (h->conn == CONN_KEEP_10 &&
+                    lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION,
+                                                 (const unsigned char *)"keep-alive", 10, &p, end))
+                        return -1;
+                if ((h->conn == CONN_KEEP || h->conn == CONN_KEEP_10) &&
+                    lws_add_http_header_by_name(wsi, (const unsigned char *)"keep-alive:",
+                                                (const unsigned char *)ka, kal, &p, end))
+                        return -1;
+                for (int i = 0; i < h->nheaders; i++)
+                        if (lws_add_http_header_by_name(wsi, (const unsigned char *)h->hname[i],
+                                                        (const unsigned char *)h->hvalue[i],
+                                                        (int)strlen(h->hvalue[i]), &p, end))
+                                return -1;
+                if (lws_finalize_write_http_header(wsi, start, &p, end))
+                        return -1;
+                h->headers_sent = true;
+                if (h->method == DL_HEAD || h->resp_len == 0) {
+                        free(h->resp);
+                        h->resp = NULL;
+                        return 1;
+                }
+                lws_callback_on_writable(wsi);
+                return 0;
+        }
+        if (lws_write(wsi, (unsigned char *)h->resp + LWS_PRE, h->resp_len, LWS_WRITE_HTTP_FINAL) !=
+            (int)h->resp_len)
+                return -1;
+        free(h->resp);
+        h->resp = NULL;
+        return 1; /* answered: the caller ends the transaction */
+}
+
+static void http_dispatch(http_req_t *h)
+{
+        const route_t *rt = h->route;
+        if (!rt->d->http) {
+                http_error(h, 405, "method_not_allowed", "wrong method for this path");
+                return;
+        }
+        rt->d->http(h, rt->tag, h->method, h->body.data ? h->body.data : "", h->body.len);
+        if (!h->answered && !h->run)
+                http_error(h, 500, "internal", "the request was not answered");
+}
+
+/* The body is over the size limit: the route's dialect answers in its own shape. */
+static void http_too_large(http_req_t *h)
+{
+        h->too_large = true;
+        buf_free(&h->body);
+        if (h->route && h->route->d->http_too_large)
+                h->route->d->http_too_large(h, h->route->tag);
+        if (!h->answered)
+                http_error(h, 413, "too_large", "the body is over the size limit");
+}
+
+static dl_method_t http_method(struct lws *wsi)
+{
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0)
+                return DL_POST;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0)
+                return DL_HEAD;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_OPTIONS_URI) > 0)
+                return DL_OPTIONS;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
+                return DL_GET;
+        return 0;
+}
+
+/* ------------------------------------------------------------------ the lws callback */
+
+static void conn_free(conn_t *c)
+{
+        lws_sul_cancel(&c->idle);
+        lws_sul_cancel(&c->deadline);
+        while (c->runs)
+                run_orphan(c->runs);
+        if (c->d->ws_close)
+                c->d->ws_close(c);
+        for (frame_t *f = c->head; f;) {
+                frame_t *n = f->next;
+                free(f);
+                f = n;
+        }
+        buf_free(&c->rx);
+        free(c->data);
+        free(c);
+}
+
+static void http_free(http_req_t *h)
+{
+        if (h->run)
+                run_orphan(h->run);
+        buf_free(&h->body);
+        free(h->resp);
+        for (int i = 0; i < h->nheaders; i++) {
+                free(h->hname[i]);
+                free(h->hvalue[i]);
+        }
+        free(h);
+}
+
+/* What lws will do with the connection after this request's answer (its own rule, in
+ * lws_http_action): HTTP/1.1 keeps it unless "Connection: close", HTTP/1.0 closes it unless
+ * "Connection: keep-alive"; HTTP/2 has no connection headers (CONN_UNSAID). */
+static int conn_after(struct lws *wsi)
+{
+        char v[12], c[25];
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP) <= 7 ||
+            lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_HTTP) <= 7 || strncmp(v, "HTTP/", 5) != 0)
+                return CONN_UNSAID;
+        bool keep = v[5] == '1' && v[7] == '1';
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_CONNECTION) &&
+            lws_hdr_copy(wsi, c, sizeof(c), WSI_TOKEN_CONNECTION) > 0) {
+                if (!strcasecmp(c, "keep-alive"))
+                        keep = true;
+                else if (!strcasecmp(c, "close"))
+                        keep = false;
+        }
+        return !keep ? CONN_CLOSE : v[7] == '0' ? CONN_KEEP_10 : CONN_KEEP;
+}
+
+static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
+{
+        if (pss->http) { /* an unanswered request on this connection */
+                http_free(pss->http);
+                pss->http = NULL;
+        }
+        http_req_t *h = calloc(1, sizeof(*h));
+        if (!h)
+                return -1;
+        h->srv = srv;
+        h->wsi = wsi;
+        h->method = http_method(wsi);
+        h->conn = conn_after(wsi);
+        pss->http = h;
+        bool post = h->method == DL_POST;
+        if (post)
+                h->too_large = true; /* the body is ignored unless a route wants it */
+        else
+                /* No body is coming: lws' timer for one (PENDING_TIMEOUT_HTTP_CONTENT, 5 s
+                 * from the headers) would run until the answer is written, and close the
+                 * connection without a response if the event loop was held up that long. The
+                 * answer is ours to give; once it is out, lws_http_transaction_completed sets
+                 * the keep-alive timer. */
+                lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
+        char origin[256];
+        if (srv->opts->origins.n &&
+            lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) > 0 &&
+            origin_allowed(srv->opts, origin)) {
+                /* a browser page of an allowed origin may read the answers (CORS) */
+                dl_http_header(h, "access-control-allow-origin:", origin);
+                dl_http_header(h, "vary:", "Origin");
+        }
+        const char *code = NULL;
+        int denied = strcmp(path, "/healthz") == 0 || h->method == DL_OPTIONS
+                         ? 0
+                         : check_access(srv, wsi, false, &code, &h->token);
+        if (denied) {
+                http_error(h, denied, code,
+                           denied == 401 ? "a valid bearer token is required"
+                                         : "this origin is not allowed");
+                return 0;
+        }
+        bool known = false;
+        const route_t *rt = find_route(srv, path, h->method, &known);
+        if (h->method == DL_OPTIONS && (known || strcmp(path, "/healthz") == 0)) {
+                /* a CORS preflight */
+                dl_http_header(h, "access-control-allow-methods:", "GET, POST, HEAD, OPTIONS");
+                dl_http_header(
+                    h, "access-control-allow-headers:", "authorization, content-type, accept");
+                dl_http_header(h, "access-control-max-age:", "600");
+                dl_http_text(h, 204, "text/plain", "", 0);
+                return 0;
+        }
+        if ((h->method == DL_GET || h->method == DL_HEAD) && strcmp(path, "/metrics") == 0) {
+                buf_t b = {0};
+                metrics_text(srv, &b);
+                dl_http_text(h, 200, "text/plain; version=0.0.4", b.data, b.len);
+                buf_free(&b);
+        } else if ((h->method == DL_GET || h->method == DL_HEAD) && strcmp(path, "/healthz") == 0) {
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "status", "ok");
+                dl_http_json(h, 200, o);
+        } else if (rt && post) {
+                h->route = rt;
+                h->too_large = false;
+                char cl[32];
+                if (lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 &&
+                    strtoull(cl, NULL, 10) > srv->opts->message_max)
+                        http_too_large(h);
+                return 0; /* the body follows */
+        } else if (rt) {
+                h->route = rt;
+                http_dispatch(h);
+        } else if (known || strcmp(path, "/healthz") == 0 || strcmp(path, "/metrics") == 0) {
+                http_error(h, 405, "method_not_allowed", "wrong method for this path");
+        } else {
+                http_error(h, 404, "not_found", "no such path");
+        }
+        return 0;
+}
+
+static int on_ws_established(server_t *srv, pss_t *pss, struct lws *wsi)
+{
+        char uri[160];
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
+                return -1;
+        bool known;
+        const route_t *rt = find_route(srv, uri, DL_WS, &known);
+        if (!rt)
+                return -1;
+        conn_t *c = calloc(1, sizeof(*c));
+        if (!c || !(c->data = calloc(1, rt->d->conn_size ? rt->d->conn_size : 1))) {
+                free(c);
+                return -1;
+        }
+        c->srv = srv;
+        c->wsi = wsi;
+        c->d = rt->d;
+        c->di = rt->di;
+        c->token = srv->opts->tokens.n ? pss->token : -1;
+        pss->conn = c;
+        srv->ws_conns++;
+        if (c->d->ws_open)
+                c->d->ws_open(c, rt->tag);
+        return 0;
+}
+
+static int on_ws_receive(server_t *srv, conn_t *c, struct lws *wsi, const char *in, size_t len)
+{
+        if (lws_is_first_fragment(wsi)) {
+                c->rx.len = 0;
+                c->rx_binary = lws_frame_is_binary(wsi);
+                c->rx_refused = false;
+        }
+        c->last_ms = dl_now_ms();
+        if (c->rx_refused || c->closing)
+                return 0; /* the rest of a refused message */
+        if (c->rx.len + len > srv->opts->message_max) {
+                /* no client expects to go on after this: the codec may say why, then close */
+                c->rx_refused = true;
+                buf_free(&c->rx);
+                if (c->d->ws_message)
+                        c->d->ws_message(c, NULL, 0, false);
+                dl_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+                return 0;
+        }
+        buf_append(&c->rx, in, len);
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+                if (c->d->ws_message)
+                        c->d->ws_message(c, c->rx.data ? c->rx.data : "", c->rx.len, c->rx_binary);
+                c->rx.len = 0;
+        }
+        return 0;
+}
+
+static int on_ws_writeable(conn_t *c, struct lws *wsi)
+{
+        if (!c->head) {
+                if (c->closing) {
+                        lws_close_reason(wsi, (enum lws_close_status)c->close_status,
+                                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+                        return -1;
+                }
+                return 0;
+        }
+        frame_t *f = c->head;
+        if (lws_write(wsi, f->data + LWS_PRE, f->len, LWS_WRITE_TEXT) < (int)f->len)
+                return -1;
+        c->head = f->next;
+        if (!c->head)
+                c->tail = NULL;
+        c->queued -= f->len;
+        free(f);
+        if (c->paused && c->queued < OUTQ_LOW)
+                conn_pause(c, false);
+        if (c->head || c->closing)
+                lws_callback_on_writable(wsi);
+        return 0;
+}
+
+static int refuse_handshake(struct lws *wsi, int denied, const char *code)
+{
+        /* Answer the handshake with a plain HTTP/1.1 refusal, then close: clients report the
+         * status (lws' own helper answers HTTP/1.0 here). */
+        const char *msg = denied == 401   ? "a valid token is required"
+                          : denied == 403 ? "this origin is not allowed"
+                                          : "no WebSocket at this path";
+        const char *reason = denied == 401   ? "Unauthorized"
+                             : denied == 403 ? "Forbidden"
+                                             : "Not Found";
+        char body[160], resp[LWS_PRE + 512];
+        int bl = snprintf(body, sizeof(body), "{\"error\":{\"code\":\"%s\",\"message\":\"%s\"}}\n",
+                          code, msg);
+        int n = snprintf(resp + LWS_PRE, sizeof(resp) - LWS_PRE,
+                         "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                         "content-length: %d\r\nconnection: close\r\n\r\n%s",
+                         denied, reason, bl, body);
+        lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
+        return -1;
+}
+
+static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
+{
+        pss_t *pss = user;
+        server_t *srv = lws_context_user(lws_get_context(wsi));
+        switch (reason) {
+        case LWS_CALLBACK_HTTP:
+        case LWS_CALLBACK_HTTP_BODY:
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        case LWS_CALLBACK_HTTP_WRITEABLE:
+        case LWS_CALLBACK_CLOSED_HTTP:
+        case LWS_CALLBACK_ESTABLISHED:
+        case LWS_CALLBACK_RECEIVE:
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+        case LWS_CALLBACK_CLOSED:
+                /* lws may report a connection that never got per-session data (TLS set-up) */
+                if (!pss)
+                        return lws_callback_http_dummy(wsi, reason, user, in, len);
+                break;
+        default:
+                break;
+        }
+        switch (reason) {
+        case LWS_CALLBACK_HTTP:
+                return on_http(srv, pss, wsi, in);
+        case LWS_CALLBACK_HTTP_BODY:
+                if (pss->http && !pss->http->too_large) {
+                        if (pss->http->body.len + len > srv->opts->message_max)
+                                http_too_large(pss->http);
+                        else
+                                buf_append(&pss->http->body, in, len);
+                }
+                return 0;
+        case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+                http_req_t *h = pss->http;
+                if (h && !h->too_large && h->route && !h->answered) {
+                        h->route = claim_route(srv, h->route, h->body.data, h->body.len);
+                        http_dispatch(h);
+                }
+                return 0;
+        }
+        case LWS_CALLBACK_HTTP_WRITEABLE: {
+                int r = pss->http ? http_writeable(wsi, pss->http) : 0;
+                if (r <= 0)
+                        return r;
+                http_free(pss->http); /* keep-alive: the next request gets a fresh one */
+                pss->http = NULL;
+                return lws_http_transaction_completed(wsi) ? -1 : 0;
+        }
+        case LWS_CALLBACK_CLOSED_HTTP:
+                if (pss->http) {
+                        http_free(pss->http);
+                        pss->http = NULL;
+                }
+                return 0;
+        case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
+                const char *code = NULL;
+                int denied = check_access(srv, wsi, true, &code, &pss->token);
+                char uri[160];
+                bool known = false;
+                if (!denied && (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
+                                !find_route(srv, uri, DL_WS, &known))) {
+                        denied = 404; /* no dialect has a WebSocket here (or it is off) */
+                        code = "not_found";
+                }
+                return denied ? refuse_handshake(wsi, denied, code) : 0;
+        }
+        case LWS_CALLBACK_ESTABLISHED:
+                return on_ws_established(srv, pss, wsi);
+        case LWS_CALLBACK_RECEIVE:
+                return pss->conn ? on_ws_receive(srv, pss->conn, wsi, in, len) : -1;
+        case LWS_CALLBACK_SERVER_WRITEABLE:
+                return pss->conn ? on_ws_writeable(pss->conn, wsi) : 0;
+        case LWS_CALLBACK_CLOSED:
+                if (pss->conn) {
+                        conn_free(pss->conn);
+                        pss->conn = NULL;
+                        srv->ws_conns--;
+                }
+                return 0;
+        default:
+                return lws_callback_http_dummy(wsi, reason, user, in, len);
+        }
+}
+
+const struct lws_protocols protocols[] = {
+    {"runcell-v1", callback_main, sizeof(pss_t), 64 * 1024, 0, NULL, 0},
+    {EV_LWS_PROTOCOL, ev_lws_callback, 0, 0, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};

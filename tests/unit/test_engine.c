@@ -1,0 +1,215 @@
+/* engine/: the catalog and the run document, in a program linked against the engine and the
+ * layers below it only (runcell_engine, runcell_base, both whole): it does not link if any of
+ * their code calls up into the server or the command line (docs/ARCHITECTURE.md, layers). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cjson/cJSON.h>
+
+#include "engine/catalog.h"
+#include "engine/request.h"
+#include "testutil.h"
+
+static const char TOOLCHAIN[] =
+    "{\"name\": \"tiny\", \"aliases\": [\"tn\"], \"rootfs\": \"base\",\n"
+    " \"version_package\": \"tinysh\", \"source_file\": \"main.sh\",\n"
+    " \"source_extensions\": [\".sh\"], \"run\": [\"/bin/sh\", \"{entry}\"],\n"
+    " \"env\": {\"PATH\": \"/bin\"},\n"
+    " \"limits\": {\"run\": {\"wall_ms\": 3000, \"memory_mb\": 64}},\n"
+    " \"seccomp_profile\": \"default\"}\n";
+
+/* A toolchain "tiny" on a rootfs "base" (a tarball of a few files, when tar --zstd and
+ * sha256sum are there: with_rootfs), the source tree's seccomp profiles, a fresh state dir. */
+struct fixture {
+        rc_paths_t paths;
+        catalog_t cat;
+        bool loaded;
+};
+
+static bool sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static bool sh(const char *fmt, ...)
+{
+        char *cmd = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&cmd, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                abort();
+        bool ok = tu_shell_ok(cmd);
+        if (!ok)
+                FAIL("command failed: %s", cmd);
+        free(cmd);
+        return ok;
+}
+
+static bool fixture_open(struct fixture *f, bool with_rootfs)
+{
+        memset(f, 0, sizeof(*f));
+        if (with_rootfs &&
+            !tu_shell_ok("tar --zstd -cf /dev/null -T /dev/null && command -v sha256sum")) {
+                tu_skip("tar --zstd or sha256sum unavailable");
+                return false;
+        }
+        const char *dir = tu_tmpdir();
+        if (!dir)
+                return false;
+        f->paths.toolchains_dir = tu_strf("%s/toolchains", dir);
+        f->paths.seccomp_dir = tu_strf("%s/seccomp-profiles", tu_source_dir());
+        f->paths.rootfs_dir = tu_strf("%s/rootfs", dir);
+        f->paths.state_dir = tu_strf("%s/state", dir);
+        f->paths.rlimit_only = true;
+        char *tc = tu_write_str(f->paths.toolchains_dir, "tiny.json", TOOLCHAIN);
+        bool ok =
+            tc && mkdir(f->paths.rootfs_dir, 0755) == 0 && mkdir(f->paths.state_dir, 0755) == 0;
+        free(tc);
+        if (ok && with_rootfs) {
+                char *s = tu_write_str(dir, "tree/bin/sh", "#!/bin/true\n");
+                char *m = tu_write_str(f->paths.rootfs_dir, "base.manifest", "tinysh 1:2.3.4-5\n");
+                ok = s && m &&
+                     sh("tar --zstd -cf %s/base.tar.zst -C %s/tree .", f->paths.rootfs_dir, dir) &&
+                     sh("cd %s && sha256sum base.tar.zst > base.tar.zst.sha256",
+                        f->paths.rootfs_dir);
+                free(s);
+                free(m);
+        }
+        rc_err_t err = {0};
+        ok = ok && CHECK_OK_E(catalog_load(&f->cat, &f->paths, &err), err);
+        f->loaded = ok;
+        return ok;
+}
+
+static void fixture_close(struct fixture *f)
+{
+        if (f->loaded)
+                catalog_close(&f->cat);
+        free(f->paths.toolchains_dir);
+        free(f->paths.seccomp_dir);
+        free(f->paths.rootfs_dir);
+        free(f->paths.state_dir);
+}
+
+/* parse text as a run document: 0, or -1 with code and msg */
+static int parse(struct fixture *f, const char *text, run_request_t *rr, cJSON **doc,
+                 const char **code, char *msg, size_t size)
+{
+        *doc = cJSON_Parse(text);
+        if (!CHECK(*doc != NULL))
+                return -2;
+        return run_request_parse(&f->cat, *doc, rr, code, msg, size);
+}
+
+static void test_request_refusals(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, false))
+                return;
+        static const struct {
+                const char *doc, *code, *msg;
+        } cases[] = {
+            {"[1]", "bad_request", "a request is a JSON object"},
+            {"{\"source\": \"x\"}", "bad_request", "\"language\" (a string) is required"},
+            {"{\"language\": 3}", "bad_request", "\"language\" (a string) is required"},
+            {"{\"language\": \"cobol\"}", "unknown_language", "unknown language 'cobol'"},
+            /* known, but its root filesystem was never built: the catalog says why */
+            {"{\"language\": \"tn\", \"source\": \"x\"}", "unavailable", "base.tar.zst"},
+        };
+        for (size_t i = 0; i < TU_COUNT(cases); i++) {
+                run_request_t rr;
+                cJSON *doc = NULL;
+                const char *code = NULL;
+                char msg[600] = "";
+                int r = parse(&f, cases[i].doc, &rr, &doc, &code, msg, sizeof(msg));
+                if (!CHECK_INT_EQ(r, -1))
+                        fprintf(stderr, "  for %s\n", cases[i].doc);
+                CHECK_STR_EQ(code, cases[i].code);
+                CHECK_CONTAINS(msg, cases[i].msg);
+                run_request_free(&rr);
+                cJSON_Delete(doc);
+        }
+        fixture_close(&f);
+}
+
+static void test_request_to_job_spec(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, true))
+                return;
+        run_request_t rr;
+        cJSON *doc = NULL;
+        const char *code = NULL;
+        char msg[600] = "";
+        /* a bad field after the language is found */
+        CHECK_INT_EQ(parse(&f, "{\"language\": \"tiny\", \"source\": \"x\", \"args\": [1]}", &rr,
+                           &doc, &code, msg, sizeof(msg)),
+                     -1);
+        CHECK_STR_EQ(code, "bad_request");
+        CHECK_CONTAINS(msg, "\"args\" must be an array of strings");
+        run_request_free(&rr);
+        cJSON_Delete(doc);
+
+        if (!CHECK_INT_EQ(parse(&f,
+                                "{\"language\": \"tn\", \"source\": \"echo hi\", \"stdin\": \"in\","
+                                " \"args\": [\"a\", \"b\"], \"env\": {\"K\": \"v\"},"
+                                " \"limits\": {\"wall_ms\": 1000}}",
+                                &rr, &doc, &code, msg, sizeof(msg)),
+                          0)) {
+                fprintf(stderr, "  %s: %s\n", code, msg);
+                cJSON_Delete(doc);
+                fixture_close(&f);
+                return;
+        }
+        CHECK_STR_EQ(rr.lang->tc->name, "tiny");
+        CHECK_STR_EQ(rr.lang->version, "2.3.4");
+        CHECK(rr.lang->rootfs != NULL);
+        job_spec_t js;
+        run_request_job_spec(&f.cat, &rr, &js);
+        CHECK(js.tc == rr.lang->tc);
+        CHECK_STR_EQ(js.rootfs, rr.lang->rootfs);
+        CHECK(js.seccomp && js.seccomp->len > 0);  /* the catalog compiled the profile */
+        CHECK_INT_EQ(js.run_limits.wall_ms, 1000); /* the document's */
+        CHECK_INT_EQ(js.run_limits.memory_mb, 64); /* the toolchain's */
+        CHECK(js.run_limits.processes > 0);        /* a default */
+        CHECK_INT_EQ(js.nfiles, 1);
+        CHECK_STR_EQ(js.files[0].name, "main.sh");
+        CHECK_INT_EQ(js.files[0].len, 7);
+        CHECK_STR_EQ(js.args[0], "a");
+        CHECK_STR_EQ(js.args[1], "b");
+        CHECK(js.args[2] == NULL);
+        CHECK_STR_EQ(js.env[0], "K=v");
+        CHECK_INT_EQ(js.stdin_len, 2);
+        CHECK(js.command == NULL); /* the toolchain's run command */
+        rc_err_t err = {0};
+        CHECK_OK_E(job_check(&js, &err), err);
+        run_request_free(&rr);
+        cJSON_Delete(doc);
+        fixture_close(&f);
+}
+
+static void test_load_profile(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, false))
+                return;
+        seccomp_bpf_t bpf = {0};
+        rc_err_t err = {0};
+        if (CHECK_OK_E(catalog_load_profile(&f.paths, f.cat.set.items[0], &bpf, &err), err)) {
+                CHECK(bpf.len > 0);
+                CHECK_STR_EQ(bpf.name, "default");
+        }
+        seccomp_bpf_free(&bpf);
+        fixture_close(&f);
+}
+
+int main(int argc, char **argv)
+{
+        static const tu_test_t tests[] = {
+            TU_TEST(test_request_refusals),
+            TU_TEST(test_request_to_job_spec),
+            TU_TEST(test_load_profile),
+        };
+        return tu_main("test_engine", tests, TU_COUNT(tests), argc, argv);
+}
