@@ -3,8 +3,8 @@
 subclass of their own).
 
 WSClient(t, srv, path, name)  async context manager: connects to ws://127.0.0.1:PORT/path
-                (optionally with a query, an Origin, extra headers and a receive queue
-                length), keeps every message received (parsed JSON, any shape) with its
+                (optionally with a query, an Origin, extra headers, a receive queue length,
+                or over TLS: ssl=an SSLContext, wss://), keeps every message received (parsed JSON, any shape) with its
                 arrival time, and leaves a transcript of the connection as a note of the case.
 Closed          raised by frame() (and so by _recv()) when the server closed the connection.
 
@@ -45,7 +45,7 @@ class WSClient:
     TRANSCRIPT_TAIL = 120  # frames shown in the note
 
     def __init__(self, t, srv, path, name="ws", query="", origin=None, headers=None,
-                 max_queue=None):
+                 max_queue=None, ssl=None):
         self.t = t
         self.srv = srv
         self.path = path
@@ -54,6 +54,7 @@ class WSClient:
         self.origin = origin
         self.headers = headers
         self.max_queue = max_queue
+        self.ssl = ssl  # an ssl.SSLContext: wss://
         self.conn = None
         self.t0 = time.monotonic()
         self.inbox = []       # (arrival, message) not consumed yet
@@ -63,7 +64,8 @@ class WSClient:
 
     @property
     def url(self):
-        return "ws://127.0.0.1:%d%s%s" % (self.srv.port, self.path, self.query)
+        return "%s://127.0.0.1:%d%s%s" % ("wss" if self.ssl else "ws", self.srv.port, self.path,
+                                          self.query)
 
     def now(self):
         return time.monotonic() - self.t0
@@ -87,6 +89,8 @@ class WSClient:
             kw["origin"] = self.origin
         if self.headers:
             kw["extra_headers"] = self.headers
+        if self.ssl is not None:
+            kw["ssl"] = self.ssl
         try:
             self.conn = await asyncio.wait_for(
                 websockets.connect(self.url, ping_interval=None, open_timeout=20,

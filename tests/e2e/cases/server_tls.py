@@ -1,13 +1,10 @@
 """runcell serve with TLS: HTTPS and WSS with a certificate from the configuration."""
 
-import asyncio
 import http.client
 import json
 import os
 import ssl
 import subprocess
-
-import websockets
 
 import server_util as su
 from harness import case
@@ -47,15 +44,8 @@ def tls(t):
         t.check(status != 200, "plain HTTP was served on the TLS port")
 
         async def wss():
-            async with websockets.connect("wss://127.0.0.1:%d/api/v1/ws" % srv.port,
-                                          ssl=ctx) as ws:
-                await ws.send(json.dumps({"type": "run", "id": "t", "language": "python",
-                                          "source": "print('wss')"}))
-                out = ""
-                while True:
-                    e = json.loads(await asyncio.wait_for(ws.recv(), 30))
-                    if e["type"] == "output":
-                        out += e["data"]
-                    if e["type"] == "done":
-                        return out
-        t.eq(asyncio.run(wss()), "wss\n", "WSS run output")
+            async with su.WS(t, srv, name="wss", ssl=ctx) as ws:
+                await ws.run("t", source="print('wss')")
+                evs = await ws.done("t", timeout=30)
+                return "".join(e["data"] for _, e in evs if e["type"] == "output")
+        t.eq(su.run_async(t, wss()), "wss\n", "WSS run output")
