@@ -15,7 +15,7 @@ import asyncio
 import json
 
 from harness import case, shorten
-from dialect_wsutil import DWS, Closed
+from wsclient import Closed, WSClient
 from server_util import Server, http_req, run_async
 
 MARK = "RAN-MARK-7f3a"
@@ -86,7 +86,7 @@ def check_http(t, srv, mutate, what):
 async def check_ws(t, srv, mutate, what):
     for name, path, tpl, good, is_err, skip in WSD:
         label = "%s WebSocket %s (%s)" % (name, path, what)
-        async with DWS(t, srv, path, name=name) as ws:
+        async with WSClient(t, srv, path, name=name) as ws:
             for _ in range(skip):
                 await ws.next(what="%s: welcome" % label)
             await ws.send(mutate(tpl, good))
@@ -185,7 +185,7 @@ def nonce_capped(t):
     ok = "n" * 120
 
     async def body(srv):
-        async with DWS(t, srv, "/ws", name="roadrunner") as ws:
+        async with WSClient(t, srv, "/ws", name="roadrunner") as ws:
             await ws.send({"language": "python", "source": PY, "nonce": big})
             m = await ws.next(timeout=60, what="roadrunner: an answer")
             t.check(m.get("type") == "error" and m.get("code") == "bad_request",
@@ -200,7 +200,7 @@ def nonce_capped(t):
             m = await ws.next(timeout=60, what="roadrunner: output")
             t.eq((m.get("nonce"), m.get("type")), (ok, "stdout"),
                  "roadrunner: a 120-byte nonce still works")
-        async with DWS(t, srv, "/v1/ws", name="ranna") as ws:
+        async with WSClient(t, srv, "/v1/ws", name="ranna") as ws:
             await ws.send({"op": 1, "nonce": big, "args": {"language": "python", "code": PY}})
             m = await ws.next(timeout=60, what="ranna: an answer")
             t.check(m.get("code") == 1 and m.get("data", {}).get("code") == 400,
