@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "sandbox/sync.h"
+#include "server/loop_ev.h"
 #include "server/server-internal.h"
 #include "util/net.h"
 
@@ -111,6 +112,16 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         /* lws' table holds every descriptor runcell may have: conns.c keeps client
          * connections below it */
         info.fd_limit_per_thread = (unsigned)srv.nofile;
+        /* lws on runcell's own libev loop (epoll; loop_ev.c) */
+        void *evl = server_loop_new();
+        if (!evl) {
+                free(srv.runs_by);
+                conns_free(&srv);
+                return rc_err_set(err, ENOMEM, "cannot set up libev's loop");
+        }
+        void *foreign[1] = {evl};
+        info.options |= LWS_SERVER_OPTION_LIBEV;
+        info.foreign_loops = foreign;
         if (opts->tls_cert && opts->tls_key) {
                 info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
                 info.ssl_cert_filepath = opts->tls_cert;
@@ -120,12 +131,14 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         if (!srv.ctx) {
                 free(srv.runs_by);
                 conns_free(&srv);
+                server_loop_free(evl);
                 return listen_failed(opts, opts->port, err);
         }
         srv.vh = lws_get_vhost_by_name(srv.ctx, "default");
         int port = srv.vh ? lws_get_vhost_listen_port(srv.vh) : opts->port;
         if (!srv.vh || port <= 0 || !net_listening(opts->host, port)) {
                 lws_context_destroy(srv.ctx);
+                server_loop_free(evl);
                 free(srv.runs_by);
                 conns_free(&srv);
                 return listen_failed(opts, port > 0 ? port : opts->port, err);
@@ -133,6 +146,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         srv.loop = srv.vh ? ev_lws_new(srv.ctx, srv.vh) : NULL;
         if (!srv.loop) {
                 lws_context_destroy(srv.ctx);
+                server_loop_free(evl);
                 return rc_err_set(err, ENOMEM, "cannot set up the event loop");
         }
         the_server = &srv;
@@ -157,10 +171,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         memset(&grace, 0, sizeof(grace));
         int64_t grace_end = 0;
         for (;;) {
-                if (lws_service(srv.ctx, 0) < 0) {
-                        rc = rc_err_set(err, EIO, "the event loop failed");
-                        break;
-                }
+                server_loop_once(evl, true);
                 if (stop_requested && !srv.draining) {
                         start_draining(&srv);
                         grace_end = sb_now_ns() + (int64_t)opts->grace_ms * 1000000;
@@ -184,7 +195,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         lws_sul_cancel(&grace);
         /* let the last frames go out */
         for (int i = 0; i < 20 && srv.draining; i++)
-                lws_service(srv.ctx, -1);
+                server_loop_once(evl, false);
         /* Every run ends here: killed, reaped, its cgroup removed, before lws goes away. */
         while (srv.all) {
                 lws_sul_cancel(&srv.all->reap);
@@ -198,6 +209,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 free(rf);
         }
         lws_context_destroy(srv.ctx);
+        server_loop_free(evl);
         free(srv.runs_by);
         conns_free(&srv);
         signal_ctx = NULL;
