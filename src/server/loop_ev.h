@@ -5,7 +5,11 @@
 
 #include <stdbool.h>
 
+struct lws_context;
+
 void *server_loop_new(void);
+/* lws' timers serviced every few ms (see loop_ev.c); once the context exists */
+void server_loop_start_tick(void *loop, struct lws_context *ctx);
 void server_loop_once(void *loop, bool wait); /* one turn, waiting for an event or not */
 void server_loop_free(void *loop);
 

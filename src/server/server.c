@@ -149,6 +149,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 server_loop_free(evl);
                 return rc_err_set(err, ENOMEM, "cannot set up the event loop");
         }
+        server_loop_start_tick(evl, srv.ctx);
         the_server = &srv;
         signal_ctx = srv.ctx;
         struct sigaction sa;
