@@ -5,9 +5,10 @@
  *
  * This file: the options, the lws context, signals and the main loop with SIGTERM's grace.
  * The rest, by concern: transport.c (lws callback, HTTP and WebSocket framing,
- * back-pressure), runs.c (admission, queue, slots, a run's lifetime), access.c (origins,
- * tokens), routes.c (the dialects' paths), metrics.c (/metrics), dialect_api.c (what
- * protocol/dialect.h offers dialects); server-internal.h holds what they share. */
+ * back-pressure), conns.c (connection caps, trusted proxies), runs.c (admission, queue, slots, a
+ * run's lifetime), access.c (origins, tokens), routes.c (the dialects' paths), metrics.c
+ * (/metrics), dialect_api.c (what protocol/dialect.h offers dialects); server-internal.h holds what
+ * they share. */
 #include "server/server.h"
 
 #include <errno.h>
@@ -18,7 +19,6 @@
 #include <unistd.h>
 
 #include "sandbox/sync.h"
-#include "server/loop_ev.h"
 #include "server/server-internal.h"
 #include "util/net.h"
 
@@ -112,16 +112,6 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         /* lws' table holds every descriptor runcell may have: conns.c keeps client
          * connections below it */
         info.fd_limit_per_thread = (unsigned)srv.nofile;
-        /* lws on runcell's own libev loop (epoll; loop_ev.c) */
-        void *evl = server_loop_new();
-        if (!evl) {
-                free(srv.runs_by);
-                conns_free(&srv);
-                return rc_err_set(err, ENOMEM, "cannot set up libev's loop");
-        }
-        void *foreign[1] = {evl};
-        info.options |= LWS_SERVER_OPTION_LIBEV;
-        info.foreign_loops = foreign;
         if (opts->tls_cert && opts->tls_key) {
                 info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
                 info.ssl_cert_filepath = opts->tls_cert;
@@ -131,14 +121,12 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         if (!srv.ctx) {
                 free(srv.runs_by);
                 conns_free(&srv);
-                server_loop_free(evl);
                 return listen_failed(opts, opts->port, err);
         }
         srv.vh = lws_get_vhost_by_name(srv.ctx, "default");
         int port = srv.vh ? lws_get_vhost_listen_port(srv.vh) : opts->port;
         if (!srv.vh || port <= 0 || !net_listening(opts->host, port)) {
                 lws_context_destroy(srv.ctx);
-                server_loop_free(evl);
                 free(srv.runs_by);
                 conns_free(&srv);
                 return listen_failed(opts, port > 0 ? port : opts->port, err);
@@ -146,10 +134,8 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         srv.loop = srv.vh ? ev_lws_new(srv.ctx, srv.vh) : NULL;
         if (!srv.loop) {
                 lws_context_destroy(srv.ctx);
-                server_loop_free(evl);
                 return rc_err_set(err, ENOMEM, "cannot set up the event loop");
         }
-        server_loop_start_tick(evl, srv.ctx);
         the_server = &srv;
         signal_ctx = srv.ctx;
         struct sigaction sa;
@@ -172,7 +158,10 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         memset(&grace, 0, sizeof(grace));
         int64_t grace_end = 0;
         for (;;) {
-                server_loop_once(evl, true);
+                if (lws_service(srv.ctx, 0) < 0) {
+                        rc = rc_err_set(err, EIO, "the event loop failed");
+                        break;
+                }
                 if (stop_requested && !srv.draining) {
                         start_draining(&srv);
                         grace_end = sb_now_ns() + (int64_t)opts->grace_ms * 1000000;
@@ -196,7 +185,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         lws_sul_cancel(&grace);
         /* let the last frames go out */
         for (int i = 0; i < 20 && srv.draining; i++)
-                server_loop_once(evl, false);
+                lws_service(srv.ctx, -1);
         /* Every run ends here: killed, reaped, its cgroup removed, before lws goes away. */
         while (srv.all) {
                 lws_sul_cancel(&srv.all->reap);
@@ -210,7 +199,6 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 free(rf);
         }
         lws_context_destroy(srv.ctx);
-        server_loop_free(evl);
         free(srv.runs_by);
         conns_free(&srv);
         signal_ctx = NULL;

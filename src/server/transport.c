@@ -66,8 +66,12 @@ static int http_writeable(struct lws *wsi, http_req_t *h)
                         h->resp = NULL;
                         return 1;
                 }
-                lws_callback_on_writable(wsi);
-                return 0;
+                /* the body at once when the socket takes it: a turn of lws' poll() less (a
+                 * pass over every descriptor: ~5 ms with 20,000 connections) */
+                if (lws_send_pipe_choked(wsi)) {
+                        lws_callback_on_writable(wsi);
+                        return 0;
+                }
         }
         if (lws_write(wsi, (unsigned char *)h->resp + LWS_PRE, h->resp_len, LWS_WRITE_HTTP_FINAL) !=
             (int)h->resp_len)

@@ -501,21 +501,22 @@ def conn_flood_healthz(t):
                                                   server_nofile, hold))
             t.eq(held, hold, "WebSockets held at the cap (derived from RLIMIT_NOFILE)")
             t.check(refused > 0, "the cap was reached: upgrades over it were refused 503")
-            stat0 = open("/proc/%d/stat" % srv.proc.pid).read().split()
-            w0 = time.monotonic()
             times = []
             for _ in range(20):
                 st, ms, buf = healthz_ms(srv, "127.0.0.99")
                 t.eq(st, 200, "/healthz with %d WebSockets held: %r" % (held, buf[:100]))
                 times.append(ms)
                 time.sleep(0.05)
+            # at the cap with nothing asked: the loop sleeps (before, EMFILE made it spin)
+            stat0 = open("/proc/%d/stat" % srv.proc.pid).read().split()
+            w0 = time.monotonic()
             time.sleep(1.0)
             stat1 = open("/proc/%d/stat" % srv.proc.pid).read().split()
             cpu = ((int(stat1[13]) + int(stat1[14])) - (int(stat0[13]) + int(stat0[14]))) \
                 / os.sysconf("SC_CLK_TCK") / (time.monotonic() - w0)
             times.sort()
             figure = ("%d WebSockets held (%d refused 503, flood took %.1fs); /healthz ms at "
-                      "the cap: min %.1f median %.1f p90 %.1f max %.1f; server CPU %.0f%%"
+                      "the cap: min %.1f median %.1f p90 %.1f max %.1f; server CPU idle at the cap %.0f%%"
                       % (held, refused, took, times[0], times[len(times) // 2],
                          times[len(times) * 9 // 10], times[-1], cpu * 100))
             t.note(figure)
@@ -523,7 +524,7 @@ def conn_flood_healthz(t):
             t.check(times[len(times) * 9 // 10] < 50,
                     "/healthz answers within 50 ms at the cap (p90 %.1f ms)"
                     % times[len(times) * 9 // 10])
-            t.check(cpu < 0.5, "the server does not spin at the cap (%.0f%% CPU)" % (cpu * 100))
+            t.check(cpu < 0.2, "the server does not spin at the cap (%.0f%% CPU)" % (cpu * 100))
             t.check("errno 24" not in srv.stderr_text(), "no accept EMFILE in the log")
         finally:
             for kid in kids:
