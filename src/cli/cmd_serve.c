@@ -211,8 +211,26 @@ static int load_config(serve_args_t *a, const char *path)
                         bad = get_dialects(it, &a->o, &err) < 0;
                 else if (strcmp(k, "grace_ms") == 0)
                         bad = get_int(it, 0, 3600000, &n) < 0 || ((a->o.grace_ms = (int)n), 0);
-                else if (strcmp(k, "toolchains_dir") == 0 || strcmp(k, "rootfs_dir") == 0 ||
-                         strcmp(k, "state_dir") == 0) {
+                else if (strcmp(k, "max_connections") == 0)
+                        bad = get_int(it, 0, 1 << 20, &n) < 0 || ((a->o.max_conns = (int)n), 0);
+                else if (strcmp(k, "max_connections_per_client") == 0)
+                        bad = get_int(it, 0, 1 << 20, &n) < 0 ||
+                              ((a->o.max_conns_per_client = (int)n), 0);
+                else if (strcmp(k, "ws_idle_timeout_s") == 0)
+                        bad = get_int(it, 0, 86400, &n) < 0 || ((a->o.ws_idle_s = (int)n), 0);
+                else if (strcmp(k, "h2c") == 0)
+                        bad = !cJSON_IsBool(it) || ((a->o.h2c = cJSON_IsTrue(it)), 0);
+                else if (strcmp(k, "trusted_proxies") == 0) {
+                        bad = get_strings(it, &a->o.trusted_proxies) < 0;
+                        for (size_t i = 0; !bad && i < a->o.trusted_proxies.n; i++)
+                                if (!server_proxy_valid(a->o.trusted_proxies.v[i])) {
+                                        snprintf(err.msg, sizeof(err.msg),
+                                                 "\"%s\" is not an IPv4 address or a.b.c.d/n",
+                                                 a->o.trusted_proxies.v[i]);
+                                        bad = 1;
+                                }
+                } else if (strcmp(k, "toolchains_dir") == 0 || strcmp(k, "rootfs_dir") == 0 ||
+                           strcmp(k, "state_dir") == 0) {
                         int d = k[0] == 't' ? 0 : k[0] == 'r' ? 1 : 2;
                         free(a->dirs[d]);
                         bad = !cJSON_IsString(it) || it->valuestring[0] != '/' ||

@@ -24,11 +24,18 @@
  * (Keep-Alive: timeout=N) so that a client does not send its next request just as the server
  * closes. */
 #define HTTP_KEEPALIVE_S 5
+/* Descriptors kept back from client connections (conns.c): runcell's and lws' own, per run
+ * slot (pipes, pidfd, sandbox sockets), and connections over the cap for /healthz and
+ * /metrics only. */
+#define CONNS_FDS_FIXED   64
+#define CONNS_FDS_PER_RUN 24
+#define CONNS_RESERVE     32
 
 typedef struct server server_t;
 typedef struct dl_conn conn_t;
 typedef struct dl_http http_req_t;
 typedef struct dl_run run_t;
+typedef struct conn_acct conn_acct_t;
 
 typedef struct route {
         const dialect_t *d;
@@ -63,6 +70,9 @@ struct dl_conn { /* one WebSocket connection */
         run_t *runs;
         int idle_ms;
         int64_t last_ms;
+        int64_t last_rx_ms; /* any frame, pongs too: the server's idle timeout */
+        bool want_ping;
+        lws_sorted_usec_list_t srv_idle;
         lws_sorted_usec_list_t idle;
         lws_sorted_usec_list_t deadline;
         int deadline_status;
@@ -152,6 +162,12 @@ struct server {
         route_t routes[NROUTES_MAX];
         int nroutes;
         dl_slot_t slots[DIALECTS_MAX];
+        /* conns.c */
+        int nofile, conns_max, conns_per_client;
+        int conns, conns_reserve;
+        uint64_t conns_refused;
+        conn_acct_t *pending; /* accepted, not yet adopted */
+        struct addr_count *addrs[1024];
 };
 
 typedef struct pss {
@@ -185,6 +201,18 @@ void start_draining(server_t *srv);
 /* access.c: origins and tokens */
 bool origin_allowed(const server_opts_t *o, const char *origin);
 int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int *token_idx);
+
+/* conns.c: connection caps, the reserve, the client behind trusted proxies */
+void conns_init(server_t *srv);
+void conns_free(server_t *srv);
+int conns_filter(server_t *srv, const struct lws_filter_network_conn_args *f);
+void conns_adopted(server_t *srv, struct lws *wsi);
+void conns_destroyed(server_t *srv, struct lws *wsi);
+/* 0, or 503 with *code: the connection is a reserve one and this is not /healthz or
+ * /metrics, or its client (behind a trusted proxy) has too many. *close: answer, then close
+ * (a reserve connection). */
+int conns_request(server_t *srv, struct lws *wsi, const char *path, bool ws, const char **code,
+                  bool *close);
 
 /* routes.c: the dialects' paths */
 void build_routes(server_t *srv);

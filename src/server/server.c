@@ -5,9 +5,10 @@
  *
  * This file: the options, the lws context, signals and the main loop with SIGTERM's grace.
  * The rest, by concern: transport.c (lws callback, HTTP and WebSocket framing,
- * back-pressure), runs.c (admission, queue, slots, a run's lifetime), access.c (origins,
- * tokens), routes.c (the dialects' paths), metrics.c (/metrics), dialect_api.c (what
- * protocol/dialect.h offers dialects); server-internal.h holds what they share. */
+ * back-pressure), conns.c (connection caps, trusted proxies), runs.c (admission, queue, slots, a
+ * run's lifetime), access.c (origins, tokens), routes.c (the dialects' paths), metrics.c
+ * (/metrics), dialect_api.c (what protocol/dialect.h offers dialects); server-internal.h holds what
+ * they share. */
 #include "server/server.h"
 
 #include <errno.h>
@@ -37,6 +38,7 @@ void server_opts_init(server_opts_t *o)
         o->source_max = 1u << 20;
         o->json_depth_max = 32;
         o->grace_ms = 10000;
+        o->ws_idle_s = 300;
         for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++) {
                 o->dialects[i].max_concurrent = dialect_table[i]->max_concurrent;
                 o->dialects[i].queue_max = dialect_table[i]->queue_max;
@@ -48,6 +50,7 @@ void server_opts_free(server_opts_t *o)
 {
         strv_free(&o->origins);
         strv_free(&o->tokens);
+        strv_free(&o->trusted_proxies);
         free(o->token_max_runs);
         o->token_max_runs = NULL;
         for (size_t i = 0; i < DIALECTS_MAX; i++) {
@@ -96,6 +99,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0};
         srv.runs_by = calloc(cat->set.n * NSTATUS, sizeof(*srv.runs_by));
         build_routes(&srv);
+        conns_init(&srv);
         lws_set_log_level(LLL_ERR, lws_log_line);
         struct lws_context_creation_info info;
         memset(&info, 0, sizeof(info));
@@ -105,6 +109,9 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         info.user = &srv;
         info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
         info.keepalive_timeout = HTTP_KEEPALIVE_S;
+        /* lws' table holds every descriptor runcell may have: conns.c keeps client
+         * connections below it */
+        info.fd_limit_per_thread = (unsigned)srv.nofile;
         if (opts->tls_cert && opts->tls_key) {
                 info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
                 info.ssl_cert_filepath = opts->tls_cert;
@@ -113,6 +120,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         srv.ctx = lws_create_context(&info);
         if (!srv.ctx) {
                 free(srv.runs_by);
+                conns_free(&srv);
                 return listen_failed(opts, opts->port, err);
         }
         srv.vh = lws_get_vhost_by_name(srv.ctx, "default");
@@ -120,6 +128,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         if (!srv.vh || port <= 0 || !net_listening(opts->host, port)) {
                 lws_context_destroy(srv.ctx);
                 free(srv.runs_by);
+                conns_free(&srv);
                 return listen_failed(opts, port > 0 ? port : opts->port, err);
         }
         srv.loop = srv.vh ? ev_lws_new(srv.ctx, srv.vh) : NULL;
@@ -191,6 +200,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         }
         lws_context_destroy(srv.ctx);
         free(srv.runs_by);
+        conns_free(&srv);
         signal_ctx = NULL;
         the_server = NULL;
         ev_lws_free(srv.loop);

@@ -24,15 +24,20 @@ typedef struct server_opts {
         int port;              /* 0: any free port */
         int max_concurrent;
         int queue_max;
-        rc_limits_t limits_max; /* every run's limits are clamped to these (where set) */
-        size_t message_max;     /* a WebSocket message or HTTP body */
-        size_t source_max;      /* the files of one run, together */
-        int json_depth_max;     /* nesting of one message */
-        strv_t origins;         /* allowed Origin headers; empty: any */
-        strv_t tokens;          /* accepted bearer tokens; empty: no authentication */
-        int *token_max_runs;    /* per token (same order): runs going or queued; 0: any */
-        int grace_ms;           /* on SIGTERM, how long runs in flight may finish */
-        const char *tls_cert;   /* PEM files: TLS when both are set */
+        rc_limits_t limits_max;   /* every run's limits are clamped to these (where set) */
+        size_t message_max;       /* a WebSocket message or HTTP body */
+        size_t source_max;        /* the files of one run, together */
+        int json_depth_max;       /* nesting of one message */
+        strv_t origins;           /* allowed Origin headers; empty: any */
+        strv_t tokens;            /* accepted bearer tokens; empty: no authentication */
+        int *token_max_runs;      /* per token (same order): runs going or queued; 0: any */
+        int grace_ms;             /* on SIGTERM, how long runs in flight may finish */
+        int max_conns;            /* client connections at once; 0: from RLIMIT_NOFILE */
+        int max_conns_per_client; /* per client address; 0: an eighth of max_conns, >= 16 */
+        int ws_idle_s;            /* a WebSocket without a run and silent this long is closed */
+        strv_t trusted_proxies;   /* "a.b.c.d[/n]": X-Forwarded-For is believed from these */
+        bool h2c;                 /* accept "Upgrade: h2c" (HTTP/2 over plain TCP) */
+        const char *tls_cert;     /* PEM files: TLS when both are set */
         const char *tls_key;
         dialect_limits_t dialects[DIALECTS_MAX];
 } server_opts_t;
@@ -40,6 +45,9 @@ typedef struct server_opts {
 /* Defaults for everything. */
 void server_opts_init(server_opts_t *o);
 void server_opts_free(server_opts_t *o);
+
+/* "a.b.c.d" or "a.b.c.d/n", as trusted_proxies takes. */
+bool server_proxy_valid(const char *s);
 
 /* Serve until SIGTERM or SIGINT. Prints "runcell: listening on http://HOST:PORT" (and
  * " (NAME)" when host_name differs) once a socket of this process is seen listening there;

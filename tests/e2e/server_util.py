@@ -43,8 +43,9 @@ STOP_GRACE = 5.0
 class Server:
     """`with Server(t, "--max-concurrent", "1") as srv:` ... srv.port, srv.ws_url."""
 
-    def __init__(self, t, *args):
+    def __init__(self, t, *args, nofile=None):
         self.t = t
+        self.nofile = nofile  # the server's RLIMIT_NOFILE (soft and hard), or inherited
         self.args = [str(a) for a in args]
         self.cmd = ([t.suite.bin] + list(t.suite.global_args)
                     + ["serve", "--listen", "127.0.0.1:0"] + self.args)
@@ -94,9 +95,16 @@ class Server:
     def __enter__(self):
         self._t0 = time.monotonic()
         try:
+            pre = None
+            if self.nofile:
+                import resource
+                n = self.nofile
+
+                def pre():
+                    resource.setrlimit(resource.RLIMIT_NOFILE, (n, n))
             self.proc = subprocess.Popen(self.cmd, stdin=subprocess.DEVNULL,
                                          stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                         start_new_session=True)
+                                         start_new_session=True, preexec_fn=pre)
         except OSError as e:
             raise Fail("cannot execute %s: %s" % (" ".join(self.cmd), e))
         for f, sink in ((self.proc.stderr, self._err), (self.proc.stdout, self._out)):
