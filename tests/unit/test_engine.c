@@ -1,7 +1,6 @@
 /* engine/: the catalog and the run document, in a program linked against the engine and the
  * layers below it only (runcell_engine, runcell_base, both whole): it does not link if any of
  * their code calls up into the server or the command line (docs/ARCHITECTURE.md, layers). */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,23 +28,6 @@ struct fixture {
         bool loaded;
 };
 
-static bool sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static bool sh(const char *fmt, ...)
-{
-        char *cmd = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vasprintf(&cmd, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                abort();
-        bool ok = tu_shell_ok(cmd);
-        if (!ok)
-                FAIL("command failed: %s", cmd);
-        free(cmd);
-        return ok;
-}
-
 static bool fixture_open(struct fixture *f, bool with_rootfs)
 {
         memset(f, 0, sizeof(*f));
@@ -70,9 +52,10 @@ static bool fixture_open(struct fixture *f, bool with_rootfs)
                 char *s = tu_write_str(dir, "tree/bin/sh", "#!/bin/true\n");
                 char *m = tu_write_str(f->paths.rootfs_dir, "base.manifest", "tinysh 1:2.3.4-5\n");
                 ok = s && m &&
-                     sh("tar --zstd -cf %s/base.tar.zst -C %s/tree .", f->paths.rootfs_dir, dir) &&
-                     sh("cd %s && sha256sum base.tar.zst > base.tar.zst.sha256",
-                        f->paths.rootfs_dir);
+                     tu_sh("tar --zstd -cf %s/base.tar.zst -C %s/tree .", f->paths.rootfs_dir,
+                           dir) &&
+                     tu_sh("cd %s && sha256sum base.tar.zst > base.tar.zst.sha256",
+                           f->paths.rootfs_dir);
                 free(s);
                 free(m);
         }

@@ -1,7 +1,6 @@
 /* rootfs/store: versions from manifests, and unpacking a tarball into the state dir. */
 #include <dirent.h>
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,24 +102,6 @@ static void fixture_free(struct fixture *f)
         free(f->digest);
 }
 
-static bool run_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static bool run_sh(const char *fmt, ...)
-{
-        char *cmd = NULL;
-        va_list ap;
-        va_start(ap, fmt);
-        int n = vasprintf(&cmd, fmt, ap);
-        va_end(ap);
-        if (n < 0)
-                abort();
-        bool ok = tu_shell_ok(cmd);
-        if (!ok)
-                FAIL("command failed: %s", cmd);
-        free(cmd);
-        return ok;
-}
-
 /* Build a tiny rootfs tarball NAME.tar.zst (+ .sha256) from a tree with a shell-like
  * program, a setuid and a setgid file, a /dev entry and a sticky /tmp. extra (may be NULL)
  * is a shell command run inside the tree before packing. */
@@ -154,13 +135,13 @@ static bool make_fixture(struct fixture *f, const char *extra)
                 ok = ok && files[i];
                 free(files[i]);
         }
-        ok = ok && run_sh("cd %s && chmod 0755 bin/sh && chmod 4755 usr/bin/su && chmod 2755 "
-                          "usr/bin/wall && chmod 1777 tmp",
-                          tree);
+        ok = ok && tu_sh("cd %s && chmod 0755 bin/sh && chmod 4755 usr/bin/su && chmod 2755 "
+                         "usr/bin/wall && chmod 1777 tmp",
+                         tree);
         if (ok && extra)
-                ok = run_sh("cd %s && %s", tree, extra);
-        ok = ok && run_sh("tar --zstd -cf %s -C %s .", f->tar, tree);
-        ok = ok && run_sh("cd %s && sha256sum base.tar.zst > base.tar.zst.sha256", f->rootfs_dir);
+                ok = tu_sh("cd %s && %s", tree, extra);
+        ok = ok && tu_sh("tar --zstd -cf %s -C %s .", f->tar, tree);
+        ok = ok && tu_sh("cd %s && sha256sum base.tar.zst > base.tar.zst.sha256", f->rootfs_dir);
         if (ok) {
                 FILE *fp = fopen(f->sha, "r");
                 char line[128] = "";
@@ -462,7 +443,7 @@ static void test_prepare_corrupt_tarball(void)
         /* garbage with a matching digest: tar itself fails */
         char *p = tu_write_str(f.rootfs_dir, "base.tar.zst", "this is not zstd data\n");
         free(p);
-        if (!run_sh("cd %s && sha256sum base.tar.zst > base.tar.zst.sha256", f.rootfs_dir)) {
+        if (!tu_sh("cd %s && sha256sum base.tar.zst > base.tar.zst.sha256", f.rootfs_dir)) {
                 fixture_free(&f);
                 return;
         }

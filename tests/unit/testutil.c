@@ -223,6 +223,22 @@ bool tu_shell_ok(const char *cmd)
         return st != -1 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
 }
 
+bool tu_sh(const char *fmt, ...)
+{
+        char *cmd = NULL;
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vasprintf(&cmd, fmt, ap);
+        va_end(ap);
+        if (n < 0)
+                abort();
+        bool ok = tu_shell_ok(cmd);
+        if (!ok)
+                FAIL("command failed: %s", cmd);
+        free(cmd);
+        return ok;
+}
+
 int tu_run_in_child(int (*fn)(void *), void *arg)
 {
         fflush(NULL);

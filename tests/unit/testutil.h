@@ -86,6 +86,8 @@ void tu_rm_rf(const char *path);
 const char *tu_source_dir(void);
 /* Does a program run ("sh -c 'cmd' >/dev/null 2>&1" exits 0)? */
 bool tu_shell_ok(const char *cmd);
+/* tu_shell_ok on a formatted command, recording a failure (with the command) when it fails. */
+bool tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Run fn(arg) in a forked child with stdout/stderr sent to /dev/null and return its wait
  * status (for code that may crash); -1 when fork fails. The child ends with _exit(ret). */
 int tu_run_in_child(int (*fn)(void *), void *arg);

@@ -10,9 +10,9 @@ import time
 import uuid
 
 from harness import Fail, case, expect_bad_input, expect_stage, shorten
-from server_util import (WS, WSX, OpsServer, Server, check_histogram, check_http_error,
-                         check_run, decode_output, expect_status, get_metrics, http_req, pgrep,
-                         raw_post_large, rc_leaves, run_async, websockets,
+from server_util import (WS, WSX, OpsServer, Server, check_histogram, check_http_error, check_run,
+                         decode_output, expect_status, get_metrics, http_req, pgrep,
+                         raw_post_large, rc_leaves, refused_config, run_async, websockets,
                          write_config, ws_handshake_status)
 
 SLEEPER = 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'
@@ -58,22 +58,6 @@ def http_run_ok(t, srv, body=None, headers=None, what="POST /api/v1/run"):
 
 
 # ==================================================================== --config
-def refused_config(t, cfg, what, must_name=None, path=None):
-    """`serve --config` with cfg must exit non-zero at once with one 'runcell: ' line that
-    names must_name."""
-    if path is None:
-        path = write_config(t, cfg)
-    try:
-        r = t.runcell(*t.suite.global_args, "serve", "--listen", "127.0.0.1:0",
-                      "--config", path, timeout=20)
-    except Fail as e:
-        raise Fail("%s: runcell serve did not refuse the config (%s): it started serving"
-                   % (what, e))
-    line = expect_bad_input(t, r, what)
-    if must_name:
-        t.contains(line, must_name, "%s: the error line names it" % what)
-
-
 @case("server_ops.config.refuses_bad_files")
 def config_refuses(t):
     refused_config(t, {"bogus_key": 1}, "unknown key", "bogus_key")
