@@ -113,7 +113,9 @@ def main():
     with open(os.path.join(tcdir, "true.json"), "w") as f:
         f.write('{"name": "true", "rootfs": "base", "version_package": "coreutils",'
                 ' "source_file": "true.txt", "run": ["/bin/true"],'
-                ' "env": {"PATH": "/usr/bin:/bin"}, "seccomp_profile": "default"}\n')
+                ' "env": {"PATH": "/usr/bin:/bin"}, "seccomp_profile": "default",'
+                ' "examples": {"hello": {"source": "-", "stdout": ""},'
+                ' "stdin": {"source": "-", "stdin": "", "stdout": ""}}}\n')
     rc = [a.bin, "--toolchains", tcdir, "run"]
     for lang, src in (("true", marker), ("python", hello)):  # unpack both root filesystems
         timed(rc + ["--lang", lang, src], "hello" if lang == "python" else "")

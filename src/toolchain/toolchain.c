@@ -112,21 +112,76 @@ static int get_limits(const cJSON *root, toolchain_t *tc, const char *origin, rc
         return 0;
 }
 
+/* examples: {"hello": {"source", "stdout"}, "stdin": {"source", "stdin", "stdout"}}, both
+ * required: every language carries a program users can try and tests can check. */
+static int get_example(const cJSON *ex, const char *key, toolchain_example_t *out,
+                       const char *origin, rc_err_t *err)
+{
+        const cJSON *it = cJSON_GetObjectItemCaseSensitive(ex, key);
+        if (!cJSON_IsObject(it))
+                return rc_err_set(err, EINVAL, "%s: examples.%s must be an object", origin, key);
+        const cJSON *el;
+        cJSON_ArrayForEach(el, it)
+        {
+                if (strcmp(el->string, "source") && strcmp(el->string, "stdout") &&
+                    strcmp(el->string, "stdin"))
+                        return rc_err_set(err, EINVAL, "%s: examples.%s: unknown key \"%s\"",
+                                          origin, key, el->string);
+                if (!cJSON_IsString(el))
+                        return rc_err_set(err, EINVAL, "%s: examples.%s.%s must be a string",
+                                          origin, key, el->string);
+        }
+        char what[96];
+        snprintf(what, sizeof(what), "examples.%s", key);
+        const cJSON *src = cJSON_GetObjectItemCaseSensitive(it, "source");
+        const cJSON *out_ = cJSON_GetObjectItemCaseSensitive(it, "stdout");
+        const cJSON *in = cJSON_GetObjectItemCaseSensitive(it, "stdin");
+        if (!src || !*src->valuestring || !out_)
+                return rc_err_set(err, EINVAL, "%s: %s needs \"source\" and \"stdout\"", origin,
+                                  what);
+        if (!(out->source = strdup(src->valuestring)) ||
+            !(out->stdout_text = strdup(out_->valuestring)) ||
+            (in && !(out->stdin_text = strdup(in->valuestring))))
+                return rc_err_set(err, ENOMEM, "out of memory");
+        return 0;
+}
+
+static int get_examples(const cJSON *root, toolchain_t *tc, const char *origin, rc_err_t *err)
+{
+        const cJSON *ex = cJSON_GetObjectItemCaseSensitive(root, "examples");
+        if (!cJSON_IsObject(ex))
+                return rc_err_set(err, EINVAL,
+                                  "%s: missing \"examples\" (an object with hello and stdin)",
+                                  origin);
+        const cJSON *el;
+        cJSON_ArrayForEach(el, ex)
+        {
+                if (strcmp(el->string, "hello") && strcmp(el->string, "stdin"))
+                        return rc_err_set(err, EINVAL, "%s: examples: unknown key \"%s\"", origin,
+                                          el->string);
+        }
+        int r = get_example(ex, "hello", &tc->hello, origin, err);
+        if (r == 0)
+                r = get_example(ex, "stdin", &tc->stdin, origin, err);
+        if (r == 0 && !tc->stdin.stdin_text)
+                r = rc_err_set(err, EINVAL, "%s: examples.stdin needs \"stdin\"", origin);
+        return r;
+}
+
+static void example_free(toolchain_example_t *ex)
+{
+        free(ex->source);
+        free(ex->stdin_text);
+        free(ex->stdout_text);
+}
+
 int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_t **out,
                     rc_err_t *err)
 {
         static const char *const known[] = {
-            "name",
-            "aliases",
-            "rootfs",
-            "version_package",
-            "source_file",
-            "source_extensions",
-            "compile",
-            "run",
-            "env",
-            "limits",
-            "seccomp_profile",
+            "name",        "display_name",      "aliases",  "rootfs", "version_package",
+            "source_file", "source_extensions", "compile",  "run",    "env",
+            "limits",      "seccomp_profile",   "examples",
         };
         const char *end = NULL;
         _cleanup_cjson_ cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
@@ -156,6 +211,7 @@ int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_
                 return rc_err_set(err, ENOMEM, "out of memory");
         int r;
         if ((r = get_string(root, "name", true, &tc->name, origin, err)) < 0 ||
+            (r = get_string(root, "display_name", false, &tc->display_name, origin, err)) < 0 ||
             (r = get_strv(root, "aliases", false, &tc->aliases, origin, err)) < 0 ||
             (r = get_string(root, "rootfs", true, &tc->rootfs, origin, err)) < 0 ||
             (r = get_string(root, "version_package", true, &tc->version_package, origin, err)) <
@@ -166,7 +222,9 @@ int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_
             (r = get_strv(root, "run", true, &tc->run, origin, err)) < 0 ||
             (r = get_env(root, &tc->env, origin, err)) < 0 ||
             (r = get_limits(root, tc, origin, err)) < 0 ||
-            (r = get_string(root, "seccomp_profile", false, &tc->seccomp_profile, origin, err)) < 0)
+            (r = get_string(root, "seccomp_profile", false, &tc->seccomp_profile, origin, err)) <
+                0 ||
+            (r = get_examples(root, tc, origin, err)) < 0)
                 goto fail;
         if (!valid_name(tc->name)) {
                 r = rc_err_set(err, EINVAL, "%s: invalid name \"%s\"", origin, tc->name);
@@ -198,6 +256,7 @@ void toolchain_free(toolchain_t *tc)
         if (!tc)
                 return;
         free(tc->name);
+        free(tc->display_name);
         strv_free(&tc->aliases);
         free(tc->rootfs);
         free(tc->version_package);
@@ -207,6 +266,8 @@ void toolchain_free(toolchain_t *tc)
         strv_free(&tc->run);
         strv_free(&tc->env);
         free(tc->seccomp_profile);
+        example_free(&tc->hello);
+        example_free(&tc->stdin);
         free(tc);
 }
 

@@ -9,8 +9,16 @@
 #include "util/err.h"
 #include "util/strv.h"
 
+/* A runnable example that front-ends, docs and tests use: source, its stdin, expected stdout. */
+typedef struct toolchain_example {
+        char *source;
+        char *stdin_text; /* NULL: none */
+        char *stdout_text;
+} toolchain_example_t;
+
 typedef struct toolchain {
         char *name;
+        char *display_name; /* "C++ (GCC)"; NULL: the name */
         strv_t aliases;
         char *rootfs;          /* root filesystem name, e.g. "gcc" */
         char *version_package; /* manifest package that carries the language version */
@@ -22,6 +30,8 @@ typedef struct toolchain {
         rc_limits_t limits_compile;
         rc_limits_t limits_run;
         char *seccomp_profile;
+        toolchain_example_t hello; /* examples.hello: prints a greeting, reads nothing */
+        toolchain_example_t stdin; /* examples.stdin: transforms its standard input */
 } toolchain_t;
 
 typedef struct toolchain_set {

@@ -18,7 +18,7 @@ static const char TOOLCHAIN[] =
     " \"source_extensions\": [\".sh\"], \"run\": [\"/bin/sh\", \"{entry}\"],\n"
     " \"env\": {\"PATH\": \"/bin\"},\n"
     " \"limits\": {\"run\": {\"wall_ms\": 3000, \"memory_mb\": 64}},\n"
-    " \"seccomp_profile\": \"default\"}\n";
+    " \"seccomp_profile\": \"default\", " TU_TC_EXAMPLES "}\n";
 
 /* A toolchain "tiny" on a rootfs "base" (a tarball of a few files, when tar --zstd and
  * sha256sum are there: with_rootfs), the source tree's seccomp profiles, a fresh state dir. */

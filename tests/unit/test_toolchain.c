@@ -27,7 +27,10 @@ static const char FULL_DOC[] =
     "    \"compile\": {\"wall_ms\": 20000, \"memory_mb\": 1024},\n"
     "    \"run\": {\"wall_ms\": 5000, \"processes\": 16, \"disk_mb\": 32}\n"
     "  },\n"
-    "  \"seccomp_profile\": \"default\"\n"
+    "  \"seccomp_profile\": \"default\",\n"
+    "  \"display_name\": \"C (GCC)\",\n"
+    "  \"examples\": {\"hello\": {\"source\": \"int main(){}\", \"stdout\": \"\"},\n"
+    "               \"stdin\": {\"source\": \"s\", \"stdin\": \"a\\n\", \"stdout\": \"A\\n\"}}\n"
     "}\n";
 
 static int parse_text(const char *text, toolchain_t **tc, rc_err_t *err)
@@ -96,6 +99,12 @@ static void test_parse_full(void)
         CHECK_INT_EQ(tc->limits_run.disk_mb, 32);
         CHECK_INT_EQ(tc->limits_run.memory_mb, 0);
         CHECK_STR_EQ(tc->seccomp_profile, "default");
+        CHECK_STR_EQ(tc->display_name, "C (GCC)");
+        CHECK_STR_EQ(tc->hello.source, "int main(){}");
+        CHECK_STR_EQ(tc->hello.stdout_text, "");
+        CHECK(tc->hello.stdin_text == NULL);
+        CHECK_STR_EQ(tc->stdin.stdin_text, "a\n");
+        CHECK_STR_EQ(tc->stdin.stdout_text, "A\n");
         toolchain_free(tc);
         toolchain_free(NULL);
 }
@@ -104,7 +113,10 @@ static void test_parse_minimal(void)
 {
         static const char doc[] = "{\"name\":\"bash\",\"rootfs\":\"base\",\"version_package\":"
                                   "\"bash\",\"source_file\":\"main.sh\",\"run\":[\"bash\","
-                                  "\"{entry}\"],\"compile\":[],\"seccomp_profile\":null}";
+                                  "\"{entry}\"],\"compile\":[],\"seccomp_profile\":null,"
+                                  "\"examples\":{\"hello\":{\"source\":\"echo hi\",\"stdout\":"
+                                  "\"hi\\n\"},\"stdin\":{\"source\":\"cat\",\"stdin\":\"x\","
+                                  "\"stdout\":\"x\"}}}";
         toolchain_t *tc = NULL;
         rc_err_t err = {0};
         REQUIRE(CHECK_OK_E(parse_text(doc, &tc, &err), err));
@@ -115,6 +127,7 @@ static void test_parse_minimal(void)
         CHECK_INT_EQ(tc->run.n, 2);
         CHECK_INT_EQ(tc->env.n, 0);
         CHECK(tc->seccomp_profile == NULL);
+        CHECK(tc->display_name == NULL);
         CHECK(toolchain_env_get(tc, "PATH") == NULL);
         CHECK_INT_EQ(tc->limits_run.wall_ms, 0);
         toolchain_free(tc);
@@ -178,6 +191,20 @@ static void test_parse_invalid_fields(void)
             {"limits", "{\"run\": {\"bogus_ms\": 5}}", "unknown limit 'bogus_ms'"},
             {"limits", "{\"deploy\": {\"wall_ms\": 5}}", "unknown limits stage \"deploy\""},
             {"limits", "{\"run\": 5}", "limits.run: must be an object"},
+            /* examples */
+            {"examples", NULL, "missing \"examples\""},
+            {"examples", "[]", "missing \"examples\""},
+            {"examples", "{\"hello\": {\"source\": \"x\", \"stdout\": \"\"}}", "examples.stdin"},
+            {"examples",
+             "{\"hello\": {\"source\": \"x\", \"stdout\": \"\"}, \"stdin\": {\"source\": \"x\", "
+             "\"stdout\": \"\"}}",
+             "examples.stdin needs \"stdin\""},
+            {"examples", "{\"hello\": {\"stdout\": \"\"}, \"stdin\": {}}", "examples.hello needs"},
+            {"examples", "{\"hello\": {\"source\": 1, \"stdout\": \"\"}}", "examples.hello.source"},
+            {"examples", "{\"hello\": {\"source\": \"x\", \"stdout\": \"\", \"args\": \"\"}}",
+             "unknown key \"args\""},
+            {"examples", "{\"bye\": {}}", "examples: unknown key \"bye\""},
+            {"display_name", "3", "\"display_name\""},
             /* names */
             {"name", "\"c/x\"", "invalid name \"c/x\""},
             {"name", "\"C\"", "invalid name \"C\""},
@@ -268,7 +295,7 @@ static void test_parse_trailing_garbage(void)
 static const char PY_DOC[] = "{\"name\":\"python\",\"aliases\":[\"py\",\"python3\"],"
                              "\"rootfs\":\"python\",\"version_package\":\"python3\","
                              "\"source_file\":\"main.py\",\"source_extensions\":[\".py\"],"
-                             "\"run\":[\"python3\",\"{entry}\"]}";
+                             "\"run\":[\"python3\",\"{entry}\"]," TU_TC_EXAMPLES "}";
 
 static void test_set_load_and_find(void)
 {

@@ -32,6 +32,11 @@ typedef struct tu_test {
         {                                                                                          \
 #fn, fn, what                                                                      \
         }
+/* The "examples" member every toolchain document needs (toolchain_parse refuses one without),
+ * for tests whose documents are about something else. */
+#define TU_TC_EXAMPLES                                                                             \
+        "\"examples\": {\"hello\": {\"source\": \"echo hi\", \"stdout\": \"hi\\n\"}, "             \
+        "\"stdin\": {\"source\": \"cat\", \"stdin\": \"x\", \"stdout\": \"x\"}}"
 #define TU_COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
 int tu_main(const char *binary, const tu_test_t *tests, size_t n, int argc, char **argv);
