@@ -124,8 +124,9 @@ static const char *extension(const char *path)
         return dot && dot != base && dot[1] ? dot : NULL;
 }
 
-/* The language whose toolchain lists name's extension in "source_extensions". */
-static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *name)
+/* The language whose toolchain lists name's extension in "source_extensions"; with complain
+ * false, NULL without a message when none does (the set may be a part of them). */
+static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *name, bool complain)
 {
         const char *ext = extension(name);
         if (!ext) {
@@ -142,6 +143,8 @@ static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *nam
                 for (size_t k = 0; k < tc->source_ext.n; k++) {
                         if (strcmp(tc->source_ext.v[k], ext) == 0) {
                                 if (found && found != tc) {
+                                        if (!complain)
+                                                return NULL;
                                         cli_fail("run: the extension %s is claimed by %s and %s: "
                                                  "give --lang",
                                                  ext, found->name, tc->name);
@@ -154,7 +157,7 @@ static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *nam
                                                        kl ? " " : "", tc->source_ext.v[k]);
                 }
         }
-        if (!found)
+        if (!found && complain)
                 cli_fail("run: cannot tell the language of %s by its extension %s (known: %s): "
                          "give --lang",
                          name, ext, known);
@@ -368,20 +371,26 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 goto out;
         }
         int64_t tt = trace_now();
-        if (catalog_load(&cat, paths, &err) < 0) {
-                cli_fail("%s", err.msg);
-                goto out;
-        }
-        const toolchain_t *tc;
-        if (o.lang) {
-                tc = toolchain_set_find(&cat.set, o.lang);
-                if (!tc) {
-                        cli_fail("unknown language '%s' (see runcell languages)", o.lang);
+        /* Only the toolchain files that mention the language (or the entry's extension) are
+         * parsed; when none of them is it, everything is, for the error message. */
+        const char *entry = o.name ? o.name : o.files[0];
+        const char *token = o.lang ? o.lang : extension(entry);
+        const toolchain_t *tc = NULL;
+        for (int pass = token ? 0 : 1; pass < 2 && !tc; pass++) {
+                catalog_close(&cat);
+                if (catalog_load_mentioning(&cat, paths, pass ? NULL : token, &err) < 0) {
+                        cli_fail("%s", err.msg);
                         goto out;
                 }
-        } else if (!(tc = guess_lang(&cat.set, o.name ? o.name : o.files[0]))) {
-                goto out;
+                if (o.lang)
+                        tc = toolchain_set_find(&cat.set, o.lang);
+                else if (pass == 1 || cat.set.n > 0)
+                        tc = guess_lang(&cat.set, entry, pass == 1);
+                if (!tc && pass == 1 && o.lang)
+                        cli_fail("unknown language '%s' (see runcell languages)", o.lang);
         }
+        if (!tc)
+                goto out;
         if (read_inputs(&o, tc, files, bufs))
                 goto out;
         bool streamed = stream_stdin(&o);

@@ -10,13 +10,18 @@
 
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err)
 {
+        return catalog_load_mentioning(c, paths, NULL, err);
+}
+
+int catalog_load_mentioning(catalog_t *c, const rc_paths_t *paths, const char *token, rc_err_t *err)
+{
         memset(c, 0, sizeof(*c));
         c->paths = paths;
         c->store = (rootfs_store_t){.rootfs_dir = paths->rootfs_dir, .state_dir = paths->state_dir};
-        int r = toolchain_set_load(&c->set, paths->toolchains_dir, err);
+        int r = toolchain_set_load_mentioning(&c->set, paths->toolchains_dir, token, err);
         if (r < 0)
                 return r;
-        c->langs = calloc(c->set.n, sizeof(*c->langs));
+        c->langs = calloc(c->set.n ? c->set.n : 1, sizeof(*c->langs));
         return c->langs ? 0 : rc_err_set(err, ENOMEM, "out of memory");
 }
 
