@@ -95,10 +95,10 @@ typedef struct job_spec {
         uid_t host_uid; /* the sandbox's outside ids, or the first of id_count (sb_prep_t) */
         gid_t host_gid;
         uint32_t id_count;
-        bool capture;     /* keep stdout/stderr in the results */
-        bool interactive; /* stdin stays open for job_write_stdin() after stdin_data */
-        int cancel_fd;    /* readable = kill the job now (verdict "killed"); -1: none */
-        bool compile_only; /* end after a successful compile stage (job_take_build) */
+        bool capture;             /* keep stdout/stderr in the results */
+        bool interactive;         /* stdin stays open for job_write_stdin() after stdin_data */
+        int cancel_fd;            /* readable = kill the job now (verdict "killed"); -1: none */
+        bool compile_only;        /* end after a successful compile stage (job_take_build) */
         const job_build_t *build; /* compiled already: no compile stage, the run stage gets
                                    * these files (borrowed: must outlive the job) */
         job_callbacks_t cb;
