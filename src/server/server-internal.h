@@ -11,6 +11,7 @@
 
 #include <libwebsockets.h>
 
+#include "engine/judge.h"
 #include "engine/request.h"
 #include "protocol/dialect.h"
 #include "server/evloop_lws.h"
@@ -114,6 +115,7 @@ struct dl_run {
         cJSON *doc; /* the request; the parsed form points into it until the job starts */
         run_request_t rr;
         job_t *job;
+        judge_t *judge; /* instead of job, for a run with "tests" */
         run_state_t state;
         int kill_sig;     /* asked for while queued */
         buf_t pending_in; /* stdin that came while queued */
