@@ -70,6 +70,7 @@ static const struct {
      "    --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"},
     {"judge",
      "runcell judge [--lang L] [--name NAME] --tests DIR [--compare MODE] [--abs-tol X]\n"
+     "              [--checker FILE [--checker-lang L]]\n"
      "              [--rel-tol X] [--parallel N] [--stop-on-first-failure] [--json]\n"
      "              [limits] FILE... [-- ARGS...]\n"
      "  compile FILE... once, then run it against every test of DIR, each in a fresh\n"
@@ -82,6 +83,11 @@ static const struct {
      "                     ignored, as Judge0 compares), exact, tokens (white-space\n"
      "                     separated), float (tokens; numbers within a tolerance)\n"
      "  --abs-tol X, --rel-tol X  float tolerances (default 1e-6 each)\n"
+     "  --checker FILE     compare with a checker program instead (any language; testlib's\n"
+     "                     conventions): it runs in a sandbox of its own per test with\n"
+     "                     input.txt output.txt answer.txt; exit 0 accepted, 1 wrong_answer,\n"
+     "                     2 presentation_error, anything else internal_error (its fault)\n"
+     "  --checker-lang L   the checker's language (default: by its extension)\n"
      "  --parallel N       tests at once, 1 to 64 (default: one per core)\n"
      "  --stop-on-first-failure  start no test after one that failed\n"
      "  --json             one JSON object: compile, tests (verdict, run, diff), summary\n"

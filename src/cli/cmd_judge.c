@@ -169,6 +169,8 @@ static void on_test(void *ud, size_t i, const judge_test_result_t *r)
         judge_cli_t *jc = ud;
         if (!jc->o->json)
                 print_row(jc->tests[i].name, r->verdict, &r->run, r);
+        if (!jc->o->json && r->message[0]) /* its first line: --json has all of it */
+                printf("%16s %.*s\n", "", (int)strcspn(r->message, "\n"), r->message);
 }
 
 int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
@@ -207,7 +209,35 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
                                           .expected = tf[i].out,
                                           .expected_len = tf[i].out_len,
                                           .args = o->args};
+        job_spec_t checker;
+        job_input_file_t checker_file = {0};
+        char *checker_text = NULL;
+        if (o->checker) {
+                const toolchain_t *ctc = o->checker_lang
+                                             ? toolchain_set_find(&cr.cat.set, o->checker_lang)
+                                             : cli_guess_lang(&cr.cat.set, o->checker, true);
+                lang_t *cl = NULL;
+                size_t clen = 0;
+                rc_err_t cerr = {0};
+                if (!ctc) {
+                        if (o->checker_lang)
+                                cli_fail("--checker-lang: unknown language '%s'", o->checker_lang);
+                        goto out;
+                }
+                if (fs_read_file(o->checker, CLI_FILE_MAX, &checker_text, &clen, &cerr) < 0 ||
+                    catalog_lang(&cr.cat, ctc, &cl, &cerr) < 0) {
+                        cli_fail("--checker: %s", cerr.msg);
+                        goto out;
+                }
+                const char *base = strrchr(o->checker, '/');
+                checker_file = (job_input_file_t){
+                    .name = base ? base + 1 : o->checker, .data = checker_text, .len = clen};
+                catalog_job_spec(&cr.cat, cl, &checker);
+                checker.files = &checker_file;
+                checker.nfiles = 1;
+        }
         judge_spec_t spec = {.tests = tests,
+                             .checker = o->checker ? &checker : NULL,
                              .ntests = ntf,
                              .compare = o->compare,
                              .stop_on_first_failure = o->stop_on_first_failure,
@@ -245,7 +275,7 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
         bool internal = c && c->status == STATUS_INTERNAL_ERROR;
         for (size_t i = 0; i < ntf; i++) {
                 const judge_test_result_t *r = judge_test_result(jc.jd, i);
-                if (r && r->run.status == STATUS_INTERNAL_ERROR)
+                if (r && strcmp(r->verdict, "internal_error") == 0)
                         internal = true;
                 else if (!r && !o->json && !(c && c->status != STATUS_OK))
                         print_row(tf[i].name, "skipped", NULL, NULL);
@@ -269,6 +299,7 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
         if (jc.cancelled)
                 rc = 130;
 out:
+        free(checker_text);
         if (jc.w_cancel && jc.loop)
                 jc.loop->ops->io_del(jc.loop, jc.w_cancel);
         judge_free(jc.jd);

@@ -47,6 +47,10 @@ static int parse_judge_opt(const char *a, const char *v, run_opts_t *o)
         char *end;
         if (strcmp(a, "--tests") == 0) {
                 o->tests_dir = v;
+        } else if (strcmp(a, "--checker") == 0) {
+                o->checker = v;
+        } else if (strcmp(a, "--checker-lang") == 0) {
+                o->checker_lang = v;
         } else if (strcmp(a, "--compare") == 0) {
                 if (compare_mode_parse(v, &o->compare.mode) < 0)
                         return cli_fail("--compare: exact, trim, tokens or float, not '%s'", v), -1;
@@ -139,6 +143,8 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
                 return cli_fail("%s: more than %d files", cmd, CLI_FILES_MAX);
         if (judge && !o->tests_dir)
                 return cli_fail("judge: --tests DIR is required (NAME.in and NAME.out files)");
+        if (o->checker_lang && !o->checker)
+                return cli_fail("judge: --checker-lang goes with --checker FILE");
         int dashes = 0;
         for (int k = 0; k < o->nfiles; k++)
                 dashes += strcmp(o->files[k], "-") == 0;
@@ -158,7 +164,7 @@ static const char *extension(const char *path)
 
 /* The language whose toolchain lists name's extension in "source_extensions"; with complain
  * false, NULL without a message when none does (the set may be a part of them). */
-static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *name, bool complain)
+const toolchain_t *cli_guess_lang(const toolchain_set_t *set, const char *name, bool complain)
 {
         const char *ext = extension(name);
         if (!ext) {
@@ -386,7 +392,8 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
         /* Only the toolchain files that mention the language (or the entry's extension) are
          * parsed; when none of them is it, everything is, for the error message. */
         const char *entry = o->name ? o->name : o->files[0];
-        const char *token = o->lang ? o->lang : extension(entry);
+        /* a checker may be in another language: then every toolchain is loaded */
+        const char *token = o->checker ? NULL : o->lang ? o->lang : extension(entry);
         for (int pass = token ? 0 : 1; pass < 2 && !r->tc; pass++) {
                 catalog_close(&r->cat);
                 if (catalog_load_mentioning(&r->cat, paths, pass ? NULL : token, &err) < 0)
@@ -394,7 +401,7 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
                 if (o->lang)
                         r->tc = toolchain_set_find(&r->cat.set, o->lang);
                 else if (pass == 1 || r->cat.set.n > 0)
-                        r->tc = guess_lang(&r->cat.set, entry, pass == 1);
+                        r->tc = cli_guess_lang(&r->cat.set, entry, pass == 1);
                 if (!r->tc && pass == 1 && o->lang)
                         return cli_fail("unknown language '%s' (see runcell languages)", o->lang);
         }

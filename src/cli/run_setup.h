@@ -27,7 +27,9 @@ typedef struct run_opts {
         bool judge;
         const char *tests_dir;
         compare_opts_t compare;
-        unsigned parallel; /* 0: one per core */
+        const char *checker;      /* --checker FILE */
+        const char *checker_lang; /* --checker-lang L; default: by its extension */
+        unsigned parallel;        /* 0: one per core */
         bool stop_on_first_failure;
 } run_opts_t;
 
@@ -45,5 +47,8 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge);
 /* r->o parsed: everything up to the first sandbox; 1 after saying what failed. */
 int cli_run_setup(cli_run_t *r, const rc_paths_t *paths);
 void cli_run_free(cli_run_t *r);
+/* The language whose toolchain lists name's extension in "source_extensions"; NULL (said only
+ * when complain) when none or two do. */
+const toolchain_t *cli_guess_lang(const toolchain_set_t *set, const char *name, bool complain);
 
 #endif

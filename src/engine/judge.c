@@ -9,11 +9,15 @@
 
 #include "util/strv.h"
 
+#define IDX_COMPILE         ((size_t)-1) /* the submission's compile job */
+#define IDX_CHECKER_COMPILE ((size_t)-2) /* the checker's */
+
 typedef struct judge_slot {
         judge_t *jd;
-        size_t idx; /* test index, or (size_t)-1 for the compile job */
+        size_t idx; /* test index, or IDX_COMPILE / IDX_CHECKER_COMPILE */
         job_t *job;
         bool finished;
+        bool checking; /* the job is the checker's run for test idx */
 } judge_slot_t;
 
 struct judge {
@@ -26,10 +30,14 @@ struct judge {
         bool *ran;
         stage_result_t compile;
         job_build_t *build;
-        judge_slot_t *slots; /* spec.parallel of them */
+        job_spec_t checker;         /* copy of spec.checker (files borrowed from the caller) */
+        job_build_t *checker_build; /* a compiled checker's files */
+        judge_slot_t *slots;        /* spec.parallel of them */
         unsigned running;
         size_t next;
         bool compiling, stopping, killed, done;
+        bool checker_failed; /* every test: internal_error with checker_error */
+        char checker_error[512];
         ev_timer_t *t_pump;
 };
 
@@ -71,15 +79,75 @@ static void keep_result(stage_result_t *dst, const stage_result_t *src, size_t k
                 dst->truncated = true;
 }
 
+static void start_failed(judge_t *jd, judge_slot_t *s, stage_result_t *r, const char *msg)
+{
+        s->job = NULL;
+        memset(r, 0, sizeof(*r));
+        r->present = true;
+        r->status = STATUS_INTERNAL_ERROR;
+        snprintf(r->error, sizeof(r->error), "%.500s", msg);
+        s->finished = true;
+        schedule(jd);
+}
+
+/* The checker's run for test s->idx, whose program's stdout is out. */
+static void start_checker(judge_t *jd, judge_slot_t *s, const buf_t *out)
+{
+        const judge_test_t *t = &jd->tests[s->idx];
+        job_spec_t js = jd->checker;
+        js.capture = true;
+        js.interactive = false;
+        js.stdin_data = NULL;
+        js.stdin_len = 0;
+        js.compile_only = false;
+        js.cb = (job_callbacks_t){.done = on_job_done, .ud = s};
+        static char *const argv[] = {"input.txt", "output.txt", "answer.txt", NULL};
+        js.args = argv;
+        job_input_file_t data[3] = {
+            {.name = "input.txt", .data = t->stdin_data, .len = t->stdin_len},
+            {.name = "output.txt", .data = out->data ? out->data : "", .len = out->len},
+            {.name = "answer.txt",
+             .data = t->expected ? t->expected : "",
+             .len = t->expected ? t->expected_len : 0},
+        };
+        job_input_file_t *files = NULL;
+        if (jd->checker_build) { /* compiled: its build, and the three files beside it */
+                js.build = jd->checker_build;
+                js.extra = data;
+                js.nextra = 3;
+        } else { /* interpreted: its sources, then the three files */
+                files = calloc(js.nfiles + 3, sizeof(*files));
+                if (!files) {
+                        start_failed(jd, s, &jd->results[s->idx].run, "out of memory");
+                        return;
+                }
+                memcpy(files, js.files, js.nfiles * sizeof(*files));
+                memcpy(files + js.nfiles, data, sizeof(data));
+                js.files = files;
+                js.nfiles += 3;
+        }
+        s->checking = true;
+        s->finished = false;
+        rc_err_t err = {0};
+        if (job_start(&js, jd->loop, &s->job, &err) < 0) {
+                char msg[600];
+                snprintf(msg, sizeof(msg), "the checker: %s", err.msg);
+                s->checking = false;
+                start_failed(jd, s, &jd->results[s->idx].run, msg);
+        }
+        free(files);
+}
+
 static void start_job(judge_t *jd, judge_slot_t *s, size_t idx)
 {
-        job_spec_t js = jd->spec.job;
+        job_spec_t js = idx == IDX_CHECKER_COMPILE ? jd->checker : jd->spec.job;
         js.capture = true;
         js.interactive = false;
         js.cb = (job_callbacks_t){.done = on_job_done, .ud = s};
         s->idx = idx;
         s->finished = false;
-        if (idx == (size_t)-1) {
+        s->checking = false;
+        if (idx == IDX_COMPILE || idx == IDX_CHECKER_COMPILE) {
                 js.compile_only = true;
                 js.stdin_data = NULL;
                 js.stdin_len = 0;
@@ -95,26 +163,72 @@ static void start_job(judge_t *jd, judge_slot_t *s, size_t idx)
                         js.run_limits = *t->limits;
                 jd->ran[idx] = true;
         }
-        rc_err_t err = {0};
-        if (job_start(&js, jd->loop, &s->job, &err) < 0) {
-                /* checked at judge_start: only an allocation can fail here */
-                s->job = NULL;
-                stage_result_t *r = idx == (size_t)-1 ? &jd->compile : &jd->results[idx].run;
-                memset(r, 0, sizeof(*r));
-                r->present = true;
-                r->status = STATUS_INTERNAL_ERROR;
-                snprintf(r->error, sizeof(r->error), "%s", err.msg);
-                s->finished = true;
-                schedule(jd);
-        }
         jd->running++;
+        rc_err_t err = {0};
+        if (job_start(&js, jd->loop, &s->job, &err) < 0) /* checked at judge_start */
+                start_failed(jd, s,
+                             idx >= IDX_CHECKER_COMPILE ? &jd->compile : &jd->results[idx].run,
+                             err.msg);
 }
 
-static void finish_test(judge_t *jd, judge_slot_t *s)
+/* testlib's exit codes: 0 accepted, 1 wrong answer, 2 presentation error; 3 (the checker's own
+ * failure) and anything else are the judge's problem, not the contestant's. */
+static void checker_verdict(judge_test_result_t *tr, const stage_result_t *c)
+{
+        const buf_t *say = c->err.len ? &c->err : &c->out;
+        size_t n = say->len < sizeof(tr->message) - 1 ? say->len : sizeof(tr->message) - 1;
+        memcpy(tr->message, say->data ? say->data : "", n);
+        tr->message[n] = '\0';
+        while (n && (tr->message[n - 1] == '\n' || tr->message[n - 1] == '\r'))
+                tr->message[--n] = '\0';
+        if (c->status == STATUS_OK) {
+                tr->verdict = "accepted";
+        } else if (c->status == STATUS_RUNTIME_ERROR && c->exit_code == 1) {
+                tr->verdict = "wrong_answer";
+        } else if (c->status == STATUS_RUNTIME_ERROR && c->exit_code == 2) {
+                tr->verdict = "presentation_error";
+        } else {
+                tr->verdict = "internal_error";
+                char why[400];
+                if (c->status == STATUS_RUNTIME_ERROR && c->exit_code == 3)
+                        snprintf(why, sizeof(why), "the checker failed (exit 3)");
+                else
+                        snprintf(why, sizeof(why), "the checker ended with %s%s%.300s",
+                                 stage_status_name(c->status),
+                                 c->status == STATUS_INTERNAL_ERROR ? ": " : "",
+                                 c->status == STATUS_INTERNAL_ERROR ? c->error : "");
+                if (!tr->message[0])
+                        snprintf(tr->message, sizeof(tr->message), "%s", why);
+        }
+}
+
+/* true when the slot goes on with the test's checker */
+static bool finish_test(judge_t *jd, judge_slot_t *s)
 {
         judge_test_result_t *tr = &jd->results[s->idx];
         const judge_test_t *t = &jd->tests[s->idx];
-        if (s->job) {
+        if (s->checking) {
+                if (s->job) {
+                        checker_verdict(tr, &job_result(s->job)->run);
+                        job_free(s->job);
+                        s->job = NULL;
+                } else {
+                        tr->verdict = "internal_error";
+                        snprintf(tr->message, sizeof(tr->message), "%s", tr->run.error);
+                }
+                s->checking = false;
+        } else if (s->job && jd->checker.tc && job_result(s->job)->run.status == STATUS_OK) {
+                const stage_result_t *run = &job_result(s->job)->run;
+                keep_result(&tr->run, run, jd->spec.output_keep);
+                buf_t out = {0};
+                if (buf_append(&out, run->out.data ? run->out.data : "", run->out.len) < 0)
+                        out.len = 0;
+                job_free(s->job);
+                s->job = NULL;
+                start_checker(jd, s, &out);
+                buf_free(&out);
+                return true;
+        } else if (s->job) {
                 const stage_result_t *run = &job_result(s->job)->run;
                 keep_result(&tr->run, run, jd->spec.output_keep);
                 if (run->status == STATUS_OK && t->expected &&
@@ -135,10 +249,38 @@ static void finish_test(judge_t *jd, judge_slot_t *s)
                 jd->stopping = true;
         if (jd->spec.cb.test_done)
                 jd->spec.cb.test_done(jd->spec.cb.ud, s->idx, tr);
+        return false;
+}
+
+/* The checker compiled: its build kept; a checker that does not compile is the judge's
+ * failure (internal_error for every test), not the contestant's. */
+static void finish_checker_compile(judge_t *jd, judge_slot_t *s)
+{
+        stage_result_t c = {0};
+        if (s->job) {
+                c = job_result(s->job)->compile;
+                if (c.status == STATUS_OK && job_take_build(s->job, &jd->checker_build) < 0)
+                        c.status = STATUS_INTERNAL_ERROR;
+        } else {
+                c = jd->compile; /* start_failed put it there */
+        }
+        if (c.status != STATUS_OK) {
+                jd->checker_failed = true;
+                snprintf(jd->checker_error, sizeof(jd->checker_error),
+                         "the checker did not compile (%s): %.400s", stage_status_name(c.status),
+                         c.err.data ? c.err.data : c.error);
+        }
+        job_free(s->job);
+        s->job = NULL;
+        jd->compiling = false;
 }
 
 static void finish_compile(judge_t *jd, judge_slot_t *s)
 {
+        if (s->idx == IDX_CHECKER_COMPILE) {
+                finish_checker_compile(jd, s);
+                return;
+        }
         if (s->job) {
                 keep_result(&jd->compile, &job_result(s->job)->compile, jd->spec.output_keep);
                 if (jd->compile.status == STATUS_OK && job_take_build(s->job, &jd->build) < 0) {
@@ -154,6 +296,10 @@ static void finish_compile(judge_t *jd, judge_slot_t *s)
                 jd->stopping = true; /* compile_error ends the submission before any test */
         if (jd->spec.cb.compiled)
                 jd->spec.cb.compiled(jd->spec.cb.ud, &jd->compile);
+        if (!jd->stopping && jd->checker.tc && jd->checker.tc->compile.n) {
+                jd->compiling = true;
+                start_job(jd, s, IDX_CHECKER_COMPILE);
+        }
 }
 
 static void pump(void *ud)
@@ -165,11 +311,14 @@ static void pump(void *ud)
                 if (!s->finished)
                         continue;
                 s->finished = false;
+                if (s->idx == IDX_COMPILE || s->idx == IDX_CHECKER_COMPILE) {
+                        jd->running--;
+                        finish_compile(jd, s); /* may start the checker's compile */
+                        continue;
+                }
+                if (finish_test(jd, s))
+                        continue; /* the same test goes on with its checker */
                 jd->running--;
-                if (s->idx == (size_t)-1)
-                        finish_compile(jd, s);
-                else
-                        finish_test(jd, s);
                 s->idx = 0;
                 s->jd = jd;
         }
@@ -180,6 +329,18 @@ static void pump(void *ud)
                 if (s->job || s->finished || jd->stopping || jd->killed ||
                     jd->next >= jd->spec.ntests)
                         continue;
+                if (jd->checker_failed) { /* nothing can judge them */
+                        for (; jd->next < jd->spec.ntests; jd->next++) {
+                                judge_test_result_t *tr = &jd->results[jd->next];
+                                jd->ran[jd->next] = true;
+                                tr->verdict = "internal_error";
+                                tr->run.status = STATUS_INTERNAL_ERROR;
+                                snprintf(tr->message, sizeof(tr->message), "%s", jd->checker_error);
+                                if (jd->spec.cb.test_done)
+                                        jd->spec.cb.test_done(jd->spec.cb.ud, jd->next, tr);
+                        }
+                        break;
+                }
                 start_job(jd, s, jd->next++);
         }
         if (jd->running == 0 && !jd->compiling) {
@@ -224,6 +385,8 @@ int judge_start(const judge_spec_t *spec, ev_loop_t *loop, judge_t **out, rc_err
         int r = job_check(&spec->job, err);
         if (r < 0)
                 return r;
+        if (spec->checker && (r = job_check(spec->checker, err)) < 0)
+                return rc_err_wrap(err, "the checker");
         judge_t *jd = calloc(1, sizeof(*jd));
         if (!jd)
                 return rc_err_set(err, ENOMEM, "out of memory");
@@ -265,12 +428,18 @@ int judge_start(const judge_spec_t *spec, ev_loop_t *loop, judge_t **out, rc_err
                 }
         }
         jd->spec.tests = jd->tests;
+        if (spec->checker)
+                jd->checker = *spec->checker;
+        jd->spec.checker = NULL;
         for (unsigned i = 0; i < jd->spec.parallel; i++)
                 jd->slots[i].jd = jd;
         *out = jd;
         if (spec->job.tc->compile.n) {
                 jd->compiling = true;
-                start_job(jd, &jd->slots[0], (size_t)-1);
+                start_job(jd, &jd->slots[0], IDX_COMPILE);
+        } else if (jd->checker.tc && jd->checker.tc->compile.n) {
+                jd->compiling = true;
+                start_job(jd, &jd->slots[0], IDX_CHECKER_COMPILE);
         } else {
                 schedule(jd);
         }
@@ -348,6 +517,7 @@ void judge_free(judge_t *jd)
         buf_free(&jd->compile.out);
         buf_free(&jd->compile.err);
         job_build_free(jd->build);
+        job_build_free(jd->checker_build);
         free_copies(jd);
         free(jd->results);
         free(jd->ran);

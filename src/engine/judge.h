@@ -27,6 +27,8 @@ typedef struct judge_test_result {
         stage_result_t run;  /* the run stage: status, exit, signal, times, output kept */
         bool has_diff;       /* wrong_answer: where the outputs first differ */
         compare_diff_t diff;
+        char message[512]; /* a checker's word on it (its stderr, else stdout), or why the
+                            * checker itself failed */
 } judge_test_result_t;
 
 typedef struct judge_callbacks {
@@ -44,6 +46,13 @@ typedef struct judge_spec {
         const judge_test_t *tests;
         size_t ntests;
         compare_opts_t compare;
+        /* Compared by a checker program instead (testlib's conventions): compiled once, run in a
+         * sandbox of its own per test with input.txt, output.txt (the program's stdout) and
+         * answer.txt (the expected output) in /work and those three names as its arguments.
+         * Exit 0: accepted, 1: wrong_answer, 2: presentation_error, 3 or anything else (a
+         * crash, a limit): internal_error, never the contestant's fault. Its files, toolchain
+         * and limits as for the submission; NULL: the built-in comparison. */
+        const job_spec_t *checker;
         bool stop_on_first_failure; /* the tests not yet started are not run ("skipped") */
         unsigned parallel;          /* tests at once, at least 1 */
         size_t output_keep;         /* bytes of each test's stdout and stderr kept */

@@ -17,6 +17,8 @@ cJSON *judge_test_json(const char *name, const judge_test_result_t *r)
         } else {
                 cJSON_AddNullToObject(t, "diff");
         }
+        if (r && r->message[0])
+                cJSON_AddStringToObject(t, "message", r->message);
         return t;
 }
 

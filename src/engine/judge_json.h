@@ -7,7 +7,8 @@
 
 #include "engine/judge.h"
 
-/* {"name","verdict","run":{stage},"diff":{"expected_line","expected","got_line","got"}|null};
+/* {"name","verdict","run":{stage},"diff":{"expected_line","expected","got_line","got"}|null
+ *  [,"message": the checker's word]};
  * r NULL: {"name","verdict":"skipped","run":null,"diff":null} */
 cJSON *judge_test_json(const char *name, const judge_test_result_t *r);
 /* {"passed","total","run","first_failure": name|null} */

@@ -101,6 +101,8 @@ typedef struct job_spec {
         bool compile_only;        /* end after a successful compile stage (job_take_build) */
         const job_build_t *build; /* compiled already: no compile stage, the run stage gets
                                    * these files (borrowed: must outlive the job) */
+        const job_input_file_t *extra; /* with build: more files for the run stage (copied) */
+        size_t nextra;
         job_callbacks_t cb;
 } job_spec_t;
 

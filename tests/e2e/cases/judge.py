@@ -309,3 +309,28 @@ def server_bad_requests(t):
 def shorten_json(o):
     s = json.dumps(o)
     return s if len(s) < 80 else s[:77] + "..."
+
+
+@case("judge.checker", lang="python")
+def checker(t):
+    d = make_tests(t, [(x, x + "\n", "hello\n") for x in "abcd"])
+    r, obj = judge_json(t, ["--tests", d, "--checker", prog("judge", "checker.py"),
+                            prog("judge", "answers.py")], rc=3)
+    got = {x["name"]: (x["verdict"], x.get("message")) for x in obj["tests"]}
+    t.eq(got, {"a": ("accepted", None),
+               "b": ("wrong_answer", "expected 'hello', got 'nope'"),
+               "c": ("presentation_error", "empty output"),
+               "d": ("internal_error", "the checker failed (exit 3)")}, "checker verdicts")
+    # a checker in another language, compiled once
+    r, obj = judge_json(t, ["--tests", d, "--checker", prog("judge", "checker.c"),
+                            prog("judge", "answers.py")], rc=1)
+    got = {x["name"]: x["verdict"] for x in obj["tests"]}
+    t.eq(got, {"a": "accepted", "b": "wrong_answer", "c": "presentation_error",
+               "d": "wrong_answer"}, "C checker verdicts")
+    # a checker that does not compile is the judge's failure, not the contestant's
+    bad = t.write(t.tmpdir(), "bad.c", "int main(void) { return nope; }\n")
+    r, obj = judge_json(t, ["--tests", d, "--checker", bad, prog("judge", "answers.py")], rc=3)
+    t.eq({x["verdict"] for x in obj["tests"]}, {"internal_error"}, "verdicts")
+    t.contains(obj["tests"][0]["message"], "the checker did not compile", "message")
+    expect_bad_input(t, t.runcell("judge", "--tests", d, "--checker-lang", "c",
+                                  prog("judge", "answers.py")), "--checker-lang alone")
