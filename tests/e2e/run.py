@@ -2,11 +2,17 @@
 """End-to-end test runner for the runcell CLI.
 
 Usage: run.py [--bin PATH] [--filter SUBSTR] [-j N] [--timeout S]
-              [--strict] [--keep] [--list]
+              [--strict] [--keep] [--list] [--times]
 
 Prints one line per case (PASS name / FAIL name: reason / SKIP name: reason),
 failure details indented below a FAIL line, and ends with the line
 "N passed, N failed, N skipped".  Exit status 0 iff nothing failed.
+Cases run on -j workers in the order they were registered, so the cases of one
+language (tests/e2e/cases/lang.py) run side by side and share its unpacked root
+filesystem.  --times adds "# time GROUP: ..." lines before the last line: per
+group of cases (the name up to its first '.', e.g. a language), the number of
+cases, the sum of their run times and the wall time from the first one's start
+to the last one's end.
 """
 
 import argparse
@@ -108,6 +114,7 @@ def run_case(suite, c):
             return "SKIP", why, ""
     t = Ctx(suite, c)
     t0 = time.monotonic()
+    c.started = t0
     try:
         c.fn(t)
         verdict, reason = "PASS", ""
@@ -120,6 +127,7 @@ def run_case(suite, c):
             type(e).__name__, e, traceback.format_exc())
     finally:
         t.cleanup()
+        c.ended = time.monotonic()
     details = ""
     if verdict == "FAIL":
         parts = []
@@ -134,6 +142,18 @@ def run_case(suite, c):
         parts.append("case took %.1fs" % (time.monotonic() - t0))
         details = "\n".join(parts)
     return verdict, reason, details
+
+
+def print_times(cases):
+    groups = {}
+    for c in cases:
+        if getattr(c, "ended", None) is not None:
+            groups.setdefault(c.name.split(".", 1)[0], []).append(c)
+    for g in sorted(groups, key=lambda g: -sum(c.ended - c.started for c in groups[g])):
+        cs = groups[g]
+        print("# time %s: %d cases, %.1f s of case time, %.1f s wall" % (
+            g, len(cs), sum(c.ended - c.started for c in cs),
+            max(c.ended for c in cs) - min(c.started for c in cs)))
 
 
 def main():
@@ -152,6 +172,8 @@ def main():
                     help="an unavailable root filesystem is a failure, not a skip")
     ap.add_argument("--keep", action="store_true", help="keep temporary files")
     ap.add_argument("--list", action="store_true", help="list case names and exit")
+    ap.add_argument("--times", action="store_true",
+                    help="print the time taken per group of cases (a language, ...)")
     opts = ap.parse_args()
     if not opts.bin:
         opts.bin = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "runcell")
@@ -198,6 +220,8 @@ def main():
                 report(futs[f], *f.result())
     finally:
         suite.cleanup()
+    if opts.times:
+        print_times(cases)
     print("%d passed, %d failed, %d skipped" % (counts["PASS"], counts["FAIL"],
                                                  counts["SKIP"]))
     sys.stdout.flush()

@@ -370,7 +370,7 @@ def ws_err_fields(t):
 def ws_err_lang(t):
     async def body(srv):
         async with WS(t, srv) as ws:
-            await ws.run("l1", "cobol", "DISPLAY 'x'.")
+            await ws.run("l1", "klingon", "DISPLAY 'x'.")
             await expect_error(t, ws, "unknown_language", rid="l1", what="unknown language")
             no_run_events(t, ws, "l1", "unknown language")
     ws_case(t, body)
@@ -595,7 +595,7 @@ def http_bad_json(t):
 @case("server.http.unknown_language_404")
 def http_unknown_lang(t):
     def body(srv):
-        r = http_req(t, srv, "POST", "/api/v1/run", {"language": "cobol", "source": "x"})
+        r = http_req(t, srv, "POST", "/api/v1/run", {"language": "klingon", "source": "x"})
         check_http_error(t, r, 404, "unknown_language", "unknown language")
     http_case(t, body)
 
