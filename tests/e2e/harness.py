@@ -72,12 +72,14 @@ def _ext(lang):
     m = matrix_info(lang) or {}
     if isinstance(m.get("ext"), str) and m["ext"]:
         return m["ext"].lstrip(".")
-    exts = TOOLCHAINS[lang].get("source_extensions") or [""]
-    return str(exts[0]).lstrip(".")
+    exts = TOOLCHAINS[lang].get("source_extensions") or []
+    if exts and isinstance(exts[0], str):
+        return exts[0].lstrip(".")
+    return os.path.splitext(str(TOOLCHAINS[lang].get("source_file", "")))[1].lstrip(".")
 
 
 # The extension of the test programs in programs/LANG/ (matrix.json "ext", else the first of
-# the toolchain's source_extensions).
+# the toolchain's source_extensions, else its source_file's).
 EXT = {n: _ext(n) for n in LANGS}
 
 

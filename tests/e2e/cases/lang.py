@@ -80,8 +80,8 @@ def make_lang_cases(lang):
             t.check(ex["source"].strip(), "examples.%s.source is empty" % which)
         t.check(isinstance(example(lang, "stdin").get("stdin"), str),
                 "examples.stdin has no \"stdin\" text to give the program")
-        exts = tc.get("source_extensions") or []
-        t.check(any(tc.get("source_file", "").endswith(e) for e in exts),
+        exts = tc.get("source_extensions") or []  # none: every file is a source
+        t.check(not exts or any(tc.get("source_file", "").endswith(e) for e in exts),
                 "source_file %r ends with none of source_extensions %r"
                 % (tc.get("source_file"), exts))
         matrix(lang)
@@ -133,22 +133,25 @@ def make_lang_cases(lang):
 
     @case("%s.human_hello" % lang, lang=lang)
     def human_hello(t):
-        # Human mode, and no --lang: the language comes from the entry file's extension
-        # (unless another toolchain claims that extension too: then runcell asks for --lang).
+        # Human mode, and no --lang: the language comes from the entry file's extension. If
+        # the extension is not this language's alone, runcell asks for --lang (two claim it),
+        # or cannot tell (none does), or takes the other language: then --lang is given.
         ex = example(lang, "hello")
         f = example_file(lang, "hello")
         ext = os.path.splitext(f)[1]
-        others = [n for n, tc in TOOLCHAINS.items()
-                  if n != lang and ext in (tc.get("source_extensions") or [])]
-        if others:
+        claim = [n for n in LANGS if ext in (TOOLCHAINS[n].get("source_extensions") or [])]
+        if claim == [lang]:
             r = t.runcell(*t.suite.global_args, "run", f)
-            line = expect_bad_input(t, r, "an extension two languages claim")
-            t.contains(line, "claimed by", "runcell's error for %s (%s claim it too)"
-                       % (ext, ", ".join(others)))
-            t.note("%s is claimed by %s too: run with --lang" % (ext, ", ".join(others)))
-            r = t.run_lang(lang, [f], json_mode=False)
         else:
-            r = t.runcell(*t.suite.global_args, "run", f)
+            if len(claim) != 1:
+                r = t.runcell(*t.suite.global_args, "run", f)
+                line = expect_bad_input(t, r, "extension %s claimed by %s"
+                                        % (ext, ", ".join(claim) or "no language"))
+                t.contains(line, "claimed by" if claim else "cannot tell the language",
+                           "runcell's error")
+            t.note("%s is not %s's alone (%s): run with --lang"
+                   % (ext, lang, ", ".join(claim) or "no language claims it"))
+            r = t.run_lang(lang, [f], json_mode=False)
         t.rc0(r)
         t.eq(r.stdout, ex["stdout"], "stdout (program output only)")
         lines = r.stderr_lines()
