@@ -26,6 +26,14 @@ SLEEPER = 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'
 
 
 # ------------------------------------------------------------------ helpers
+def piston_form(version):
+    """A version as Piston lists it: the leading numbers and dots (after a Debian epoch),
+    three of them ("1.19" -> "1.19.0", "2:8.2.7+dfsg" -> "8.2.7")."""
+    v = re.match(r"[0-9.]*", version.split(":", 1)[-1]).group(0).strip(".")
+    parts = [p or "0" for p in v.split(".")[:3]] if v else []
+    return ".".join(parts + ["0"] * (3 - len(parts)))
+
+
 def execute(t, srv, body, status=200, headers=None):
     """POST /api/v2/execute; checks the status and that the answer is JSON; returns it."""
     if isinstance(body, list):
@@ -191,8 +199,8 @@ def runtimes_packages(t):
         shutil.copy(f, tdir)
     with open(os.path.join(toolchains_dir(), "python.json")) as f:
         fake = json.load(f)
-    fake.update({"name": "cobol", "aliases": ["cob"], "rootfs": "no-such-rootfs"})
-    t.write(tdir, "cobol.json", json.dumps(fake))
+    fake.update({"name": "klingon", "aliases": ["kling"], "rootfs": "no-such-rootfs"})
+    t.write(tdir, "klingon.json", json.dumps(fake))
     info = {e["name"]: e for e in json.loads(t.runcell("languages", "--json").stdout)}
     srv = Server(t)
     srv.cmd[1:1] = ["--toolchains", tdir]
@@ -201,21 +209,23 @@ def runtimes_packages(t):
         t.eq(r.status, 200, "GET /api/v2/runtimes status")
         rts = {e["language"]: e for e in r.json}
         t.eq(len(rts), len(r.json), "one entry per language")
-        t.check("cobol" not in rts, "a language without its root filesystem is left out: %r"
-                % rts.get("cobol"))
-        for name, e in info.items():
-            if not e.get("available"):
-                continue
-            rt = rts.get(name)
-            t.check(rt is not None, "runtime %s missing from %s" % (name, sorted(rts)))
-            want = [int(x) for x in e["version"].split(".")[:3]]
-            want += [0] * (3 - len(want))
-            t.eq(rt["version"], "%d.%d.%d" % tuple(want), "%s version" % name)
+        t.check("klingon" not in rts, "a language without its root filesystem is left out: %r"
+                % rts.get("klingon"))
+        # every language of the toolchains whose root filesystem is built, and only those
+        t.eq(sorted(info), harness.LANGS, "languages of `runcell languages --json`")
+        built = sorted(n for n, e in info.items() if e.get("available"))
+        t.eq(sorted(rts), built, "the runtimes (every language whose root filesystem is built)")
+        if t.suite.strict:
+            t.eq(built, harness.LANGS, "languages with a built root filesystem (--strict)")
+        for name in built:
+            e, rt = info[name], rts[name]
+            t.eq(rt["version"], piston_form(e["version"]), "%s version" % name)
             t.eq(rt["aliases"], e["aliases"], "%s aliases" % name)
             keys = {"language", "version", "aliases"}
-            if name in ("c", "cpp"):  # one root filesystem, several languages: "runtime"
-                keys.add("runtime")
-                t.eq(rt.get("runtime"), "gcc", "%s runtime" % name)
+            rootfs = harness.TOOLCHAINS[name]["rootfs"]
+            if any(harness.TOOLCHAINS[n]["rootfs"] == rootfs for n in harness.LANGS if n != name):
+                keys.add("runtime")  # one root filesystem, several languages: Piston's package
+                t.eq(rt.get("runtime"), rootfs, "%s runtime" % name)
             t.eq(set(rt), keys, "%s: the entry's keys" % name)
 
         r = http_req(t, srv, "GET", "/api/v2/packages")
@@ -223,14 +233,14 @@ def runtimes_packages(t):
         pk = {e["language"]: e for e in r.json}
         for e in r.json:
             t.eq(set(e), {"language", "language_version", "installed"}, "package keys")
-        t.eq(pk["cobol"], {"language": "cobol", "language_version": None, "installed": False},
+        t.eq(pk["klingon"], {"language": "klingon", "language_version": None, "installed": False},
              "a language whose root filesystem is missing")
         for name, rt in rts.items():
             t.eq(pk[name], {"language": name, "language_version": rt["version"],
                             "installed": True}, "package %s" % name)
-        expect_message(t, srv, {"language": "cobol", "version": "*",
+        expect_message(t, srv, {"language": "klingon", "version": "*",
                                 "files": [{"content": "print(1)"}]},
-                       "cobol-* runtime is unknown", "a language that is not installed")
+                       "klingon-* runtime is unknown", "a language that is not installed")
         srv.check_alive()
 
 
@@ -484,7 +494,7 @@ def errors(t):
             (but(files=[{"content": "x"}, {"content": 5}]),
              "files[1].content is required as a string"),
             (but(files=["print(1)"]), "files[0].content is required as a string"),
-            (but(language="cobol"), "cobol-* runtime is unknown"),
+            (but(language="klingon"), "klingon-* runtime is unknown"),
             (but(version="2.7"), "python-2.7 runtime is unknown"),
             (but(run_timeout="100"), "If specified, run_timeout must be a number"),
             (but(compile_memory_limit=True),
@@ -706,8 +716,8 @@ def ws_close_codes(t):
             t.eq(ws.msgs, [], "messages before 4001")
         # 4002: an error is told, then the socket closes
         for name, send, msg in [
-                ("unknown runtime", init_msg("print(1)", language="cobol"),
-                 "cobol-* runtime is unknown"),
+                ("unknown runtime", init_msg("print(1)", language="klingon"),
+                 "klingon-* runtime is unknown"),
                 ("no version", {"type": "init", "language": "python",
                                 "files": [{"content": "print(1)"}]},
                  "version is required as a string"),
