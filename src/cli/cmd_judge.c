@@ -186,6 +186,9 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
         ev_loop_t *loop = NULL;
         judge_cli_t jc = {.o = o};
         int rc = 1;
+        job_spec_t checker;
+        job_input_file_t checker_file = {0};
+        char *checker_text = NULL; /* before any goto out */
         sigset_t stop;
         sigemptyset(&stop);
         sigaddset(&stop, SIGINT);
@@ -209,9 +212,6 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
                                           .expected = tf[i].out,
                                           .expected_len = tf[i].out_len,
                                           .args = o->args};
-        job_spec_t checker;
-        job_input_file_t checker_file = {0};
-        char *checker_text = NULL;
         if (o->checker) {
                 const toolchain_t *ctc = o->checker_lang
                                              ? toolchain_set_find(&cr.cat.set, o->checker_lang)
