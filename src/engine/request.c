@@ -17,15 +17,86 @@ static int fail(const char **code, const char *c, char *msg, size_t size, const 
         return -1;
 }
 
-/* "compare": "trim" | {"mode": "float", "abs_tol": 1e-6, "rel_tol": 1e-6} */
-static int parse_compare(const cJSON *jc, compare_opts_t *o, char *msg, size_t size)
+/* The checker of "compare": {"mode": "checker", "language", "source" | "files": [{"name",
+ * "content"}]}: a program in any language, judged by its exit code (engine/judge.h). */
+static int parse_checker(catalog_t *c, const cJSON *jc, run_request_t *out, const char **code,
+                         char *msg, size_t size)
 {
+        const char *name = get_str(jc, "language");
+        const toolchain_t *tc = name ? toolchain_set_find(&c->set, name) : NULL;
+        rc_err_t err = {0};
+        if (!name || !tc) {
+                *code = name ? "unknown_language" : "bad_request";
+                snprintf(msg, size, "compare: the checker's \"language\" %s%.100s%s",
+                         name ? "'" : "(a string) is required", name ? name : "",
+                         name ? "' is unknown" : "");
+                return -1;
+        }
+        if (catalog_lang(c, tc, &out->checker_lang, &err) < 0) {
+                *code = "unavailable";
+                snprintf(msg, size, "compare: the checker's language: %s", err.msg);
+                return -1;
+        }
+        const char *src = get_str(jc, "source");
+        const cJSON *files = cJSON_GetObjectItemCaseSensitive(jc, "files");
+        if (src && !files) {
+                out->checker_files[out->nchecker_files++] =
+                    (job_input_file_t){.name = tc->source_file, .data = src, .len = strlen(src)};
+                return 0;
+        }
+        const cJSON *f;
+        if (!cJSON_IsArray(files) || src || cJSON_GetArraySize(files) < 1 ||
+            cJSON_GetArraySize(files) > 16) {
+                snprintf(msg, size,
+                         "compare: the checker needs \"source\" or \"files\" (1 to "
+                         "16 of {\"name\", \"content\"})");
+                return -1;
+        }
+        cJSON_ArrayForEach(f, files)
+        {
+                const char *fname = get_str(f, "name");
+                const char *content = get_str(f, "content");
+                if (!content || (cJSON_GetObjectItemCaseSensitive(f, "name") && !fname)) {
+                        snprintf(msg, size,
+                                 "compare: each checker file needs \"content\" (and "
+                                 "a string \"name\")");
+                        return -1;
+                }
+                out->checker_files[out->nchecker_files++] =
+                    (job_input_file_t){.name = fname ? fname : tc->source_file,
+                                       .data = content,
+                                       .len = strlen(content)};
+        }
+        return 0;
+}
+
+/* "compare": "trim" | {"mode": "float", "abs_tol": 1e-6, "rel_tol": 1e-6} |
+ * {"mode": "checker", "language", "source" | "files"} */
+static int parse_compare(catalog_t *c, const cJSON *jc, run_request_t *out, const char **code,
+                         char *msg, size_t size)
+{
+        compare_opts_t *o = &out->compare;
         *o = (compare_opts_t){
             .mode = COMPARE_TRIM, .abs_tol = COMPARE_DEFAULT_TOL, .rel_tol = COMPARE_DEFAULT_TOL};
+        *code = "bad_request";
         if (!jc)
                 return 0;
         const cJSON *mode = jc;
         if (cJSON_IsObject(jc)) {
+                mode = cJSON_GetObjectItemCaseSensitive(jc, "mode");
+                if (cJSON_IsString(mode) && strcmp(mode->valuestring, "checker") == 0) {
+                        const cJSON *it;
+                        cJSON_ArrayForEach(it, jc)
+                        {
+                                if (strcmp(it->string, "mode") && strcmp(it->string, "language") &&
+                                    strcmp(it->string, "source") && strcmp(it->string, "files")) {
+                                        snprintf(msg, size, "compare: unknown key \"%.40s\"",
+                                                 it->string);
+                                        return -1;
+                                }
+                        }
+                        return parse_checker(c, jc, out, code, msg, size);
+                }
                 const cJSON *it;
                 cJSON_ArrayForEach(it, jc)
                 {
@@ -44,14 +115,14 @@ static int parse_compare(const cJSON *jc, compare_opts_t *o, char *msg, size_t s
                                 return -1;
                         }
                 }
-                mode = cJSON_GetObjectItemCaseSensitive(jc, "mode");
                 if (!mode)
                         return 0;
         }
         if (!cJSON_IsString(mode) || compare_mode_parse(mode->valuestring, &o->mode) < 0) {
                 snprintf(msg, size,
                          "\"compare\" must be \"trim\", \"exact\", \"tokens\" or "
-                         "\"float\" (or {\"mode\", \"abs_tol\", \"rel_tol\"})");
+                         "\"float\" (or {\"mode\", \"abs_tol\", \"rel_tol\"}, or "
+                         "{\"mode\": \"checker\", \"language\", \"source\"})");
                 return -1;
         }
         return 0;
@@ -267,12 +338,12 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                         why = "with \"tests\", the input goes in each test's \"stdin\"";
                 else if (jstop && !cJSON_IsBool(jstop))
                         why = "\"stop_on_first_failure\" must be true or false";
+                *code = "bad_request";
                 if (why || parse_tests(jt, out, msg, msg_size) < 0 ||
-                    parse_compare(jcmp, &out->compare, msg, msg_size) < 0) {
+                    parse_compare(c, jcmp, out, code, msg, msg_size) < 0) {
                         run_request_free(out);
                         if (why)
                                 snprintf(msg, msg_size, "%s", why);
-                        *code = "bad_request";
                         return -1;
                 }
                 out->stop_on_first_failure = cJSON_IsTrue(jstop);

@@ -28,6 +28,11 @@ typedef struct run_request {
         rc_limits_t *test_over; /* each test's "limits", over run_over */
         compare_opts_t compare;
         bool stop_on_first_failure;
+        /* "compare": {"mode": "checker", "language", "source" | "files"}: its language and
+         * files (pointing into the document); checker_lang NULL: no checker */
+        lang_t *checker_lang;
+        job_input_file_t checker_files[16];
+        size_t nchecker_files;
 } run_request_t;
 
 /* Parse req ("tests" only when judge is true: the dialects without test cases refuse them). On

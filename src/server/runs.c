@@ -300,7 +300,16 @@ static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
                 limits_clamp(&lim[i], &srv->opts->limits_max);
                 tests[i].limits = &lim[i];
         }
+        job_spec_t checker;
+        if (r->rr.checker_lang) {
+                catalog_job_spec(srv->cat, r->rr.checker_lang, &checker);
+                limits_clamp(&checker.run_limits, &srv->opts->limits_max);
+                limits_clamp(&checker.compile_limits, &srv->opts->limits_max);
+                checker.files = r->rr.checker_files;
+                checker.nfiles = r->rr.nchecker_files;
+        }
         judge_spec_t spec = {.job = *js,
+                             .checker = r->rr.checker_lang ? &checker : NULL,
                              .tests = tests,
                              .ntests = r->rr.ntests,
                              .compare = r->rr.compare,
@@ -455,6 +464,16 @@ dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, d
         if (job_check(&js, &err) < 0) {
                 fail(e, "bad_request", "%s", err.msg);
                 goto refuse;
+        }
+        if (r->rr.checker_lang) {
+                job_spec_t cjs;
+                catalog_job_spec(srv->cat, r->rr.checker_lang, &cjs);
+                cjs.files = r->rr.checker_files;
+                cjs.nfiles = r->rr.nchecker_files;
+                if (job_check(&cjs, &err) < 0) {
+                        fail(e, "bad_request", "the checker: %s", err.msg);
+                        goto refuse;
+                }
         }
         r->conn = c;
         r->http = h;

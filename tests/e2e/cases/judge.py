@@ -230,6 +230,21 @@ def server_http(t):
             "tests": [{"stdin": "", "expected_output": ""}]})
         t.eq(resp.json["compile"]["status"], "compile_error", "compile status")
         t.eq(resp.json["tests"][0]["verdict"], "skipped", "test after a compile error")
+        # a checker (any language) decides
+        with open(prog("judge", "checker.py")) as f:
+            checker = f.read()
+        with open(prog("judge", "answers.py")) as f:
+            answers = f.read()
+        resp = http_req(t, srv, "POST", "/api/v1/run", {
+            "language": "python", "source": answers,
+            "compare": {"mode": "checker", "language": "python", "source": checker},
+            "tests": [{"name": x, "stdin": x + "\n", "expected_output": "hello\n"}
+                      for x in "abcd"]})
+        t.eq(resp.status, 200, "HTTP status")
+        t.eq({x["name"]: (x["verdict"], x.get("message")) for x in resp.json["tests"]},
+             {"a": ("accepted", None), "b": ("wrong_answer", "expected 'hello', got 'nope'"),
+              "c": ("presentation_error", "empty output"),
+              "d": ("internal_error", "the checker failed (exit 3)")}, "checker verdicts")
         # interpreted: no compile stage
         resp = http_req(t, srv, "POST", "/api/v1/run", {
             "language": "python", "source": "print(sum(map(int, input().split()[1:])))\n",
@@ -292,6 +307,12 @@ def server_bad_requests(t):
         ({"tests": [{}], "stdin": "x"}, "stdin"),
         ({"tests": [{}], "interactive": True}, "interactive"),
         ({"compare": "exact"}, "tests"),
+        ({"tests": [{}], "compare": {"mode": "checker", "source": "x"}}, "language"),
+        ({"tests": [{}], "compare": {"mode": "checker", "language": "python"}}, "source"),
+        ({"tests": [{}], "compare": {"mode": "checker", "language": "python", "source": "x",
+                                     "abs_tol": 1}}, "abs_tol"),
+        ({"tests": [{}], "compare": {"mode": "checker", "language": "python",
+                                     "files": [{"name": "-x.py", "content": "x"}]}}, "checker"),
         ({"tests": [{}] * 1001}, "1000"),
     ]
     with Server(t) as srv:
