@@ -98,7 +98,8 @@ static void test_request_refusals(void)
             {"{\"language\": 3}", "bad_request", "\"language\" (a string) is required"},
             {"{\"language\": \"cobol\"}", "unknown_language", "unknown language 'cobol'"},
             /* known, but its root filesystem was never built: the catalog says why */
-            {"{\"language\": \"tn\", \"source\": \"x\"}", "unavailable", "base.tar.zst"},
+            {"{\"language\": \"tn\", \"source\": \"x\"}", "unavailable",
+             "language 'tiny' is not ready: its root filesystem 'base' is not built yet"},
         };
         for (size_t i = 0; i < TU_COUNT(cases); i++) {
                 run_request_t rr;
