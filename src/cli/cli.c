@@ -21,6 +21,7 @@ static const char help_global[] =
     "\n"
     "commands:\n"
     "  run        compile (if needed) and run source files in a fresh sandbox\n"
+    "  judge      compile once, run against a directory of tests, a verdict per test\n"
     "  serve      HTTP and WebSocket server (docs/protocol.md)\n"
     "  batch      one JSON request per line on stdin, one JSON answer per line on stdout\n"
     "  languages  list the languages and their versions\n"
@@ -67,6 +68,24 @@ static const struct {
      "  limits (run stage; defaults per language in toolchains/*.json):\n"
      "    --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
      "    --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"},
+    {"judge",
+     "runcell judge [--lang L] [--name NAME] --tests DIR [--compare MODE] [--abs-tol X]\n"
+     "              [--rel-tol X] [--parallel N] [--stop-on-first-failure] [--json]\n"
+     "              [limits] FILE... [-- ARGS...]\n"
+     "  compile FILE... once, then run it against every test of DIR, each in a fresh\n"
+     "  sandbox, several at once: NAME.in is a test's stdin, NAME.out its expected output\n"
+     "  (either may be missing: no input, or nothing compared). One line per test as it\n"
+     "  ends (verdict, time, memory, the first differing line), then the summary. Exit\n"
+     "  status 0 only when every test passed (1 otherwise; 3 on an internal error).\n"
+     "  --tests DIR        the tests (at most 1000)\n"
+     "  --compare MODE     trim (default: trailing white space of lines and of the whole\n"
+     "                     ignored, as Judge0 compares), exact, tokens (white-space\n"
+     "                     separated), float (tokens; numbers within a tolerance)\n"
+     "  --abs-tol X, --rel-tol X  float tolerances (default 1e-6 each)\n"
+     "  --parallel N       tests at once, 1 to 64 (default: one per core)\n"
+     "  --stop-on-first-failure  start no test after one that failed\n"
+     "  --json             one JSON object: compile, tests (verdict, run, diff), summary\n"
+     "  -l/--lang, --name, limits: as for run (the limits are each test's)\n"},
     {"serve",
      "runcell serve [--config FILE] [--listen HOST:PORT] [--max-concurrent N] [--queue N]\n"
      "              [--pool N] [--warm LANG,...]\n"
@@ -221,6 +240,8 @@ int cli_main(int argc, char **argv, cli_cmd_fn serve)
         int r;
         if (strcmp(cmd, "run") == 0)
                 r = cmd_run(&paths, argc - i, argv + i);
+        else if (strcmp(cmd, "judge") == 0)
+                r = cmd_judge(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "languages") == 0)
                 r = cmd_languages(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "serve") == 0)

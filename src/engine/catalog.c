@@ -81,16 +81,21 @@ static char *fingerprint(const catalog_t *c, const toolchain_set_t *set)
 
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err)
 {
+        return catalog_load_mentioning(c, paths, NULL, err);
+}
+
+int catalog_load_mentioning(catalog_t *c, const rc_paths_t *paths, const char *token, rc_err_t *err)
+{
         memset(c, 0, sizeof(*c));
         c->paths = paths;
         c->store = (rootfs_store_t){.rootfs_dir = paths->rootfs_dir,
                                     .state_dir = paths->state_dir,
                                     .shared_dir = paths->shared_state_dir};
-        int r = toolchain_set_load(&c->set, paths->toolchains_dir, err);
+        int r = toolchain_set_load_mentioning(&c->set, paths->toolchains_dir, token, err);
         if (r < 0)
                 return r;
         c->fingerprint = fingerprint(c, &c->set);
-        c->langs = calloc(c->set.n, sizeof(*c->langs));
+        c->langs = calloc(c->set.n ? c->set.n : 1, sizeof(*c->langs));
         return c->langs && c->fingerprint ? 0 : rc_err_set(err, ENOMEM, "out of memory");
 }
 
@@ -124,7 +129,7 @@ int catalog_rescan(catalog_t *c, bool force, rc_err_t *err)
         }
         toolchain_set_t ns = {0};
         int r = toolchain_set_load(&ns, c->paths->toolchains_dir, err);
-        lang_t *nl = r < 0 ? NULL : calloc(ns.n, sizeof(*nl));
+        lang_t *nl = r < 0 ? NULL : calloc(ns.n ? ns.n : 1, sizeof(*nl));
         catalog_gen_t *g = nl ? calloc(1, sizeof(*g)) : NULL;
         if (!g) {
                 toolchain_set_free(&ns);

@@ -43,6 +43,10 @@ typedef struct catalog {
  * so call it early, while the process is small. */
 int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err);
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err);
+/* catalog_load with only the toolchains whose file mentions token (toolchain_set_load_mentioning):
+ * a one-shot run's catalogue. token NULL: all of them. */
+int catalog_load_mentioning(catalog_t *c, const rc_paths_t *paths, const char *token,
+                            rc_err_t *err);
 int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err);
 void catalog_close(catalog_t *c);
 /* Compile the seccomp profile a toolchain names ("default" when it names none). */

@@ -544,6 +544,10 @@ static void stage_end(job_t *j)
                 j->spec.cb.stage_end(j->spec.cb.ud, kind, res);
         if (kind == STAGE_COMPILE && res->status == STATUS_OK && !j->kill_requested) {
                 j->compile_out = sr; /* its files go into the run stage */
+                if (j->spec.compile_only) {
+                        job_finish(j);
+                        return;
+                }
                 stage_begin(j, STAGE_RUN);
                 return;
         }
@@ -580,7 +584,10 @@ static void stage_launch(job_t *j)
         sb_file_t *files = NULL;
         size_t nfiles = 0;
         _cleanup_free_ sb_file_t *own = NULL;
-        if (kind == STAGE_RUN && j->spec.tc->compile.n) {
+        if (kind == STAGE_RUN && j->spec.build) {
+                files = j->spec.build->files;
+                nfiles = j->spec.build->nfiles;
+        } else if (kind == STAGE_RUN && j->spec.tc->compile.n) {
                 files = j->compile_out.files;
                 nfiles = j->compile_out.nfiles;
         } else {
@@ -905,7 +912,7 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
         j->spec.command = NULL;
         free(names);
         *out = j;
-        stage_begin(j, tc->compile.n ? STAGE_COMPILE : STAGE_RUN);
+        stage_begin(j, tc->compile.n && !spec->build ? STAGE_COMPILE : STAGE_RUN);
         return 0;
 fail:
         free(names);
@@ -971,6 +978,29 @@ bool job_is_done(const job_t *j)
 const job_result_t *job_result(const job_t *j)
 {
         return &j->res;
+}
+
+int job_take_build(job_t *j, job_build_t **out)
+{
+        if (!j->done || !j->compile_out.files)
+                return -ENOENT;
+        job_build_t *b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->files = j->compile_out.files;
+        b->nfiles = j->compile_out.nfiles;
+        j->compile_out.files = NULL;
+        j->compile_out.nfiles = 0;
+        *out = b;
+        return 0;
+}
+
+void job_build_free(job_build_t *b)
+{
+        if (!b)
+                return;
+        sb_files_free(b->files, b->nfiles);
+        free(b);
 }
 
 void job_free(job_t *j)

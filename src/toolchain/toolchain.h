@@ -46,6 +46,12 @@ void toolchain_free(toolchain_t *tc);
 
 /* Load every *.json in dir, sorted by name; duplicate names or aliases are errors. */
 int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err);
+/* The same, parsing only the files whose text holds token as a JSON string (a name, an alias,
+ * an extension such as ".py"): what a one-shot run needs, without parsing every language. The
+ * result may hold other toolchains too and may be empty; duplicates are checked only among the
+ * files parsed. */
+int toolchain_set_load_mentioning(toolchain_set_t *set, const char *dir, const char *token,
+                                  rc_err_t *err);
 const toolchain_t *toolchain_set_find(const toolchain_set_t *set, const char *name_or_alias);
 void toolchain_set_free(toolchain_set_t *set);
 

@@ -1,0 +1,159 @@
+"""runcell judge: one submission compiled once, many tests, a verdict per test."""
+
+import json
+import os
+import time
+
+from harness import case, expect_bad_input, prog
+
+SOL = prog("judge", "sol.c")
+PY_SUM = prog("judge", "checkless.py")
+
+
+def make_tests(t, tests):
+    """tests: [(name, stdin or None, expected or None)] -> a directory of NAME.in / NAME.out."""
+    d = t.tmpdir()
+    for name, stdin, expected in tests:
+        if stdin is not None:
+            t.write(d, name + ".in", stdin)
+        if expected is not None:
+            t.write(d, name + ".out", expected)
+    return d
+
+
+def judge_json(t, args, rc=None):
+    r = t.runcell("judge", "--json", *args, timeout=180)
+    try:
+        obj = json.loads(r.stdout)
+    except ValueError:
+        t.fail("judge --json printed no JSON (rc=%r): %r" % (r.rc, r.stdout[:500]))
+    if rc is not None:
+        t.eq(r.rc, rc, "exit status")
+    return r, obj
+
+
+@case("judge.mixed_verdicts", lang="c")
+def mixed_verdicts(t):
+    """20 tests of one C submission, several at once, each verdict right."""
+    want = {}
+    tests = []
+    kinds = (["accepted"] * 9 + ["wrong_answer"] * 3 + ["time_limit"] * 4 +
+             ["runtime_error"] * 2 + ["memory_limit"] * 2)
+    for i, kind in enumerate(kinds):
+        name = "%02d-%s" % (i + 1, kind)
+        a, b = i * 7, i * 3 + 1
+        stdin = {"accepted": "ok %d %d\n", "wrong_answer": "wrong %d %d\n",
+                 "time_limit": "loop %d %d\n", "runtime_error": "crash %d %d\n",
+                 "memory_limit": "hog %d %d\n"}[kind] % (a, b)
+        tests.append((name, stdin, "%d\n" % (a + b)))
+        want[name] = kind
+    d = make_tests(t, tests)
+    t0 = time.monotonic()
+    r, obj = judge_json(t, ["--tests", d, "--parallel", "4", "--wall-ms", "3000",
+                            "--cpu-ms", "1000", "--memory-mb", "32", SOL], rc=1)
+    elapsed = time.monotonic() - t0
+    t.eq(obj["language"], "c", "language")
+    t.eq(obj["compile"]["status"], "ok", "compile status (compiled once)")
+    t.eq(len(obj["tests"]), 20, "tests reported")
+    got = {x["name"]: x["verdict"] for x in obj["tests"]}
+    t.eq(got, want, "verdicts")
+    names = [x["name"] for x in obj["tests"]]
+    t.eq(names, sorted(names), "tests in their order")
+    for x in obj["tests"]:
+        if x["verdict"] == "wrong_answer":
+            t.check(x["diff"] and x["diff"]["expected_line"] == 1 and
+                    int(x["diff"]["got"]) == int(x["diff"]["expected"]) + 1,
+                    "wrong_answer diff: %r" % x["diff"])
+        else:
+            t.eq(x["diff"], None, "diff of %s" % x["name"])
+        if x["verdict"] == "runtime_error":
+            t.eq(x["run"]["signal"], "SIGSEGV", "signal of %s" % x["name"])
+        if x["verdict"] == "accepted":
+            t.eq(x["run"]["stdout"], tests[names.index(x["name"])][2], "stdout kept")
+    s = obj["summary"]
+    t.eq((s["passed"], s["total"], s["run"]), (9, 20, 20), "summary")
+    t.eq(s["first_failure"], "10-wrong_answer", "first failing test")
+    # Four tests spin for 1 s of CPU time each (more of wall time): one after another they
+    # alone would take their sum.
+    walls = sum(x["run"]["wall_ms"] for x in obj["tests"]) / 1000.0
+    t.check(elapsed < walls, "tests ran one at a time: %.1f s in all for %.1f s of runs"
+            % (elapsed, walls))
+
+
+@case("judge.table_and_exit_status", lang="python")
+def table_and_exit_status(t):
+    d = make_tests(t, [("1", "x 1 2\n", "3\n"), ("2", "x 10 20\n", "30   \n\n\n"),
+                       ("10", "x 5 5\n", "10\n"), ("3", "x\n", "1\n")])
+    # test 3 gives the program too little input: it fails, runtime_error
+    r = t.runcell("judge", "--tests", d, PY_SUM)
+    t.eq(r.rc, 1, "exit status with a failing test")
+    lines = r.stdout.splitlines()
+    t.check(lines and lines[0].split()[:2] == ["TEST", "VERDICT"], "header: %r" % lines[:1])
+    verdicts = {ln.split()[0]: ln.split()[1] for ln in lines[1:-1]}
+    t.eq(verdicts, {"1": "accepted", "2": "accepted", "10": "accepted", "3": "runtime_error"},
+         "one line per test")
+    t.eq(lines[-1], "passed 3/4 (first failure: 3)", "summary line (version order: 1 2 3 10)")
+    d2 = make_tests(t, [("a", "x 1 1\n", "2\n"), ("b", "x 2 2\n", "4\n")])
+    r = t.runcell("judge", "--tests", d2, PY_SUM)
+    t.eq(r.rc, 0, "exit status when every test passed")
+    t.eq(r.stdout.splitlines()[-1], "passed 2/2", "summary")
+
+
+@case("judge.compile_error_runs_nothing", lang="c")
+def compile_error(t):
+    d = make_tests(t, [("1", "ok 1 2\n", "3\n"), ("2", "ok 2 2\n", "4\n")])
+    src = t.write(t.tmpdir(), "broken.c", "int main(void) { return undefined_name; }\n")
+    r, obj = judge_json(t, ["--tests", d, src], rc=1)
+    t.eq(obj["compile"]["status"], "compile_error", "compile status")
+    t.contains(obj["compile"]["stderr"], "undefined_name", "compiler message")
+    t.eq([x["verdict"] for x in obj["tests"]], ["skipped", "skipped"], "no test ran")
+    t.eq(obj["summary"]["run"], 0, "tests run")
+
+
+@case("judge.compare_modes", lang="c")
+def compare_modes(t):
+    d = make_tests(t, [("1", "div 1 3\n", "0.333333\n"), ("2", "div 2 3\n", "0.6666667\n")])
+    r, obj = judge_json(t, ["--tests", d, "--compare", "float", "--abs-tol", "1e-5", SOL], rc=0)
+    t.eq([x["verdict"] for x in obj["tests"]], ["accepted", "accepted"], "float within 1e-5")
+    r, obj = judge_json(t, ["--tests", d, "--compare", "float", "--abs-tol", "1e-9",
+                            "--rel-tol", "1e-9", SOL], rc=1)
+    t.eq([x["verdict"] for x in obj["tests"]], ["wrong_answer", "accepted"],
+         "float within 1e-9 (0.3333333 vs 0.333333)")
+    r, obj = judge_json(t, ["--tests", d, "--compare", "exact", SOL], rc=1)
+    t.eq(obj["tests"][0]["verdict"], "wrong_answer", "exact")
+    d2 = make_tests(t, [("1", "ok 1 2\n", "3"), ("2", "ok 1 2\n", " 3 \n")])
+    r, obj = judge_json(t, ["--tests", d2, "--compare", "tokens", SOL], rc=0)
+    r, obj = judge_json(t, ["--tests", d2, "--compare", "trim", SOL], rc=1)
+    t.eq([x["verdict"] for x in obj["tests"]], ["accepted", "wrong_answer"],
+         "trim keeps leading white space (as Judge0)")
+    r, obj = judge_json(t, ["--tests", d2, "--compare", "exact", SOL], rc=1)
+    t.eq([x["verdict"] for x in obj["tests"]], ["wrong_answer", "wrong_answer"], "exact")
+
+
+@case("judge.stop_on_first_failure", lang="c")
+def stop_on_first_failure(t):
+    d = make_tests(t, [("1", "ok 1 2\n", "3\n"), ("2", "wrong 1 1\n", "2\n"),
+                       ("3", "ok 2 2\n", "4\n"), ("4", "ok 3 3\n", "6\n")])
+    r, obj = judge_json(t, ["--tests", d, "--parallel", "1", "--stop-on-first-failure", SOL],
+                        rc=1)
+    t.eq([x["verdict"] for x in obj["tests"]],
+         ["accepted", "wrong_answer", "skipped", "skipped"], "verdicts")
+    t.eq(obj["summary"]["run"], 2, "tests run")
+
+
+@case("judge.bad_input")
+def bad_input(t):
+    d = make_tests(t, [("1", "ok 1 2\n", "3\n")])
+    expect_bad_input(t, t.runcell("judge", SOL), "no --tests")
+    expect_bad_input(t, t.runcell("judge", "--tests", "/nonexistent-dir", SOL), "missing dir")
+    expect_bad_input(t, t.runcell("judge", "--tests", d, "--compare", "fuzzy", SOL), "mode")
+    expect_bad_input(t, t.runcell("judge", "--tests", d, "--parallel", "0", SOL), "parallel")
+    expect_bad_input(t, t.runcell("judge", "--tests", d, "--abs-tol", "-1", SOL), "tolerance")
+    expect_bad_input(t, t.runcell("judge", "--tests", d, "--stdin", d, SOL), "--stdin")
+    empty = t.tmpdir()
+    expect_bad_input(t, t.runcell("judge", "--tests", empty, SOL), "no tests")
+    many = t.tmpdir()
+    for i in range(1001):
+        t.write(many, "%d.in" % i, "")
+    line = expect_bad_input(t, t.runcell("judge", "--tests", many, SOL), "1001 tests")
+    t.contains(line, "1000", "the limit is named")
