@@ -14,7 +14,7 @@
 #include "cli/cli.h"
 #include "cli/run_setup.h"
 #include "engine/judge.h"
-#include "job/result_json.h"
+#include "engine/judge_json.h"
 #include "util/fs.h"
 
 #define JUDGE_KEEP_BYTES (64u << 10) /* of each test's stdout and stderr, in --json */
@@ -171,49 +171,6 @@ static void on_test(void *ud, size_t i, const judge_test_result_t *r)
                 print_row(jc->tests[i].name, r->verdict, &r->run, r);
 }
 
-static cJSON *result_json(const judge_cli_t *jc, size_t ntests, const char *lang,
-                          const char *version)
-{
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "language", lang);
-        if (version)
-                cJSON_AddStringToObject(o, "version", version);
-        else
-                cJSON_AddNullToObject(o, "version");
-        cJSON_AddItemToObject(o, "compile", stage_result_json(judge_compile_result(jc->jd)));
-        cJSON *arr = cJSON_AddArrayToObject(o, "tests");
-        for (size_t i = 0; i < ntests; i++) {
-                const judge_test_result_t *r = judge_test_result(jc->jd, i);
-                cJSON *t = cJSON_CreateObject();
-                cJSON_AddStringToObject(t, "name", jc->tests[i].name);
-                cJSON_AddStringToObject(t, "verdict", r ? r->verdict : "skipped");
-                cJSON_AddItemToObject(t, "run",
-                                      r ? stage_result_json(&r->run) : cJSON_CreateNull());
-                if (r && r->has_diff) {
-                        cJSON *d = cJSON_AddObjectToObject(t, "diff");
-                        cJSON_AddNumberToObject(d, "expected_line", (double)r->diff.expected_line);
-                        cJSON_AddStringToObject(d, "expected", r->diff.expected);
-                        cJSON_AddNumberToObject(d, "got_line", (double)r->diff.got_line);
-                        cJSON_AddStringToObject(d, "got", r->diff.got);
-                } else {
-                        cJSON_AddNullToObject(t, "diff");
-                }
-                cJSON_AddItemToArray(arr, t);
-        }
-        size_t passed, run;
-        long first;
-        judge_summary(jc->jd, &passed, &run, &first);
-        cJSON *s = cJSON_AddObjectToObject(o, "summary");
-        cJSON_AddNumberToObject(s, "passed", (double)passed);
-        cJSON_AddNumberToObject(s, "total", (double)ntests);
-        cJSON_AddNumberToObject(s, "run", (double)run);
-        if (first >= 0)
-                cJSON_AddStringToObject(s, "first_failure", jc->tests[first].name);
-        else
-                cJSON_AddNullToObject(s, "first_failure");
-        return o;
-}
-
 int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
 {
         cli_run_t cr;
@@ -294,7 +251,7 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
                         print_row(tf[i].name, "skipped", NULL, NULL);
         }
         if (o->json) {
-                cJSON *j = result_json(&jc, ntf, cr.tc->name, cr.lang->version);
+                cJSON *j = judge_result_json(cr.tc->name, cr.lang->version, jc.jd);
                 char *text = cJSON_PrintUnformatted(j);
                 if (text)
                         printf("%s\n", text);

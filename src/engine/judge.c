@@ -245,12 +245,14 @@ int judge_start(const judge_spec_t *spec, ev_loop_t *loop, judge_t **out, rc_err
         for (size_t i = 0; i < n; i++) {
                 const judge_test_t *t = &spec->tests[i];
                 judge_test_t *c = &jd->tests[i];
-                c->name = t->name ? strdup(t->name) : NULL;
+                char num[24];
+                snprintf(num, sizeof(num), "%zu", i + 1);
+                c->name = strdup(t->name ? t->name : num); /* unnamed: its number */
                 c->stdin_data = dup_bytes(t->stdin_data ? t->stdin_data : "", t->stdin_len);
                 c->stdin_len = t->stdin_len;
                 c->expected = t->expected ? dup_bytes(t->expected, t->expected_len) : NULL;
                 c->expected_len = t->expected_len;
-                if ((t->name && !c->name) || !c->stdin_data || (t->expected && !c->expected))
+                if (!c->name || !c->stdin_data || (t->expected && !c->expected))
                         goto oom;
                 if (t->args) {
                         if (strv_copy(&jd->args[i], t->args) < 0)
@@ -280,6 +282,16 @@ oom:
         free(jd->slots);
         free(jd);
         return rc_err_set(err, ENOMEM, "out of memory");
+}
+
+size_t judge_ntests(const judge_t *jd)
+{
+        return jd->spec.ntests;
+}
+
+const char *judge_test_name(const judge_t *jd, size_t i)
+{
+        return i < jd->spec.ntests ? jd->tests[i].name : NULL;
 }
 
 bool judge_is_done(const judge_t *jd)

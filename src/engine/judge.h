@@ -13,7 +13,7 @@
 #define JUDGE_TESTS_MAX 1000
 
 typedef struct judge_test {
-        const char *name;
+        const char *name; /* NULL: its number, from 1 */
         const char *stdin_data;
         size_t stdin_len;
         const char *expected; /* NULL: nothing to compare, a clean run is accepted */
@@ -55,6 +55,9 @@ typedef struct judge judge_t;
 /* Start judging on loop; tests are copied. -errno for bad input (err says what). */
 int judge_start(const judge_spec_t *spec, ev_loop_t *loop, judge_t **out, rc_err_t *err);
 bool judge_is_done(const judge_t *jd);
+size_t judge_ntests(const judge_t *jd);
+/* Test i's name ("1", "2", ... for tests given without one). */
+const char *judge_test_name(const judge_t *jd, size_t i);
 /* The compile stage (present only for a compiled language). */
 const stage_result_t *judge_compile_result(const judge_t *jd);
 /* Test i's result; NULL when it did not run (not yet, or skipped after a failure or a compile

@@ -1,6 +1,7 @@
 /* Runs: admission (server, dialect and token limits), the queue and per-dialect slots, a
  * run's job and its events to the dialect, and lifetimes (a client gone, SIGTERM's draining,
  * the pool refilled after an answer). */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +78,7 @@ static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const 
 }
 
 static void run_begin(run_t *r);
+static void run_over(run_t *r);
 
 static bool slot_free(server_t *srv, int di)
 {
@@ -142,6 +144,7 @@ void run_free(run_t *r)
         if (r->all_next)
                 r->all_next->all_prev = r->all_prev;
         job_free(r->job);
+        judge_free(r->judge);
         run_request_free(&r->rr);
         cJSON_Delete(r->doc);
         buf_free(&r->pending_in);
@@ -245,6 +248,13 @@ static void on_done(void *ud)
                 res->compile.present ? stage_status_name(res->compile.status) : "-",
                 res->run.present ? stage_status_name(res->run.status) : "-",
                 (long long)last->wall_ms, (long long)last->cpu_ms, (long long)last->memory_kb);
+        run_over(r);
+}
+
+/* The end of a run, done or failed to start: its slot goes to the next, the pool is topped up. */
+static void run_over(run_t *r)
+{
+        server_t *srv = r->srv;
         srv->running--;
         srv->slots[r->di].running--;
         /* The job cannot be freed from inside its own callback: a moment later. */
@@ -252,6 +262,81 @@ static void on_done(void *ud)
         start_queued(srv);
         if (!srv->draining)
                 schedule_refill(srv, r->rr.lang);
+}
+
+static void on_judge_compiled(void *ud, const stage_result_t *res)
+{
+        run_t *r = ud;
+        dl_event_t ev = {.kind = DL_EV_STAGE, .stage = STAGE_COMPILE};
+        emit(r, &ev);
+        ev = (dl_event_t){.kind = DL_EV_EXIT, .stage = STAGE_COMPILE, .res = res};
+        emit(r, &ev);
+}
+
+static void on_judge_test(void *ud, size_t i, const judge_test_result_t *tr)
+{
+        run_t *r = ud;
+        dl_event_t ev = {.kind = DL_EV_TEST,
+                         .test_index = i,
+                         .test_name = judge_test_name(r->judge, i),
+                         .test = tr};
+        emit(r, &ev);
+}
+
+static void on_judge_done(void *ud)
+{
+        run_t *r = ud;
+        r->state = RUN_DONE;
+        dl_event_t ev = {.kind = DL_EV_DONE, .judge = r->judge};
+        emit(r, &ev);
+        size_t passed, ran;
+        long first;
+        judge_summary(r->judge, &passed, &ran, &first);
+        hist_add(&r->srv->run_dur, (double)(sb_now_ns() - r->t_begin) / 1e9);
+        const stage_result_t *c = judge_compile_result(r->judge);
+        fprintf(stderr,
+                "runcell: run id=%s dialect=%s language=%s compile=%s tests=%zu passed=%zu "
+                "run=%zu\n",
+                r->id, r->d->name, r->rr.lang->tc->name, c ? stage_status_name(c->status) : "-",
+                judge_ntests(r->judge), passed, ran);
+        run_over(r);
+}
+
+/* A run with "tests": compiled once, each test in its own sandbox, as many at once as the
+ * server runs (the run takes one slot of max_concurrent: docs/protocol.md). */
+static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
+{
+        server_t *srv = r->srv;
+        rc_limits_t *lim = calloc(r->rr.ntests, sizeof(*lim));
+        judge_test_t *tests = calloc(r->rr.ntests, sizeof(*tests));
+        if (!lim || !tests) {
+                free(lim);
+                free(tests);
+                return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < r->rr.ntests; i++) {
+                tests[i] = r->rr.tests[i];
+                lim[i] = js->run_limits;
+                limits_overlay(&lim[i], &r->rr.test_over[i]);
+                limits_clamp(&lim[i], &srv->opts->limits_max);
+                tests[i].limits = &lim[i];
+        }
+        judge_spec_t spec = {.job = *js,
+                             .tests = tests,
+                             .ntests = r->rr.ntests,
+                             .compare = r->rr.compare,
+                             .stop_on_first_failure = r->rr.stop_on_first_failure,
+                             .parallel =
+                                 (unsigned)(srv->max_concurrent > 0 ? srv->max_concurrent : 1),
+                             .output_keep = (size_t)js->run_limits.output_bytes,
+                             .cb = {.compiled = on_judge_compiled,
+                                    .test_done = on_judge_test,
+                                    .done = on_judge_done,
+                                    .ud = r}};
+        int rc = judge_start(&spec, srv->loop, &r->judge, err);
+        free(lim);
+        free(tests);
+        return rc;
 }
 
 static void run_begin(run_t *r)
@@ -265,6 +350,18 @@ static void run_begin(run_t *r)
         run_request_job_spec(srv->cat, &r->rr, &js);
         limits_clamp(&js.run_limits, &srv->opts->limits_max);
         limits_clamp(&js.compile_limits, &srv->opts->limits_max);
+        if (r->rr.ntests) {
+                rc_err_t jerr = {0};
+                if (judge_begin(r, &js, &jerr) < 0) {
+                        /* checked when it came: only resources fail here */
+                        r->state = RUN_DONE;
+                        dl_event_t ev = {
+                            .kind = DL_EV_DROPPED, .code = "internal", .message = jerr.msg};
+                        emit(r, &ev);
+                        run_over(r);
+                }
+                return;
+        }
         js.capture = r->http != NULL;
         js.interactive = r->conn && r->rr.interactive;
         js.cb = (job_callbacks_t){.stage_start = on_stage_start,
@@ -362,7 +459,8 @@ dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, d
         r->doc = doc;
         r->token = token;
         if (admit(srv, di, token, e) < 0 ||
-            run_request_parse(srv->cat, doc, &r->rr, &e->code, e->message, sizeof(e->message)) < 0)
+            run_request_parse(srv->cat, doc, d->judges, &r->rr, &e->code, e->message,
+                              sizeof(e->message)) < 0)
                 goto refuse;
         size_t total = 0;
         for (size_t i = 0; i < r->rr.nfiles; i++)
@@ -430,6 +528,8 @@ void run_orphan(run_t *r)
                 lws_sul_schedule(r->srv->ctx, 0, &r->reap, on_reap, 1);
         } else if (r->state == RUN_RUNNING && r->job) {
                 job_kill(r->job, SIGKILL);
+        } else if (r->state == RUN_RUNNING && r->judge) {
+                judge_kill(r->judge);
         }
 }
 

@@ -11,6 +11,7 @@
 
 #include <libwebsockets.h>
 
+#include "engine/judge.h"
 #include "engine/request.h"
 #include "protocol/dialect.h"
 #include "server/evloop_lws.h"
@@ -115,6 +116,7 @@ struct dl_run {
         run_request_t rr;
         lang_t *held; /* rr.lang, held (catalog_hold) from admission until the run is freed */
         job_t *job;
+        judge_t *judge; /* instead of job, for a run with "tests" */
         run_state_t state;
         int kill_sig;     /* asked for while queued */
         buf_t pending_in; /* stdin that came while queued */

@@ -226,9 +226,12 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         break;
                 if (srv.draining && !srv.grace_over && sb_now_ns() >= grace_end) {
                         srv.grace_over = true;
-                        for (run_t *r = srv.all; r; r = r->all_next)
+                        for (run_t *r = srv.all; r; r = r->all_next) {
                                 if (r->state == RUN_RUNNING && r->job)
                                         job_kill(r->job, SIGKILL);
+                                if (r->state == RUN_RUNNING && r->judge)
+                                        judge_kill(r->judge);
+                        }
                         /* their exit and done events go out, then the loop ends */
                         lws_sul_schedule(srv.ctx, 0, &grace, on_grace_over, 2000000);
                         grace_end = sb_now_ns() + 2000000000LL;

@@ -82,7 +82,7 @@ static int parse(struct fixture *f, const char *text, run_request_t *rr, cJSON *
         *doc = cJSON_Parse(text);
         if (!CHECK(*doc != NULL))
                 return -2;
-        return run_request_parse(&f->cat, *doc, rr, code, msg, size);
+        return run_request_parse(&f->cat, *doc, true, rr, code, msg, size);
 }
 
 static void test_request_refusals(void)

@@ -80,6 +80,14 @@ def mixed_verdicts(t):
             % (elapsed, walls))
 
 
+@case("judge.interpreted_json", lang="python")
+def interpreted_json(t):
+    d = make_tests(t, [("1", "x 1 2\n", "3\n")])
+    r, obj = judge_json(t, ["--tests", d, PY_SUM], rc=0)
+    t.eq(obj["compile"], None, "no compile stage")
+    t.eq(obj["tests"][0]["verdict"], "accepted", "verdict")
+
+
 @case("judge.table_and_exit_status", lang="python")
 def table_and_exit_status(t):
     d = make_tests(t, [("1", "x 1 2\n", "3\n"), ("2", "x 10 20\n", "30   \n\n\n"),
@@ -157,3 +165,147 @@ def bad_input(t):
         t.write(many, "%d.in" % i, "")
     line = expect_bad_input(t, t.runcell("judge", "--tests", many, SOL), "1001 tests")
     t.contains(line, "1000", "the limit is named")
+
+
+# ------------------------------------------------------------------ through the server
+
+def sol_source():
+    with open(SOL) as f:
+        return f.read()
+
+
+def server_tests():
+    """Six tests of sol.c: accepted x2, wrong_answer, runtime_error, time_limit (its own
+    limits), and one with a float comparison's worth of digits compared as trim."""
+    return [
+        {"name": "a", "stdin": "ok 1 2\n", "expected_output": "3\n"},
+        {"name": "b", "stdin": "ok 20 22\n", "expected_output": "42  \n\n"},
+        {"name": "c", "stdin": "wrong 1 1\n", "expected_output": "2\n"},
+        {"name": "d", "stdin": "crash 0 0\n", "expected_output": ""},
+        {"name": "e", "stdin": "loop 0 0\n", "expected_output": "",
+         "limits": {"wall_ms": 1500, "cpu_ms": 500}},
+        {"stdin": "ok 2 2\n", "expected_output": "4\n"},
+    ]
+
+
+WANT = {"a": "accepted", "b": "accepted", "c": "wrong_answer", "d": "runtime_error",
+        "e": "time_limit", "6": "accepted"}
+
+
+@case("judge.server_http", lang="c")
+def server_http(t):
+    from server_util import Server, http_req
+    with Server(t) as srv:
+        resp = http_req(t, srv, "POST", "/api/v1/run",
+                        {"language": "c", "source": sol_source(), "tests": server_tests()})
+        t.eq(resp.status, 200, "HTTP status")
+        o = resp.json
+        t.eq(o["compile"]["status"], "ok", "compiled once")
+        t.eq({x["name"]: x["verdict"] for x in o["tests"]}, WANT, "verdicts")
+        t.eq(o["summary"], {"passed": 3, "total": 6, "run": 6, "first_failure": "c"}, "summary")
+        c = [x for x in o["tests"] if x["name"] == "c"][0]
+        t.eq(c["diff"], {"expected_line": 1, "expected": "2", "got_line": 1, "got": "3"},
+             "diff")
+        e = [x for x in o["tests"] if x["name"] == "e"][0]
+        # its own limits (cpu 500 ms, wall 1.5 s), not C's default 5 s; on a loaded host the
+        # wall clock may come first
+        t.check(e["run"].get("limit") in ("cpu", "wall") and e["run"]["wall_ms"] < 4000,
+                "the test's own limits ended it: %r" % e["run"])
+        # float comparison, stop on first failure
+        resp = http_req(t, srv, "POST", "/api/v1/run", {
+            "language": "c", "source": sol_source(),
+            "compare": {"mode": "float", "abs_tol": 1e-3},
+            "stop_on_first_failure": True,
+            "tests": [{"stdin": "div 1 3\n", "expected_output": "0.3334\n"},
+                      {"stdin": "div 1 3\n", "expected_output": "0.5\n"},
+                      {"stdin": "div 2 3\n", "expected_output": "0.6667\n"}]})
+        t.eq(resp.status, 200, "HTTP status")
+        verdicts = [x["verdict"] for x in resp.json["tests"]]
+        t.eq(verdicts[:2], ["accepted", "wrong_answer"], "float verdicts")
+        # tests run several at once: the third may have started before the second failed
+        t.check(verdicts[2] in ("skipped", "accepted"), "third: %r" % verdicts[2])
+        # a compile error: no test runs
+        resp = http_req(t, srv, "POST", "/api/v1/run", {
+            "language": "c", "source": "int main(void) { return nope; }\n",
+            "tests": [{"stdin": "", "expected_output": ""}]})
+        t.eq(resp.json["compile"]["status"], "compile_error", "compile status")
+        t.eq(resp.json["tests"][0]["verdict"], "skipped", "test after a compile error")
+        # interpreted: no compile stage
+        resp = http_req(t, srv, "POST", "/api/v1/run", {
+            "language": "python", "source": "print(sum(map(int, input().split()[1:])))\n",
+            "tests": [{"stdin": "x 1 2\n", "expected_output": "3\n"},
+                      {"stdin": "x 1 2\n", "expected_output": "4\n"}]})
+        t.eq(resp.json["compile"], None, "no compile stage")
+        t.eq([x["verdict"] for x in resp.json["tests"]], ["accepted", "wrong_answer"],
+             "python verdicts")
+
+
+@case("judge.server_ws", lang="c")
+def server_ws(t):
+    from server_util import WS, Server, run_async
+
+    async def go(srv):
+        async with WS(t, srv) as ws:
+            await ws.run("j1", language="c", source=sol_source(), tests=server_tests())
+            evs = await ws.done("j1", timeout=120)
+            kinds = [e["type"] for _, e in evs]
+            t.eq(kinds[0], "queued", "first event")
+            t.check("exit" in kinds and kinds.index("exit") < kinds.index("test"),
+                    "the compile stage's exit comes before the tests: %r" % kinds)
+            tests = [e for _, e in evs if e["type"] == "test"]
+            t.eq(len(tests), 6, "one test event per test")
+            t.eq({e["name"]: e["verdict"] for e in tests}, WANT, "verdicts")
+            t.eq(sorted(e["index"] for e in tests), list(range(6)), "indexes")
+            done = evs[-1][1]
+            t.eq(done["type"], "done", "last event")
+            t.eq(done["summary"]["passed"], 3, "summary.passed")
+            # a judged run can be killed
+            await ws.run("j2", language="c", source=sol_source(),
+                         tests=[{"stdin": "loop 0 0\n", "expected_output": "",
+                                 "limits": {"wall_ms": 20000, "cpu_ms": 20000}}] * 3)
+            await ws.wait_type("exit", "j2", timeout=60, stage="compile")
+            await ws.send({"type": "kill", "id": "j2"})
+            evs = await ws.done("j2", timeout=60)
+            t.eq({e["verdict"] for _, e in evs if e["type"] == "test"} - {"killed"}, set(),
+                 "killed tests")
+    with Server(t) as srv:
+        run_async(t, go(srv), timeout=240)
+
+
+@case("judge.server_bad_requests")
+def server_bad_requests(t):
+    from server_util import Server, http_req
+    base = {"language": "python", "source": "print(1)\n"}
+    bad = [
+        ({"tests": []}, "tests"),
+        ({"tests": {}}, "tests"),
+        ({"tests": [5]}, "tests[0]"),
+        ({"tests": [{"stdin": 5}]}, "tests[0].stdin"),
+        ({"tests": [{"expected_output": ["x"]}]}, "expected_output"),
+        ({"tests": [{"args": "x"}]}, "tests[0].args"),
+        ({"tests": [{"bogus": 1}]}, "bogus"),
+        ({"tests": [{"name": "n" * 200}]}, "name"),
+        ({"tests": [{"limits": {"wall_ms": -1}}]}, "tests[0].limits"),
+        ({"tests": [{}], "compare": "fuzzy"}, "compare"),
+        ({"tests": [{}], "compare": {"mode": "float", "abs_tol": -1}}, "abs_tol"),
+        ({"tests": [{}], "stop_on_first_failure": "yes"}, "stop_on_first_failure"),
+        ({"tests": [{}], "stdin": "x"}, "stdin"),
+        ({"tests": [{}], "interactive": True}, "interactive"),
+        ({"compare": "exact"}, "tests"),
+        ({"tests": [{}] * 1001}, "1000"),
+    ]
+    with Server(t) as srv:
+        for extra, word in bad:
+            body = dict(base, **extra)
+            resp = http_req(t, srv, "POST", "/api/v1/run", body)
+            t.eq(resp.status, 400, "status for %s" % shorten_json(extra))
+            t.eq(resp.json["error"]["code"], "bad_request", "code for %s" % shorten_json(extra))
+            t.contains(resp.json["error"]["message"], word, "message for %s"
+                       % shorten_json(extra))
+        resp = http_req(t, srv, "POST", "/api/v1/run", dict(base, tests=[{"stdin": ""}]))
+        t.eq(resp.status, 200, "a good request after the bad ones")
+
+
+def shorten_json(o):
+    s = json.dumps(o)
+    return s if len(s) < 80 else s[:77] + "..."
