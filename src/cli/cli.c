@@ -43,7 +43,10 @@ static const char help_options[] =
     "             RUNCELL_SECCOMP_PROFILES (seccomp profile directory), RUNCELL_RLIMIT_ONLY,\n"
     "             RUNCELL_SANDBOX_IDS=FIRST-LAST (root only: each running sandbox runs as\n"
     "             its own uid and gid of this range; default 2000000000-2000065535),\n"
-    "             RUNCELL_TRACE=1 (time each step of runcell's own work, on stderr)\n";
+    "             RUNCELL_TRACE=1 (time each step of runcell's own work, on stderr),\n"
+    "             RUNCELL_SHARED_STATE_DIR (root's state directory, whose unpacked root\n"
+    "             filesystems another user's runcell uses read-only; default\n"
+    "             /var/lib/runcell with the default state directory; \"\": none)\n";
 
 static const struct {
         const char *name;
@@ -102,7 +105,9 @@ static const struct {
      "  --max-concurrent N runs going at once, 1 to 4096 (default: one per core)\n"
      "  --queue N          runs waiting beyond those, 0 to 1048576 (default 64)\n"
      "  --pool N           prepared sandboxes kept per language, 0 to 16 (default 1)\n"
-     "  --warm LANG,...    prepare sandboxes for these languages at start\n"},
+     "  --warm LANG,...    prepare sandboxes for these languages at start\n"
+     "  SIGHUP reloads the languages (toolchains and root filesystems), as the config's\n"
+     "  rescan_interval_s (default 10) does when their files changed\n"},
     {"batch",
      "runcell batch [--pool N] [--warm LANG,...]\n"
      "  one JSON request per line on stdin, one JSON answer per line on stdout (README.md)\n"

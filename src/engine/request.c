@@ -221,6 +221,14 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                 snprintf(msg, msg_size, "unknown language '%.100s'", name);
                 return -1;
         }
+        if (!catalog_ready(c, tc)) {
+                *code = "unavailable";
+                snprintf(msg, msg_size,
+                         "language '%s' is not ready: its root filesystem '%s' is not built yet "
+                         "(scripts/build-rootfs %s)",
+                         tc->name, tc->rootfs, tc->rootfs);
+                return -1;
+        }
         if (catalog_lang(c, tc, &out->lang, &err) < 0)
                 return fail(code, "unavailable", msg, msg_size, err.msg);
 

@@ -268,6 +268,10 @@ static cJSON *languages_json(catalog_t *cat)
                 for (size_t a = 0; a < tc->aliases.n; a++)
                         cJSON_AddItemToArray(al, cJSON_CreateString(tc->aliases.v[a]));
                 cJSON_AddBoolToObject(o, "compiled", tc->compile.n > 0);
+                /* its root filesystem is built: it runs (a run of one not ready is refused,
+                 * unavailable) */
+                cJSON_AddBoolToObject(o, "ready", catalog_ready(cat, tc));
+                cJSON_AddStringToObject(o, "rootfs", tc->rootfs);
                 cJSON_AddItemToArray(arr, o);
         }
         return arr;

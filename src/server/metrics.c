@@ -28,12 +28,26 @@ void metrics_text(server_t *srv, buf_t *b)
 {
         buf_printf(b, "# HELP runcell_runs_total Runs ended, by language and final status.\n"
                       "# TYPE runcell_runs_total counter\n");
-        for (size_t i = 0; srv->runs_by && i < srv->cat->set.n; i++)
+        /* every current language, then any a reload took away that had runs (counters never
+         * go back) */
+        const catalog_t *cat = srv->cat;
+        for (size_t i = 0; i < cat->set.n + srv->nruns_by; i++) {
+                const char *name = i < cat->set.n ? cat->set.items[i]->name
+                                                  : srv->runs_by[i - cat->set.n].language;
+                const uint64_t *n = NULL;
+                for (size_t k = 0; k < srv->nruns_by && !n; k++)
+                        if (strcmp(srv->runs_by[k].language, name) == 0)
+                                n = srv->runs_by[k].n;
+                bool listed = false;
+                for (size_t k = 0; i >= cat->set.n && k < cat->set.n && !listed; k++)
+                        listed = strcmp(cat->set.items[k]->name, name) == 0;
+                if (listed)
+                        continue;
                 for (int s = 0; s < NSTATUS; s++)
                         buf_printf(b, "runcell_runs_total{language=\"%s\",status=\"%s\"} %llu\n",
-                                   srv->cat->set.items[i]->name,
-                                   stage_status_name((stage_status_t)s),
-                                   (unsigned long long)srv->runs_by[i * NSTATUS + s]);
+                                   name, stage_status_name((stage_status_t)s),
+                                   (unsigned long long)(n ? n[s] : 0));
+        }
         buf_printf(b, "# HELP runcell_dialect_runs_total Runs started, by wire dialect.\n"
                       "# TYPE runcell_dialect_runs_total counter\n");
         for (size_t i = 0; i < dialect_count; i++)

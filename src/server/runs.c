@@ -132,6 +132,7 @@ static void run_unlink(run_t *r)
 
 void run_free(run_t *r)
 {
+        lang_t *held = r->held;
         lws_sul_cancel(&r->timer);
         run_unlink(r);
         if (r->d->run_free)
@@ -149,7 +150,27 @@ void run_free(run_t *r)
         buf_free(&r->pending_in);
         free(r->data);
         free(r->id);
+        if (held)
+                catalog_release(r->srv->cat, held); /* last: the job borrowed from it */
+        if (r->held_checker)
+                catalog_release(r->srv->cat, r->held_checker);
         free(r);
+}
+
+/* The counters of a language, added on its first run (NULL: out of memory). */
+static runs_by_t *runs_by(server_t *srv, const char *language)
+{
+        for (size_t i = 0; i < srv->nruns_by; i++)
+                if (strcmp(srv->runs_by[i].language, language) == 0)
+                        return &srv->runs_by[i];
+        runs_by_t *n = realloc(srv->runs_by, (srv->nruns_by + 1) * sizeof(*n));
+        if (!n)
+                return NULL;
+        srv->runs_by = n;
+        memset(&n[srv->nruns_by], 0, sizeof(*n));
+        if (!(n[srv->nruns_by].language = strdup(language)))
+                return NULL;
+        return &n[srv->nruns_by++];
 }
 
 static void on_refill(lws_sorted_usec_list_t *sul)
@@ -160,19 +181,23 @@ static void on_refill(lws_sorted_usec_list_t *sul)
                         *pp = rf->next;
                         break;
                 }
-        catalog_refill(rf->srv->cat, rf->lang);
+        catalog_refill(rf->srv->cat, rf->lang); /* nothing when a reload replaced it */
+        catalog_release(rf->srv->cat, rf->lang);
         free(rf);
 }
 
 /* Prepare the language's next sandbox a moment later, once the answer has gone out: preparing
  * can take milliseconds (a cgroup v1 move waits for an RCU grace period). */
-static void schedule_refill(server_t *srv, const lang_t *lang)
+static void schedule_refill(server_t *srv, lang_t *lang)
 {
+        if (!catalog_current(srv->cat, lang))
+                return;
         refill_t *rf = calloc(1, sizeof(*rf));
         if (!rf)
                 return;
         rf->srv = srv;
         rf->lang = lang;
+        catalog_hold(lang);
         rf->next = srv->refills;
         srv->refills = rf;
         lws_sul_schedule(srv->ctx, 0, &rf->sul, on_refill, 2000);
@@ -210,11 +235,9 @@ static void on_done(void *ud)
         dl_event_t ev = {.kind = DL_EV_DONE, .result = res};
         emit(r, &ev);
         const stage_result_t *last = res->run.present ? &res->run : &res->compile;
-        size_t li = 0;
-        while (li < srv->cat->set.n && srv->cat->set.items[li] != r->rr.lang->tc)
-                li++;
-        if (srv->runs_by && li < srv->cat->set.n)
-                srv->runs_by[li * NSTATUS + last->status]++;
+        runs_by_t *rb = runs_by(srv, r->rr.lang->tc->name);
+        if (rb)
+                rb->n[last->status]++;
         hist_add(&srv->run_dur, (double)(sb_now_ns() - r->t_begin) / 1e9);
         if (res->compile.present)
                 hist_add(&srv->setup_dur, (double)res->compile.setup_us / 1e6);
@@ -474,6 +497,12 @@ dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, d
                         fail(e, "bad_request", "the checker: %s", err.msg);
                         goto refuse;
                 }
+        }
+        r->held = r->rr.lang; /* valid until the run is freed, whatever a reload does */
+        catalog_hold(r->held);
+        if (r->rr.checker_lang) { /* the checker's language too */
+                r->held_checker = r->rr.checker_lang;
+                catalog_hold(r->held_checker);
         }
         r->conn = c;
         r->http = h;
