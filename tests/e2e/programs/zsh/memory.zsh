@@ -1,5 +1,5 @@
-typeset -a keep
-chunk=${(l:1048576::x:)}
+# appending to a zsh array copies it (quadratic), so grow one string by doubling from 1 MB
+s=${(l:1048576::x:)}
 while true; do
-    keep+=("$chunk$#keep")
+    s=$s$s
 done
