@@ -1,0 +1,8 @@
+#include <cstdlib>
+#include <iostream>
+
+int main()
+{
+    std::cout << "before exit" << std::endl;
+    std::exit(3);
+}

@@ -1,0 +1,2 @@
+puts "argc=#{ARGV.size}"
+ARGV.each { |arg| puts "[#{arg}]" }

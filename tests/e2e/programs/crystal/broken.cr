@@ -1,0 +1,1 @@
+puts undeclared_variable_xyz

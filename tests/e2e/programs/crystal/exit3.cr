@@ -1,0 +1,2 @@
+puts "before exit"
+exit 3

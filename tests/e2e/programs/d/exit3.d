@@ -1,0 +1,7 @@
+import std.stdio;
+
+int main()
+{
+    writeln("before exit");
+    return 3;
+}

@@ -1,0 +1,2 @@
+echo "before exit"
+quit(3)

@@ -1,0 +1,3 @@
+let () =
+  print_endline "before exit";
+  exit 3

@@ -1,0 +1,5 @@
+program Exit3;
+begin
+  WriteLn('before exit');
+  Halt(3);
+end.
