@@ -222,6 +222,11 @@ char *rootfs_upstream_version(const char *v)
         const char *colon = strchr(v, ':');
         if (colon && colon - v < 4)
                 v = colon + 1;
+        /* Debian's "X+reallyY": a newer-looking number kept to go back to Y, the real one
+         * (ruby3.1 3.1.7+really3.1.2-0+deb12u1 is Ruby 3.1.2) */
+        const char *really = strstr(v, "+really");
+        if (really && (size_t)(really - v) < strcspn(v, "-"))
+                v = really + strlen("+really");
         size_t n = strcspn(v, "-+~");
         return strndup(v, n);
 }

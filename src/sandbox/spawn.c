@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -227,6 +228,12 @@ static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err
                 at1 = p[1];
         }
 
+        /* The program may reopen its stdio by name (/dev/stdin is /proc/self/fd/0), which checks
+         * the pipe's own mode against the sandbox's uid, not ours: the pipes are made open to all.
+         * No one else can reach them: they have no path, and /proc/PID/fd of a process is only for
+         * those who may ptrace it. */
+        if (fchmod(in0, 0666) < 0 || fchmod(out1, 0666) < 0 || fchmod(er1, 0666) < 0)
+                goto sys_fail;
         if (sp1 < 3 || in0 < 3 || out1 < 3 || er1 < 3 || (attach && at0 < 3)) {
                 /* The child turns 0-2 into /dev/null: none of its own fds may have those numbers.
                  */

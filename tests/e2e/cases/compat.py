@@ -660,3 +660,19 @@ def c_stdin(t):
     st = run_batch(t, "c", "stdin_sum", data)
     t.eq(st["stdout"], "bytes %d lines %d sum %d\n" % (
         len(data), STDIN_LINES, STDIN_LINES * (STDIN_LINES - 1) // 2), "run.stdout")
+
+
+@compat("dev_stdin", "python")
+def python_dev_stdin(t):
+    d = t.tmpdir()
+    f = t.write(d, "in.txt", "one\ntwo\nthree\n")
+    st = expect_out(t, "python", "dev_stdin", "read 3 lines: three\n", stdin=f)
+    t.eq(st["stderr"], "to stderr\n", "run.stderr")
+
+
+@compat("dev_stdin", "bash")
+def bash_dev_stdin(t):
+    d = t.tmpdir()
+    f = t.write(d, "in.txt", "a\nb\n")
+    st = expect_out(t, "bash", "dev_stdin", "lines 2\n", stdin=f)
+    t.eq(st["stderr"], "err\n", "run.stderr")
