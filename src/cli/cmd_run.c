@@ -28,6 +28,7 @@
 
 typedef struct run_opts {
         const char *lang;
+        const char *version;    /* --lang-version: NULL, the newest */
         const char *name;       /* --name: the entry file's name in /work */
         const char *stdin_path; /* --stdin; "-": runcell's stdin */
         bool json;
@@ -78,6 +79,10 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
                 const char *v = argv[++i];
                 if (strcmp(a, "--lang") == 0 || strcmp(a, "-l") == 0) {
                         o->lang = v;
+                        continue;
+                }
+                if (strcmp(a, "--lang-version") == 0) {
+                        o->version = v;
                         continue;
                 }
                 if (strcmp(a, "--stdin") == 0) {
@@ -141,7 +146,8 @@ static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *nam
                 const toolchain_t *tc = set->items[i];
                 for (size_t k = 0; k < tc->source_ext.n; k++) {
                         if (strcmp(tc->source_ext.v[k], ext) == 0) {
-                                if (found && found != tc) {
+                                /* several versions of one language share extensions */
+                                if (found && strcmp(found->name, tc->name) != 0) {
                                         cli_fail("run: the extension %s is claimed by %s and %s: "
                                                  "give --lang",
                                                  ext, found->name, tc->name);
@@ -380,6 +386,10 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                         goto out;
                 }
         } else if (!(tc = guess_lang(&cat.set, o.name ? o.name : o.files[0]))) {
+                goto out;
+        }
+        if (catalog_find(&cat, tc->name, o.version, &tc, &err) < 0) { /* the version */
+                cli_fail("%s (see runcell languages)", err.msg);
                 goto out;
         }
         if (read_inputs(&o, tc, files, bufs))

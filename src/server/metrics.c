@@ -28,12 +28,19 @@ void metrics_text(server_t *srv, buf_t *b)
 {
         buf_printf(b, "# HELP runcell_runs_total Runs ended, by language and final status.\n"
                       "# TYPE runcell_runs_total counter\n");
-        for (size_t i = 0; srv->runs_by && i < srv->cat->set.n; i++)
-                for (int s = 0; s < NSTATUS; s++)
+        const toolchain_set_t *set = &srv->cat->set;
+        for (size_t i = 0; srv->runs_by && i < set->n; i++) {
+                if (toolchain_set_find(set, set->items[i]->name) != set->items[i])
+                        continue; /* another version of a language: counted with the first */
+                for (int s = 0; s < NSTATUS; s++) {
+                        unsigned long long runs = 0; /* every version of the language */
+                        for (size_t k = i; k < set->n; k++)
+                                if (strcmp(set->items[k]->name, set->items[i]->name) == 0)
+                                        runs += srv->runs_by[k * NSTATUS + s];
                         buf_printf(b, "runcell_runs_total{language=\"%s\",status=\"%s\"} %llu\n",
-                                   srv->cat->set.items[i]->name,
-                                   stage_status_name((stage_status_t)s),
-                                   (unsigned long long)srv->runs_by[i * NSTATUS + s]);
+                                   set->items[i]->name, stage_status_name((stage_status_t)s), runs);
+                }
+        }
         buf_printf(b, "# HELP runcell_dialect_runs_total Runs started, by wire dialect.\n"
                       "# TYPE runcell_dialect_runs_total counter\n");
         for (size_t i = 0; i < dialect_count; i++)
