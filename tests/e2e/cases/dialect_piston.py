@@ -88,9 +88,10 @@ def check_result(t, j, language, compiled=False):
 def python_version(t, srv):
     r = http_req(t, srv, "GET", "/api/v2/runtimes")
     t.eq(r.status, 200, "GET /api/v2/runtimes status")
-    py_rt = [e for e in r.json if e.get("language") == "python"]
-    t.eq(len(py_rt), 1, "python entries in the runtimes")
-    return py_rt[0]["version"]
+    py_rt = [e["version"] for e in r.json if e.get("language") == "python"]
+    t.check(py_rt, "no python in the runtimes")
+    # the newest, which "*" runs (README, "Versions")
+    return max(py_rt, key=lambda v: [int(x) for x in v.split(".")])
 
 
 def node_modules():
@@ -199,35 +200,38 @@ def runtimes_packages(t):
     with srv:
         r = http_req(t, srv, "GET", "/api/v2/runtimes")
         t.eq(r.status, 200, "GET /api/v2/runtimes status")
-        rts = {e["language"]: e for e in r.json}
-        t.eq(len(rts), len(r.json), "one entry per language")
-        t.check("cobol" not in rts, "a language without its root filesystem is left out: %r"
-                % rts.get("cobol"))
+        # one runtime per version of a language (README, "Versions")
+        rts = {(e["language"], e["version"]): e for e in r.json}
+        t.eq(len(rts), len(r.json), "one entry per language and version")
+        t.check(all(lang != "cobol" for lang, _ in rts),
+                "a language without its root filesystem is left out: %r" % r.json)
         for name, e in info.items():
-            if not e.get("available"):
-                continue
-            rt = rts.get(name)
-            t.check(rt is not None, "runtime %s missing from %s" % (name, sorted(rts)))
-            want = [int(x) for x in e["version"].split(".")[:3]]
-            want += [0] * (3 - len(want))
-            t.eq(rt["version"], "%d.%d.%d" % tuple(want), "%s version" % name)
-            t.eq(rt["aliases"], e["aliases"], "%s aliases" % name)
-            keys = {"language", "version", "aliases"}
-            if name in ("c", "cpp"):  # one root filesystem, several languages: "runtime"
-                keys.add("runtime")
-                t.eq(rt.get("runtime"), "gcc", "%s runtime" % name)
-            t.eq(set(rt), keys, "%s: the entry's keys" % name)
+            for ver in e["versions"]:
+                if not ver["available"]:
+                    continue
+                want = [int(x) for x in ver["version"].split(".")[:3]]
+                want += [0] * (3 - len(want))
+                rt = rts.get((name, "%d.%d.%d" % tuple(want)))
+                t.check(rt is not None, "runtime %s %s missing from %s"
+                        % (name, ver["version"], sorted(rts)))
+                t.eq(rt["aliases"], e["aliases"], "%s aliases" % name)
+                keys = {"language", "version", "aliases"}
+                if name in ("c", "cpp"):  # one root filesystem, several languages: "runtime"
+                    keys.add("runtime")
+                    t.eq(rt.get("runtime"), ver["rootfs"], "%s runtime" % name)
+                t.eq(set(rt), keys, "%s: the entry's keys" % name)
 
         r = http_req(t, srv, "GET", "/api/v2/packages")
         t.eq(r.status, 200, "GET /api/v2/packages status")
-        pk = {e["language"]: e for e in r.json}
+        pk = {(e["language"], e["language_version"]): e for e in r.json}
         for e in r.json:
             t.eq(set(e), {"language", "language_version", "installed"}, "package keys")
-        t.eq(pk["cobol"], {"language": "cobol", "language_version": None, "installed": False},
+        t.eq(pk[("cobol", None)],
+             {"language": "cobol", "language_version": None, "installed": False},
              "a language whose root filesystem is missing")
-        for name, rt in rts.items():
-            t.eq(pk[name], {"language": name, "language_version": rt["version"],
-                            "installed": True}, "package %s" % name)
+        for (name, version), rt in rts.items():
+            t.eq(pk[(name, version)], {"language": name, "language_version": version,
+                                       "installed": True}, "package %s %s" % (name, version))
         expect_message(t, srv, {"language": "cobol", "version": "*",
                                 "files": [{"content": "print(1)"}]},
                        "cobol-* runtime is unknown", "a language that is not installed")
@@ -259,7 +263,8 @@ def runtimes_while_unpacking(t):
             t.check(took < hold_s / 2, "GET /api/v2/runtimes took %.1fs with the unpacking lock "
                     "held: it waits for root filesystems" % took)
             names = sorted(e["language"] for e in r.json)
-            want = sorted(n for n, e in info.items() if e.get("available"))
+            want = sorted(n for n, e in info.items()  # a runtime per version built
+                          for v in e["versions"] if v["available"])
             t.eq(names, want, "runtimes listed (the languages whose root filesystem is built)")
             t0 = time.monotonic()
             r = http_req(t, srv, "GET", "/api/v2/packages", timeout=60)
@@ -422,7 +427,7 @@ def versions(t):
                                                                            patch + 1),
                "^%d" % (major - 1), "<%d" % major, "~%d.%d" % (major, minor + 1),
                "%d - %d" % (major, major + 1), "%d.%d.%d-beta" % (major, minor, patch),
-               "latest", ">=%d <%d.%d" % (major, major, minor)]
+               "latest", ">=%d.%d <%d.%d" % (major, minor, major, minor)]
         for rng in bad:
             expect_message(t, srv, py("print(1)", version=rng),
                            "python-%s runtime is unknown" % rng,
