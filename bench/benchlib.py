@@ -1,12 +1,49 @@
 """What the benchmark scripts share: percentiles, a delegated cgroup to run in, the bubblewrap
-command line compared against, and writing their section of docs/BENCHMARKS.md."""
+command line compared against, the toolchains' examples, a `runcell serve` on 127.0.0.1, and
+writing their section of docs/BENCHMARKS.md."""
+import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
+
+
+def toolchains_dir():
+    """The toolchains runcell reads: $RUNCELL_TOOLCHAINS, else the checkout's toolchains/."""
+    return os.environ.get("RUNCELL_TOOLCHAINS") or os.path.join(ROOT, "toolchains")
+
+
+def toolchain(lang):
+    with open(os.path.join(toolchains_dir(), lang + ".json")) as f:
+        return json.load(f)
+
+
+def example(lang, which="hello"):
+    """The toolchain's examples.WHICH: {"source", "stdout"[, "stdin"]} (the programs the
+    benchmarks run are the ones front-ends and tests use)."""
+    return toolchain(lang)["examples"][which]
+
+
+class Server:
+    """`runcell serve` on 127.0.0.1, a free port; stop() ends it."""
+
+    def __init__(self, binary, *args):
+        self.p = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0"] + list(args),
+                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+        line = self.p.stderr.readline()
+        if "listening on" not in line:
+            sys.exit("runcell serve did not start: %r" % line)
+        self.port = int(line.rsplit(":", 1)[1])
+        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
+
+    def stop(self):
+        self.p.terminate()
+        self.p.wait(timeout=30)
 
 
 def pct(values, p):

@@ -30,10 +30,11 @@ import time
 
 import websockets
 
-from benchlib import ROOT, bwrap_argv, bwrap_python, enter_cgroup, leave_cgroup, pct, write_section
+from benchlib import (ROOT, Server, bwrap_argv, bwrap_python, enter_cgroup, example, leave_cgroup,
+                      pct, write_section)
 
-PY_HELLO = 'print("hello, world")\n'
-C_HELLO = '#include <stdio.h>\nint main(void) { puts("hello, world"); return 0; }\n'
+PY_HELLO = example("python")["source"]
+C_HELLO = example("c")["source"]
 
 
 def rss_kb(pid):
@@ -42,22 +43,6 @@ def rss_kb(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     return -1
-
-
-class Server:
-    def __init__(self, binary, *args):
-        self.p = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0"] + list(args),
-                                  stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.PIPE, text=True)
-        line = self.p.stderr.readline()
-        if "listening on" not in line:
-            sys.exit("runcell serve did not start: %r" % line)
-        self.port = int(line.rsplit(":", 1)[1])
-        threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
-
-    def stop(self):
-        self.p.terminate()
-        self.p.wait(timeout=30)
 
 
 def post(port, body, conn=None):

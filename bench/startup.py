@@ -34,8 +34,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import (ROOT, bwrap_argv, bwrap_python, enter_cgroup, floor_argv, leave_cgroup, pct,
-                      unpacked_rootfs, write_section)
+from benchlib import (ROOT, bwrap_argv, bwrap_python, enter_cgroup, example, floor_argv, leave_cgroup,
+                      pct, toolchains_dir, unpacked_rootfs, write_section)
 
 
 def timed(argv, expect):
@@ -101,15 +101,16 @@ def main():
 
     work = tempfile.mkdtemp(prefix="runcell-bench-")
     os.chmod(work, 0o755)
+    py_hello = example("python")  # the toolchain's hello world, as tests and docs run it
     hello = os.path.join(work, "hello.py")
     with open(hello, "w") as f:
-        f.write('print("hello, world")\n')
+        f.write(py_hello["source"])
     marker = os.path.join(work, "true.txt")
     with open(marker, "w") as f:
         f.write("x\n")
     # A toolchain that runs /bin/true from the base root filesystem, next to the real ones.
     tcdir = os.path.join(work, "toolchains")
-    shutil.copytree(os.path.join(ROOT, "toolchains"), tcdir)
+    shutil.copytree(toolchains_dir(), tcdir)
     with open(os.path.join(tcdir, "true.json"), "w") as f:
         f.write('{"name": "true", "rootfs": "base", "version_package": "coreutils",'
                 ' "source_file": "true.txt", "run": ["/bin/true"],'
@@ -118,7 +119,7 @@ def main():
                 ' "stdin": {"source": "-", "stdin": "", "stdout": ""}}}\n')
     rc = [a.bin, "--toolchains", tcdir, "run"]
     for lang, src in (("true", marker), ("python", hello)):  # unpack both root filesystems
-        timed(rc + ["--lang", lang, src], "hello" if lang == "python" else "")
+        timed(rc + ["--lang", lang, src], py_hello["stdout"] if lang == "python" else "")
     programs = {
         "/bin/true": (
             [("bare", ["/bin/true"]),
@@ -133,7 +134,7 @@ def main():
                                           ["/usr/bin/python3", "/tmp/hello.py"], hello)),
              ("runcell run", rc + ["--lang", "python", hello]),
              ("runcell batch", json.dumps({"language": "python",
-                                           "source": 'print("hello, world")\n'}))], "hello"),
+                                           "source": py_hello["source"]}))], py_hello["stdout"]),
     }
 
     cg = "runcell-bench-%d" % os.getpid()

@@ -102,6 +102,7 @@ int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_d
         if (!p->rootfs_dir)
                 p->rootfs_dir = strdup("/var/cache/runcell/rootfs");
         p->state_dir = first_set(state_dir, "RUNCELL_STATE_DIR");
+        bool state_given = p->state_dir != NULL;
         if (!p->state_dir)
                 p->state_dir = root ? strdup("/var/lib/runcell")
                                     : home_path("XDG_STATE_HOME", ".local/state", "runcell");
@@ -109,6 +110,12 @@ int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_d
                 return rc_err_set(err, ENOMEM, "out of memory");
         if (!p->state_dir)
                 return rc_err_set(err, EINVAL, "no state directory: set HOME or RUNCELL_STATE_DIR");
+        const char *shared = getenv("RUNCELL_SHARED_STATE_DIR");
+        p->shared_given = shared != NULL;
+        if (!shared)
+                shared = root || state_given ? "" : "/var/lib/runcell";
+        if (*shared && strcmp(shared, p->state_dir) != 0 && !(p->shared_state_dir = strdup(shared)))
+                return rc_err_set(err, ENOMEM, "out of memory");
         const char *ro = getenv("RUNCELL_RLIMIT_ONLY");
         p->rlimit_only = ro && strcmp(ro, "1") == 0;
         if (getenv("RUNCELL_SANDBOX_UID") || getenv("RUNCELL_SANDBOX_GID"))
@@ -141,5 +148,6 @@ void rc_paths_free(rc_paths_t *p)
         free(p->seccomp_dir);
         free(p->rootfs_dir);
         free(p->state_dir);
+        free(p->shared_state_dir);
         memset(p, 0, sizeof(*p));
 }

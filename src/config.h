@@ -13,7 +13,13 @@ typedef struct rc_paths {
         char *seccomp_dir;
         char *rootfs_dir;
         char *state_dir;
-        bool rlimit_only; /* run without cgroup limits (development only) */
+        /* root's state directory, whose unpacked root filesystems a runcell of another user may
+         * use read-only (rootfs/store.h): RUNCELL_SHARED_STATE_DIR ("": none), else
+         * /var/lib/runcell for a user other than root with the default state directory (a
+         * state directory given is self-contained); NULL: none */
+        char *shared_state_dir;
+        bool shared_given; /* RUNCELL_SHARED_STATE_DIR was set */
+        bool rlimit_only;  /* run without cgroup limits (development only) */
         /* which directories the command line named (they win over a config file) */
         bool toolchains_given, rootfs_given, state_given;
         /* Outside ids of the sandbox's uid/gid 0: rootless, the caller's own (sandbox_ids 0);

@@ -21,6 +21,7 @@ static const char help_global[] =
     "\n"
     "commands:\n"
     "  run        compile (if needed) and run source files in a fresh sandbox\n"
+    "  judge      compile once, run against a directory of tests, a verdict per test\n"
     "  serve      HTTP and WebSocket server (docs/protocol.md)\n"
     "  batch      one JSON request per line on stdin, one JSON answer per line on stdout\n"
     "  languages  list the languages and their versions\n"
@@ -42,7 +43,10 @@ static const char help_options[] =
     "             RUNCELL_SECCOMP_PROFILES (seccomp profile directory), RUNCELL_RLIMIT_ONLY,\n"
     "             RUNCELL_SANDBOX_IDS=FIRST-LAST (root only: each running sandbox runs as\n"
     "             its own uid and gid of this range; default 2000000000-2000065535),\n"
-    "             RUNCELL_TRACE=1 (time each step of runcell's own work, on stderr)\n";
+    "             RUNCELL_TRACE=1 (time each step of runcell's own work, on stderr),\n"
+    "             RUNCELL_SHARED_STATE_DIR (root's state directory, whose unpacked root\n"
+    "             filesystems another user's runcell uses read-only; default\n"
+    "             /var/lib/runcell with the default state directory; \"\": none)\n";
 
 static const struct {
         const char *name;
@@ -69,6 +73,30 @@ static const struct {
      "  limits (run stage; defaults per language in toolchains/*.json):\n"
      "    --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
      "    --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"},
+    {"judge",
+     "runcell judge [--lang L] [--name NAME] --tests DIR [--compare MODE] [--abs-tol X]\n"
+     "              [--checker FILE [--checker-lang L]]\n"
+     "              [--rel-tol X] [--parallel N] [--stop-on-first-failure] [--json]\n"
+     "              [limits] FILE... [-- ARGS...]\n"
+     "  compile FILE... once, then run it against every test of DIR, each in a fresh\n"
+     "  sandbox, several at once: NAME.in is a test's stdin, NAME.out its expected output\n"
+     "  (either may be missing: no input, or nothing compared). One line per test as it\n"
+     "  ends (verdict, time, memory, the first differing line), then the summary. Exit\n"
+     "  status 0 only when every test passed (1 otherwise; 3 on an internal error).\n"
+     "  --tests DIR        the tests (at most 1000)\n"
+     "  --compare MODE     trim (default: trailing white space of lines and of the whole\n"
+     "                     ignored, as Judge0 compares), exact, tokens (white-space\n"
+     "                     separated), float (tokens; numbers within a tolerance)\n"
+     "  --abs-tol X, --rel-tol X  float tolerances (default 1e-6 each)\n"
+     "  --checker FILE     compare with a checker program instead (any language; testlib's\n"
+     "                     conventions): it runs in a sandbox of its own per test with\n"
+     "                     input.txt output.txt answer.txt; exit 0 accepted, 1 wrong_answer,\n"
+     "                     2 presentation_error, anything else internal_error (its fault)\n"
+     "  --checker-lang L   the checker's language (default: by its extension)\n"
+     "  --parallel N       tests at once, 1 to 64 (default: one per core)\n"
+     "  --stop-on-first-failure  start no test after one that failed\n"
+     "  --json             one JSON object: compile, tests (verdict, run, diff), summary\n"
+     "  -l/--lang, --name, limits: as for run (the limits are each test's)\n"},
     {"serve",
      "runcell serve [--config FILE] [--listen HOST:PORT] [--max-concurrent N] [--queue N]\n"
      "              [--pool N] [--warm LANG,...]\n"
@@ -79,7 +107,9 @@ static const struct {
      "  --max-concurrent N runs going at once, 1 to 4096 (default: one per core)\n"
      "  --queue N          runs waiting beyond those, 0 to 1048576 (default 64)\n"
      "  --pool N           prepared sandboxes kept per language, 0 to 16 (default 1)\n"
-     "  --warm LANG,...    prepare sandboxes for these languages at start\n"},
+     "  --warm LANG,...    prepare sandboxes for these languages at start\n"
+     "  SIGHUP reloads the languages (toolchains and root filesystems), as the config's\n"
+     "  rescan_interval_s (default 10) does when their files changed\n"},
     {"batch",
      "runcell batch [--pool N] [--warm LANG,...]\n"
      "  one JSON request per line on stdin, one JSON answer per line on stdout (README.md)\n"
@@ -223,6 +253,8 @@ int cli_main(int argc, char **argv, cli_cmd_fn serve)
         int r;
         if (strcmp(cmd, "run") == 0)
                 r = cmd_run(&paths, argc - i, argv + i);
+        else if (strcmp(cmd, "judge") == 0)
+                r = cmd_judge(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "languages") == 0)
                 r = cmd_languages(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "serve") == 0)

@@ -17,6 +17,7 @@ int cli_main(int argc, char **argv, cli_cmd_fn serve);
 
 /* Subcommands. */
 int cmd_run(const rc_paths_t *paths, int argc, char **argv);
+int cmd_judge(const rc_paths_t *paths, int argc, char **argv);
 int cmd_languages(const rc_paths_t *paths, int argc, char **argv);
 int cmd_doctor(const rc_paths_t *paths, int argc, char **argv);
 int cmd_batch(const rc_paths_t *paths, int argc, char **argv);

@@ -37,7 +37,7 @@ static cJSON *handle(catalog_t *c, const cJSON *req, lang_t **used)
         run_request_t rr;
         const char *code = NULL;
         char msg[600];
-        if (run_request_parse(c, req, &rr, &code, msg, sizeof(msg)) < 0)
+        if (run_request_parse(c, req, false, &rr, &code, msg, sizeof(msg)) < 0)
                 return error_answer(code, msg);
         *used = rr.lang;
         job_spec_t js;

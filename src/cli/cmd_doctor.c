@@ -1,9 +1,7 @@
 /* What this host offers a sandbox, checked by trying it rather than by reading settings. */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <linux/sched.h>
-#include <pwd.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -351,6 +349,37 @@ static bool subid_overlap(const char *file, unsigned long first, unsigned long l
         return false;
 }
 
+/* Whether an entry of the NSS database db ("passwd" or "group": files, LDAP, whatever the host
+ * uses) has its id (third field) in first..last; what names it. Asked of getent(1) rather than
+ * getpwent(3), so that a statically linked runcell needs no shared NSS modules. */
+static bool id_db_overlap(const char *db, const char *kind, const char *idname, unsigned long first,
+                          unsigned long last, char *what, size_t size)
+{
+        char cmd[64];
+        snprintf(cmd, sizeof(cmd), "getent %s 2>/dev/null", db);
+        FILE *f = popen(cmd, "r");
+        if (!f)
+                return false;
+        char line[1024];
+        bool hit = false;
+        while (!hit && fgets(line, sizeof(line), f)) {
+                /* name:password:id:... (fields may be empty) */
+                char *name = line, *pass = strchr(line, ':');
+                char *id = pass ? strchr(pass + 1, ':') : NULL;
+                if (!id)
+                        continue;
+                *pass = '\0';
+                char *end = NULL;
+                unsigned long v = strtoul(++id, &end, 10);
+                if (end != id && *end == ':' && v >= first && v <= last) {
+                        snprintf(what, size, "%s %.120s (%s %lu)", kind, name, idname, v);
+                        hit = true;
+                }
+        }
+        pclose(f);
+        return hit;
+}
+
 /* As root each running sandbox takes its own id of the range (sandbox/ids.h): it must be
  * nobody else's. */
 static void check_sandbox_ids(check_t *c, const rc_paths_t *paths)
@@ -365,20 +394,8 @@ static void check_sandbox_ids(check_t *c, const rc_paths_t *paths)
         }
         unsigned long first = paths->sandbox_uid, last = first + paths->sandbox_ids - 1;
         char what[300] = "";
-        struct passwd *pw;
-        struct group *gr;
-        setpwent();
-        while (!*what && (pw = getpwent()))
-                if (pw->pw_uid >= first && pw->pw_uid <= last)
-                        snprintf(what, sizeof(what), "user %s (uid %u)", pw->pw_name,
-                                 (unsigned)pw->pw_uid);
-        endpwent();
-        setgrent();
-        while (!*what && (gr = getgrent()))
-                if (gr->gr_gid >= first && gr->gr_gid <= last)
-                        snprintf(what, sizeof(what), "group %s (gid %u)", gr->gr_name,
-                                 (unsigned)gr->gr_gid);
-        endgrent();
+        if (!id_db_overlap("passwd", "user", "uid", first, last, what, sizeof(what)))
+                id_db_overlap("group", "group", "gid", first, last, what, sizeof(what));
         if (!*what && !subid_overlap("/etc/subuid", first, last, what, sizeof(what)))
                 subid_overlap("/etc/subgid", first, last, what, sizeof(what));
         c->ok = !*what;

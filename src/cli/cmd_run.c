@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/run_setup.h"
 #include "engine/catalog.h"
 #include "job/job.h"
 #include "job/result_json.h"
@@ -21,22 +22,8 @@
 #include "util/fs.h"
 #include "util/trace.h"
 
-#define CLI_FILE_MAX  (16u << 20)
-#define CLI_FILES_MAX 256
 /* runcell's stdin read ahead of the program, at most (then reading waits for the program). */
 #define STDIN_QUEUE_MAX (1u << 20)
-
-typedef struct run_opts {
-        const char *lang;
-        const char *version;    /* --lang-version: NULL, the newest */
-        const char *name;       /* --name: the entry file's name in /work */
-        const char *stdin_path; /* --stdin; "-": runcell's stdin */
-        bool json;
-        rc_limits_t limits;
-        char **files;
-        int nfiles;
-        char **args;
-} run_opts_t;
 
 static const struct {
         const char *flag;
@@ -53,8 +40,42 @@ static const struct {
     {"--stack-mb", offsetof(rc_limits_t, stack_mb)},
 };
 
-static int parse_run_args(int argc, char **argv, run_opts_t *o)
+/* Judge options (runcell judge only): --tests DIR, --compare MODE, --abs-tol X, --rel-tol X,
+ * --parallel N, --stop-on-first-failure. 1: not one of them; 0: taken; -1: a bad value. */
+static int parse_judge_opt(const char *a, const char *v, run_opts_t *o)
 {
+        char *end;
+        if (strcmp(a, "--tests") == 0) {
+                o->tests_dir = v;
+        } else if (strcmp(a, "--checker") == 0) {
+                o->checker = v;
+        } else if (strcmp(a, "--checker-lang") == 0) {
+                o->checker_lang = v;
+        } else if (strcmp(a, "--compare") == 0) {
+                if (compare_mode_parse(v, &o->compare.mode) < 0)
+                        return cli_fail("--compare: exact, trim, tokens or float, not '%s'", v), -1;
+        } else if (strcmp(a, "--abs-tol") == 0 || strcmp(a, "--rel-tol") == 0) {
+                double x = strtod(v, &end);
+                if (*end || !(x >= 0) || x > 1e300)
+                        return cli_fail("%s: a number >= 0, not '%s'", a, v), -1;
+                *(a[2] == 'a' ? &o->compare.abs_tol : &o->compare.rel_tol) = x;
+        } else if (strcmp(a, "--parallel") == 0) {
+                long n = strtol(v, &end, 10);
+                if (*end || n < 1 || n > 64)
+                        return cli_fail("--parallel: 1 to 64, not '%s'", v), -1;
+                o->parallel = (unsigned)n;
+        } else {
+                return 1;
+        }
+        return 0;
+}
+
+int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
+{
+        o->judge = judge;
+        o->compare = (compare_opts_t){
+            .mode = COMPARE_TRIM, .abs_tol = COMPARE_DEFAULT_TOL, .rel_tol = COMPARE_DEFAULT_TOL};
+        const char *cmd = judge ? "judge" : "run";
         int i = 1;
         for (; i < argc; i++) {
                 const char *a = argv[i];
@@ -64,6 +85,10 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
                 }
                 if (strcmp(a, "--json") == 0) {
                         o->json = true;
+                        continue;
+                }
+                if (judge && strcmp(a, "--stop-on-first-failure") == 0) {
+                        o->stop_on_first_failure = true;
                         continue;
                 }
                 if (a[0] != '-' || strcmp(a, "-") == 0) {
@@ -85,9 +110,16 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
                         o->version = v;
                         continue;
                 }
-                if (strcmp(a, "--stdin") == 0) {
+                if (!judge && strcmp(a, "--stdin") == 0) {
                         o->stdin_path = v;
                         continue;
+                }
+                if (judge) {
+                        int jr = parse_judge_opt(a, v, o);
+                        if (jr < 0)
+                                return 1;
+                        if (jr == 0)
+                                continue;
                 }
                 if (strcmp(a, "--name") == 0) {
                         if (!*v || strchr(v, '/') || strcmp(v, ".") == 0 || strcmp(v, "..") == 0)
@@ -100,7 +132,8 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
                         if (strcmp(a, limit_flags[k].flag) == 0)
                                 break;
                 if (k == ARRAY_SIZE(limit_flags))
-                        return cli_fail("run: unknown option %s (see runcell run --help)", a);
+                        return cli_fail("%s: unknown option %s (see runcell %s --help)", cmd, a,
+                                        cmd);
                 char *end;
                 long long n = strtoll(v, &end, 10);
                 if (*end || n <= 0)
@@ -109,14 +142,18 @@ static int parse_run_args(int argc, char **argv, run_opts_t *o)
         }
         o->args = argv + i;
         if (o->nfiles == 0)
-                return cli_fail("run: no source file given (see runcell run --help)");
+                return cli_fail("%s: no source file given (see runcell %s --help)", cmd, cmd);
         if (o->nfiles > CLI_FILES_MAX)
-                return cli_fail("run: more than %d files", CLI_FILES_MAX);
+                return cli_fail("%s: more than %d files", cmd, CLI_FILES_MAX);
+        if (judge && !o->tests_dir)
+                return cli_fail("judge: --tests DIR is required (NAME.in and NAME.out files)");
+        if (o->checker_lang && !o->checker)
+                return cli_fail("judge: --checker-lang goes with --checker FILE");
         int dashes = 0;
         for (int k = 0; k < o->nfiles; k++)
                 dashes += strcmp(o->files[k], "-") == 0;
         if (dashes > 1 || (dashes && o->stdin_path && strcmp(o->stdin_path, "-") == 0))
-                return cli_fail("run: runcell's stdin (-) can be read only once");
+                return cli_fail("%s: runcell's stdin (-) can be read only once", cmd);
         return 0;
 }
 
@@ -129,8 +166,9 @@ static const char *extension(const char *path)
         return dot && dot != base && dot[1] ? dot : NULL;
 }
 
-/* The language whose toolchain lists name's extension in "source_extensions". */
-static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *name)
+/* The language whose toolchain lists name's extension in "source_extensions"; with complain
+ * false, NULL without a message when none does (the set may be a part of them). */
+const toolchain_t *cli_guess_lang(const toolchain_set_t *set, const char *name, bool complain)
 {
         const char *ext = extension(name);
         if (!ext) {
@@ -148,6 +186,8 @@ static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *nam
                         if (strcmp(tc->source_ext.v[k], ext) == 0) {
                                 /* several versions of one language share extensions */
                                 if (found && strcmp(found->name, tc->name) != 0) {
+                                        if (!complain)
+                                                return NULL;
                                         cli_fail("run: the extension %s is claimed by %s and %s: "
                                                  "give --lang",
                                                  ext, found->name, tc->name);
@@ -160,7 +200,7 @@ static const toolchain_t *guess_lang(const toolchain_set_t *set, const char *nam
                                                        kl ? " " : "", tc->source_ext.v[k]);
                 }
         }
-        if (!found)
+        if (!found && complain)
                 cli_fail("run: cannot tell the language of %s by its extension %s (known: %s): "
                          "give --lang",
                          name, ext, known);
@@ -345,18 +385,66 @@ static void on_cancel(void *ud, unsigned ev)
         p->w_cancel = NULL;
 }
 
+int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
+{
+        const run_opts_t *o = &r->o;
+        rc_err_t err = {0};
+        r->files = calloc((size_t)o->nfiles, sizeof(*r->files));
+        r->bufs = calloc((size_t)o->nfiles, sizeof(char *));
+        if (!r->files || !r->bufs)
+                return cli_fail("out of memory");
+        int64_t tt = trace_now();
+        /* Only the toolchain files that mention the language (or the entry's extension) are
+         * parsed; when none of them is it, everything is, for the error message. */
+        const char *entry = o->name ? o->name : o->files[0];
+        /* a checker may be in another language: then every toolchain is loaded */
+        const char *token = o->checker ? NULL : o->lang ? o->lang : extension(entry);
+        for (int pass = token ? 0 : 1; pass < 2 && !r->tc; pass++) {
+                catalog_close(&r->cat);
+                if (catalog_load_mentioning(&r->cat, paths, pass ? NULL : token, &err) < 0)
+                        return cli_fail("%s", err.msg);
+                if (o->lang)
+                        r->tc = toolchain_set_find(&r->cat.set, o->lang);
+                else if (pass == 1 || r->cat.set.n > 0)
+                        r->tc = cli_guess_lang(&r->cat.set, entry, pass == 1);
+                if (!r->tc && pass == 1 && o->lang)
+                        return cli_fail("unknown language '%s' (see runcell languages)", o->lang);
+        }
+        if (r->tc && catalog_find(&r->cat, r->tc->name, o->version, &r->tc, &err) < 0)
+                return cli_fail("%s (see runcell languages)", err.msg); /* the version */
+        if (!r->tc || read_inputs(o, r->tc, r->files, r->bufs))
+                return 1;
+        if (catalog_lang(&r->cat, r->tc, &r->lang, &err) < 0)
+                return cli_fail("%s", err.msg);
+        tt = trace_step("toolchains, inputs, rootfs, seccomp", tt);
+        /* No pool: a one-shot run prepares its sandboxes when it needs them. */
+        if (catalog_open_limits(&r->cat, 0, &err) < 0)
+                return cli_fail("%s", err.msg);
+        trace_step("cgroup manager open", tt);
+        return 0;
+}
+
+void cli_run_free(cli_run_t *r)
+{
+        for (int i = 0; r->files && r->bufs && i < r->o.nfiles; i++) {
+                free(r->bufs[i]);
+                free((char *)r->files[i].name);
+        }
+        free(r->files);
+        free(r->bufs);
+        catalog_close(&r->cat);
+}
+
 int cmd_run(const rc_paths_t *paths, int argc, char **argv)
 {
+        cli_run_t cr;
+        memset(&cr, 0, sizeof(cr));
         run_opts_t o = {0};
-        if (parse_run_args(argc, argv, &o))
+        if (cli_run_parse(argc, argv, &o, false))
                 return 1;
-
-        catalog_t cat;
-        memset(&cat, 0, sizeof(cat));
+        cr.o = o;
         rc_err_t err = {0};
         int rc = 1;
-        job_input_file_t *files = calloc((size_t)o.nfiles, sizeof(*files));
-        char **bufs = calloc((size_t)o.nfiles, sizeof(char *));
         char *stdin_data = NULL;
         size_t stdin_len = 0;
         pump_t p = {0};
@@ -369,30 +457,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         sigaddset(&stop, SIGHUP);
         sigprocmask(SIG_BLOCK, &stop, NULL);
         int cancel_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
-        if (!files || !bufs) {
-                cli_fail("out of memory");
-                goto out;
-        }
-        int64_t tt = trace_now();
-        if (catalog_load(&cat, paths, &err) < 0) {
-                cli_fail("%s", err.msg);
-                goto out;
-        }
-        const toolchain_t *tc;
-        if (o.lang) {
-                tc = toolchain_set_find(&cat.set, o.lang);
-                if (!tc) {
-                        cli_fail("unknown language '%s' (see runcell languages)", o.lang);
-                        goto out;
-                }
-        } else if (!(tc = guess_lang(&cat.set, o.name ? o.name : o.files[0]))) {
-                goto out;
-        }
-        if (catalog_find(&cat, tc->name, o.version, &tc, &err) < 0) { /* the version */
-                cli_fail("%s (see runcell languages)", err.msg);
-                goto out;
-        }
-        if (read_inputs(&o, tc, files, bufs))
+        if (cli_run_setup(&cr, paths))
                 goto out;
         bool streamed = stream_stdin(&o);
         if (o.stdin_path && !streamed &&
@@ -400,20 +465,12 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 cli_fail("--stdin: %s", err.msg);
                 goto out;
         }
-        lang_t *lang = NULL;
-        if (catalog_lang(&cat, tc, &lang, &err) < 0) {
-                cli_fail("%s", err.msg);
-                goto out;
-        }
-        tt = trace_step("toolchains, inputs, rootfs, seccomp", tt);
-        /* No pool: a one-shot run prepares its sandboxes when it needs them. */
-        if (catalog_open_limits(&cat, 0, &err) < 0) {
-                cli_fail("%s", err.msg);
-                goto out;
-        }
-        tt = trace_step("cgroup manager open", tt);
+        catalog_t *cat = &cr.cat;
+        const toolchain_t *tc = cr.tc;
+        lang_t *lang = cr.lang;
+        job_input_file_t *files = cr.files;
         job_spec_t js;
-        catalog_job_spec(&cat, lang, &js);
+        catalog_job_spec(cat, lang, &js);
         limits_overlay(&js.run_limits, &o.limits);
         js.files = files;
         js.nfiles = (size_t)o.nfiles;
@@ -480,15 +537,9 @@ out:
                 job_free(p.job);
                 ev_poll_free(p.loop);
         }
-        for (int i = 0; files && bufs && i < o.nfiles; i++) {
-                free(bufs[i]);
-                free((char *)files[i].name);
-        }
-        free(files);
-        free(bufs);
         free(stdin_data);
         if (cancel_fd >= 0)
                 close(cancel_fd);
-        catalog_close(&cat);
+        cli_run_free(&cr);
         return rc;
 }

@@ -218,6 +218,8 @@ static int load_config(serve_args_t *a, const char *path)
                               ((a->o.max_conns_per_client = (int)n), 0);
                 else if (strcmp(k, "ws_idle_timeout_s") == 0)
                         bad = get_int(it, 0, 86400, &n) < 0 || ((a->o.ws_idle_s = (int)n), 0);
+                else if (strcmp(k, "rescan_interval_s") == 0)
+                        bad = get_int(it, 0, 86400, &n) < 0 || ((a->o.rescan_s = (int)n), 0);
                 else if (strcmp(k, "h2c") == 0)
                         bad = !cJSON_IsBool(it) || ((a->o.h2c = cJSON_IsTrue(it)), 0);
                 else if (strcmp(k, "trusted_proxies") == 0) {
@@ -338,8 +340,11 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                 mine.toolchains_dir = a.dirs[0];
         if (a.dirs[1] && !paths->rootfs_given)
                 mine.rootfs_dir = a.dirs[1];
-        if (a.dirs[2] && !paths->state_given)
+        if (a.dirs[2] && !paths->state_given) {
                 mine.state_dir = a.dirs[2];
+                if (!paths->shared_given) /* a state directory given is self-contained */
+                        mine.shared_state_dir = NULL;
+        }
         paths = &mine;
         catalog_t c;
         rc_err_t err = {0};

@@ -1,23 +1,180 @@
 #include "engine/catalog.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "seccomp/cache.h"
+#include "util/buf.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
+
+/* Toolchains and languages a reload replaced, kept while runs hold any of the languages. */
+struct catalog_gen {
+        toolchain_set_t set;
+        lang_t *langs;
+        catalog_gen_t *next;
+};
+
+static void langs_free(lang_t *langs, size_t n)
+{
+        for (size_t i = 0; langs && i < n; i++) {
+                free(langs[i].rootfs);
+                free(langs[i].version);
+                seccomp_bpf_free(&langs[i].filter);
+        }
+        free(langs);
+}
+
+static void stat_line(buf_t *b, const char *what, const char *path)
+{
+        struct stat st;
+        if (stat(path, &st) < 0)
+                buf_printf(b, "%s -\n", what);
+        else
+                buf_printf(b, "%s %llu %lld %lld.%09ld\n", what, (unsigned long long)st.st_ino,
+                           (long long)st.st_size, (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+}
+
+static int json_name(const struct dirent *d)
+{
+        size_t n = strlen(d->d_name);
+        return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
+}
+
+/* What a reload depends on, by stat alone: every *.json of the toolchains directory, and the
+ * .sha256 file of each root filesystem the set names (build-rootfs renames a new one in). */
+static char *fingerprint(const catalog_t *c, const toolchain_set_t *set)
+{
+        buf_t b = {0};
+        struct dirent **names = NULL;
+        int n = scandir(c->paths->toolchains_dir, &names, json_name, alphasort);
+        buf_printf(&b, "toolchains %d\n", n);
+        for (int i = 0; i < n; i++) {
+                char *path = fs_join(c->paths->toolchains_dir, names[i]->d_name);
+                if (path)
+                        stat_line(&b, names[i]->d_name, path);
+                free(path);
+                free(names[i]);
+        }
+        free(names);
+        for (size_t i = 0; i < set->n; i++) {
+                size_t k = 0;
+                while (k < i && strcmp(set->items[k]->rootfs, set->items[i]->rootfs) != 0)
+                        k++;
+                if (k < i)
+                        continue; /* named before */
+                char *path = NULL;
+                if (asprintf(&path, "%s/%s.tar.zst.sha256", c->paths->rootfs_dir,
+                             set->items[i]->rootfs) >= 0) {
+                        stat_line(&b, set->items[i]->rootfs, path);
+                        free(path);
+                }
+        }
+        if (!b.data)
+                buf_append(&b, "", 0);
+        return b.data;
+}
 
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err)
 {
+        return catalog_load_mentioning(c, paths, NULL, err);
+}
+
+int catalog_load_mentioning(catalog_t *c, const rc_paths_t *paths, const char *token, rc_err_t *err)
+{
         memset(c, 0, sizeof(*c));
         c->paths = paths;
-        c->store = (rootfs_store_t){.rootfs_dir = paths->rootfs_dir, .state_dir = paths->state_dir};
-        int r = toolchain_set_load(&c->set, paths->toolchains_dir, err);
+        c->store = (rootfs_store_t){.rootfs_dir = paths->rootfs_dir,
+                                    .state_dir = paths->state_dir,
+                                    .shared_dir = paths->shared_state_dir};
+        int r = toolchain_set_load_mentioning(&c->set, paths->toolchains_dir, token, err);
         if (r < 0)
                 return r;
-        c->langs = calloc(c->set.n, sizeof(*c->langs));
-        return c->langs ? 0 : rc_err_set(err, ENOMEM, "out of memory");
+        c->fingerprint = fingerprint(c, &c->set);
+        c->langs = calloc(c->set.n ? c->set.n : 1, sizeof(*c->langs));
+        return c->langs && c->fingerprint ? 0 : rc_err_set(err, ENOMEM, "out of memory");
+}
+
+/* Free the retired generations no run holds any more. */
+static void collect(catalog_t *c)
+{
+        for (catalog_gen_t **pp = &c->retired; *pp;) {
+                catalog_gen_t *g = *pp;
+                bool held = false;
+                for (size_t i = 0; i < g->set.n && !held; i++)
+                        held = g->langs[i].users > 0;
+                if (held) {
+                        pp = &g->next;
+                        continue;
+                }
+                *pp = g->next;
+                langs_free(g->langs, g->set.n);
+                toolchain_set_free(&g->set);
+                free(g);
+        }
+}
+
+int catalog_rescan(catalog_t *c, bool force, rc_err_t *err)
+{
+        char *fp = fingerprint(c, &c->set);
+        if (!fp)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        if (!force && c->fingerprint && strcmp(fp, c->fingerprint) == 0) {
+                free(fp);
+                return 0;
+        }
+        toolchain_set_t ns = {0};
+        int r = toolchain_set_load(&ns, c->paths->toolchains_dir, err);
+        lang_t *nl = r < 0 ? NULL : calloc(ns.n ? ns.n : 1, sizeof(*nl));
+        catalog_gen_t *g = nl ? calloc(1, sizeof(*g)) : NULL;
+        if (!g) {
+                toolchain_set_free(&ns);
+                free(nl);
+                /* not again until something changes */
+                free(c->fingerprint);
+                c->fingerprint = fp;
+                return r < 0 ? r : rc_err_set(err, ENOMEM, "out of memory");
+        }
+        free(fp);
+        g->set = c->set;
+        g->langs = c->langs;
+        g->next = c->retired;
+        c->retired = g;
+        c->set = ns;
+        c->langs = nl;
+        free(c->fingerprint);
+        c->fingerprint = fingerprint(c, &c->set);
+        /* Prepared sandboxes belong to the languages replaced: the next runs prepare anew. */
+        job_pool_clear(c->pool);
+        collect(c);
+        return 1;
+}
+
+void catalog_hold(lang_t *l)
+{
+        l->users++;
+}
+
+void catalog_release(catalog_t *c, lang_t *l)
+{
+        if (l->users > 0)
+                l->users--;
+        if (l->users == 0 && c->retired && !catalog_current(c, l))
+                collect(c);
+}
+
+bool catalog_current(const catalog_t *c, const lang_t *l)
+{
+        return c->langs && l >= c->langs && l < c->langs + c->set.n;
+}
+
+bool catalog_ready(const catalog_t *c, const toolchain_t *tc)
+{
+        return rootfs_available(&c->store, tc->rootfs);
 }
 
 int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err)
@@ -55,13 +212,16 @@ void catalog_close(catalog_t *c)
         job_pool_free(c->pool); /* before the helper goes: it may still owe sandboxes */
         preparer_stop(c->preparer);
         cg_manager_free(c->cgroups);
-        for (size_t i = 0; c->langs && i < c->set.n; i++) {
-                free(c->langs[i].rootfs);
-                free(c->langs[i].version);
-                seccomp_bpf_free(&c->langs[i].filter);
-        }
-        free(c->langs);
+        langs_free(c->langs, c->set.n);
         toolchain_set_free(&c->set);
+        while (c->retired) {
+                catalog_gen_t *g = c->retired;
+                c->retired = g->next;
+                langs_free(g->langs, g->set.n);
+                toolchain_set_free(&g->set);
+                free(g);
+        }
+        free(c->fingerprint);
         memset(c, 0, sizeof(*c));
 }
 
@@ -213,6 +373,8 @@ void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js)
 
 void catalog_refill(catalog_t *c, const lang_t *l)
 {
+        if (!catalog_current(c, l))
+                return; /* replaced by a reload: its sandboxes would go unused */
         job_spec_t js;
         catalog_job_spec(c, l, &js);
         rc_err_t e = {0};

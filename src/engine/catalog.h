@@ -1,6 +1,8 @@
-/* What a long-running runcell (batch, serve) loads once: toolchains, and per language its
- * unpacked root filesystem, version and compiled seccomp filter; the cgroup manager and the
- * pool of prepared sandboxes. */
+/* What a long-running runcell (batch, serve) loads: toolchains, and per language its unpacked
+ * root filesystem, version and compiled seccomp filter; the cgroup manager and the pool of
+ * prepared sandboxes. A server reloads the toolchains (catalog_rescan) when their files or the
+ * root filesystem tarballs changed; what runs still use of the previous ones stays until they
+ * are done with it. */
 #ifndef RUNCELL_ENGINE_CATALOG_H
 #define RUNCELL_ENGINE_CATALOG_H
 
@@ -18,7 +20,10 @@ typedef struct lang {
         char *version;
         seccomp_bpf_t filter;
         bool ready;
+        unsigned users; /* runs (and pool refills) holding it: see catalog_hold */
 } lang_t;
+
+typedef struct catalog_gen catalog_gen_t;
 
 typedef struct catalog {
         const rc_paths_t *paths;
@@ -26,8 +31,10 @@ typedef struct catalog {
         rootfs_store_t store;
         cg_manager_t *cgroups;
         job_pool_t *pool;
-        preparer_t *preparer; /* with a pool: prepares sandboxes off the event loop */
-        lang_t *langs;        /* one per toolchain, in set order */
+        preparer_t *preparer;   /* with a pool: prepares sandboxes off the event loop */
+        lang_t *langs;          /* one per toolchain, in set order */
+        char *fingerprint;      /* the toolchain files and tarballs the set was loaded from */
+        catalog_gen_t *retired; /* toolchains and languages a reload replaced, still held */
 } catalog_t;
 
 /* Load toolchains and open the cgroup manager (refusing, with the reason, when limits cannot
@@ -36,6 +43,10 @@ typedef struct catalog {
  * so call it early, while the process is small. */
 int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err);
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err);
+/* catalog_load with only the toolchains whose file mentions token (toolchain_set_load_mentioning):
+ * a one-shot run's catalogue. token NULL: all of them. */
+int catalog_load_mentioning(catalog_t *c, const rc_paths_t *paths, const char *token,
+                            rc_err_t *err);
 int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err);
 void catalog_close(catalog_t *c);
 /* Compile the seccomp profile a toolchain names ("default" when it names none). */
@@ -67,7 +78,23 @@ int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *er
 void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js);
 /* Prepare sandboxes ahead for a comma-separated list of languages. */
 int catalog_warm(catalog_t *c, const char *list, rc_err_t *err);
-/* Top the pool up for l (after an answer was sent); with the helper this only asks. */
+/* Top the pool up for l (after an answer was sent); with the helper this only asks. Nothing
+ * for a language a reload replaced. */
 void catalog_refill(catalog_t *c, const lang_t *l);
+
+/* Reload the toolchains when their directory's *.json files or the tarballs they name
+ * (NAME.tar.zst.sha256, by inode, size and time) changed since the last load, or always with
+ * force: 1 when reloaded, 0 when nothing changed, -errno when the new toolchains do not load (the
+ * current ones stay, err says why). The replaced languages are retired: the prepared sandboxes
+ * of the pool are let go, and each language stays valid while catalog_hold()ed. */
+int catalog_rescan(catalog_t *c, bool force, rc_err_t *err);
+/* A run (or anything that outlives the current event) keeps l valid across reloads. */
+void catalog_hold(lang_t *l);
+/* The hold is over; a retired language's toolchains are freed once nothing holds them. */
+void catalog_release(catalog_t *c, lang_t *l);
+/* Is l one of the current languages (not replaced by a reload)? */
+bool catalog_current(const catalog_t *c, const lang_t *l);
+/* Is the language's root filesystem built (its tarball there)? Cheap: no unpacking. */
+bool catalog_ready(const catalog_t *c, const toolchain_t *tc);
 
 #endif

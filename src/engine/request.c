@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char *get_str(const cJSON *o, const char *key)
@@ -17,8 +18,195 @@ static int fail(const char **code, const char *c, char *msg, size_t size, const 
         return -1;
 }
 
-int run_request_parse(catalog_t *c, const cJSON *req, run_request_t *out, const char **code,
-                      char *msg, size_t msg_size)
+/* The checker of "compare": {"mode": "checker", "language", "source" | "files": [{"name",
+ * "content"}]}: a program in any language, judged by its exit code (engine/judge.h). */
+static int parse_checker(catalog_t *c, const cJSON *jc, run_request_t *out, const char **code,
+                         char *msg, size_t size)
+{
+        const char *name = get_str(jc, "language");
+        const toolchain_t *tc = name ? toolchain_set_find(&c->set, name) : NULL;
+        rc_err_t err = {0};
+        if (!name || !tc) {
+                *code = name ? "unknown_language" : "bad_request";
+                snprintf(msg, size, "compare: the checker's \"language\" %s%.100s%s",
+                         name ? "'" : "(a string) is required", name ? name : "",
+                         name ? "' is unknown" : "");
+                return -1;
+        }
+        if (catalog_lang(c, tc, &out->checker_lang, &err) < 0) {
+                *code = "unavailable";
+                snprintf(msg, size, "compare: the checker's language: %s", err.msg);
+                return -1;
+        }
+        const char *src = get_str(jc, "source");
+        const cJSON *files = cJSON_GetObjectItemCaseSensitive(jc, "files");
+        if (src && !files) {
+                out->checker_files[out->nchecker_files++] =
+                    (job_input_file_t){.name = tc->source_file, .data = src, .len = strlen(src)};
+                return 0;
+        }
+        const cJSON *f;
+        if (!cJSON_IsArray(files) || src || cJSON_GetArraySize(files) < 1 ||
+            cJSON_GetArraySize(files) > 16) {
+                snprintf(msg, size,
+                         "compare: the checker needs \"source\" or \"files\" (1 to "
+                         "16 of {\"name\", \"content\"})");
+                return -1;
+        }
+        cJSON_ArrayForEach(f, files)
+        {
+                const char *fname = get_str(f, "name");
+                const char *content = get_str(f, "content");
+                if (!content || (cJSON_GetObjectItemCaseSensitive(f, "name") && !fname)) {
+                        snprintf(msg, size,
+                                 "compare: each checker file needs \"content\" (and "
+                                 "a string \"name\")");
+                        return -1;
+                }
+                out->checker_files[out->nchecker_files++] =
+                    (job_input_file_t){.name = fname ? fname : tc->source_file,
+                                       .data = content,
+                                       .len = strlen(content)};
+        }
+        return 0;
+}
+
+/* "compare": "trim" | {"mode": "float", "abs_tol": 1e-6, "rel_tol": 1e-6} |
+ * {"mode": "checker", "language", "source" | "files"} */
+static int parse_compare(catalog_t *c, const cJSON *jc, run_request_t *out, const char **code,
+                         char *msg, size_t size)
+{
+        compare_opts_t *o = &out->compare;
+        *o = (compare_opts_t){
+            .mode = COMPARE_TRIM, .abs_tol = COMPARE_DEFAULT_TOL, .rel_tol = COMPARE_DEFAULT_TOL};
+        *code = "bad_request";
+        if (!jc)
+                return 0;
+        const cJSON *mode = jc;
+        if (cJSON_IsObject(jc)) {
+                mode = cJSON_GetObjectItemCaseSensitive(jc, "mode");
+                if (cJSON_IsString(mode) && strcmp(mode->valuestring, "checker") == 0) {
+                        const cJSON *it;
+                        cJSON_ArrayForEach(it, jc)
+                        {
+                                if (strcmp(it->string, "mode") && strcmp(it->string, "language") &&
+                                    strcmp(it->string, "source") && strcmp(it->string, "files")) {
+                                        snprintf(msg, size, "compare: unknown key \"%.40s\"",
+                                                 it->string);
+                                        return -1;
+                                }
+                        }
+                        return parse_checker(c, jc, out, code, msg, size);
+                }
+                const cJSON *it;
+                cJSON_ArrayForEach(it, jc)
+                {
+                        bool tol = strcmp(it->string, "abs_tol") == 0 ||
+                                   strcmp(it->string, "rel_tol") == 0;
+                        if (tol && (!cJSON_IsNumber(it) || !(it->valuedouble >= 0))) {
+                                snprintf(msg, size, "compare.%s must be a number >= 0", it->string);
+                                return -1;
+                        }
+                        if (strcmp(it->string, "abs_tol") == 0)
+                                o->abs_tol = it->valuedouble;
+                        else if (strcmp(it->string, "rel_tol") == 0)
+                                o->rel_tol = it->valuedouble;
+                        else if (strcmp(it->string, "mode") != 0) {
+                                snprintf(msg, size, "compare: unknown key \"%.40s\"", it->string);
+                                return -1;
+                        }
+                }
+                if (!mode)
+                        return 0;
+        }
+        if (!cJSON_IsString(mode) || compare_mode_parse(mode->valuestring, &o->mode) < 0) {
+                snprintf(msg, size,
+                         "\"compare\" must be \"trim\", \"exact\", \"tokens\" or "
+                         "\"float\" (or {\"mode\", \"abs_tol\", \"rel_tol\"}, or "
+                         "{\"mode\": \"checker\", \"language\", \"source\"})");
+                return -1;
+        }
+        return 0;
+}
+
+/* "tests": [{"name", "stdin", "expected_output", "args", "limits"}], 1 to JUDGE_TESTS_MAX. */
+static int parse_tests(const cJSON *jt, run_request_t *out, char *msg, size_t size)
+{
+        int n = cJSON_GetArraySize(jt);
+        if (!cJSON_IsArray(jt) || n < 1 || n > JUDGE_TESTS_MAX) {
+                snprintf(msg, size, "\"tests\" must be an array of 1 to %d test objects",
+                         JUDGE_TESTS_MAX);
+                return -1;
+        }
+        out->tests = calloc((size_t)n, sizeof(*out->tests));
+        out->test_args = calloc((size_t)n, sizeof(*out->test_args));
+        out->test_over = calloc((size_t)n, sizeof(*out->test_over));
+        if (!out->tests || !out->test_args || !out->test_over) {
+                snprintf(msg, size, "out of memory");
+                return -1;
+        }
+        out->ntests = (size_t)n;
+        size_t i = 0;
+        const cJSON *t;
+        cJSON_ArrayForEach(t, jt)
+        {
+                judge_test_t *jt_ = &out->tests[i];
+                if (!cJSON_IsObject(t)) {
+                        snprintf(msg, size, "tests[%zu] must be an object", i);
+                        return -1;
+                }
+                const cJSON *it;
+                cJSON_ArrayForEach(it, t)
+                {
+                        const char *k = it->string;
+                        bool str = cJSON_IsString(it);
+                        if (strcmp(k, "name") == 0 && str && strlen(it->valuestring) <= 128) {
+                                jt_->name = it->valuestring;
+                        } else if (strcmp(k, "stdin") == 0 && str) {
+                                jt_->stdin_data = it->valuestring;
+                                jt_->stdin_len = strlen(it->valuestring);
+                        } else if (strcmp(k, "expected_output") == 0 && (str || cJSON_IsNull(it))) {
+                                jt_->expected = str ? it->valuestring : NULL;
+                                jt_->expected_len = str ? strlen(it->valuestring) : 0;
+                        } else if (strcmp(k, "args") == 0 && cJSON_IsArray(it)) {
+                                const cJSON *a;
+                                cJSON_ArrayForEach(a, it)
+                                {
+                                        if (!cJSON_IsString(a) ||
+                                            strv_push(&out->test_args[i], a->valuestring) < 0) {
+                                                snprintf(msg, size,
+                                                         "tests[%zu].args must be an array of "
+                                                         "strings",
+                                                         i);
+                                                return -1;
+                                        }
+                                }
+                                jt_->args = strv_array(&out->test_args[i]);
+                        } else if (strcmp(k, "limits") == 0) {
+                                rc_err_t err = {0};
+                                char what[48];
+                                snprintf(what, sizeof(what), "tests[%zu].limits", i);
+                                if (limits_from_json(it, &out->test_over[i], what, &err) < 0) {
+                                        snprintf(msg, size, "%s", err.msg);
+                                        return -1;
+                                }
+                        } else {
+                                snprintf(msg, size,
+                                         "tests[%zu].%.40s: unknown key or wrong type (name: a "
+                                         "string of at most 128 bytes, stdin and "
+                                         "expected_output: strings, args: an array, limits: an "
+                                         "object)",
+                                         i, k);
+                                return -1;
+                        }
+                }
+                i++;
+        }
+        return 0;
+}
+
+int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t *out,
+                      const char **code, char *msg, size_t msg_size)
 {
         memset(out, 0, sizeof(*out));
         rc_err_t err = {0};
@@ -39,6 +227,14 @@ int run_request_parse(catalog_t *c, const cJSON *req, run_request_t *out, const 
                             : err.code == ESRCH ? "unknown_version"
                                                 : "unavailable",
                             msg, msg_size, err.msg);
+        if (!catalog_ready(c, tc)) {
+                *code = "unavailable";
+                snprintf(msg, msg_size,
+                         "language '%s' is not ready: its root filesystem '%s' is not built yet "
+                         "(scripts/build-rootfs %s)",
+                         tc->name, tc->rootfs, tc->rootfs);
+                return -1;
+        }
         if (catalog_lang(c, tc, &out->lang, &err) < 0)
                 return fail(code, "unavailable", msg, msg_size, err.msg);
 
@@ -140,6 +336,36 @@ int run_request_parse(catalog_t *c, const cJSON *req, run_request_t *out, const 
         out->stdin_data = jin ? jin->valuestring : NULL;
         out->stdin_len = out->stdin_data ? strlen(out->stdin_data) : 0;
         out->interactive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "interactive"));
+        const cJSON *jt = cJSON_GetObjectItemCaseSensitive(req, "tests");
+        const cJSON *jcmp = cJSON_GetObjectItemCaseSensitive(req, "compare");
+        const cJSON *jstop = cJSON_GetObjectItemCaseSensitive(req, "stop_on_first_failure");
+        if ((jt || jcmp || jstop) && !judge) {
+                run_request_free(out);
+                return fail(code, "bad_request", msg, msg_size,
+                            "this API has no test cases (\"tests\")");
+        }
+        if (jt) {
+                const char *why = NULL;
+                if (out->interactive)
+                        why = "\"tests\" and \"interactive\" do not go together";
+                else if (jin)
+                        why = "with \"tests\", the input goes in each test's \"stdin\"";
+                else if (jstop && !cJSON_IsBool(jstop))
+                        why = "\"stop_on_first_failure\" must be true or false";
+                *code = "bad_request";
+                if (why || parse_tests(jt, out, msg, msg_size) < 0 ||
+                    parse_compare(c, jcmp, out, code, msg, msg_size) < 0) {
+                        run_request_free(out);
+                        if (why)
+                                snprintf(msg, msg_size, "%s", why);
+                        return -1;
+                }
+                out->stop_on_first_failure = cJSON_IsTrue(jstop);
+        } else if (jcmp || jstop) {
+                run_request_free(out);
+                return fail(code, "bad_request", msg, msg_size,
+                            "\"compare\" and \"stop_on_first_failure\" go with \"tests\"");
+        }
         return 0;
 }
 
@@ -160,6 +386,15 @@ void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js)
 
 void run_request_free(run_request_t *r)
 {
+        for (size_t i = 0; r->test_args && i < r->ntests; i++)
+                strv_free(&r->test_args[i]);
+        free(r->test_args);
+        free(r->test_over);
+        free(r->tests);
+        r->tests = NULL;
+        r->test_args = NULL;
+        r->test_over = NULL;
+        r->ntests = 0;
         strv_free(&r->args);
         strv_free(&r->env);
         strv_free(&r->command);

@@ -6,6 +6,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine/catalog.h"
+#include "engine/judge.h"
 
 #define REQUEST_FILES_MAX 256
 
@@ -20,13 +21,26 @@ typedef struct run_request {
         size_t stdin_len;
         rc_limits_t run_over, compile_over;
         bool interactive;
+        /* "tests": judge the program (engine/judge.h); strings point into the document */
+        judge_test_t *tests;
+        size_t ntests;
+        strv_t *test_args;
+        rc_limits_t *test_over; /* each test's "limits", over run_over */
+        compare_opts_t compare;
+        bool stop_on_first_failure;
+        /* "compare": {"mode": "checker", "language", "source" | "files"}: its language and
+         * files (pointing into the document); checker_lang NULL: no checker */
+        lang_t *checker_lang;
+        job_input_file_t checker_files[16];
+        size_t nchecker_files;
 } run_request_t;
 
-/* Parse req. "language" and "version" choose the toolchain (catalog_find). On failure returns
- * -1 with *code one of "bad_request", "unknown_language", "unknown_version", "unavailable" and
- * msg filled. */
-int run_request_parse(catalog_t *c, const cJSON *req, run_request_t *out, const char **code,
-                      char *msg, size_t msg_size);
+/* Parse req ("tests" only when judge is true: the dialects without test cases refuse them);
+ * "language" and "version" choose the toolchain (catalog_find). On failure returns -1 with
+ * *code one of "bad_request", "unknown_language", "unknown_version", "unavailable" and msg
+ * filled. */
+int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t *out,
+                      const char **code, char *msg, size_t msg_size);
 /* The job spec for a parsed request; valid while out and the cJSON document live. */
 void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js);
 void run_request_free(run_request_t *r);

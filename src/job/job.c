@@ -165,7 +165,8 @@ struct job {
         int64_t out_total;
         int64_t t0;
 
-        buf_t in; /* stdin waiting to be written */
+        job_input_file_t *extra; /* copies of spec.extra */
+        buf_t in;                /* stdin waiting to be written */
         size_t in_off;
         bool in_eof; /* no more will come */
 };
@@ -544,6 +545,10 @@ static void stage_end(job_t *j)
                 j->spec.cb.stage_end(j->spec.cb.ud, kind, res);
         if (kind == STAGE_COMPILE && res->status == STATUS_OK && !j->kill_requested) {
                 j->compile_out = sr; /* its files go into the run stage */
+                if (j->spec.compile_only) {
+                        job_finish(j);
+                        return;
+                }
                 stage_begin(j, STAGE_RUN);
                 return;
         }
@@ -580,7 +585,29 @@ static void stage_launch(job_t *j)
         sb_file_t *files = NULL;
         size_t nfiles = 0;
         _cleanup_free_ sb_file_t *own = NULL;
-        if (kind == STAGE_RUN && j->spec.tc->compile.n) {
+        if (kind == STAGE_RUN && j->spec.build && j->spec.nextra) {
+                const job_build_t *b = j->spec.build;
+                own = calloc(b->nfiles + j->spec.nextra, sizeof(*own));
+                if (!own) {
+                        set_internal(res, "out of memory");
+                        sandbox_kill(j->pr.sb);
+                        stage_end(j);
+                        return;
+                }
+                memcpy(own, b->files, b->nfiles * sizeof(*own));
+                for (size_t i = 0; i < j->spec.nextra; i++)
+                        own[b->nfiles + i] =
+                            (sb_file_t){.path = (char *)j->extra[i].name,
+                                        .mode = j->extra[i].executable ? 0755 : 0644,
+                                        .data = j->extra[i].data,
+                                        .len = j->extra[i].len,
+                                        .fd = -1};
+                files = own;
+                nfiles = b->nfiles + j->spec.nextra;
+        } else if (kind == STAGE_RUN && j->spec.build) {
+                files = j->spec.build->files;
+                nfiles = j->spec.build->nfiles;
+        } else if (kind == STAGE_RUN && j->spec.tc->compile.n) {
                 files = j->compile_out.files;
                 nfiles = j->compile_out.nfiles;
         } else {
@@ -885,6 +912,33 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
                 names[i] = name;
         }
         j->spec.files = j->files;
+        if (spec->build && spec->nextra) {
+                j->extra = calloc(spec->nextra, sizeof(*j->extra));
+                for (size_t i = 0; j->extra && i < spec->nextra; i++) {
+                        char *name = strdup(spec->extra[i].name);
+                        char *data = malloc(spec->extra[i].len ? spec->extra[i].len : 1);
+                        if (name && data)
+                                memcpy(data, spec->extra[i].data, spec->extra[i].len);
+                        j->extra[i] = (job_input_file_t){.name = name,
+                                                         .data = data,
+                                                         .len = spec->extra[i].len,
+                                                         .executable = spec->extra[i].executable};
+                        if (!name || !data) {
+                                j->spec.nextra = i + 1;
+                                r = rc_err_set(err, ENOMEM, "out of memory");
+                                goto fail;
+                        }
+                }
+                if (!j->extra) {
+                        j->spec.nextra = 0;
+                        r = rc_err_set(err, ENOMEM, "out of memory");
+                        goto fail;
+                }
+                j->spec.extra = j->extra;
+        } else {
+                j->spec.nextra = 0;
+                j->spec.extra = NULL;
+        }
         if (strv_copy(&j->args, spec->args) < 0 ||
             (spec->stdin_len && buf_append(&j->in, spec->stdin_data, spec->stdin_len) < 0)) {
                 r = rc_err_set(err, ENOMEM, "out of memory");
@@ -905,7 +959,7 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
         j->spec.command = NULL;
         free(names);
         *out = j;
-        stage_begin(j, tc->compile.n ? STAGE_COMPILE : STAGE_RUN);
+        stage_begin(j, tc->compile.n && !spec->build ? STAGE_COMPILE : STAGE_RUN);
         return 0;
 fail:
         free(names);
@@ -973,6 +1027,29 @@ const job_result_t *job_result(const job_t *j)
         return &j->res;
 }
 
+int job_take_build(job_t *j, job_build_t **out)
+{
+        if (!j->done || !j->compile_out.files)
+                return -ENOENT;
+        job_build_t *b = calloc(1, sizeof(*b));
+        if (!b)
+                return -ENOMEM;
+        b->files = j->compile_out.files;
+        b->nfiles = j->compile_out.nfiles;
+        j->compile_out.files = NULL;
+        j->compile_out.nfiles = 0;
+        *out = b;
+        return 0;
+}
+
+void job_build_free(job_build_t *b)
+{
+        if (!b)
+                return;
+        sb_files_free(b->files, b->nfiles);
+        free(b);
+}
+
 void job_free(job_t *j)
 {
         if (!j)
@@ -986,6 +1063,11 @@ void job_free(job_t *j)
                 free((char *)j->files[i].data);
         }
         free(j->files);
+        for (size_t i = 0; j->extra && i < j->spec.nextra; i++) {
+                free((char *)j->extra[i].name);
+                free((char *)j->extra[i].data);
+        }
+        free(j->extra);
         strv_free(&j->args);
         strv_free(&j->run_env);
         strv_free(&j->compile_argv);

@@ -66,6 +66,15 @@ typedef struct job_callbacks {
         void *ud;
 } job_callbacks_t;
 
+/* A compile stage's result, /work's files as it left them, kept to run several times (a judge's
+ * tests): job_take_build() after a compile_only job, then job_spec.build of each run. The files
+ * are fds of the compile sandbox's tmpfs, read with explicit offsets, so any number of runs may
+ * copy them at once. */
+typedef struct job_build {
+        sb_file_t *files;
+        size_t nfiles;
+} job_build_t;
+
 typedef struct job_spec {
         const toolchain_t *tc;
         const char *rootfs;            /* unpacked root filesystem */
@@ -86,9 +95,14 @@ typedef struct job_spec {
         uid_t host_uid; /* the sandbox's outside ids, or the first of id_count (sb_prep_t) */
         gid_t host_gid;
         uint32_t id_count;
-        bool capture;     /* keep stdout/stderr in the results */
-        bool interactive; /* stdin stays open for job_write_stdin() after stdin_data */
-        int cancel_fd;    /* readable = kill the job now (verdict "killed"); -1: none */
+        bool capture;             /* keep stdout/stderr in the results */
+        bool interactive;         /* stdin stays open for job_write_stdin() after stdin_data */
+        int cancel_fd;            /* readable = kill the job now (verdict "killed"); -1: none */
+        bool compile_only;        /* end after a successful compile stage (job_take_build) */
+        const job_build_t *build; /* compiled already: no compile stage, the run stage gets
+                                   * these files (borrowed: must outlive the job) */
+        const job_input_file_t *extra; /* with build: more files for the run stage (copied) */
+        size_t nextra;
         job_callbacks_t cb;
 } job_spec_t;
 
@@ -129,6 +143,10 @@ void job_kill(job_t *j, int sig);
 void job_pause_output(job_t *j, bool paused);
 bool job_is_done(const job_t *j);
 const job_result_t *job_result(const job_t *j);
+/* After a compile_only job whose compile stage succeeded: its files, now the caller's (free with
+ * job_build_free). -ENOENT when there is none. */
+int job_take_build(job_t *j, job_build_t **out);
+void job_build_free(job_build_t *b);
 /* Kills what still runs, releases everything. Not from inside the job's own callbacks. */
 void job_free(job_t *j);
 

@@ -108,6 +108,21 @@ void job_pool_free(job_pool_t *p)
         free(p);
 }
 
+void job_pool_clear(job_pool_t *p)
+{
+        if (!p)
+                return;
+        for (size_t i = 0; i < p->n; i++) {
+                prep_ticket_free(p->entries[i].pending);
+                prepared_destroy(&p->entries[i].pr);
+                free(p->entries[i].rootfs);
+        }
+        p->n = 0;
+        for (size_t i = 0; i < p->nknown; i++)
+                free((char *)p->known[i].rootfs);
+        p->nknown = 0;
+}
+
 static bool same_key(const pool_entry_t *e, const pool_key_t *k)
 {
         return e->seccomp == k->seccomp && e->disk_mb == k->disk_mb &&

@@ -23,6 +23,9 @@ typedef struct prep_ticket prep_ticket_t;
  * found none ready (job_pool_target). */
 job_pool_t *job_pool_new(unsigned per_key);
 void job_pool_free(job_pool_t *p); /* kills and removes what is still waiting */
+/* Kill and remove every prepared sandbox (and drop those still being prepared): what they
+ * were prepared with is gone (the server reloaded its languages). NULL: nothing. */
+void job_pool_clear(job_pool_t *p);
 /* The key: what a sandbox was prepared with and cannot change later. */
 typedef struct pool_key {
         const char *rootfs;

@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 
 #include "engine/catalog.h"
+#include "engine/judge.h"
 #include "job/job.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -44,6 +45,7 @@ typedef enum dl_event_kind {
         DL_EV_EXIT,    /* stage, res */
         DL_EV_DONE,    /* result: the whole job */
         DL_EV_DROPPED, /* queued and never started: code ("shutting_down"), message */
+        DL_EV_TEST,    /* a judged run's test is over: test_index, test_name, test */
 } dl_event_kind_t;
 
 typedef struct dl_event {
@@ -55,8 +57,12 @@ typedef struct dl_event {
         size_t len;       /* at a chunk's end is held back for the next chunk) */
         bool utf8;
         const stage_result_t *res;
-        const job_result_t *result;
+        const job_result_t *result; /* DL_EV_DONE of a run without tests */
         const char *code, *message;
+        size_t test_index;
+        const char *test_name;
+        const judge_test_result_t *test;
+        const judge_t *judge; /* DL_EV_DONE of a run with tests: every test's result */
 } dl_event_t;
 
 typedef struct dialect {
@@ -68,6 +74,7 @@ typedef struct dialect {
         size_t run_size;  /* zeroed per-run state (dl_run_data) */
         int max_concurrent, queue_max; /* its own concurrency bound by default; 0: none */
         bool off_by_default;
+        bool judges; /* its run documents may carry "tests" (engine/judge.h); others refuse */
         /* Dialect options from the config ("dialects": {"name": {...}}), NULL for none; the
          * keys "enabled" and "path" are the server's and already removed. */
         int (*configure)(const cJSON *opts, rc_err_t *err);

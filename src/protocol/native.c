@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/judge_json.h"
 #include "engine/request.h"
 #include "job/result_json.h"
 #include "protocol/dialect.h"
@@ -90,7 +91,8 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
         if (h) { /* HTTP: one answer at the end */
                 if (ev->kind == DL_EV_DONE) {
                         const lang_t *l = dl_run_lang(r);
-                        cJSON *o = job_result_json(l->tc->name, l->version, ev->result);
+                        cJSON *o = ev->judge ? judge_result_json(l->tc->name, l->version, ev->judge)
+                                             : job_result_json(l->tc->name, l->version, ev->result);
                         cJSON_AddStringToObject(o, "id", id);
                         dl_http_json(h, 200, o);
                 } else if (ev->kind == DL_EV_DROPPED) {
@@ -122,8 +124,18 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 cJSON_AddStringToObject(o, "stage", stage_kind_name(ev->stage));
                 dl_send_json(c, o);
                 break;
+        case DL_EV_TEST:
+                o = judge_test_json(ev->test_name, ev->test);
+                cJSON_AddStringToObject(o, "type", "test");
+                cJSON_AddStringToObject(o, "id", id);
+                cJSON_AddNumberToObject(o, "index", (double)ev->test_index);
+                dl_send_json(c, o);
+                break;
         case DL_EV_DONE:
-                dl_send_json(c, event("done", id));
+                o = event("done", id);
+                if (ev->judge)
+                        cJSON_AddItemToObject(o, "summary", judge_summary_json(ev->judge));
+                dl_send_json(c, o);
                 break;
         case DL_EV_DROPPED:
         default:
@@ -269,6 +281,10 @@ static cJSON *languages_json(catalog_t *cat)
                 for (size_t k = 0; k < n && v[k].version; k++)
                         cJSON_AddItemToArray(vs, cJSON_CreateString(v[k].version));
                 catalog_variants_free(v, n);
+                /* its root filesystem is built: it runs (a run of one not ready is refused,
+                 * unavailable) */
+                cJSON_AddBoolToObject(o, "ready", catalog_ready(cat, tc));
+                cJSON_AddStringToObject(o, "rootfs", tc->rootfs);
                 cJSON_AddItemToArray(arr, o);
         }
         return arr;
@@ -322,4 +338,5 @@ const dialect_t dialect_native = {
     .http = http,
     .ws_message = ws_message,
     .run_event = run_event,
+    .judges = true,
 };

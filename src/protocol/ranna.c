@@ -76,27 +76,22 @@ typedef struct lang_tpl {
         /* ranna's form: $${IMPORTS} is replaced by the hoisted lines, $${CODE} by the rest */
         const char *tpl;
         const char *import_regex; /* the same rule as an RE2 expression, for GET /v1/spec */
-        const char *example;      /* prints "Hello world!" */
 } lang_tpl_t;
 
+/* The languages whose inline expressions ranna wraps (the hoisting rules are code); a spec's
+ * example is the toolchain's hello world, for every language. */
 static const lang_tpl_t templates[] = {
-    {"bash", HOIST_NONE, "$${CODE}", "", "echo \"Hello world!\""},
-    {"python", HOIST_NONE, "$${CODE}", "", "print(\"Hello world!\")"},
-    {"javascript", HOIST_NONE, "$${CODE}", "", "console.log(\"Hello world!\");"},
+    {"bash", HOIST_NONE, "$${CODE}", ""},
+    {"python", HOIST_NONE, "$${CODE}", ""},
+    {"javascript", HOIST_NONE, "$${CODE}", ""},
     {"c", HOIST_C, "$${IMPORTS}\n\nint main(void) {\n$${CODE}\nreturn 0;\n}\n",
-     "(?m)^[ \\t]*#[ \\t]*include\\b.*$",
-     "#include <stdio.h>\n\nint main(void) {\n    printf(\"Hello world!\\n\");\n"
-     "    return 0;\n}"},
+     "(?m)^[ \\t]*#[ \\t]*include\\b.*$"},
     {"cpp", HOIST_C, "$${IMPORTS}\n\nint main() {\n$${CODE}\nreturn 0;\n}\n",
-     "(?m)^[ \\t]*#[ \\t]*include\\b.*$",
-     "#include <iostream>\n\nint main() {\n    std::cout << \"Hello world!\" << std::endl;\n"
-     "    return 0;\n}"},
+     "(?m)^[ \\t]*#[ \\t]*include\\b.*$"},
     {"go", HOIST_GO, "package main\n\n$${IMPORTS}\n\nfunc main() {\n$${CODE}\n}\n",
-     "(?m)^[ \\t]*import\\b[^(\\n]*$|^[ \\t]*import[ \\t]*\\([^)]*\\).*$",
-     "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(\"Hello world!\")\n}"},
+     "(?m)^[ \\t]*import\\b[^(\\n]*$|^[ \\t]*import[ \\t]*\\([^)]*\\).*$"},
     {"rust", HOIST_RUST, "$${IMPORTS}\n\nfn main() {\n$${CODE}\n}\n",
-     "(?m)^[ \\t]*(?:use|extern[ \\t]+crate)\\b[^;]*;.*$",
-     "fn main() {\n    println!(\"Hello world!\");\n}"},
+     "(?m)^[ \\t]*(?:use|extern[ \\t]+crate)\\b[^;]*;.*$"},
 };
 
 static const lang_tpl_t *template_for(const char *lang)
@@ -616,9 +611,9 @@ static cJSON *spec_entry(const toolchain_t *tc)
         }
         buf_free(&b);
         cJSON_AddStringToObject(o, "language", tc->name);
+        cJSON_AddStringToObject(o, "example", tc->hello.source);
         const lang_tpl_t *t = template_for(tc->name);
         if (t) {
-                cJSON_AddStringToObject(o, "example", t->example);
                 cJSON *in = cJSON_AddObjectToObject(o, "inline");
                 cJSON_AddStringToObject(in, "import_regex", t->import_regex);
                 cJSON_AddStringToObject(in, "template", t->tpl);

@@ -111,6 +111,46 @@ static int unpack(const char *tar, const char *sha, const char *tmp, rc_err_t *e
         return 0;
 }
 
+/* Owned by root, writable by no one else, and not a symbolic link. */
+static bool root_only(const char *path, struct stat *sb)
+{
+        return lstat(path, sb) == 0 && sb->st_uid == 0 && !(sb->st_mode & (S_IWGRP | S_IWOTH)) &&
+               !S_ISLNK(sb->st_mode);
+}
+
+char *rootfs_shared_copy(const rootfs_store_t *st, const char *sha)
+{
+        if (!st->shared_dir || !*st->shared_dir)
+                return NULL;
+        _cleanup_free_ char *want = NULL;
+        if (asprintf(&want, "%s/rootfs/%s", st->shared_dir, sha) < 0)
+                return NULL;
+        _cleanup_free_ char *real = realpath(want, NULL);
+        if (!real || strcmp(real, "/") == 0)
+                return NULL;
+        /* from the copy up to /: root's alone, so nobody else can change what it holds */
+        struct stat sb;
+        if (!root_only(real, &sb) || !S_ISDIR(sb.st_mode))
+                return NULL;
+        _cleanup_free_ char *up = strdup(real);
+        if (!up)
+                return NULL;
+        for (char *slash = strrchr(up, '/'); slash; slash = strrchr(up, '/')) {
+                if (slash == up)
+                        slash[1] = '\0';
+                else
+                        *slash = '\0';
+                if (!root_only(up, &sb) || !S_ISDIR(sb.st_mode))
+                        return NULL;
+                if (slash == up)
+                        break;
+        }
+        _cleanup_free_ char *mark = fs_join(real, READY_MARK);
+        if (!mark || !root_only(mark, &sb) || !S_ISREG(sb.st_mode))
+                return NULL;
+        return steal_pointer(&real);
+}
+
 int rootfs_prepare(const rootfs_store_t *st, const char *name, char **path, rc_err_t *err)
 {
         char sha[65];
@@ -130,6 +170,12 @@ int rootfs_prepare(const rootfs_store_t *st, const char *name, char **path, rc_e
                 if (mkdir(empty, 0755) < 0 && errno != EEXIST)
                         return rc_err_sys(err, errno, "mkdir %s", empty);
                 *path = steal_pointer(&dest);
+                return 0;
+        }
+        /* root unpacked this very tarball already: read-only for us, as for every sandbox */
+        char *shared = rootfs_shared_copy(st, sha);
+        if (shared) {
+                *path = shared;
                 return 0;
         }
 

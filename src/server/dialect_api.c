@@ -225,6 +225,8 @@ void dl_run_kill(dl_run_t *r, int sig)
                 (void)sig;
         } else if (r->job && r->state == RUN_RUNNING) {
                 job_kill(r->job, sig);
+        } else if (r->judge && r->state == RUN_RUNNING) {
+                judge_kill(r->judge); /* every test of it: SIGKILL whatever sig says */
         }
 }
 

@@ -28,18 +28,27 @@ void metrics_text(server_t *srv, buf_t *b)
 {
         buf_printf(b, "# HELP runcell_runs_total Runs ended, by language and final status.\n"
                       "# TYPE runcell_runs_total counter\n");
-        const toolchain_set_t *set = &srv->cat->set;
-        for (size_t i = 0; srv->runs_by && i < set->n; i++) {
-                if (toolchain_set_find(set, set->items[i]->name) != set->items[i])
-                        continue; /* another version of a language: counted with the first */
-                for (int s = 0; s < NSTATUS; s++) {
-                        unsigned long long runs = 0; /* every version of the language */
-                        for (size_t k = i; k < set->n; k++)
-                                if (strcmp(set->items[k]->name, set->items[i]->name) == 0)
-                                        runs += srv->runs_by[k * NSTATUS + s];
+        /* every current language, then any a reload took away that had runs (counters never
+         * go back) */
+        const catalog_t *cat = srv->cat;
+        for (size_t i = 0; i < cat->set.n + srv->nruns_by; i++) {
+                const char *name = i < cat->set.n ? cat->set.items[i]->name
+                                                  : srv->runs_by[i - cat->set.n].language;
+                const uint64_t *n = NULL;
+                for (size_t k = 0; k < srv->nruns_by && !n; k++)
+                        if (strcmp(srv->runs_by[k].language, name) == 0)
+                                n = srv->runs_by[k].n;
+                bool listed = false; /* a second version of a language: counted with it */
+                for (size_t k = 0; i < cat->set.n && k < i && !listed; k++)
+                        listed = strcmp(cat->set.items[k]->name, name) == 0;
+                for (size_t k = 0; i >= cat->set.n && k < cat->set.n && !listed; k++)
+                        listed = strcmp(cat->set.items[k]->name, name) == 0;
+                if (listed)
+                        continue;
+                for (int s = 0; s < NSTATUS; s++)
                         buf_printf(b, "runcell_runs_total{language=\"%s\",status=\"%s\"} %llu\n",
-                                   set->items[i]->name, stage_status_name((stage_status_t)s), runs);
-                }
+                                   name, stage_status_name((stage_status_t)s),
+                                   (unsigned long long)(n ? n[s] : 0));
         }
         buf_printf(b, "# HELP runcell_dialect_runs_total Runs started, by wire dialect.\n"
                       "# TYPE runcell_dialect_runs_total counter\n");

@@ -1,6 +1,7 @@
 /* Runs: admission (server, dialect and token limits), the queue and per-dialect slots, a
  * run's job and its events to the dialect, and lifetimes (a client gone, SIGTERM's draining,
  * the pool refilled after an answer). */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,6 +78,7 @@ static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const 
 }
 
 static void run_begin(run_t *r);
+static void run_over(run_t *r);
 
 static bool slot_free(server_t *srv, int di)
 {
@@ -130,6 +132,7 @@ static void run_unlink(run_t *r)
 
 void run_free(run_t *r)
 {
+        lang_t *held = r->held;
         lws_sul_cancel(&r->timer);
         run_unlink(r);
         if (r->d->run_free)
@@ -141,12 +144,33 @@ void run_free(run_t *r)
         if (r->all_next)
                 r->all_next->all_prev = r->all_prev;
         job_free(r->job);
+        judge_free(r->judge);
         run_request_free(&r->rr);
         cJSON_Delete(r->doc);
         buf_free(&r->pending_in);
         free(r->data);
         free(r->id);
+        if (held)
+                catalog_release(r->srv->cat, held); /* last: the job borrowed from it */
+        if (r->held_checker)
+                catalog_release(r->srv->cat, r->held_checker);
         free(r);
+}
+
+/* The counters of a language, added on its first run (NULL: out of memory). */
+static runs_by_t *runs_by(server_t *srv, const char *language)
+{
+        for (size_t i = 0; i < srv->nruns_by; i++)
+                if (strcmp(srv->runs_by[i].language, language) == 0)
+                        return &srv->runs_by[i];
+        runs_by_t *n = realloc(srv->runs_by, (srv->nruns_by + 1) * sizeof(*n));
+        if (!n)
+                return NULL;
+        srv->runs_by = n;
+        memset(&n[srv->nruns_by], 0, sizeof(*n));
+        if (!(n[srv->nruns_by].language = strdup(language)))
+                return NULL;
+        return &n[srv->nruns_by++];
 }
 
 static void on_refill(lws_sorted_usec_list_t *sul)
@@ -157,19 +181,23 @@ static void on_refill(lws_sorted_usec_list_t *sul)
                         *pp = rf->next;
                         break;
                 }
-        catalog_refill(rf->srv->cat, rf->lang);
+        catalog_refill(rf->srv->cat, rf->lang); /* nothing when a reload replaced it */
+        catalog_release(rf->srv->cat, rf->lang);
         free(rf);
 }
 
 /* Prepare the language's next sandbox a moment later, once the answer has gone out: preparing
  * can take milliseconds (a cgroup v1 move waits for an RCU grace period). */
-static void schedule_refill(server_t *srv, const lang_t *lang)
+static void schedule_refill(server_t *srv, lang_t *lang)
 {
+        if (!catalog_current(srv->cat, lang))
+                return;
         refill_t *rf = calloc(1, sizeof(*rf));
         if (!rf)
                 return;
         rf->srv = srv;
         rf->lang = lang;
+        catalog_hold(lang);
         rf->next = srv->refills;
         srv->refills = rf;
         lws_sul_schedule(srv->ctx, 0, &rf->sul, on_refill, 2000);
@@ -207,11 +235,9 @@ static void on_done(void *ud)
         dl_event_t ev = {.kind = DL_EV_DONE, .result = res};
         emit(r, &ev);
         const stage_result_t *last = res->run.present ? &res->run : &res->compile;
-        size_t li = 0;
-        while (li < srv->cat->set.n && srv->cat->set.items[li] != r->rr.lang->tc)
-                li++;
-        if (srv->runs_by && li < srv->cat->set.n)
-                srv->runs_by[li * NSTATUS + last->status]++;
+        runs_by_t *rb = runs_by(srv, r->rr.lang->tc->name);
+        if (rb)
+                rb->n[last->status]++;
         hist_add(&srv->run_dur, (double)(sb_now_ns() - r->t_begin) / 1e9);
         if (res->compile.present)
                 hist_add(&srv->setup_dur, (double)res->compile.setup_us / 1e6);
@@ -224,6 +250,13 @@ static void on_done(void *ud)
                 res->compile.present ? stage_status_name(res->compile.status) : "-",
                 res->run.present ? stage_status_name(res->run.status) : "-",
                 (long long)last->wall_ms, (long long)last->cpu_ms, (long long)last->memory_kb);
+        run_over(r);
+}
+
+/* The end of a run, done or failed to start: its slot goes to the next, the pool is topped up. */
+static void run_over(run_t *r)
+{
+        server_t *srv = r->srv;
         srv->running--;
         srv->slots[r->di].running--;
         /* The job cannot be freed from inside its own callback: a moment later. */
@@ -231,6 +264,90 @@ static void on_done(void *ud)
         start_queued(srv);
         if (!srv->draining)
                 schedule_refill(srv, r->rr.lang);
+}
+
+static void on_judge_compiled(void *ud, const stage_result_t *res)
+{
+        run_t *r = ud;
+        dl_event_t ev = {.kind = DL_EV_STAGE, .stage = STAGE_COMPILE};
+        emit(r, &ev);
+        ev = (dl_event_t){.kind = DL_EV_EXIT, .stage = STAGE_COMPILE, .res = res};
+        emit(r, &ev);
+}
+
+static void on_judge_test(void *ud, size_t i, const judge_test_result_t *tr)
+{
+        run_t *r = ud;
+        dl_event_t ev = {.kind = DL_EV_TEST,
+                         .test_index = i,
+                         .test_name = judge_test_name(r->judge, i),
+                         .test = tr};
+        emit(r, &ev);
+}
+
+static void on_judge_done(void *ud)
+{
+        run_t *r = ud;
+        r->state = RUN_DONE;
+        dl_event_t ev = {.kind = DL_EV_DONE, .judge = r->judge};
+        emit(r, &ev);
+        size_t passed, ran;
+        long first;
+        judge_summary(r->judge, &passed, &ran, &first);
+        hist_add(&r->srv->run_dur, (double)(sb_now_ns() - r->t_begin) / 1e9);
+        const stage_result_t *c = judge_compile_result(r->judge);
+        fprintf(stderr,
+                "runcell: run id=%s dialect=%s language=%s compile=%s tests=%zu passed=%zu "
+                "run=%zu\n",
+                r->id, r->d->name, r->rr.lang->tc->name, c ? stage_status_name(c->status) : "-",
+                judge_ntests(r->judge), passed, ran);
+        run_over(r);
+}
+
+/* A run with "tests": compiled once, each test in its own sandbox, as many at once as the
+ * server runs (the run takes one slot of max_concurrent: docs/protocol.md). */
+static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
+{
+        server_t *srv = r->srv;
+        rc_limits_t *lim = calloc(r->rr.ntests, sizeof(*lim));
+        judge_test_t *tests = calloc(r->rr.ntests, sizeof(*tests));
+        if (!lim || !tests) {
+                free(lim);
+                free(tests);
+                return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        for (size_t i = 0; i < r->rr.ntests; i++) {
+                tests[i] = r->rr.tests[i];
+                lim[i] = js->run_limits;
+                limits_overlay(&lim[i], &r->rr.test_over[i]);
+                limits_clamp(&lim[i], &srv->opts->limits_max);
+                tests[i].limits = &lim[i];
+        }
+        job_spec_t checker;
+        if (r->rr.checker_lang) {
+                catalog_job_spec(srv->cat, r->rr.checker_lang, &checker);
+                limits_clamp(&checker.run_limits, &srv->opts->limits_max);
+                limits_clamp(&checker.compile_limits, &srv->opts->limits_max);
+                checker.files = r->rr.checker_files;
+                checker.nfiles = r->rr.nchecker_files;
+        }
+        judge_spec_t spec = {.job = *js,
+                             .checker = r->rr.checker_lang ? &checker : NULL,
+                             .tests = tests,
+                             .ntests = r->rr.ntests,
+                             .compare = r->rr.compare,
+                             .stop_on_first_failure = r->rr.stop_on_first_failure,
+                             .parallel =
+                                 (unsigned)(srv->max_concurrent > 0 ? srv->max_concurrent : 1),
+                             .output_keep = (size_t)js->run_limits.output_bytes,
+                             .cb = {.compiled = on_judge_compiled,
+                                    .test_done = on_judge_test,
+                                    .done = on_judge_done,
+                                    .ud = r}};
+        int rc = judge_start(&spec, srv->loop, &r->judge, err);
+        free(lim);
+        free(tests);
+        return rc;
 }
 
 static void run_begin(run_t *r)
@@ -244,6 +361,18 @@ static void run_begin(run_t *r)
         run_request_job_spec(srv->cat, &r->rr, &js);
         limits_clamp(&js.run_limits, &srv->opts->limits_max);
         limits_clamp(&js.compile_limits, &srv->opts->limits_max);
+        if (r->rr.ntests) {
+                rc_err_t jerr = {0};
+                if (judge_begin(r, &js, &jerr) < 0) {
+                        /* checked when it came: only resources fail here */
+                        r->state = RUN_DONE;
+                        dl_event_t ev = {
+                            .kind = DL_EV_DROPPED, .code = "internal", .message = jerr.msg};
+                        emit(r, &ev);
+                        run_over(r);
+                }
+                return;
+        }
         js.capture = r->http != NULL;
         js.interactive = r->conn && r->rr.interactive;
         js.cb = (job_callbacks_t){.stage_start = on_stage_start,
@@ -341,7 +470,8 @@ dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, d
         r->doc = doc;
         r->token = token;
         if (admit(srv, di, token, e) < 0 ||
-            run_request_parse(srv->cat, doc, &r->rr, &e->code, e->message, sizeof(e->message)) < 0)
+            run_request_parse(srv->cat, doc, d->judges, &r->rr, &e->code, e->message,
+                              sizeof(e->message)) < 0)
                 goto refuse;
         size_t total = 0;
         for (size_t i = 0; i < r->rr.nfiles; i++)
@@ -357,6 +487,22 @@ dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, d
         if (job_check(&js, &err) < 0) {
                 fail(e, "bad_request", "%s", err.msg);
                 goto refuse;
+        }
+        if (r->rr.checker_lang) {
+                job_spec_t cjs;
+                catalog_job_spec(srv->cat, r->rr.checker_lang, &cjs);
+                cjs.files = r->rr.checker_files;
+                cjs.nfiles = r->rr.nchecker_files;
+                if (job_check(&cjs, &err) < 0) {
+                        fail(e, "bad_request", "the checker: %s", err.msg);
+                        goto refuse;
+                }
+        }
+        r->held = r->rr.lang; /* valid until the run is freed, whatever a reload does */
+        catalog_hold(r->held);
+        if (r->rr.checker_lang) { /* the checker's language too */
+                r->held_checker = r->rr.checker_lang;
+                catalog_hold(r->held_checker);
         }
         r->conn = c;
         r->http = h;
@@ -407,6 +553,8 @@ void run_orphan(run_t *r)
                 lws_sul_schedule(r->srv->ctx, 0, &r->reap, on_reap, 1);
         } else if (r->state == RUN_RUNNING && r->job) {
                 job_kill(r->job, SIGKILL);
+        } else if (r->state == RUN_RUNNING && r->judge) {
+                judge_kill(r->judge);
         }
 }
 

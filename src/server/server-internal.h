@@ -11,6 +11,7 @@
 
 #include <libwebsockets.h>
 
+#include "engine/judge.h"
 #include "engine/request.h"
 #include "protocol/dialect.h"
 #include "server/evloop_lws.h"
@@ -113,7 +114,10 @@ struct dl_run {
         void *data;
         cJSON *doc; /* the request; the parsed form points into it until the job starts */
         run_request_t rr;
+        lang_t *held; /* rr.lang, held (catalog_hold) from admission until the run is freed */
+        lang_t *held_checker; /* rr.checker_lang, likewise */
         job_t *job;
+        judge_t *judge; /* instead of job, for a run with "tests" */
         run_state_t state;
         int kill_sig;     /* asked for while queued */
         buf_t pending_in; /* stdin that came while queued */
@@ -146,9 +150,11 @@ typedef struct dl_slot { /* per dialect */
 
 struct server {
         const server_opts_t *opts;
-        bool draining;     /* SIGTERM: no new runs; those in flight get grace_ms */
-        bool grace_over;   /* what is left is being killed */
-        uint64_t *runs_by; /* [toolchain][status] */
+        bool draining;           /* SIGTERM: no new runs; those in flight get grace_ms */
+        bool grace_over;         /* what is left is being killed */
+        struct runs_by *runs_by; /* runs ended, per language name (kept across reloads) */
+        size_t nruns_by;
+        lws_sorted_usec_list_t rescan; /* the periodic look for changed languages */
         hist_t run_dur, setup_dur;
         int ws_conns;
         catalog_t *cat;
@@ -176,16 +182,24 @@ typedef struct pss {
         int token; /* index of the token the handshake gave, -1: none */
 } pss_t;
 
+typedef struct runs_by {
+        char *language;
+        uint64_t n[NSTATUS];
+} runs_by_t;
+
 typedef struct refill {
         lws_sorted_usec_list_t sul;
         server_t *srv;
-        const lang_t *lang;
+        lang_t *lang; /* held (catalog_hold) until the refill is done */
         struct refill *next;
 } refill_t;
 
 /* server.c */
-extern volatile sig_atomic_t stop_requested; /* SIGTERM or SIGINT came */
-extern server_t *the_server;                 /* what dl_catalog() and friends answer from */
+extern volatile sig_atomic_t stop_requested;   /* SIGTERM or SIGINT came */
+extern volatile sig_atomic_t reload_requested; /* SIGHUP came */
+/* Reload the languages if their files changed (or always with force), saying so on stderr. */
+void server_rescan(server_t *srv, bool force);
+extern server_t *the_server; /* what dl_catalog() and friends answer from */
 
 /* transport.c: the lws callback and HTTP and WebSocket framing */
 extern const struct lws_protocols protocols[];

@@ -3,7 +3,8 @@
  * (src/protocol/): a dialect turns its messages into run documents and job events into its
  * messages. See docs/protocol.md and docs/dialects.md.
  *
- * This file: the options, the lws context, signals and the main loop with SIGTERM's grace.
+ * This file: the options, the lws context, signals, the main loop with SIGTERM's grace, and
+ * reloading the languages (SIGHUP, and a periodic stat-based rescan).
  * The rest, by concern: transport.c (lws callback, HTTP and WebSocket framing,
  * back-pressure), conns.c (connection caps, trusted proxies), runs.c (admission, queue, slots, a
  * run's lifetime), access.c (origins, tokens), routes.c (the dialects' paths), metrics.c
@@ -23,6 +24,7 @@
 #include "util/net.h"
 
 volatile sig_atomic_t stop_requested;
+volatile sig_atomic_t reload_requested;
 static struct lws_context *signal_ctx;
 server_t *the_server; /* what dl_catalog() and friends answer from */
 
@@ -39,6 +41,7 @@ void server_opts_init(server_opts_t *o)
         o->json_depth_max = 32;
         o->grace_ms = 10000;
         o->ws_idle_s = 300;
+        o->rescan_s = 10;
         for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++) {
                 o->dialects[i].max_concurrent = dialect_table[i]->max_concurrent;
                 o->dialects[i].queue_max = dialect_table[i]->queue_max;
@@ -74,6 +77,50 @@ static void on_stop_signal(int sig)
                 lws_cancel_service(signal_ctx);
 }
 
+static void on_reload_signal(int sig)
+{
+        (void)sig;
+        reload_requested = 1;
+        if (signal_ctx)
+                lws_cancel_service(signal_ctx);
+}
+
+void server_rescan(server_t *srv, bool force)
+{
+        catalog_t *cat = srv->cat;
+        rc_err_t err = {0};
+        int r = catalog_rescan(cat, force, &err);
+        if (r < 0) {
+                fprintf(stderr, "runcell: reloading the languages: %s (the previous ones stay)\n",
+                        err.msg);
+        } else if (r > 0) {
+                size_t ready = 0;
+                for (size_t i = 0; i < cat->set.n; i++)
+                        ready += catalog_ready(cat, cat->set.items[i]);
+                fprintf(stderr, "runcell: languages reloaded: %zu, %zu of them ready\n", cat->set.n,
+                        ready);
+        }
+        fflush(stderr);
+}
+
+static void on_rescan(lws_sorted_usec_list_t *sul)
+{
+        server_t *srv = lws_container_of(sul, server_t, rescan);
+        if (!srv->draining)
+                server_rescan(srv, false);
+        lws_sul_schedule(srv->ctx, 0, &srv->rescan, on_rescan,
+                         (lws_usec_t)srv->opts->rescan_s * LWS_US_PER_SEC);
+}
+
+static void runs_by_free(server_t *srv)
+{
+        for (size_t i = 0; i < srv->nruns_by; i++)
+                free(srv->runs_by[i].language);
+        free(srv->runs_by);
+        srv->runs_by = NULL;
+        srv->nruns_by = 0;
+}
+
 /* libwebsockets' own error lines, marked as such. */
 static void lws_log_line(int level, const char *line)
 {
@@ -97,7 +144,6 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         .opts = opts,
                         .max_concurrent = opts->max_concurrent > 0 ? opts->max_concurrent : 1,
                         .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0};
-        srv.runs_by = calloc(cat->set.n * NSTATUS, sizeof(*srv.runs_by));
         build_routes(&srv);
         conns_init(&srv);
         lws_set_log_level(LLL_ERR, lws_log_line);
@@ -119,7 +165,6 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         }
         srv.ctx = lws_create_context(&info);
         if (!srv.ctx) {
-                free(srv.runs_by);
                 conns_free(&srv);
                 return listen_failed(opts, opts->port, err);
         }
@@ -127,7 +172,6 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         int port = srv.vh ? lws_get_vhost_listen_port(srv.vh) : opts->port;
         if (!srv.vh || port <= 0 || !net_listening(opts->host, port)) {
                 lws_context_destroy(srv.ctx);
-                free(srv.runs_by);
                 conns_free(&srv);
                 return listen_failed(opts, port > 0 ? port : opts->port, err);
         }
@@ -143,6 +187,11 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         sa.sa_handler = on_stop_signal;
         sigaction(SIGTERM, &sa, NULL);
         sigaction(SIGINT, &sa, NULL);
+        sa.sa_handler = on_reload_signal;
+        sigaction(SIGHUP, &sa, NULL);
+        if (opts->rescan_s > 0)
+                lws_sul_schedule(srv.ctx, 0, &srv.rescan, on_rescan,
+                                 (lws_usec_t)opts->rescan_s * LWS_US_PER_SEC);
         bool named = opts->host_name && strcmp(opts->host_name, opts->host) != 0;
         fprintf(stderr, "runcell: listening on %s://%s:%d%s%s%s\n",
                 opts->tls_cert && opts->tls_key ? "https" : "http", opts->host, port,
@@ -162,6 +211,11 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         rc = rc_err_set(err, EIO, "the event loop failed");
                         break;
                 }
+                if (reload_requested) {
+                        reload_requested = 0;
+                        if (!srv.draining)
+                                server_rescan(&srv, true);
+                }
                 if (stop_requested && !srv.draining) {
                         start_draining(&srv);
                         grace_end = sb_now_ns() + (int64_t)opts->grace_ms * 1000000;
@@ -172,9 +226,12 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         break;
                 if (srv.draining && !srv.grace_over && sb_now_ns() >= grace_end) {
                         srv.grace_over = true;
-                        for (run_t *r = srv.all; r; r = r->all_next)
+                        for (run_t *r = srv.all; r; r = r->all_next) {
                                 if (r->state == RUN_RUNNING && r->job)
                                         job_kill(r->job, SIGKILL);
+                                if (r->state == RUN_RUNNING && r->judge)
+                                        judge_kill(r->judge);
+                        }
                         /* their exit and done events go out, then the loop ends */
                         lws_sul_schedule(srv.ctx, 0, &grace, on_grace_over, 2000000);
                         grace_end = sb_now_ns() + 2000000000LL;
@@ -183,6 +240,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         break;
         }
         lws_sul_cancel(&grace);
+        lws_sul_cancel(&srv.rescan);
         /* let the last frames go out */
         for (int i = 0; i < 20 && srv.draining; i++)
                 lws_service(srv.ctx, -1);
@@ -196,10 +254,11 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 struct refill *rf = srv.refills;
                 srv.refills = rf->next;
                 lws_sul_cancel(&rf->sul);
+                catalog_release(cat, rf->lang);
                 free(rf);
         }
         lws_context_destroy(srv.ctx);
-        free(srv.runs_by);
+        runs_by_free(&srv);
         conns_free(&srv);
         signal_ctx = NULL;
         the_server = NULL;

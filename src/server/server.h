@@ -35,9 +35,10 @@ typedef struct server_opts {
         int max_conns;            /* client connections at once; 0: from RLIMIT_NOFILE */
         int max_conns_per_client; /* per client address; 0: an eighth of max_conns, >= 16 */
         int ws_idle_s;            /* a WebSocket without a run and silent this long is closed */
-        strv_t trusted_proxies;   /* "a.b.c.d[/n]": X-Forwarded-For is believed from these */
-        bool h2c;                 /* accept "Upgrade: h2c" (HTTP/2 over plain TCP) */
-        const char *tls_cert;     /* PEM files: TLS when both are set */
+        int rescan_s; /* look for changed toolchains and root filesystems this often; 0: never */
+        strv_t trusted_proxies; /* "a.b.c.d[/n]": X-Forwarded-For is believed from these */
+        bool h2c;               /* accept "Upgrade: h2c" (HTTP/2 over plain TCP) */
+        const char *tls_cert;   /* PEM files: TLS when both are set */
         const char *tls_key;
         dialect_limits_t dialects[DIALECTS_MAX];
 } server_opts_t;
@@ -49,8 +50,9 @@ void server_opts_free(server_opts_t *o);
 /* "a.b.c.d" or "a.b.c.d/n", as trusted_proxies takes. */
 bool server_proxy_valid(const char *s);
 
-/* Serve until SIGTERM or SIGINT. Prints "runcell: listening on http://HOST:PORT" (and
- * " (NAME)" when host_name differs) once a socket of this process is seen listening there;
+/* Serve until SIGTERM or SIGINT; SIGHUP reloads the languages (catalog_rescan, forced), as the
+ * periodic rescan does when their files changed. Prints "runcell: listening on http://HOST:PORT"
+ * (and " (NAME)" when host_name differs) once a socket of this process is seen listening there;
  * when none is, fails saying why (e.g. "address already in use"). */
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err);
 

@@ -332,7 +332,25 @@ static int json_file_filter(const struct dirent *d)
         return d->d_name[0] != '.' && n > 5 && strcmp(d->d_name + n - 5, ".json") == 0;
 }
 
+/* Whether text holds token as a JSON string ("token"): a cheap test before parsing. */
+static bool mentions(const char *text, size_t len, const char *token)
+{
+        size_t tl = strlen(token);
+        for (const char *p = text; (p = memchr(p, '"', len - (size_t)(p - text))) != NULL; p++) {
+                size_t left = len - (size_t)(p - text);
+                if (left >= tl + 2 && memcmp(p + 1, token, tl) == 0 && p[tl + 1] == '"')
+                        return true;
+        }
+        return false;
+}
+
 int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err)
+{
+        return toolchain_set_load_mentioning(set, dir, NULL, err);
+}
+
+int toolchain_set_load_mentioning(toolchain_set_t *set, const char *dir, const char *token,
+                                  rc_err_t *err)
 {
         struct dirent **names = NULL;
         int n = scandir(dir, &names, json_file_filter, alphasort);
@@ -349,6 +367,10 @@ int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err)
                                 r = rc_err_set(err, ENOMEM, "out of memory");
                         if (r == 0)
                                 r = fs_read_file(path, TOOLCHAIN_FILE_MAX, &text, &len, err);
+                        if (r == 0 && token && !mentions(text, len, token)) {
+                                free(names[i]);
+                                continue;
+                        }
                         if (r == 0)
                                 r = toolchain_parse(text, len, path, &tc, err);
                         if (r == 0 && (r = add_checked(set, tc, path, err)) < 0)
@@ -357,7 +379,7 @@ int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err)
                 free(names[i]);
         }
         free(names);
-        if (r == 0 && set->n == 0)
+        if (r == 0 && set->n == 0 && !token)
                 r = rc_err_set(err, ENOENT, "no toolchains (*.json) in %s", dir);
         return r;
 }

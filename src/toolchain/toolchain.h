@@ -49,6 +49,12 @@ void toolchain_free(toolchain_t *tc);
  * filesystem, whose manifest gives the version; a name or alias used by two languages is an
  * error. */
 int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err);
+/* The same, parsing only the files whose text holds token as a JSON string (a name, an alias,
+ * an extension such as ".py"): what a one-shot run needs, without parsing every language. The
+ * result may hold other toolchains too and may be empty; duplicates are checked only among the
+ * files parsed. */
+int toolchain_set_load_mentioning(toolchain_set_t *set, const char *dir, const char *token,
+                                  rc_err_t *err);
 /* The first toolchain (in file order) of the language with this name or alias. */
 const toolchain_t *toolchain_set_find(const toolchain_set_t *set, const char *name_or_alias);
 void toolchain_set_free(toolchain_set_t *set);

@@ -7,6 +7,7 @@ that raise Fail.  On failure the runner prints the recorded commands with
 their exit code, stdout and stderr so that a CI log is enough to debug.
 """
 
+import atexit
 import json
 import os
 import selectors
@@ -15,25 +16,114 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 
 E2E_DIR = os.path.dirname(os.path.abspath(__file__))
 PROGRAMS = os.path.join(E2E_DIR, "programs")
 
-# The seven toolchains of the contract and their aliases.
-LANGS = ["bash", "python", "c", "cpp", "javascript", "go", "rust"]
-ALIASES = {
-    "bash": ["sh"],
-    "python": ["py", "python3"],
-    "c": ["gcc"],
-    "cpp": ["c++"],
-    "javascript": ["js", "node"],
-    "go": ["golang"],
-    "rust": ["rs"],
-}
-COMPILED = {"c", "cpp", "go", "rust"}
-EXT = {"bash": "sh", "python": "py", "c": "c", "cpp": "cpp",
-       "javascript": "js", "go": "go", "rust": "rs"}
+TOOLCHAINS_DIR = os.environ.get("RUNCELL_TOOLCHAINS") or os.path.normpath(
+    os.path.join(E2E_DIR, "..", "..", "toolchains"))
+
+
+def _load_toolchains(directory):
+    """Every toolchains/*.json the suite's runcell reads (RUNCELL_TOOLCHAINS, else the
+    checkout's): name -> the parsed file. A file that cannot be read is kept in
+    TOOLCHAIN_ERRORS (the case matrix.toolchains fails with it)."""
+    found, errors = {}, []
+    try:
+        names = sorted(n for n in os.listdir(directory) if n.endswith(".json"))
+    except OSError as e:
+        return found, ["toolchains dir %s: %s" % (directory, e)]
+    for n in names:
+        path = os.path.join(directory, n)
+        try:
+            with open(path) as f:
+                tc = json.load(f)
+            if not isinstance(tc, dict) or not isinstance(tc.get("name"), str):
+                raise ValueError("not an object with a string \"name\"")
+        except (OSError, ValueError) as e:
+            errors.append("%s: %s" % (path, e))
+            continue
+        found[tc["name"]] = tc
+    return found, errors
+
+
+# The languages are data: one per toolchain file, as runcell itself loads them.
+TOOLCHAINS, TOOLCHAIN_ERRORS = _load_toolchains(TOOLCHAINS_DIR)
+LANGS = sorted(TOOLCHAINS)
+ALIASES = {n: [a for a in tc.get("aliases", []) if isinstance(a, str)]
+           for n, tc in TOOLCHAINS.items()}
+COMPILED = {n for n, tc in TOOLCHAINS.items() if tc.get("compile")}
+
+
+def matrix_info(lang):
+    """programs/LANG/matrix.json parsed, or None when it is missing or unreadable (the case
+    LANG.programs fails then, with the reason)."""
+    try:
+        with open(os.path.join(PROGRAMS, lang, "matrix.json")) as f:
+            m = json.load(f)
+        return m if isinstance(m, dict) else None
+    except (OSError, ValueError):
+        return None
+
+
+def _ext(lang):
+    m = matrix_info(lang) or {}
+    if isinstance(m.get("ext"), str) and m["ext"]:
+        return m["ext"].lstrip(".")
+    exts = TOOLCHAINS[lang].get("source_extensions") or []
+    if exts and isinstance(exts[0], str):
+        return exts[0].lstrip(".")
+    return os.path.splitext(str(TOOLCHAINS[lang].get("source_file", "")))[1].lstrip(".")
+
+
+# The extension of the test programs in programs/LANG/ (matrix.json "ext", else the first of
+# the toolchain's source_extensions, else its source_file's).
+EXT = {n: _ext(n) for n in LANGS}
+
+
+def example(lang, which="hello"):
+    """The toolchain's examples.WHICH ("hello" or "stdin"): {"source", "stdout"[, "stdin"]}.
+    The hello world and the stdin program exist only there (no copy under programs/)."""
+    tc = TOOLCHAINS.get(lang)
+    if tc is None:
+        raise Fail("no toolchain file for %s in %s" % (lang, TOOLCHAINS_DIR))
+    ex = (tc.get("examples") or {}).get(which)
+    if not isinstance(ex, dict) or not isinstance(ex.get("source"), str) \
+            or not isinstance(ex.get("stdout"), str):
+        raise Fail("%s/%s.json has no examples.%s with a source and its stdout"
+                   % (TOOLCHAINS_DIR, lang, which))
+    return ex
+
+
+_examples_dir = None
+_examples_lock = threading.Lock()
+
+
+def example_file(lang, which="hello", name=None):
+    """A file holding the toolchain's examples.WHICH source, named as the toolchain's
+    source_file (or NAME), in a directory of this run that is removed at exit."""
+    global _examples_dir
+    ex = example(lang, which)
+    name = name or TOOLCHAINS[lang].get("source_file") or "main." + EXT[lang]
+    with _examples_lock:
+        if _examples_dir is None:
+            _examples_dir = tempfile.mkdtemp(prefix="runcell-e2e-examples-")
+            os.chmod(_examples_dir, 0o755)
+            atexit.register(shutil.rmtree, _examples_dir, True)
+        d = os.path.join(_examples_dir, lang, which)
+        path = os.path.join(d, name)
+        if not os.path.exists(path):
+            os.makedirs(d, exist_ok=True)
+            for p in (os.path.join(_examples_dir, lang), d):
+                os.chmod(p, 0o755)
+            with open(path + ".part", "w") as f:
+                f.write(ex["source"])
+            os.chmod(path + ".part", 0o644)
+            os.rename(path + ".part", path)
+    return path
+
 
 STAGE_STATUSES = {"ok", "compile_error", "runtime_error", "time_limit",
                   "memory_limit", "output_limit", "killed", "internal_error"}

@@ -2,11 +2,18 @@
 """End-to-end test runner for the runcell CLI.
 
 Usage: run.py [--bin PATH] [--filter SUBSTR] [-j N] [--timeout S]
-              [--strict] [--keep] [--list]
+              [--strict] [--keep] [--list] [--times] [--langs LANG,...]
 
 Prints one line per case (PASS name / FAIL name: reason / SKIP name: reason),
 failure details indented below a FAIL line, and ends with the line
 "N passed, N failed, N skipped".  Exit status 0 iff nothing failed.
+Cases run on -j workers in the order they were registered, so the cases of one
+language (tests/e2e/cases/lang.py) run side by side and share its unpacked root
+filesystem.  --times adds "# time GROUP: ..." lines before the last line: per
+group of cases (the name up to its first '.', e.g. a language), the number of
+cases, the sum of their run times and the wall time from the first one's start
+to the last one's end.  --langs leaves out the cases of the other languages (a
+case is a language's when it needs its root filesystem or is named LANG.*).
 """
 
 import argparse
@@ -108,6 +115,7 @@ def run_case(suite, c):
             return "SKIP", why, ""
     t = Ctx(suite, c)
     t0 = time.monotonic()
+    c.started = t0
     try:
         c.fn(t)
         verdict, reason = "PASS", ""
@@ -120,6 +128,7 @@ def run_case(suite, c):
             type(e).__name__, e, traceback.format_exc())
     finally:
         t.cleanup()
+        c.ended = time.monotonic()
     details = ""
     if verdict == "FAIL":
         parts = []
@@ -134,6 +143,26 @@ def run_case(suite, c):
         parts.append("case took %.1fs" % (time.monotonic() - t0))
         details = "\n".join(parts)
     return verdict, reason, details
+
+
+def case_lang(c):
+    """The language a case belongs to: the one it needs, or LANG of a LANG.* name; or None."""
+    if c.lang:
+        return c.lang
+    head = c.name.split(".", 1)[0]
+    return head if head in harness.LANGS else None
+
+
+def print_times(cases):
+    groups = {}
+    for c in cases:
+        if getattr(c, "ended", None) is not None:
+            groups.setdefault(c.name.split(".", 1)[0], []).append(c)
+    for g in sorted(groups, key=lambda g: -sum(c.ended - c.started for c in groups[g])):
+        cs = groups[g]
+        print("# time %s: %d cases, %.1f s of case time, %.1f s wall" % (
+            g, len(cs), sum(c.ended - c.started for c in cs),
+            max(c.ended for c in cs) - min(c.started for c in cs)))
 
 
 def main():
@@ -152,6 +181,10 @@ def main():
                     help="an unavailable root filesystem is a failure, not a skip")
     ap.add_argument("--keep", action="store_true", help="keep temporary files")
     ap.add_argument("--list", action="store_true", help="list case names and exit")
+    ap.add_argument("--langs", help="only these languages' cases (comma-separated), and the "
+                    "cases of no language")
+    ap.add_argument("--times", action="store_true",
+                    help="print the time taken per group of cases (a language, ...)")
     opts = ap.parse_args()
     if not opts.bin:
         opts.bin = os.path.join(os.path.dirname(os.path.dirname(HERE)), "build", "runcell")
@@ -159,6 +192,14 @@ def main():
     cases = load_cases()
     if opts.filter:
         cases = [c for c in cases if any(f in c.name for f in opts.filter)]
+    if opts.langs:
+        keep = set(opts.langs.split(","))
+        unknown = keep - set(harness.LANGS)
+        if unknown:
+            print("FAIL setup: --langs: no toolchain for %s" % ", ".join(sorted(unknown)))
+            print("0 passed, 1 failed, 0 skipped")
+            return 1
+        cases = [c for c in cases if case_lang(c) in keep or case_lang(c) is None]
     if opts.list:
         for c in cases:
             print(c.name)
@@ -198,6 +239,8 @@ def main():
                 report(futs[f], *f.result())
     finally:
         suite.cleanup()
+    if opts.times:
+        print_times(cases)
     print("%d passed, %d failed, %d skipped" % (counts["PASS"], counts["FAIL"],
                                                  counts["SKIP"]))
     sys.stdout.flush()

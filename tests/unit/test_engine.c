@@ -83,7 +83,7 @@ static int parse(struct fixture *f, const char *text, run_request_t *rr, cJSON *
         *doc = cJSON_Parse(text);
         if (!CHECK(*doc != NULL))
                 return -2;
-        return run_request_parse(&f->cat, *doc, rr, code, msg, size);
+        return run_request_parse(&f->cat, *doc, true, rr, code, msg, size);
 }
 
 static void test_request_refusals(void)
@@ -99,7 +99,8 @@ static void test_request_refusals(void)
             {"{\"language\": 3}", "bad_request", "\"language\" (a string) is required"},
             {"{\"language\": \"cobol\"}", "unknown_language", "unknown language 'cobol'"},
             /* known, but its root filesystem was never built: the catalog says why */
-            {"{\"language\": \"tn\", \"source\": \"x\"}", "unavailable", "base.tar.zst"},
+            {"{\"language\": \"tn\", \"source\": \"x\"}", "unavailable",
+             "language 'tiny' is not ready: its root filesystem 'base' is not built yet"},
         };
         for (size_t i = 0; i < TU_COUNT(cases); i++) {
                 run_request_t rr;
@@ -346,12 +347,62 @@ static void test_load_profile(void)
         fixture_close(&f);
 }
 
+/* catalog_rescan reloads only when a toolchain file or a tarball's .sha256 changed (or when
+ * forced), keeps the current set when the new one does not load, and frees a replaced language
+ * only once nothing holds it. */
+static void test_rescan(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, true))
+                return;
+        rc_err_t err = {0};
+        CHECK_INT_EQ(catalog_rescan(&f.cat, false, &err), 0); /* nothing changed */
+        lang_t *l = NULL;
+        if (!CHECK_OK_E(catalog_lang(&f.cat, f.cat.set.items[0], &l, &err), err))
+                goto out;
+        CHECK(catalog_current(&f.cat, l));
+        catalog_hold(l); /* a run going */
+        /* a second toolchain appears */
+        char *tc2 = tu_write_str(f.paths.toolchains_dir, "other.json",
+                                 "{\"name\": \"other\", \"rootfs\": \"later\", "
+                                 "\"version_package\": \"x\", \"source_file\": \"m.sh\", "
+                                 "\"run\": [\"/bin/sh\", \"{entry}\"], " TU_TC_EXAMPLES "}\n");
+        free(tc2);
+        CHECK_INT_EQ(catalog_rescan(&f.cat, false, &err), 1);
+        CHECK_INT_EQ((int)f.cat.set.n, 2);
+        CHECK(!catalog_current(&f.cat, l));
+        CHECK(f.cat.retired != NULL);      /* held: kept */
+        CHECK_STR_EQ(l->tc->name, "tiny"); /* still readable */
+        const toolchain_t *other = toolchain_set_find(&f.cat.set, "other");
+        if (CHECK(other != NULL))
+                CHECK(!catalog_ready(&f.cat, other)); /* later.tar.zst is not there */
+        CHECK(catalog_ready(&f.cat, toolchain_set_find(&f.cat.set, "tiny")));
+        catalog_release(&f.cat, l);
+        CHECK(f.cat.retired == NULL); /* released: freed */
+        CHECK_INT_EQ(catalog_rescan(&f.cat, false, &err), 0);
+        /* a rebuilt tarball: another .sha256 file renamed in */
+        CHECK(tu_sh("cd %s && cp base.tar.zst.sha256 n && mv n base.tar.zst.sha256",
+                    f.paths.rootfs_dir));
+        CHECK_INT_EQ(catalog_rescan(&f.cat, false, &err), 1);
+        /* forced: always */
+        CHECK_INT_EQ(catalog_rescan(&f.cat, true, &err), 1);
+        /* a toolchains directory that does not load: an error, the current set stays */
+        char *bad = tu_write_str(f.paths.toolchains_dir, "bad.json", "{not json");
+        free(bad);
+        CHECK(catalog_rescan(&f.cat, false, &err) < 0);
+        CHECK_INT_EQ((int)f.cat.set.n, 2);
+        CHECK_INT_EQ(catalog_rescan(&f.cat, false, &err), 0); /* not again until it changes */
+out:
+        fixture_close(&f);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
             TU_TEST(test_request_refusals), TU_TEST(test_request_to_job_spec),
             TU_TEST(test_find_versions),    TU_TEST(test_find_none_built),
             TU_TEST(test_load_profile),
+            TU_TEST(test_rescan),
         };
         return tu_main("test_engine", tests, TU_COUNT(tests), argc, argv);
 }

@@ -22,7 +22,7 @@ def answers_in_order(t):
     reqs = [
         {"id": 1, "language": "python", "source": "print('hi', input())", "stdin": "there\n"},
         "this is not json",
-        {"id": "x", "language": "cobol", "source": "x"},
+        {"id": "x", "language": "klingon", "source": "x"},
         {"id": 3, "language": "c", "files": [{"name": "main.c", "content":
                                               "#include <stdio.h>\nint main(void){puts(\"c!\");return 2;}\n"}]},
         {"id": 4, "language": "python", "source": "while True: pass", "limits": {"cpu_ms": 300}},

@@ -7,9 +7,13 @@ import os
 import re
 import subprocess
 
-from harness import case, own_cgroup_dirs, prog
+from harness import case, example, example_file, own_cgroup_dirs
 
-HELLO = prog("python", "hello.py")
+
+def hello_py():
+    """The python toolchain's hello example, as a file (main.py)."""
+    return example_file("python")
+
 CGROUP_ENFORCED = "memory (no swap), CPU time and rate, processes (cgroups)"
 
 
@@ -83,13 +87,13 @@ def root_first_run(t):
         t.contains(line, s, "doctor names the subtree it would use")
         t.eq(os.path.isdir(s), existed[s], "doctor made or removed nothing (%s)" % s)
 
-    cmd, env = in_root_cgroups(roots, [t.suite.bin, "run", "--lang", "python", HELLO])
+    cmd, env = in_root_cgroups(roots, [t.suite.bin, "run", "--lang", "python", hello_py()])
     p = subprocess.Popen(cmd, env=dict(os.environ, **env), stdin=subprocess.DEVNULL,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = p.communicate(timeout=120)
     out, err = out.decode(), err.decode()
     t.eq(p.returncode, 0, "run exit status as root at the root (stderr %r)" % err)
-    t.eq(out, "Hello from python\n", "program output")
+    t.eq(out, example("python")["stdout"], "program output")
     said = [ln for ln in err.splitlines() if "sandboxes go beneath" in ln]
     t.eq(len(said), 1, "one line says where the sandboxes go (stderr: %r)" % err)
     for s in subtrees:
@@ -130,7 +134,7 @@ def concurrent_runs(t):
     # shell's): all succeed, and afterwards no leaf of theirs is left.
     procs = []
     for _ in range(4):
-        procs.append(subprocess.Popen([t.suite.bin, "run", "--lang", "python", HELLO],
+        procs.append(subprocess.Popen([t.suite.bin, "run", "--lang", "python", hello_py()],
                                       stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                       stderr=subprocess.PIPE))
     procs.append(subprocess.Popen([t.suite.bin, "doctor", "--json"], stdin=subprocess.DEVNULL,
@@ -142,7 +146,7 @@ def concurrent_runs(t):
             outs.append((p.returncode, out.decode(), err.decode()))
     for i, (rc, out, err) in enumerate(outs[:4]):
         t.eq(rc, 0, "run %d exit status (stderr %r)" % (i, err))
-        t.eq(out, "Hello from python\n", "run %d output" % i)
+        t.eq(out, example("python")["stdout"], "run %d output" % i)
     rc, out, err = outs[4]
     t.eq(rc, 0, "doctor exit status (stderr %r)" % err)
     t.eq(json.loads(out)["cgroup_limits"], True, "doctor: limits possible")

@@ -15,10 +15,18 @@ import subprocess
 import tarfile
 import time
 
-from harness import (ALIASES, LANGS, case, expect_bad_input, expect_stage, own_cgroup_dirs,
-                     prog, shorten)
+from harness import (ALIASES, LANGS, TOOLCHAINS, case, example, example_file, expect_bad_input,
+                     expect_stage, own_cgroup_dirs, shorten)
 
-HELLO = prog("python", "hello.py")
+
+def hello_py():
+    """The python toolchain's hello example, as a file (main.py)."""
+    return example_file("python")
+
+
+def hello_out():
+    return example("python")["stdout"]
+
 
 
 def real_rootfs_dir():
@@ -35,14 +43,14 @@ def real_rootfs_dir():
 
 @case("bad_input.unknown_language")
 def unknown_language(t):
-    r = t.runcell("run", "--lang", "cobol", HELLO)
+    r = t.runcell("run", "--lang", "klingon", hello_py())
     line = expect_bad_input(t, r, "unknown language")
-    t.contains(line, "cobol", "error message names the language")
+    t.contains(line, "klingon", "error message names the language")
 
 
 @case("bad_input.unknown_language_json")
 def unknown_language_json(t):
-    r = t.runcell("run", "--lang", "klingon", "--json", HELLO)
+    r = t.runcell("run", "--lang", "klingon", "--json", hello_py())
     expect_bad_input(t, r, "unknown language with --json")
 
 
@@ -58,7 +66,7 @@ def missing_file(t):
 @case("bad_input.missing_second_file")
 def missing_second_file(t):
     d = t.tmpdir()
-    r = t.runcell("run", "--lang", "python", HELLO, os.path.join(d, "nope.py"))
+    r = t.runcell("run", "--lang", "python", hello_py(), os.path.join(d, "nope.py"))
     expect_bad_input(t, r, "missing second source file")
 
 
@@ -66,7 +74,7 @@ def missing_second_file(t):
 def missing_stdin_file(t):
     d = t.tmpdir()
     r = t.runcell("run", "--lang", "python", "--stdin", os.path.join(d, "nope.txt"),
-                  HELLO)
+                  hello_py())
     expect_bad_input(t, r, "missing --stdin file")
 
 
@@ -99,14 +107,14 @@ def unknown_command(t):
 def missing_rootfs(t):
     empty, state = t.tmpdir(), t.tmpdir()
     r = t.runcell("--rootfs-dir", empty, "--state-dir", state,
-                  "run", "--lang", "python", HELLO)
+                  "run", "--lang", "python", hello_py())
     expect_bad_input(t, r, "missing root filesystem")
 
 
 @case("bad_input.missing_rootfs_env")
 def missing_rootfs_env(t):
     empty, state = t.tmpdir(), t.tmpdir()
-    r = t.runcell("run", "--lang", "python", "--json", HELLO,
+    r = t.runcell("run", "--lang", "python", "--json", hello_py(),
                   env={"RUNCELL_ROOTFS_DIR": empty, "RUNCELL_STATE_DIR": state})
     expect_bad_input(t, r, "missing root filesystem (RUNCELL_ROOTFS_DIR)")
 
@@ -169,12 +177,12 @@ def corrupt_garbage(t):
     rootfs = fake_rootfs_dir(t, secrets.token_bytes(256 * 1024))
     state = t.tmpdir()
     r = t.runcell("--rootfs-dir", rootfs, "--state-dir", state,
-                  "run", "--lang", "python", HELLO)
+                  "run", "--lang", "python", hello_py())
     expect_bad_input(t, r, "corrupt tarball")
     t.note("state dir after the failure: %r" % listing(state)[:50])
     t.eq(tree_like(state), [], "unpacked trees left in the state dir")
     r = t.runcell("--rootfs-dir", rootfs, "--state-dir", state,
-                  "run", "--lang", "python", "--json", HELLO)
+                  "run", "--lang", "python", "--json", hello_py())
     expect_bad_input(t, r, "corrupt tarball, second run")
     t.eq(tree_like(state), [], "unpacked trees left in the state dir")
     t.eq(tree_like(rootfs), [], "unpacked trees left in the rootfs dir")
@@ -210,7 +218,7 @@ def corrupt_truncated(t):
     state = t.tmpdir()
     for attempt in (1, 2):
         r = t.runcell("--rootfs-dir", rootfs, "--state-dir", state,
-                      "run", "--lang", "python", "--json", HELLO)
+                      "run", "--lang", "python", "--json", hello_py())
         expect_bad_input(t, r, "truncated tarball, run %d" % attempt)
         t.not_contains(r.stdout + r.stderr, "FAKE-PYTHON-RAN", "output")
         left = [x for x in listing(state) if tok in x]
@@ -226,7 +234,7 @@ def checksum_mismatch(t):
     rootfs = fake_rootfs_dir(t, secrets.token_bytes(4096), sha="0" * 64)
     state = t.tmpdir()
     r = t.runcell("--rootfs-dir", rootfs, "--state-dir", state,
-                  "run", "--lang", "python", HELLO)
+                  "run", "--lang", "python", hello_py())
     expect_bad_input(t, r, "tarball with a wrong checksum")
     t.eq(tree_like(state), [], "unpacked trees left in the state dir")
 
@@ -239,7 +247,7 @@ def unreadable_tarball(t):
     os.chmod(os.path.join(rootfs, "python.tar.zst"), 0)
     state = t.tmpdir()
     r = t.runcell("--rootfs-dir", rootfs, "--state-dir", state,
-                  "run", "--lang", "python", HELLO)
+                  "run", "--lang", "python", hello_py())
     expect_bad_input(t, r, "unreadable tarball")
 
 
@@ -254,8 +262,8 @@ def fresh_state_concurrent(t):
     def one(i):
         if i == 0:
             return t.runcell("--state-dir", state, "run", "--lang", "python",
-                             "--json", HELLO)
-        return t.runcell("run", "--lang", "python", "--json", HELLO,
+                             "--json", hello_py())
+        return t.runcell("run", "--lang", "python", "--json", hello_py(),
                          env={"RUNCELL_STATE_DIR": state})
     with concurrent.futures.ThreadPoolExecutor(3) as ex:
         results = list(ex.map(one, range(3)))
@@ -263,11 +271,11 @@ def fresh_state_concurrent(t):
         t.rc0(r, "exit status of concurrent run %d" % i)
         obj = r.json()
         expect_stage(t, obj["run"], "run", status="ok", exit_code=0,
-                     stdout="Hello from python\n")
+                     stdout=hello_out())
     t.check(os.path.isdir(state) and os.listdir(state),
             "runcell did not use the given state dir %s" % state)
-    r = t.runcell("--state-dir", state, "run", "--lang", "python", "--json", HELLO)
-    expect_stage(t, r.json()["run"], "run", status="ok", stdout="Hello from python\n")
+    r = t.runcell("--state-dir", state, "run", "--lang", "python", "--json", hello_py())
+    expect_stage(t, r.json()["run"], "run", status="ok", stdout=hello_out())
 
 
 # ------------------------------------------------------------ languages, doctor
@@ -288,8 +296,11 @@ def languages_json_case(t):
         t.check(isinstance(e, dict), "entry is not an object: %r" % (e,))
         for k in ("name", "version", "aliases", "rootfs", "available"):
             t.check(k in e, "entry lacks %r: %r" % (k, e))
-        t.check(isinstance(e["version"], str) and e["version"].strip(),
-                "%s: empty version" % e["name"])
+        t.check(type(e["available"]) is bool, "%s: available must be a bool" % e["name"])
+        # the version is read from the built root filesystem: null until it is built
+        t.check(isinstance(e["version"], str) and e["version"].strip()
+                or (e["version"] is None and not e["available"]),
+                "%s: empty version: %r" % (e["name"], e["version"]))
         t.check(isinstance(e["aliases"], list)
                 and all(isinstance(a, str) for a in e["aliases"]),
                 "%s: aliases must be a list of strings" % e["name"])
@@ -319,7 +330,9 @@ def languages_text(t):
         t.check(len(mine) == 1, "expected one line for %s in:\n%s" % (lang, r.stdout))
         ln = mine[0]
         t.check(len(ln.split()) >= 2, "no version on line %r" % ln)
-        if lang in byname:
+        if lang in byname and byname[lang]["version"] is None:
+            t.contains(ln, "(not built)", "line for %s (a language not built)" % lang)
+        elif lang in byname:
             t.contains(ln, byname[lang]["version"], "line for %s (version)" % lang)
         for a in ALIASES[lang]:
             t.check(re.search(r"(?<![\w+])%s(?![\w+])" % re.escape(a), ln),
@@ -367,7 +380,7 @@ def refuses_without_delegation(t):
         script = "for d in \"$@\"; do echo $$ > \"$d/cgroup.procs\" || exit 9; chmod 0555 \"$d\"; done; " \
                  "exec \"$RUNCELL\" run --lang python \"$HELLO\""
         r = t.exec(["/bin/sh", "-c", script, "sh"] + subs,
-                   env={"RUNCELL": t.suite.bin, "HELLO": HELLO})
+                   env={"RUNCELL": t.suite.bin, "HELLO": hello_py()})
         line = expect_bad_input(t, r, "runcell in a cgroup it may not write")
         t.contains(line, "cannot enforce memory, CPU and process limits", "refusal")
         t.contains(line, "not delegated", "names the reason")
@@ -390,7 +403,7 @@ def rlimit_only(t):
     d = json.loads(r.stdout)
     t.eq(d["rlimit_only"], False, "not rlimit-only by default")
     t.eq(d["cgroup_limits"], True, "the suite runs in a delegated cgroup")
-    r = t.runcell(*t.suite.global_args, "--rlimit-only", "run", "--json", "--lang", "python", HELLO)
+    r = t.runcell(*t.suite.global_args, "--rlimit-only", "run", "--json", "--lang", "python", hello_py())
     st = json.loads(r.stdout)["run"]
     expect_stage(t, st, "run", status="ok", exit_code=0)
     t.eq(st["memory_kb"], None, "no cgroup figures without cgroups")
@@ -425,11 +438,6 @@ def sigterm_kills_the_run(t):
 
 ASK_PY = "name = input()\nprint('Hello, ' + name)\n"
 READ_ALL_PY = "import sys\nprint(repr(sys.stdin.read()))\n"
-EXT_LANG = {".py": "python", ".c": "c", ".cpp": "cpp", ".cc": "cpp", ".cxx": "cpp",
-            ".js": "javascript", ".mjs": "javascript", ".go": "go", ".rs": "rust",
-            ".sh": "bash"}
-HELLO_OF = {"python": "hello.py", "c": "hello.c", "cpp": "hello.cpp", "javascript": "hello.js",
-            "go": "hello.go", "rust": "hello.rs", "bash": "hello.sh"}
 
 
 def popen_runcell(t, args, **kw):
@@ -476,13 +484,13 @@ def stdin_open_pipe_not_read(t):
     rfd, wfd = os.pipe()
     try:
         t0 = time.monotonic()
-        rc, out, err = popen_runcell(t, ["run", HELLO], stdin=rfd)
+        rc, out, err = popen_runcell(t, ["run", hello_py()], stdin=rfd)
         took = time.monotonic() - t0
     finally:
         os.close(rfd)
         os.close(wfd)
     t.eq(rc, 0, "exit status (stderr %r)" % shorten(err))
-    t.eq(out, "Hello from python\n", "stdout")
+    t.eq(out, hello_out(), "stdout")
     t.check(took < 30, "runcell waited %.1f s for a stdin the program never read" % took)
 
 
@@ -567,28 +575,42 @@ def process_substitution_file(t):
 
 @case("cli.language_from_extension")
 def language_from_extension(t):
-    # Without --lang the entry file's extension names the language (toolchains' source_extensions).
+    # Without --lang the entry file's extension names the language (toolchains'
+    # source_extensions), for every extension of every toolchain. The matrix runs each hello
+    # example under its source_file's extension (LANG.human_hello); here the others are tried
+    # with the same source, where only the language is asserted (a hello world need not be
+    # valid under every extension: Fortran's .f is fixed form). An extension two toolchains
+    # claim is an error asking for --lang.
     d = t.tmpdir()
     tried = []
-    for ext, lang in sorted(EXT_LANG.items()):
-        if t.suite.lang_unavailable(lang):
-            t.note("%s: %s" % (ext, t.suite.lang_unavailable(lang)))
-            continue
-        with open(prog(lang, HELLO_OF[lang])) as f:
-            text = f.read()
-        sub = os.path.join(d, ext[1:])
-        os.mkdir(sub)
-        os.chmod(sub, 0o755)
-        src = t.write(sub, "hello" + ext, text)
-        r = t.runcell("run", "--json", src, timeout=120)
-        t.rc0(r, "runcell run hello%s" % ext)
-        obj = r.json()
-        t.eq(obj["language"], lang, "language guessed for hello%s" % ext)
-        expect_stage(t, obj["run"], "run", status="ok", exit_code=0,
-                     stdout="Hello from %s\n" % lang)
-        tried.append(ext)
-    if not tried:
-        t.skip("no language's root filesystem is available")
+    for lang in LANGS:
+        tc = TOOLCHAINS[lang]
+        stem, primary = os.path.splitext(tc.get("source_file") or "main")
+        for ext in tc.get("source_extensions") or []:
+            if ext == primary:
+                continue
+            sub = os.path.join(d, lang + ext)
+            os.mkdir(sub)
+            os.chmod(sub, 0o755)
+            src = t.write(sub, stem + ext, example(lang)["source"])
+            claim = [n for n in LANGS if ext in (TOOLCHAINS[n].get("source_extensions") or [])]
+            if len(claim) > 1:
+                r = t.runcell("run", "--json", src)
+                line = expect_bad_input(t, r, "%s, claimed by %s" % (ext, " and ".join(claim)))
+                t.contains(line, "claimed by", "the error for %s" % ext)
+                tried.append(ext + " (claimed by %s)" % ",".join(claim))
+                continue
+            if t.suite.lang_unavailable(lang):
+                t.note("%s: %s" % (ext, t.suite.lang_unavailable(lang)))
+                continue
+            r = t.runcell("run", "--json", src, timeout=120)
+            t.rc0(r, "runcell run %s%s" % (stem, ext))
+            obj = r.json()
+            t.eq(obj["language"], lang, "language guessed for %s%s" % (stem, ext))
+            for st in ("compile", "run"):
+                t.check(not (obj[st] and obj[st]["status"] == "internal_error"),
+                        "%s%s: %s stage internal_error: %r" % (stem, ext, st, obj[st]))
+            tried.append(ext)
     t.note("extensions tried: %s" % " ".join(tried))
 
 

@@ -7,6 +7,7 @@ import re
 import threading
 import time
 
+import harness
 from harness import case, shorten
 from server_util import Server, get_metrics, http_req, raw_post_large, write_config
 
@@ -215,8 +216,8 @@ def errors(t):
              "files an array", "-")
         post({"sandbox": "python", "command": "run", "files": {"": 1}}, 400, None,
              "a file's content a number", "-")
-        post({"sandbox": "cobol", "command": "run", "files": {"": "x"}}, 404, "unknown sandbox",
-             "unknown sandbox", re.compile(r"^cobol_run_[0-9a-f]{8}$"))
+        post({"sandbox": "klingon", "command": "run", "files": {"": "x"}}, 404, "unknown sandbox",
+             "unknown sandbox", re.compile(r"^klingon_run_[0-9a-f]{8}$"))
         post({"command": "run", "files": {"": "x"}}, 404, "unknown sandbox", "no sandbox")
         post({"sandbox": "python", "command": "test", "files": {"": "x"}}, 404,
              "unknown command", "unknown command", re.compile(r"^python_test_[0-9a-f]{8}$"))
@@ -280,3 +281,22 @@ def busy(t):
         o = check_execution(t, done["r"], 200, "the sleeping run")
         t.eq((o["ok"], o["stdout"]), (True, "slept\n"), "the sleeping run's answer")
         t.check(o["duration"] >= 2000, "duration covers the sleep: %r" % o["duration"])
+
+
+@case("dialect_codapi.every_language")
+def every_language(t):
+    """codapi's sandboxes are runcell's languages, all of them: every toolchain name and alias
+    is a sandbox (asked for a command it does not have, the answer is "unknown command", not
+    "unknown sandbox"); nothing runs, so no root filesystem is needed."""
+    names = [(n, n) for n in harness.LANGS] + [(a, n) for n in harness.LANGS
+                                                for a in harness.ALIASES[n]]
+    t.check(names, "no languages")
+    with Server(t) as srv:
+        for sandbox, lang in names:
+            r = http_req(t, srv, "POST", "/v1/exec",
+                         widget_body(sandbox, harness.example(lang)["source"], command="nope"),
+                         headers=widget_headers(None))
+            check_refusal(t, r, 404, "unknown command", "sandbox %r (%s)" % (sandbox, lang),
+                          re.compile(r"^%s_nope_[0-9a-f]{8}$" % re.escape(sandbox)))
+        srv.check_alive()
+    t.note("%d sandboxes: %s" % (len(names), " ".join(s for s, _ in names)))

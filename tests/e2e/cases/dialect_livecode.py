@@ -403,7 +403,7 @@ def errors(t):
                 ({"msgtype": "exec", "runtime": "python", "code": "",
                   "files": [{"filename": 1, "contents": ""}]},
                  'exec: "files" must be a list of {filename, contents}'),
-                ({"msgtype": "exec", "runtime": "cobol", "code": "x"}, "unknown runtime: cobol"),
+                ({"msgtype": "exec", "runtime": "klingon", "code": "x"}, "unknown runtime: klingon"),
             ]
             for m, err in bad:
                 await ws.send(m)

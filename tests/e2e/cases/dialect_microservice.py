@@ -137,9 +137,9 @@ def errors(t):
         t.contains(o["output"], "lang", "lang a number: names the field")
         refused(t, post(t, srv, {"lang": "python", "code": ["print(1)"]}, "code an array"), 400,
                 "bad_request", "code an array")
-        o = refused(t, post(t, srv, {"lang": "cobol", "code": "DISPLAY 'X'."}, "cobol"), 400,
+        o = refused(t, post(t, srv, {"lang": "klingon", "code": "DISPLAY 'X'."}, "klingon"), 400,
                     "unknown_language", "unknown lang")
-        t.eq(o["output"], "Language cobol not supported", "unknown lang: output")
+        t.eq(o["output"], "Language klingon not supported", "unknown lang: output")
         refused(t, raw_post_large(t, srv, "/", 70000), 413, "too_large",
                 "a body over message_max_bytes")
 

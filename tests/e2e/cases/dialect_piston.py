@@ -26,6 +26,14 @@ SLEEPER = 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'
 
 
 # ------------------------------------------------------------------ helpers
+def piston_form(version):
+    """A version as Piston lists it: the leading numbers and dots (after a Debian epoch),
+    three of them ("1.19" -> "1.19.0", "2:8.2.7+dfsg" -> "8.2.7")."""
+    v = re.match(r"[0-9.]*", version.split(":", 1)[-1]).group(0).strip(".")
+    parts = [p or "0" for p in v.split(".")[:3]] if v else []
+    return ".".join(parts + ["0"] * (3 - len(parts)))
+
+
 def execute(t, srv, body, status=200, headers=None):
     """POST /api/v2/execute; checks the status and that the answer is JSON; returns it."""
     if isinstance(body, list):
@@ -192,49 +200,62 @@ def runtimes_packages(t):
         shutil.copy(f, tdir)
     with open(os.path.join(toolchains_dir(), "python.json")) as f:
         fake = json.load(f)
-    fake.update({"name": "cobol", "aliases": ["cob"], "rootfs": "no-such-rootfs"})
-    t.write(tdir, "cobol.json", json.dumps(fake))
+    fake.update({"name": "klingon", "aliases": ["kling"], "rootfs": "no-such-rootfs"})
+    t.write(tdir, "klingon.json", json.dumps(fake))
     info = {e["name"]: e for e in json.loads(t.runcell("languages", "--json").stdout)}
     srv = Server(t)
     srv.cmd[1:1] = ["--toolchains", tdir]
     with srv:
         r = http_req(t, srv, "GET", "/api/v2/runtimes")
         t.eq(r.status, 200, "GET /api/v2/runtimes status")
-        # one runtime per version of a language (README, "Versions")
-        rts = {(e["language"], e["version"]): e for e in r.json}
-        t.eq(len(rts), len(r.json), "one entry per language and version")
-        t.check(all(lang != "cobol" for lang, _ in rts),
-                "a language without its root filesystem is left out: %r" % r.json)
+        # one runtime per version of a language (README, "Versions"); the checks below are
+        # of each language's default (its newest) and that every version built is listed
+        t.eq(len({(e["language"], e["version"]) for e in r.json}), len(r.json),
+             "one entry per language and version")
+        rts = {}
+        for e in r.json:
+            d = info.get(e["language"])
+            if e["language"] not in rts or (d and e["version"] == piston_form(d["version"])):
+                rts[e["language"]] = e
         for name, e in info.items():
-            for ver in e["versions"]:
-                if not ver["available"]:
-                    continue
-                want = [int(x) for x in ver["version"].split(".")[:3]]
-                want += [0] * (3 - len(want))
-                rt = rts.get((name, "%d.%d.%d" % tuple(want)))
-                t.check(rt is not None, "runtime %s %s missing from %s"
-                        % (name, ver["version"], sorted(rts)))
-                t.eq(rt["aliases"], e["aliases"], "%s aliases" % name)
-                keys = {"language", "version", "aliases"}
-                if name in ("c", "cpp"):  # one root filesystem, several languages: "runtime"
-                    keys.add("runtime")
-                    t.eq(rt.get("runtime"), ver["rootfs"], "%s runtime" % name)
-                t.eq(set(rt), keys, "%s: the entry's keys" % name)
+            for ver in e.get("versions", []):
+                if ver["available"]:
+                    t.check({"language": name, "version": piston_form(ver["version"])}.items()
+                            <= next((x.items() for x in r.json if x["language"] == name
+                                     and x["version"] == piston_form(ver["version"])), {}.items()),
+                            "runtime %s %s missing" % (name, ver["version"]))
+        t.check("klingon" not in rts, "a language without its root filesystem is left out: %r"
+                % rts.get("klingon"))
+        # every language of the toolchains whose root filesystem is built, and only those
+        t.eq(sorted(info), harness.LANGS, "languages of `runcell languages --json`")
+        built = sorted(n for n, e in info.items() if e.get("available"))
+        t.eq(sorted(rts), built, "the runtimes (every language whose root filesystem is built)")
+        if t.suite.strict:
+            t.eq(built, harness.LANGS, "languages with a built root filesystem (--strict)")
+        for name in built:
+            e, rt = info[name], rts[name]
+            t.eq(rt["version"], piston_form(e["version"]), "%s version" % name)
+            t.eq(rt["aliases"], e["aliases"], "%s aliases" % name)
+            keys = {"language", "version", "aliases"}
+            rootfs = harness.TOOLCHAINS[name]["rootfs"]
+            if any(harness.TOOLCHAINS[n]["rootfs"] == rootfs for n in harness.LANGS if n != name):
+                keys.add("runtime")  # one root filesystem, several languages: Piston's package
+                t.eq(rt.get("runtime"), rootfs, "%s runtime" % name)
+            t.eq(set(rt), keys, "%s: the entry's keys" % name)
 
         r = http_req(t, srv, "GET", "/api/v2/packages")
         t.eq(r.status, 200, "GET /api/v2/packages status")
         pk = {(e["language"], e["language_version"]): e for e in r.json}
         for e in r.json:
             t.eq(set(e), {"language", "language_version", "installed"}, "package keys")
-        t.eq(pk[("cobol", None)],
-             {"language": "cobol", "language_version": None, "installed": False},
+        t.eq(pk[("klingon", None)], {"language": "klingon", "language_version": None, "installed": False},
              "a language whose root filesystem is missing")
-        for (name, version), rt in rts.items():
-            t.eq(pk[(name, version)], {"language": name, "language_version": version,
-                                       "installed": True}, "package %s %s" % (name, version))
-        expect_message(t, srv, {"language": "cobol", "version": "*",
+        for name, rt in rts.items():
+            t.eq(pk[(name, rt["version"])], {"language": name, "language_version": rt["version"],
+                            "installed": True}, "package %s" % name)
+        expect_message(t, srv, {"language": "klingon", "version": "*",
                                 "files": [{"content": "print(1)"}]},
-                       "cobol-* runtime is unknown", "a language that is not installed")
+                       "klingon-* runtime is unknown", "a language that is not installed")
         srv.check_alive()
 
 
@@ -489,7 +510,7 @@ def errors(t):
             (but(files=[{"content": "x"}, {"content": 5}]),
              "files[1].content is required as a string"),
             (but(files=["print(1)"]), "files[0].content is required as a string"),
-            (but(language="cobol"), "cobol-* runtime is unknown"),
+            (but(language="klingon"), "klingon-* runtime is unknown"),
             (but(version="2.7"), "python-2.7 runtime is unknown"),
             (but(run_timeout="100"), "If specified, run_timeout must be a number"),
             (but(compile_memory_limit=True),
@@ -711,8 +732,8 @@ def ws_close_codes(t):
             t.eq(ws.msgs, [], "messages before 4001")
         # 4002: an error is told, then the socket closes
         for name, send, msg in [
-                ("unknown runtime", init_msg("print(1)", language="cobol"),
-                 "cobol-* runtime is unknown"),
+                ("unknown runtime", init_msg("print(1)", language="klingon"),
+                 "klingon-* runtime is unknown"),
                 ("no version", {"type": "init", "language": "python",
                                 "files": [{"content": "print(1)"}]},
                  "version is required as a string"),

@@ -220,10 +220,10 @@ def errors(t):
         refused(t, raw_post_large(t, srv, "/coderunner", 70000), 413, "a body over the limit")
         c = Counts(t, srv)
         t.eq((c.hits, c.misses, c.runs), (0, 0, 0), "refusals touch neither cache nor runs")
-    cfg = write_config(t, {"dialects": {"pivot": {"language": "cobol"}}}, name="cobol.json")
+    cfg = write_config(t, {"dialects": {"pivot": {"language": "klingon"}}}, name="klingon.json")
     with Server(t, "--config", cfg) as srv:
         msg = refused(t, post(t, srv, {"code": "x"}), 500, "an unknown configured language")
-        t.contains(msg, "cobol", "names the language")
+        t.contains(msg, "klingon", "names the language")
     bad = write_config(t, {"dialects": {"pivot": {"ttl_ms": -1}}}, name="bad.json")
     r = t.runcell(*t.suite.global_args, "serve", "--listen", "127.0.0.1:0", "--config", bad,
                   timeout=30)

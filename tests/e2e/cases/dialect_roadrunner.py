@@ -367,8 +367,8 @@ def errors(t):
                            "commandline_arguments": ["--help"]})
             await expect_error(t, ws, "n5", "bad_request", "commandline_arguments",
                                "arguments a list")
-            await ws.send({"nonce": "n6", "language": "Cobol", "source": "x"})
-            await expect_error(t, ws, "n6", "unknown_language", "cobol", "unknown language")
+            await ws.send({"nonce": "n6", "language": "Klingon", "source": "x"})
+            await expect_error(t, ws, "n6", "unknown_language", "klingon", "unknown language")
             await ws.send(b"\x00\x01binary")
             await expect_error(t, ws, None, "bad_request", "binary", "binary frame")
             await ping(t, ws, "pong after the errors (the connection stays usable)")

@@ -1,20 +1,52 @@
-"""Per-language cases: hello, stdin, args, exit code, runtime error,
-compile error, human mode, aliases."""
+"""The language matrix, for every toolchain file (tests/e2e/programs/README.md): the toolchain's
+hello and stdin examples, arguments, exit code 3, a compile or syntax error, a memory-hungry
+program, option-like file names (compiled languages), the language from the file extension in
+human mode, and every alias. Then cases of single languages: crashes, limits, files, modes."""
 
 import os
 import re
 
-from harness import (ALIASES, COMPILED, EXT, LANGS, case, expect_stage, prog,
-                     shorten)
+from harness import (ALIASES, COMPILED, EXT, LANGS, PROGRAMS, TOOLCHAIN_ERRORS, TOOLCHAINS,
+                     TOOLCHAINS_DIR, Fail, case, example, example_file, expect_bad_input,
+                     expect_stage, matrix_info, prog, shorten)
 
-STDIN_TEXT = "alpha\nBeta gamma\n\ndelta\n"
-STDIN_EXPECT = "1:ALPHA\n2:BETA GAMMA\n3:\n4:DELTA\nlines=4\n"
 ARGS = ["a", "b c", "d"]
 ARGS_EXPECT = "argc=3\n[a]\n[b c]\n[d]\n"
+MATRIX_PROGRAMS = ("args", "exit3", "broken", "memory")
+# the statuses a memory-hungry program may end with; internal_error never
+MEMORY_STATUSES = {"memory_limit", "runtime_error"}
 
 
 def src(lang, name):
     return prog(lang, "%s.%s" % (name, EXT[lang]))
+
+
+def matrix(lang):
+    """programs/LANG/matrix.json, checked; Fail (never a skip) when it is missing or wrong."""
+    m = matrix_info(lang)
+    where = os.path.join(PROGRAMS, lang, "matrix.json")
+    if m is None:
+        raise Fail("%s is missing or is not a JSON object: every language needs its "
+                   "programs (tests/e2e/programs/README.md)" % where)
+    broken = m.get("broken")
+    if isinstance(broken, str):
+        broken = [broken]
+    if not (isinstance(broken, list) and broken
+            and all(isinstance(b, str) and b for b in broken)):
+        raise Fail("%s: \"broken\" must be a non-empty string (or a list of them): %r"
+                   % (where, m.get("broken")))
+    mem = m.get("memory")
+    if not (isinstance(mem, dict) and type(mem.get("memory_mb")) is int
+            and mem["memory_mb"] > 0 and isinstance(mem.get("statuses"), list)
+            and mem["statuses"] and set(mem["statuses"]) <= MEMORY_STATUSES):
+        raise Fail("%s: \"memory\" must be {\"memory_mb\": N, \"statuses\": a non-empty "
+                   "subset of %s, \"message\": ...}: %r" % (where, sorted(MEMORY_STATUSES), mem))
+    msg = mem.get("message")
+    if "runtime_error" in mem["statuses"] and not (isinstance(msg, str) and msg):
+        raise Fail("%s: memory.message (what stderr holds on a runtime_error) is required "
+                   "when runtime_error is allowed: %r" % (where, msg))
+    return {"broken": broken, "memory_mb": mem["memory_mb"], "statuses": mem["statuses"],
+            "message": msg}
 
 
 def expect_compile_ok(t, lang, obj):
@@ -25,10 +57,46 @@ def expect_compile_ok(t, lang, obj):
         t.eq(obj["compile"], None, "compile stage of interpreted language")
 
 
+@case("matrix.toolchains")
+def matrix_toolchains(t):
+    """The matrix's languages are runcell's: every toolchain file read, the same names as
+    `runcell languages --json`."""
+    t.eq(TOOLCHAIN_ERRORS, [], "toolchain files the matrix could not read")
+    t.check(LANGS, "no toolchain file in %s" % TOOLCHAINS_DIR)
+    t.check(t.suite.langinfo is not None, "runcell languages --json: %s"
+            % t.suite.langinfo_error)
+    t.eq(sorted(t.suite.langinfo), LANGS,
+         "languages of `runcell languages --json` (the matrix reads %s)" % TOOLCHAINS_DIR)
+    t.note("%d languages: %s" % (len(LANGS), " ".join(LANGS)))
+
+
 def make_lang_cases(lang):
+    @case("%s.programs" % lang)
+    def programs(t):
+        # No root filesystem needed: a language without its programs fails, it is not skipped.
+        tc = TOOLCHAINS[lang]
+        for which in ("hello", "stdin"):
+            ex = example(lang, which)
+            t.check(ex["source"].strip(), "examples.%s.source is empty" % which)
+        t.check(isinstance(example(lang, "stdin").get("stdin"), str),
+                "examples.stdin has no \"stdin\" text to give the program")
+        exts = tc.get("source_extensions") or []  # none: every file is a source
+        t.check(not exts or any(tc.get("source_file", "").endswith(e) for e in exts),
+                "source_file %r ends with none of source_extensions %r"
+                % (tc.get("source_file"), exts))
+        matrix(lang)
+        d = os.path.join(PROGRAMS, lang)
+        for name in MATRIX_PROGRAMS:
+            src(lang, name)
+        for name in ("hello", "stdin"):  # the toolchain's examples: no second copy
+            dup = os.path.join(d, "%s.%s" % (name, EXT[lang]))
+            t.check(not os.path.exists(dup), "%s duplicates the toolchain's examples.%s: "
+                    "remove it" % (dup, name))
+
     @case("%s.hello" % lang, lang=lang)
     def hello(t):
-        r, obj = t.run_json(lang, [src(lang, "hello")])
+        ex = example(lang, "hello")
+        r, obj = t.run_json(lang, [example_file(lang, "hello")])
         t.eq(obj["language"], lang, "language")
         info = (t.suite.langinfo or {}).get(lang)
         if info:
@@ -36,17 +104,18 @@ def make_lang_cases(lang):
                  "version (must match `runcell languages --json`)")
         expect_compile_ok(t, lang, obj)
         expect_stage(t, obj["run"], "run", status="ok", exit_code=0, signal=None,
-                     stdout="Hello from %s\n" % lang)
+                     stdout=ex["stdout"])
         t.eq(obj["run"]["stderr"], "", "run.stderr")
 
     @case("%s.stdin" % lang, lang=lang)
     def stdin(t):
+        ex = example(lang, "stdin")
         d = t.tmpdir()
-        f = t.write(d, "input.txt", STDIN_TEXT)
-        r, obj = t.run_json(lang, [src(lang, "stdin")], stdin=f)
+        f = t.write(d, "input.txt", ex.get("stdin", ""))
+        r, obj = t.run_json(lang, [example_file(lang, "stdin")], stdin=f)
         expect_compile_ok(t, lang, obj)
         expect_stage(t, obj["run"], "run", status="ok", exit_code=0, signal=None,
-                     stdout=STDIN_EXPECT)
+                     stdout=ex["stdout"])
 
     @case("%s.args" % lang, lang=lang)
     def args(t):
@@ -64,37 +133,116 @@ def make_lang_cases(lang):
 
     @case("%s.human_hello" % lang, lang=lang)
     def human_hello(t):
-        r = t.run_lang(lang, [src(lang, "hello")], json_mode=False)
+        # Human mode, and no --lang: the language comes from the entry file's extension. If
+        # the extension is not this language's alone, runcell asks for --lang (two claim it),
+        # or cannot tell (none does), or takes the other language: then --lang is given.
+        ex = example(lang, "hello")
+        f = example_file(lang, "hello")
+        ext = os.path.splitext(f)[1]
+        claim = [n for n in LANGS if ext in (TOOLCHAINS[n].get("source_extensions") or [])]
+        if claim == [lang]:
+            r = t.runcell(*t.suite.global_args, "run", f)
+        else:
+            if len(claim) != 1:
+                r = t.runcell(*t.suite.global_args, "run", f)
+                line = expect_bad_input(t, r, "extension %s claimed by %s"
+                                        % (ext, ", ".join(claim) or "no language"))
+                t.contains(line, "claimed by" if claim else "cannot tell the language",
+                           "runcell's error")
+            t.note("%s is not %s's alone (%s): run with --lang"
+                   % (ext, lang, ", ".join(claim) or "no language claims it"))
+            r = t.run_lang(lang, [f], json_mode=False)
         t.rc0(r)
-        t.eq(r.stdout, "Hello from %s\n" % lang, "stdout (program output only)")
+        t.eq(r.stdout, ex["stdout"], "stdout (program output only)")
         lines = r.stderr_lines()
         t.check(lines and lines[-1].startswith("runcell: "),
                 "last stderr line must be runcell's summary ('runcell: ...'): %r"
                 % shorten(r.stderr))
 
-    if lang in COMPILED:
-        @case("%s.compile_error" % lang, lang=lang)
-        def compile_error(t):
-            r, obj = t.run_json(lang, [src(lang, "broken")])
+    def broken(t):
+        m = matrix(lang)
+        r, obj = t.run_json(lang, [src(lang, "broken")])
+        if lang in COMPILED:
             expect_stage(t, obj["compile"], "compile", status="compile_error")
             t.eq(obj["run"], None, "run stage after a compile error")
             ec = obj["compile"]["exit_code"]
             t.check(ec is None or ec != 0,
                     "compile.exit_code of a failed compile must not be 0")
-            err = obj["compile"]["stderr"] + obj["compile"]["stdout"]
-            t.contains(err, "broken.%s" % EXT[lang], "compiler message (file name)")
-            t.contains(err, "undefined" if lang == "go" else "error",
-                       "compiler message")
-            t.not_contains(err, "Hello", "compiler output")
+            stage, which = obj["compile"], "compiler message"
+        else:
+            t.eq(obj["compile"], None, "compile stage of interpreted language")
+            expect_stage(t, obj["run"], "run", status="runtime_error")
+            stage, which = obj["run"], "interpreter message"
+        err = stage["stderr"] + stage["stdout"]
+        for want in m["broken"]:
+            t.contains(err, want, "%s (matrix.json \"broken\")" % which)
+        t.not_contains(err, "Hello", "%s: the broken program did not run" % which)
+
+    if lang in COMPILED:
+        case("%s.compile_error" % lang, lang=lang)(broken)
+    else:
+        case("%s.syntax_error" % lang, lang=lang)(broken)
+
+    @case("%s.memory" % lang, lang=lang)
+    def memory(t):
+        m = matrix(lang)
+        # a generous wall time: near its limit the kernel reclaims before it kills, slowly on a
+        # busy machine; a time_limit here would hide the verdict the case is about
+        r, obj = t.run_json(lang, [src(lang, "memory")],
+                            extra=["--memory-mb", str(m["memory_mb"]), "--wall-ms", "30000"])
+        expect_compile_ok(t, lang, obj)
+        st = obj["run"]
+        t.check(st is not None, "no run stage")
+        t.check(st["status"] in m["statuses"],
+                "run.status of a memory-hungry program under %d MB: expected one of %s, got "
+                "%r (exit_code=%r signal=%r stderr=%r%s)"
+                % (m["memory_mb"], m["statuses"], st["status"], st["exit_code"], st["signal"],
+                   shorten(st["stderr"], 600),
+                   " error=%r" % st["error"] if "error" in st else ""))
+        if st["status"] == "runtime_error":
+            t.contains(st["stderr"], m["message"], "run.stderr (the runtime's own "
+                       "out-of-memory error, matrix.json memory.message)")
+        if st.get("memory_kb") is not None and st["status"] == "memory_limit":
+            t.check(st["memory_kb"] <= (m["memory_mb"] + 8) * 1024,
+                    "peak memory_kb %r over the %d MB limit" % (st["memory_kb"], m["memory_mb"]))
+        t.note("%s under %d MB: %s in %d ms" % (lang, m["memory_mb"], st["status"],
+                                                st["wall_ms"]))
+
+    if lang in COMPILED:
+        @case("%s.option_names" % lang, lang=lang)
+        def option_names(t):
+            # A file named like an option ("-x.EXT") or an argument file ("@x.EXT") must not
+            # reach the compiler as one: runcell refuses the name (exit 1, one line saying
+            # why), or, if it ever accepts it, the compiler takes it as a source file.
+            hello_ex = example(lang, "hello")
+            main_name = TOOLCHAINS[lang].get("source_file") or "main." + EXT[lang]
+            for name in ("-x.%s" % EXT[lang], "@x.%s" % EXT[lang]):
+                for entry in (True, False):
+                    d = t.tmpdir()
+                    odd = t.write(d, name, hello_ex["source"] if entry else "")
+                    files = [odd] if entry else [t.write(d, main_name, hello_ex["source"]), odd]
+                    r = t.run_lang(lang, files)
+                    what = "%s as the %s file" % (name, "entry" if entry else "second")
+                    if r.rc == 1:
+                        line = expect_bad_input(t, r, what)
+                        t.contains(line, 'invalid file name "%s"' % name, "%s: error" % what)
+                        t.contains(line, "option", "%s: the error says why" % what)
+                        continue
+                    t.rc0(r, "%s: runcell exit status" % what)
+                    obj = r.json()
+                    expect_stage(t, obj["compile"], "compile", status="ok",
+                                 exit_code=0)
+                    expect_stage(t, obj["run"], "run", status="ok", exit_code=0,
+                                 stdout=hello_ex["stdout"])
 
     for alias in ALIASES[lang]:
         def make(alias):
             @case("%s.alias_%s" % (lang, alias), lang=lang)
             def alias_case(t):
-                r, obj = t.run_json(alias, [src(lang, "hello")])
+                r, obj = t.run_json(alias, [example_file(lang, "hello")])
                 t.eq(obj["language"], lang, "language reported for alias %r" % alias)
                 expect_stage(t, obj["run"], "run", status="ok", exit_code=0,
-                             stdout="Hello from %s\n" % lang)
+                             stdout=example(lang, "hello")["stdout"])
         make(alias)
 
 
@@ -188,7 +336,7 @@ def python_no_args(t):
 def python_empty_stdin(t):
     d = t.tmpdir()
     f = t.write(d, "empty.txt", "")
-    r, obj = t.run_json("python", [src("python", "stdin")], stdin=f)
+    r, obj = t.run_json("python", [example_file("python", "stdin")], stdin=f)
     expect_stage(t, obj["run"], "run", status="ok", exit_code=0, stdout="lines=0\n")
 
 
@@ -197,7 +345,7 @@ def python_large_stdin(t):
     d = t.tmpdir()
     n = 30000
     f = t.write(d, "big.txt", "".join("line %d\n" % i for i in range(n)))
-    r, obj = t.run_json("python", [src("python", "stdin")], stdin=f)
+    r, obj = t.run_json("python", [example_file("python", "stdin")], stdin=f)
     expect_stage(t, obj["run"], "run", status="ok", exit_code=0)
     out = obj["run"]["stdout"]
     t.check(out.endswith("%d:LINE %d\nlines=%d\n" % (n, n - 1, n)),

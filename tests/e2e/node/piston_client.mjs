@@ -40,5 +40,5 @@ out.args = await client.execute("python", "import sys\nprint(sys.argv[1:])", {
     args: ["x", "y z"],
 });
 out.unknown_version = await client.execute("python", "print(1)", { version: "9.9" });
-out.unknown_language = await client.execute("cobol", "DISPLAY 'HI'.");
+out.unknown_language = await client.execute("klingon", "DISPLAY 'HI'.");
 console.log(JSON.stringify(out));

@@ -1,0 +1,55 @@
+/* What `runcell run` and `runcell judge` share: their options, and the set-up before anything
+ * runs (the language given or guessed, only the toolchain files that mention it parsed, the
+ * files read, the root filesystem and filter ready, the cgroup manager open). */
+#ifndef RUNCELL_CLI_RUN_SETUP_H
+#define RUNCELL_CLI_RUN_SETUP_H
+
+#include <stdbool.h>
+
+#include "config.h"
+#include "engine/catalog.h"
+#include "engine/compare.h"
+#include "job/job.h"
+
+#define CLI_FILE_MAX  (16u << 20)
+#define CLI_FILES_MAX 256
+
+typedef struct run_opts {
+        const char *lang;
+        const char *version;    /* --lang-version: NULL, the newest */
+        const char *name;       /* --name: the entry file's name in /work */
+        const char *stdin_path; /* --stdin; "-": runcell's stdin (run only) */
+        bool json;
+        rc_limits_t limits;
+        char **files;
+        int nfiles;
+        char **args;
+        /* runcell judge */
+        bool judge;
+        const char *tests_dir;
+        compare_opts_t compare;
+        const char *checker;      /* --checker FILE */
+        const char *checker_lang; /* --checker-lang L; default: by its extension */
+        unsigned parallel;        /* 0: one per core */
+        bool stop_on_first_failure;
+} run_opts_t;
+
+typedef struct cli_run {
+        run_opts_t o;
+        catalog_t cat;
+        const toolchain_t *tc;
+        lang_t *lang;
+        job_input_file_t *files; /* o.nfiles of them */
+        char **bufs;
+} cli_run_t;
+
+/* The command line of run (judge false) or judge; 1 after saying what is wrong. */
+int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge);
+/* r->o parsed: everything up to the first sandbox; 1 after saying what failed. */
+int cli_run_setup(cli_run_t *r, const rc_paths_t *paths);
+void cli_run_free(cli_run_t *r);
+/* The language whose toolchain lists name's extension in "source_extensions"; NULL (said only
+ * when complain) when none or two do. */
+const toolchain_t *cli_guess_lang(const toolchain_set_t *set, const char *name, bool complain);
+
+#endif

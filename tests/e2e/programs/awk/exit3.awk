@@ -1,0 +1,4 @@
+BEGIN {
+    print "before exit"
+    exit 3
+}

@@ -1,7 +1,0 @@
-#include <stdio.h>
-
-int main(void)
-{
-    printf("Hello from c\n");
-    return 0;
-}

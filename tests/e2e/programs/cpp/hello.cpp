@@ -1,7 +1,0 @@
-#include <iostream>
-
-int main()
-{
-    std::cout << "Hello from cpp" << std::endl;
-    return 0;
-}

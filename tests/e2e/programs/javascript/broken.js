@@ -1,0 +1,3 @@
+console.log("Hello, this line never runs");
+function broken( {
+}

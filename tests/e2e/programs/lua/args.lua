@@ -1,0 +1,4 @@
+print("argc=" .. #arg)
+for i = 1, #arg do
+  print("[" .. arg[i] .. "]")
+end

@@ -1,0 +1,3 @@
+print("before exit")
+io.stdout:flush()
+os.exit(3)

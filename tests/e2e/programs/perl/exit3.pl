@@ -1,0 +1,3 @@
+$| = 1;
+print "before exit\n";
+exit 3;

@@ -1,0 +1,3 @@
+print("Hello, this line never runs")
+def broken(:
+    pass

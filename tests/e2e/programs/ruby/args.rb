@@ -1,0 +1,2 @@
+puts "argc=#{ARGV.length}"
+ARGV.each { |a| puts "[#{a}]" }

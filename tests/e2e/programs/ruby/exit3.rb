@@ -1,0 +1,3 @@
+puts "before exit"
+$stdout.flush
+exit 3

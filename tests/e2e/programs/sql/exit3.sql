@@ -1,0 +1,2 @@
+SELECT 'before exit';
+.exit 3

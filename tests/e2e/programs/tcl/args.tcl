@@ -1,0 +1,4 @@
+puts "argc=$argc"
+foreach a $argv {
+    puts "\[$a\]"
+}

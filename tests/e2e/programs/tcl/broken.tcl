@@ -1,0 +1,4 @@
+proc add {a b} {
+    return [expr {$a + $b}]
+
+puts [add 1 2]

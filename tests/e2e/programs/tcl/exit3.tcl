@@ -1,0 +1,3 @@
+puts "before exit"
+flush stdout
+exit 3

@@ -1,0 +1,4 @@
+set keep {}
+while 1 {
+    lappend keep [string repeat x 1048576]
+}

@@ -1,0 +1,4 @@
+const keep: Buffer[] = [];
+for (;;) {
+    keep.push(Buffer.alloc(1024 * 1024, 1));
+}

@@ -1,0 +1,4 @@
+print "argc=$#"
+for a in "$@"; do
+    print -r -- "[$a]"
+done
