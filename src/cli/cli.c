@@ -53,13 +53,15 @@ static const struct {
         const char *text;
 } help_cmds[] = {
     {"run",
-     "runcell run [--lang L] [--name NAME] [--stdin FILE|-] [--json] [limits] FILE...\n"
-     "            [-- ARGS...]\n"
+     "runcell run [--lang L] [--lang-version V] [--name NAME] [--stdin FILE|-] [--json]\n"
+     "            [limits] FILE... [-- ARGS...]\n"
      "  compile (if the language compiles) and run FILE... in a fresh sandbox; the files go\n"
      "  to /work under their base names, the first is the entry point; ARGS go to the\n"
      "  program. A FILE may be a pipe, e.g. <(...); \"-\" is runcell's stdin.\n"
      "  -l, --lang L       language or alias (runcell languages); default: guessed from the\n"
      "                     entry file's extension (source_extensions in toolchains/*.json)\n"
+     "  --lang-version V   the language's version (runcell languages): exact (1.24.4), its\n"
+     "                     start up to a dot (1.24, 1) or * (default: the newest built)\n"
      "  --name NAME        the entry file's name in /work (default: its base name; a pipe\n"
      "                     or \"-\" without an extension gets the language's source file\n"
      "                     name, e.g. main.py)\n"

@@ -3,12 +3,12 @@
  * loaded once, and a prepared sandbox per language waits for the next request (refilled after
  * each answer is written, so preparing is not part of any request's time).
  *
- * Request:  {"id":..., "language":"python", "files":[{"name":"main.py","content":"..."}]
- *            | "source":"...", "stdin":"...", "args":[...], "limits":{...},
- *            "compile_limits":{...}}
+ * Request:  {"id":..., "language":"python", "version"?:"3.13",
+ *            "files":[{"name":"main.py","content":"..."}] | "source":"...", "stdin":"...",
+ *            "args":[...], "limits":{...}, "compile_limits":{...}}
  * Answer:   {"id":..., "language","version","compile":{...}|null,"run":{...}|null}
- *           or {"id":..., "error":{"code":"bad_request|unknown_language|unavailable",
- *                                  "message":"..."}} */
+ *           or {"id":..., "error":{"code":"bad_request|unknown_language|unknown_version|
+ *                                          unavailable", "message":"..."}} */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>

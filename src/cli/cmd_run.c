@@ -106,6 +106,10 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
                         o->lang = v;
                         continue;
                 }
+                if (strcmp(a, "--lang-version") == 0) {
+                        o->version = v;
+                        continue;
+                }
                 if (!judge && strcmp(a, "--stdin") == 0) {
                         o->stdin_path = v;
                         continue;
@@ -180,7 +184,8 @@ const toolchain_t *cli_guess_lang(const toolchain_set_t *set, const char *name, 
                 const toolchain_t *tc = set->items[i];
                 for (size_t k = 0; k < tc->source_ext.n; k++) {
                         if (strcmp(tc->source_ext.v[k], ext) == 0) {
-                                if (found && found != tc) {
+                                /* several versions of one language share extensions */
+                                if (found && strcmp(found->name, tc->name) != 0) {
                                         if (!complain)
                                                 return NULL;
                                         cli_fail("run: the extension %s is claimed by %s and %s: "
@@ -405,6 +410,8 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
                 if (!r->tc && pass == 1 && o->lang)
                         return cli_fail("unknown language '%s' (see runcell languages)", o->lang);
         }
+        if (r->tc && catalog_find(&r->cat, r->tc->name, o->version, &r->tc, &err) < 0)
+                return cli_fail("%s (see runcell languages)", err.msg); /* the version */
         if (!r->tc || read_inputs(o, r->tc, r->files, r->bufs))
                 return 1;
         if (catalog_lang(&r->cat, r->tc, &r->lang, &err) < 0)

@@ -16,6 +16,7 @@
 
 typedef struct run_opts {
         const char *lang;
+        const char *version;    /* --lang-version: NULL, the newest */
         const char *name;       /* --name: the entry file's name in /work */
         const char *stdin_path; /* --stdin; "-": runcell's stdin (run only) */
         bool json;

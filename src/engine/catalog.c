@@ -264,6 +264,93 @@ int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *er
         return 0;
 }
 
+char *catalog_version(catalog_t *c, const toolchain_t *tc)
+{
+        for (size_t i = 0; i < c->set.n; i++)
+                if (c->set.items[i] == tc && c->langs[i].ready)
+                        return c->langs[i].version ? strdup(c->langs[i].version) : NULL;
+        char *v = NULL;
+        if (rootfs_available(&c->store, tc->rootfs))
+                rootfs_package_version(&c->store, tc->rootfs, tc->version_package, &v, NULL);
+        return v;
+}
+
+static int variant_newest_first(const void *a, const void *b)
+{
+        const catalog_variant_t *x = a, *y = b;
+        int r = !x->version || !y->version ? (x->version ? -1 : !!y->version)
+                                           : toolchain_version_cmp(y->version, x->version);
+        /* equal versions (or none): file order, which qsort alone does not keep */
+        return r ? r : (x->index < y->index ? -1 : x->index > y->index);
+}
+
+catalog_variant_t *catalog_variants(catalog_t *c, const char *name, size_t *n)
+{
+        *n = 0;
+        catalog_variant_t *v = calloc(c->set.n ? c->set.n : 1, sizeof(*v));
+        for (size_t i = 0; v && i < c->set.n; i++) {
+                const toolchain_t *tc = c->set.items[i];
+                if (strcmp(tc->name, name) == 0)
+                        v[(*n)++] = (catalog_variant_t){
+                            .tc = tc, .version = catalog_version(c, tc), .index = i};
+        }
+        if (v && *n > 1)
+                qsort(v, *n, sizeof(*v), variant_newest_first);
+        return v;
+}
+
+void catalog_variants_free(catalog_variant_t *v, size_t n)
+{
+        for (size_t i = 0; v && i < n; i++)
+                free(v[i].version);
+        free(v);
+}
+
+static void versions_text(const catalog_variant_t *v, size_t n, char *out, size_t size)
+{
+        size_t len = 0;
+        out[0] = '\0';
+        for (size_t i = 0; i < n && v[i].version && len < size; i++)
+                len += (size_t)snprintf(out + len, size - len, "%s%s", i ? ", " : "", v[i].version);
+        if (!out[0])
+                snprintf(out, size, "none built");
+}
+
+int catalog_find(catalog_t *c, const char *name, const char *version, const toolchain_t **out,
+                 rc_err_t *err)
+{
+        const toolchain_t *first = toolchain_set_find(&c->set, name);
+        if (!first)
+                return rc_err_set(err, ENOENT, "unknown language '%.100s'", name);
+        bool any = toolchain_version_matches("", version);
+        size_t count = 0;
+        for (size_t i = 0; i < c->set.n; i++)
+                count += strcmp(c->set.items[i]->name, first->name) == 0;
+        if (count == 1 && any) { /* one version: no manifest to read */
+                *out = first;
+                return 0;
+        }
+        size_t n;
+        catalog_variant_t *v = catalog_variants(c, first->name, &n);
+        if (!v)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        *out = NULL;
+        for (size_t i = 0; i < n && v[i].version && !*out; i++) /* newest first */
+                if (toolchain_version_matches(v[i].version, version))
+                        *out = v[i].tc;
+        int r = 0;
+        if (!*out && any) {
+                *out = first;
+        } else if (!*out) {
+                char list[256];
+                versions_text(v, n, list, sizeof(list));
+                r = rc_err_set(err, ESRCH, "%s has no version '%.60s' (versions: %s)", first->name,
+                               version, list);
+        }
+        catalog_variants_free(v, n);
+        return r;
+}
+
 void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js)
 {
         memset(js, 0, sizeof(*js));
@@ -302,11 +389,12 @@ int catalog_warm(catalog_t *c, const char *list, rc_err_t *err)
                 return rc_err_set(err, ENOMEM, "out of memory");
         char *save = NULL;
         for (char *name = strtok_r(copy, ",", &save); name; name = strtok_r(NULL, ",", &save)) {
-                const toolchain_t *tc = toolchain_set_find(&c->set, name);
+                const toolchain_t *tc = NULL;
                 lang_t *l = NULL;
-                if (!tc)
-                        return rc_err_set(err, ENOENT, "--warm: unknown language '%s'", name);
-                int r = catalog_lang(c, tc, &l, err);
+                int r = catalog_find(c, name, NULL, &tc, err); /* the newest version */
+                if (r < 0)
+                        return rc_err_wrap(err, "--warm");
+                r = catalog_lang(c, tc, &l, err);
                 if (r < 0)
                         return r;
                 catalog_refill(c, l);

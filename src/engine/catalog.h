@@ -52,6 +52,26 @@ void catalog_close(catalog_t *c);
 /* Compile the seccomp profile a toolchain names ("default" when it names none). */
 int catalog_load_profile(const rc_paths_t *paths, const toolchain_t *tc, seccomp_bpf_t *out,
                          rc_err_t *err);
+/* The version of tc as runs report it (heap): the loaded one, else read from its root
+ * filesystem's manifest; NULL when that is not built. */
+char *catalog_version(catalog_t *c, const toolchain_t *tc);
+/* The toolchain of the language called name (a name or alias) whose version answers version
+ * (toolchain_version_matches: NULL, "" or "*" for the newest; "1.24.4", "1.24", "1"), the
+ * newest of those whose root filesystem is built. With no version asked for and none built,
+ * the language's first toolchain (catalog_lang then says what is missing). Errors: ENOENT an
+ * unknown language, ESRCH no such version (the message names the versions there are). */
+int catalog_find(catalog_t *c, const char *name, const char *version, const toolchain_t **out,
+                 rc_err_t *err);
+/* The toolchains of the language called name (its own name, not an alias), with their
+ * versions (catalog_version), newest first, those not built (version NULL) last; a heap array
+ * of *n, NULL when out of memory. */
+typedef struct catalog_variant {
+        const toolchain_t *tc;
+        char *version;
+        size_t index; /* in c->set */
+} catalog_variant_t;
+catalog_variant_t *catalog_variants(catalog_t *c, const char *name, size_t *n);
+void catalog_variants_free(catalog_variant_t *v, size_t n);
 /* The language's root filesystem unpacked, version read, filter compiled (once). */
 int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *err);
 /* A job spec for l with the toolchain's limits and everything borrowed from the catalogue. */

@@ -1,5 +1,6 @@
 #include "engine/request.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,12 +216,17 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
         if (!name)
                 return fail(code, "bad_request", msg, msg_size,
                             "\"language\" (a string) is required");
-        const toolchain_t *tc = toolchain_set_find(&c->set, name);
-        if (!tc) {
-                *code = "unknown_language";
-                snprintf(msg, msg_size, "unknown language '%.100s'", name);
-                return -1;
-        }
+        const cJSON *jver = cJSON_GetObjectItemCaseSensitive(req, "version");
+        if (jver && !cJSON_IsString(jver))
+                return fail(code, "bad_request", msg, msg_size,
+                            "\"version\" must be a string (\"*\" or absent: the newest)");
+        const toolchain_t *tc = NULL;
+        if (catalog_find(c, name, jver ? jver->valuestring : NULL, &tc, &err) < 0)
+                return fail(code,
+                            err.code == ENOENT  ? "unknown_language"
+                            : err.code == ESRCH ? "unknown_version"
+                                                : "unavailable",
+                            msg, msg_size, err.msg);
         if (!catalog_ready(c, tc)) {
                 *code = "unavailable";
                 snprintf(msg, msg_size,

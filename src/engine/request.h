@@ -35,9 +35,10 @@ typedef struct run_request {
         size_t nchecker_files;
 } run_request_t;
 
-/* Parse req ("tests" only when judge is true: the dialects without test cases refuse them). On
- * failure returns -1 with *code one of "bad_request", "unknown_language",
- * "unavailable" and msg filled. */
+/* Parse req ("tests" only when judge is true: the dialects without test cases refuse them);
+ * "language" and "version" choose the toolchain (catalog_find). On failure returns -1 with
+ * *code one of "bad_request", "unknown_language", "unknown_version", "unavailable" and msg
+ * filled. */
 int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t *out,
                       const char **code, char *msg, size_t msg_size);
 /* The job spec for a parsed request; valid while out and the cJSON document live. */

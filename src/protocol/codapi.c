@@ -187,26 +187,25 @@ static bool empty_request(const cJSON *files)
         return true;
 }
 
-/* A version the language's installed one answers to: "" and "latest", or its leading
- * numbers ("3", "3.11", "3.11.2" for Python 3.11.2). */
-static bool version_ok(const toolchain_t *tc, const char *want)
+/* The toolchain of tc's language whose version answers want: "" and "latest" the newest
+ * built, else the newest whose version starts with want's numbers ("3", "3.11", "3.11.2" for
+ * Python 3.11.2); NULL when none does. */
+static const toolchain_t *find_version(const toolchain_t *tc, const char *want)
 {
         if (!*want || strcmp(want, "latest") == 0)
-                return true;
-        lang_t *l = NULL;
+                want = NULL;
+        else if (strcmp(want, "*") == 0 || strcmp(want, "x") == 0 || strcmp(want, "X") == 0)
+                return NULL; /* not codapi's wildcards: it knows "" and "latest" */
+        const toolchain_t *found = NULL;
         rc_err_t err = {0};
-        if (catalog_lang(dl_catalog(), tc, &l, &err) < 0)
-                return true; /* unavailable: the run start says so */
-        char v[64];
-        dl_semver(l->version, v, sizeof(v));
-        size_t n = strlen(want);
-        return strncmp(v, want, n) == 0 && (v[n] == '\0' || v[n] == '.');
+        return catalog_find(dl_catalog(), tc->name, want, &found, &err) < 0 ? NULL : found;
 }
 
 /* The run document: the "" file (or the one named as the language's source file, else the
  * first) is the entry point and goes first. */
 static cJSON *run_doc(const toolchain_t *tc, const cJSON *files)
 {
+        char *version = catalog_version(dl_catalog(), tc);
         const cJSON *entry = cJSON_GetObjectItemCaseSensitive(files, "");
         if (!entry)
                 entry = cJSON_GetObjectItemCaseSensitive(files, tc->source_file);
@@ -214,6 +213,9 @@ static cJSON *run_doc(const toolchain_t *tc, const cJSON *files)
                 entry = files->child;
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "language", tc->name);
+        if (version) /* the version found, exactly: the language may have several */
+                cJSON_AddStringToObject(doc, "version", version);
+        free(version);
         cJSON *arr = cJSON_AddArrayToObject(doc, "files");
         for (int pass = 0; pass < 2; pass++) {
                 const cJSON *f;
@@ -272,9 +274,10 @@ static void exec_request(dl_http_t *h, const char *body, size_t len)
                 refuse(h, 404, id, "unknown command");
         } else if (empty_request(files)) {
                 refuse(h, 400, id, "empty request");
-        } else if (!version_ok(tc, version)) {
+        } else if (!(tc = find_version(tc, version))) {
                 /* codapi finds no box for the version: a failed execution, not a refusal */
-                snprintf(msg, sizeof(msg), "unknown box %s:%.60s", tc->name, version);
+                const toolchain_t *lang = toolchain_set_find(&dl_catalog()->set, sandbox);
+                snprintf(msg, sizeof(msg), "unknown box %s:%.60s", lang->name, version);
                 dl_http_json(h, 200, execution(id, false, 0, "", 0, msg, strlen(msg)));
         } else {
                 dl_error_t e;

@@ -104,8 +104,8 @@ const dialect_t *dialect_find(const char *name);
 /* ------------------------------------------------------------------ what the server offers */
 
 typedef struct dl_error {
-        const char *code; /* bad_request, unknown_language, unavailable, too_large, busy,
-                             shutting_down, internal */
+        const char *code; /* bad_request, unknown_language, unknown_version, unavailable,
+                             too_large, busy, shutting_down, internal */
         char message[600];
 } dl_error_t;
 

@@ -249,25 +249,38 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
 
 /* ------------------------------------------------------------------ HTTP */
 
+/* One entry per language, for its default version (the newest built), with every version
+ * under "versions", newest first. */
 static cJSON *languages_json(catalog_t *cat)
 {
         cJSON *arr = cJSON_CreateArray();
         for (size_t i = 0; i < cat->set.n; i++) {
                 const toolchain_t *tc = cat->set.items[i];
-                char *version = NULL;
-                rootfs_package_version(&cat->store, tc->rootfs, tc->version_package, &version,
-                                       NULL);
+                size_t n = 0;
+                if (toolchain_set_find(&cat->set, tc->name) != tc)
+                        continue; /* a second version: listed with the first */
+                catalog_variant_t *v = catalog_variants(cat, tc->name, &n);
+                if (!v)
+                        continue;
+                const char *version = NULL;
+                if (v[0].version) { /* the default: the newest built */
+                        tc = v[0].tc;
+                        version = v[0].version;
+                }
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "name", tc->name);
                 if (version)
                         cJSON_AddStringToObject(o, "version", version);
                 else
                         cJSON_AddNullToObject(o, "version");
-                free(version);
                 cJSON *al = cJSON_AddArrayToObject(o, "aliases");
                 for (size_t a = 0; a < tc->aliases.n; a++)
                         cJSON_AddItemToArray(al, cJSON_CreateString(tc->aliases.v[a]));
                 cJSON_AddBoolToObject(o, "compiled", tc->compile.n > 0);
+                cJSON *vs = cJSON_AddArrayToObject(o, "versions");
+                for (size_t k = 0; k < n && v[k].version; k++)
+                        cJSON_AddItemToArray(vs, cJSON_CreateString(v[k].version));
+                catalog_variants_free(v, n);
                 /* its root filesystem is built: it runs (a run of one not ready is refused,
                  * unavailable) */
                 cJSON_AddBoolToObject(o, "ready", catalog_ready(cat, tc));

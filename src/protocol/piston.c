@@ -261,40 +261,33 @@ static cJSON *packages_json(catalog_t *cat)
         return arr;
 }
 
-static bool names_lang(const toolchain_t *tc, const char *name)
-{
-        if (strcmp(tc->name, name) == 0)
-                return true;
-        for (size_t a = 0; a < tc->aliases.n; a++)
-                if (strcmp(tc->aliases.v[a], name) == 0)
-                        return true;
-        return false;
-}
-
-/* Piston's get_latest_runtime_matching_language_version. */
+/* Piston's get_latest_runtime_matching_language_version: among the versions of the language
+ * (its toolchains, one per root filesystem) whose root filesystem is built, the highest that
+ * satisfies range. Versions come from the manifests: only the one chosen is unpacked. */
 static lang_t *find_runtime(catalog_t *cat, const char *language, const char *range)
 {
-        lang_t *best = NULL;
+        const toolchain_t *lang = toolchain_set_find(&cat->set, language), *best = NULL;
         long best_v[3] = {0, 0, 0};
-        for (size_t i = 0; i < cat->set.n; i++) {
+        for (size_t i = 0; lang && i < cat->set.n; i++) {
                 const toolchain_t *tc = cat->set.items[i];
-                if (!names_lang(tc, language))
+                if (strcmp(tc->name, lang->name) != 0)
                         continue;
-                lang_t *l = ready_lang(cat, tc);
+                lang_t tmp = {.version = catalog_version(cat, tc)};
                 char v[64];
-                if (!l)
+                if (!tmp.version)
                         continue;
-                piston_version(l, v, sizeof(v));
+                piston_version(&tmp, v, sizeof(v));
+                free(tmp.version);
                 long pv[3];
                 int n;
                 if (!piston_semver_satisfies(v, range) || !sv_partial(v, pv, &n))
                         continue;
                 if (!best || sv_cmp(pv, best_v) > 0) {
-                        best = l;
+                        best = tc;
                         memcpy(best_v, pv, sizeof(best_v));
                 }
         }
-        return best;
+        return best ? ready_lang(cat, best) : NULL;
 }
 
 /* ------------------------------------------------------------------ requests */
@@ -518,6 +511,8 @@ static cJSON *decode(const cJSON *body, bool ws, char *msg, size_t size)
 
         cJSON *doc = cJSON_CreateObject();
         cJSON_AddStringToObject(doc, "language", l->tc->name);
+        if (l->version) /* the version found, exactly: the language may have several */
+                cJSON_AddStringToObject(doc, "version", l->version);
         if (decode_limits(body, doc, msg, size) < 0 || decode_files(jf, l, doc, msg, size) < 0) {
                 cJSON_Delete(doc);
                 return NULL;

@@ -641,6 +641,8 @@ static cJSON *spec_json(catalog_t *cat)
         }
         qsort(keys, n, sizeof(*keys), cmp_str);
         for (size_t k = 0; k < n; k++) {
+                if (k > 0 && strcmp(keys[k], keys[k - 1]) == 0)
+                        continue; /* several versions of a language: one entry */
                 const toolchain_t *tc = toolchain_set_find(&cat->set, keys[k]);
                 if (strcmp(tc->name, keys[k]) == 0) {
                         cJSON_AddItemToObject(o, keys[k], spec_entry(tc));

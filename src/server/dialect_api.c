@@ -39,13 +39,14 @@ int64_t dl_now_ms(void)
 
 int dl_error_status(const char *code)
 {
-        return strcmp(code, "unknown_language") == 0 ? 404
-               : strcmp(code, "busy") == 0           ? 429
-               : strcmp(code, "unavailable") == 0    ? 503
-               : strcmp(code, "shutting_down") == 0  ? 503
-               : strcmp(code, "too_large") == 0      ? 413
-               : strcmp(code, "internal") == 0       ? 500
-                                                     : 400;
+        return strcmp(code, "unknown_language") == 0  ? 404
+               : strcmp(code, "unknown_version") == 0 ? 404
+               : strcmp(code, "busy") == 0            ? 429
+               : strcmp(code, "unavailable") == 0     ? 503
+               : strcmp(code, "shutting_down") == 0   ? 503
+               : strcmp(code, "too_large") == 0       ? 413
+               : strcmp(code, "internal") == 0        ? 500
+                                                      : 400;
 }
 
 /* ------------------------------------------------------------------ WebSocket output */

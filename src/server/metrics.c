@@ -38,7 +38,9 @@ void metrics_text(server_t *srv, buf_t *b)
                 for (size_t k = 0; k < srv->nruns_by && !n; k++)
                         if (strcmp(srv->runs_by[k].language, name) == 0)
                                 n = srv->runs_by[k].n;
-                bool listed = false;
+                bool listed = false; /* a second version of a language: counted with it */
+                for (size_t k = 0; i < cat->set.n && k < i && !listed; k++)
+                        listed = strcmp(cat->set.items[k]->name, name) == 0;
                 for (size_t k = 0; i >= cat->set.n && k < cat->set.n && !listed; k++)
                         listed = strcmp(cat->set.items[k]->name, name) == 0;
                 if (listed)

@@ -289,15 +289,35 @@ const toolchain_t *toolchain_set_find(const toolchain_set_t *set, const char *na
         return NULL;
 }
 
+/* A toolchain of another language than `lang` that has this name or alias. */
+static const toolchain_t *other_lang_with(const toolchain_set_t *set, const char *word,
+                                          const char *lang)
+{
+        for (size_t i = 0; i < set->n; i++)
+                if (strcmp(set->items[i]->name, lang) != 0 && tc_has_name(set->items[i], word))
+                        return set->items[i];
+        return NULL;
+}
+
 static int add_checked(toolchain_set_t *set, toolchain_t *tc, const char *origin, rc_err_t *err)
 {
-        if (toolchain_set_find(set, tc->name))
+        if (other_lang_with(set, tc->name, tc->name))
                 return rc_err_set(err, EEXIST, "%s: name \"%s\" is already taken", origin,
                                   tc->name);
         for (size_t i = 0; i < tc->aliases.n; i++)
-                if (toolchain_set_find(set, tc->aliases.v[i]))
+                if (other_lang_with(set, tc->aliases.v[i], tc->name) ||
+                    strcmp(tc->aliases.v[i], tc->name) == 0)
                         return rc_err_set(err, EEXIST, "%s: alias \"%s\" is already taken", origin,
                                           tc->aliases.v[i]);
+        /* another version of the same language: it comes from another root filesystem */
+        for (size_t i = 0; i < set->n; i++)
+                if (strcmp(set->items[i]->name, tc->name) == 0 &&
+                    strcmp(set->items[i]->rootfs, tc->rootfs) == 0)
+                        return rc_err_set(err, EEXIST,
+                                          "%s: \"%s\" from root filesystem \"%s\" is already "
+                                          "loaded (another version of a language needs its own "
+                                          "root filesystem)",
+                                          origin, tc->name, tc->rootfs);
         toolchain_t **ni = realloc(set->items, (set->n + 1) * sizeof(*ni));
         if (!ni)
                 return rc_err_set(err, ENOMEM, "out of memory");
@@ -427,4 +447,51 @@ const char *toolchain_env_get(const toolchain_t *tc, const char *key)
                 if (strncmp(tc->env.v[i], key, kl) == 0 && tc->env.v[i][kl] == '=')
                         return tc->env.v[i] + kl + 1;
         return NULL;
+}
+
+static bool is_digit(char c)
+{
+        return c >= '0' && c <= '9';
+}
+
+int toolchain_version_cmp(const char *a, const char *b)
+{
+        while (*a || *b) {
+                if (is_digit(*a) && is_digit(*b)) {
+                        while (*a == '0' && is_digit(a[1]))
+                                a++;
+                        while (*b == '0' && is_digit(b[1]))
+                                b++;
+                        size_t na = 0, nb = 0;
+                        while (is_digit(a[na]))
+                                na++;
+                        while (is_digit(b[nb]))
+                                nb++;
+                        if (na != nb)
+                                return na < nb ? -1 : 1;
+                        int c = strncmp(a, b, na);
+                        if (c)
+                                return c < 0 ? -1 : 1;
+                        a += na;
+                        b += nb;
+                } else if (*a != *b) { /* the end of a string sorts first: "1.2" < "1.2.1" */
+                        return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+                } else {
+                        a++;
+                        b++;
+                }
+        }
+        return 0;
+}
+
+bool toolchain_version_matches(const char *version, const char *want)
+{
+        if (!want || !*want || strcmp(want, "*") == 0 || strcmp(want, "x") == 0 ||
+            strcmp(want, "X") == 0 || strcmp(want, "latest") == 0)
+                return true;
+        size_t n = strlen(want);
+        if (n > 2 && want[n - 2] == '.' &&
+            (want[n - 1] == 'x' || want[n - 1] == 'X' || want[n - 1] == '*'))
+                n -= 2;
+        return strncmp(version, want, n) == 0 && (version[n] == '\0' || version[n] == '.');
 }

@@ -44,7 +44,10 @@ int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_
                     rc_err_t *err);
 void toolchain_free(toolchain_t *tc);
 
-/* Load every *.json in dir, sorted by name; duplicate names or aliases are errors. */
+/* Load every *.json in dir, sorted by file name. Several toolchains may share a name: they
+ * are versions of one language (go.json and go@trixie.json, both "go"), each from its own root
+ * filesystem, whose manifest gives the version; a name or alias used by two languages is an
+ * error. */
 int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err);
 /* The same, parsing only the files whose text holds token as a JSON string (a name, an alias,
  * an extension such as ".py"): what a one-shot run needs, without parsing every language. The
@@ -52,6 +55,7 @@ int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err);
  * files parsed. */
 int toolchain_set_load_mentioning(toolchain_set_t *set, const char *dir, const char *token,
                                   rc_err_t *err);
+/* The first toolchain (in file order) of the language with this name or alias. */
 const toolchain_t *toolchain_set_find(const toolchain_set_t *set, const char *name_or_alias);
 void toolchain_set_free(toolchain_set_t *set);
 
@@ -61,6 +65,14 @@ void toolchain_set_free(toolchain_set_t *set);
 int toolchain_expand_argv(const toolchain_t *tc, const strv_t *tpl, const char *entry,
                           char *const *files, size_t nfiles, char *const *args, strv_t *out,
                           rc_err_t *err);
+
+/* Versions as the manifests give them ("1.24.4", "20.19.2"): compared part by part, numbers
+ * as numbers ("1.9" < "1.19" < "1.19.1"); <0, 0, >0. */
+int toolchain_version_cmp(const char *a, const char *b);
+/* Does version answer the one asked for? NULL, "", "*", "x" and "latest": any; otherwise want is
+ * the version or its start up to a dot ("1.24" and "1" answer to "1.24.4", "1.2" does not);
+ * a trailing ".x" or ".*" is the same as none ("1.x" is "1"). */
+bool toolchain_version_matches(const char *version, const char *want);
 
 /* Look a variable up in tc->env ("PATH" -> value), NULL when absent. */
 const char *toolchain_env_get(const toolchain_t *tc, const char *key);

@@ -1,6 +1,7 @@
 /* engine/: the catalog and the run document, in a program linked against the engine and the
  * layers below it only (runcell_engine, runcell_base, both whole): it does not link if any of
  * their code calls up into the server or the command line (docs/ARCHITECTURE.md, layers). */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -173,6 +174,164 @@ static void test_request_to_job_spec(void)
         fixture_close(&f);
 }
 
+/* NAME's root filesystem "built" as far as listings go: a tarball that is not one, its
+ * checksum file and a manifest. */
+static bool fake_built(const struct fixture *f, const char *name, const char *manifest)
+{
+        char *tar = tu_strf("%s.tar.zst", name), *sum = tu_strf("%s.tar.zst.sha256", name),
+             *mf = tu_strf("%s.manifest", name);
+        char *t = tu_write_str(f->paths.rootfs_dir, tar, "not a tarball");
+        char *a =
+            tu_write_str(f->paths.rootfs_dir, sum,
+                         "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\n");
+        char *b = tu_write_str(f->paths.rootfs_dir, mf, manifest);
+        bool ok = t && a && b;
+        free(t);
+        free(tar);
+        free(a);
+        free(b);
+        free(sum);
+        free(mf);
+        return ok;
+}
+
+static const char *found_rootfs(struct fixture *f, const char *name, const char *version)
+{
+        const toolchain_t *tc = NULL;
+        rc_err_t err = {0};
+        if (!CHECK_OK_E(catalog_find(&f->cat, name, version, &tc, &err), err)) {
+                fprintf(stderr, "  for %s version %s\n", name, version ? version : "(none)");
+                return "";
+        }
+        return tc->rootfs;
+}
+
+/* Three versions of "tiny", each from its own root filesystem (two built): the newest built is
+ * the default, a version is chosen exactly or by its start, others are refused naming those
+ * there are. */
+static void test_find_versions(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, false))
+                return;
+        catalog_close(&f.cat);
+        f.loaded = false;
+        cJSON *j = cJSON_Parse(TOOLCHAIN);
+        REQUIRE(j);
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "rootfs", cJSON_CreateString("base-new"));
+        cJSON_DeleteItemFromObjectCaseSensitive(j, "aliases"); /* the language's: from tiny.json */
+        char *doc_new = cJSON_PrintUnformatted(j);
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "rootfs", cJSON_CreateString("base-next"));
+        char *doc_next = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        char *t1 = tu_write_str(f.paths.toolchains_dir, "tiny@new.json", doc_new);
+        char *t2 = tu_write_str(f.paths.toolchains_dir, "tiny@next.json", doc_next);
+        rc_err_t err = {0};
+        bool ok = t1 && t2 && fake_built(&f, "base", "tinysh 1:1.9.2-5\n") &&
+                  fake_built(&f, "base-new", "other 1\ntinysh 1.19.0+dfsg-1\n") &&
+                  CHECK_OK_E(catalog_load(&f.cat, &f.paths, &err), err);
+        f.loaded = ok;
+        if (ok) {
+                CHECK_INT_EQ(f.cat.set.n, 3);
+                CHECK_STR_EQ(found_rootfs(&f, "tiny", NULL), "base-new"); /* the newest */
+                CHECK_STR_EQ(found_rootfs(&f, "tn", NULL), "base-new");   /* by its alias */
+                CHECK_STR_EQ(found_rootfs(&f, "tiny", ""), "base-new");
+                CHECK_STR_EQ(found_rootfs(&f, "tiny", "*"), "base-new");
+                CHECK_STR_EQ(found_rootfs(&f, "tiny", "1"), "base-new");
+                CHECK_STR_EQ(found_rootfs(&f, "tiny", "1.x"), "base-new");
+                CHECK_STR_EQ(found_rootfs(&f, "tiny", "1.9"), "base");
+                CHECK_STR_EQ(found_rootfs(&f, "tn", "1.9.2"), "base");
+                CHECK_STR_EQ(found_rootfs(&f, "tiny", "1.19.0"), "base-new");
+
+                static const char *const refused[] = {"1.1", "1.9.", "2", "1.19.0.1", "x1"};
+                for (size_t i = 0; i < TU_COUNT(refused); i++) {
+                        const toolchain_t *tc = NULL;
+                        rc_err_t e = {0};
+                        char *want = tu_strf("tiny has no version '%s' (versions: 1.19.0, 1.9.2)",
+                                             refused[i]);
+                        if (CHECK_FAIL(catalog_find(&f.cat, "tiny", refused[i], &tc, &e), -ESRCH))
+                                CHECK_CONTAINS(e.msg, want);
+                        free(want);
+                }
+                const toolchain_t *tc = NULL;
+                rc_err_t e = {0};
+                if (CHECK_FAIL(catalog_find(&f.cat, "cobol", NULL, &tc, &e), -ENOENT))
+                        CHECK_CONTAINS(e.msg, "unknown language 'cobol'");
+
+                /* every version, newest first; the one not built last */
+                size_t n = 0;
+                catalog_variant_t *v = catalog_variants(&f.cat, "tiny", &n);
+                if (CHECK(v != NULL) && CHECK_INT_EQ(n, 3)) {
+                        CHECK_STR_EQ(v[0].version, "1.19.0");
+                        CHECK_STR_EQ(v[1].version, "1.9.2");
+                        CHECK(v[2].version == NULL);
+                        CHECK_STR_EQ(v[2].tc->rootfs, "base-next");
+                }
+                catalog_variants_free(v, n);
+
+                /* the run document's "version" */
+                static const struct {
+                        const char *doc, *code, *msg;
+                } cases[] = {
+                    {"{\"language\": \"tiny\", \"version\": \"3\", \"source\": \"x\"}",
+                     "unknown_version", "tiny has no version '3' (versions: 1.19.0, 1.9.2)"},
+                    {"{\"language\": \"tiny\", \"version\": 1.9, \"source\": \"x\"}", "bad_request",
+                     "\"version\" must be a string"},
+                    /* chosen, but (here) not really built: unpacking it fails */
+                    {"{\"language\": \"tiny\", \"version\": \"1.9\", \"source\": \"x\"}",
+                     "unavailable", "base.tar.zst"},
+                    {"{\"language\": \"tiny\", \"source\": \"x\"}", "unavailable",
+                     "base-new.tar.zst"},
+                };
+                for (size_t i = 0; i < TU_COUNT(cases); i++) {
+                        run_request_t rr;
+                        cJSON *doc = NULL;
+                        const char *code = NULL;
+                        char msg[600] = "";
+                        if (!CHECK_INT_EQ(
+                                parse(&f, cases[i].doc, &rr, &doc, &code, msg, sizeof(msg)), -1))
+                                fprintf(stderr, "  for %s\n", cases[i].doc);
+                        CHECK_STR_EQ(code, cases[i].code);
+                        CHECK_CONTAINS(msg, cases[i].msg);
+                        run_request_free(&rr);
+                        cJSON_Delete(doc);
+                }
+        }
+        free(t1);
+        free(t2);
+        free(doc_new);
+        free(doc_next);
+        fixture_close(&f);
+}
+
+/* With no version built, a request without a version goes to the first toolchain (whose
+ * missing root filesystem is then the answer); one with a version names none. */
+static void test_find_none_built(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, false))
+                return;
+        catalog_close(&f.cat);
+        f.loaded = false;
+        cJSON *j = cJSON_Parse(TOOLCHAIN);
+        REQUIRE(j);
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "rootfs", cJSON_CreateString("base-new"));
+        char *doc_new = cJSON_PrintUnformatted(j);
+        cJSON_Delete(j);
+        char *t1 = tu_write_str(f.paths.toolchains_dir, "tiny@new.json", doc_new);
+        rc_err_t err = {0};
+        f.loaded = t1 && CHECK_OK_E(catalog_load(&f.cat, &f.paths, &err), err);
+        if (f.loaded) {
+                CHECK_STR_EQ(found_rootfs(&f, "tiny", NULL), "base");
+                const toolchain_t *tc = NULL;
+                if (CHECK_FAIL(catalog_find(&f.cat, "tiny", "1", &tc, &err), -ESRCH))
+                        CHECK_CONTAINS(err.msg, "tiny has no version '1' (versions: none built)");
+        }
+        free(t1);
+        free(doc_new);
+        fixture_close(&f);
+}
+
 static void test_load_profile(void)
 {
         struct fixture f;
@@ -240,8 +399,8 @@ out:
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_request_refusals),
-            TU_TEST(test_request_to_job_spec),
+            TU_TEST(test_request_refusals), TU_TEST(test_request_to_job_spec),
+            TU_TEST(test_find_versions),    TU_TEST(test_find_none_built),
             TU_TEST(test_load_profile),
             TU_TEST(test_rescan),
         };

@@ -384,7 +384,8 @@ static void test_set_load_duplicates(void)
         cJSON_Delete(j);
         f[5] = tu_write_str(d3, "b.json", py_c);
 
-        expect_load_error(d1, EEXIST, "name \"python\" is already taken", "b.json");
+        expect_load_error(d1, EEXIST,
+                          "\"python\" from root filesystem \"python\" is already loaded", "b.json");
         expect_load_error(d2, EEXIST, "alias \"gcc\" is already taken", "b.json");
         expect_load_error(d3, EEXIST, "alias \"c\" is already taken", "b.json");
         for (size_t i = 0; i < TU_COUNT(f); i++)
@@ -395,6 +396,95 @@ static void test_set_load_duplicates(void)
         free(d1);
         free(d2);
         free(d3);
+}
+
+/* Versions of one language: several files with one name, each from its own root filesystem;
+ * the language's aliases may be repeated by its versions but not used by another language. */
+static void test_set_load_versions(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *ok_dir = tu_strf("%s/versions", dir);
+        char *bad_dir = tu_strf("%s/alias-of-other", dir);
+        char *bad2_dir = tu_strf("%s/name-is-alias", dir);
+        REQUIRE(mkdir(ok_dir, 0755) == 0 && mkdir(bad_dir, 0755) == 0 &&
+                mkdir(bad2_dir, 0755) == 0);
+        cJSON *j = cJSON_Parse(PY_DOC);
+        REQUIRE(j);
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "rootfs", cJSON_CreateString("python-new"));
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "aliases", cJSON_Parse("[\"py\"]"));
+        char *py_new = cJSON_PrintUnformatted(j);
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "name", cJSON_CreateString("snake"));
+        char *snake_py = cJSON_PrintUnformatted(j); /* another language with python's alias */
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "name", cJSON_CreateString("py"));
+        cJSON_ReplaceItemInObjectCaseSensitive(j, "aliases", cJSON_Parse("[]"));
+        char *named_py = cJSON_PrintUnformatted(j); /* a language named as python's alias */
+        cJSON_Delete(j);
+        char *f[7] = {
+            tu_write_str(ok_dir, "python.json", PY_DOC),
+            tu_write_str(ok_dir, "python@new.json", py_new),
+            tu_write_str(ok_dir, "c.json", FULL_DOC),
+            tu_write_str(bad_dir, "python.json", PY_DOC),
+            tu_write_str(bad_dir, "snake.json", snake_py),
+            tu_write_str(bad2_dir, "python.json", PY_DOC),
+            tu_write_str(bad2_dir, "py.json", named_py),
+        };
+        toolchain_set_t set = {0};
+        rc_err_t err = {0};
+        if (CHECK_OK_E(toolchain_set_load(&set, ok_dir, &err), err) && CHECK_INT_EQ(set.n, 3)) {
+                /* file order: python.json before python@new.json */
+                CHECK_STR_EQ(set.items[1]->rootfs, "python");
+                CHECK_STR_EQ(set.items[2]->rootfs, "python-new");
+                CHECK(toolchain_set_find(&set, "python") == set.items[1]);
+                CHECK(toolchain_set_find(&set, "py") == set.items[1]);
+                CHECK(toolchain_set_find(&set, "python3") == set.items[1]);
+        }
+        toolchain_set_free(&set);
+        expect_load_error(bad_dir, EEXIST, "alias \"py\" is already taken", "snake.json");
+        /* py.json loads first (file order) and python.json's alias "py" is its name */
+        expect_load_error(bad2_dir, EEXIST, "alias \"py\" is already taken", "python.json");
+        for (size_t i = 0; i < TU_COUNT(f); i++)
+                free(f[i]);
+        free(py_new);
+        free(snake_py);
+        free(named_py);
+        free(ok_dir);
+        free(bad_dir);
+        free(bad2_dir);
+}
+
+static void test_versions(void)
+{
+        static const struct {
+                const char *a, *b;
+                int cmp;
+        } cmps[] = {
+            {"1.19.8", "1.24.4", -1}, {"1.9", "1.19", -1},       {"1.19", "1.19.1", -1},
+            {"14.2.0", "12.2.0", 1},  {"20.19.2", "18.20.4", 1}, {"3.13.5", "3.13.5", 0},
+            {"1.010", "1.10", 0},     {"1.2a", "1.2b", -1},      {"", "1", -1},
+        };
+        for (size_t i = 0; i < TU_COUNT(cmps); i++) {
+                int c = toolchain_version_cmp(cmps[i].a, cmps[i].b);
+                int back = toolchain_version_cmp(cmps[i].b, cmps[i].a);
+                if (!CHECK_INT_EQ((c > 0) - (c < 0), cmps[i].cmp) ||
+                    !CHECK_INT_EQ((back > 0) - (back < 0), -cmps[i].cmp))
+                        fprintf(stderr, "  comparing %s and %s\n", cmps[i].a, cmps[i].b);
+        }
+        static const struct {
+                const char *version, *want;
+                bool match;
+        } m[] = {
+            {"1.24.4", NULL, true},        {"1.24.4", "", true},       {"1.24.4", "*", true},
+            {"1.24.4", "x", true},         {"1.24.4", "latest", true}, {"1.24.4", "1.24.4", true},
+            {"1.24.4", "1.24", true},      {"1.24.4", "1", true},      {"1.24.4", "1.x", true},
+            {"1.24.4", "1.24.*", true},    {"1.24.4", "1.2", false},   {"1.24.4", "1.24.", false},
+            {"1.24.4", "1.24.4.1", false}, {"1.24.4", "2", false},     {"1.24.4", "v1.24", false},
+            {"1.24.4", ".x", false},
+        };
+        for (size_t i = 0; i < TU_COUNT(m); i++)
+                if (!CHECK(toolchain_version_matches(m[i].version, m[i].want) == m[i].match))
+                        fprintf(stderr, "  %s for %s: expected %s\n", m[i].version,
+                                m[i].want ? m[i].want : "NULL", m[i].match ? "a match" : "none");
 }
 
 static void test_set_load_errors(void)
@@ -677,6 +767,8 @@ int main(int argc, char **argv)
             TU_TEST(test_parse_trailing_garbage),
             TU_TEST(test_set_load_and_find),
             TU_TEST(test_set_load_duplicates),
+            TU_TEST(test_set_load_versions),
+            TU_TEST(test_versions),
             TU_TEST(test_set_load_errors),
             TU_TEST(test_expand_sources),
             TU_TEST(test_expand_entry_and_args),

@@ -634,9 +634,9 @@ def unknown_extension(t):
 
 GLOBAL_OPTS = ["--toolchains", "--rootfs-dir", "--state-dir", "--rlimit-only", "--help"]
 COMMAND_OPTS = {
-    "run": ["--lang", "--name", "--stdin", "--json", "--wall-ms", "--cpu-ms", "--memory-mb",
-            "--processes", "--output-bytes", "--file-size-mb", "--disk-mb", "--open-files",
-            "--stack-mb"],
+    "run": ["--lang", "--lang-version", "--name", "--stdin", "--json", "--wall-ms", "--cpu-ms",
+            "--memory-mb", "--processes", "--output-bytes", "--file-size-mb", "--disk-mb",
+            "--open-files", "--stack-mb"],
     "serve": ["--config", "--listen", "--max-concurrent", "--queue", "--pool", "--warm"],
     "batch": ["--pool", "--warm"],
     "languages": ["--json"],

@@ -96,9 +96,10 @@ def check_result(t, j, language, compiled=False):
 def python_version(t, srv):
     r = http_req(t, srv, "GET", "/api/v2/runtimes")
     t.eq(r.status, 200, "GET /api/v2/runtimes status")
-    py_rt = [e for e in r.json if e.get("language") == "python"]
-    t.eq(len(py_rt), 1, "python entries in the runtimes")
-    return py_rt[0]["version"]
+    py_rt = [e["version"] for e in r.json if e.get("language") == "python"]
+    t.check(py_rt, "no python in the runtimes")
+    # the newest, which "*" runs (README, "Versions")
+    return max(py_rt, key=lambda v: [int(x) for x in v.split(".")])
 
 
 def node_modules():
@@ -207,8 +208,22 @@ def runtimes_packages(t):
     with srv:
         r = http_req(t, srv, "GET", "/api/v2/runtimes")
         t.eq(r.status, 200, "GET /api/v2/runtimes status")
-        rts = {e["language"]: e for e in r.json}
-        t.eq(len(rts), len(r.json), "one entry per language")
+        # one runtime per version of a language (README, "Versions"); the checks below are
+        # of each language's default (its newest) and that every version built is listed
+        t.eq(len({(e["language"], e["version"]) for e in r.json}), len(r.json),
+             "one entry per language and version")
+        rts = {}
+        for e in r.json:
+            d = info.get(e["language"])
+            if e["language"] not in rts or (d and e["version"] == piston_form(d["version"])):
+                rts[e["language"]] = e
+        for name, e in info.items():
+            for ver in e.get("versions", []):
+                if ver["available"]:
+                    t.check({"language": name, "version": piston_form(ver["version"])}.items()
+                            <= next((x.items() for x in r.json if x["language"] == name
+                                     and x["version"] == piston_form(ver["version"])), {}.items()),
+                            "runtime %s %s missing" % (name, ver["version"]))
         t.check("klingon" not in rts, "a language without its root filesystem is left out: %r"
                 % rts.get("klingon"))
         # every language of the toolchains whose root filesystem is built, and only those
@@ -230,13 +245,13 @@ def runtimes_packages(t):
 
         r = http_req(t, srv, "GET", "/api/v2/packages")
         t.eq(r.status, 200, "GET /api/v2/packages status")
-        pk = {e["language"]: e for e in r.json}
+        pk = {(e["language"], e["language_version"]): e for e in r.json}
         for e in r.json:
             t.eq(set(e), {"language", "language_version", "installed"}, "package keys")
-        t.eq(pk["klingon"], {"language": "klingon", "language_version": None, "installed": False},
+        t.eq(pk[("klingon", None)], {"language": "klingon", "language_version": None, "installed": False},
              "a language whose root filesystem is missing")
         for name, rt in rts.items():
-            t.eq(pk[name], {"language": name, "language_version": rt["version"],
+            t.eq(pk[(name, rt["version"])], {"language": name, "language_version": rt["version"],
                             "installed": True}, "package %s" % name)
         expect_message(t, srv, {"language": "klingon", "version": "*",
                                 "files": [{"content": "print(1)"}]},
@@ -269,7 +284,8 @@ def runtimes_while_unpacking(t):
             t.check(took < hold_s / 2, "GET /api/v2/runtimes took %.1fs with the unpacking lock "
                     "held: it waits for root filesystems" % took)
             names = sorted(e["language"] for e in r.json)
-            want = sorted(n for n, e in info.items() if e.get("available"))
+            want = sorted(n for n, e in info.items()  # a runtime per version built
+                          for v in e["versions"] if v["available"])
             t.eq(names, want, "runtimes listed (the languages whose root filesystem is built)")
             t0 = time.monotonic()
             r = http_req(t, srv, "GET", "/api/v2/packages", timeout=60)
@@ -432,7 +448,7 @@ def versions(t):
                                                                            patch + 1),
                "^%d" % (major - 1), "<%d" % major, "~%d.%d" % (major, minor + 1),
                "%d - %d" % (major, major + 1), "%d.%d.%d-beta" % (major, minor, patch),
-               "latest", ">=%d <%d.%d" % (major, major, minor)]
+               "latest", ">=%d.%d <%d.%d" % (major, minor, major, minor)]
         for rng in bad:
             expect_message(t, srv, py("print(1)", version=rng),
                            "python-%s runtime is unknown" % rng,
