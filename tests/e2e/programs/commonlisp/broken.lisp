@@ -1,0 +1,6 @@
+;; A definition that is never closed: the reader reaches the end of the
+;; file before (main) is ever read, so nothing is printed.
+(defun main ()
+  (format t "Hello from commonlisp~%")
+
+(main)

@@ -1,0 +1,3 @@
+(format t "before exit~%")
+(finish-output)
+(sb-ext:exit :code 3)

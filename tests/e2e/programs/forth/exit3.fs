@@ -1,0 +1,3 @@
+\ (bye) leaves Gforth with the exit status on the stack.
+." before exit" cr
+3 (bye)

@@ -1,0 +1,2 @@
+printf("before exit\n");
+exit(3);

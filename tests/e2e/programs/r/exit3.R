@@ -1,0 +1,2 @@
+cat("before exit\n")
+quit(save = "no", status = 3)

@@ -1,0 +1,4 @@
+#lang racket/base
+(displayln "before exit")
+(flush-output)
+(exit 3)

@@ -1,0 +1,3 @@
+(display "before exit")
+(newline)
+(exit 3)
