@@ -45,8 +45,13 @@ def matrix(lang):
     if "runtime_error" in mem["statuses"] and not (isinstance(msg, str) and msg):
         raise Fail("%s: memory.message (what stderr holds on a runtime_error) is required "
                    "when runtime_error is allowed: %r" % (where, msg))
+    for key, fields in (("args", ("argv", "stdout")), ("exit3", ("exit_code", "stdout"))):
+        alt = m.get(key)
+        if alt is not None and not (isinstance(alt, dict) and set(alt) == set(fields)):
+            raise Fail("%s: \"%s\" must be {%s}: %r" % (where, key, ", ".join(fields), alt))
     return {"broken": broken, "memory_mb": mem["memory_mb"], "statuses": mem["statuses"],
-            "message": msg}
+            "message": msg, "args": m.get("args"), "exit3": m.get("exit3"),
+            "not_applicable": m.get("not_applicable")}
 
 
 def expect_compile_ok(t, lang, obj):
@@ -84,10 +89,15 @@ def make_lang_cases(lang):
         t.check(not exts or any(tc.get("source_file", "").endswith(e) for e in exts),
                 "source_file %r ends with none of source_extensions %r"
                 % (tc.get("source_file"), exts))
-        matrix(lang)
+        m = matrix(lang)
+        na = m.get("not_applicable") or {}
+        t.check(isinstance(na, dict) and set(na) <= {"args", "exit3"} and
+                all(isinstance(v, str) and len(v) > 20 for v in na.values()),
+                "not_applicable: only args and exit3, each with its reason: %r" % na)
         d = os.path.join(PROGRAMS, lang)
         for name in MATRIX_PROGRAMS:
-            src(lang, name)
+            if name not in na:
+                src(lang, name)
         for name in ("hello", "stdin"):  # the toolchain's examples: no second copy
             dup = os.path.join(d, "%s.%s" % (name, EXT[lang]))
             t.check(not os.path.exists(dup), "%s duplicates the toolchain's examples.%s: "
@@ -117,7 +127,11 @@ def make_lang_cases(lang):
         expect_stage(t, obj["run"], "run", status="ok", exit_code=0, signal=None,
                      stdout=ex["stdout"])
 
-    @case("%s.args" % lang, lang=lang)
+    # matrix.json "not_applicable": a case the language cannot have (Brainfuck has no command
+    # line and no exit status of its own); its reason is checked by the programs case and
+    # listed in docs/LANGUAGES.md
+    not_applicable = (matrix_info(lang) or {}).get("not_applicable") or {}
+
     def args(t):
         # matrix.json "args" ({"argv", "stdout"}) replaces the default for a language that
         # cannot take any argument (bc: numbers only)
@@ -127,7 +141,6 @@ def make_lang_cases(lang):
         expect_stage(t, obj["run"], "run", status="ok", exit_code=0, signal=None,
                      stdout=alt.get("stdout", ARGS_EXPECT))
 
-    @case("%s.exit_code" % lang, lang=lang)
     def exit_code(t):
         # matrix.json "exit3" ({"exit_code", "stdout"}) for a language with no exit status of
         # its choosing (bc: 1 after an error)
@@ -137,6 +150,11 @@ def make_lang_cases(lang):
         expect_stage(t, obj["run"], "run", status="runtime_error",
                      exit_code=alt.get("exit_code", 3), signal=None,
                      stdout=alt.get("stdout", "before exit\n"))
+
+    if "args" not in not_applicable:
+        case("%s.args" % lang, lang=lang)(args)
+    if "exit3" not in not_applicable:
+        case("%s.exit_code" % lang, lang=lang)(exit_code)
 
     @case("%s.human_hello" % lang, lang=lang)
     def human_hello(t):
