@@ -1,3 +1,3 @@
 fun main() {
-    println("Hello " + undeclaredVariableXyz)
+    println("value: " + undeclaredVariableXyz)
 }
