@@ -1,0 +1,2 @@
+(println "Hello"
+(defn f [x] (+ x 1)

@@ -1,0 +1,3 @@
+(println "before exit")
+(flush)
+(System/exit 3)

@@ -1,0 +1,11 @@
+using System;
+
+class Program
+{
+    static void Main(string[] args)
+    {
+        Console.WriteLine("argc=" + args.Length);
+        foreach (string a in args)
+            Console.WriteLine("[" + a + "]");
+    }
+}

@@ -1,0 +1,2 @@
+IO.puts("Hello")
+x = (1 +

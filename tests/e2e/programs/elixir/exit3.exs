@@ -1,0 +1,2 @@
+IO.puts("before exit")
+System.halt(3)

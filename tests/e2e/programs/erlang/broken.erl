@@ -1,0 +1,4 @@
+main(_) ->
+    io:format("Hello~n"),
+    X = (1 + ,
+    X.

@@ -1,0 +1,3 @@
+main(_) ->
+    io:format("before exit~n"),
+    halt(3).

@@ -1,0 +1,2 @@
+println "Hello"
+def x = (1 + 

@@ -1,0 +1,2 @@
+println "before exit"
+System.exit(3)
