@@ -228,6 +228,14 @@ char *rootfs_upstream_version(const char *v)
         if (really && (size_t)(really - v) < strcspn(v, "-"))
                 v = really + strlen("+really");
         size_t n = strcspn(v, "-+~");
+        /* a repacked upstream tarball: "1.14.0.dfsg" is Elixir 1.14.0 */
+        static const char *const repack[] = {".dfsg", ".ds"};
+        for (size_t i = 0; i < sizeof(repack) / sizeof(repack[0]); i++) {
+                size_t rl = strlen(repack[i]);
+                if (n > rl && strncmp(v + n - rl, repack[i], rl) == 0 &&
+                    (n == rl || v[n - rl - 1] != '.'))
+                        n -= rl;
+        }
         return strndup(v, n);
 }
 

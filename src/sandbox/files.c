@@ -19,10 +19,12 @@
 #define SB_PATH_MAX       200
 #define SB_PATH_DEPTH_MAX 8
 
+/* '$' is in the class files of Java's nested classes and of every Scala object (Main$.class),
+ * which a compile stage hands to the run stage; not at a name's start ("$HOME"). */
 static bool name_char_ok(char c)
 {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '.' || c == '_' || c == '-' || c == '+' || c == '@';
+               c == '.' || c == '_' || c == '-' || c == '+' || c == '@' || c == '$';
 }
 
 bool sb_path_valid(const char *path)
@@ -46,7 +48,7 @@ bool sb_path_valid(const char *path)
                                 return false;
                         /* A name that starts with '-' would reach a compiler's argv as an
                          * option ("-B.c" makes gcc run a planted ./.ccollect2). */
-                        if (comp[0] == '-')
+                        if (comp[0] == '-' || comp[0] == '$')
                                 return false;
                         if (++depth > SB_PATH_DEPTH_MAX)
                                 return false;

@@ -50,8 +50,20 @@ static void test_id_map_line_truncated(void)
 static void test_path_valid_accepts(void)
 {
         static const char *const good[] = {
-            "main.c", "src/util.h", "a-b_c+1@x.y", "Makefile", "a/b/c/d/e/f/g/h",          "..a",
-            "a..",    ".hidden",    "x.tar.gz",    "A/B9",     "node_modules/@scope/x.js", "a@b.c",
+            "main.c",
+            "src/util.h",
+            "a-b_c+1@x.y",
+            "Makefile",
+            "a/b/c/d/e/f/g/h",
+            "..a",
+            "a..",
+            ".hidden",
+            "x.tar.gz",
+            "A/B9",
+            "node_modules/@scope/x.js",
+            "a@b.c",
+            "Main$.class",
+            "Outer$Inner$1.class",
         };
         for (size_t i = 0; i < TU_COUNT(good); i++)
                 if (!sb_path_valid(good[i]))
@@ -65,13 +77,16 @@ static void test_path_valid_accepts(void)
 static void test_path_valid_rejects(void)
 {
         static const char *const bad[] = {
-            "",       "/etc/passwd", "../x",        "a/../b",
-            "a//b",   "a/",          ".",           "..",
-            "./a",    "a/.",         "a/..",        "a b",
-            "a\nb",   "tab\tx",      "a\\b",        "a*b",
-            "$HOME",  "a:b",         "caf\xC3\xA9", "a/b/c/d/e/f/g/h/i", /* 9 levels */
-            "/",      "//",          "-B.c",        "src/-o",
-            "--help", "@opts.c",     "@",           "@x/main.c",
+            "",       "/etc/passwd", "../x",
+            "a/../b", "a//b",        "a/",
+            ".",      "..",          "./a",
+            "a/.",    "a/..",        "a b",
+            "a\nb",   "tab\tx",      "a\\b",
+            "a*b",    "$HOME",       "a/$x",
+            "a:b",    "caf\xC3\xA9", "a/b/c/d/e/f/g/h/i", /* 9 levels */
+            "/",      "//",          "-B.c",
+            "src/-o", "--help",      "@opts.c",
+            "@",      "@x/main.c",
         };
         for (size_t i = 0; i < TU_COUNT(bad); i++)
                 if (sb_path_valid(bad[i]))
