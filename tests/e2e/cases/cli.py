@@ -244,7 +244,7 @@ def unreadable_tarball(t):
     if os.geteuid() == 0:
         t.skip("root can read a mode 000 file")
     rootfs = fake_rootfs_dir(t, secrets.token_bytes(4096))
-    os.chmod(os.path.join(rootfs, "python.tar.zst"), 0)
+    os.chmod(os.path.join(rootfs, python_rootfs_name(t) + ".tar.zst"), 0)
     state = t.tmpdir()
     r = t.runcell("--rootfs-dir", rootfs, "--state-dir", state,
                   "run", "--lang", "python", hello_py())
