@@ -401,8 +401,7 @@ int main(int argc, char **argv)
         static const tu_test_t tests[] = {
             TU_TEST(test_request_refusals), TU_TEST(test_request_to_job_spec),
             TU_TEST(test_find_versions),    TU_TEST(test_find_none_built),
-            TU_TEST(test_load_profile),
-            TU_TEST(test_rescan),
+            TU_TEST(test_load_profile),     TU_TEST(test_rescan),
         };
         return tu_main("test_engine", tests, TU_COUNT(tests), argc, argv);
 }
