@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -189,13 +188,7 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
         job_spec_t checker;
         job_input_file_t checker_file = {0};
         char *checker_text = NULL; /* before any goto out */
-        sigset_t stop;
-        sigemptyset(&stop);
-        sigaddset(&stop, SIGINT);
-        sigaddset(&stop, SIGTERM);
-        sigaddset(&stop, SIGHUP);
-        sigprocmask(SIG_BLOCK, &stop, NULL);
-        int cancel_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+        int cancel_fd = cli_cancel_fd();
         if (load_tests(o->tests_dir, &tf, &ntf) || cli_run_setup(&cr, paths))
                 goto out;
         jc.tests = tf;

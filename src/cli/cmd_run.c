@@ -385,6 +385,17 @@ static void on_cancel(void *ud, unsigned ev)
         p->w_cancel = NULL;
 }
 
+int cli_cancel_fd(void)
+{
+        sigset_t stop;
+        sigemptyset(&stop);
+        sigaddset(&stop, SIGINT);
+        sigaddset(&stop, SIGTERM);
+        sigaddset(&stop, SIGHUP);
+        sigprocmask(SIG_BLOCK, &stop, NULL);
+        return signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
 int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
 {
         const run_opts_t *o = &r->o;
@@ -450,13 +461,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         pump_t p = {0};
         /* Ctrl-C, SIGTERM or SIGHUP end the run, not runcell: the sandbox is killed, the verdict is
          * "killed", the output so far is reported, and nothing is left behind. */
-        sigset_t stop;
-        sigemptyset(&stop);
-        sigaddset(&stop, SIGINT);
-        sigaddset(&stop, SIGTERM);
-        sigaddset(&stop, SIGHUP);
-        sigprocmask(SIG_BLOCK, &stop, NULL);
-        int cancel_fd = signalfd(-1, &stop, SFD_CLOEXEC | SFD_NONBLOCK);
+        int cancel_fd = cli_cancel_fd();
         if (cli_run_setup(&cr, paths))
                 goto out;
         bool streamed = stream_stdin(&o);

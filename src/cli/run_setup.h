@@ -48,6 +48,9 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge);
 /* r->o parsed: everything up to the first sandbox; 1 after saying what failed. */
 int cli_run_setup(cli_run_t *r, const rc_paths_t *paths);
 void cli_run_free(cli_run_t *r);
+/* Ctrl-C, SIGTERM and SIGHUP blocked and readable on the fd returned (-1 on failure): they end
+ * the run or judging, not runcell. */
+int cli_cancel_fd(void);
 /* The language whose toolchain lists name's extension in "source_extensions"; NULL (said only
  * when complain) when none or two do. */
 const toolchain_t *cli_guess_lang(const toolchain_set_t *set, const char *name, bool complain);
