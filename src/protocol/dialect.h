@@ -30,8 +30,12 @@ typedef enum dl_method {
         DL_HEAD = 1 << 2,
         DL_OPTIONS = 1 << 3,
         DL_WS = 1 << 4, /* a WebSocket upgrade */
+        DL_PUT = 1 << 5,
+        DL_DELETE = 1 << 6,
 } dl_method_t;
 
+/* A sub ending in "/*" matches one more path segment (no '/' in it, not empty), which
+ * dl_http_path_arg() gives; a route without the wildcard for the same path wins over it. */
 typedef struct dl_route {
         const char *sub;  /* appended to the dialect's base path ("" is the base itself) */
         unsigned methods; /* dl_method_t bits */
@@ -94,6 +98,11 @@ typedef struct dialect {
         void (*run_event)(dl_run_t *r, const dl_event_t *ev); /* only while its client is there */
         void (*run_free)(dl_run_t *r); /* the run is going away: free what run data holds */
         void (*metrics)(buf_t *out);   /* Prometheus lines of its own */
+        /* The server is listening (its catalogue and store are open): a dialect with stored
+         * work resumes it here (dl_run_submit). Called once. */
+        void (*start)(void);
+        /* The server is about to exit (every run is over): free what start set up. */
+        void (*stop)(void);
 } dialect_t;
 
 /* The table (dialects.c). */
@@ -117,6 +126,18 @@ typedef struct dl_error {
  * output limit). The run document's "interactive": true keeps a connection's run's stdin
  * open after "stdin" for dl_run_stdin(). */
 dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e);
+/* A run with no client (a stored submission, resumed or submitted earlier) of dialect d: as
+ * dl_run_start, and kept (dl_run_keep) from the start. */
+dl_run_t *dl_run_submit(const dialect_t *d, cJSON *doc, const char *id, dl_error_t *e);
+/* The run goes on when its client goes (instead of being killed), and its events keep coming
+ * to run_event, with dl_run_conn and dl_run_http NULL from then on. */
+void dl_run_keep(dl_run_t *r);
+/* The client no longer wants this run's events (an HTTP request answered before the run is
+ * over): the run goes on, kept. */
+void dl_run_detach(dl_run_t *r);
+/* The server is stopping (SIGTERM): a kept run that ends now, or DL_EV_DROPPED, was cut short
+ * by the stop, not by its program. */
+bool dl_draining(void);
 const char *dl_run_id(const dl_run_t *r);
 void *dl_run_data(dl_run_t *r);
 dl_conn_t *dl_run_conn(const dl_run_t *r); /* NULL once the client is gone */
@@ -147,6 +168,16 @@ void dl_conn_idle_timeout(dl_conn_t *c, int idle_ms);
 void dl_conn_close_after(dl_conn_t *c, int ms, int status, const char *reason);
 /* A URL argument of the upgrade request ("name=" form), or NULL. */
 const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size);
+
+/* The request's path segment matched by a route's "/*" ("" for other routes), decoded. */
+const char *dl_http_path_arg(dl_http_t *h);
+/* A URL argument ("name=" form, decoded), or NULL. Only inside the http callback. */
+const char *dl_http_arg(dl_http_t *h, const char *name, char *buf, size_t size);
+/* A request header ("x-auth-token:" form, lower case with the colon), or NULL. Only inside
+ * the http callback. */
+const char *dl_http_req_header(dl_http_t *h, const char *name, char *buf, size_t size);
+/* The runcell token the request was admitted with (-1: none configured). */
+int dl_http_token(const dl_http_t *h);
 
 /* Answer an HTTP request (once). The body is taken over (NULL: none). */
 void dl_http_json(dl_http_t *h, int status, cJSON *body);

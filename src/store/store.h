@@ -1,0 +1,145 @@
+/* The submission store: submissions (a request, its state, its result) kept by token, so that
+ * a client submits now and reads later, and the work survives a restart of runcell.
+ *
+ * This is an interface with back-ends behind it (store.c dispatches): SQLite now
+ * (store_sqlite.c, WAL mode, one file in the state directory), PostgreSQL later for several
+ * nodes sharing work. No SQL outside the back-ends. Dialect code sees submissions, never
+ * tables.
+ *
+ * A submission's life: inserted SUB_QUEUED; a node that starts its run takes a lease (owner,
+ * expiry; attempts + 1) and it is SUB_RUNNING; finished it is SUB_DONE with the dialect's
+ * result document. A node that dies leaves its leases behind: at its next start (or, for
+ * another node, once the lease expires) store_recover() puts such submissions back in the
+ * queue, at most max_attempts runs in all; past that they are SUB_DONE with an error and no
+ * result (the dialect reports it as its internal error).
+ *
+ * Times are wall-clock milliseconds since the epoch. Calls are not thread-safe on one
+ * store_t; a thread opens its own (the callback deliverer does). */
+#ifndef RUNCELL_STORE_STORE_H
+#define RUNCELL_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/err.h"
+
+typedef struct store store_t;
+
+typedef enum sub_state {
+        SUB_QUEUED = 1,
+        SUB_RUNNING = 2,
+        SUB_DONE = 3,
+} sub_state_t;
+
+typedef enum cb_state {
+        CB_NONE = 0,      /* no callback_url */
+        CB_PENDING = 1,   /* done, not yet delivered; next try at callback_next_ms */
+        CB_DELIVERED = 2, /* the receiver answered 2xx */
+        CB_FAILED = 3,    /* given up after the configured tries */
+} cb_state_t;
+
+#define STORE_TOKEN_MAX   40 /* a UUID and its NUL */
+#define STORE_DIALECT_MAX 32
+#define STORE_OWNER_MAX   64
+
+typedef struct submission {
+        char token[STORE_TOKEN_MAX];
+        char dialect[STORE_DIALECT_MAX]; /* whose it is: the codec that runs and answers it */
+        sub_state_t state;
+        int attempts; /* runs started (leases taken) */
+        int64_t created_ms, started_ms, finished_ms; /* 0: not yet */
+        char *request;      /* the dialect's own request document (JSON text); never NULL */
+        char *result;       /* the dialect's answer once done (JSON text); NULL before, or
+                               when error says why there is none */
+        char *error;        /* done without a result: why ("interrupted 2 times"); else NULL */
+        char *callback_url; /* NULL: none */
+        cb_state_t callback_state;
+        int callback_attempts;
+        int64_t callback_next_ms;
+        char lease_owner[STORE_OWNER_MAX]; /* "" when not leased */
+        int64_t lease_expiry_ms;
+} submission_t;
+
+/* Free what a submission read from the store holds (not s itself). */
+void submission_free(submission_t *s);
+
+typedef struct store_opts {
+        int64_t max_age_s;  /* done submissions older than this are deleted; 0: kept */
+        int64_t max_count;  /* at most this many submissions: the oldest done ones go; 0: any */
+        int64_t max_bytes;  /* the database may not grow past this: inserts are refused
+                               (-ENOSPC) once it is reached; 0: no cap */
+        int max_attempts;   /* runs of one submission before it is given up (default 2) */
+        int64_t lease_ms;   /* how long a lease lasts unless renewed (default 60000) */
+} store_opts_t;
+
+/* The SQLite back-end: path is the database file (made with 0600, its directory must exist).
+ * The schema is brought up to date (migrations, each in a transaction) before this returns.
+ * 0, or -errno with err. */
+int store_open_sqlite(const char *path, const store_opts_t *o, store_t **out, rc_err_t *err);
+void store_close(store_t *st);
+
+/* The schema version the database holds now, and the newest this build knows. */
+int store_schema_version(store_t *st);
+int store_schema_latest(void);
+
+/* Insert submissions (state SUB_QUEUED, attempts 0, created_ms as given or now when 0), all
+ * or none (one transaction). -EEXIST for a token already there, -ENOSPC over max_bytes or
+ * max_count with nothing done left to prune. */
+int store_insert(store_t *st, const submission_t *subs, size_t n, rc_err_t *err);
+
+/* 1 and *out filled (submission_free it), 0 when there is no such token, -errno. */
+int store_get(store_t *st, const char *token, submission_t *out, rc_err_t *err);
+
+/* Take a queued submission's lease for owner until expiry_ms: SUB_RUNNING, attempts + 1,
+ * started_ms now. 1 taken (*attempts the new count), 0 when it is not queued (gone, running
+ * elsewhere, done). */
+int store_lease(store_t *st, const char *token, const char *owner, int64_t expiry_ms,
+                int *attempts, rc_err_t *err);
+/* Extend every lease owner holds to expiry_ms (a heartbeat). The count renewed or -errno. */
+int store_renew(store_t *st, const char *owner, int64_t expiry_ms, rc_err_t *err);
+/* A running submission goes back to the queue without counting the run (a node stopping on
+ * purpose before its run was over). 1 done, 0 not running. */
+int store_release(store_t *st, const char *token, rc_err_t *err);
+
+/* Done: result (JSON text) stored, lease cleared, finished_ms now; a callback_url makes the
+ * callback CB_PENDING, due now. 1 done, 0 no such submission (deleted meanwhile). */
+int store_finish(store_t *st, const char *token, const char *result, rc_err_t *err);
+
+/* At start (owner: this node) and from time to time: submissions running under owner, or
+ * under anyone with an expired lease, go back to the queue while attempts < max_attempts,
+ * else are done with error set. The number moved, or -errno. */
+int store_recover(store_t *st, const char *owner, rc_err_t *err);
+
+typedef int (*store_each_fn)(const submission_t *s, void *ud); /* nonzero stops the walk */
+
+/* Every submission of dialect (NULL: any) in state (0: any), oldest first. */
+int store_each(store_t *st, const char *dialect, sub_state_t state, store_each_fn fn, void *ud,
+               rc_err_t *err);
+
+/* A page of dialect's submissions, newest first: offset, at most limit; *total all of them. */
+int store_page(store_t *st, const char *dialect, int64_t offset, int64_t limit, store_each_fn fn,
+               void *ud, int64_t *total, rc_err_t *err);
+
+/* 1 deleted, 0 no such token. */
+int store_delete(store_t *st, const char *token, rc_err_t *err);
+
+/* Retention: done submissions past max_age_s, then the oldest done ones past max_count. The
+ * number deleted, or -errno. */
+int store_prune(store_t *st, rc_err_t *err);
+
+/* Callbacks due (CB_PENDING with callback_next_ms <= now), oldest first, at most limit. */
+int store_callbacks_due(store_t *st, int64_t now_ms, int limit, store_each_fn fn, void *ud,
+                        rc_err_t *err);
+/* After one try: delivered, or not (then next_ms is the next try, or 0 to give up: CB_FAILED);
+ * callback_attempts + 1. */
+int store_callback_tried(store_t *st, const char *token, bool delivered, int64_t next_ms,
+                         rc_err_t *err);
+
+/* The database file's size in bytes now. */
+int64_t store_size(store_t *st);
+
+/* Wall-clock milliseconds now. */
+int64_t store_now_ms(void);
+
+#endif
