@@ -17,6 +17,7 @@
 #include "engine/catalog.h"
 #include "engine/judge.h"
 #include "job/job.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/err.h"
 
@@ -189,6 +190,18 @@ int dl_error_status(const char *code);
 /* A response to a 429 carries Retry-After: 1. */
 
 catalog_t *dl_catalog(void);
+/* The server's submission store (store/store.h), NULL when it has none (no state directory,
+ * or "store": {"enabled": false}). Leases taken by this server name dl_node_id() as owner and
+ * last dl_lease_ms() (the server renews its own while it runs). */
+store_t *dl_store(void);
+const char *dl_node_id(void);
+int64_t dl_lease_ms(void);
+/* A submission just finished with a callback_url: the deliverer looks now, not at its next
+ * tick. */
+void dl_callbacks_kick(void);
+/* May a callback go to url (http:// to a host the config's "callbacks": {"allow_hosts"}
+ * lists)? false with the reason in msg. */
+bool dl_callback_allowed(const char *url, char *msg, size_t size);
 /* A value the client chose that goes back in every message about its run (a nonce) is at most
  * DL_ECHO_MAX bytes as compact JSON, as the native protocol's "id": otherwise one big nonce
  * would be copied into each chunk of output. NULL (absent) is fine. */
