@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ typedef struct url {
         char host[HOST_MAX]; /* without the brackets of an IPv6 literal */
         char port[8];        /* "80" when the URL names none */
         bool has_port;
-        bool v6; /* an IPv6 literal: [host] in the Host header */
+        bool v6;          /* an IPv6 literal: [host] in the Host header */
         const char *path; /* into the URL: "/..." up to '#', or "" for "/" */
         size_t path_len;
 } url_t;
@@ -334,8 +334,8 @@ int cb_http_put(const char *url, const char *body, int timeout_ms, int cancel_fd
                            "PUT %s%.*s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n"
                            "Content-Type: application/json\r\nContent-Length: %zu\r\n"
                            "User-Agent: runcell\r\nConnection: close\r\n\r\n",
-                           slash, (int)u.path_len, u.path, u.v6 ? "[" : "", u.host,
-                           u.v6 ? "]" : "", u.has_port ? ":" : "", u.has_port ? u.port : "", blen);
+                           slash, (int)u.path_len, u.path, u.v6 ? "[" : "", u.host, u.v6 ? "]" : "",
+                           u.has_port ? ":" : "", u.has_port ? u.port : "", blen);
         if (r >= 0)
                 r = buf_append(&req, body, blen);
         if (r < 0) {
