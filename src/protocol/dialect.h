@@ -35,8 +35,9 @@ typedef enum dl_method {
         DL_DELETE = 1 << 6,
 } dl_method_t;
 
-/* A sub ending in "/*" matches one more path segment (no '/' in it, not empty), which
- * dl_http_path_arg() gives; a route without the wildcard for the same path wins over it. */
+/* A sub ending in a slash and an asterisk matches one more path segment (no slash in it, not
+ * empty), which dl_http_path_arg() gives; a route without the wildcard for the same path wins over
+ * it. */
 typedef struct dl_route {
         const char *sub;  /* appended to the dialect's base path ("" is the base itself) */
         unsigned methods; /* dl_method_t bits */
@@ -170,7 +171,7 @@ void dl_conn_close_after(dl_conn_t *c, int ms, int status, const char *reason);
 /* A URL argument of the upgrade request ("name=" form), or NULL. */
 const char *dl_conn_urlarg(dl_conn_t *c, const char *name, char *buf, size_t size);
 
-/* The request's path segment matched by a route's "/*" ("" for other routes), decoded. */
+/* The request's path segment matched by a wildcard route ("" for other routes), decoded. */
 const char *dl_http_path_arg(dl_http_t *h);
 /* A URL argument ("name=" form, decoded), or NULL. Only inside the http callback. */
 const char *dl_http_arg(dl_http_t *h, const char *name, char *buf, size_t size);

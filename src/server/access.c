@@ -1,5 +1,6 @@
 /* Who may use the server: allowed origins (a browser's Origin header) and bearer tokens
- * (header, or ?token= on a WebSocket). Per-token run limits are applied at admission
+ * (Authorization: Bearer, X-Auth-Token as Judge0's clients send it, or ?token= on a
+ * WebSocket). Per-token run limits are applied at admission
  * (runs.c). */
 #include <string.h>
 
@@ -31,6 +32,8 @@ int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int
                 if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
                     strncmp(buf, "Bearer ", 7) == 0)
                         token = buf + 7;
+                else if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-auth-token:", 13) > 0)
+                        token = buf; /* Judge0's header, for its clients */
                 else if (ws)
                         /* browsers cannot set headers on a WebSocket: ?token= (the call returns
                          * the value inside buf, which holds "token=VALUE") */

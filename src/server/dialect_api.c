@@ -16,6 +16,16 @@ catalog_t *dl_catalog(void)
         return the_server ? the_server->cat : NULL;
 }
 
+store_t *dl_store(void)
+{
+        return the_server ? the_server->store : NULL;
+}
+
+const char *dl_node_id(void)
+{
+        return the_server ? the_server->node_id : "";
+}
+
 static int json_depth(const cJSON *j)
 {
         int deepest = 0;
@@ -216,6 +226,22 @@ void dl_run_eof(dl_run_t *r)
                 job_close_stdin(r->job);
 }
 
+void dl_run_keep(dl_run_t *r)
+{
+        r->kept = true;
+}
+
+void dl_run_detach(dl_run_t *r)
+{
+        r->kept = true;
+        run_orphan(r); /* kept: unlinked from its client, not killed */
+}
+
+bool dl_draining(void)
+{
+        return the_server && the_server->draining;
+}
+
 void dl_run_kill(dl_run_t *r, int sig)
 {
         if (r->state == RUN_QUEUED) {
@@ -231,6 +257,38 @@ void dl_run_kill(dl_run_t *r, int sig)
 }
 
 /* ------------------------------------------------------------------ HTTP */
+
+const char *dl_http_path_arg(dl_http_t *h)
+{
+        return h->path_arg;
+}
+
+const char *dl_http_arg(dl_http_t *h, const char *name, char *buf, size_t size)
+{
+        char key[64];
+        size_t n = strlen(name);
+        if (!h->wsi || n + 2 > sizeof(key))
+                return NULL;
+        /* lws matches a prefix: "name=" so that "fields" does not match "fieldsx" */
+        memcpy(key, name, n);
+        if (!n || name[n - 1] != '=')
+                key[n++] = '=';
+        key[n] = '\0';
+        return lws_get_urlarg_by_name(h->wsi, key, buf, (int)size);
+}
+
+const char *dl_http_req_header(dl_http_t *h, const char *name, char *buf, size_t size)
+{
+        if (!h->wsi)
+                return NULL;
+        int n = lws_hdr_custom_copy(h->wsi, buf, (int)size, name, (int)strlen(name));
+        return n >= 0 ? buf : NULL;
+}
+
+int dl_http_token(const dl_http_t *h)
+{
+        return h->token;
+}
 
 void dl_http_header(dl_http_t *h, const char *name, const char *value)
 {

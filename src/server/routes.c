@@ -36,12 +36,29 @@ void build_routes(server_t *srv)
 
 /* The first route for path that takes method (HEAD goes where GET does); *any: the path is
  * known at all. */
-const route_t *find_route(server_t *srv, const char *path, unsigned method, bool *any)
+bool route_wild(const route_t *rt)
 {
-        *any = false;
+        size_t n = strlen(rt->path);
+        return n >= 2 && strcmp(rt->path + n - 2, "/*") == 0;
+}
+
+/* A wildcard route's path matches path: the same up to the '*', then one segment, not empty, with
+ * no '/' in it. */
+static bool wild_match(const route_t *rt, const char *path)
+{
+        size_t n = strlen(rt->path) - 1; /* up to and with the '/' */
+        if (strncmp(rt->path, path, n) != 0)
+                return false;
+        const char *seg = path + n;
+        return *seg && !strchr(seg, '/');
+}
+
+static const route_t *find_in(server_t *srv, const char *path, unsigned method, bool wild,
+                              bool *any)
+{
         for (int i = 0; i < srv->nroutes; i++) {
                 const route_t *rt = &srv->routes[i];
-                if (strcmp(rt->path, path) != 0)
+                if (wild ? !route_wild(rt) || !wild_match(rt, path) : strcmp(rt->path, path) != 0)
                         continue;
                 *any = true;
                 unsigned m = rt->methods;
@@ -51,6 +68,19 @@ const route_t *find_route(server_t *srv, const char *path, unsigned method, bool
                         return rt;
         }
         return NULL;
+}
+
+/* Exact paths first: /submissions/batch wins over the wildcard beside it. */
+const route_t *find_route(server_t *srv, const char *path, unsigned method, bool *any)
+{
+        *any = false;
+        bool exact = false;
+        const route_t *rt = find_in(srv, path, method, false, &exact);
+        if (rt || exact) {
+                *any = exact;
+                return rt;
+        }
+        return find_in(srv, path, method, true, any);
 }
 
 /* A POST path several dialects share: the body decides. */

@@ -14,7 +14,7 @@
 
 static void emit(run_t *r, const dl_event_t *ev)
 {
-        if ((r->conn || r->http) && r->d->run_event)
+        if ((r->conn || r->http || r->kept) && r->d->run_event)
                 r->d->run_event(r, ev);
 }
 
@@ -426,11 +426,14 @@ static int fail(dl_error_t *e, const char *code, const char *fmt, ...)
         return -1;
 }
 
-/* Can one more run of this dialect and token be taken now? */
-static int admit(server_t *srv, int di, int token, dl_error_t *e)
+/* Can one more run of this dialect and token be taken now? A stored submission (stored) was
+ * admitted when it was submitted: the store bounds how many wait, not the run queue. */
+static int admit(server_t *srv, int di, int token, bool stored, dl_error_t *e)
 {
         if (srv->draining || stop_requested) /* SIGTERM came: not yet seen by the loop */
                 return fail(e, "shutting_down", "the server is shutting down");
+        if (stored)
+                return 0;
         int token_max =
             token >= 0 && srv->opts->token_max_runs ? srv->opts->token_max_runs[token] : 0;
         int token_runs = 0;
@@ -449,12 +452,9 @@ static int admit(server_t *srv, int di, int token, dl_error_t *e)
         return 0;
 }
 
-dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e)
+static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token, dl_conn_t *c,
+                           dl_http_t *h, bool kept, cJSON *doc, const char *id, dl_error_t *e)
 {
-        server_t *srv = c ? c->srv : h->srv;
-        const dialect_t *d = c ? c->d : h->route->d;
-        int di = c ? c->di : h->route->di;
-        int token = c ? c->token : h->token;
         run_t *r = calloc(1, sizeof(*r));
         if (!r || !(r->id = strdup(id)) || !(r->data = calloc(1, d->run_size ? d->run_size : 1))) {
                 if (r)
@@ -469,7 +469,8 @@ dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, d
         r->di = di;
         r->doc = doc;
         r->token = token;
-        if (admit(srv, di, token, e) < 0 ||
+        r->kept = kept;
+        if (admit(srv, di, token, kept && !c && !h, e) < 0 ||
             run_request_parse(srv->cat, doc, d->judges, &r->rr, &e->code, e->message,
                               sizeof(e->message)) < 0)
                 goto refuse;
@@ -543,10 +544,37 @@ refuse:
         return NULL;
 }
 
-/* The client is gone: its runs end (killed), queued ones never start. */
+dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e)
+{
+        if (c)
+                return run_start(c->srv, c->d, c->di, c->token, c, NULL, false, doc, id, e);
+        return run_start(h->srv, h->route->d, h->route->di, h->token, NULL, h, false, doc, id, e);
+}
+
+/* A client-less run of dialect d (a stored submission): kept from the start, so its first
+ * event (DL_EV_QUEUED) reaches the codec too. Its token is none: a submission was admitted
+ * when it was submitted. */
+dl_run_t *dl_run_submit(const dialect_t *d, cJSON *doc, const char *id, dl_error_t *e)
+{
+        server_t *srv = the_server;
+        int di = -1;
+        for (size_t i = 0; i < dialect_count; i++)
+                if (dialect_table[i] == d)
+                        di = (int)i;
+        if (!srv || di < 0) {
+                cJSON_Delete(doc);
+                fail(e, "internal", "no server for this run");
+                return NULL;
+        }
+        return run_start(srv, d, di, -1, NULL, NULL, true, doc, id, e);
+}
+
+/* The client is gone: its runs end (killed), queued ones never start; a kept run goes on. */
 void run_orphan(run_t *r)
 {
         run_unlink(r);
+        if (r->kept)
+                return;
         if (r->state == RUN_QUEUED) {
                 run_dequeue(r->srv, r);
                 r->state = RUN_DONE;
@@ -571,6 +599,7 @@ void start_draining(server_t *srv)
                                  .code = "shutting_down",
                                  .message = "the server is shutting down"};
                 emit(q, &ev);
+                q->kept = false; /* dropped, kept or not */
                 run_orphan(q);
         }
 }

@@ -98,6 +98,7 @@ struct dl_http { /* one HTTP request */
         char *hname[NHEADERS], *hvalue[NHEADERS];
         int nheaders;
         run_t *run;
+        char path_arg[256]; /* the segment a wildcard route matched */
 };
 
 enum { CONN_UNSAID, CONN_KEEP, CONN_KEEP_10, CONN_CLOSE }; /* CONN_KEEP_10: HTTP/1.0 */
@@ -119,6 +120,7 @@ struct dl_run {
         job_t *job;
         judge_t *judge; /* instead of job, for a run with "tests" */
         run_state_t state;
+        bool kept;        /* goes on without its client (dl_run_keep) */
         int kill_sig;     /* asked for while queued */
         buf_t pending_in; /* stdin that came while queued */
         bool pending_eof;
@@ -174,6 +176,11 @@ struct server {
         uint64_t conns_refused;
         conn_acct_t *pending; /* accepted, not yet adopted */
         struct addr_count *addrs[1024];
+        /* submissions.c: the submission store and its callback deliverer (NULL: none) */
+        store_t *store;
+        struct cb_deliverer *callbacks;
+        char node_id[STORE_OWNER_MAX];
+        lws_sorted_usec_list_t store_tick; /* lease renewal and retention */
 };
 
 typedef struct pss {
@@ -231,6 +238,7 @@ int conns_request(server_t *srv, struct lws *wsi, const char *path, bool ws, con
 /* routes.c: the dialects' paths */
 void build_routes(server_t *srv);
 const route_t *find_route(server_t *srv, const char *path, unsigned method, bool *any);
+bool route_wild(const route_t *rt); /* its path ends in a slash and an asterisk */
 const route_t *claim_route(server_t *srv, const route_t *first, const char *body, size_t len);
 
 /* metrics.c: Prometheus text at /metrics */

@@ -202,6 +202,9 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                                 opts->dialects[i].base ? opts->dialects[i].base
                                                        : dialect_table[i]->base);
         fflush(stderr);
+        for (size_t i = 0; i < dialect_count; i++)
+                if (!opts->dialects[i].disabled && dialect_table[i]->start)
+                        dialect_table[i]->start();
         int rc = 0;
         lws_sorted_usec_list_t grace;
         memset(&grace, 0, sizeof(grace));
@@ -250,6 +253,9 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 run_free(srv.all);
         }
         srv.qhead = srv.qtail = NULL;
+        for (size_t i = 0; i < dialect_count; i++)
+                if (!opts->dialects[i].disabled && dialect_table[i]->stop)
+                        dialect_table[i]->stop();
         while (srv.refills) {
                 struct refill *rf = srv.refills;
                 srv.refills = rf->next;

@@ -114,6 +114,10 @@ static dl_method_t http_method(struct lws *wsi)
                 return DL_OPTIONS;
         if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) > 0)
                 return DL_GET;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_PUT_URI) > 0)
+                return DL_PUT;
+        if (lws_hdr_total_length(wsi, WSI_TOKEN_DELETE_URI) > 0)
+                return DL_DELETE;
         return 0;
 }
 
@@ -241,7 +245,7 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
         h->method = http_method(wsi);
         h->conn = conn_after(wsi);
         pss->http = h;
-        bool post = h->method == DL_POST;
+        bool post = h->method == DL_POST || h->method == DL_PUT; /* a body comes */
         if (post)
                 h->too_large = true; /* the body is ignored unless a route wants it */
         else
@@ -290,11 +294,14 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
         }
         bool known = false;
         const route_t *rt = find_route(srv, path, h->method, &known);
+        if (rt && route_wild(rt))
+                snprintf(h->path_arg, sizeof(h->path_arg), "%s", path + strlen(rt->path) - 1);
         if (h->method == DL_OPTIONS && (known || strcmp(path, "/healthz") == 0)) {
                 /* a CORS preflight */
-                dl_http_header(h, "access-control-allow-methods:", "GET, POST, HEAD, OPTIONS");
                 dl_http_header(
-                    h, "access-control-allow-headers:", "authorization, content-type, accept");
+                    h, "access-control-allow-methods:", "GET, POST, PUT, DELETE, HEAD, OPTIONS");
+                dl_http_header(h, "access-control-allow-headers:",
+                               "authorization, x-auth-token, content-type, accept");
                 dl_http_header(h, "access-control-max-age:", "600");
                 dl_http_text(h, 204, "text/plain", "", 0);
                 return 0;
