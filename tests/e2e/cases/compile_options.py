@@ -99,3 +99,70 @@ int main(void)
                                 {"name": "b", "content": "not base64!", "encoding": "base64"}]})
         check_http_error(t, r, 400, "bad_request", what="bad base64")
         srv.check_alive()
+
+
+# (language, compile_options, source, expected stdout, or None: the compile must fail) -- each
+# shows that the options reached the compiler
+FAMILIES = [
+    ("cpp", ["-std=c++17", "-DX=5"],
+     '#include <iostream>\nint main() { std::cout << "X=" << X << "\\n"; }\n', "X=5\n"),
+    ("c-clang", ["-O1", "-DX=6"],
+     '#include <stdio.h>\nint main(void) { printf("X=%d\\n", X); return 0; }\n', "X=6\n"),
+    ("cpp-clang", ["-DX=7", "-Wall"],
+     '#include <cstdio>\nint main() { std::printf("X=%d\\n", X); }\n', "X=7\n"),
+    ("objc", ["-DX=8"],
+     '#include <stdio.h>\nint main(void) { printf("X=%d\\n", X); return 0; }\n', "X=8\n"),
+    ("fortran", ["-std=f2008", "-Werror", "-Wall"],
+     "program main\n  integer :: unused\n  print '(a)', 'hi'\nend program main\n", None),
+    ("d", ["-O3"], 'import std.stdio;\nvoid main() { writeln("d ok"); }\n', "d ok\n"),
+    ("rust", ["-C", "overflow-checks=on"],
+     "fn main() {\n    let x: u8 = std::hint::black_box(255);\n"
+     "    let y = x.wrapping_add(0) + std::hint::black_box(1);\n    println!(\"{}\", y);\n}\n",
+     "runtime_error"),
+    ("haskell", ["-XBangPatterns", "-O0"],
+     "main :: IO ()\nmain = let !x = 41 + 1 :: Int in print x\n", "42\n"),
+    ("pascal", ["-dFOO"],
+     "program main;\nbegin\n{$IFDEF FOO}\n  writeln('foo');\n{$ELSE}\n  writeln('bar');\n"
+     "{$ENDIF}\nend.\n", "foo\n"),
+    ("csharp", ["-define:FOO"],
+     "using System;\nclass P { static void Main() {\n#if FOO\n Console.WriteLine(\"foo\");\n"
+     "#else\n Console.WriteLine(\"bar\");\n#endif\n} }\n", "foo\n"),
+    ("java", ["-Xlint:all", "-Werror"],
+     "import java.util.*;\npublic class Main { public static void main(String[] a) {\n"
+     " List l = new ArrayList(); l.add(1); System.out.println(l); } }\n", None),
+]
+
+
+@case("compile_options.families")
+def families(t):
+    """For each compiler family whose root filesystem is built: allowed options reach the
+    compiler (a define is printed, a warning made an error fails the compile, overflow checks
+    panic)."""
+    with Server(t, "--max-concurrent", "2") as srv:
+        r = http_req(t, srv, "GET", "/api/v1/languages")
+        ready = {x["name"] for x in r.json if x.get("ready")}
+        tried = 0
+        for lang, opts, src, want in FAMILIES:
+            if lang not in ready:
+                t.note("%s: not ready, skipped" % lang)
+                continue
+            tried += 1
+            r = http_req(t, srv, "POST", "/api/v1/run",
+                         {"language": lang, "source": src, "compile_options": opts,
+                          "compile_limits": {"wall_ms": 60000, "cpu_ms": 60000}}, timeout=180)
+            t.eq(r.status, 200, "%s: HTTP status (body %r)" % (lang, r.body[:400]))
+            comp = r.json.get("compile") or {}
+            run = r.json.get("run") or {}
+            if want is None:
+                t.eq(comp.get("status"), "compile_error",
+                     "%s %s: the compile must fail (stderr %r)" % (lang, opts, comp.get("stderr")))
+            elif want == "runtime_error":
+                t.eq(run.get("status"), "runtime_error",
+                     "%s %s: run status (stderr %r)" % (lang, opts, run.get("stderr")))
+            else:
+                t.eq(comp.get("status"), "ok",
+                     "%s %s: compile status (stderr %r)" % (lang, opts, comp.get("stderr")))
+                t.eq(run.get("stdout"), want, "%s %s: output" % (lang, opts))
+        if not tried:
+            t.skip("no compiled language of these families is built")
+        srv.check_alive()
