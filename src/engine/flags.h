@@ -7,6 +7,9 @@
  * warnings, macro definitions with a conservative character set, debug information, a few
  * libraries; see flags.c for each family.
  *
+ * Program arguments need no such list: they reach the run stage, which runs the client's code
+ * by design, while the compile stage must never run it (docs/SECURITY.md).
+ *
  * The accepted words go where the toolchain's compile template says "{options}"
  * (the toolchains' JSON files); a language whose template has no "{options}" takes none. */
 #ifndef RUNCELL_ENGINE_FLAGS_H
