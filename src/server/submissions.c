@@ -13,6 +13,7 @@
 
 #include "server/server-internal.h"
 #include "store/callback.h"
+#include "util/fs.h"
 
 #define TICK_MS 5000 /* leases renewed (they last store_lease_ms), retention applied */
 
@@ -43,7 +44,7 @@ static void store_path(const server_t *srv, char *out, size_t size)
                 snprintf(out, size, "%s/submissions.db", srv->cat->paths->state_dir);
 }
 
-int submissions_open(server_t *srv, rc_err_t *err)
+static int open_store(server_t *srv, rc_err_t *err)
 {
         const server_opts_t *o = srv->opts;
         if (o->node_id)
@@ -55,9 +56,8 @@ int submissions_open(server_t *srv, rc_err_t *err)
                 return 0;
         if (!o->store_path && (!srv->cat->paths->state_dir || !srv->cat->paths->state_dir[0]))
                 return 0; /* nowhere to keep it: the dialects say so when asked to store */
-        if (!o->store_path && mkdir(srv->cat->paths->state_dir, 0700) < 0 && errno != EEXIST)
-                return rc_err_set(err, errno, "the submission store: cannot make %s: %s",
-                                  srv->cat->paths->state_dir, strerror(errno));
+        if (!o->store_path && fs_mkdir_p(srv->cat->paths->state_dir, 0700, err) < 0)
+                return -1;
         char path[4096], lock[4200];
         store_path(srv, path, sizeof(path));
         /* One server per store: leases of this node's name are then a dead server's. A
@@ -100,6 +100,20 @@ int submissions_open(server_t *srv, rc_err_t *err)
         }
         fprintf(stderr, "runcell: submission store %s (schema %d)\n", path,
                 store_schema_version(srv->store));
+        return 0;
+}
+
+/* A store the config names must open, or the server does not start; the default one in the
+ * state directory may fail (a read-only home): the server then runs without one, saying so. */
+int submissions_open(server_t *srv, rc_err_t *err)
+{
+        if (open_store(srv, err) == 0)
+                return 0;
+        if (srv->opts->store_path)
+                return -1;
+        fprintf(stderr, "runcell: no submission store: %s\n", err->msg);
+        submissions_close(srv);
+        *err = (rc_err_t){0};
         return 0;
 }
 
