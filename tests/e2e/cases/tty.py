@@ -1,0 +1,282 @@
+"""Runs on a pseudo-terminal: "tty": {"rows", "cols"} in the WebSocket run request (output
+events with stream "tty", stdin to the terminal, "resize" messages), and `runcell run -t` on a
+terminal of the test's own."""
+
+import asyncio
+import json
+import os
+import pty
+import select
+import signal
+import subprocess
+import time
+
+from harness import case, shorten, Fail
+from server_util import WS, Server, check_run, expect_status, run_async
+
+
+def ws_case(t, body, *server_args, timeout=None):
+    with Server(t, *server_args) as srv:
+        run_async(t, body(srv), timeout=timeout)
+        srv.check_alive()
+
+
+def tty_out(ws, rid):
+    """What the run has written to its terminal so far (decoded)."""
+    from server_util import decode_output
+    return b"".join(decode_output(ws.t, e) for _, e in ws.by_id.get(rid, [])
+                    if e.get("type") == "output" and e.get("stream") == "tty")
+
+
+async def run_tty(ws, rid, src, rows=24, cols=80, **fields):
+    await ws.run(rid, "python", files=[{"name": "main.py", "content": src}],
+                 tty={"rows": rows, "cols": cols}, **fields)
+
+
+@case("tty.ws.prompt_answered", lang="python")
+def prompt(t):
+    src = 'name = input("name? ")\nprint("hello, " + name)\n'
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await run_tty(ws, "p1", src, interactive=True)
+            await ws.wait_output("p1", "name? ", timeout=60, stream="tty")
+            await ws.send({"type": "stdin", "id": "p1", "data": "world\r"})
+            evs = await ws.done("p1", timeout=30)
+            res = check_run(t, evs, "p1")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            out = res.out("run", "tty")
+            # the terminal echoes the answer (its Enter as CR LF) and maps \n to \r\n
+            t.eq(out, b"name? world\r\nhello, world\r\n", "the terminal's output")
+            t.eq(res.out("run", "stdout") + res.out("run", "stderr"), b"",
+                 "nothing on the stdout/stderr streams of a tty run")
+    ws_case(t, body)
+
+
+@case("tty.ws.isatty_and_size", lang="python")
+def isatty_size(t):
+    src = ('import os, sys\n'
+           'print("tty", os.isatty(0), os.isatty(1), os.isatty(2))\n'
+           'sz = os.get_terminal_size(1)\n'
+           'print("size", sz.lines, sz.columns)\n'
+           'print("ctty", os.tcgetpgrp(0) == os.getpgrp(), os.getsid(0) == os.getpid())\n'
+           'print("name", os.ttyname(0))\n'
+           'print("err", file=sys.stderr)\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await run_tty(ws, "s1", src, rows=33, cols=101)
+            evs = await ws.done("s1", timeout=60)
+            res = check_run(t, evs, "s1")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            out = res.out("run", "tty").decode()
+            t.check("tty True True True\r\n" in out, "isatty(0,1,2): %r" % out)
+            t.check("size 33 101\r\n" in out, "terminal size 33x101: %r" % out)
+            t.check("ctty True True\r\n" in out,
+                    "the program leads its session, in the foreground: %r" % out)
+            t.check("name /dev/pts/0\r\n" in out,
+                    "the sandbox's own devpts (its first terminal): %r" % out)
+            t.check("err\r\n" in out, "stderr goes to the terminal too: %r" % out)
+    ws_case(t, body)
+
+
+@case("tty.ws.resize_sigwinch", lang="python")
+def resize(t):
+    src = ('import os, signal\n'
+           'signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})\n'
+           'sz = os.get_terminal_size(1)\n'
+           'print("size", sz.lines, sz.columns, flush=True)\n'
+           'signal.sigwaitinfo({signal.SIGWINCH})\n'
+           'sz = os.get_terminal_size(1)\n'
+           'print("new", sz.lines, sz.columns, flush=True)\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await run_tty(ws, "r1", src, rows=20, cols=70)
+            await ws.wait_output("r1", "size 20 70\r\n", timeout=60, stream="tty")
+            await ws.send({"type": "resize", "id": "r1", "rows": 50, "cols": 132})
+            evs = await ws.done("r1", timeout=30)
+            res = check_run(t, evs, "r1")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            t.eq(res.out("run", "tty"), b"size 20 70\r\nnew 50 132\r\n", "sizes seen")
+    ws_case(t, body)
+
+
+@case("tty.ws.ctrl_c_interrupts", lang="python")
+def ctrl_c(t):
+    src = ('import time\n'
+           'try:\n'
+           '    print("ready", flush=True)\n'
+           '    time.sleep(60)\n'
+           'except KeyboardInterrupt:\n'
+           '    print("interrupted", flush=True)\n'
+           '    raise\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await run_tty(ws, "c1", src, interactive=True)
+            await ws.wait_output("c1", "ready\r\n", timeout=60, stream="tty")
+            t0 = time.monotonic()
+            await ws.send({"type": "stdin", "id": "c1", "data": "\x03"})
+            evs = await ws.done("c1", timeout=20)
+            took = time.monotonic() - t0
+            res = check_run(t, evs, "c1")
+            out = res.out("run", "tty")
+            t.check(b"^C" in out, "the terminal echoes ^C: %r" % out)
+            t.check(b"interrupted" in out and b"KeyboardInterrupt" in out,
+                    "KeyboardInterrupt raised in the program: %r" % out)
+            ex = res.exit()
+            t.check(ex["status"] == "runtime_error", "status after ^C: %s" % json.dumps(ex))
+            t.check(ex["signal"] == "SIGINT" or ex["exit_code"] == 130 or ex["exit_code"] == 1,
+                    "ended by SIGINT: %s" % json.dumps(ex))
+            t.check(took < 10, "done %.1fs after ^C" % took)
+    ws_case(t, body)
+
+
+@case("tty.ws.stdin_eof_is_ctrl_d", lang="python")
+def stdin_eof(t):
+    src = ('import sys\n'
+           'data = sys.stdin.read()\n'
+           'print("got %r" % data)\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            # a non-interactive run: its "stdin", then the terminal's EOF character
+            await run_tty(ws, "e1", src, stdin="abc\ndef\n")
+            evs = await ws.done("e1", timeout=60)
+            res = check_run(t, evs, "e1")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            out = res.out("run", "tty")
+            t.check(out.endswith(b"got 'abc\\ndef\\n'\r\n"), "read to EOF: %r" % out)
+            # interactive: "eof" after the input
+            await run_tty(ws, "e2", src, interactive=True)
+            await ws.send({"type": "stdin", "id": "e2", "data": "one\n"})
+            await ws.send({"type": "stdin", "id": "e2", "eof": True})
+            evs = await ws.done("e2", timeout=30)
+            res = check_run(t, evs, "e2")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            out = res.out("run", "tty")
+            t.check(out.endswith(b"got 'one\\n'\r\n"), "read to EOF: %r" % out)
+    ws_case(t, body)
+
+
+@case("tty.ws.output_limit", lang="python")
+def flood(t):
+    src = 'import sys\nwhile True:\n    sys.stdout.write("x" * 4096)\n'
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await run_tty(ws, "f1", src, limits={"output_bytes": 100000})
+            evs = await ws.done("f1", timeout=60)
+            res = check_run(t, evs, "f1")
+            expect_status(t, res, "run", "output_limit")
+            t.eq(len(res.out("run", "tty")), 100000, "bytes relayed (the limit)")
+            t.eq(res.exit()["truncated"], True, "exit.truncated")
+    ws_case(t, body)
+
+
+@case("tty.ws.kill", lang="python")
+def kill(t):
+    src = 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n'
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await run_tty(ws, "k1", src, interactive=True)
+            await ws.wait_output("k1", "ready\r\n", timeout=60, stream="tty")
+            t0 = time.monotonic()
+            await ws.send({"type": "kill", "id": "k1"})
+            evs = await ws.done("k1", timeout=10)
+            res = check_run(t, evs, "k1")
+            expect_status(t, res, "run", "killed")
+            t.check(time.monotonic() - t0 < 3, "done within 3s of the kill")
+            # and the wall clock ends a tty run as it ends any other
+            await run_tty(ws, "k2", src, limits={"wall_ms": 1500})
+            evs = await ws.done("k2", timeout=30)
+            res = check_run(t, evs, "k2")
+            expect_status(t, res, "run", "time_limit")
+            await ws.ping()
+    ws_case(t, body)
+
+
+@case("tty.ws.tiocsti_refused", lang="python")
+def tiocsti(t):
+    """The program's stdin is its controlling terminal, where TIOCSTI would push input into
+    it (and TIOCLINUX reach the console): the seccomp profile refuses both, with EPERM."""
+    src = ('import fcntl, termios, errno, struct\n'
+           'for name, req, arg in (("TIOCSTI", termios.TIOCSTI, b"x"),\n'
+           '                       ("TIOCLINUX", 0x541C, b"\\x06\\x00"),\n'
+           '                       ("TIOCSTI-high", termios.TIOCSTI | (1 << 32), b"x")):\n'
+           '    try:\n'
+           '        fcntl.ioctl(0, req, arg)\n'
+           '        print(name, "ALLOWED")\n'
+           '    except OSError as e:\n'
+           '        print(name, errno.errorcode.get(e.errno, e.errno))\n'
+           'print("winsz", struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\\0" * 8))[:2])\n'
+           'a = termios.tcgetattr(0); a[3] &= ~termios.ECHO; termios.tcsetattr(0, termios.TCSANOW, a)\n'
+           'print("tcsetattr ok")\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await run_tty(ws, "t1", src, rows=12, cols=34)
+            evs = await ws.done("t1", timeout=60)
+            res = check_run(t, evs, "t1")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            out = res.out("run", "tty").decode()
+            for name in ("TIOCSTI", "TIOCLINUX", "TIOCSTI-high"):
+                t.check("%s EPERM\r\n" % name in out, "%s must be refused (EPERM): %r"
+                        % (name, out))
+            t.check("winsz (12, 34)\r\n" in out, "TIOCGWINSZ works: %r" % out)
+            t.check("tcsetattr ok" in out, "TCSETS works: %r" % out)
+    ws_case(t, body)
+
+
+@case("tty.ws.compile_stage_on_pipes", lang="c")
+def compile_pipes(t):
+    main_c = ('#include <stdio.h>\n#include <unistd.h>\n'
+              '#warning from the compiler\n'
+              'int main(void) { printf("isatty %d %d\\n", isatty(0), isatty(1)); return 0; }\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await ws.run("cc", "c", files=[{"name": "main.c", "content": main_c}],
+                         tty={"rows": 24, "cols": 80})
+            evs = await ws.done("cc", timeout=120)
+            res = check_run(t, evs, "cc", stages=("compile", "run"))
+            expect_status(t, res, "run", "ok", exit_code=0)
+            t.eq(res.out("compile", "tty"), b"", "nothing of the compiler on a terminal")
+            t.check(b"from the compiler" in res.out("compile", "stderr"),
+                    "the compiler's warning on stderr: %r" % res.out("compile", "stderr"))
+            t.eq(res.out("run", "tty"), b"isatty 1 1\r\n", "the run stage's terminal")
+    ws_case(t, body)
+
+
+@case("tty.ws.refusals", lang="python")
+def refusals(t):
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            for i, bad in enumerate(({"rows": 0, "cols": 80}, {"rows": 24}, "yes",
+                                     {"rows": 24, "cols": 100000}, {"rows": 2.5, "cols": 3})):
+                rid = "b%d" % i
+                await ws.run(rid, "python", 'print(1)\n', tty=bad)
+                ev = await ws.error(timeout=20)
+                t.eq(ev.get("code"), "bad_request", "tty %r refused" % (bad,))
+                t.eq(ev.get("id"), rid, "id of the error")
+            # resize of a run without a terminal
+            await ws.run("n1", "python", 'import time\nprint("ready", flush=True)\n'
+                         'time.sleep(30)\n')
+            await ws.wait_output("n1", "ready\n", timeout=60)
+            await ws.send({"type": "resize", "id": "n1", "rows": 10, "cols": 10})
+            ev = await ws.error(timeout=20)
+            t.eq(ev.get("code"), "bad_request", "resize without a terminal")
+            await ws.send({"type": "kill", "id": "n1"})
+            await ws.done("n1", timeout=20)
+            # a bad size on a tty run
+            await run_tty(ws, "n2", 'import time\nprint("ready", flush=True)\n'
+                          'time.sleep(30)\n')
+            await ws.wait_output("n2", "ready\r\n", timeout=60, stream="tty")
+            await ws.send({"type": "resize", "id": "n2", "rows": 0, "cols": 10})
+            ev = await ws.error(timeout=20)
+            t.eq(ev.get("code"), "bad_request", "resize to 0 rows")
+            await ws.send({"type": "kill", "id": "n2"})
+            await ws.done("n2", timeout=20)
+    ws_case(t, body)
