@@ -339,8 +339,7 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
         const cJSON *jtty = cJSON_GetObjectItemCaseSensitive(req, "tty");
         if (jtty && !cJSON_IsNull(jtty) && !cJSON_IsFalse(jtty)) {
                 char why[160];
-                if (request_tty_size(jtty, &out->tty_rows, &out->tty_cols, why, sizeof(why)) <
-                    0) {
+                if (request_tty_size(jtty, &out->tty_rows, &out->tty_cols, why, sizeof(why)) < 0) {
                         run_request_free(out);
                         return fail(code, "bad_request", msg, msg_size, why);
                 }

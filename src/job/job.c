@@ -332,7 +332,7 @@ static void tty_write(job_t *j)
                         continue;
                 }
                 if (w < 0 && (errno == EAGAIN || errno == EINTR))
-                        return; /* the terminal's input queue is full */
+                        return;        /* the terminal's input queue is full */
                 j->in_off = j->in.len; /* hung up: nowhere to go */
                 j->tty_eof_sent = j->in_eof = true;
                 break;

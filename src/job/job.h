@@ -96,8 +96,8 @@ typedef struct job_spec {
         uid_t host_uid; /* the sandbox's outside ids, or the first of id_count (sb_prep_t) */
         gid_t host_gid;
         uint32_t id_count;
-        bool capture;             /* keep stdout/stderr in the results */
-        bool interactive;         /* stdin stays open for job_write_stdin() after stdin_data */
+        bool capture;     /* keep stdout/stderr in the results */
+        bool interactive; /* stdin stays open for job_write_stdin() after stdin_data */
         /* > 0 both: the run stage (not the compile stage) runs on a pseudo-terminal of this size:
          * its output is STREAM_TTY, stdin goes to the terminal, and the end of stdin is the
          * terminal's EOF character (^D: end of file to a program reading a line at a time) */

@@ -374,9 +374,8 @@ static const char *const program_steps[] = {"stdio",   "setsid", "no_new_privs",
 /* In the program's process, after fork from init: stdio, then the last steps before exec. With
  * a terminal (slave >= 0) the program leads a session of its own whose controlling terminal is
  * the slave, which is also its stdin, stdout and stderr. */
-__attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx,
-                                                   const sb_child_req_t *req, int errpipe,
-                                                   int slave)
+__attribute__((noreturn)) static void
+program_main(const sb_child_ctx_t *ctx, const sb_child_req_t *req, int errpipe, int slave)
 {
         program_failure_t f = {PSTEP_STDIO, 0};
         if (slave >= 0) {
@@ -495,8 +494,7 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
                         snprintf(step, sizeof(step), "execve %.200s", req->argv[0]);
                 else
                         snprintf(step, sizeof(step), "%s",
-                                 f.step >= 0 && f.step <= PSTEP_CTTY ? program_steps[f.step]
-                                                                     : "?");
+                                 f.step >= 0 && f.step <= PSTEP_CTTY ? program_steps[f.step] : "?");
                 sb_child_fail(ctx->sync_fd, step, f.err);
         }
         sb_msg_t m;

@@ -132,7 +132,7 @@ int sandbox_sync_fd(const sandbox_t *sb); /* -1 once init has hung up */
 int sandbox_tty_fd(const sandbox_t *sb);
 /* Set the terminal's size (the kernel sends SIGWINCH to its foreground process group). */
 int sandbox_tty_resize(sandbox_t *sb, uint16_t rows, uint16_t cols);
-int sandbox_pidfd(const sandbox_t *sb);   /* readable when init (the whole sandbox) is gone */
+int sandbox_pidfd(const sandbox_t *sb); /* readable when init (the whole sandbox) is gone */
 int64_t sandbox_start_ns(const sandbox_t *sb);
 void sandbox_close_stdin(sandbox_t *sb);
 /* Read what init sent; call when sandbox_sync_fd() is readable. An ERROR (a set-up step failed)

@@ -280,3 +280,164 @@ def refusals(t):
             await ws.send({"type": "kill", "id": "n2"})
             await ws.done("n2", timeout=20)
     ws_case(t, body)
+
+
+# ==================================================================== runcell run -t
+class PtyRun:
+    """runcell run on a pseudo-terminal of the test's own (its controlling terminal, in the
+    foreground): read what it shows, type into it, resize it."""
+
+    def __init__(self, t, args, rows=30, cols=90):
+        import fcntl
+        import struct
+        import termios
+        self.t = t
+        self.master, slave = os.openpty()
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.before = termios.tcgetattr(slave)
+
+        def ctty():
+            fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+        self.p = subprocess.Popen([t.suite.bin] + list(args), stdin=slave, stdout=slave,
+                                  stderr=slave, start_new_session=True, preexec_fn=ctty,
+                                  env=t.base_env())
+        os.close(slave)
+        self.out = b""
+        self.eof = False
+
+    def read_until(self, want, timeout=60):
+        want = want.encode() if isinstance(want, str) else want
+        deadline = time.monotonic() + timeout
+        while want not in self.out:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.eof:
+                raise Fail("runcell -t: %r not shown within %ss; the terminal shows: %r"
+                           % (want, timeout, shorten(self.out, 600)))
+            r, _, _ = select.select([self.master], [], [], min(left, 1.0))
+            if r:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self.eof = True
+                self.out += chunk
+
+    def type(self, data):
+        os.write(self.master, data.encode() if isinstance(data, str) else data)
+
+    def attrs(self):
+        import termios
+        return termios.tcgetattr(self.master)  # the slave's, as Linux answers on the master
+
+    def resize(self, rows, cols):
+        import fcntl
+        import struct
+        import termios
+        fcntl.ioctl(self.master, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+
+    def finish(self, timeout=60):
+        """Read to the end; the exit status."""
+        deadline = time.monotonic() + timeout
+        while not self.eof and time.monotonic() < deadline:
+            r, _, _ = select.select([self.master], [], [], 0.5)
+            if r:
+                try:
+                    chunk = os.read(self.master, 65536)
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    self.eof = True
+                self.out += chunk
+            elif self.p.poll() is not None and not r:
+                break
+        try:
+            rc = self.p.wait(timeout=max(1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            os.killpg(self.p.pid, signal.SIGKILL)
+            raise Fail("runcell -t did not end; the terminal shows: %r" % shorten(self.out, 600))
+        return rc
+
+    def close(self):
+        if self.p.poll() is None:
+            os.killpg(self.p.pid, signal.SIGKILL)
+            self.p.wait()
+        os.close(self.master)
+
+
+@case("tty.cli.prompt_on_own_terminal", lang="python")
+def cli_prompt(t):
+    import termios
+    d = t.tmpdir()
+    prog = t.write(d, "ask.py", 'import os\n'
+                   'sz = os.get_terminal_size(1)\n'
+                   'print("tty", os.isatty(0), os.isatty(1), "size", sz.lines, sz.columns)\n'
+                   'name = input("name? ")\n'
+                   'print("hello, " + name)\n')
+    pr = PtyRun(t, ["run", "-t", prog], rows=30, cols=90)
+    try:
+        pr.read_until("name? ")
+        during = pr.attrs()
+        t.check(not (during[3] & termios.ICANON) and not (during[3] & termios.ECHO),
+                "runcell's terminal is raw while the program runs: lflag %#x" % during[3])
+        pr.type("Ada\r")
+        rc = pr.finish()
+        out = pr.out
+        t.eq(rc, 0, "exit status of runcell run -t (output %r)" % shorten(out, 400))
+        t.check(b"tty True True size 30 90\r\n" in out, "the program's terminal: %r" % out)
+        t.check(b"name? Ada\r\nhello, Ada\r\n" in out, "prompt, echo and answer: %r" % out)
+        t.check(b"runcell: run: ok" in out, "the summary line: %r" % out)
+        after = pr.attrs()
+        t.eq(after[3] & (termios.ICANON | termios.ECHO | termios.ISIG),
+             pr.before[3] & (termios.ICANON | termios.ECHO | termios.ISIG),
+             "runcell's terminal mode restored after the run")
+        t.eq(after[1] & termios.OPOST, pr.before[1] & termios.OPOST, "output processing restored")
+    finally:
+        pr.close()
+
+
+@case("tty.cli.resize_and_ctrl_c", lang="python")
+def cli_resize(t):
+    d = t.tmpdir()
+    prog = t.write(d, "winch.py", 'import os, signal, time\n'
+                   'signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})\n'
+                   'print("size", *os.get_terminal_size(1)[::-1], flush=True)\n'
+                   'signal.sigwaitinfo({signal.SIGWINCH})\n'
+                   'print("new", *os.get_terminal_size(1)[::-1], flush=True)\n'
+                   'try:\n'
+                   '    time.sleep(60)\n'
+                   'except KeyboardInterrupt:\n'
+                   '    print("interrupted", flush=True)\n')
+    pr = PtyRun(t, ["run", "--tty", prog], rows=25, cols=81)
+    try:
+        pr.read_until("size 25 81\r\n")
+        pr.resize(40, 120)  # the kernel tells runcell (SIGWINCH), runcell the program's terminal
+        pr.read_until("new 40 120\r\n", timeout=20)
+        t0 = time.monotonic()
+        pr.type("\x03")  # a key to the program's terminal, not a signal to runcell
+        rc = pr.finish(timeout=20)
+        t.check(b"interrupted" in pr.out, "KeyboardInterrupt in the program: %r" % pr.out)
+        t.eq(rc, 0, "runcell's exit status: the program handled ^C (%r)" % shorten(pr.out, 400))
+        t.check(b"runcell: run: ok" in pr.out, "the program ended by itself: %r" % pr.out)
+        t.check(time.monotonic() - t0 < 10, "ended soon after ^C")
+    finally:
+        pr.close()
+
+
+@case("tty.cli.refusals", lang="python")
+def cli_refusals(t):
+    from harness import expect_bad_input
+    d = t.tmpdir()
+    prog = t.write(d, "p.py", 'print(1)\n')
+    r = t.runcell("run", "-t", prog, stdin_data=b"x\n")
+    line = expect_bad_input(t, r, "-t with a pipe for stdin")
+    t.contains(line, "terminal", "the message says a terminal is needed")
+    r = t.runcell("run", "-t", "--json", prog)
+    expect_bad_input(t, r, "-t with --json")
+    r = t.runcell("run", "-t", "--stdin", prog, prog)
+    expect_bad_input(t, r, "-t with --stdin")
+    # without -t the pipe is the program's stdin, as it always was
+    ask = t.write(d, "ask.py", 'print("got", input())\n')
+    r = t.runcell("run", ask, stdin_data=b"x\n")
+    t.rc0(r)
+    t.eq(r.stdout, "got x\n", "echo x | runcell run ask.py")
