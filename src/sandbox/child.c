@@ -445,6 +445,17 @@ static void open_terminal(const sb_child_ctx_t *ctx, const sb_child_req_t *req, 
         int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
         if (s < 0)
                 sb_child_fail(ctx->sync_fd, "open terminal slave", errno);
+        /* The kernel's defaults (canonical, echo, ^C as SIGINT), and: input is UTF-8 (an erase
+         * takes a whole character back); no suspend character, as no shell is there to
+         * continue a program ^Z would stop (it reads 0x1a instead). The program may change
+         * either. */
+        struct termios t;
+        if (tcgetattr(s, &t) < 0)
+                sb_child_fail(ctx->sync_fd, "terminal attributes", errno);
+        t.c_iflag |= IUTF8;
+        t.c_cc[VSUSP] = _POSIX_VDISABLE;
+        if (tcsetattr(s, TCSANOW, &t) < 0)
+                sb_child_fail(ctx->sync_fd, "terminal attributes", errno);
         *master = m;
         *slave = s;
 }
