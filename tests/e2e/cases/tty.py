@@ -2,10 +2,8 @@
 events with stream "tty", stdin to the terminal, "resize" messages), and `runcell run -t` on a
 terminal of the test's own."""
 
-import asyncio
 import json
 import os
-import pty
 import select
 import signal
 import subprocess
