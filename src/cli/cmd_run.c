@@ -219,12 +219,17 @@ const toolchain_t *cli_guess_lang(const toolchain_set_t *set, const char *name, 
         return found;
 }
 
+/* The terminal's output did not end a line: the summary starts one of its own. */
+static bool tty_mid_line;
+
 static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const char *data,
                       size_t len)
 {
         (void)ud;
         (void)stage;
         int fd = stream == STREAM_STDERR ? 2 : 1; /* a terminal's output goes to ours */
+        if (stream == STREAM_TTY && len)
+                tty_mid_line = data[len - 1] != '\n';
         while (len) {
                 ssize_t w = write(fd, data, len);
                 if (w < 0 && errno == EINTR)
@@ -396,6 +401,24 @@ static void tty_restore(void)
                 restore_owed = false;
                 tcsetattr(0, TCSADRAIN, &restore_attr);
         }
+}
+
+/* A signal that would end runcell (one it does not take through its signal fds) restores the
+ * terminal first, then ends it as it would have. */
+static void on_fatal(int sig)
+{
+        if (restore_owed)
+                tcsetattr(0, TCSANOW, &restore_attr);
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+static void restore_on_fatal(void)
+{
+        static const int sigs[] = {SIGQUIT, SIGABRT, SIGSEGV, SIGBUS,  SIGFPE,
+                                   SIGILL,  SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE};
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                signal(sigs[i], on_fatal);
 }
 
 /* Raw mode: every key goes to the program's terminal as it is typed, which does the echo, line
@@ -583,6 +606,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 js.cb.stage_end = on_stage_end;
                 js.cb.ud = &p;
                 atexit(tty_restore);
+                restore_on_fatal();
                 sigset_t winch;
                 sigemptyset(&winch);
                 sigaddset(&winch, SIGWINCH);
@@ -620,6 +644,8 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 }
         }
         tty_restore();
+        if (tty_mid_line)
+                fputc('\n', stderr);
         const job_result_t *res = job_result(p.job);
         bool internal = (res->compile.present && res->compile.status == STATUS_INTERNAL_ERROR) ||
                         (res->run.present && res->run.status == STATUS_INTERNAL_ERROR);
