@@ -599,6 +599,17 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         js.args = o.args;
         js.capture = o.json;
         js.cb.output = o.json ? NULL : on_output;
+        /* -t: the program's terminal is of the kind runcell's is (TERM as runcell has it) */
+        char term_var[80];
+        char *term_env[2] = {NULL, NULL};
+        const char *term = getenv("TERM");
+        if (o.tty && term && *term && strlen(term) < sizeof(term_var) - 5 &&
+            strspn(term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-+._") ==
+                strlen(term)) {
+                snprintf(term_var, sizeof(term_var), "TERM=%s", term);
+                term_env[0] = term_var;
+                js.env = term_env;
+        }
         if (o.tty) {
                 own_size(&js.tty_rows, &js.tty_cols);
                 p.tty = true;

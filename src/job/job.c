@@ -833,6 +833,19 @@ static void stage_begin(job_t *j, stage_kind_t kind)
         stage_acquire(j);
 }
 
+/* A run stage on a terminal says which kind it is, unless the toolchain or the request did:
+ * TERM=xterm-256color, what terminal emulators (xterm.js in a browser among them) answer to. */
+static int tty_term(const job_spec_t *spec, strv_t *env, rc_err_t *err)
+{
+        if (!spec->tty_rows || !spec->tty_cols)
+                return 0;
+        for (size_t i = 0; i < env->n; i++)
+                if (strncmp(env->v[i], "TERM=", 5) == 0)
+                        return 0;
+        return strv_push(env, "TERM=" JOB_TTY_TERM) < 0 ? rc_err_set(err, ENOMEM, "out of memory")
+                                                        : 0;
+}
+
 /* The run stage's environment: the toolchain's, each of the request's KEY=value replacing a
  * variable of the same name or added. */
 static int build_env(const toolchain_t *tc, char *const *extra, strv_t *out, rc_err_t *err)
@@ -947,6 +960,8 @@ int job_check(const job_spec_t *spec, rc_err_t *err)
         strv_t env = {0};
         int r = build_env(spec->tc, spec->env, &env, err);
         if (r >= 0)
+                r = tty_term(spec, &env, err);
+        if (r >= 0)
                 r = check_sizes(spec, &env, err);
         strv_free(&env);
         return r < 0 ? r : 0;
@@ -1022,6 +1037,8 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
         }
         j->spec.args = strv_array(&j->args);
         if ((r = build_env(tc, spec->env, &j->run_env, err)) < 0)
+                goto fail;
+        if ((r = tty_term(spec, &j->run_env, err)) < 0)
                 goto fail;
         j->spec.env = NULL;
         j->spec.stdin_data = NULL;

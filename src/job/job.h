@@ -19,7 +19,8 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-#define JOB_ENV_MAX 64 /* variables a request may add to the environment */
+#define JOB_ENV_MAX  64               /* variables a request may add to the environment */
+#define JOB_TTY_TERM "xterm-256color" /* a tty run's TERM unless the request gives one */
 
 typedef enum stage_kind { STAGE_COMPILE, STAGE_RUN } stage_kind_t;
 /* STREAM_TTY: a run stage on a terminal (job_spec.tty_rows): stdout and stderr are one. */
@@ -101,11 +102,12 @@ typedef struct job_spec {
         /* > 0 both: the run stage (not the compile stage) runs on a pseudo-terminal of this size:
          * its output is STREAM_TTY, stdin goes to the terminal, and the end of stdin is the
          * terminal's EOF character (^D: end of file to a program reading a line at a time) */
-        uint16_t tty_rows, tty_cols;
-        int cancel_fd;            /* readable = kill the job now (verdict "killed"); -1: none */
-        bool compile_only;        /* end after a successful compile stage (job_take_build) */
-        const job_build_t *build; /* compiled already: no compile stage, the run stage gets
-                                   * these files (borrowed: must outlive the job) */
+        uint16_t tty_rows, tty_cols; /* (the environment gets TERM=JOB_TTY_TERM unless it has
+                                      * a TERM) */
+        int cancel_fd;               /* readable = kill the job now (verdict "killed"); -1: none */
+        bool compile_only;           /* end after a successful compile stage (job_take_build) */
+        const job_build_t *build;    /* compiled already: no compile stage, the run stage gets
+                                      * these files (borrowed: must outlive the job) */
         const job_input_file_t *extra; /* with build: more files for the run stage (copied) */
         size_t nextra;
         job_callbacks_t cb;

@@ -222,6 +222,39 @@ def compile_pipes(t):
     ws_case(t, body)
 
 
+@case("tty.ws.bash_stty_tput", lang="bash")
+def bash_stty(t):
+    """The terminal as shell tools see it: stty size, tput (TERM=xterm-256color by default,
+    the request's own TERM when it gives one), and a read prompt."""
+    src = ('stty size\n'
+           'echo "term=$TERM cols=$(tput cols) lines=$(tput lines)"\n'
+           'read -r -p "name? " name\n'
+           'echo "hi $name"\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await ws.run("b1", "bash", src, tty={"rows": 21, "cols": 77}, interactive=True)
+            await ws.wait_output("b1", "name? ", timeout=60, stream="tty")
+            await ws.send({"type": "stdin", "id": "b1", "data": "Bo\r"})
+            evs = await ws.done("b1", timeout=30)
+            res = check_run(t, evs, "b1")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            t.eq(res.out("run", "tty"),
+                 b"21 77\r\nterm=xterm-256color cols=77 lines=21\r\nname? Bo\r\nhi Bo\r\n",
+                 "stty size, tput, read")
+            await ws.run("b2", "bash", 'echo "term=$TERM"\n', tty={"rows": 5, "cols": 5},
+                         env={"TERM": "vt100"})
+            evs = await ws.done("b2", timeout=60)
+            res = check_run(t, evs, "b2")
+            t.eq(res.out("run", "tty"), b"term=vt100\r\n", "the request's TERM")
+            # (bash gives itself TERM=dumb when it has none, but does not export it)
+            await ws.run("b3", "bash", 'echo "term=$(printenv TERM || echo unset)"\n')
+            evs = await ws.done("b3", timeout=60)
+            res = check_run(t, evs, "b3")
+            t.eq(res.out("run", "stdout"), b"term=unset\n", "no TERM without a terminal")
+    ws_case(t, body)
+
+
 @case("tty.ws.refusals", lang="python")
 def refusals(t):
     async def body(srv):
