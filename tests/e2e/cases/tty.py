@@ -10,7 +10,7 @@ import subprocess
 import time
 
 from harness import case, shorten, Fail
-from server_util import WS, Server, check_run, expect_status, run_async
+from server_util import WS, Server, check_run, expect_status, http_req, run_async
 
 
 def ws_case(t, body, *server_args, timeout=None):
@@ -253,6 +253,31 @@ def bash_stty(t):
             res = check_run(t, evs, "b3")
             t.eq(res.out("run", "stdout"), b"term=unset\n", "no TERM without a terminal")
     ws_case(t, body)
+
+
+@case("tty.http.run_on_a_terminal", lang="python")
+def http_tty(t):
+    """POST /api/v1/run with "tty": the terminal's output is the answer's stdout; the
+    request's stdin is typed in, then ^D."""
+    src = ('import os\n'
+           'print("tty", os.isatty(1), os.get_terminal_size(1).columns)\n'
+           'print("got", input("? "))\n')
+    with Server(t) as srv:
+        r = http_req(t, srv, "POST", "/api/v1/run",
+                     {"language": "python", "source": src, "stdin": "yes\n",
+                      "tty": {"rows": 10, "cols": 44}})
+        t.eq(r.status, 200, "status (%r)" % r)
+        run = r.json["run"]
+        t.eq(run["status"], "ok", "run status (%r)" % r)
+        # the terminal echoes the line when it is typed in (at the start, with the program
+        # maybe not yet printing): its place among the program's lines depends on timing
+        out = run["stdout"]
+        t.check(out.endswith("? got yes\r\n"), "prompt and answer: %r" % out)
+        t.check("tty True 44\r\n" in out, "isatty, the size: %r" % out)
+        t.eq(out.replace("tty True 44\r\n", "", 1).replace("? got yes\r\n", ""), "yes\r\n",
+             "the echo of the input, once: %r" % out)
+        t.eq(run["stderr"], "", "stderr")
+        srv.check_alive()
 
 
 @case("tty.ws.refusals", lang="python")
