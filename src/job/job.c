@@ -156,6 +156,7 @@ struct job {
         ev_io_t *w_out, *w_err, *w_in, *w_sync, *w_pid;
         ev_io_t *w_tty; /* a tty run stage: the terminal's master (output and stdin) */
         bool tty_stage, tty_open, tty_eof_sent;
+        uint16_t tty_rows, tty_cols; /* the size the stage's terminal was asked with */
         ev_timer_t *t_wall, *t_cpu, *t_setup;
         prep_ticket_t *ticket; /* the sandbox is still being prepared by the helper */
         ev_io_t *w_ticket;
@@ -703,8 +704,8 @@ static void stage_launch(job_t *j)
         j->tty_stage = kind == STAGE_RUN && j->spec.tty_rows && j->spec.tty_cols;
         j->tty_open = j->tty_eof_sent = false;
         if (j->tty_stage) {
-                run.tty_rows = j->spec.tty_rows;
-                run.tty_cols = j->spec.tty_cols;
+                run.tty_rows = j->tty_rows = j->spec.tty_rows;
+                run.tty_cols = j->tty_cols = j->spec.tty_cols;
         }
         if (trace_enabled())
                 fprintf(stderr, "runcell: trace: job: request to a %s sandbox\n",
@@ -747,6 +748,9 @@ static void stage_started(job_t *j)
         untimer(j, &j->t_setup);
         j->cur->setup_us = (sandbox_start_ns(sb) - j->t0) / 1000;
         if (j->tty_stage && sandbox_tty_fd(sb) >= 0) {
+                /* resized while the sandbox was starting the program */
+                if (j->spec.tty_rows != j->tty_rows || j->spec.tty_cols != j->tty_cols)
+                        sandbox_tty_resize(sb, j->spec.tty_rows, j->spec.tty_cols);
                 j->tty_open = true;
                 j->w_tty = l->ops->io_add(l, sandbox_tty_fd(sb), 0, on_tty, j);
                 tty_watch(j);

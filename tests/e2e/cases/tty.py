@@ -103,7 +103,38 @@ def resize(t):
             res = check_run(t, evs, "r1")
             expect_status(t, res, "run", "ok", exit_code=0)
             t.eq(res.out("run", "tty"), b"size 20 70\r\nnew 50 132\r\n", "sizes seen")
+            # resized at once, while the run is queued or its sandbox is starting the program
+            await run_tty(ws, "r2", 'import os\nprint("size", *os.get_terminal_size(1)[::-1])\n',
+                          rows=10, cols=10)
+            await ws.send({"type": "resize", "id": "r2", "rows": 40, "cols": 100})
+            evs = await ws.done("r2", timeout=60)
+            res = check_run(t, evs, "r2")
+            t.eq(res.out("run", "tty"), b"size 40 100\r\n", "the size given before the start")
     ws_case(t, body)
+
+
+@case("tty.ws.resize_while_queued", lang="python")
+def resize_queued(t):
+    """A run waiting in the queue takes its resizes and its input with it."""
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await run_tty(ws, "q0", 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n')
+            await ws.wait_output("q0", "ready\r\n", timeout=60, stream="tty")
+            await run_tty(ws, "q1", 'import os\nprint("size", *os.get_terminal_size(1)[::-1])\n'
+                          'print("got", input())\n', rows=5, cols=6, interactive=True)
+            _, ev = await ws.wait_type("queued", rid="q1", timeout=20)
+            t.check(ev["position"] > 0, "q1 waits behind q0: %s" % json.dumps(ev))
+            await ws.send({"type": "resize", "id": "q1", "rows": 30, "cols": 60})
+            await ws.send({"type": "stdin", "id": "q1", "data": "early\r"})
+            await ws.send({"type": "kill", "id": "q0"})
+            await ws.done("q0", timeout=20)
+            evs = await ws.done("q1", timeout=60)
+            res = check_run(t, evs, "q1")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            out = res.out("run", "tty")
+            t.check(b"size 30 60\r\n" in out, "the size given while queued: %r" % out)
+            t.check(out.endswith(b"got early\r\n"), "the input given while queued: %r" % out)
+    ws_case(t, body, "--max-concurrent", "1")
 
 
 @case("tty.ws.ctrl_c_interrupts", lang="python")
