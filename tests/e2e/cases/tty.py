@@ -195,6 +195,31 @@ def stdin_eof(t):
     ws_case(t, body)
 
 
+@case("tty.ws.all_output_before_the_end", lang="python")
+def all_output(t):
+    """What the program wrote just before it ended all comes out of the terminal, however
+    much of it was still buffered in the terminal when the program went."""
+    src = ('import sys, os\n'
+           'for i in range(2000):\n'
+           '    sys.stdout.write("%05d" % i + "y" * 94 + "\\n")\n'
+           'sys.stdout.flush()\n'
+           'os.write(1, b"last")\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            for k in range(3):
+                rid = "a%d" % k
+                await run_tty(ws, rid, src)
+                evs = await ws.done(rid, timeout=60)
+                res = check_run(t, evs, rid)
+                expect_status(t, res, "run", "ok", exit_code=0)
+                out = res.out("run", "tty")
+                want = b"".join(b"%05d" % i + b"y" * 94 + b"\r\n" for i in range(2000)) + b"last"
+                t.check(out == want, "run %d: %d bytes of %d, ending %r" % (k, len(out), len(want),
+                                                                           out[-40:]))
+    ws_case(t, body)
+
+
 @case("tty.ws.output_limit", lang="python")
 def flood(t):
     src = 'import sys\nwhile True:\n    sys.stdout.write("x" * 4096)\n'
@@ -502,3 +527,41 @@ def cli_refusals(t):
     r = t.runcell("run", ask, stdin_data=b"x\n")
     t.rc0(r)
     t.eq(r.stdout, "got x\n", "echo x | runcell run ask.py")
+
+
+@case("tty.cli.all_output_and_exit_status", lang="python")
+def cli_all_output(t):
+    """runcell -t shows everything the program wrote before it ended, then its summary; a
+    program ended by SIGTERM to runcell is killed and runcell's terminal restored."""
+    import termios
+    d = t.tmpdir()
+    prog = t.write(d, "big.py", 'import sys\n'
+                   'for i in range(3000):\n'
+                   '    sys.stdout.write("%05d" % i + "z" * 60 + "\\n")\n'
+                   'sys.stdout.write("end")\n')
+    pr = PtyRun(t, ["run", "-t", prog])
+    try:
+        rc = pr.finish()
+        t.eq(rc, 0, "exit status")
+        want = b"".join(b"%05d" % i + b"z" * 60 + b"\r\n" for i in range(3000)) + b"end"
+        t.check(pr.out.startswith(want), "all the output (%d bytes of %d): ends %r"
+                % (len(pr.out), len(want), pr.out[len(want) - 40:len(want) + 80]))
+        # the output did not end its line: the summary begins a line of its own
+        t.check(pr.out[len(want):].startswith(b"\r\nruncell: run: ok")
+                or pr.out[len(want):].startswith(b"\nruncell: run: ok"),
+                "the summary after the output: %r" % pr.out[len(want):])
+    finally:
+        pr.close()
+    sleeper = t.write(d, "sleep.py", 'import time\nprint("ready", flush=True)\ntime.sleep(60)\n')
+    pr = PtyRun(t, ["run", "-t", sleeper])
+    try:
+        pr.read_until("ready\r\n")
+        pr.p.send_signal(signal.SIGTERM)
+        rc = pr.finish(timeout=20)
+        t.eq(rc, 128 + signal.SIGTERM, "runcell's exit status after SIGTERM")
+        t.check(b"runcell: run: killed" in pr.out, "the run was killed: %r" % pr.out[-300:])
+        after = pr.attrs()
+        t.eq(after[3] & (termios.ICANON | termios.ECHO), pr.before[3] & (termios.ICANON | termios.ECHO),
+             "terminal restored after SIGTERM")
+    finally:
+        pr.close()
