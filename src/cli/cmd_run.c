@@ -566,18 +566,17 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         int rc = 1;
         char *stdin_data = NULL;
         size_t stdin_len = 0;
-        pump_t p = {0};
+        pump_t p = {.winch_fd = -1};
         /* Ctrl-C, SIGTERM or SIGHUP end the run, not runcell: the sandbox is killed, the verdict is
          * "killed", the output so far is reported, and nothing is left behind. */
         int cancel_fd = cli_cancel_fd();
-        if (cli_run_setup(&cr, paths))
-                goto out;
-        p.winch_fd = -1;
         if (o.tty && !isatty(0)) {
                 cli_fail("run: -t needs runcell's stdin to be a terminal (it is a pipe or a file "
                          "here); leave -t out to pass the input on as it is");
                 goto out;
         }
+        if (cli_run_setup(&cr, paths))
+                goto out;
         bool streamed = o.tty || stream_stdin(&o);
         if (o.stdin_path && !streamed &&
             fs_read_file(o.stdin_path, CLI_FILE_MAX, &stdin_data, &stdin_len, &err) < 0) {
