@@ -399,6 +399,14 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
         out->stdin_data = jin ? jin->valuestring : NULL;
         out->stdin_len = out->stdin_data ? strlen(out->stdin_data) : 0;
         out->interactive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "interactive"));
+        const cJSON *jtty = cJSON_GetObjectItemCaseSensitive(req, "tty");
+        if (jtty && !cJSON_IsNull(jtty) && !cJSON_IsFalse(jtty)) {
+                char why[160];
+                if (request_tty_size(jtty, &out->tty_rows, &out->tty_cols, why, sizeof(why)) < 0) {
+                        run_request_free(out);
+                        return fail(code, "bad_request", msg, msg_size, why);
+                }
+        }
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(req, "tests");
         const cJSON *jcmp = cJSON_GetObjectItemCaseSensitive(req, "compare");
         const cJSON *jstop = cJSON_GetObjectItemCaseSensitive(req, "stop_on_first_failure");
@@ -411,6 +419,8 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                 const char *why = NULL;
                 if (out->interactive)
                         why = "\"tests\" and \"interactive\" do not go together";
+                else if (out->tty_rows)
+                        why = "\"tests\" and \"tty\" do not go together";
                 else if (jin)
                         why = "with \"tests\", the input goes in each test's \"stdin\"";
                 else if (jstop && !cJSON_IsBool(jstop))
@@ -447,6 +457,33 @@ void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js)
         js->stdin_data = r->stdin_data;
         js->stdin_len = r->stdin_len;
         js->interactive = r->interactive;
+        js->tty_rows = r->tty_rows;
+        js->tty_cols = r->tty_cols;
+}
+
+static int tty_dim(const cJSON *o, const char *name, uint16_t *out, char *why, size_t why_size)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
+            v->valuedouble < 1 || v->valuedouble > REQUEST_TTY_MAX) {
+                snprintf(why, why_size, "\"%s\" must be an integer from 1 to %d", name,
+                         REQUEST_TTY_MAX);
+                return -1;
+        }
+        *out = (uint16_t)v->valuedouble;
+        return 0;
+}
+
+int request_tty_size(const cJSON *o, uint16_t *rows, uint16_t *cols, char *why, size_t why_size)
+{
+        if (!cJSON_IsObject(o)) {
+                snprintf(why, why_size, "\"tty\" must be an object: {\"rows\": R, \"cols\": C}");
+                return -1;
+        }
+        return tty_dim(o, "rows", rows, why, why_size) < 0 ||
+                       tty_dim(o, "cols", cols, why, why_size) < 0
+                   ? -1
+                   : 0;
 }
 
 void run_request_free(run_request_t *r)

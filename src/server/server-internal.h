@@ -124,8 +124,8 @@ struct dl_run {
         int kill_sig;     /* asked for while queued */
         buf_t pending_in; /* stdin that came while queued */
         bool pending_eof;
-        unsigned char carry[2][4]; /* an unfinished UTF-8 sequence per stream */
-        size_t ncarry[2];
+        unsigned char carry[3][4]; /* an unfinished UTF-8 sequence per stream (stream_kind_t) */
+        size_t ncarry[3];
         run_t *next; /* in conn->runs */
         run_t *qnext;
         run_t *all_prev, *all_next; /* every run of the server */
