@@ -52,6 +52,7 @@ int dl_error_status(const char *code)
         return strcmp(code, "unknown_language") == 0  ? 404
                : strcmp(code, "unknown_version") == 0 ? 404
                : strcmp(code, "busy") == 0            ? 429
+               : strcmp(code, "rate_limited") == 0    ? 429
                : strcmp(code, "unavailable") == 0     ? 503
                : strcmp(code, "shutting_down") == 0   ? 503
                : strcmp(code, "too_large") == 0       ? 413
