@@ -11,6 +11,7 @@ its X-Forwarded-For is ignored).
 
 import http.client as httpc
 import json
+import socket
 
 import server_util as su
 from harness import Fail, case, expect_stage, shorten
@@ -193,6 +194,14 @@ def smaller_limits(t):
                 limits={"memory_mb": 512})
         t.eq(r.status, 200, "token hog: HTTP status (%r)" % r)
         expect_stage(t, r.json["run"], "run", status="ok", exit_code=0)
+        # a program printing markup: its output comes back as JSON text, never as a page
+        markup = '<img src=x onerror="alert(1)"><script>alert(2)</script>'
+        r = run(t, srv, "markup", xff="10.0.2.2", source="print(%r)\n" % markup)
+        t.eq(r.status, 200, "markup run: HTTP status (%r)" % r)
+        t.check(r.headers.get("content-type", "").startswith("application/json"),
+                "markup run answered as JSON: %r" % r.headers.get("content-type"))
+        t.eq(r.headers.get("x-content-type-options"), "nosniff", "markup run: nosniff")
+        t.eq(r.json["run"]["stdout"], markup + "\n", "the markup comes back as text, as printed")
 
 
 @case("public_mode.config")
@@ -202,3 +211,28 @@ def public_config(t):
     su.refused_config(t, {"public": {"runs_per_minute": -1}}, "negative rate", "runs_per_minute")
     su.refused_config(t, {"public": {"bogus": 1}}, "unknown key", "bogus")
     su.refused_config(t, {"public": {"limits_max": {"memory": 1}}}, "bad limits_max", "memory")
+
+
+@case("public_mode.no_tokens_and_ws_routes", lang="python")
+def no_tokens_and_ws_routes(t):
+    # without tokens every request is anonymous: the per-address limits hold all the same
+    cfg = su.write_config(t, {"public": {"runs_per_minute": 1}})
+    with su.Server(t, "--config", cfg) as srv:
+        run_ok(t, srv, "the one run a minute of 127.0.0.2", src="127.0.0.2")
+        expect_429(t, run(t, srv, "2nd", src="127.0.0.2"), "rate_limited",
+                   "a 2nd run of 127.0.0.2 (no tokens configured)")
+        run_ok(t, srv, "a run of 127.0.0.3", src="127.0.0.3")
+    # with tokens: a WebSocket on a route not listed still needs the token
+    with su.Server(t, "--config", config(t)) as srv:
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+        try:
+            s.sendall(b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket"
+                      b"\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: "
+                      b"MDEyMzQ1Njc4OWFiY2RlZg==\r\n\r\n")
+            head = s.recv(4096)
+        finally:
+            s.close()
+        t.check(head.startswith(b"HTTP/1.1 401"),
+                "a WebSocket at /ws (not a public route) without a token: %r" % head[:200])
+        t.check(b"x-content-type-options: nosniff" in head.lower(),
+                "the refused handshake carries nosniff: %r" % head[:300])
