@@ -1,5 +1,8 @@
 #include "engine/request.h"
 
+#include "sandbox/sandbox.h"
+#include "util/glob.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -336,6 +339,33 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
         out->stdin_data = jin ? jin->valuestring : NULL;
         out->stdin_len = out->stdin_data ? strlen(out->stdin_data) : 0;
         out->interactive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "interactive"));
+        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(req, "outputs");
+        if (jo) {
+                const cJSON *p;
+                int n = cJSON_GetArraySize(jo);
+                if (!cJSON_IsArray(jo) || n < 1 || n > SB_OUTPUTS_MAX) {
+                        run_request_free(out);
+                        snprintf(msg, msg_size,
+                                 "\"outputs\" must be an array of 1 to %d patterns (\"*.png\")",
+                                 SB_OUTPUTS_MAX);
+                        *code = "bad_request";
+                        return -1;
+                }
+                cJSON_ArrayForEach(p, jo)
+                {
+                        const char *why = "each pattern is a string";
+                        if (!cJSON_IsString(p) || !glob_pattern_valid(p->valuestring, &why)) {
+                                run_request_free(out);
+                                *code = "bad_request";
+                                snprintf(msg, msg_size, "\"outputs\": %s", why);
+                                return -1;
+                        }
+                        if (strv_push(&out->outputs, p->valuestring) < 0) {
+                                run_request_free(out);
+                                return fail(code, "bad_request", msg, msg_size, "out of memory");
+                        }
+                }
+        }
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(req, "tests");
         const cJSON *jcmp = cJSON_GetObjectItemCaseSensitive(req, "compare");
         const cJSON *jstop = cJSON_GetObjectItemCaseSensitive(req, "stop_on_first_failure");
@@ -348,6 +378,9 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                 const char *why = NULL;
                 if (out->interactive)
                         why = "\"tests\" and \"interactive\" do not go together";
+                else if (jo)
+                        why = "\"tests\" and \"outputs\" do not go together (a judged run "
+                              "hands no files back)";
                 else if (jin)
                         why = "with \"tests\", the input goes in each test's \"stdin\"";
                 else if (jstop && !cJSON_IsBool(jstop))
@@ -382,6 +415,7 @@ void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js)
         js->stdin_data = r->stdin_data;
         js->stdin_len = r->stdin_len;
         js->interactive = r->interactive;
+        js->outputs = r->outputs.n ? strv_array((strv_t *)&r->outputs) : NULL;
 }
 
 void run_request_free(run_request_t *r)
@@ -398,4 +432,5 @@ void run_request_free(run_request_t *r)
         strv_free(&r->args);
         strv_free(&r->env);
         strv_free(&r->command);
+        strv_free(&r->outputs);
 }

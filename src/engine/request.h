@@ -21,6 +21,7 @@ typedef struct run_request {
         size_t stdin_len;
         rc_limits_t run_over, compile_over;
         bool interactive;
+        strv_t outputs; /* "outputs": patterns of the files to hand back (util/glob.h) */
         /* "tests": judge the program (engine/judge.h); strings point into the document */
         judge_test_t *tests;
         size_t ntests;

@@ -463,7 +463,7 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
         m.t_ns = start;
         if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
                 _exit(127);
-        sb_init_main(ctx, pid, req->collect);
+        sb_init_main(ctx, pid, req);
 }
 
 /* The child's copy of the request: static, as the child must not allocate. */

@@ -1,7 +1,19 @@
 /* Files in and out of a sandbox's /work. Placing runs in the child before pivot_root, after
  * /work is the sandbox's own tmpfs; collecting runs in init after the program and everything
  * it started are dead. Both only ever open paths relative to a directory fd of that tmpfs,
- * never following symlinks, so nothing a program plants can point them at the host. */
+ * never following symlinks, so nothing a program plants can point them at the host.
+ *
+ * The files a run asks back ("outputs") come the same way as a compile stage's /work: init
+ * opens each and passes the open fd over its socket (SCM_RIGHTS), and runcell reads from that
+ * fd. Reaching the tmpfs from outside through /proc/PID/root of init was the other way; it was
+ * not taken: it resolves paths from the host's side of the mount namespace, where a symlink or
+ * a rename in /work is one more thing to defend against (openat2 RESOLVE_IN_ROOT needs 5.6),
+ * it has to race init's exit (the tmpfs goes with the namespace), and the path string must be
+ * walked by runcell with privileges the sandbox does not have. Init is already in the right
+ * namespace, has no more rights there than the program had, opens each file relative to a
+ * directory fd with O_NOFOLLOW and checks it with fstat; runcell then only gets fds of regular
+ * files on the sandbox's own tmpfs, which stay readable after the sandbox is gone and cost no
+ * copy until they are read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +27,7 @@
 
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sync.h"
+#include "util/glob.h"
 
 #define SB_PATH_MAX       200
 #define SB_PATH_DEPTH_MAX 8
@@ -219,6 +232,122 @@ int sb_collect_files(int sync_fd, int dirfd)
                 return -errno;
         struct collect_state st = {.sync_fd = sync_fd};
         int r = collect_dir(&st, fd, 0, 1);
+        if (dirfd < 0)
+                close(fd);
+        return r;
+}
+
+bool sb_output_path_ok(const char *path)
+{
+        size_t len = strnlen(path, SB_PATH_MAX + 1);
+        if (len == 0 || len > SB_PATH_MAX || path[0] == '/')
+                return false;
+        const char *comp = path;
+        for (const char *p = path;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        size_t cl = (size_t)(p - comp);
+                        if (cl == 0 || (cl == 1 && comp[0] == '.') ||
+                            (cl == 2 && comp[0] == '.' && comp[1] == '.'))
+                                return false;
+                        if (*p == '\0')
+                                return true;
+                        comp = p + 1;
+                }
+        }
+}
+
+/* The files a run asks back. Only what a pattern could match is looked at: a directory is
+ * entered when its path matches the first components of a longer pattern, so the walk is as
+ * deep as the deepest pattern (GLOB_DEPTH_MAX) and no deeper. Each entry is looked at with
+ * fstatat(AT_SYMLINK_NOFOLLOW) relative to its directory's fd; a regular file is opened with
+ * O_NOFOLLOW | O_NONBLOCK and checked again with fstat on that fd, which is what is sent: the
+ * parent reads the file through it and never by a path. Anything else that matches (a symlink,
+ * a FIFO, a socket) is reported without an fd. */
+struct outputs_state {
+        int sync_fd;
+        const char *const *patterns;
+        size_t n;
+        long max, count;
+        char path[SB_PATH_MAX + 2];
+};
+
+static int outputs_dir(struct outputs_state *st, int dfd, size_t plen, int depth)
+{
+        char dbuf[4096];
+        for (;;) {
+                long nread = syscall(SYS_getdents64, dfd, dbuf, sizeof(dbuf));
+                if (nread < 0)
+                        return -errno;
+                if (nread == 0)
+                        return 0;
+                for (long off = 0; off < nread;) {
+                        struct dirent64 *d = (struct dirent64 *)(dbuf + off);
+                        off += d->d_reclen;
+                        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+                                continue;
+                        size_t nl = strlen(d->d_name);
+                        if (plen + nl + 1 > SB_PATH_MAX)
+                                continue; /* a name too long to hand back */
+                        size_t np = plen;
+                        if (plen)
+                                st->path[np++] = '/';
+                        memcpy(st->path + np, d->d_name, nl + 1);
+                        bool match = false, below = false;
+                        for (size_t i = 0; i < st->n; i++) {
+                                match = match || glob_match(st->patterns[i], st->path);
+                                below = below || (depth < GLOB_DEPTH_MAX &&
+                                                  glob_match_dir(st->patterns[i], st->path));
+                        }
+                        struct stat sb;
+                        int r = 0;
+                        if ((!match && !below) ||
+                            fstatat(dfd, d->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+                                /* not asked for, or gone */
+                        } else if (S_ISDIR(sb.st_mode)) {
+                                int fd =
+                                    below ? openat(dfd, d->d_name,
+                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                          : -1;
+                                if (fd >= 0) {
+                                        r = outputs_dir(st, fd, np + nl, depth + 1);
+                                        close(fd);
+                                }
+                        } else if (match) {
+                                if (++st->count > st->max)
+                                        return -EMFILE;
+                                int fd = -1, mode = -1;
+                                if (S_ISREG(sb.st_mode)) {
+                                        fd = openat(dfd, d->d_name,
+                                                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                                        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+                                                mode = (int)(sb.st_mode & 0777);
+                                        else if (fd >= 0) {
+                                                close(fd);
+                                                fd = -1;
+                                        }
+                                }
+                                sb_msg_t m;
+                                sb_msg_fill(&m, SB_MSG_OUTPUT, mode, "%s", st->path);
+                                r = sb_msg_send(st->sync_fd, &m, fd);
+                                if (fd >= 0)
+                                        close(fd);
+                        }
+                        st->path[plen] = '\0';
+                        if (r < 0)
+                                return r;
+                }
+        }
+}
+
+int sb_collect_outputs(int sync_fd, int dirfd, const char *const *patterns, size_t n, long max)
+{
+        int fd =
+            dirfd >= 0 ? dirfd : open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct outputs_state st = {
+            .sync_fd = sync_fd, .patterns = patterns, .n = n, .max = max > 0 ? max : 1};
+        int r = outputs_dir(&st, fd, 0, 1);
         if (dirfd < 0)
                 close(fd);
         return r;
