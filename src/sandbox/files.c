@@ -258,18 +258,51 @@ bool sb_output_path_ok(const char *path)
 
 /* The files a run asks back. Only what a pattern could match is looked at: a directory is
  * entered when its path matches the first components of a longer pattern, so the walk is as
- * deep as the deepest pattern (GLOB_DEPTH_MAX) and no deeper. Each entry is looked at with
- * fstatat(AT_SYMLINK_NOFOLLOW) relative to its directory's fd; a regular file is opened with
- * O_NOFOLLOW | O_NONBLOCK and checked again with fstat on that fd, which is what is sent: the
- * parent reads the file through it and never by a path. Anything else that matches (a symlink,
- * a FIFO, a socket) is reported without an fd. */
+ * deep as the deepest pattern (GLOB_DEPTH_MAX) and no deeper. The walk only gathers names (the
+ * first max of them in byte order, so which ones come back when more match does not depend on
+ * the order of the directory); then each is opened again from /work's fd, one component at a
+ * time with O_NOFOLLOW (a directory with O_DIRECTORY), looked at with fstatat
+ * (AT_SYMLINK_NOFOLLOW), and a regular file opened with O_NOFOLLOW | O_NONBLOCK and checked
+ * again with fstat on that fd, which is what is sent: the parent reads the file through it and
+ * never by a path. Anything else that matches (a symlink, a FIFO, a socket) is reported
+ * without an fd. The program and everything it started are dead by then; this would hold
+ * without that too. Static storage: init does not allocate. */
+static char out_names[LIMITS_OUTPUTS_COUNT_MAX][SB_PATH_MAX + 1];
+static int out_order[LIMITS_OUTPUTS_COUNT_MAX]; /* indices into out_names, sorted */
+
 struct outputs_state {
-        int sync_fd;
         const char *const *patterns;
         size_t n;
-        long max, count;
+        int max, kept;
+        bool over;
         char path[SB_PATH_MAX + 2];
 };
+
+/* Keep path if it is among the first max names seen so far. */
+static void outputs_keep(struct outputs_state *st)
+{
+        int lo = 0, hi = st->kept;
+        while (lo < hi) {
+                int mid = (lo + hi) / 2;
+                if (strcmp(out_names[out_order[mid]], st->path) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        int slot;
+        if (st->kept < st->max) {
+                slot = st->kept++;
+        } else {
+                st->over = true;
+                if (lo == st->kept)
+                        return;                 /* after all the kept ones */
+                slot = out_order[st->kept - 1]; /* the last one gives its place */
+        }
+        memmove(&out_order[lo + 1], &out_order[lo],
+                (size_t)(st->kept - 1 - lo) * sizeof(out_order[0]));
+        out_order[lo] = slot;
+        strcpy(out_names[slot], st->path);
+}
 
 static int outputs_dir(struct outputs_state *st, int dfd, size_t plen, int depth)
 {
@@ -313,24 +346,7 @@ static int outputs_dir(struct outputs_state *st, int dfd, size_t plen, int depth
                                         close(fd);
                                 }
                         } else if (match) {
-                                if (++st->count > st->max)
-                                        return -EMFILE;
-                                int fd = -1, mode = -1;
-                                if (S_ISREG(sb.st_mode)) {
-                                        fd = openat(dfd, d->d_name,
-                                                    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-                                        if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
-                                                mode = (int)(sb.st_mode & 0777);
-                                        else if (fd >= 0) {
-                                                close(fd);
-                                                fd = -1;
-                                        }
-                                }
-                                sb_msg_t m;
-                                sb_msg_fill(&m, SB_MSG_OUTPUT, mode, "%s", st->path);
-                                r = sb_msg_send(st->sync_fd, &m, fd);
-                                if (fd >= 0)
-                                        close(fd);
+                                outputs_keep(st);
                         }
                         st->path[plen] = '\0';
                         if (r < 0)
@@ -339,18 +355,61 @@ static int outputs_dir(struct outputs_state *st, int dfd, size_t plen, int depth
         }
 }
 
+/* Open path's directory from workfd, component by component, never through a symlink. */
+static int outputs_send(int sync_fd, int workfd, char *path)
+{
+        int dfd = fcntl(workfd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        char *comp = path, *slash;
+        while ((slash = strchr(comp, '/'))) {
+                *slash = '\0';
+                int nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                *slash = '/';
+                close(dfd);
+                if (nfd < 0)
+                        return 0; /* gone, or no longer a directory: not sent */
+                dfd = nfd;
+                comp = slash + 1;
+        }
+        struct stat sb;
+        int fd = -1, mode = -1;
+        if (fstatat(dfd, comp, &sb, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(sb.st_mode)) {
+                close(dfd);
+                return 0;
+        }
+        if (S_ISREG(sb.st_mode)) {
+                fd = openat(dfd, comp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+                        mode = (int)(sb.st_mode & 0777);
+                else if (fd >= 0) {
+                        close(fd);
+                        fd = -1;
+                }
+        }
+        close(dfd);
+        sb_msg_t m;
+        sb_msg_fill(&m, SB_MSG_OUTPUT, mode, "%s", path);
+        int r = sb_msg_send(sync_fd, &m, fd);
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
 int sb_collect_outputs(int sync_fd, int dirfd, const char *const *patterns, size_t n, long max)
 {
         int fd =
             dirfd >= 0 ? dirfd : open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (fd < 0)
                 return -errno;
-        struct outputs_state st = {
-            .sync_fd = sync_fd, .patterns = patterns, .n = n, .max = max > 0 ? max : 1};
+        struct outputs_state st = {.patterns = patterns, .n = n};
+        st.max = max <= 0 || max > LIMITS_OUTPUTS_COUNT_MAX ? LIMITS_OUTPUTS_COUNT_MAX : (int)max;
         int r = outputs_dir(&st, fd, 0, 1);
+        for (int i = 0; r == 0 && i < st.kept; i++)
+                r = outputs_send(sync_fd, fd, out_names[out_order[i]]);
         if (dirfd < 0)
                 close(fd);
-        return r;
+        return r < 0 ? r : st.over ? -EMFILE : 0;
 }
 
 static void close_range_or_loop(unsigned lo, unsigned hi)
