@@ -3,6 +3,7 @@
 (outputs_count, outputs_file_bytes, outputs_total_bytes) and never following a symlink."""
 
 import base64
+import os
 import json
 import struct
 import zlib
@@ -232,3 +233,37 @@ def matplotlib_png(t):
     png = content(got["plot.png"])
     t.eq(png[:8], b"\x89PNG\r\n\x1a\n", "a PNG signature")
     t.eq(png[12:16], b"IHDR", "its first chunk")
+
+
+@case("outputs.cli_outputs_dir", lang="python")
+def cli_outputs_dir(t):
+
+    d = t.tmpdir()
+    src = t.write(d, "w.py", WRITER)
+    out = os.path.join(d, "out")
+    r = t.runcell("run", "--outputs", "*.txt", "--outputs", "*.png", "--outputs", "sub/*",
+                  "--outputs-dir", out, src, timeout=120)
+    t.eq(r.rc, 0, "exit status (stderr %r)" % r.stderr)
+    files = sorted(os.path.relpath(os.path.join(p, f), out)
+                   for p, _, fs in os.walk(out) for f in fs)
+    t.eq(files, ["out.txt", "plot.png", "sub/data.csv"], "files written (the symlink is not)")
+    t.eq(open(os.path.join(out, "plot.png"), "rb").read(), png_bytes(), "the PNG")
+    t.check(not os.path.islink(os.path.join(out, "x.png")), "no symlink made")
+    t.check("x.png left out: not_regular" in r.stderr, "the left-out file is said: %r" % r.stderr)
+    # a directory of DIR that is a symlink is not followed, nor is a file written over
+    out2 = os.path.join(d, "out2")
+    elsewhere = os.path.join(d, "elsewhere")
+    os.mkdir(out2)
+    os.mkdir(elsewhere)
+    os.symlink(elsewhere, os.path.join(out2, "sub"))
+    t.write(out2, "out.txt", "mine")
+    r = t.runcell("run", "--outputs", "*.txt", "--outputs", "sub/*", "--outputs-dir", out2,
+                  src, timeout=120)
+    t.eq(r.rc, 3, "a file that could not be written is an error")
+    t.eq(os.listdir(elsewhere), [], "nothing written through the symlink")
+    t.eq(open(os.path.join(out2, "out.txt")).read(), "mine", "an existing file is kept")
+    r = t.runcell("run", "--outputs", "*.txt", src)
+    t.check(r.rc != 0 and "--outputs-dir" in r.stderr, "--outputs alone is refused: %r"
+            % r.stderr)
+    r = t.runcell("run", "--outputs", "../x", "--outputs-dir", out, src)
+    t.check(r.rc != 0 and "relative" not in r.stdout, "a bad pattern is refused")
