@@ -125,6 +125,11 @@ def limits(t):
          "limits": {"outputs_total_bytes": 7000, "outputs_file_bytes": 5000}},
         {"id": 5, "language": "python", "source": "1", "outputs": ["*"],
          "limits": {"outputs_count": 100000}},
+        {"id": 6, "language": "python", "outputs": ["*.txt"],
+         "source": "open('a.txt', 'w').write('x')\nraise SystemExit(3)\n"},
+        {"id": 7, "language": "python", "outputs": ["*.txt"],
+         "source": "open('a.txt', 'w').write('x')\nwhile True: pass\n",
+         "limits": {"wall_ms": 1000, "cpu_ms": 500}},
     ])
     r = a[0]["run"]
     t.eq(r["status"], "ok", "1000 files written")
@@ -146,6 +151,10 @@ def limits(t):
     t.eq(got["t2.bin"]["skipped"], "total_limit", "the third is over the total")
     t.eq(content(got["t1.bin"]), b"\x01" * 3000, "content")
     t.eq(a[4].get("error", {}).get("code"), "bad_request", "outputs_count over its maximum")
+    t.eq(a[5]["run"]["status"], "runtime_error", "exit 3")
+    t.eq([content(f) for f in a[5]["run"]["files"]], [b"x"], "files come back after a failure")
+    t.eq(a[6]["run"]["status"], "time_limit", "killed for its time")
+    t.eq(a[6]["run"]["files"], [], "a sandbox killed from outside hands nothing back")
 
 
 @case("outputs.odd_names", lang="python")
