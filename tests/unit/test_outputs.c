@@ -273,11 +273,43 @@ static void test_collect(void)
         free(work);
 }
 
+/* The patterns travel in the sandbox request; a bad one does not pass the child's decoding. */
+static void test_request_roundtrip(void)
+{
+        char *argv[] = {"python3", "main.py", NULL};
+        char *envp[] = {"PATH=/usr/bin", NULL};
+        char *outs[] = {"*.png", "out/*", NULL};
+        sb_run_t run = {.argv = argv, .envp = envp, .outputs = outs};
+        run.limits.outputs_count = 7;
+        buf_t b = {0};
+        REQUIRE(sb_req_encode(&run, &b) == 0);
+        static sb_child_req_t req;
+        memset(&req, 0, sizeof(req));
+        CHECK_OK(sb_req_decode(b.data, b.len, &req));
+        CHECK_INT_EQ(req.noutputs, 2);
+        CHECK_STR_EQ(req.outputs[0], "*.png");
+        CHECK_STR_EQ(req.outputs[1], "out/*");
+        CHECK(req.outputs[2] == NULL);
+        CHECK(!req.collect);
+        CHECK_INT_EQ(req.limits.outputs_count, 7);
+        CHECK_STR_EQ(req.argv[1], "main.py");
+        buf_free(&b);
+        char *bad[] = {"../x", NULL};
+        run.outputs = bad;
+        b = (buf_t){0};
+        REQUIRE(sb_req_encode(&run, &b) == 0);
+        memset(&req, 0, sizeof(req));
+        CHECK_FAIL(sb_req_decode(b.data, b.len, &req), -EBADMSG);
+        buf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_component), TU_TEST(test_path),        TU_TEST(test_pattern_valid),
-            TU_TEST(test_names),     TU_TEST(test_limits_keys), TU_TEST(test_collect),
+            TU_TEST(test_component),         TU_TEST(test_path),
+            TU_TEST(test_pattern_valid),     TU_TEST(test_names),
+            TU_TEST(test_limits_keys),       TU_TEST(test_collect),
+            TU_TEST(test_request_roundtrip),
         };
         return tu_main("test_outputs", tests, TU_COUNT(tests), argc, argv);
 }
