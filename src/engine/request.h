@@ -15,8 +15,10 @@ typedef struct run_request {
         job_input_file_t files[REQUEST_FILES_MAX]; /* point into the cJSON document */
         size_t nfiles;
         strv_t args;
-        strv_t env;     /* "KEY=value" */
-        strv_t command; /* empty: the toolchain's run command */
+        strv_t env;                         /* "KEY=value" */
+        strv_t command;                     /* empty: the toolchain's run command */
+        strv_t compile_options;             /* "compile_options", checked by engine/flags.h */
+        char *file_data[REQUEST_FILES_MAX]; /* decoded "encoding": "base64" contents (owned) */
         const char *stdin_data;
         size_t stdin_len;
         rc_limits_t run_over, compile_over;

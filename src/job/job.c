@@ -826,8 +826,8 @@ static int check_sizes(const job_spec_t *spec, strv_t *run_env, rc_err_t *err)
         sb_run_t run = {.nfiles = spec->nfiles};
         int r = 0;
         if (tc->compile.n) {
-                r = toolchain_expand_argv(tc, &tc->compile, names[0], names, spec->nfiles, NULL,
-                                          &cargv, err);
+                r = toolchain_expand_argv_opts(tc, &tc->compile, names[0], names, spec->nfiles,
+                                               spec->compile_options, NULL, &cargv, err);
                 if (r == -EINVAL) { /* no file for {sources}: job_start says so, as the stage's
                                        internal_error (as before this check) */
                         strv_free(&cargv);
@@ -883,6 +883,10 @@ int job_check(const job_spec_t *spec, rc_err_t *err)
                 if (!glob_pattern_valid(spec->outputs[i], &why))
                         return rc_err_set(err, EINVAL, "outputs[%zu]: %s", i, why);
         }
+        if (spec->compile_options && spec->compile_options[0] &&
+            !toolchain_takes_options(&spec->tc->compile))
+                return rc_err_set(err, EINVAL, "language '%s' takes no compile options",
+                                  spec->tc->name);
         strv_t env = {0};
         int r = build_env(spec->tc, spec->env, &env, err);
         if (r >= 0)
@@ -972,13 +976,14 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
         j->spec.env = NULL;
         j->spec.stdin_data = NULL;
         j->spec.stdin_len = 0;
-        if ((tc->compile.n &&
-             (r = toolchain_expand_argv(tc, &tc->compile, names[0], names, spec->nfiles, NULL,
-                                        &j->compile_argv, err)) < 0) ||
+        if ((tc->compile.n && (r = toolchain_expand_argv_opts(tc, &tc->compile, names[0], names,
+                                                              spec->nfiles, spec->compile_options,
+                                                              NULL, &j->compile_argv, err)) < 0) ||
             (r = run_command(tc, spec->command, names, spec->nfiles, j->spec.args, &j->run_argv,
                              err)) < 0)
                 goto fail;
         j->spec.command = NULL;
+        j->spec.compile_options = NULL; /* in compile_argv now */
         free(names);
         *out = j;
         stage_begin(j, tc->compile.n && !spec->build ? STAGE_COMPILE : STAGE_RUN);

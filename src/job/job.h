@@ -98,10 +98,12 @@ typedef struct job_spec {
         size_t nfiles;
         const char *stdin_data; /* given to the run stage, then EOF */
         size_t stdin_len;
-        char *const *args;          /* appended to the run command */
-        char *const *env;           /* "KEY=value" over the toolchain's, run stage; NULL: none */
-        char *const *command;       /* replaces the toolchain's run command; NULL: keep it */
-        rc_limits_t compile_limits; /* fully filled in (limits_fill_defaults) */
+        char *const *args;            /* appended to the run command */
+        char *const *env;             /* "KEY=value" over the toolchain's, run stage; NULL: none */
+        char *const *command;         /* replaces the toolchain's run command; NULL: keep it */
+        char *const *compile_options; /* words for the compile template's "{options}" (checked
+                                       * by engine/flags.h); NULL: none */
+        rc_limits_t compile_limits;   /* fully filled in (limits_fill_defaults) */
         rc_limits_t run_limits;
         const seccomp_bpf_t *seccomp; /* the toolchain's profile, compiled */
         cg_manager_t *cgroups;        /* where each stage gets its cgroup leaf */

@@ -396,12 +396,76 @@ out:
         fixture_close(&f);
 }
 
+/* "files" with "encoding": "base64" are decoded (NUL bytes and all); "compile_options" go
+ * only to a language whose compile template has "{options}" (tiny has none). */
+static void test_request_base64_and_compile_options(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, true))
+                return;
+        run_request_t rr;
+        cJSON *doc = NULL;
+        const char *code = NULL;
+        char msg[600] = "";
+        if (CHECK_INT_EQ(parse(&f,
+                               "{\"language\": \"tiny\", \"files\": [{\"name\": \"main.sh\", "
+                               "\"content\": \"echo hi\"}, {\"name\": \"d/bin.dat\", "
+                               "\"content\": \"AAEC/w==\", \"encoding\": \"base64\"}, "
+                               "{\"name\": \"t.txt\", \"content\": \"AAEC\", \"encoding\": "
+                               "\"utf8\"}]}",
+                               &rr, &doc, &code, msg, sizeof(msg)),
+                         0)) {
+                CHECK_INT_EQ(rr.nfiles, 3);
+                CHECK_INT_EQ(rr.files[1].len, 4);
+                CHECK(memcmp(rr.files[1].data, "\0\1\2\377", 4) == 0);
+                CHECK_STR_EQ(rr.files[2].data, "AAEC");
+        } else {
+                FAIL("%s", msg);
+        }
+        run_request_free(&rr);
+        run_request_free(&rr); /* twice is harmless (a caller's refusal path does it) */
+        cJSON_Delete(doc);
+        static const struct {
+                const char *doc, *msg;
+        } bad[] = {
+            {"{\"language\": \"tiny\", \"files\": [{\"name\": \"a.sh\", \"content\": \"x\"}, "
+             "{\"name\": \"b\", \"content\": \"!!\", \"encoding\": \"base64\"}]}",
+             "file \"b\": \"content\" is not valid base64"},
+            {"{\"language\": \"tiny\", \"files\": [{\"name\": \"a.sh\", \"content\": \"x\", "
+             "\"encoding\": \"hex\"}]}",
+             "a file's \"encoding\" must be \"utf8\" (the default) or \"base64\""},
+            {"{\"language\": \"tiny\", \"source\": \"x\", \"compile_options\": [\"-O2\"]}",
+             "language 'tiny' takes no compile options"},
+            {"{\"language\": \"tiny\", \"source\": \"x\", \"compile_options\": \"-O2\"}",
+             "\"compile_options\" must be an array of strings"},
+        };
+        for (size_t i = 0; i < TU_COUNT(bad); i++) {
+                CHECK_INT_EQ(parse(&f, bad[i].doc, &rr, &doc, &code, msg, sizeof(msg)), -1);
+                CHECK_STR_EQ(code, "bad_request");
+                CHECK_CONTAINS(msg, bad[i].msg);
+                run_request_free(&rr);
+                cJSON_Delete(doc);
+        }
+        /* an empty array is no options, for any language */
+        CHECK_INT_EQ(parse(&f,
+                           "{\"language\": \"tiny\", \"source\": \"x\", \"compile_options\": []}",
+                           &rr, &doc, &code, msg, sizeof(msg)),
+                     0);
+        run_request_free(&rr);
+        cJSON_Delete(doc);
+        fixture_close(&f);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_request_refusals), TU_TEST(test_request_to_job_spec),
-            TU_TEST(test_find_versions),    TU_TEST(test_find_none_built),
-            TU_TEST(test_load_profile),     TU_TEST(test_rescan),
+            TU_TEST(test_request_refusals),
+            TU_TEST(test_request_to_job_spec),
+            TU_TEST(test_request_base64_and_compile_options),
+            TU_TEST(test_find_versions),
+            TU_TEST(test_find_none_built),
+            TU_TEST(test_load_profile),
+            TU_TEST(test_rescan),
         };
         return tu_main("test_engine", tests, TU_COUNT(tests), argc, argv);
 }
