@@ -16,7 +16,7 @@ typedef struct req_header {
         uint32_t envc;
         uint32_t nfiles;
         uint32_t collect;
-        uint32_t tty; /* rows << 16 | cols; 0: no terminal */
+        uint32_t tty;      /* rows << 16 | cols; 0: no terminal */
         uint32_t noutputs; /* patterns, after the environment */
         rc_limits_t limits;
 } req_header_t;
