@@ -15,20 +15,25 @@ from just before the POST to the answer in which the last one finished. Every su
 same C program (read two numbers, print their sum) with its own input and expected output, so
 each must end Accepted (status 3). Median over --rounds rounds.
 
-By default a `runcell serve` is started on 127.0.0.1 (a delegated cgroup, as root) with
---config FILE if given (the submission store and the judge0 dialect's path go there); --url
-points at a server already running instead (then nothing is started and no root is needed).
+By default a `runcell serve` is started on 127.0.0.1 (a delegated cgroup, as root) with a
+config of its own: a fresh submission store in a temporary directory and the judge0 dialect's
+max_submission_batch_size raised to --n (Judge0's default is 20); or with --config FILE. --url
+points at a server already running instead (then nothing is started and no root is needed;
+--chunk 20 for one with Judge0's default batch size).
 
   bench/judge0_batch.py [--rounds 3] [--n 50] [--bin build/runcell] [--config FILE]
-                        [--url http://127.0.0.1:2358] [--path /] [--language-id ID] [--write]
+                        [--url http://127.0.0.1:2358] [--path /] [--language-id ID]
+                        [--chunk K] [--write]
 """
 import argparse
 import http.client
 import json
 import os
 import platform
+import shutil
 import statistics
 import sys
+import tempfile
 import time
 import urllib.parse
 
@@ -93,28 +98,38 @@ def c_language_id(api):
     sys.exit("GET /languages has no C: %r" % [x.get("name") for x in langs][:20])
 
 
-def one_batch(api, lang_id, n, poll_s, timeout_s):
-    """Post n submissions at once, poll until all are done; (seconds, polls, statuses)."""
+def chunks(seq, k):
+    return [seq[i:i + k] for i in range(0, len(seq), k)]
+
+
+def one_batch(api, lang_id, n, chunk, poll_s, timeout_s):
+    """Post n submissions (in batches of chunk), poll until all are done; (seconds, polls)."""
     subs = [{"language_id": lang_id, "source_code": SOURCE, "stdin": "%d %d\n" % (i, 3 * i + 1),
              "expected_output": "%d\n" % (4 * i + 1)} for i in range(n)]
     t0 = time.perf_counter()
-    st, obj, raw = api.call("POST", "/submissions/batch?base64_encoded=false",
-                            {"submissions": subs})
-    if st != 201 and st != 200:
-        sys.exit("POST /submissions/batch: %d %r" % (st, raw[:500]))
-    if not isinstance(obj, list) or len(obj) != n or not all("token" in x for x in obj):
-        sys.exit("POST /submissions/batch: not %d tokens: %r" % (n, raw[:500]))
-    tokens = [x["token"] for x in obj]
-    query = "/submissions/batch?" + urllib.parse.urlencode({
-        "tokens": ",".join(tokens), "base64_encoded": "false",
+    tokens = []
+    for part in chunks(subs, chunk):
+        st, obj, raw = api.call("POST", "/submissions/batch?base64_encoded=false",
+                                {"submissions": part})
+        if st != 201 and st != 200:
+            sys.exit("POST /submissions/batch: %d %r" % (st, raw[:500]))
+        if not isinstance(obj, list) or len(obj) != len(part) or \
+                not all("token" in x for x in obj):
+            sys.exit("POST /submissions/batch: not %d tokens: %r" % (len(part), raw[:500]))
+        tokens += [x["token"] for x in obj]
+    queries = ["/submissions/batch?" + urllib.parse.urlencode({
+        "tokens": ",".join(part), "base64_encoded": "false",
         "fields": "token,status,stdout,stderr,compile_output,message"})
+        for part in chunks(tokens, chunk)]
     polls = 0
     while True:
-        st, obj, raw = api.call("GET", query)
+        got = []
+        for query in queries:
+            st, obj, raw = api.call("GET", query)
+            if st != 200 or not isinstance(obj, dict) or "submissions" not in obj:
+                sys.exit("GET /submissions/batch: %d %r" % (st, raw[:500]))
+            got += obj["submissions"]
         polls += 1
-        if st != 200 or not isinstance(obj, dict) or "submissions" not in obj:
-            sys.exit("GET /submissions/batch: %d %r" % (st, raw[:500]))
-        got = obj["submissions"]
         if len(got) != n:
             sys.exit("GET /submissions/batch: %d submissions for %d tokens" % (len(got), n))
         if all(s and s["status"]["id"] > 2 for s in got):
@@ -143,6 +158,9 @@ def main():
     ap.add_argument("--url", help="a server already running, e.g. http://127.0.0.1:2358")
     ap.add_argument("--path", default="", help="the judge0 dialect's base path (default: /)")
     ap.add_argument("--language-id", type=int, help="default: C's id from GET /languages")
+    ap.add_argument("--chunk", type=int, help="submissions per POST (and tokens per GET): "
+                    "default all of them in one (the server this script starts allows it; "
+                    "Judge0's own default max_submission_batch_size is 20)")
     ap.add_argument("--poll", type=float, default=0.05, help="seconds between polls")
     ap.add_argument("--timeout", type=float, default=300)
     ap.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
@@ -158,18 +176,26 @@ def main():
         cg = "runcell-bench-judge0-%d" % os.getpid()
         cg_dirs = enter_cgroup(cg)
         args = ["--warm", "c", "--max-concurrent", str(os.cpu_count() or 1), "--queue", "256"]
-        if a.config:
-            args += ["--config", a.config]
+        if not a.config:  # a store of its own, and batches of n
+            tmp = tempfile.mkdtemp(prefix="runcell-bench-judge0-")
+            a.config = os.path.join(tmp, "serve.json")
+            with open(a.config, "w") as f:
+                json.dump({"store": {"path": os.path.join(tmp, "submissions.db")},
+                           "dialects": {"judge0": {"max_submission_batch_size": max(a.n, 20)}}},
+                          f)
+            a.own_config = tmp
+        args += ["--config", a.config]
         srv = Server(a.bin, *args)
         host, port, base = "127.0.0.1", srv.port, a.path
     times, polls = [], []
     try:
         api = Api(host, port, base)
         lang_id = a.language_id or c_language_id(api)
-        one_batch(api, lang_id, min(a.n, 5), a.poll, a.timeout)  # warm up: root fs, caches
+        chunk = a.chunk or a.n
+        one_batch(api, lang_id, min(a.n, 5), chunk, a.poll, a.timeout)  # warm up
         load_before = open("/proc/loadavg").read().split()[:3]
         for _ in range(a.rounds):
-            dt, np_ = one_batch(api, lang_id, a.n, a.poll, a.timeout)
+            dt, np_ = one_batch(api, lang_id, a.n, chunk, a.poll, a.timeout)
             times.append(dt)
             polls.append(np_)
             print("batch of %d: %.2f s (%d polls)" % (a.n, dt, np_), flush=True)
@@ -179,12 +205,14 @@ def main():
             srv.stop()
         if cg:
             leave_cgroup(cg, cg_dirs)
+        if getattr(a, "own_config", None):
+            shutil.rmtree(a.own_config, ignore_errors=True)
 
     med = statistics.median(times)
     floor = a.n * JUDGE0_WAIT_FLOOR_S
     goal = floor / GOAL_FACTOR
     cmd = "bench/judge0_batch.py --rounds %d --n %d" % (a.rounds, a.n) + (
-        " --config FILE" if a.config else "")
+        " --chunk %d" % a.chunk if a.chunk else "") + (" --url URL" if a.url else "")
     text = "\n".join([
         "%s, %d cores, kernel %s; load average before: %s, after: %s; median of %d rounds" % (
             time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), os.cpu_count(),
