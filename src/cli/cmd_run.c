@@ -651,8 +651,9 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
         if (catalog_lang(&r->cat, r->tc, &r->lang, &err) < 0)
                 return cli_fail("%s", err.msg);
         tt = trace_step("toolchains, inputs, rootfs, seccomp", tt);
-        /* No pool: a one-shot run prepares its sandboxes when it needs them. */
-        if (catalog_open_limits(&r->cat, 0, &err) < 0)
+        /* No pool: a one-shot run prepares its sandboxes when it needs them. A judge runs many
+         * tests: their sandboxes are prepared by the helper while others run. */
+        if (catalog_open_limits(&r->cat, r->pool, &err) < 0)
                 return cli_fail("%s", err.msg);
         trace_step("cgroup manager open", tt);
         return 0;

@@ -47,6 +47,7 @@ typedef struct cli_run {
         lang_t *lang;
         job_input_file_t *files; /* o.nfiles of them */
         char **bufs;
+        unsigned pool; /* sandboxes kept prepared (judge: its tests at once); 0: none */
 } cli_run_t;
 
 /* The command line of run (judge false) or judge; 1 after saying what is wrong. */
