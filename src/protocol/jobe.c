@@ -15,6 +15,7 @@
 
 #include "protocol/dialect.h"
 #include "util/json.h"
+#include "util/jsonstrict.h"
 #include "util/shellwords.h"
 #include "util/strv.h"
 
@@ -939,8 +940,20 @@ fail:
 
 static void post_run(dl_http_t *h, const char *body, size_t len)
 {
-        cJSON *parsed = cJSON_ParseWithLength(body, len);
-        if (parsed && !dl_json_depth_ok(parsed)) {
+        char why[160];
+        cJSON *parsed = json_parse_strict(body, len, why, sizeof(why));
+        if (!parsed) {
+                /* JSON that runcell will not take as it is (a NUL in a string, a key twice,
+                 * data after the value): said why; not JSON at all: Jobe's words */
+                cJSON *lenient = cJSON_ParseWithLength(body, len);
+                if (lenient)
+                        refuse(h, 400, "Non-JSON post data received (%s)", why);
+                else
+                        refuse(h, 400, "Non-JSON post data received");
+                cJSON_Delete(lenient);
+                return;
+        }
+        if (!dl_json_depth_ok(parsed)) {
                 cJSON_Delete(parsed);
                 refuse(h, 400, "Non-JSON post data received (nested too deeply)");
                 return;
@@ -1009,7 +1022,22 @@ static void files(dl_http_t *h, dl_method_t method, const char *body, size_t len
                 dl_http_json(h, cache_find(id) ? 204 : 404, NULL);
                 return;
         }
-        cJSON *j = cJSON_ParseWithLength(body, len);
+        char why[160];
+        cJSON *j = json_parse_strict(body, len, why, sizeof(why));
+        if (!j) {
+                cJSON *lenient = cJSON_ParseWithLength(body, len);
+                if (lenient)
+                        refuse(h, 400, "put: the body is not valid JSON (%s)", why);
+                else
+                        refuse(h, 400, "put: missing file_contents parameter");
+                cJSON_Delete(lenient);
+                return;
+        }
+        if (!dl_json_depth_ok(j)) {
+                cJSON_Delete(j);
+                refuse(h, 400, "put: the body is nested too deeply");
+                return;
+        }
         const cJSON *fc = cJSON_GetObjectItemCaseSensitive(j, "file_contents");
         if (!cJSON_IsObject(j) || !fc || cJSON_IsNull(fc)) {
                 cJSON_Delete(j);

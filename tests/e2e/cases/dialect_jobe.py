@@ -243,8 +243,24 @@ def bad_run_spec(t):
                 "run_spec's 'sourcecode' must be a string", "sourcecode a number")
         refused(t, srv, {"language_id": ["python3"], "sourcecode": hello}, 400,
                 "run_spec's 'language_id' must be a string", "language_id a list")
+        refused(t, srv, '{"run_spec": {"language_id": "c", "language_id": "python3"}}', 400,
+                'Non-JSON post data received (duplicate key', "a key twice", prefix=True)
         r = http_req(t, srv, "GET", BASE + "/runs")
         t.check(r.status in (404, 405), "GET /runs: Jobe keeps no runs: %r" % r)
+
+
+@case("dialect_jobe.api_key")
+def api_key(t):
+    """With tokens configured, CodeRunner's X-API-KEY header is one of them."""
+    cfg = write_config(t, {"tokens": ["s3cret"]})
+    with Server(t, "--config", cfg) as srv:
+        r = http_req(t, srv, "GET", BASE + "/languages")
+        t.eq(r.status, 401, "no key")
+        r = http_req(t, srv, "GET", BASE + "/languages", headers={"X-API-KEY": "wrong"})
+        t.eq(r.status, 401, "a wrong key")
+        r = http_req(t, srv, "GET", BASE + "/languages", headers={"X-API-KEY": "s3cret"})
+        t.eq(r.status, 200, "the key")
+        t.check(isinstance(r.json, list), "the languages: %r" % r.body[:200])
 
 
 @case("dialect_jobe.bad_run_spec_fields", lang="python")
