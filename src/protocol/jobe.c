@@ -14,6 +14,11 @@
 #include <string.h>
 
 #include "protocol/dialect.h"
+#if __has_include("engine/flags.h") /* the compiler-flags allowlist, where the tree has it */
+#include "engine/flags.h"
+#define JOBE_COMPILE_OPTIONS 1
+#endif
+#include "util/base64.h"
 #include "util/json.h"
 #include "util/jsonstrict.h"
 #include "util/shellwords.h"
@@ -563,45 +568,55 @@ static int param_words(const cJSON *params, const char *key, strv_t *out, bool *
         return 0;
 }
 
-/* What runcell can honour of compileargs and linkargs without changing the toolchain's
- * compiler command: flags it compiles with already, -Werror (Jobe takes any compiler message
- * as a compile error anyway) and -x naming the language the file is compiled as. */
-static bool compile_word_ok(const char *lang, const char *w, const char *next, bool link, int *skip)
+/* compileargs and linkargs into the run's compile options. Dropped first: -x naming the
+ * language the file is compiled as anyway (Jobe's C default has "-x c") and -lm for C and C++
+ * (runcell links it). With the compiler-flags allowlist (engine/flags.h) the rest are the run
+ * document's "compile_options", checked by it; without it only -Wall and -Werror are taken for
+ * C and C++ (gcc has -Wall, and Jobe takes any compiler message as a compile error), anything
+ * else is refused. */
+static int compile_words(const char *lang, const strv_t *words, bool link, strv_t *opts, char *msg,
+                         size_t size)
 {
-        *skip = 0;
         bool c = strcmp(lang, "c") == 0, cpp = strcmp(lang, "cpp") == 0;
-        if (link)
-                return (c || cpp) && strcmp(w, "-lm") == 0;
-        if ((c || cpp) && (strcmp(w, "-Wall") == 0 || strcmp(w, "-Werror") == 0))
-                return true;
         const char *x = c ? "c" : cpp ? "c++" : NULL;
-        if (x && strncmp(w, "-x", 2) == 0) {
-                if (!w[2] && next && strcmp(next, x) == 0) {
-                        *skip = 1;
-                        return true;
-                }
-                return strcmp(w + 2, x) == 0;
-        }
-        return false;
-}
-
-static int check_compile_words(const char *lang, const strv_t *words, bool link, char *msg,
-                               size_t size)
-{
         for (size_t i = 0; i < words->n; i++) {
-                int skip;
-                if (compile_word_ok(lang, words->v[i], i + 1 < words->n ? words->v[i + 1] : NULL,
-                                    link, &skip)) {
-                        i += (size_t)skip;
+                const char *w = words->v[i];
+                if (x && strcmp(w, "-x") == 0 && i + 1 < words->n &&
+                    strcmp(words->v[i + 1], x) == 0) {
+                        i++;
                         continue;
                 }
+                if ((x && strncmp(w, "-x", 2) == 0 && strcmp(w + 2, x) == 0) ||
+                    ((c || cpp) && strcmp(w, "-lm") == 0))
+                        continue;
+#ifdef JOBE_COMPILE_OPTIONS
+                if (strv_push(opts, w) < 0)
+                        return snprintf(msg, size, "out of memory"), -1;
+#else
+                (void)opts;
+                if ((c || cpp) && (strcmp(w, "-Wall") == 0 || strcmp(w, "-Werror") == 0))
+                        continue;
                 snprintf(msg, size,
                          "%s: '%.80s' is not supported by this server (runcell compiles with "
                          "the language's own flags; it accepts %s)",
-                         link ? "linkargs" : "compileargs", words->v[i],
+                         link ? "linkargs" : "compileargs", w,
                          link ? "-lm for C and C++" : "-Wall, -Werror and -x for C and C++");
                 return -1;
+#endif
         }
+#ifdef JOBE_COMPILE_OPTIONS
+        if (link && opts->n) {
+                char why[300];
+                if (!flags_language_known(lang))
+                        return snprintf(msg, size,
+                                        "compileargs and linkargs: %s takes no compiler options "
+                                        "on this server",
+                                        lang),
+                               -1;
+                if (flags_check_words(lang, opts->v, opts->n, why, sizeof(why)) < 0)
+                        return snprintf(msg, size, "compileargs and linkargs: %s", why), -1;
+        }
+#endif
         return 0;
 }
 
@@ -798,16 +813,17 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
         }
 
         /* the parameters */
-        strv_t cargs = {0}, largs = {0}, interp = {0}, runargs = {0};
+        strv_t cargs = {0}, largs = {0}, copts = {0}, interp = {0}, runargs = {0};
         bool cgiven, lgiven, igiven, rgiven;
         if (param_words(params, "compileargs", &cargs, &cgiven, msg, size) < 0 ||
             param_words(params, "linkargs", &largs, &lgiven, msg, size) < 0 ||
             param_words(params, "interpreterargs", &interp, &igiven, msg, size) < 0 ||
             param_words(params, "runargs", &runargs, &rgiven, msg, size) < 0 ||
-            check_compile_words(tc->name, &cargs, false, msg, size) < 0 ||
-            check_compile_words(tc->name, &largs, true, msg, size) < 0) {
+            compile_words(tc->name, &cargs, false, &copts, msg, size) < 0 ||
+            compile_words(tc->name, &largs, true, &copts, msg, size) < 0) {
                 strv_free(&cargs);
                 strv_free(&largs);
+                strv_free(&copts);
                 strv_free(&interp);
                 strv_free(&runargs);
                 return NULL;
@@ -844,6 +860,7 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
                         goto fail;
                 }
                 f->used = ++cache.tick;
+#ifndef JOBE_COMPILE_OPTIONS
                 if (memchr(f->data, '\0', f->len)) {
                         snprintf(msg, size,
                                  "file '%.100s' holds a NUL byte, which runcell cannot place in a "
@@ -851,6 +868,7 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
                                  fname);
                         goto fail;
                 }
+#endif
                 /* Jobe copies the files in after the source, in order: a later one with the
                  * same name replaces the earlier one */
                 cJSON *o = NULL, *it;
@@ -866,11 +884,35 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
                         cJSON_AddItemToArray(files, o);
                 } else {
                         cJSON_DeleteItemFromObjectCaseSensitive(o, "content");
+                        cJSON_DeleteItemFromObjectCaseSensitive(o, "encoding");
                 }
+#ifdef JOBE_COMPILE_OPTIONS
+                /* the run documents that take compile options take base64 files too (they
+                 * came together): a file with a NUL byte goes so */
+                if (memchr(f->data, '\0', f->len)) {
+                        buf_t b64 = {0};
+                        if (base64_append(&b64, f->data, f->len) < 0 ||
+                            buf_append(&b64, "", 1) < 0) {
+                                buf_free(&b64);
+                                snprintf(msg, size, "out of memory");
+                                goto fail;
+                        }
+                        cJSON_AddStringToObject(o, "content", b64.data);
+                        cJSON_AddStringToObject(o, "encoding", "base64");
+                        buf_free(&b64);
+                        continue;
+                }
+#endif
                 cJSON_AddStringToObject(o, "content", f->data);
         }
         if (jin && *jin->valuestring)
                 cJSON_AddStringToObject(doc, "stdin", jin->valuestring);
+        if (copts.n) {
+                cJSON *a = cJSON_AddArrayToObject(doc, "compile_options");
+                for (size_t i = 0; i < copts.n; i++)
+                        cJSON_AddItemToArray(a, cJSON_CreateString(copts.v[i]));
+        }
+        strv_free(&copts);
         if (runargs.n) {
                 cJSON *a = cJSON_AddArrayToObject(doc, "args");
                 for (size_t i = 0; i < runargs.n; i++)
@@ -932,6 +974,7 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
         (void)rgiven;
         return doc;
 fail:
+        strv_free(&copts);
         strv_free(&interp);
         strv_free(&runargs);
         cJSON_Delete(doc);
