@@ -605,7 +605,7 @@ static int compile_words(const char *lang, const strv_t *words, bool link, strv_
 #endif
         }
 #ifdef JOBE_COMPILE_OPTIONS
-        if (link && opts->n) {
+        if (opts->n) {
                 char why[300];
                 if (!flags_language_known(lang))
                         return snprintf(msg, size,
@@ -618,6 +618,15 @@ static int compile_words(const char *lang, const strv_t *words, bool link, strv_
         }
 #endif
         return 0;
+}
+
+/* Jobe's tasks that do not use compileargs (interpreted languages) or linkargs (all but C
+ * and C++) ignore them. */
+static bool ignore_compile_args(const toolchain_t *tc, bool link)
+{
+        if (!tc->compile.n)
+                return true;
+        return link && strcmp(tc->name, "c") != 0 && strcmp(tc->name, "cpp") != 0;
 }
 
 /* The extension of name is one the toolchain compiles. */
@@ -819,8 +828,12 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
             param_words(params, "linkargs", &largs, &lgiven, msg, size) < 0 ||
             param_words(params, "interpreterargs", &interp, &igiven, msg, size) < 0 ||
             param_words(params, "runargs", &runargs, &rgiven, msg, size) < 0 ||
-            compile_words(tc->name, &cargs, false, &copts, msg, size) < 0 ||
-            compile_words(tc->name, &largs, true, &copts, msg, size) < 0) {
+            (ignore_compile_args(tc, false)
+                 ? 0
+                 : compile_words(tc->name, &cargs, false, &copts, msg, size)) < 0 ||
+            (ignore_compile_args(tc, true)
+                 ? 0
+                 : compile_words(tc->name, &largs, true, &copts, msg, size)) < 0) {
                 strv_free(&cargs);
                 strv_free(&largs);
                 strv_free(&copts);

@@ -309,6 +309,10 @@ def bad_run_spec_fields(t):
         # keys, a language_id in capitals
         run(t, srv, {"language_id": "Python3", "sourcecode": hello, "parameters": [],
                      "jobeserver": "x", "something": {"else": 1}}, 15, "lenient", "Hello world!\n")
+        # Python3Task uses neither compileargs nor linkargs: ignored, as Jobe ignores them
+        run(t, srv, spec(parameters={"compileargs": ["-std=c99", "-wrapper x"],
+                                     "linkargs": ["-lfoo"]}), 15, "compileargs for Python",
+            "Hello world!\n")
 
 
 @case("dialect_jobe.languages")
