@@ -13,11 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/dialect.h"
-#if __has_include("engine/flags.h") /* the compiler-flags allowlist, where the tree has it */
 #include "engine/flags.h"
-#define JOBE_COMPILE_OPTIONS 1
-#endif
+#include "protocol/dialect.h"
 #include "util/base64.h"
 #include "util/json.h"
 #include "util/jsonstrict.h"
@@ -568,13 +565,10 @@ static int param_words(const cJSON *params, const char *key, strv_t *out, bool *
         return 0;
 }
 
-/* compileargs and linkargs into the run's compile options. Dropped first: -x naming the
- * language the file is compiled as anyway (Jobe's C default has "-x c") and -lm for C and C++
- * (runcell links it). With the compiler-flags allowlist (engine/flags.h) the rest are the run
- * document's "compile_options", checked by it; without it only -Wall and -Werror are taken for
- * C and C++ (gcc has -Wall, and Jobe takes any compiler message as a compile error), anything
- * else is refused. */
-static int compile_words(const char *lang, const strv_t *words, bool link, strv_t *opts, char *msg,
+/* compileargs and linkargs into the run's compile options, checked by the compiler-flags
+ * allowlist (engine/flags.h). Dropped first: -x naming the language the file is compiled as
+ * anyway (Jobe's C default has "-x c") and -lm for C and C++ (runcell links it). */
+static int compile_words(const char *lang, const strv_t *words, strv_t *opts, char *msg,
                          size_t size)
 {
         bool c = strcmp(lang, "c") == 0, cpp = strcmp(lang, "cpp") == 0;
@@ -589,34 +583,20 @@ static int compile_words(const char *lang, const strv_t *words, bool link, strv_
                 if ((x && strncmp(w, "-x", 2) == 0 && strcmp(w + 2, x) == 0) ||
                     ((c || cpp) && strcmp(w, "-lm") == 0))
                         continue;
-#ifdef JOBE_COMPILE_OPTIONS
                 if (strv_push(opts, w) < 0)
                         return snprintf(msg, size, "out of memory"), -1;
-#else
-                (void)opts;
-                if ((c || cpp) && (strcmp(w, "-Wall") == 0 || strcmp(w, "-Werror") == 0))
-                        continue;
-                snprintf(msg, size,
-                         "%s: '%.80s' is not supported by this server (runcell compiles with "
-                         "the language's own flags; it accepts %s)",
-                         link ? "linkargs" : "compileargs", w,
-                         link ? "-lm for C and C++" : "-Wall, -Werror and -x for C and C++");
-                return -1;
-#endif
         }
-#ifdef JOBE_COMPILE_OPTIONS
-        if (opts->n) {
-                char why[300];
-                if (!flags_language_known(lang))
-                        return snprintf(msg, size,
-                                        "compileargs and linkargs: %s takes no compiler options "
-                                        "on this server",
-                                        lang),
-                               -1;
-                if (flags_check_words(lang, opts->v, opts->n, why, sizeof(why)) < 0)
-                        return snprintf(msg, size, "compileargs and linkargs: %s", why), -1;
-        }
-#endif
+        if (!opts->n)
+                return 0;
+        char why[300];
+        if (!flags_language_known(lang))
+                return snprintf(msg, size,
+                                "compileargs and linkargs: %s takes no compiler options on this "
+                                "server",
+                                lang),
+                       -1;
+        if (flags_check_words(lang, opts->v, opts->n, why, sizeof(why)) < 0)
+                return snprintf(msg, size, "compileargs and linkargs: %s", why), -1;
         return 0;
 }
 
@@ -830,10 +810,10 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
             param_words(params, "runargs", &runargs, &rgiven, msg, size) < 0 ||
             (ignore_compile_args(tc, false)
                  ? 0
-                 : compile_words(tc->name, &cargs, false, &copts, msg, size)) < 0 ||
+                 : compile_words(tc->name, &cargs, &copts, msg, size)) < 0 ||
             (ignore_compile_args(tc, true)
                  ? 0
-                 : compile_words(tc->name, &largs, true, &copts, msg, size)) < 0) {
+                 : compile_words(tc->name, &largs, &copts, msg, size)) < 0) {
                 strv_free(&cargs);
                 strv_free(&largs);
                 strv_free(&copts);
@@ -873,15 +853,6 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
                         goto fail;
                 }
                 f->used = ++cache.tick;
-#ifndef JOBE_COMPILE_OPTIONS
-                if (memchr(f->data, '\0', f->len)) {
-                        snprintf(msg, size,
-                                 "file '%.100s' holds a NUL byte, which runcell cannot place in a "
-                                 "run's files",
-                                 fname);
-                        goto fail;
-                }
-#endif
                 /* Jobe copies the files in after the source, in order: a later one with the
                  * same name replaces the earlier one */
                 cJSON *o = NULL, *it;
@@ -899,9 +870,7 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
                         cJSON_DeleteItemFromObjectCaseSensitive(o, "content");
                         cJSON_DeleteItemFromObjectCaseSensitive(o, "encoding");
                 }
-#ifdef JOBE_COMPILE_OPTIONS
-                /* the run documents that take compile options take base64 files too (they
-                 * came together): a file with a NUL byte goes so */
+                /* a file with a NUL byte goes as base64 */
                 if (memchr(f->data, '\0', f->len)) {
                         buf_t b64 = {0};
                         if (base64_append(&b64, f->data, f->len) < 0 ||
@@ -915,7 +884,6 @@ static cJSON *decode(const cJSON *body, jrun_t *jr, int *status, char *msg, size
                         buf_free(&b64);
                         continue;
                 }
-#endif
                 cJSON_AddStringToObject(o, "content", f->data);
         }
         if (jin && *jin->valuestring)
