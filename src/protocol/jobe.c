@@ -54,6 +54,7 @@ static size_t files_max_bytes = 64u << 20;
 static double cputime_max = 120;
 
 typedef struct jrun {
+        bool set; /* filled from the request (pending, below) */
         bool debug;
         bool strict_cmpinfo; /* c, cpp, java: any compiler message is a compile error */
         bool checked;        /* python3, php: the run stage starts with a syntax check */
@@ -476,8 +477,15 @@ static void answer(dl_run_t *r, dl_http_t *h, const job_result_t *res)
         buf_free(&err);
 }
 
+/* What the request decided for its run, handed over at the run's first event (which may come
+ * before dl_run_start returns). */
+static jrun_t pending;
+
 static void run_event(dl_run_t *r, const dl_event_t *ev)
 {
+        jrun_t *jr = dl_run_data(r);
+        if (!jr->set && pending.set)
+                *jr = pending;
         dl_http_t *h = dl_run_http(r);
         if (!h)
                 return;
@@ -1006,9 +1014,14 @@ static void post_run(dl_http_t *h, const char *body, size_t len)
         snprintf(id, sizeof(id), "jobe_");
         dl_random_hex(id + 5, 6);
         dl_error_t e;
+        jr.set = true;
+        pending = jr;
         dl_run_t *r = dl_run_start(NULL, h, doc, id, &e);
+        pending.set = false;
         if (r) {
-                *(jrun_t *)dl_run_data(r) = jr;
+                jrun_t *d = dl_run_data(r);
+                if (!d->set)
+                        *d = jr;
                 return;
         }
         int st = dl_error_status(e.code);
