@@ -1,8 +1,8 @@
 /* Who may use the server: allowed origins (a browser's Origin header) and bearer tokens
- * (Authorization: Bearer, X-Auth-Token as Judge0's clients send it, or ?token= on a
- * WebSocket), and public mode: a request with no token at all is let in on the public routes
- * as anonymous. Per-token and per-client run limits are applied at admission
- * (runs.c). */
+ * (Authorization: Bearer, X-Auth-Token as Judge0's clients send it, X-API-KEY as Jobe's
+ * clients (CodeRunner) do, or ?token= on a WebSocket), and public mode: a request with no
+ * token at all is let in on the public routes as anonymous. Per-token and per-client run
+ * limits are applied at admission (runs.c). */
 #include <string.h>
 
 #include "server/server-internal.h"
@@ -46,6 +46,8 @@ int check_access(server_t *srv, struct lws *wsi, bool ws, const char *path, cons
                         token = buf + 7;
                 else if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-auth-token:", 13) > 0)
                         token = buf; /* Judge0's header, for its clients */
+                else if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-api-key:", 10) > 0)
+                        token = buf; /* Jobe's, as CodeRunner sends its API key */
                 else if (ws)
                         /* browsers cannot set headers on a WebSocket: ?token= (the call returns
                          * the value inside buf, which holds "token=VALUE") */
