@@ -406,67 +406,89 @@ typedef struct jlang {
         int id;
         const char *rc;
         const char *name; /* printf form: the version */
-        int also[2];      /* older Judge0 ids run by the same language */
 } jlang_t;
 
 static const jlang_t jlangs[] = {
-    {45, "assembly", "Assembly (NASM %s)", {0}},
-    {46, "bash", "Bash (%s)", {0}},
-    {50, "c", "C (GCC %s)", {48, 49}},
-    {51, "csharp", "C# (Mono %s)", {0}},
-    {54, "cpp", "C++ (GCC %s)", {52, 53}},
-    {55, "commonlisp", "Common Lisp (SBCL %s)", {0}},
-    {56, "d", "D (GDC %s)", {0}},
-    {57, "elixir", "Elixir (%s)", {0}},
-    {58, "erlang", "Erlang (OTP %s)", {0}},
-    {59, "fortran", "Fortran (GFortran %s)", {0}},
-    {60, "go", "Go (%s)", {0}},
-    {61, "haskell", "Haskell (GHC %s)", {0}},
-    {62, "java", "Java (OpenJDK %s)", {0}},
-    {63, "javascript", "JavaScript (Node.js %s)", {0}},
-    {64, "lua", "Lua (%s)", {0}},
-    {65, "ocaml", "OCaml (%s)", {0}},
-    {66, "octave", "Octave (%s)", {0}},
-    {67, "pascal", "Pascal (FPC %s)", {0}},
-    {68, "php", "PHP (%s)", {0}},
-    {69, "prolog", "Prolog (SWI-Prolog %s)", {0}},
-    {71, "python", "Python (%s)", {0}},
-    {72, "ruby", "Ruby (%s)", {0}},
-    {73, "rust", "Rust (%s)", {0}},
-    {74, "typescript", "TypeScript (%s)", {0}},
-    {75, "c-clang", "C (Clang %s)", {0}},
-    {76, "cpp-clang", "C++ (Clang %s)", {0}},
-    {77, "cobol", "COBOL (GnuCOBOL %s)", {0}},
-    {78, "kotlin", "Kotlin (%s)", {0}},
-    {79, "objc", "Objective-C (GCC %s)", {0}},
-    {80, "r", "R (%s)", {0}},
-    {81, "scala", "Scala (%s)", {0}},
-    {82, "sql", "SQL (SQLite %s)", {0}},
-    {85, "perl", "Perl (%s)", {0}},
-    {86, "clojure", "Clojure (%s)", {0}},
-    {88, "groovy", "Groovy (%s)", {0}},
-    {1001, "ada", "Ada (GNAT %s)", {0}},
-    {1002, "awk", "AWK (GNU Awk %s)", {0}},
-    {1003, "basic", "BASIC (yabasic %s)", {0}},
-    {1004, "bc", "bc (%s)", {0}},
-    {1005, "brainfuck", "Brainfuck (beef %s)", {0}},
-    {1006, "crystal", "Crystal (%s)", {0}},
-    {1007, "forth", "Forth (Gforth %s)", {0}},
-    {1008, "nim", "Nim (%s)", {0}},
-    {1009, "pypy", "Python (PyPy %s)", {0}},
-    {1010, "python-sci", "Python with NumPy, SciPy, pandas (%s)", {0}},
-    {1011, "racket", "Racket (%s)", {0}},
-    {1012, "scheme", "Scheme (GNU Guile %s)", {0}},
-    {1013, "tcl", "Tcl (%s)", {0}},
-    {1014, "zsh", "Zsh (%s)", {0}},
+    {45, "assembly", "Assembly (NASM %s)"},
+    {46, "bash", "Bash (%s)"},
+    {50, "c", "C (GCC %s)"},
+    {51, "csharp", "C# (Mono %s)"},
+    {54, "cpp", "C++ (GCC %s)"},
+    {55, "commonlisp", "Common Lisp (SBCL %s)"},
+    {56, "d", "D (GDC %s)"},
+    {57, "elixir", "Elixir (%s)"},
+    {58, "erlang", "Erlang (OTP %s)"},
+    {59, "fortran", "Fortran (GFortran %s)"},
+    {60, "go", "Go (%s)"},
+    {61, "haskell", "Haskell (GHC %s)"},
+    {62, "java", "Java (OpenJDK %s)"},
+    {63, "javascript", "JavaScript (Node.js %s)"},
+    {64, "lua", "Lua (%s)"},
+    {65, "ocaml", "OCaml (%s)"},
+    {66, "octave", "Octave (%s)"},
+    {67, "pascal", "Pascal (FPC %s)"},
+    {68, "php", "PHP (%s)"},
+    {69, "prolog", "Prolog (SWI-Prolog %s)"},
+    {71, "python", "Python (%s)"},
+    {72, "ruby", "Ruby (%s)"},
+    {73, "rust", "Rust (%s)"},
+    {74, "typescript", "TypeScript (%s)"},
+    {75, "c-clang", "C (Clang %s)"},
+    {76, "cpp-clang", "C++ (Clang %s)"},
+    {77, "cobol", "COBOL (GnuCOBOL %s)"},
+    {78, "kotlin", "Kotlin (%s)"},
+    {79, "objc", "Objective-C (GCC %s)"},
+    {80, "r", "R (%s)"},
+    {81, "scala", "Scala (%s)"},
+    {82, "sql", "SQL (SQLite %s)"},
+    {85, "perl", "Perl (%s)"},
+    {86, "clojure", "Clojure (%s)"},
+    {88, "groovy", "Groovy (%s)"},
+    {1001, "ada", "Ada (GNAT %s)"},
+    {1002, "awk", "AWK (GNU Awk %s)"},
+    {1003, "basic", "BASIC (yabasic %s)"},
+    {1004, "bc", "bc (%s)"},
+    {1005, "brainfuck", "Brainfuck (beef %s)"},
+    {1006, "crystal", "Crystal (%s)"},
+    {1007, "forth", "Forth (Gforth %s)"},
+    {1008, "nim", "Nim (%s)"},
+    {1009, "pypy", "Python (PyPy %s)"},
+    {1010, "python-sci", "Python with NumPy, SciPy, pandas (%s)"},
+    {1011, "racket", "Racket (%s)"},
+    {1012, "scheme", "Scheme (GNU Guile %s)"},
+    {1013, "tcl", "Tcl (%s)"},
+    {1014, "zsh", "Zsh (%s)"},
 };
 #define NJLANGS (sizeof(jlangs) / sizeof(jlangs[0]))
+
+/* Older Judge0 CE ids (active or archived) of a language runcell has: taken, run by runcell's
+ * version, not listed (Judge0 itself answers "is archived" for 1 to 42; its documentation's
+ * examples use 4, C). */
+static const struct {
+        int id;
+        const char *rc;
+} jolder[] = {
+    {1, "bash"},    {2, "bash"},        {4, "c"},           {5, "c"},       {6, "c"},
+    {7, "c"},       {8, "c"},           {9, "c"},           {10, "cpp"},    {11, "cpp"},
+    {12, "cpp"},    {13, "cpp"},        {14, "cpp"},        {15, "cpp"},    {16, "csharp"},
+    {17, "csharp"}, {18, "clojure"},    {19, "crystal"},    {20, "elixir"}, {21, "erlang"},
+    {22, "go"},     {23, "haskell"},    {24, "haskell"},    {26, "java"},   {27, "java"},
+    {28, "java"},   {29, "javascript"}, {30, "javascript"}, {31, "ocaml"},  {32, "octave"},
+    {33, "pascal"}, {34, "python"},     {35, "python"},     {38, "ruby"},   {39, "ruby"},
+    {40, "ruby"},   {41, "ruby"},       {42, "rust"},       {48, "c"},      {49, "c"},
+    {52, "cpp"},    {53, "cpp"},
+};
 
 static const jlang_t *jlang_by_id(long id)
 {
         for (size_t i = 0; i < NJLANGS; i++)
-                if (jlangs[i].id == id || jlangs[i].also[0] == id || jlangs[i].also[1] == id)
+                if (jlangs[i].id == id)
                         return &jlangs[i];
+        for (size_t i = 0; i < sizeof(jolder) / sizeof(jolder[0]); i++)
+                if (jolder[i].id == id)
+                        for (size_t k = 0; k < NJLANGS; k++)
+                                if (strcmp(jlangs[k].rc, jolder[i].rc) == 0)
+                                        return &jlangs[k];
         return NULL;
 }
 
@@ -491,11 +513,15 @@ static const toolchain_t *jlang_resolve(const jlang_t *jl, char *name, size_t si
         return tc;
 }
 
-static char *join_argv(const strv_t *s)
+static char *join_argv(const strv_t *s, const char *source)
 {
         buf_t b = {0};
-        for (size_t i = 0; i < s->n; i++)
-                buf_printf(&b, "%s%s", i ? " " : "", s->v[i]);
+        for (size_t i = 0; i < s->n; i++) {
+                const char *w = s->v[i];
+                if (!strcmp(w, "{entry}") || !strcmp(w, "{sources}"))
+                        w = source;
+                buf_printf(&b, "%s%s", i ? " " : "", w);
+        }
         if (!b.data)
                 buf_append(&b, "", 0);
         return b.data;
@@ -511,13 +537,13 @@ static cJSON *language_json(const jlang_t *jl, const char *name, const toolchain
         cJSON_AddBoolToObject(o, "is_archived", false);
         cJSON_AddStringToObject(o, "source_file", tc->source_file ? tc->source_file : "");
         if (tc->compile.n) {
-                char *c = join_argv(&tc->compile);
+                char *c = join_argv(&tc->compile, tc->source_file ? tc->source_file : "");
                 cJSON_AddStringToObject(o, "compile_cmd", c);
                 free(c);
         } else {
                 cJSON_AddNullToObject(o, "compile_cmd");
         }
-        char *r = join_argv(&tc->run);
+        char *r = join_argv(&tc->run, tc->source_file ? tc->source_file : "");
         cJSON_AddStringToObject(o, "run_cmd", r);
         free(r);
         return o;
@@ -724,7 +750,8 @@ static cJSON *finish_object(const cJSON *queued, const job_result_t *res, const 
         iso_time(wall_now_ms(), when, sizeof(when));
         set_item(o, "finished_at", cJSON_CreateString(when));
         set_item(o, "updated_at", cJSON_CreateString(when));
-        set_item(o, "execution_host", cJSON_CreateString(dl_node_id()));
+        set_item(o, "execution_host",
+                 *dl_node_id() ? cJSON_CreateString(dl_node_id()) : cJSON_CreateNull());
         const stage_result_t *c = &res->compile, *r = &res->run;
         if (c->present && jr->merged[0].len)
                 set_text(o, "compile_output", jr->merged[0].data, jr->merged[0].len);
@@ -1094,11 +1121,14 @@ static cJSON *validate(const cJSON *body, bool base64, cJSON **errs)
         cJSON_AddNullToObject(o, "started_at");
         cJSON_AddStringToObject(o, "queued_at", now);
         cJSON_AddStringToObject(o, "updated_at", now);
-        cJSON_AddStringToObject(o, "queue_host", dl_node_id());
+        if (*dl_node_id())
+                cJSON_AddStringToObject(o, "queue_host", dl_node_id());
+        else
+                cJSON_AddNullToObject(o, "queue_host");
         cJSON_AddNullToObject(o, "execution_host");
         set_status(o, J0_IN_QUEUE);
         cJSON *l = cJSON_AddObjectToObject(o, "language");
-        cJSON_AddNumberToObject(l, "id", jlang->id);
+        cJSON_AddNumberToObject(l, "id", (double)lang_id);
         cJSON_AddStringToObject(l, "name", lname);
         *errs = NULL;
         return o;
@@ -1310,14 +1340,14 @@ static int submit_stored(store_t *st, cJSON *sub, bool release_on_fail)
 
 static bool arg_true(dl_http_t *h, const char *name)
 {
-        char buf[16];
+        char buf[128]; /* lws copies "name=value" into it */
         const char *v = dl_http_arg(h, name, buf, sizeof(buf));
         return v && strcmp(v, "true") == 0;
 }
 
 static bool base64_arg(dl_http_t *h)
 {
-        char buf[16];
+        char buf[128];
         const char *v = dl_http_arg(h, "base64_encoded", buf, sizeof(buf));
         if (!v)
                 return cfg.base64_default;
@@ -1605,7 +1635,7 @@ static void add_page_num(cJSON *o, const char *key, long v, bool known)
 
 static void index_page(dl_http_t *h)
 {
-        char b1[32], b2[32], msg[100];
+        char b1[128], b2[128], msg[100];
         const char *pv = dl_http_arg(h, "page", b1, sizeof(b1));
         const char *ppv = dl_http_arg(h, "per_page", b2, sizeof(b2));
         long page = pv ? strtol(pv, NULL, 10) : 1;
@@ -2047,7 +2077,7 @@ static const dl_route_t routes[] = {
 
 const dialect_t dialect_judge0 = {
     .name = DIALECT,
-    .base = "",
+    .base = "/",
     .routes = routes,
     .nroutes = sizeof(routes) / sizeof(routes[0]),
     .run_size = sizeof(jrun_t),
