@@ -75,7 +75,8 @@ typedef struct store_opts {
 
 /* The SQLite back-end: path is the database file (made with 0600, its directory must exist).
  * The schema is brought up to date (migrations, each in a transaction) before this returns.
- * 0, or -errno with err. */
+ * 0, or -errno with err: -EINVAL for a file that is not an SQLite database (or is corrupt) or
+ * a database that is not a runcell store, -EPROTO for a schema newer than this build knows. */
 int store_open_sqlite(const char *path, const store_opts_t *o, store_t **out, rc_err_t *err);
 void store_close(store_t *st);
 
@@ -83,9 +84,12 @@ void store_close(store_t *st);
 int store_schema_version(store_t *st);
 int store_schema_latest(void);
 
-/* Insert submissions (state SUB_QUEUED, attempts 0, created_ms as given or now when 0), all
- * or none (one transaction). -EEXIST for a token already there, -ENOSPC over max_bytes or
- * max_count with nothing done left to prune. */
+/* Insert submissions (state SUB_QUEUED, attempts 0, created_ms as given or now when 0; token,
+ * dialect, request, callback_url taken, the other fields ignored), all or none (one
+ * transaction). To stay within max_count and max_bytes the oldest done submissions are deleted
+ * first (as store_prune would, pending callbacks kept). -EEXIST for a token already there,
+ * -ENOSPC over max_bytes or max_count with nothing done left to prune, -EINVAL for an empty or
+ * too long token or dialect or a NULL request. */
 int store_insert(store_t *st, const submission_t *subs, size_t n, rc_err_t *err);
 
 /* 1 and *out filled (submission_free it), 0 when there is no such token, -errno. */
@@ -102,42 +106,59 @@ int store_renew(store_t *st, const char *owner, int64_t expiry_ms, rc_err_t *err
  * purpose before its run was over). 1 done, 0 not running. */
 int store_release(store_t *st, const char *token, rc_err_t *err);
 
-/* Done: result (JSON text) stored, lease cleared, finished_ms now; a callback_url makes the
- * callback CB_PENDING, due now. 1 done, 0 no such submission (deleted meanwhile). */
+/* Done: result (JSON text, not NULL) stored, lease cleared, finished_ms now; a callback_url
+ * makes the callback CB_PENDING, due now. 1 done, 0 no such submission (deleted meanwhile). */
 int store_finish(store_t *st, const char *token, const char *result, rc_err_t *err);
 
 /* At start (owner: this node) and from time to time: submissions running under owner, or
- * under anyone with an expired lease, go back to the queue while attempts < max_attempts,
- * else are done with error set. The number moved, or -errno. */
+ * under anyone with an expired lease (lease_expiry_ms <= now), go back to the queue while
+ * attempts < max_attempts, else are done with error "interrupted N times" (N: attempts) and
+ * their callback, if any, CB_PENDING (the deliverer sends {"token", "error"} for a submission
+ * with no result). The number moved, or -errno. */
 int store_recover(store_t *st, const char *owner, rc_err_t *err);
 
 typedef int (*store_each_fn)(const submission_t *s, void *ud); /* nonzero stops the walk */
 
-/* Every submission of dialect (NULL: any) in state (0: any), oldest first. */
+/* Every submission of dialect (NULL: any) in state (0: any), oldest first (by created_ms, then
+ * insertion). Read in batches: fn is called with no statement open, so it may call this store
+ * back (lease, finish, delete). The number given to fn (the one that stopped it included), or
+ * -errno. */
 int store_each(store_t *st, const char *dialect, sub_state_t state, store_each_fn fn, void *ud,
                rc_err_t *err);
 
-/* A page of dialect's submissions, newest first: offset, at most limit; *total all of them. */
+/* A page of dialect's (NULL: any) submissions, newest first: offset, at most limit; *total all
+ * of them (total may be NULL). The page and the total are read in one snapshot. The number
+ * given to fn, or -errno. */
 int store_page(store_t *st, const char *dialect, int64_t offset, int64_t limit, store_each_fn fn,
                void *ud, int64_t *total, rc_err_t *err);
 
 /* 1 deleted, 0 no such token. */
 int store_delete(store_t *st, const char *token, rc_err_t *err);
 
-/* Retention: done submissions past max_age_s, then the oldest done ones past max_count. The
+/* Retention: done submissions that finished more than max_age_s ago, then the oldest done ones
+ * (by finished_ms) past max_count. A submission whose callback is still CB_PENDING is kept. The
  * number deleted, or -errno. */
 int store_prune(store_t *st, rc_err_t *err);
 
-/* Callbacks due (CB_PENDING with callback_next_ms <= now), oldest first, at most limit. */
+/* Callbacks due (CB_PENDING with callback_next_ms <= now), oldest first, at most limit. The
+ * number given to fn (called with no statement open), or -errno. */
 int store_callbacks_due(store_t *st, int64_t now_ms, int limit, store_each_fn fn, void *ud,
                         rc_err_t *err);
 /* After one try: delivered, or not (then next_ms is the next try, or 0 to give up: CB_FAILED);
- * callback_attempts + 1. */
+ * callback_attempts + 1. 1 done, 0 no such submission or its callback is not pending. */
 int store_callback_tried(store_t *st, const char *token, bool delivered, int64_t next_ms,
                          rc_err_t *err);
 
-/* The database file's size in bytes now. */
+/* The earliest callback_next_ms of the pending callbacks: 0 when there is none, -errno. */
+int64_t store_callback_next_ms(store_t *st, rc_err_t *err);
+
+/* The database's size in bytes now (its pages, page_count * page_size; the WAL not counted).
+ * The max_bytes cap counts the pages in use (free pages left by deletions are used again). */
 int64_t store_size(store_t *st);
+
+/* For tests: the store's "now" (created_ms, started_ms, finished_ms, lease expiry, retention)
+ * is now_ms from here on; 0: the wall clock again. */
+void store_set_clock(store_t *st, int64_t now_ms);
 
 /* Wall-clock milliseconds now. */
 int64_t store_now_ms(void);

@@ -1,0 +1,216 @@
+/* The submission store's front: argument checks, the clock, then the back-end's operation
+ * (store_impl.h). No SQL here. */
+#include "store/store.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "store/store_impl.h"
+
+void store_sub_clear(submission_t *s)
+{
+        if (!s)
+                return;
+        free(s->request);
+        free(s->result);
+        free(s->error);
+        free(s->callback_url);
+        memset(s, 0, sizeof(*s));
+}
+
+void submission_free(submission_t *s)
+{
+        store_sub_clear(s);
+}
+
+int64_t store_now_ms(void)
+{
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t store_clock(const store_t *st)
+{
+        return st->clock_ms ? st->clock_ms : store_now_ms();
+}
+
+void store_set_clock(store_t *st, int64_t now_ms)
+{
+        st->clock_ms = now_ms > 0 ? now_ms : 0;
+}
+
+store_opts_t store_opts_defaults(const store_opts_t *o)
+{
+        store_opts_t r = {0};
+        if (o)
+                r = *o;
+        if (r.max_age_s < 0)
+                r.max_age_s = 0;
+        if (r.max_count < 0)
+                r.max_count = 0;
+        if (r.max_bytes < 0)
+                r.max_bytes = 0;
+        if (r.max_attempts <= 0)
+                r.max_attempts = 2;
+        if (r.lease_ms <= 0)
+                r.lease_ms = 60000;
+        return r;
+}
+
+void store_close(store_t *st)
+{
+        if (st)
+                st->ops->close(st);
+}
+
+int store_schema_version(store_t *st)
+{
+        return st->ops->schema_version(st);
+}
+
+int store_schema_latest(void)
+{
+        /* Versions name the same logical schema in every back-end. */
+        return store_sqlite_latest();
+}
+
+static int check_token(const char *token, rc_err_t *err)
+{
+        if (!token || !*token)
+                return rc_err_set(err, EINVAL, "store: empty token");
+        if (strlen(token) >= STORE_TOKEN_MAX)
+                return rc_err_set(err, EINVAL, "store: token longer than %d bytes",
+                                  STORE_TOKEN_MAX - 1);
+        return 0;
+}
+
+int store_insert(store_t *st, const submission_t *subs, size_t n, rc_err_t *err)
+{
+        for (size_t i = 0; i < n; i++) {
+                int r = check_token(subs[i].token, err);
+                if (r < 0)
+                        return r;
+                size_t dl = strnlen(subs[i].dialect, STORE_DIALECT_MAX);
+                if (dl == 0 || dl >= STORE_DIALECT_MAX)
+                        return rc_err_set(err, EINVAL, "store: submission %s: %s dialect",
+                                          subs[i].token, dl ? "too long a" : "no");
+                if (!subs[i].request)
+                        return rc_err_set(err, EINVAL, "store: submission %s has no request",
+                                          subs[i].token);
+        }
+        if (n == 0)
+                return 0;
+        return st->ops->insert(st, subs, n, store_clock(st), err);
+}
+
+int store_get(store_t *st, const char *token, submission_t *out, rc_err_t *err)
+{
+        memset(out, 0, sizeof(*out));
+        int r = check_token(token, err);
+        if (r < 0)
+                return r;
+        return st->ops->get(st, token, out, err);
+}
+
+int store_lease(store_t *st, const char *token, const char *owner, int64_t expiry_ms,
+                int *attempts, rc_err_t *err)
+{
+        int r = check_token(token, err);
+        if (r < 0)
+                return r;
+        if (!owner || !*owner || strlen(owner) >= STORE_OWNER_MAX)
+                return rc_err_set(err, EINVAL, "store: lease owner empty or too long");
+        int a = 0;
+        r = st->ops->lease(st, token, owner, expiry_ms, store_clock(st), &a, err);
+        if (r > 0 && attempts)
+                *attempts = a;
+        return r;
+}
+
+int store_renew(store_t *st, const char *owner, int64_t expiry_ms, rc_err_t *err)
+{
+        if (!owner || !*owner)
+                return rc_err_set(err, EINVAL, "store: empty lease owner");
+        return st->ops->renew(st, owner, expiry_ms, err);
+}
+
+int store_release(store_t *st, const char *token, rc_err_t *err)
+{
+        int r = check_token(token, err);
+        return r < 0 ? r : st->ops->release(st, token, err);
+}
+
+int store_finish(store_t *st, const char *token, const char *result, rc_err_t *err)
+{
+        int r = check_token(token, err);
+        if (r < 0)
+                return r;
+        if (!result)
+                return rc_err_set(err, EINVAL, "store: submission %s finished with no result",
+                                  token);
+        return st->ops->finish(st, token, result, store_clock(st), err);
+}
+
+int store_recover(store_t *st, const char *owner, rc_err_t *err)
+{
+        if (!owner)
+                owner = "";
+        return st->ops->recover(st, owner, store_clock(st), err);
+}
+
+int store_each(store_t *st, const char *dialect, sub_state_t state, store_each_fn fn, void *ud,
+               rc_err_t *err)
+{
+        return st->ops->each(st, dialect, state, fn, ud, err);
+}
+
+int store_page(store_t *st, const char *dialect, int64_t offset, int64_t limit, store_each_fn fn,
+               void *ud, int64_t *total, rc_err_t *err)
+{
+        int64_t t = 0;
+        if (offset < 0 || limit < 0)
+                return rc_err_set(err, EINVAL, "store: negative page offset or limit");
+        int r = st->ops->page(st, dialect, offset, limit, fn, ud, &t, err);
+        if (r >= 0 && total)
+                *total = t;
+        return r;
+}
+
+int store_delete(store_t *st, const char *token, rc_err_t *err)
+{
+        int r = check_token(token, err);
+        return r < 0 ? r : st->ops->del(st, token, err);
+}
+
+int store_prune(store_t *st, rc_err_t *err)
+{
+        return st->ops->prune(st, store_clock(st), err);
+}
+
+int store_callbacks_due(store_t *st, int64_t now_ms, int limit, store_each_fn fn, void *ud,
+                        rc_err_t *err)
+{
+        if (limit <= 0)
+                return 0;
+        return st->ops->callbacks_due(st, now_ms, limit, fn, ud, err);
+}
+
+int store_callback_tried(store_t *st, const char *token, bool delivered, int64_t next_ms,
+                         rc_err_t *err)
+{
+        int r = check_token(token, err);
+        return r < 0 ? r : st->ops->callback_tried(st, token, delivered, next_ms, err);
+}
+
+int64_t store_callback_next_ms(store_t *st, rc_err_t *err)
+{
+        return st->ops->callback_next(st, err);
+}
+
+int64_t store_size(store_t *st)
+{
+        return st->ops->size(st);
+}

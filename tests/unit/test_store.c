@@ -1,0 +1,873 @@
+/* store/: the submission store's SQLite back-end (store.h): every call, migrations from a v1
+ * database, recovery, retention, the size cap, two stores on one file, files that are not
+ * stores. */
+#include <errno.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "testutil.h"
+
+static store_t *open_in(const char *name, const store_opts_t *o)
+{
+        const char *dir = tu_tmpdir();
+        if (!dir)
+                return NULL;
+        char *path = tu_strf("%s/%s", dir, name);
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        if (!CHECK_OK_E(store_open_sqlite(path, o, &st, &err), err))
+                st = NULL;
+        free(path);
+        return st;
+}
+
+static submission_t sub(const char *token, const char *dialect, const char *request,
+                        int64_t created_ms)
+{
+        submission_t s;
+        memset(&s, 0, sizeof(s));
+        snprintf(s.token, sizeof(s.token), "%s", token);
+        snprintf(s.dialect, sizeof(s.dialect), "%s", dialect);
+        s.request = (char *)request;
+        s.created_ms = created_ms;
+        return s;
+}
+
+static int insert1(store_t *st, const char *token, const char *dialect, int64_t created_ms,
+                   const char *callback_url)
+{
+        submission_t s = sub(token, dialect, "{\"source\": \"x\"}", created_ms);
+        s.callback_url = (char *)callback_url;
+        rc_err_t err = {0};
+        int r = store_insert(st, &s, 1, &err);
+        if (r < 0)
+                FAIL("insert %s: %s", token, err.msg);
+        return r;
+}
+
+static int state_of(store_t *st, const char *token)
+{
+        submission_t s;
+        rc_err_t err = {0};
+        int r = store_get(st, token, &s, &err);
+        if (r <= 0)
+                return r;
+        int state = (int)s.state;
+        submission_free(&s);
+        return state;
+}
+
+/* ---- open ---- */
+
+static void test_open_new(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/store.db", dir);
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        CHECK_INT_EQ(store_schema_version(st), store_schema_latest());
+        CHECK(store_schema_latest() >= 2);
+        struct stat sb;
+        if (CHECK(stat(path, &sb) == 0))
+                CHECK_INT_EQ(sb.st_mode & 0777, 0600);
+        char *wal = tu_strf("%s-wal", path);
+        if (CHECK(stat(wal, &sb) == 0)) /* WAL mode */
+                CHECK_INT_EQ(sb.st_mode & 0777, 0600);
+        CHECK(store_size(st) > 0);
+        store_close(st);
+
+        /* opened again: nothing to migrate, the same version */
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        CHECK_INT_EQ(store_schema_version(st), store_schema_latest());
+        store_close(st);
+        free(wal);
+
+        /* a loose mode is tightened */
+        char *p2 = tu_strf("%s/loose.db", dir);
+        REQUIRE(tu_write_str(dir, "loose.db", "") != NULL);
+        chmod(p2, 0644);
+        REQUIRE(CHECK_OK_E(store_open_sqlite(p2, NULL, &st, &err), err));
+        if (CHECK(stat(p2, &sb) == 0))
+                CHECK_INT_EQ(sb.st_mode & 0777, 0600);
+        store_close(st);
+
+        /* no directory */
+        char *p3 = tu_strf("%s/no/such/dir/x.db", dir);
+        CHECK_FAIL(store_open_sqlite(p3, NULL, &st, &err), -ENOENT);
+        CHECK(st == NULL);
+        CHECK_CONTAINS(err.msg, "no/such/dir");
+        free(p3);
+        free(p2);
+        free(path);
+}
+
+static void test_not_a_database(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char text[8192];
+        memset(text, 'x', sizeof(text) - 1);
+        text[sizeof(text) - 1] = '\0';
+        char *path = tu_write_str(dir, "notes.txt", text);
+        REQUIRE(path);
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        CHECK_FAIL(store_open_sqlite(path, NULL, &st, &err), -EINVAL);
+        CHECK(st == NULL);
+        CHECK_CONTAINS(err.msg, "not an SQLite database");
+        CHECK_CONTAINS(err.msg, "notes.txt");
+
+        /* an SQLite file header with garbage after it */
+        char corrupt[8192];
+        memset(corrupt, 0xa5, sizeof(corrupt));
+        memcpy(corrupt, "SQLite format 3", 16);
+        char *cpath = tu_write_file(dir, "corrupt.db", corrupt, sizeof(corrupt));
+        REQUIRE(cpath);
+        err.msg[0] = '\0';
+        CHECK_FAIL(store_open_sqlite(cpath, NULL, &st, &err), -EINVAL);
+        CHECK_CONTAINS(err.msg, "corrupt");
+
+        /* someone else's database */
+        char *fpath = tu_strf("%s/other.db", dir);
+        sqlite3 *db = NULL;
+        REQUIRE(sqlite3_open(fpath, &db) == SQLITE_OK);
+        CHECK(sqlite3_exec(db, "CREATE TABLE users (name TEXT)", NULL, NULL, NULL) == SQLITE_OK);
+        sqlite3_close(db);
+        CHECK_FAIL(store_open_sqlite(fpath, NULL, &st, &err), -EINVAL);
+        CHECK_CONTAINS(err.msg, "not a runcell submission store");
+
+        /* a directory */
+        CHECK_FAIL(store_open_sqlite(dir, NULL, &st, &err), 0);
+        free(fpath);
+        free(cpath);
+        free(path);
+}
+
+/* The first schema as it was shipped (migration 1), made by hand. */
+static const char V1_SQL[] =
+    "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL,"
+    " applied_ms INTEGER NOT NULL);"
+    "CREATE TABLE submissions ("
+    " token TEXT PRIMARY KEY NOT NULL,"
+    " dialect TEXT NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " attempts INTEGER NOT NULL DEFAULT 0,"
+    " created_ms INTEGER NOT NULL,"
+    " started_ms INTEGER NOT NULL DEFAULT 0,"
+    " finished_ms INTEGER NOT NULL DEFAULT 0,"
+    " request TEXT NOT NULL,"
+    " result TEXT,"
+    " error TEXT,"
+    " lease_owner TEXT NOT NULL DEFAULT '',"
+    " lease_expiry_ms INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO schema_migrations VALUES (1, 'submissions', 1700000000000);"
+    "INSERT INTO submissions (token, dialect, state, attempts, created_ms, started_ms,"
+    " finished_ms, request, result) VALUES ('old-done', 'judge0', 3, 1, 1000, 1100, 1200,"
+    " '{\"a\": 1}', '{\"ok\": true}');"
+    "INSERT INTO submissions (token, dialect, state, created_ms, request) VALUES"
+    " ('old-queued', 'judge0', 1, 2000, '{\"b\": 2}');";
+
+static void test_migrate_from_v1(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/v1.db", dir);
+        sqlite3 *db = NULL;
+        REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+        char *msg = NULL;
+        if (!CHECK(sqlite3_exec(db, V1_SQL, NULL, NULL, &msg) == SQLITE_OK))
+                FAIL("v1 SQL: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        CHECK_INT_EQ(store_schema_version(st), store_schema_latest());
+        submission_t s;
+        if (CHECK_INT_EQ(store_get(st, "old-done", &s, &err), 1)) {
+                CHECK_STR_EQ(s.dialect, "judge0");
+                CHECK_INT_EQ(s.state, SUB_DONE);
+                CHECK_INT_EQ(s.attempts, 1);
+                CHECK_INT_EQ(s.created_ms, 1000);
+                CHECK_INT_EQ(s.started_ms, 1100);
+                CHECK_INT_EQ(s.finished_ms, 1200);
+                CHECK_STR_EQ(s.request, "{\"a\": 1}");
+                CHECK_STR_EQ(s.result, "{\"ok\": true}");
+                CHECK(s.error == NULL);
+                CHECK(s.callback_url == NULL); /* the columns v2 added, at their defaults */
+                CHECK_INT_EQ(s.callback_state, CB_NONE);
+                CHECK_INT_EQ(s.callback_attempts, 0);
+                CHECK_INT_EQ(s.callback_next_ms, 0);
+                submission_free(&s);
+        }
+        /* the queued one runs as any other */
+        int attempts = 0;
+        CHECK_INT_EQ(store_lease(st, "old-queued", "node", store_now_ms() + 1000, &attempts, &err),
+                     1);
+        CHECK_INT_EQ(attempts, 1);
+        store_close(st);
+
+        /* each migration recorded once, in order */
+        REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+        sqlite3_stmt *q = NULL;
+        REQUIRE(sqlite3_prepare_v2(db, "SELECT version FROM schema_migrations ORDER BY version",
+                                   -1, &q, NULL) == SQLITE_OK);
+        int want = 1;
+        while (sqlite3_step(q) == SQLITE_ROW)
+                CHECK_INT_EQ(sqlite3_column_int(q, 0), want++);
+        CHECK_INT_EQ(want - 1, store_schema_latest());
+        sqlite3_finalize(q);
+        /* v3's indexes are there */
+        REQUIRE(sqlite3_prepare_v2(db,
+                                   "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                                   " AND name LIKE 'submissions_%'",
+                                   -1, &q, NULL) == SQLITE_OK);
+        if (CHECK(sqlite3_step(q) == SQLITE_ROW))
+                CHECK(sqlite3_column_int(q, 0) >= 3);
+        sqlite3_finalize(q);
+
+        /* a schema newer than this build: refused, the file left alone */
+        CHECK(sqlite3_exec(db, "INSERT INTO schema_migrations VALUES (999, 'future', 0)", NULL,
+                           NULL, NULL) == SQLITE_OK);
+        sqlite3_close(db);
+        CHECK_FAIL(store_open_sqlite(path, NULL, &st, &err), -EPROTO);
+        CHECK_CONTAINS(err.msg, "newer");
+        free(path);
+}
+
+/* ---- submissions ---- */
+
+static void test_insert_get_delete(void)
+{
+        store_t *st = open_in("s.db", NULL);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        submission_t two[2] = {sub("t1", "judge0", "{\"n\": 1}", 0),
+                               sub("t2", "piston", "{\"n\": 2}", 5000)};
+        two[1].callback_url = "http://127.0.0.1:9/cb";
+        two[0].state = SUB_DONE; /* ignored */
+        two[0].attempts = 7;     /* ignored */
+        int64_t before = store_now_ms();
+        REQUIRE(CHECK_OK_E(store_insert(st, two, 2, &err), err));
+        submission_t s;
+        if (CHECK_INT_EQ(store_get(st, "t1", &s, &err), 1)) {
+                CHECK_STR_EQ(s.token, "t1");
+                CHECK_STR_EQ(s.dialect, "judge0");
+                CHECK_INT_EQ(s.state, SUB_QUEUED);
+                CHECK_INT_EQ(s.attempts, 0);
+                CHECK(s.created_ms >= before && s.created_ms <= store_now_ms());
+                CHECK_INT_EQ(s.started_ms, 0);
+                CHECK_INT_EQ(s.finished_ms, 0);
+                CHECK_STR_EQ(s.request, "{\"n\": 1}");
+                CHECK(s.result == NULL && s.error == NULL && s.callback_url == NULL);
+                CHECK_STR_EQ(s.lease_owner, "");
+                CHECK_INT_EQ(s.callback_state, CB_NONE);
+                submission_free(&s);
+                CHECK(s.request == NULL);
+        }
+        if (CHECK_INT_EQ(store_get(st, "t2", &s, &err), 1)) {
+                CHECK_INT_EQ(s.created_ms, 5000);
+                CHECK_STR_EQ(s.callback_url, "http://127.0.0.1:9/cb");
+                CHECK_INT_EQ(s.callback_state, CB_NONE); /* pending only once done */
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(store_get(st, "nope", &s, &err), 0);
+
+        /* a duplicate token: -EEXIST, and the batch is all or nothing */
+        submission_t dup[2] = {sub("t3", "judge0", "{}", 0), sub("t1", "judge0", "{}", 0)};
+        CHECK_FAIL(store_insert(st, dup, 2, &err), -EEXIST);
+        CHECK_CONTAINS(err.msg, "t1");
+        CHECK_INT_EQ(state_of(st, "t3"), 0);
+
+        /* bad arguments */
+        submission_t bad = sub("", "judge0", "{}", 0);
+        CHECK_FAIL(store_insert(st, &bad, 1, &err), -EINVAL);
+        bad = sub("t4", "", "{}", 0);
+        CHECK_FAIL(store_insert(st, &bad, 1, &err), -EINVAL);
+        bad = sub("t4", "judge0", NULL, 0);
+        CHECK_FAIL(store_insert(st, &bad, 1, &err), -EINVAL);
+        CHECK_OK(store_insert(st, NULL, 0, &err));
+
+        /* unusual text survives */
+        const char *odd = "{\"s\": \"quote ' and \\\" and \\u0000 and é\"}";
+        submission_t o = sub("odd", "native", odd, 0);
+        CHECK_OK_E(store_insert(st, &o, 1, &err), err);
+        if (CHECK_INT_EQ(store_get(st, "odd", &s, &err), 1)) {
+                CHECK_STR_EQ(s.request, odd);
+                submission_free(&s);
+        }
+
+        CHECK_INT_EQ(store_delete(st, "t1", &err), 1);
+        CHECK_INT_EQ(store_delete(st, "t1", &err), 0);
+        CHECK_INT_EQ(state_of(st, "t1"), 0);
+        store_close(st);
+}
+
+static void test_lease_release_finish(void)
+{
+        store_t *st = open_in("s.db", NULL);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        REQUIRE(insert1(st, "a", "judge0", 0, "http://127.0.0.1:9/x") >= 0);
+        REQUIRE(insert1(st, "b", "judge0", 0, NULL) >= 0);
+        store_set_clock(st, 100000);
+        int attempts = 0;
+        CHECK_INT_EQ(store_lease(st, "a", "node-1", 160000, &attempts, &err), 1);
+        CHECK_INT_EQ(attempts, 1);
+        submission_t s;
+        if (CHECK_INT_EQ(store_get(st, "a", &s, &err), 1)) {
+                CHECK_INT_EQ(s.state, SUB_RUNNING);
+                CHECK_STR_EQ(s.lease_owner, "node-1");
+                CHECK_INT_EQ(s.lease_expiry_ms, 160000);
+                CHECK_INT_EQ(s.started_ms, 100000);
+                submission_free(&s);
+        }
+        /* not queued: no second lease */
+        attempts = -1;
+        CHECK_INT_EQ(store_lease(st, "a", "node-2", 160000, &attempts, &err), 0);
+        CHECK_INT_EQ(attempts, -1);
+        CHECK_INT_EQ(store_lease(st, "nope", "node-2", 160000, &attempts, &err), 0);
+        CHECK_FAIL(store_lease(st, "b", "", 160000, &attempts, &err), -EINVAL);
+
+        CHECK_INT_EQ(store_lease(st, "b", "node-1", 160000, &attempts, &err), 1);
+        CHECK_INT_EQ(store_renew(st, "node-1", 200000, &err), 2);
+        CHECK_INT_EQ(store_renew(st, "node-2", 200000, &err), 0);
+        if (CHECK_INT_EQ(store_get(st, "b", &s, &err), 1)) {
+                CHECK_INT_EQ(s.lease_expiry_ms, 200000);
+                submission_free(&s);
+        }
+
+        /* released: queued again, the run not counted */
+        CHECK_INT_EQ(store_release(st, "b", &err), 1);
+        CHECK_INT_EQ(store_release(st, "b", &err), 0);
+        if (CHECK_INT_EQ(store_get(st, "b", &s, &err), 1)) {
+                CHECK_INT_EQ(s.state, SUB_QUEUED);
+                CHECK_INT_EQ(s.attempts, 0);
+                CHECK_STR_EQ(s.lease_owner, "");
+                submission_free(&s);
+        }
+
+        store_set_clock(st, 123456);
+        CHECK_INT_EQ(store_finish(st, "a", "{\"status\": \"ok\"}", &err), 1);
+        if (CHECK_INT_EQ(store_get(st, "a", &s, &err), 1)) {
+                CHECK_INT_EQ(s.state, SUB_DONE);
+                CHECK_STR_EQ(s.result, "{\"status\": \"ok\"}");
+                CHECK(s.error == NULL);
+                CHECK_INT_EQ(s.finished_ms, 123456);
+                CHECK_STR_EQ(s.lease_owner, "");
+                CHECK_INT_EQ(s.lease_expiry_ms, 0);
+                CHECK_INT_EQ(s.attempts, 1);
+                CHECK_INT_EQ(s.callback_state, CB_PENDING);
+                CHECK_INT_EQ(s.callback_next_ms, 123456);
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(store_finish(st, "gone", "{}", &err), 0);
+        CHECK_FAIL(store_finish(st, "b", NULL, &err), -EINVAL);
+        /* finished without a callback_url: no callback */
+        CHECK_INT_EQ(store_finish(st, "b", "{}", &err), 1);
+        if (CHECK_INT_EQ(store_get(st, "b", &s, &err), 1)) {
+                CHECK_INT_EQ(s.callback_state, CB_NONE);
+                submission_free(&s);
+        }
+        store_close(st);
+}
+
+static void test_recover_once_then_error(void)
+{
+        store_opts_t o = {.max_attempts = 2};
+        store_t *st = open_in("s.db", &o);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        REQUIRE(insert1(st, "r", "judge0", 0, "http://127.0.0.1:9/x") >= 0);
+        REQUIRE(insert1(st, "q", "judge0", 0, NULL) >= 0);
+        int64_t far = store_now_ms() + 3600000;
+        int attempts = 0;
+
+        /* run 1 interrupted: queued again */
+        CHECK_INT_EQ(store_lease(st, "r", "me", far, &attempts, &err), 1);
+        CHECK_INT_EQ(store_recover(st, "me", &err), 1);
+        submission_t s;
+        if (CHECK_INT_EQ(store_get(st, "r", &s, &err), 1)) {
+                CHECK_INT_EQ(s.state, SUB_QUEUED);
+                CHECK_INT_EQ(s.attempts, 1);
+                CHECK_STR_EQ(s.lease_owner, "");
+                submission_free(&s);
+        }
+        /* nothing running: nothing to do; queued ones are left alone */
+        CHECK_INT_EQ(store_recover(st, "me", &err), 0);
+
+        /* run 2 interrupted: given up */
+        CHECK_INT_EQ(store_lease(st, "r", "me", far, &attempts, &err), 1);
+        CHECK_INT_EQ(attempts, 2);
+        CHECK_INT_EQ(store_recover(st, "me", &err), 1);
+        if (CHECK_INT_EQ(store_get(st, "r", &s, &err), 1)) {
+                CHECK_INT_EQ(s.state, SUB_DONE);
+                CHECK(s.result == NULL);
+                CHECK_STR_EQ(s.error, "interrupted 2 times");
+                CHECK(s.finished_ms > 0);
+                CHECK_INT_EQ(s.callback_state, CB_PENDING); /* told of the error too */
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(store_lease(st, "r", "me", far, &attempts, &err), 0);
+        CHECK_INT_EQ(state_of(st, "q"), SUB_QUEUED);
+
+        /* max_attempts 1: the first interruption gives it up */
+        store_close(st);
+        o.max_attempts = 1;
+        char *path = tu_strf("%s/s.db", tu_tmpdir());
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, &o, &st, &err), err));
+        CHECK_INT_EQ(store_lease(st, "q", "me", far, &attempts, &err), 1);
+        CHECK_INT_EQ(store_recover(st, "me", &err), 1);
+        if (CHECK_INT_EQ(store_get(st, "q", &s, &err), 1)) {
+                CHECK_STR_EQ(s.error, "interrupted 1 time");
+                CHECK_INT_EQ(s.callback_state, CB_NONE);
+                submission_free(&s);
+        }
+        store_close(st);
+        free(path);
+}
+
+static void test_recover_expired_leases(void)
+{
+        store_t *st = open_in("s.db", NULL);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        for (int i = 0; i < 4; i++) {
+                char t[8];
+                snprintf(t, sizeof(t), "e%d", i);
+                REQUIRE(insert1(st, t, "judge0", 0, NULL) >= 0);
+        }
+        store_set_clock(st, 1000000);
+        int a;
+        CHECK_INT_EQ(store_lease(st, "e0", "other", 1000500, &a, &err), 1); /* expires */
+        CHECK_INT_EQ(store_lease(st, "e1", "other", 2000000, &a, &err), 1); /* alive */
+        CHECK_INT_EQ(store_lease(st, "e2", "me", 2000000, &a, &err), 1);    /* mine */
+        store_set_clock(st, 1000400);
+        CHECK_INT_EQ(store_recover(st, "nobody", &err), 0);
+        store_set_clock(st, 1000500); /* expiry reached */
+        CHECK_INT_EQ(store_recover(st, "nobody", &err), 1);
+        CHECK_INT_EQ(state_of(st, "e0"), SUB_QUEUED);
+        CHECK_INT_EQ(state_of(st, "e1"), SUB_RUNNING);
+        CHECK_INT_EQ(state_of(st, "e2"), SUB_RUNNING);
+        CHECK_INT_EQ(store_recover(st, "me", &err), 1);
+        CHECK_INT_EQ(state_of(st, "e2"), SUB_QUEUED);
+        CHECK_INT_EQ(state_of(st, "e1"), SUB_RUNNING);
+        /* a renewed lease outlives the clock */
+        CHECK_INT_EQ(store_renew(st, "other", 9000000, &err), 1);
+        store_set_clock(st, 2500000);
+        CHECK_INT_EQ(store_recover(st, "me", &err), 0);
+        CHECK_INT_EQ(state_of(st, "e1"), SUB_RUNNING);
+        store_close(st);
+}
+
+/* ---- walks ---- */
+
+typedef struct walk {
+        char tokens[300][STORE_TOKEN_MAX];
+        int n;
+        int stop_after; /* 0: never */
+        store_t *st;    /* set: delete each one seen */
+} walk_t;
+
+static int walk_fn(const submission_t *s, void *ud)
+{
+        walk_t *w = ud;
+        if (w->n < 300)
+                snprintf(w->tokens[w->n], STORE_TOKEN_MAX, "%s", s->token);
+        w->n++;
+        if (w->st) {
+                rc_err_t err = {0};
+                if (store_delete(w->st, s->token, &err) != 1)
+                        FAIL("delete %s during a walk: %s", s->token, err.msg);
+        }
+        return w->stop_after && w->n >= w->stop_after;
+}
+
+static void test_each_and_page(void)
+{
+        store_t *st = open_in("s.db", NULL);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        /* 150 judge0 (created 1000..1149, inserted newest first), 20 piston; created_ms ties
+         * go in insertion order */
+        for (int i = 149; i >= 0; i--) {
+                char t[16];
+                snprintf(t, sizeof(t), "j%03d", i);
+                REQUIRE(insert1(st, t, "judge0", 1000 + i, NULL) >= 0);
+        }
+        for (int i = 0; i < 20; i++) {
+                char t[16];
+                snprintf(t, sizeof(t), "p%03d", i);
+                REQUIRE(insert1(st, t, "piston", 5000, NULL) >= 0);
+        }
+        walk_t *w = calloc(1, sizeof(*w));
+        REQUIRE(w);
+        CHECK_INT_EQ(store_each(st, "judge0", 0, walk_fn, w, &err), 150);
+        CHECK_INT_EQ(w->n, 150);
+        bool ordered = true;
+        for (int i = 0; i < 150; i++) {
+                char t[16];
+                snprintf(t, sizeof(t), "j%03d", i);
+                ordered = ordered && strcmp(w->tokens[i], t) == 0;
+        }
+        CHECK(ordered);
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_each(st, NULL, 0, walk_fn, w, &err), 170);
+        CHECK_STR_EQ(w->tokens[150], "p000");
+        CHECK_STR_EQ(w->tokens[169], "p019");
+
+        /* by state */
+        int a;
+        CHECK_INT_EQ(store_lease(st, "j010", "n", store_now_ms() + 10000, &a, &err), 1);
+        CHECK_INT_EQ(store_lease(st, "p005", "n", store_now_ms() + 10000, &a, &err), 1);
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_each(st, NULL, SUB_RUNNING, walk_fn, w, &err), 2);
+        CHECK_STR_EQ(w->tokens[0], "j010");
+        CHECK_STR_EQ(w->tokens[1], "p005");
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_each(st, "piston", SUB_QUEUED, walk_fn, w, &err), 19);
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_each(st, "nobody", 0, walk_fn, w, &err), 0);
+
+        /* stopped by fn */
+        memset(w, 0, sizeof(*w));
+        w->stop_after = 70; /* past the first batch */
+        CHECK_INT_EQ(store_each(st, NULL, 0, walk_fn, w, &err), 70);
+        CHECK_INT_EQ(w->n, 70);
+
+        /* pages, newest first */
+        memset(w, 0, sizeof(*w));
+        int64_t total = -1;
+        CHECK_INT_EQ(store_page(st, "judge0", 0, 10, walk_fn, w, &total, &err), 10);
+        CHECK_INT_EQ(total, 150);
+        CHECK_STR_EQ(w->tokens[0], "j149");
+        CHECK_STR_EQ(w->tokens[9], "j140");
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_page(st, "judge0", 145, 10, walk_fn, w, &total, &err), 5);
+        CHECK_STR_EQ(w->tokens[4], "j000");
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_page(st, "judge0", 500, 10, walk_fn, w, &total, &err), 0);
+        CHECK_INT_EQ(total, 150);
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_page(st, "piston", 0, 3, walk_fn, w, &total, &err), 3);
+        CHECK_INT_EQ(total, 20);
+        CHECK_STR_EQ(w->tokens[0], "p019"); /* ties: the last inserted first */
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_page(st, NULL, 0, 0, walk_fn, w, &total, &err), 0);
+        CHECK_INT_EQ(total, 170);
+        CHECK_INT_EQ(store_page(st, "judge0", 0, 1, walk_fn, w, NULL, &err), 1);
+        CHECK_FAIL(store_page(st, "judge0", -1, 1, walk_fn, w, &total, &err), -EINVAL);
+
+        /* fn may write to the store it walks */
+        memset(w, 0, sizeof(*w));
+        w->st = st;
+        CHECK_INT_EQ(store_each(st, "judge0", 0, walk_fn, w, &err), 150);
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_each(st, NULL, 0, walk_fn, w, &err), 20);
+        free(w);
+        store_close(st);
+}
+
+/* ---- retention ---- */
+
+static void finish_at(store_t *st, const char *token, int64_t now)
+{
+        rc_err_t err = {0};
+        int a;
+        store_set_clock(st, now);
+        if (store_lease(st, token, "n", now + 1000, &a, &err) != 1 ||
+            store_finish(st, token, "{}", &err) != 1)
+                FAIL("finishing %s: %s", token, err.msg);
+}
+
+static void test_prune_age_and_count(void)
+{
+        store_opts_t o = {.max_age_s = 3600};
+        store_t *st = open_in("s.db", &o);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        int64_t h = 3600 * 1000;
+        for (int i = 0; i < 8; i++) {
+                char t[8];
+                snprintf(t, sizeof(t), "d%d", i);
+                REQUIRE(insert1(st, t, "judge0", 1000 + i, i == 1 ? "http://127.0.0.1:9/" : NULL) >=
+                        0);
+        }
+        /* d0, d1 (pending callback), d2 finished long ago; d3, d4 lately; d5..d7 queued */
+        finish_at(st, "d0", 10 * h);
+        finish_at(st, "d1", 10 * h);
+        finish_at(st, "d2", 10 * h + 1);
+        finish_at(st, "d3", 12 * h);
+        finish_at(st, "d4", 12 * h + 5);
+        store_set_clock(st, 12 * h + 10);
+        /* by age: d0 and d2 (d1's callback is pending) */
+        CHECK_INT_EQ(store_prune(st, &err), 2);
+        CHECK_INT_EQ(state_of(st, "d0"), 0);
+        CHECK_INT_EQ(state_of(st, "d1"), SUB_DONE);
+        CHECK_INT_EQ(state_of(st, "d2"), 0);
+        CHECK_INT_EQ(store_prune(st, &err), 0);
+
+        /* by count: 6 left, 5 allowed */
+        CHECK_INT_EQ(store_callback_tried(st, "d1", true, 0, &err), 1);
+        store_close(st);
+        o.max_count = 5;
+        char *path = tu_strf("%s/s.db", tu_tmpdir());
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, &o, &st, &err), err));
+        store_set_clock(st, 12 * h + 10);
+        REQUIRE(insert1(st, "d8", "judge0", 2000, NULL) >= 0); /* 7 > 5: makes room itself */
+        CHECK_INT_EQ(state_of(st, "d1"), 0);                   /* the oldest done ones went */
+        CHECK_INT_EQ(state_of(st, "d3"), 0);
+        CHECK_INT_EQ(state_of(st, "d4"), SUB_DONE);
+        CHECK_INT_EQ(state_of(st, "d8"), SUB_QUEUED);
+        CHECK_INT_EQ(store_prune(st, &err), 0);
+
+        /* full of queued and running ones: refused */
+        REQUIRE(insert1(st, "d9", "judge0", 0, NULL) >= 0); /* d4 makes room */
+        CHECK_INT_EQ(state_of(st, "d4"), 0);
+        submission_t s = sub("d10", "judge0", "{}", 0);
+        CHECK_FAIL(store_insert(st, &s, 1, &err), -ENOSPC);
+        CHECK_CONTAINS(err.msg, "full");
+        CHECK_INT_EQ(state_of(st, "d10"), 0);
+
+        /* no retention set: prune deletes nothing */
+        store_close(st);
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        finish_at(st, "d5", 100 * h);
+        store_set_clock(st, 1000 * h);
+        CHECK_INT_EQ(store_prune(st, &err), 0);
+        CHECK_OK_E(store_insert(st, &s, 1, &err), err);
+        store_close(st);
+        free(path);
+}
+
+static void test_size_cap(void)
+{
+        store_opts_t o = {.max_bytes = 512 * 1024};
+        store_t *st = open_in("s.db", &o);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        size_t big = 40 * 1024;
+        char *req = malloc(big + 1);
+        REQUIRE(req);
+        memset(req, 'r', big);
+        req[big] = '\0';
+        int n = 0, r = 0;
+        for (; n < 100; n++) {
+                char t[16];
+                snprintf(t, sizeof(t), "b%03d", n);
+                submission_t s = sub(t, "judge0", req, 0);
+                r = store_insert(st, &s, 1, &err);
+                if (r < 0)
+                        break;
+        }
+        CHECK_INT_EQ(r, -ENOSPC);
+        CHECK_CONTAINS(err.msg, "bytes");
+        CHECK(n >= 8 && n <= 13);
+        CHECK(store_size(st) <= o.max_bytes + 64 * 1024);
+        CHECK_INT_EQ(state_of(st, "b000"), SUB_QUEUED);
+
+        /* done ones are deleted, oldest first, to make room */
+        finish_at(st, "b001", 2000);
+        finish_at(st, "b000", 3000);
+        store_set_clock(st, 0);
+        submission_t s = sub("new", "judge0", req, 0);
+        CHECK_OK_E(store_insert(st, &s, 1, &err), err);
+        CHECK_INT_EQ(state_of(st, "b001"), 0);
+        CHECK_INT_EQ(state_of(st, "new"), SUB_QUEUED);
+        int64_t size_then = store_size(st);
+        /* free pages are used again: the file does not grow past the cap */
+        s = sub("new2", "judge0", req, 0);
+        CHECK_OK_E(store_insert(st, &s, 1, &err), err);
+        CHECK_INT_EQ(state_of(st, "b000"), 0);
+        CHECK(store_size(st) <= size_then + 8192);
+        s = sub("new3", "judge0", req, 0);
+        CHECK_FAIL(store_insert(st, &s, 1, &err), -ENOSPC);
+        free(req);
+        store_close(st);
+}
+
+/* ---- callbacks ---- */
+
+static void test_callbacks_due_and_tried(void)
+{
+        store_t *st = open_in("s.db", NULL);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        REQUIRE(insert1(st, "c1", "judge0", 0, "http://h/1") >= 0);
+        REQUIRE(insert1(st, "c2", "judge0", 0, "http://h/2") >= 0);
+        REQUIRE(insert1(st, "c3", "judge0", 0, NULL) >= 0);
+        CHECK_INT_EQ(store_callback_next_ms(st, &err), 0);
+        finish_at(st, "c2", 1000);
+        finish_at(st, "c1", 2000);
+        finish_at(st, "c3", 500);
+        CHECK_INT_EQ(store_callback_next_ms(st, &err), 1000);
+        walk_t *w = calloc(1, sizeof(*w));
+        REQUIRE(w);
+        CHECK_INT_EQ(store_callbacks_due(st, 999, 10, walk_fn, w, &err), 0);
+        CHECK_INT_EQ(store_callbacks_due(st, 1000, 10, walk_fn, w, &err), 1);
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(st, 5000, 10, walk_fn, w, &err), 2);
+        CHECK_STR_EQ(w->tokens[0], "c2");
+        CHECK_STR_EQ(w->tokens[1], "c1");
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(st, 5000, 1, walk_fn, w, &err), 1);
+
+        /* c2 failed once: next try at 9000 */
+        CHECK_INT_EQ(store_callback_tried(st, "c2", false, 9000, &err), 1);
+        submission_t s;
+        if (CHECK_INT_EQ(store_get(st, "c2", &s, &err), 1)) {
+                CHECK_INT_EQ(s.callback_state, CB_PENDING);
+                CHECK_INT_EQ(s.callback_attempts, 1);
+                CHECK_INT_EQ(s.callback_next_ms, 9000);
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(store_callback_next_ms(st, &err), 2000);
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(st, 5000, 10, walk_fn, w, &err), 1);
+        CHECK_STR_EQ(w->tokens[0], "c1");
+        /* c1 delivered */
+        CHECK_INT_EQ(store_callback_tried(st, "c1", true, 0, &err), 1);
+        if (CHECK_INT_EQ(store_get(st, "c1", &s, &err), 1)) {
+                CHECK_INT_EQ(s.callback_state, CB_DELIVERED);
+                CHECK_INT_EQ(s.callback_attempts, 1);
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(store_callback_tried(st, "c1", true, 0, &err), 0); /* not pending */
+        /* c2 given up */
+        CHECK_INT_EQ(store_callback_tried(st, "c2", false, 0, &err), 1);
+        if (CHECK_INT_EQ(store_get(st, "c2", &s, &err), 1)) {
+                CHECK_INT_EQ(s.callback_state, CB_FAILED);
+                CHECK_INT_EQ(s.callback_attempts, 2);
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(store_callback_next_ms(st, &err), 0);
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(st, INT64_MAX, 10, walk_fn, w, &err), 0);
+        CHECK_INT_EQ(store_callback_tried(st, "nope", true, 0, &err), 0);
+        free(w);
+        store_close(st);
+}
+
+/* ---- two stores, one file ---- */
+
+typedef struct worker {
+        const char *path;
+        int id;
+        int inserted, leased;
+        char err[RC_ERR_MSG_MAX];
+} worker_t;
+
+#define SHARED 200
+
+static void *worker_main(void *arg)
+{
+        worker_t *w = arg;
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        if (store_open_sqlite(w->path, NULL, &st, &err) < 0) {
+                snprintf(w->err, sizeof(w->err), "open: %.400s", err.msg);
+                return NULL;
+        }
+        char owner[16];
+        snprintf(owner, sizeof(owner), "w%d", w->id);
+        for (int i = 0; i < SHARED; i++) {
+                char t[32];
+                snprintf(t, sizeof(t), "own-%d-%d", w->id, i);
+                submission_t s = sub(t, "judge0", "{}", 0);
+                if (store_insert(st, &s, 1, &err) < 0) {
+                        snprintf(w->err, sizeof(w->err), "insert: %.400s", err.msg);
+                        break;
+                }
+                w->inserted++;
+                /* both race for the same shared ones */
+                snprintf(t, sizeof(t), "shared-%d", i);
+                int a = 0;
+                int r = store_lease(st, t, owner, store_now_ms() + 60000, &a, &err);
+                if (r < 0) {
+                        snprintf(w->err, sizeof(w->err), "lease: %.400s", err.msg);
+                        break;
+                }
+                w->leased += r;
+                if (r == 1 && a != 1)
+                        snprintf(w->err, sizeof(w->err), "shared-%d leased twice", i);
+        }
+        store_close(st);
+        return NULL;
+}
+
+static void test_two_stores_one_file(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/shared.db", dir);
+        store_t *a = NULL, *b = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &b, &err), err));
+        /* one writes, the other reads it */
+        REQUIRE(insert1(a, "x", "judge0", 0, NULL) >= 0);
+        CHECK_INT_EQ(state_of(b, "x"), SUB_QUEUED);
+        int at;
+        CHECK_INT_EQ(store_lease(b, "x", "b", store_now_ms() + 1000, &at, &err), 1);
+        CHECK_INT_EQ(store_lease(a, "x", "a", store_now_ms() + 1000, &at, &err), 0);
+        CHECK_INT_EQ(state_of(a, "x"), SUB_RUNNING);
+        for (int i = 0; i < SHARED; i++) {
+                char t[32];
+                snprintf(t, sizeof(t), "shared-%d", i);
+                REQUIRE(insert1(a, t, "judge0", 0, NULL) >= 0);
+        }
+        store_close(a);
+        store_close(b);
+
+        /* two threads, each with its own store: inserts all kept, each lease taken once */
+        pthread_t th[2];
+        worker_t w[2] = {{.path = path, .id = 0}, {.path = path, .id = 1}};
+        for (int i = 0; i < 2; i++)
+                REQUIRE(pthread_create(&th[i], NULL, worker_main, &w[i]) == 0);
+        for (int i = 0; i < 2; i++)
+                pthread_join(th[i], NULL);
+        for (int i = 0; i < 2; i++) {
+                if (w[i].err[0])
+                        FAIL("worker %d: %s", i, w[i].err);
+                CHECK_INT_EQ(w[i].inserted, SHARED);
+        }
+        CHECK_INT_EQ(w[0].leased + w[1].leased, SHARED);
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &a, &err), err));
+        int64_t total = 0;
+        walk_t *wk = calloc(1, sizeof(*wk));
+        REQUIRE(wk);
+        CHECK_OK_E(store_page(a, NULL, 0, 0, walk_fn, wk, &total, &err), err);
+        CHECK_INT_EQ(total, 1 + 3 * SHARED);
+        CHECK_INT_EQ(store_each(a, NULL, SUB_RUNNING, walk_fn, wk, &err), 1 + SHARED);
+        free(wk);
+        store_close(a);
+        free(path);
+}
+
+int main(int argc, char **argv)
+{
+        static const tu_test_t tests[] = {
+            TU_TEST(test_open_new),
+            TU_TEST(test_not_a_database),
+            TU_TEST(test_migrate_from_v1),
+            TU_TEST(test_insert_get_delete),
+            TU_TEST(test_lease_release_finish),
+            TU_TEST(test_recover_once_then_error),
+            TU_TEST(test_recover_expired_leases),
+            TU_TEST(test_each_and_page),
+            TU_TEST(test_prune_age_and_count),
+            TU_TEST(test_size_cap),
+            TU_TEST(test_callbacks_due_and_tried),
+            TU_TEST(test_two_stores_one_file),
+        };
+        return tu_main("test_store", tests, TU_COUNT(tests), argc, argv);
+}
