@@ -31,19 +31,6 @@
 #define J0_HAVE_FLAGS 1
 #endif
 
-/* The store's calls are weak until the store's implementation is linked in (branch i13-store):
- * without it dl_store() is NULL and none of them is called. */
-#pragma weak store_insert
-#pragma weak store_get
-#pragma weak store_lease
-#pragma weak store_release
-#pragma weak store_finish
-#pragma weak store_each
-#pragma weak store_page
-#pragma weak store_delete
-#pragma weak store_now_ms
-#pragma weak submission_free
-
 extern const dialect_t dialect_judge0;
 
 #define DIALECT     "judge0"
@@ -84,6 +71,8 @@ typedef struct jrun {
         bool base64;     /* wait=true: how the answer is encoded */
         uint64_t fields; /* wait=true: which fields */
         buf_t merged[2]; /* per stage, stdout and stderr in the order they came */
+        buf_t out[2];    /* the run stage's stdout and stderr (a run with no client captures
+                            nothing itself) */
 } jrun_t;
 
 /* ------------------------------------------------------------------ statuses */
@@ -775,7 +764,7 @@ static cJSON *finish_object(const cJSON *queued, const job_result_t *res, const 
                 return o;
         }
         bool merge = bool_of(o, "redirect_stderr_to_stdout");
-        const buf_t *out = merge ? &jr->merged[1] : &r->out;
+        const buf_t *out = merge ? &jr->merged[1] : &jr->out[0];
         bool output_ok = true;
         const cJSON *exp = cJSON_GetObjectItemCaseSensitive(o, "expected_output");
         if (cJSON_IsString(exp)) {
@@ -793,7 +782,7 @@ static cJSON *finish_object(const cJSON *queued, const job_result_t *res, const 
         if (merge)
                 set_item(o, "stderr", cJSON_CreateNull());
         else
-                set_text(o, "stderr", r->err.data, r->err.len);
+                set_text(o, "stderr", jr->out[1].data, jr->out[1].len);
         set_decimal(o, "time", (double)r->cpu_ms / 1000.0, r->cpu_ms >= 0);
         set_decimal(o, "wall_time", (double)r->wall_ms / 1000.0, true);
         set_item(o, "memory",
@@ -1207,6 +1196,13 @@ static cJSON *run_doc(const cJSON *sub, char *msg, size_t size)
 
 /* ------------------------------------------------------------------ runs */
 
+/* The lease owner: the server's node id ("runcell" when it has none). */
+static const char *owner(void)
+{
+        const char *n = dl_node_id();
+        return n && *n ? n : "runcell";
+}
+
 static void jrun_setup(dl_run_t *r, const char *token, cJSON *sub, bool stored, bool base64,
                        uint64_t fields)
 {
@@ -1239,6 +1235,8 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 int s = ev->stage == STAGE_COMPILE ? 0 : 1;
                 if (jr->merged[s].len < (size_t)64 << 20)
                         buf_append(&jr->merged[s], ev->data, ev->len);
+                if (s == 1 && jr->out[ev->stream].len < (size_t)64 << 20)
+                        buf_append(&jr->out[ev->stream], ev->data, ev->len);
         } else if (ev->kind == DL_EV_DONE && jr->sub) {
                 if (dl_draining() && jr->stored && st) { /* cut short: it runs again later */
                         store_release(st, jr->token, &err);
@@ -1275,6 +1273,8 @@ static void run_free(dl_run_t *r)
         jr->sub = NULL;
         buf_free(&jr->merged[0]);
         buf_free(&jr->merged[1]);
+        buf_free(&jr->out[0]);
+        buf_free(&jr->out[1]);
 }
 
 /* Store a validated submission (queued). 0, or -errno. */
@@ -1306,8 +1306,7 @@ static int submit_stored(store_t *st, cJSON *sub, bool release_on_fail)
         snprintf(tok, sizeof(tok), "%s", token);
         rc_err_t err = {0};
         int attempts = 0;
-        if (store_lease(st, tok, dl_node_id(), store_now_ms() + dl_lease_ms(), &attempts, &err) !=
-            1) {
+        if (store_lease(st, tok, owner(), store_now_ms() + dl_lease_ms(), &attempts, &err) != 1) {
                 cJSON_Delete(sub);
                 return -ESRCH;
         }
@@ -1426,9 +1425,11 @@ static void create(dl_http_t *h, const char *body, size_t len)
         }
         if (!wait) {
                 int rc = submit_stored(st, sub, false);
-                if (rc == -EBUSY || rc == -EIO) {
+                if (rc < 0) {
                         store_delete(st, tok, &err);
-                        dl_http_json(h, 503, error_json("queue is full"));
+                        dl_http_json(h, 503,
+                                     error_json(rc == -EBUSY ? "queue is full"
+                                                             : "the submission could not start"));
                         return;
                 }
                 cJSON *o = cJSON_CreateObject();
@@ -1437,8 +1438,8 @@ static void create(dl_http_t *h, const char *body, size_t len)
                 return;
         }
         int attempts = 0;
-        bool stored = st && store_lease(st, tok, dl_node_id(), store_now_ms() + dl_lease_ms(),
-                                        &attempts, &err) == 1;
+        bool stored = st && store_lease(st, tok, owner(), store_now_ms() + dl_lease_ms(), &attempts,
+                                        &err) == 1;
         char msg[300];
         cJSON *doc = run_doc(sub, msg, sizeof(msg));
         dl_error_t e;
@@ -1512,9 +1513,11 @@ static void batch_create(dl_http_t *h, const char *body, size_t len)
                         continue;
                 }
                 int rc = submit_stored(st, sub, false);
-                if (rc == -EBUSY || rc == -EIO) {
+                if (rc < 0) {
                         store_delete(st, tok, &err);
-                        cJSON_AddItemToArray(out, error_json("queue is full"));
+                        cJSON_AddItemToArray(
+                            out, error_json(rc == -EBUSY ? "queue is full"
+                                                         : "the submission could not start"));
                         continue;
                 }
                 cJSON *o = cJSON_CreateObject();
