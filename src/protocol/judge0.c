@@ -1238,7 +1238,12 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 if (s == 1 && jr->out[ev->stream].len < (size_t)64 << 20)
                         buf_append(&jr->out[ev->stream], ev->data, ev->len);
         } else if (ev->kind == DL_EV_DONE && jr->sub) {
-                if (dl_draining() && jr->stored && st) { /* cut short: it runs again later */
+                const job_result_t *res = ev->result;
+                bool cut = dl_draining() &&
+                           ((res->run.present && res->run.status == STATUS_KILLED) ||
+                            (res->compile.present && res->compile.status == STATUS_KILLED) ||
+                            (!res->run.present && !res->compile.present));
+                if (cut && jr->stored && st) { /* cut short by the stop: it runs again later */
                         store_release(st, jr->token, &err);
                         if (h)
                                 dl_http_json(h, 503, error_json("the server is shutting down"));
