@@ -18,13 +18,6 @@ catalog_t *dl_catalog(void)
 
 store_t *dl_store(void)
 {
-        /* J0TEST: local only */
-        if (the_server && !the_server->store && getenv("J0TEST_DB")) {
-                store_opts_t o = {0};
-                rc_err_t e = {0};
-                if (store_open_sqlite(getenv("J0TEST_DB"), &o, &the_server->store, &e) == 0)
-                        store_recover(the_server->store, dl_node_id(), &e);
-        }
         return the_server ? the_server->store : NULL;
 }
 
