@@ -58,7 +58,7 @@ static struct {
         double wall_time_limit, max_wall_time_limit;
         long memory_limit, max_memory_limit, stack_limit, max_stack_limit;
         long max_processes, max_max_processes, max_file_size, max_max_file_size;
-        long number_of_runs, max_number_of_runs, max_batch, max_queue;
+        long number_of_runs, max_number_of_runs, max_batch, max_queue, max_text_bytes;
         bool enable_wait_result, enable_submission_delete, enable_batched_submissions;
         bool base64_default;
 } cfg = {5,   15,   1,    5, 10, 20, 128000, 512000, 64000, 128000, 60,
@@ -868,10 +868,8 @@ static double num_attr(const cJSON *body, const char *key, double dflt, double l
         if (integer)
                 d = trunc(d); /* an integer column: Rails casts 2.5 to 2 */
         char lim[64];
-        if (lo_incl ? d < lo : d <= lo) {
-                judge0_decimal(lo, lim, sizeof(lim));
-                if (integer)
-                        snprintf(lim, sizeof(lim), "%.0f", lo);
+        if (lo_incl ? d < lo : d <= lo) { /* the model's lower bounds are integers */
+                snprintf(lim, sizeof(lim), "%.0f", lo);
                 verr(e, key, "must be greater than %s%s", lo_incl ? "or equal to " : "", lim);
         } else if (d > hi) {
                 judge0_decimal(hi, lim, sizeof(lim));
@@ -1002,6 +1000,17 @@ static cJSON *validate(const cJSON *body, bool base64, cJSON **errs)
         const char *expected = str_attr(body, "expected_output", t4, sizeof(t4), &e);
         if (stdin_s == t4 && expected == t4) /* both numbers: keep stdin's own copy */
                 stdin_s = NULL;
+        static const char *const texts[] = {"source_code", "stdin", "expected_output"};
+        for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, texts[i]);
+                /* runcell's own bound (Judge0 has none): the decoded text, in bytes */
+                size_t n = cJSON_IsString(v) ? strlen(v->valuestring) : 0;
+                if (base64)
+                        n = n / 4 * 3;
+                if (n > (size_t)cfg.max_text_bytes)
+                        verr(&e, texts[i], "is too long (maximum is %ld characters)",
+                             cfg.max_text_bytes);
+        }
         bool redirect = bool_attr(body, "redirect_stderr_to_stdout", false, &e);
         bool network = bool_attr(body, "enable_network", false, &e);
         char t5[64], t6[64];
@@ -2038,6 +2047,7 @@ static int configure(const cJSON *opts, rc_err_t *err)
             {"number_of_runs", NULL, &cfg.number_of_runs, NULL},
             {"max_number_of_runs", NULL, &cfg.max_number_of_runs, NULL},
             {"max_submission_batch_size", NULL, &cfg.max_batch, NULL},
+            {"max_text_bytes", NULL, &cfg.max_text_bytes, NULL},
             {"enable_wait_result", NULL, NULL, &cfg.enable_wait_result},
             {"enable_submission_delete", NULL, NULL, &cfg.enable_submission_delete},
             {"enable_batched_submissions", NULL, NULL, &cfg.enable_batched_submissions},
