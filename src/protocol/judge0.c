@@ -61,8 +61,31 @@ static struct {
         long number_of_runs, max_number_of_runs, max_batch, max_queue, max_text_bytes;
         bool enable_wait_result, enable_submission_delete, enable_batched_submissions;
         bool base64_default;
-} cfg = {5,   15,   1,    5, 10, 20, 128000, 512000, 64000, 128000, 60,
-         120, 1024, 4096, 1, 20, 20, 100,    true,   false, true,   false};
+} cfg = {
+    .cpu_time_limit = 5,
+    .max_cpu_time_limit = 15,
+    .cpu_extra_time = 1,
+    .max_cpu_extra_time = 5,
+    .wall_time_limit = 10,
+    .max_wall_time_limit = 20,
+    .memory_limit = 128000,
+    .max_memory_limit = 512000,
+    .stack_limit = 64000,
+    .max_stack_limit = 128000,
+    .max_processes = 60,
+    .max_max_processes = 120,
+    .max_file_size = 1024,
+    .max_max_file_size = 4096,
+    .number_of_runs = 1,
+    .max_number_of_runs = 20,
+    .max_batch = 20,
+    .max_queue = 100,
+    .max_text_bytes = 4 << 20,
+    .enable_wait_result = true,
+    .enable_submission_delete = false,
+    .enable_batched_submissions = true,
+    .base64_default = false,
+};
 
 typedef struct jrun {
         char token[STORE_TOKEN_MAX];
