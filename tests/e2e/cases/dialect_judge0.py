@@ -102,7 +102,10 @@ def wait_done(t, srv, token, timeout=60, query=""):
 
 
 def b64(s):
-    return base64.encodebytes(s.encode()).decode()  # Ruby's encode64: 60 a line, "\n" each
+    """Ruby's Base64.encode64 (pack "m"): lines of 60 characters, each ending with "\n"
+    (Python's encodebytes makes lines of 76)."""
+    e = base64.b64encode(s.encode() if isinstance(s, str) else s).decode()
+    return "".join(e[i:i + 60] + "\n" for i in range(0, len(e), 60))
 
 
 # ------------------------------------------------------------------ cases
