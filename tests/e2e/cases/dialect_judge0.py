@@ -161,8 +161,8 @@ def base64_and_fields(t):
         t.eq(o["stdout"], b64("x" * 100 + "\n"), "stdout in Ruby's Base64 (60 a line)")
         t.eq(o["stderr"], b64("err"), "stderr")
         t.eq(o["stdin"], b64("in"), "stdin")
-        o = submit_wait(t, srv, {"source_code": "import sys; sys.exit(2)", "language_id": PY},
-                        "&base64_encoded=true", "message encoded")
+        o = submit_wait(t, srv, {"source_code": b64("import sys; sys.exit(2)"),
+                                 "language_id": PY}, "&base64_encoded=true", "message encoded")
         t.eq(o["message"], b64("Exited with error status 2"), "message in Base64 too")
         check_status(t, o, 11, "exit 2")
         o = submit_wait(t, srv, {"source_code": "print(1)", "language_id": PY}, "&fields=*",
@@ -184,7 +184,8 @@ def base64_and_fields(t):
                  "language_id": PY}, 201, "not UTF-8")
         t.eq(set(r.json), {"error", "token"}, "not UTF-8: error and token")
         t.contains(r.json["error"], "use base64_encoded=true", "not UTF-8: the advice")
-        o = submit_wait(t, srv, {"source_code": "import sys; sys.stdout.buffer.write(b'\\xfe')",
+        o = submit_wait(t, srv, {"source_code": b64("import sys; sys.stdout.buffer.write("
+                                                    "b'\\xfe')"),
                                  "language_id": PY}, "&base64_encoded=true", "not UTF-8, base64")
         t.eq(o["stdout"], "/g==\n", "the byte in Base64")
 
