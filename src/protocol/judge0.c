@@ -675,6 +675,16 @@ static cJSON *render(const cJSON *sub, uint64_t fields, bool base64, sub_state_t
         return o;
 }
 
+char *judge0_callback_body(const char *result)
+{
+        cJSON *sub = result ? cJSON_Parse(result) : NULL;
+        cJSON *o = sub ? render(sub, judge0_default_fields(), true, SUB_DONE) : NULL;
+        char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+        cJSON_Delete(sub);
+        cJSON_Delete(o);
+        return text;
+}
+
 static void iso_time(int64_t ms, char *out, size_t size)
 {
         time_t s = (time_t)(ms / 1000);

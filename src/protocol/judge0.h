@@ -54,6 +54,12 @@ uint64_t judge0_default_fields(void);
  * the unknown names listed as Judge0 lists them ("a, b") in bad. */
 uint64_t judge0_parse_fields(const char *arg, char *bad, size_t size);
 
+/* The body Judge0 PUTs to a submission's callback_url: its default fields, Base64, from the
+ * stored result (the whole submission object); heap text, NULL when result is not one. The
+ * callback deliverer sends the stored result as it is: it should send this instead for a
+ * submission of dialect "judge0". */
+char *judge0_callback_body(const char *result);
+
 /* Judge0's decimal columns as Rails renders them: "5.0", "0.5", "0.001". */
 void judge0_decimal(double v, char *out, size_t size);
 

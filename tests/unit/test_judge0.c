@@ -2,6 +2,7 @@
  * decimals and command-line arguments as Judge0 CE has them. */
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/judge0.h"
@@ -183,13 +184,28 @@ static void test_split_args(void)
         judge0_free_args(v);
 }
 
+static void test_callback_body(void)
+{
+        const char *stored = "{\"stdout\":\"aGkK\\n\",\"source_code\":\"eA==\\n\",\"time\":"
+                             "\"0.01\",\"memory\":3000,\"stderr\":null,\"token\":\"t\","
+                             "\"compile_output\":null,\"message\":\"Exited with error status 1\","
+                             "\"status\":{\"id\":11,\"description\":\"Runtime Error (NZEC)\"}}";
+        char *body = judge0_callback_body(stored);
+        CHECK_STR_EQ(body, "{\"stdout\":\"aGkK\\n\",\"time\":\"0.01\",\"memory\":3000,"
+                           "\"stderr\":null,\"token\":\"t\",\"compile_output\":null,"
+                           "\"message\":\"RXhpdGVkIHdpdGggZXJyb3Igc3RhdHVzIDE=\\n\","
+                           "\"status\":{\"id\":11,\"description\":\"Runtime Error (NZEC)\"}}");
+        free(body);
+        CHECK(judge0_callback_body("not json") == NULL);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
             TU_TEST(test_status_names),     TU_TEST(test_run_status),
             TU_TEST(test_base64_ruby_form), TU_TEST(test_base64_lenient_decode),
             TU_TEST(test_fields),           TU_TEST(test_decimal),
-            TU_TEST(test_split_args),
+            TU_TEST(test_split_args),       TU_TEST(test_callback_body),
         };
         return tu_main("test_judge0", tests, TU_COUNT(tests), argc, argv);
 }
