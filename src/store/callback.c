@@ -5,8 +5,8 @@
 #include <errno.h>
 #include <netdb.h>
 #include <poll.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +30,7 @@ typedef struct url {
         char host[HOST_MAX]; /* without the brackets of an IPv6 literal */
         char port[8];        /* "80" when the URL names none */
         bool has_port;
-        bool v6; /* an IPv6 literal: [host] in the Host header */
+        bool v6;          /* an IPv6 literal: [host] in the Host header */
         const char *path; /* into the URL: "/..." up to '#', or "" for "/" */
         size_t path_len;
 } url_t;
@@ -334,8 +334,8 @@ int cb_http_put(const char *url, const char *body, int timeout_ms, int cancel_fd
                            "PUT %s%.*s HTTP/1.1\r\nHost: %s%s%s%s%s\r\n"
                            "Content-Type: application/json\r\nContent-Length: %zu\r\n"
                            "User-Agent: runcell\r\nConnection: close\r\n\r\n",
-                           slash, (int)u.path_len, u.path, u.v6 ? "[" : "", u.host,
-                           u.v6 ? "]" : "", u.has_port ? ":" : "", u.has_port ? u.port : "", blen);
+                           slash, (int)u.path_len, u.path, u.v6 ? "[" : "", u.host, u.v6 ? "]" : "",
+                           u.has_port ? ":" : "", u.has_port ? u.port : "", blen);
         if (r >= 0)
                 r = buf_append(&req, body, blen);
         if (r < 0) {
@@ -431,7 +431,8 @@ static int64_t backoff(const cb_opts_t *o, int tries)
         return d < o->backoff_max_ms ? d : o->backoff_max_ms;
 }
 
-static void deliver(cb_deliverer_t *d, const due_t *e)
+/* One try and its record; false when the store could not record it. */
+static bool deliver(cb_deliverer_t *d, const due_t *e)
 {
         char why[RC_ERR_MSG_MAX + 64];
         rc_err_t err = {0};
@@ -443,7 +444,7 @@ static void deliver(cb_deliverer_t *d, const due_t *e)
                 int status = 0;
                 int r = cb_http_put(e->url, e->body, d->o.timeout_ms, d->stop_fd, &status, &err);
                 if (r == -ECANCELED)
-                        return; /* stopping: this try does not count */
+                        return true; /* stopping: this try does not count */
                 if (r < 0)
                         snprintf(why, sizeof(why), "%s", err.msg);
                 else if (status / 100 == 2)
@@ -458,8 +459,11 @@ static void deliver(cb_deliverer_t *d, const due_t *e)
                 fprintf(stderr, "runcell: callback of %s to %s given up after %d tr%s: %s\n",
                         e->token, e->url, tries, tries == 1 ? "y" : "ies", why);
         rc_err_t serr = {0};
-        if (store_callback_tried(d->st, e->token, ok, next, &serr) < 0)
+        if (store_callback_tried(d->st, e->token, ok, next, &serr) < 0) {
                 fprintf(stderr, "runcell: callback of %s: %s\n", e->token, serr.msg);
+                return false;
+        }
+        return true;
 }
 
 static void drain(int fd)
@@ -479,14 +483,17 @@ static void *run(void *arg)
                 int n = store_callbacks_due(d->st, now, DUE_BATCH, collect, &due, &err);
                 if (n < 0)
                         fprintf(stderr, "runcell: callbacks: %s\n", err.msg);
+                bool recorded = true;
                 for (int i = 0; i < due.n; i++) {
-                        if (!atomic_load(&d->stopping))
-                                deliver(d, &due.v[i]);
+                        if (!atomic_load(&d->stopping) && !deliver(d, &due.v[i]))
+                                recorded = false;
                         free(due.v[i].url);
                         free(due.v[i].body);
                 }
-                if (due.n > 0)
+                if (due.n > 0 && recorded)
                         continue;
+                if (!recorded)
+                        n = -1; /* the store failed: not again at once (they are still due) */
                 int64_t wait = IDLE_MAX_MS;
                 if (n >= 0) {
                         int64_t next = store_callback_next_ms(d->st, &err);

@@ -37,8 +37,8 @@ int cb_start(const char *db_path, const store_opts_t *so, const cb_opts_t *o, cb
              rc_err_t *err);
 /* Look for callbacks due now (a submission was just finished). Thread-safe; never blocks. */
 void cb_kick(cb_deliverer_t *d);
-/* Stop the thread (a delivery under way is cut short and tried again next time), close its
- * store and free d. NULL is a no-op. */
+/* Stop the thread (a delivery under way is cut short, its host name lookup aside, and tried
+ * again next time), close its store and free d. NULL is a no-op. */
 void cb_stop(cb_deliverer_t *d);
 
 /* Whether url may be called back: an http:// URL whose host (and port) allow_hosts lists.

@@ -115,8 +115,8 @@ int store_get(store_t *st, const char *token, submission_t *out, rc_err_t *err)
         return st->ops->get(st, token, out, err);
 }
 
-int store_lease(store_t *st, const char *token, const char *owner, int64_t expiry_ms,
-                int *attempts, rc_err_t *err)
+int store_lease(store_t *st, const char *token, const char *owner, int64_t expiry_ms, int *attempts,
+                rc_err_t *err)
 {
         int r = check_token(token, err);
         if (r < 0)

@@ -47,7 +47,7 @@ typedef struct submission {
         char token[STORE_TOKEN_MAX];
         char dialect[STORE_DIALECT_MAX]; /* whose it is: the codec that runs and answers it */
         sub_state_t state;
-        int attempts; /* runs started (leases taken) */
+        int attempts;                                /* runs started (leases taken) */
         int64_t created_ms, started_ms, finished_ms; /* 0: not yet */
         char *request;      /* the dialect's own request document (JSON text); never NULL */
         char *result;       /* the dialect's answer once done (JSON text); NULL before, or
@@ -65,12 +65,12 @@ typedef struct submission {
 void submission_free(submission_t *s);
 
 typedef struct store_opts {
-        int64_t max_age_s;  /* done submissions older than this are deleted; 0: kept */
-        int64_t max_count;  /* at most this many submissions: the oldest done ones go; 0: any */
-        int64_t max_bytes;  /* the database may not grow past this: inserts are refused
-                               (-ENOSPC) once it is reached; 0: no cap */
-        int max_attempts;   /* runs of one submission before it is given up (default 2) */
-        int64_t lease_ms;   /* how long a lease lasts unless renewed (default 60000) */
+        int64_t max_age_s; /* done submissions older than this are deleted; 0: kept */
+        int64_t max_count; /* at most this many submissions: the oldest done ones go; 0: any */
+        int64_t max_bytes; /* the database may not grow past this: inserts are refused
+                              (-ENOSPC) once it is reached; 0: no cap */
+        int max_attempts;  /* runs of one submission before it is given up (default 2) */
+        int64_t lease_ms;  /* how long a lease lasts unless renewed (default 60000) */
 } store_opts_t;
 
 /* The SQLite back-end: path is the database file (made with 0600, its directory must exist).
@@ -98,8 +98,8 @@ int store_get(store_t *st, const char *token, submission_t *out, rc_err_t *err);
 /* Take a queued submission's lease for owner until expiry_ms: SUB_RUNNING, attempts + 1,
  * started_ms now. 1 taken (*attempts the new count), 0 when it is not queued (gone, running
  * elsewhere, done). */
-int store_lease(store_t *st, const char *token, const char *owner, int64_t expiry_ms,
-                int *attempts, rc_err_t *err);
+int store_lease(store_t *st, const char *token, const char *owner, int64_t expiry_ms, int *attempts,
+                rc_err_t *err);
 /* Extend every lease owner holds to expiry_ms (a heartbeat). The count renewed or -errno. */
 int store_renew(store_t *st, const char *owner, int64_t expiry_ms, rc_err_t *err);
 /* A running submission goes back to the queue without counting the run (a node stopping on

@@ -21,8 +21,8 @@ typedef struct store_ops {
                       rc_err_t *err);
         int (*recover)(store_t *st, const char *owner, int64_t now_ms, rc_err_t *err);
         /* Oldest first; fn is called with no statement open (it may call the store back). */
-        int (*each)(store_t *st, const char *dialect, sub_state_t state, store_each_fn fn,
-                    void *ud, rc_err_t *err);
+        int (*each)(store_t *st, const char *dialect, sub_state_t state, store_each_fn fn, void *ud,
+                    rc_err_t *err);
         int (*page)(store_t *st, const char *dialect, int64_t offset, int64_t limit,
                     store_each_fn fn, void *ud, int64_t *total, rc_err_t *err);
         int (*del)(store_t *st, const char *token, rc_err_t *err);

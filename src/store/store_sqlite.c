@@ -70,11 +70,12 @@ int store_sqlite_latest(void)
         "lease_expiry_ms, rowid"
 /* The oldest done submissions that retention may delete (pending callbacks kept), ?1 of them. */
 #define OLDEST_DONE                                                                                \
-        "DELETE FROM submissions WHERE rowid IN (SELECT rowid FROM submissions WHERE state = 3"   \
+        "DELETE FROM submissions WHERE rowid IN (SELECT rowid FROM submissions WHERE state = 3"    \
         " AND callback_state <> 1 ORDER BY finished_ms, rowid LIMIT ?1)"
 /* A finished submission's callback: due now (?now) when it has a URL. */
 #define CALLBACK_DUE(now)                                                                          \
-        "callback_state = CASE WHEN callback_url IS NULL THEN 0 ELSE 1 END, callback_attempts = 0," \
+        "callback_state = CASE WHEN callback_url IS NULL THEN 0 ELSE 1 END, callback_attempts = "  \
+        "0,"                                                                                       \
         " callback_next_ms = CASE WHEN callback_url IS NULL THEN 0 ELSE " now " END"
 
 enum {
@@ -125,9 +126,11 @@ static const char *const SQL[NQ] = {
                  " lease_owner = '', lease_expiry_ms = 0, " CALLBACK_DUE("?3") " WHERE token = ?1",
     [Q_RECOVER_GIVEUP] =
         "UPDATE submissions SET state = 3, result = NULL, finished_ms = ?2,"
-        " error = 'interrupted ' || attempts || CASE attempts WHEN 1 THEN ' time' ELSE ' times' END,"
-        " lease_owner = '', lease_expiry_ms = 0, " CALLBACK_DUE("?2") " WHERE state = 2"
-        " AND (lease_owner = ?1 OR lease_expiry_ms <= ?2) AND attempts >= ?3",
+        " error = 'interrupted ' || attempts || CASE attempts WHEN 1 THEN ' time' ELSE ' times' "
+        "END,"
+        " lease_owner = '', lease_expiry_ms = 0, " CALLBACK_DUE(
+            "?2") " WHERE state = 2"
+                  " AND (lease_owner = ?1 OR lease_expiry_ms <= ?2) AND attempts >= ?3",
     [Q_RECOVER_REQUEUE] = "UPDATE submissions SET state = 1, started_ms = 0, lease_owner = '',"
                           " lease_expiry_ms = 0 WHERE state = 2"
                           " AND (lease_owner = ?1 OR lease_expiry_ms <= ?2)",
@@ -565,10 +568,9 @@ int store_open_sqlite(const char *path, const store_opts_t *o, store_t **out, rc
                 free(s);
                 return r;
         }
-        int rc = sqlite3_open_v2(path, &s->db,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                                     SQLITE_OPEN_EXRESCODE,
-                                 NULL);
+        int rc = sqlite3_open_v2(
+            path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE,
+            NULL);
         if (rc != SQLITE_OK) {
                 r = fail(s, rc, err, "opening");
                 goto fail;
@@ -720,9 +722,10 @@ static int sq_insert(store_t *stp, const submission_t *subs, size_t n, int64_t n
         if (s->base.opts.max_bytes > 0) {
                 int64_t extra = 0;
                 for (size_t i = 0; i < n; i++)
-                        extra += (int64_t)strlen(subs[i].request) +
-                                 (subs[i].callback_url ? (int64_t)strlen(subs[i].callback_url) : 0) +
-                                 128;
+                        extra +=
+                            (int64_t)strlen(subs[i].request) +
+                            (subs[i].callback_url ? (int64_t)strlen(subs[i].callback_url) : 0) +
+                            128;
                 r = make_room(s, extra, err);
         }
         for (size_t i = 0; i < n && r >= 0; i++) {
@@ -845,8 +848,8 @@ static int sq_recover(store_t *stp, const char *owner, int64_t now_ms, rc_err_t 
         return given_up + requeued;
 }
 
-static int sq_each(store_t *stp, const char *dialect, sub_state_t state, store_each_fn fn,
-                   void *ud, rc_err_t *err)
+static int sq_each(store_t *stp, const char *dialect, sub_state_t state, store_each_fn fn, void *ud,
+                   rc_err_t *err)
 {
         sq_store_t *s = SQ(stp);
         int64_t after_ms = INT64_MIN, after_seq = INT64_MIN;

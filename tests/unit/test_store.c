@@ -91,8 +91,8 @@ static void test_open_new(void)
         free(wal);
 
         /* a loose mode is tightened */
-        char *p2 = tu_strf("%s/loose.db", dir);
-        REQUIRE(tu_write_str(dir, "loose.db", "") != NULL);
+        char *p2 = tu_write_str(dir, "loose.db", "");
+        REQUIRE(p2);
         chmod(p2, 0644);
         REQUIRE(CHECK_OK_E(store_open_sqlite(p2, NULL, &st, &err), err));
         if (CHECK(stat(p2, &sb) == 0))
@@ -219,8 +219,8 @@ static void test_migrate_from_v1(void)
         /* each migration recorded once, in order */
         REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
         sqlite3_stmt *q = NULL;
-        REQUIRE(sqlite3_prepare_v2(db, "SELECT version FROM schema_migrations ORDER BY version",
-                                   -1, &q, NULL) == SQLITE_OK);
+        REQUIRE(sqlite3_prepare_v2(db, "SELECT version FROM schema_migrations ORDER BY version", -1,
+                                   &q, NULL) == SQLITE_OK);
         int want = 1;
         while (sqlite3_step(q) == SQLITE_ROW)
                 CHECK_INT_EQ(sqlite3_column_int(q, 0), want++);
