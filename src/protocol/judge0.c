@@ -89,13 +89,14 @@ static struct {
 
 typedef struct jrun {
         char token[STORE_TOKEN_MAX];
-        cJSON *sub;      /* the submission object as queued */
-        bool stored;     /* in the store, leased */
-        bool base64;     /* wait=true: how the answer is encoded */
-        uint64_t fields; /* wait=true: which fields */
-        buf_t merged[2]; /* per stage, stdout and stderr in the order they came */
-        buf_t out[2];    /* the run stage's stdout and stderr (a run with no client captures
-                            nothing itself) */
+        cJSON *sub;         /* the submission object as queued */
+        bool stored;        /* in the store, leased */
+        bool base64;        /* wait=true: how the answer is encoded */
+        uint64_t fields;    /* wait=true: which fields */
+        buf_t merged[2];    /* per stage, stdout and stderr in the order they came */
+        int64_t started_ms; /* wall clock, at the first stage */
+        buf_t out[2];       /* the run stage's stdout and stderr (a run with no client captures
+                               nothing itself) */
 } jrun_t;
 
 /* ------------------------------------------------------------------ statuses */
@@ -771,6 +772,11 @@ static cJSON *finish_object(const cJSON *queued, const job_result_t *res, const 
         char when[40];
         iso_time(wall_now_ms(), when, sizeof(when));
         set_item(o, "finished_at", cJSON_CreateString(when));
+        if (jr->started_ms) {
+                char started[40];
+                iso_time(jr->started_ms, started, sizeof(started));
+                set_item(o, "started_at", cJSON_CreateString(started));
+        }
         set_item(o, "updated_at", cJSON_CreateString(when));
         set_item(o, "execution_host",
                  *dl_node_id() ? cJSON_CreateString(dl_node_id()) : cJSON_CreateNull());
@@ -1029,10 +1035,9 @@ static cJSON *validate(const cJSON *body, bool base64, cJSON **errs)
         const char *cargs = str_attr(body, "command_line_arguments", t3, sizeof(t3), &e);
         if (cargs && strlen(cargs) > 512)
                 verr(&e, "command_line_arguments", "is too long (maximum is 512 characters)");
+        char t7[64];
         const char *stdin_s = str_attr(body, "stdin", t4, sizeof(t4), &e);
-        const char *expected = str_attr(body, "expected_output", t4, sizeof(t4), &e);
-        if (stdin_s == t4 && expected == t4) /* both numbers: keep stdin's own copy */
-                stdin_s = NULL;
+        const char *expected = str_attr(body, "expected_output", t7, sizeof(t7), &e);
         static const char *const texts[] = {"source_code", "stdin", "expected_output"};
         for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
                 const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, texts[i]);
@@ -1273,6 +1278,8 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
         dl_http_t *h = dl_run_http(r);
         store_t *st = dl_store();
         rc_err_t err = {0};
+        if (ev->kind == DL_EV_STAGE && !jr->started_ms)
+                jr->started_ms = wall_now_ms();
         if (ev->kind == DL_EV_OUTPUT) {
                 int s = ev->stage == STAGE_COMPILE ? 0 : 1;
                 if (jr->merged[s].len < (size_t)64 << 20)
@@ -1599,8 +1606,9 @@ static void show(dl_http_t *h, const char *token)
         store_t *st = dl_store();
         submission_t s;
         rc_err_t err = {0};
+        memset(&s, 0, sizeof(s));
         if (!st || store_get(st, token, &s, &err) != 1 || strcmp(s.dialect, DIALECT) != 0) {
-                if (st && s.dialect[0])
+                if (s.dialect[0])
                         submission_free(&s);
                 not_found(h);
                 return;
@@ -1849,10 +1857,9 @@ static cJSON *config_json(void)
         cJSON_AddArrayToObject(o, "allowed_languages_for_compile_options");
         cJSON_AddBoolToObject(o, "enable_command_line_arguments", true);
         cJSON_AddBoolToObject(o, "enable_submission_delete", cfg.enable_submission_delete);
-        char msg[8];
-        cJSON_AddBoolToObject(o, "enable_callbacks",
-                              dl_callback_allowed("http://", msg, sizeof(msg)) ||
-                                  strncmp(msg, "callbacks are not configured", 7) != 0);
+        char msg[300] = "";
+        dl_callback_allowed("http://", msg, sizeof(msg));
+        cJSON_AddBoolToObject(o, "enable_callbacks", !strstr(msg, "not configured"));
         cJSON_AddNumberToObject(o, "callbacks_max_tries", 3);
         cJSON_AddNumberToObject(o, "callbacks_timeout", 5.0);
 #ifdef J0_HAVE_UNZIP
