@@ -4,7 +4,8 @@ compile and run commands, hello-world latency through the server and the size of
 filesystem.
 
   versions     `runcell languages --json` (read from each root filesystem's manifest)
-  commands     toolchains/LANG.json ({sources} and {entry} shown as the toolchain's source file)
+  commands     toolchains/LANG.json ({sources} and {entry} shown as the toolchain's source file,
+               {options} (a client's compile options) left out)
   latency      `runcell serve --listen 127.0.0.1:0` in a delegated cgroup; the toolchain's
                examples.hello POSTed to /api/v1/run on one kept connection, once to warm up
                (unpacking the root filesystem, preparing a sandbox), then --runs times one
@@ -47,7 +48,7 @@ regenerated.
 
 def command(argv, tc):
     src = tc.get("source_file", "")
-    words = [src if w in ("{sources}", "{entry}") else w for w in argv]
+    words = [src if w in ("{sources}", "{entry}") else w for w in argv if w != "{options}"]
     text = " ".join(w if w and not any(c in w for c in " '\"$") else json.dumps(w) for w in words)
     return "`%s`" % text.replace("|", "\\|")
 

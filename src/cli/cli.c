@@ -54,7 +54,7 @@ static const struct {
 } help_cmds[] = {
     {"run",
      "runcell run [--lang L] [--lang-version V] [--name NAME] [--stdin FILE|-] [--json]\n"
-     "            [limits] FILE... [-- ARGS...]\n"
+     "            [-t] [limits] FILE... [-- ARGS...]\n"
      "  compile (if the language compiles) and run FILE... in a fresh sandbox; the files go\n"
      "  to /work under their base names, the first is the entry point; ARGS go to the\n"
      "  program. A FILE may be a pipe, e.g. <(...); \"-\" is runcell's stdin.\n"
@@ -70,6 +70,11 @@ static const struct {
      "                     it: a pipe or file, /dev/null (end of input at once) or a terminal\n"
      "                     (Ctrl-D ends input; in the background: no input)\n"
      "  --json             print one JSON object with both stages instead of streaming\n"
+     "  -t, --tty          interactive: the run stage gets a terminal of its own (isatty,\n"
+     "                     its size, Ctrl-C as SIGINT, line editing), relayed to runcell's\n"
+     "                     terminal in raw mode (restored at the end; a window resize is\n"
+     "                     passed on). runcell's stdin must be a terminal; not with --json\n"
+     "                     or --stdin. The compile stage stays on pipes\n"
      "  limits (run stage; defaults per language in toolchains/*.json):\n"
      "    --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
      "    --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"},

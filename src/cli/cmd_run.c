@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <termios.h>
@@ -16,6 +17,7 @@
 #include "cli/cli.h"
 #include "cli/run_setup.h"
 #include "engine/catalog.h"
+#include "engine/request.h"
 #include "job/job.h"
 #include "job/result_json.h"
 #include "util/cleanup.h"
@@ -91,6 +93,10 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
                         o->stop_on_first_failure = true;
                         continue;
                 }
+                if (!judge && (strcmp(a, "-t") == 0 || strcmp(a, "--tty") == 0)) {
+                        o->tty = true;
+                        continue;
+                }
                 if (a[0] != '-' || strcmp(a, "-") == 0) {
                         if (!o->files)
                                 o->files = argv + i;
@@ -152,6 +158,12 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
         int dashes = 0;
         for (int k = 0; k < o->nfiles; k++)
                 dashes += strcmp(o->files[k], "-") == 0;
+        if (o->tty && o->json)
+                return cli_fail("run: -t (a terminal to type into) and --json (one object at the "
+                                "end) do not go together");
+        if (o->tty && (o->stdin_path || dashes))
+                return cli_fail("run: with -t the program's input is your terminal: no --stdin "
+                                "and no file read from stdin (-)");
         if (dashes > 1 || (dashes && o->stdin_path && strcmp(o->stdin_path, "-") == 0))
                 return cli_fail("%s: runcell's stdin (-) can be read only once", cmd);
         return 0;
@@ -207,10 +219,17 @@ const toolchain_t *cli_guess_lang(const toolchain_set_t *set, const char *name, 
         return found;
 }
 
+/* The terminal's output did not end a line: the summary starts one of its own. */
+static bool tty_mid_line;
+
 static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const char *data,
                       size_t len)
 {
-        int fd = stream == STREAM_STDOUT ? 1 : 2;
+        (void)ud;
+        (void)stage;
+        int fd = stream == STREAM_STDERR ? 2 : 1; /* a terminal's output goes to ours */
+        if (stream == STREAM_TTY && len)
+                tty_mid_line = data[len - 1] != '\n';
         while (len) {
                 ssize_t w = write(fd, data, len);
                 if (w < 0 && errno == EINTR)
@@ -355,8 +374,97 @@ static bool stream_stdin(const run_opts_t *o)
 typedef struct pump {
         job_t *job;
         ev_loop_t *loop;
-        ev_io_t *w_in, *w_cancel;
+        ev_io_t *w_in, *w_cancel, *w_winch;
+        /* -t: runcell's terminal, raw while the run stage runs */
+        bool tty, raw;
+        struct termios saved;
+        int winch_fd;
 } pump_t;
+
+/* The size of runcell's terminal (24x80 when it does not say). */
+static void own_size(uint16_t *rows, uint16_t *cols)
+{
+        struct winsize ws;
+        if (ioctl(0, TIOCGWINSZ, &ws) < 0 || !ws.ws_row || !ws.ws_col)
+                ws = (struct winsize){.ws_row = 24, .ws_col = 80};
+        *rows = ws.ws_row > REQUEST_TTY_MAX ? REQUEST_TTY_MAX : ws.ws_row;
+        *cols = ws.ws_col > REQUEST_TTY_MAX ? REQUEST_TTY_MAX : ws.ws_col;
+}
+
+/* Our terminal as it was, whatever ends the run: the normal end, an error path, exit(). */
+static struct termios restore_attr;
+static bool restore_owed;
+
+static void tty_restore(void)
+{
+        if (restore_owed) {
+                restore_owed = false;
+                tcsetattr(0, TCSADRAIN, &restore_attr);
+        }
+}
+
+/* A signal that would end runcell (one it does not take through its signal fds) restores the
+ * terminal first, then ends it as it would have. */
+static void on_fatal(int sig)
+{
+        if (restore_owed)
+                tcsetattr(0, TCSANOW, &restore_attr);
+        signal(sig, SIG_DFL);
+        raise(sig);
+}
+
+static void restore_on_fatal(void)
+{
+        static const int sigs[] = {SIGQUIT, SIGABRT, SIGSEGV, SIGBUS,  SIGFPE,
+                                   SIGILL,  SIGUSR1, SIGUSR2, SIGALRM, SIGPIPE};
+        for (size_t i = 0; i < ARRAY_SIZE(sigs); i++)
+                signal(sigs[i], on_fatal);
+}
+
+/* Raw mode: every key goes to the program's terminal as it is typed, which does the echo, line
+ * editing and Ctrl-C (its own line discipline); runcell's terminal only shows. */
+static void tty_raw(pump_t *p)
+{
+        if (p->raw || tcgetattr(0, &p->saved) < 0)
+                return;
+        struct termios t = p->saved;
+        cfmakeraw(&t);
+        restore_attr = p->saved;
+        restore_owed = true;
+        if (tcsetattr(0, TCSADRAIN, &t) == 0)
+                p->raw = true;
+        else
+                restore_owed = false;
+}
+
+static void on_stage_start(void *ud, stage_kind_t stage)
+{
+        pump_t *p = ud;
+        if (stage == STAGE_RUN && p->tty)
+                tty_raw(p);
+}
+
+static void on_stage_end(void *ud, stage_kind_t stage, const stage_result_t *res)
+{
+        pump_t *p = ud;
+        (void)res;
+        if (stage == STAGE_RUN && p->raw) {
+                p->raw = false;
+                tty_restore();
+        }
+}
+
+static void on_winch(void *ud, unsigned ev)
+{
+        pump_t *p = ud;
+        struct signalfd_siginfo si;
+        (void)ev;
+        while (read(p->winch_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
+                ;
+        uint16_t rows, cols;
+        own_size(&rows, &cols);
+        job_resize(p->job, rows, cols);
+}
 
 static void on_input(void *ud, unsigned ev)
 {
@@ -458,13 +566,18 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         int rc = 1;
         char *stdin_data = NULL;
         size_t stdin_len = 0;
-        pump_t p = {0};
+        pump_t p = {.winch_fd = -1};
         /* Ctrl-C, SIGTERM or SIGHUP end the run, not runcell: the sandbox is killed, the verdict is
          * "killed", the output so far is reported, and nothing is left behind. */
         int cancel_fd = cli_cancel_fd();
+        if (o.tty && !isatty(0)) {
+                cli_fail("run: -t needs runcell's stdin to be a terminal (it is a pipe or a file "
+                         "here); leave -t out to pass the input on as it is");
+                goto out;
+        }
         if (cli_run_setup(&cr, paths))
                 goto out;
-        bool streamed = stream_stdin(&o);
+        bool streamed = o.tty || stream_stdin(&o);
         if (o.stdin_path && !streamed &&
             fs_read_file(o.stdin_path, CLI_FILE_MAX, &stdin_data, &stdin_len, &err) < 0) {
                 cli_fail("--stdin: %s", err.msg);
@@ -485,6 +598,31 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         js.args = o.args;
         js.capture = o.json;
         js.cb.output = o.json ? NULL : on_output;
+        /* -t: the program's terminal is of the kind runcell's is (TERM as runcell has it) */
+        char term_var[80];
+        char *term_env[2] = {NULL, NULL};
+        const char *term = getenv("TERM");
+        if (o.tty && term && *term && strlen(term) < sizeof(term_var) - 5 &&
+            strspn(term, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-+._") ==
+                strlen(term)) {
+                snprintf(term_var, sizeof(term_var), "TERM=%s", term);
+                term_env[0] = term_var;
+                js.env = term_env;
+        }
+        if (o.tty) {
+                own_size(&js.tty_rows, &js.tty_cols);
+                p.tty = true;
+                js.cb.stage_start = on_stage_start;
+                js.cb.stage_end = on_stage_end;
+                js.cb.ud = &p;
+                atexit(tty_restore);
+                restore_on_fatal();
+                sigset_t winch;
+                sigemptyset(&winch);
+                sigaddset(&winch, SIGWINCH);
+                sigprocmask(SIG_BLOCK, &winch, NULL);
+                p.winch_fd = signalfd(-1, &winch, SFD_CLOEXEC | SFD_NONBLOCK);
+        }
         if (streamed)
                 signal(SIGTTIN, SIG_IGN); /* a terminal that is no longer ours reads as EIO */
         p.loop = ev_poll_new();
@@ -501,6 +639,8 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 p.w_cancel = ops->io_add(p.loop, cancel_fd, EV_READ, on_cancel, &p);
         if (streamed)
                 p.w_in = ops->io_add(p.loop, 0, EV_READ, on_input, &p);
+        if (p.winch_fd >= 0)
+                p.w_winch = ops->io_add(p.loop, p.winch_fd, EV_READ, on_winch, &p);
         while (!job_is_done(p.job)) {
                 /* read ahead of the program by at most STDIN_QUEUE_MAX */
                 if (p.w_in)
@@ -513,6 +653,9 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                         goto out;
                 }
         }
+        tty_restore();
+        if (tty_mid_line)
+                fputc('\n', stderr);
         const job_result_t *res = job_result(p.job);
         bool internal = (res->compile.present && res->compile.status == STATUS_INTERNAL_ERROR) ||
                         (res->run.present && res->run.status == STATUS_INTERNAL_ERROR);
@@ -539,12 +682,17 @@ out:
                         p.loop->ops->io_del(p.loop, p.w_in);
                 if (p.w_cancel)
                         p.loop->ops->io_del(p.loop, p.w_cancel);
+                if (p.w_winch)
+                        p.loop->ops->io_del(p.loop, p.w_winch);
                 job_free(p.job);
                 ev_poll_free(p.loop);
         }
+        tty_restore();
         free(stdin_data);
         if (cancel_fd >= 0)
                 close(cancel_fd);
+        if (p.winch_fd >= 0)
+                close(p.winch_fd);
         cli_run_free(&cr);
         return rc;
 }

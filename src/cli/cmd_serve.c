@@ -23,6 +23,7 @@ typedef struct serve_args {
         int pool;
         strv_t warm;
         char *cert, *key;
+        char *store_path, *node_id;
 } serve_args_t;
 
 static int parse_listen(serve_args_t *a, const char *v)
@@ -167,6 +168,93 @@ static int get_dialects(const cJSON *it, server_opts_t *o, rc_err_t *err)
         return 0;
 }
 
+/* "store": {"enabled", "path", "max_age_s", "max_count", "max_bytes", "lease_ms",
+ * "max_attempts"} */
+static int get_store(const cJSON *it, serve_args_t *a, rc_err_t *err)
+{
+        if (!cJSON_IsObject(it))
+                return rc_err_set(err, EINVAL, "an object");
+        const cJSON *k;
+        cJSON_ArrayForEach(k, it)
+        {
+                long long n = 0;
+                const char *name = k->string;
+                if (strcmp(name, "enabled") == 0) {
+                        if (!cJSON_IsBool(k))
+                                return rc_err_set(err, EINVAL, "enabled: true or false");
+                        a->o.store_disabled = cJSON_IsFalse(k);
+                } else if (strcmp(name, "path") == 0) {
+                        if (!cJSON_IsString(k) || k->valuestring[0] != '/')
+                                return rc_err_set(err, EINVAL, "path: an absolute file name");
+                        free(a->store_path);
+                        if (!(a->store_path = strdup(k->valuestring)))
+                                return rc_err_set(err, ENOMEM, "out of memory");
+                } else if (strcmp(name, "max_age_s") == 0) {
+                        if (get_int(k, 0, 10LL * 365 * 86400, &n) < 0)
+                                return rc_err_set(err, EINVAL, "max_age_s: 0 (keep) to 10 years");
+                        a->o.store_max_age_s = n;
+                } else if (strcmp(name, "max_count") == 0) {
+                        if (get_int(k, 0, 1LL << 40, &n) < 0)
+                                return rc_err_set(err, EINVAL, "max_count: 0 (any) or more");
+                        a->o.store_max_count = n;
+                } else if (strcmp(name, "max_bytes") == 0) {
+                        if (get_int(k, 0, 1LL << 50, &n) < 0 || (n && n < (1 << 20)))
+                                return rc_err_set(err, EINVAL,
+                                                  "max_bytes: 0 (no cap) or 1 MiB and up");
+                        a->o.store_max_bytes = n;
+                } else if (strcmp(name, "lease_ms") == 0) {
+                        if (get_int(k, 1000, 86400000, &n) < 0)
+                                return rc_err_set(err, EINVAL, "lease_ms: 1000 to 86400000");
+                        a->o.store_lease_ms = n;
+                } else if (strcmp(name, "max_attempts") == 0) {
+                        if (get_int(k, 1, 100, &n) < 0)
+                                return rc_err_set(err, EINVAL, "max_attempts: 1 to 100");
+                        a->o.store_max_attempts = (int)n;
+                } else {
+                        return rc_err_set(err, EINVAL, "unknown option \"%s\"", name);
+                }
+        }
+        return 0;
+}
+
+/* "callbacks": {"allow_hosts": [...], "max_tries", "backoff_ms", "backoff_max_ms",
+ * "timeout_ms"} */
+static int get_callbacks(const cJSON *it, serve_args_t *a, rc_err_t *err)
+{
+        if (!cJSON_IsObject(it))
+                return rc_err_set(err, EINVAL, "an object");
+        const cJSON *k;
+        cJSON_ArrayForEach(k, it)
+        {
+                long long n = 0;
+                const char *name = k->string;
+                if (strcmp(name, "allow_hosts") == 0) {
+                        strv_free(&a->o.callback_hosts);
+                        if (get_strings(k, &a->o.callback_hosts) < 0)
+                                return rc_err_set(err, EINVAL, "allow_hosts: a list of host names");
+                } else if (strcmp(name, "max_tries") == 0) {
+                        if (get_int(k, 1, 100, &n) < 0)
+                                return rc_err_set(err, EINVAL, "max_tries: 1 to 100");
+                        a->o.callback_tries = (int)n;
+                } else if (strcmp(name, "backoff_ms") == 0) {
+                        if (get_int(k, 10, 3600000, &n) < 0)
+                                return rc_err_set(err, EINVAL, "backoff_ms: 10 to 3600000");
+                        a->o.callback_backoff_ms = n;
+                } else if (strcmp(name, "backoff_max_ms") == 0) {
+                        if (get_int(k, 10, 86400000, &n) < 0)
+                                return rc_err_set(err, EINVAL, "backoff_max_ms: 10 to 86400000");
+                        a->o.callback_backoff_max_ms = n;
+                } else if (strcmp(name, "timeout_ms") == 0) {
+                        if (get_int(k, 100, 600000, &n) < 0)
+                                return rc_err_set(err, EINVAL, "timeout_ms: 100 to 600000");
+                        a->o.callback_timeout_ms = (int)n;
+                } else {
+                        return rc_err_set(err, EINVAL, "unknown option \"%s\"", name);
+                }
+        }
+        return 0;
+}
+
 static int load_config(serve_args_t *a, const char *path)
 {
         _cleanup_free_ char *text = NULL;
@@ -220,7 +308,16 @@ static int load_config(serve_args_t *a, const char *path)
                         bad = get_int(it, 0, 86400, &n) < 0 || ((a->o.ws_idle_s = (int)n), 0);
                 else if (strcmp(k, "rescan_interval_s") == 0)
                         bad = get_int(it, 0, 86400, &n) < 0 || ((a->o.rescan_s = (int)n), 0);
-                else if (strcmp(k, "h2c") == 0)
+                else if (strcmp(k, "store") == 0)
+                        bad = get_store(it, a, &err) < 0;
+                else if (strcmp(k, "callbacks") == 0)
+                        bad = get_callbacks(it, a, &err) < 0;
+                else if (strcmp(k, "node_id") == 0) {
+                        free(a->node_id);
+                        bad = !cJSON_IsString(it) || !it->valuestring[0] ||
+                              strlen(it->valuestring) >= 64 ||
+                              !(a->node_id = strdup(it->valuestring));
+                } else if (strcmp(k, "h2c") == 0)
                         bad = !cJSON_IsBool(it) || ((a->o.h2c = cJSON_IsTrue(it)), 0);
                 else if (strcmp(k, "trusted_proxies") == 0) {
                         bad = get_strings(it, &a->o.trusted_proxies) < 0;
@@ -327,6 +424,8 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
         a.o.host_name = a.host;
         a.o.tls_cert = a.cert;
         a.o.tls_key = a.key;
+        a.o.store_path = a.store_path;
+        a.o.node_id = a.node_id;
         /* A server holds a socket per client: take the whole open-file allowance. */
         struct rlimit nf;
         if (getrlimit(RLIMIT_NOFILE, &nf) == 0 && nf.rlim_cur < nf.rlim_max) {
@@ -362,6 +461,8 @@ out:
         strv_free(&a.warm);
         free(a.cert);
         free(a.key);
+        free(a.store_path);
+        free(a.node_id);
         for (int d = 0; d < 3; d++)
                 free(a.dirs[d]);
         return rc;

@@ -20,6 +20,7 @@ typedef struct run_opts {
         const char *name;       /* --name: the entry file's name in /work */
         const char *stdin_path; /* --stdin; "-": runcell's stdin (run only) */
         bool json;
+        bool tty; /* -t, --tty: the run stage on a terminal of its own, relayed to runcell's */
         rc_limits_t limits;
         char **files;
         int nfiles;

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/flags.h"
+#include "util/base64.h"
+#include "util/buf.h"
+
 static const char *get_str(const cJSON *o, const char *key)
 {
         const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
@@ -249,15 +253,43 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                 {
                         const char *fname = get_str(f, "name");
                         const char *content = get_str(f, "content");
-                        if (!content)
+                        const cJSON *jenc = cJSON_GetObjectItemCaseSensitive(f, "encoding");
+                        if (!content) {
+                                run_request_free(out);
                                 return fail(code, "bad_request", msg, msg_size,
                                             "each file needs \"content\" (a string)");
-                        if (out->nfiles == REQUEST_FILES_MAX)
+                        }
+                        if (out->nfiles == REQUEST_FILES_MAX) {
+                                run_request_free(out);
                                 return fail(code, "bad_request", msg, msg_size, "too many files");
-                        out->files[out->nfiles++] =
-                            (job_input_file_t){.name = fname ? fname : tc->source_file,
-                                               .data = content,
-                                               .len = strlen(content)};
+                        }
+                        size_t len = strlen(content);
+                        if (jenc &&
+                            (!cJSON_IsString(jenc) || (strcmp(jenc->valuestring, "base64") != 0 &&
+                                                       strcmp(jenc->valuestring, "utf8") != 0))) {
+                                run_request_free(out);
+                                return fail(code, "bad_request", msg, msg_size,
+                                            "a file's \"encoding\" must be \"utf8\" (the "
+                                            "default) or \"base64\"");
+                        }
+                        if (jenc && strcmp(jenc->valuestring, "base64") == 0) {
+                                buf_t b = {0};
+                                if (base64_decode(&b, content, len) < 0) {
+                                        buf_free(&b);
+                                        run_request_free(out);
+                                        *code = "bad_request";
+                                        snprintf(msg, msg_size,
+                                                 "file \"%.100s\": \"content\" is not valid "
+                                                 "base64",
+                                                 fname ? fname : tc->source_file);
+                                        return -1;
+                                }
+                                out->file_data[out->nfiles] = b.data;
+                                content = b.data ? b.data : "";
+                                len = b.len;
+                        }
+                        out->files[out->nfiles++] = (job_input_file_t){
+                            .name = fname ? fname : tc->source_file, .data = content, .len = len};
                 }
         } else if (source) {
                 out->files[out->nfiles++] = (job_input_file_t){
@@ -318,6 +350,37 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                         }
                 }
         }
+        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(req, "compile_options");
+        if (jo) {
+                const cJSON *a;
+                if (!cJSON_IsArray(jo)) {
+                        run_request_free(out);
+                        return fail(code, "bad_request", msg, msg_size,
+                                    "\"compile_options\" must be an array of strings");
+                }
+                cJSON_ArrayForEach(a, jo)
+                {
+                        if (!cJSON_IsString(a) ||
+                            strv_push(&out->compile_options, a->valuestring) < 0) {
+                                run_request_free(out);
+                                return fail(code, "bad_request", msg, msg_size,
+                                            "\"compile_options\" must be an array of strings");
+                        }
+                }
+                if (out->compile_options.n &&
+                    (!tc->compile.n || !toolchain_takes_options(&tc->compile))) {
+                        run_request_free(out);
+                        *code = "bad_request";
+                        snprintf(msg, msg_size, "language '%s' takes no compile options", tc->name);
+                        return -1;
+                }
+                if (flags_check_words(tc->name, out->compile_options.v, out->compile_options.n, msg,
+                                      msg_size) < 0) {
+                        run_request_free(out);
+                        *code = "bad_request";
+                        return -1;
+                }
+        }
         const cJSON *jl = cJSON_GetObjectItemCaseSensitive(req, "limits");
         if (jl && limits_from_json(jl, &out->run_over, "limits", &err) < 0) {
                 run_request_free(out);
@@ -336,6 +399,14 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
         out->stdin_data = jin ? jin->valuestring : NULL;
         out->stdin_len = out->stdin_data ? strlen(out->stdin_data) : 0;
         out->interactive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "interactive"));
+        const cJSON *jtty = cJSON_GetObjectItemCaseSensitive(req, "tty");
+        if (jtty && !cJSON_IsNull(jtty) && !cJSON_IsFalse(jtty)) {
+                char why[160];
+                if (request_tty_size(jtty, &out->tty_rows, &out->tty_cols, why, sizeof(why)) < 0) {
+                        run_request_free(out);
+                        return fail(code, "bad_request", msg, msg_size, why);
+                }
+        }
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(req, "tests");
         const cJSON *jcmp = cJSON_GetObjectItemCaseSensitive(req, "compare");
         const cJSON *jstop = cJSON_GetObjectItemCaseSensitive(req, "stop_on_first_failure");
@@ -348,6 +419,8 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                 const char *why = NULL;
                 if (out->interactive)
                         why = "\"tests\" and \"interactive\" do not go together";
+                else if (out->tty_rows)
+                        why = "\"tests\" and \"tty\" do not go together";
                 else if (jin)
                         why = "with \"tests\", the input goes in each test's \"stdin\"";
                 else if (jstop && !cJSON_IsBool(jstop))
@@ -379,9 +452,38 @@ void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js)
         js->args = strv_array((strv_t *)&r->args);
         js->env = r->env.n ? strv_array((strv_t *)&r->env) : NULL;
         js->command = r->command.n ? strv_array((strv_t *)&r->command) : NULL;
+        js->compile_options =
+            r->compile_options.n ? strv_array((strv_t *)&r->compile_options) : NULL;
         js->stdin_data = r->stdin_data;
         js->stdin_len = r->stdin_len;
         js->interactive = r->interactive;
+        js->tty_rows = r->tty_rows;
+        js->tty_cols = r->tty_cols;
+}
+
+static int tty_dim(const cJSON *o, const char *name, uint16_t *out, char *why, size_t why_size)
+{
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
+        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
+            v->valuedouble < 1 || v->valuedouble > REQUEST_TTY_MAX) {
+                snprintf(why, why_size, "\"%s\" must be an integer from 1 to %d", name,
+                         REQUEST_TTY_MAX);
+                return -1;
+        }
+        *out = (uint16_t)v->valuedouble;
+        return 0;
+}
+
+int request_tty_size(const cJSON *o, uint16_t *rows, uint16_t *cols, char *why, size_t why_size)
+{
+        if (!cJSON_IsObject(o)) {
+                snprintf(why, why_size, "\"tty\" must be an object: {\"rows\": R, \"cols\": C}");
+                return -1;
+        }
+        return tty_dim(o, "rows", rows, why, why_size) < 0 ||
+                       tty_dim(o, "cols", cols, why, why_size) < 0
+                   ? -1
+                   : 0;
 }
 
 void run_request_free(run_request_t *r)
@@ -398,4 +500,9 @@ void run_request_free(run_request_t *r)
         strv_free(&r->args);
         strv_free(&r->env);
         strv_free(&r->command);
+        strv_free(&r->compile_options);
+        for (size_t i = 0; i < REQUEST_FILES_MAX; i++) {
+                free(r->file_data[i]);
+                r->file_data[i] = NULL;
+        }
 }

@@ -15,12 +15,16 @@ typedef struct run_request {
         job_input_file_t files[REQUEST_FILES_MAX]; /* point into the cJSON document */
         size_t nfiles;
         strv_t args;
-        strv_t env;     /* "KEY=value" */
-        strv_t command; /* empty: the toolchain's run command */
+        strv_t env;                         /* "KEY=value" */
+        strv_t command;                     /* empty: the toolchain's run command */
+        strv_t compile_options;             /* "compile_options", checked by engine/flags.h */
+        char *file_data[REQUEST_FILES_MAX]; /* decoded "encoding": "base64" contents (owned) */
         const char *stdin_data;
         size_t stdin_len;
         rc_limits_t run_over, compile_over;
         bool interactive;
+        /* "tty": {"rows", "cols"}: the run stage on a terminal of that size; 0: pipes */
+        uint16_t tty_rows, tty_cols;
         /* "tests": judge the program (engine/judge.h); strings point into the document */
         judge_test_t *tests;
         size_t ntests;
@@ -44,5 +48,9 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
 /* The job spec for a parsed request; valid while out and the cJSON document live. */
 void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js);
 void run_request_free(run_request_t *r);
+/* A terminal size from "tty" or a resize message: rows and cols, integers 1..REQUEST_TTY_MAX.
+ * Returns 0, or -1 with why filled. */
+#define REQUEST_TTY_MAX 1000
+int request_tty_size(const cJSON *o, uint16_t *rows, uint16_t *cols, char *why, size_t why_size);
 
 #endif

@@ -154,6 +154,9 @@ struct job {
         rc_limits_t lim;
         prepared_t pr;
         ev_io_t *w_out, *w_err, *w_in, *w_sync, *w_pid;
+        ev_io_t *w_tty; /* a tty run stage: the terminal's master (output and stdin) */
+        bool tty_stage, tty_open, tty_eof_sent;
+        uint16_t tty_rows, tty_cols; /* the size the stage's terminal was asked with */
         ev_timer_t *t_wall, *t_cpu, *t_setup;
         prep_ticket_t *ticket; /* the sandbox is still being prepared by the helper */
         ev_io_t *w_ticket;
@@ -199,6 +202,7 @@ static void unwatch_all(job_t *j)
         unwatch(j, &j->w_out);
         unwatch(j, &j->w_err);
         unwatch(j, &j->w_in);
+        unwatch(j, &j->w_tty);
         unwatch(j, &j->w_sync);
         unwatch(j, &j->w_pid);
 }
@@ -224,7 +228,7 @@ static void deliver(job_t *j, stream_kind_t stream, const char *data, size_t len
         j->out_total += (int64_t)len;
         if (len) {
                 if (j->spec.capture)
-                        buf_append(stream == STREAM_STDOUT ? &j->cur->out : &j->cur->err, data,
+                        buf_append(stream == STREAM_STDERR ? &j->cur->err : &j->cur->out, data,
                                    len);
                 if (j->spec.cb.output)
                         j->spec.cb.output(j->spec.cb.ud, j->stage, stream, data, len);
@@ -306,6 +310,68 @@ static void on_stdin(void *ud, unsigned ev)
                 close_stdin(j);
         else if (j->w_in)
                 j->loop->ops->io_set(j->loop, j->w_in, 0);
+}
+
+/* The terminal's master: read while output is wanted, write while input waits. */
+static void tty_watch(job_t *j)
+{
+        if (!j->w_tty)
+                return;
+        bool pending = j->in.len > j->in_off || (j->in_eof && !j->tty_eof_sent);
+        j->loop->ops->io_set(j->loop, j->w_tty,
+                             (j->paused ? 0 : EV_READ) | (pending ? EV_WRITE : 0));
+}
+
+static void tty_write(job_t *j)
+{
+        int fd = sandbox_tty_fd(j->pr.sb);
+        while (j->in_off < j->in.len) {
+                size_t left = j->in.len - j->in_off;
+                ssize_t w = write(fd, j->in.data + j->in_off, left > 4096 ? 4096 : left);
+                if (w > 0) {
+                        j->in_off += (size_t)w;
+                        continue;
+                }
+                if (w < 0 && (errno == EAGAIN || errno == EINTR))
+                        return;        /* the terminal's input queue is full */
+                j->in_off = j->in.len; /* hung up: nowhere to go */
+                j->tty_eof_sent = j->in_eof = true;
+                break;
+        }
+        buf_free(&j->in);
+        j->in_off = 0;
+        /* The end of input on a terminal is its EOF character, once: a program reading a line
+         * (canonical mode) gets end of file; the terminal itself stays open, as on a desk. */
+        if (j->in_eof && !j->tty_eof_sent) {
+                ssize_t w = write(fd, "\x04", 1);
+                if (w == 1 || (w < 0 && errno != EAGAIN && errno != EINTR))
+                        j->tty_eof_sent = true;
+        }
+}
+
+static void on_tty(void *ud, unsigned ev)
+{
+        job_t *j = ud;
+        if (ev & EV_WRITE)
+                tty_write(j);
+        if (ev & EV_READ) {
+                char buf[READ_CHUNK];
+                for (int round = 0; round < 4; round++) {
+                        ssize_t n = read(sandbox_tty_fd(j->pr.sb), buf, sizeof(buf));
+                        if (n > 0) {
+                                deliver(j, STREAM_TTY, buf, (size_t)n);
+                                continue;
+                        }
+                        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                                break;
+                        /* EIO: every slave is closed (the program and what it left are gone) */
+                        j->tty_open = false;
+                        unwatch(j, &j->w_tty);
+                        stage_maybe_end(j);
+                        return;
+                }
+        }
+        tty_watch(j);
 }
 
 static void stage_started(job_t *j);
@@ -560,7 +626,7 @@ static void stage_end(job_t *j)
  * program's end (and handed files back, if asked): it killed whatever the program left first. */
 static void stage_maybe_end(job_t *j)
 {
-        if (j->cur && !j->out_open && !j->err_open &&
+        if (j->cur && !j->out_open && !j->err_open && !j->tty_open &&
             (!j->alive || (j->pr.sb && sandbox_program_done(j->pr.sb))))
                 stage_end(j);
 }
@@ -635,6 +701,12 @@ static void stage_launch(job_t *j)
             .collect = kind == STAGE_COMPILE,
             .limits = j->lim,
         };
+        j->tty_stage = kind == STAGE_RUN && j->spec.tty_rows && j->spec.tty_cols;
+        j->tty_open = j->tty_eof_sent = false;
+        if (j->tty_stage) {
+                run.tty_rows = j->tty_rows = j->spec.tty_rows;
+                run.tty_cols = j->tty_cols = j->spec.tty_cols;
+        }
         if (trace_enabled())
                 fprintf(stderr, "runcell: trace: job: request to a %s sandbox\n",
                         sandbox_ready(j->pr.sb) ? "ready" : "preparing");
@@ -656,7 +728,7 @@ static void stage_launch(job_t *j)
         j->w_err = l->ops->io_add(l, sandbox_stderr_fd(sb), rd, on_stderr, j);
         j->w_sync = l->ops->io_add(l, sandbox_sync_fd(sb), EV_READ, on_sync, j);
         j->w_pid = l->ops->io_add(l, sandbox_pidfd(sb), EV_READ, on_pidfd, j);
-        if (kind == STAGE_RUN && (j->in.len > j->in_off || !j->in_eof)) {
+        if (kind == STAGE_RUN && !j->tty_stage && (j->in.len > j->in_off || !j->in_eof)) {
                 j->w_in = l->ops->io_add(l, sandbox_stdin_fd(sb),
                                          j->in.len > j->in_off ? EV_WRITE : 0, on_stdin, j);
         } else {
@@ -675,6 +747,14 @@ static void stage_started(job_t *j)
         refill_pool(j);
         untimer(j, &j->t_setup);
         j->cur->setup_us = (sandbox_start_ns(sb) - j->t0) / 1000;
+        if (j->tty_stage && sandbox_tty_fd(sb) >= 0) {
+                /* resized while the sandbox was starting the program */
+                if (j->spec.tty_rows != j->tty_rows || j->spec.tty_cols != j->tty_cols)
+                        sandbox_tty_resize(sb, j->spec.tty_rows, j->spec.tty_cols);
+                j->tty_open = true;
+                j->w_tty = l->ops->io_add(l, sandbox_tty_fd(sb), 0, on_tty, j);
+                tty_watch(j);
+        }
         j->t_wall =
             l->ops->timer_add(l, sandbox_start_ns(sb) + j->lim.wall_ms * 1000000, on_wall, j);
         if (j->pr.leaf && j->lim.cpu_ms > 0)
@@ -757,6 +837,19 @@ static void stage_begin(job_t *j, stage_kind_t kind)
         stage_acquire(j);
 }
 
+/* A run stage on a terminal says which kind it is, unless the toolchain or the request did:
+ * TERM=xterm-256color, what terminal emulators (xterm.js in a browser among them) answer to. */
+static int tty_term(const job_spec_t *spec, strv_t *env, rc_err_t *err)
+{
+        if (!spec->tty_rows || !spec->tty_cols)
+                return 0;
+        for (size_t i = 0; i < env->n; i++)
+                if (strncmp(env->v[i], "TERM=", 5) == 0)
+                        return 0;
+        return strv_push(env, "TERM=" JOB_TTY_TERM) < 0 ? rc_err_set(err, ENOMEM, "out of memory")
+                                                        : 0;
+}
+
 /* The run stage's environment: the toolchain's, each of the request's KEY=value replacing a
  * variable of the same name or added. */
 static int build_env(const toolchain_t *tc, char *const *extra, strv_t *out, rc_err_t *err)
@@ -819,8 +912,8 @@ static int check_sizes(const job_spec_t *spec, strv_t *run_env, rc_err_t *err)
         sb_run_t run = {.nfiles = spec->nfiles};
         int r = 0;
         if (tc->compile.n) {
-                r = toolchain_expand_argv(tc, &tc->compile, names[0], names, spec->nfiles, NULL,
-                                          &cargv, err);
+                r = toolchain_expand_argv_opts(tc, &tc->compile, names[0], names, spec->nfiles,
+                                               spec->compile_options, NULL, &cargv, err);
                 if (r == -EINVAL) { /* no file for {sources}: job_start says so, as the stage's
                                        internal_error (as before this check) */
                         strv_free(&cargv);
@@ -868,8 +961,14 @@ int job_check(const job_spec_t *spec, rc_err_t *err)
         }
         if (spec->command && (!spec->command[0] || !spec->command[0][0]))
                 return rc_err_set(err, EINVAL, "the command's first word is empty");
+        if (spec->compile_options && spec->compile_options[0] &&
+            !toolchain_takes_options(&spec->tc->compile))
+                return rc_err_set(err, EINVAL, "language '%s' takes no compile options",
+                                  spec->tc->name);
         strv_t env = {0};
         int r = build_env(spec->tc, spec->env, &env, err);
+        if (r >= 0)
+                r = tty_term(spec, &env, err);
         if (r >= 0)
                 r = check_sizes(spec, &env, err);
         strv_free(&env);
@@ -947,16 +1046,19 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
         j->spec.args = strv_array(&j->args);
         if ((r = build_env(tc, spec->env, &j->run_env, err)) < 0)
                 goto fail;
+        if ((r = tty_term(spec, &j->run_env, err)) < 0)
+                goto fail;
         j->spec.env = NULL;
         j->spec.stdin_data = NULL;
         j->spec.stdin_len = 0;
-        if ((tc->compile.n &&
-             (r = toolchain_expand_argv(tc, &tc->compile, names[0], names, spec->nfiles, NULL,
-                                        &j->compile_argv, err)) < 0) ||
+        if ((tc->compile.n && (r = toolchain_expand_argv_opts(tc, &tc->compile, names[0], names,
+                                                              spec->nfiles, spec->compile_options,
+                                                              NULL, &j->compile_argv, err)) < 0) ||
             (r = run_command(tc, spec->command, names, spec->nfiles, j->spec.args, &j->run_argv,
                              err)) < 0)
                 goto fail;
         j->spec.command = NULL;
+        j->spec.compile_options = NULL; /* in compile_argv now */
         free(names);
         *out = j;
         stage_begin(j, tc->compile.n && !spec->build ? STAGE_COMPILE : STAGE_RUN);
@@ -973,6 +1075,7 @@ int job_write_stdin(job_t *j, const char *data, size_t len)
                 return -EPIPE;
         if (buf_append(&j->in, data, len) < 0)
                 return -ENOMEM;
+        tty_watch(j);
         if (j->w_in)
                 j->loop->ops->io_set(j->loop, j->w_in, EV_WRITE);
         return 0;
@@ -988,10 +1091,24 @@ void job_close_stdin(job_t *j)
         if (j->in_eof)
                 return;
         j->in_eof = true;
+        tty_watch(j);
         if (j->w_in && j->in_off >= j->in.len)
                 close_stdin(j);
         else if (j->w_in)
                 j->loop->ops->io_set(j->loop, j->w_in, EV_WRITE);
+}
+
+int job_resize(job_t *j, uint16_t rows, uint16_t cols)
+{
+        if (!j->spec.tty_rows || !j->spec.tty_cols)
+                return -ENOTTY;
+        if (!rows || !cols)
+                return -EINVAL;
+        j->spec.tty_rows = rows; /* what the run stage starts with, if it has not yet */
+        j->spec.tty_cols = cols;
+        if (j->done || !j->tty_stage || !j->pr.sb || sandbox_tty_fd(j->pr.sb) < 0)
+                return 0;
+        return sandbox_tty_resize(j->pr.sb, rows, cols);
 }
 
 void job_kill(job_t *j, int sig)
@@ -1015,6 +1132,7 @@ void job_pause_output(job_t *j, bool paused)
                 j->loop->ops->io_set(j->loop, j->w_out, ev);
         if (j->w_err)
                 j->loop->ops->io_set(j->loop, j->w_err, ev);
+        tty_watch(j);
 }
 
 bool job_is_done(const job_t *j)

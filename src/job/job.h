@@ -19,10 +19,12 @@
 #include "util/buf.h"
 #include "util/err.h"
 
-#define JOB_ENV_MAX 64 /* variables a request may add to the environment */
+#define JOB_ENV_MAX  64               /* variables a request may add to the environment */
+#define JOB_TTY_TERM "xterm-256color" /* a tty run's TERM unless the request gives one */
 
 typedef enum stage_kind { STAGE_COMPILE, STAGE_RUN } stage_kind_t;
-typedef enum stream_kind { STREAM_STDOUT, STREAM_STDERR } stream_kind_t;
+/* STREAM_TTY: a run stage on a terminal (job_spec.tty_rows): stdout and stderr are one. */
+typedef enum stream_kind { STREAM_STDOUT, STREAM_STDERR, STREAM_TTY } stream_kind_t;
 
 typedef enum stage_status {
         STATUS_OK,
@@ -41,7 +43,7 @@ typedef struct stage_result {
         int exit_code;          /* -1 when the program did not exit normally */
         int signal;             /* 0 when not killed by a signal */
         const char *limit_kind; /* time_limit: "wall" or "cpu"; NULL otherwise */
-        buf_t out, err;         /* captured output (when job_spec.capture) */
+        buf_t out, err;         /* captured output (when job_spec.capture); a tty's in out */
         bool truncated;         /* output was cut at the output limit */
         int64_t wall_ms;
         int64_t cpu_ms;    /* from the cgroup; -1 when unknown */
@@ -82,10 +84,12 @@ typedef struct job_spec {
         size_t nfiles;
         const char *stdin_data; /* given to the run stage, then EOF */
         size_t stdin_len;
-        char *const *args;          /* appended to the run command */
-        char *const *env;           /* "KEY=value" over the toolchain's, run stage; NULL: none */
-        char *const *command;       /* replaces the toolchain's run command; NULL: keep it */
-        rc_limits_t compile_limits; /* fully filled in (limits_fill_defaults) */
+        char *const *args;            /* appended to the run command */
+        char *const *env;             /* "KEY=value" over the toolchain's, run stage; NULL: none */
+        char *const *command;         /* replaces the toolchain's run command; NULL: keep it */
+        char *const *compile_options; /* words for the compile template's "{options}" (checked
+                                       * by engine/flags.h); NULL: none */
+        rc_limits_t compile_limits;   /* fully filled in (limits_fill_defaults) */
         rc_limits_t run_limits;
         const seccomp_bpf_t *seccomp; /* the toolchain's profile, compiled */
         cg_manager_t *cgroups;        /* where each stage gets its cgroup leaf */
@@ -95,12 +99,17 @@ typedef struct job_spec {
         uid_t host_uid; /* the sandbox's outside ids, or the first of id_count (sb_prep_t) */
         gid_t host_gid;
         uint32_t id_count;
-        bool capture;             /* keep stdout/stderr in the results */
-        bool interactive;         /* stdin stays open for job_write_stdin() after stdin_data */
-        int cancel_fd;            /* readable = kill the job now (verdict "killed"); -1: none */
-        bool compile_only;        /* end after a successful compile stage (job_take_build) */
-        const job_build_t *build; /* compiled already: no compile stage, the run stage gets
-                                   * these files (borrowed: must outlive the job) */
+        bool capture;     /* keep stdout/stderr in the results */
+        bool interactive; /* stdin stays open for job_write_stdin() after stdin_data */
+        /* > 0 both: the run stage (not the compile stage) runs on a pseudo-terminal of this size:
+         * its output is STREAM_TTY, stdin goes to the terminal, and the end of stdin is the
+         * terminal's EOF character (^D: end of file to a program reading a line at a time) */
+        uint16_t tty_rows, tty_cols; /* (the environment gets TERM=JOB_TTY_TERM unless it has
+                                      * a TERM) */
+        int cancel_fd;               /* readable = kill the job now (verdict "killed"); -1: none */
+        bool compile_only;           /* end after a successful compile stage (job_take_build) */
+        const job_build_t *build;    /* compiled already: no compile stage, the run stage gets
+                                      * these files (borrowed: must outlive the job) */
         const job_input_file_t *extra; /* with build: more files for the run stage (copied) */
         size_t nextra;
         job_callbacks_t cb;
@@ -135,6 +144,9 @@ int job_write_stdin(job_t *j, const char *data, size_t len);
 size_t job_stdin_queued(const job_t *j);
 /* End of input: stdin is closed once what was queued has been written. */
 void job_close_stdin(job_t *j);
+/* A tty run's new terminal size (the program gets SIGWINCH); kept for the run stage if it
+ * has not started. -ENOTTY: the job has no terminal. */
+int job_resize(job_t *j, uint16_t rows, uint16_t cols);
 /* Ask for the job's end: SIGKILL ends its sandbox, another signal goes to the program itself.
  * Either way the stage's verdict is "killed" and no further stage starts. */
 void job_kill(job_t *j, int sig);

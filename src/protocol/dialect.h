@@ -149,6 +149,9 @@ const lang_t *dl_run_lang(const dl_run_t *r);
 /* Input for an interactive run; -EPIPE when its stdin is closed. Queued runs keep it. */
 int dl_run_stdin(dl_run_t *r, const char *data, size_t len);
 void dl_run_eof(dl_run_t *r);
+/* A tty run's new terminal size ("tty" in the run document); a queued run starts with it.
+ * -ENOTTY: the run has no terminal; -EINVAL: a zero size. */
+int dl_run_resize(dl_run_t *r, uint16_t rows, uint16_t cols);
 /* SIGKILL ends the sandbox; another signal goes to the program. The verdict is "killed". */
 void dl_run_kill(dl_run_t *r, int sig);
 /* Call fn once, ms from now: a codec's own timer (e.g. to gather output). Calling again moves

@@ -1,5 +1,6 @@
 /* runcell's own protocol: WebSocket /api/v1/ws, POST /api/v1/run, GET /api/v1/languages.
  * docs/protocol.md describes it. */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,7 +71,10 @@ static void send_output(dl_conn_t *c, const char *id, const dl_event_t *ev)
 {
         cJSON *o = event("output", id);
         cJSON_AddStringToObject(o, "stage", stage_kind_name(ev->stage));
-        cJSON_AddStringToObject(o, "stream", ev->stream == STREAM_STDOUT ? "stdout" : "stderr");
+        cJSON_AddStringToObject(o, "stream",
+                                ev->stream == STREAM_TTY      ? "tty"
+                                : ev->stream == STREAM_STDOUT ? "stdout"
+                                                              : "stderr");
         if (ev->utf8) {
                 cJSON_AddItemToObject(o, "data", json_bytes_item(ev->data, ev->len));
         } else { /* bytes that are not UTF-8 go as they are, in base64 */
@@ -185,6 +189,16 @@ static void on_kill(dl_conn_t *c, dl_run_t *r, const char *id, const cJSON *msg)
                 dl_run_kill(r, sig);
 }
 
+static void on_resize(dl_conn_t *c, dl_run_t *r, const char *id, const cJSON *msg)
+{
+        uint16_t rows, cols;
+        char why[160];
+        if (request_tty_size(msg, &rows, &cols, why, sizeof(why)) < 0)
+                send_error(c, id, "bad_request", why);
+        else if (dl_run_resize(r, rows, cols) == -ENOTTY)
+                send_error(c, id, "bad_request", "the run has no terminal (no \"tty\")");
+}
+
 static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
 {
         if (!data) {
@@ -232,12 +246,15 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                         if (!dl_run_start(c, NULL, doc, idcopy, &e))
                                 send_error(c, idcopy, e.code, e.message);
                 }
-        } else if (strcmp(type, "stdin") == 0 || strcmp(type, "kill") == 0) {
+        } else if (strcmp(type, "stdin") == 0 || strcmp(type, "kill") == 0 ||
+                   strcmp(type, "resize") == 0) {
                 dl_run_t *r = id ? find_run(c, id) : NULL;
                 if (!r)
                         send_error(c, id, "unknown_id", "no run with this id is going");
                 else if (type[0] == 's')
                         on_stdin(c, r, id, msg);
+                else if (type[0] == 'r')
+                        on_resize(c, r, id, msg);
                 else
                         on_kill(c, r, id, msg);
         } else {

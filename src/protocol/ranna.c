@@ -580,6 +580,8 @@ static void join_argv(buf_t *b, const strv_t *argv, const char *file)
 {
         for (size_t i = 0; i < argv->n; i++) {
                 const char *a = argv->v[i];
+                if (strcmp(a, "{options}") == 0)
+                        continue; /* a client's compile options: none here */
                 if (b->len)
                         buf_append(b, " ", 1);
                 if (strcmp(a, "{entry}") == 0 || strcmp(a, "{sources}") == 0)

@@ -11,6 +11,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -19,6 +20,7 @@
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "sandbox/sandbox-internal.h"
@@ -365,17 +367,31 @@ typedef struct program_failure {
         int err;
 } program_failure_t;
 
-enum { PSTEP_STDIO, PSTEP_SETSID, PSTEP_NNP, PSTEP_SECCOMP, PSTEP_EXECVE };
-static const char *const program_steps[] = {"stdio", "setsid", "no_new_privs", "seccomp", "execve"};
+enum { PSTEP_STDIO, PSTEP_SETSID, PSTEP_NNP, PSTEP_SECCOMP, PSTEP_EXECVE, PSTEP_CTTY };
+static const char *const program_steps[] = {"stdio",   "setsid", "no_new_privs",
+                                            "seccomp", "execve", "controlling terminal"};
 
-/* In the program's process, after fork from init: stdio, then the last steps before exec. */
-__attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx,
-                                                   const sb_child_req_t *req, int errpipe)
+/* In the program's process, after fork from init: stdio, then the last steps before exec. With
+ * a terminal (slave >= 0) the program leads a session of its own whose controlling terminal is
+ * the slave, which is also its stdin, stdout and stderr. */
+__attribute__((noreturn)) static void
+program_main(const sb_child_ctx_t *ctx, const sb_child_req_t *req, int errpipe, int slave)
 {
         program_failure_t f = {PSTEP_STDIO, 0};
-        if (dup2(ctx->stdin_fd, 0) < 0 || dup2(ctx->stdout_fd, 1) < 0 ||
-            dup2(ctx->stderr_fd, 2) < 0)
+        if (slave >= 0) {
+                f.step = PSTEP_SETSID;
+                if (setsid() < 0)
+                        goto fail;
+                f.step = PSTEP_CTTY;
+                if (ioctl(slave, TIOCSCTTY, 0) < 0)
+                        goto fail;
+                f.step = PSTEP_STDIO;
+                if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+                        goto fail;
+        } else if (dup2(ctx->stdin_fd, 0) < 0 || dup2(ctx->stdout_fd, 1) < 0 ||
+                   dup2(ctx->stderr_fd, 2) < 0) {
                 goto fail;
+        }
         /* Every other fd goes, however high (a server has many): only errpipe (CLOEXEC)
          * survives until execve. */
         sb_close_fds_except(3, errpipe, -1);
@@ -385,7 +401,7 @@ __attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx,
         for (int s = 1; s < NSIG; s++)
                 signal(s, SIG_DFL);
         f.step = PSTEP_SETSID;
-        if (setsid() < 0)
+        if (slave < 0 && setsid() < 0)
                 goto fail;
         f.step = PSTEP_EXECVE;
         exec_in_path(req->path_env, req->argv, req->envp);
@@ -401,17 +417,54 @@ typedef struct program_args {
         const sb_child_req_t *req;
         int errpipe;
         int other; /* init's end of the pipe */
+        int slave; /* the terminal's slave, or -1 */
 } program_args_t;
 
 static int program_entry(void *arg)
 {
         const program_args_t *pa = arg;
         close(pa->other);
-        program_main(pa->ctx, pa->req, pa->errpipe);
+        program_main(pa->ctx, pa->req, pa->errpipe, pa->slave);
+}
+
+/* A terminal of the sandbox's own devpts instance (mounted with ptmxmode=0666, /dev/ptmx its
+ * ptmx): the master for runcell, the slave for the program. Not the host's: the program sees
+ * and reaches only its own terminals. */
+static void open_terminal(const sb_child_ctx_t *ctx, const sb_child_req_t *req, int *master,
+                          int *slave)
+{
+        int m = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (m < 0)
+                sb_child_fail(ctx->sync_fd, "open /dev/ptmx", errno);
+        int unlock = 0;
+        if (ioctl(m, TIOCSPTLCK, &unlock) < 0)
+                sb_child_fail(ctx->sync_fd, "unlock terminal", errno);
+        struct winsize ws = {.ws_row = req->tty_rows, .ws_col = req->tty_cols};
+        if (ioctl(m, TIOCSWINSZ, &ws) < 0)
+                sb_child_fail(ctx->sync_fd, "terminal size", errno);
+        int s = ioctl(m, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+        if (s < 0)
+                sb_child_fail(ctx->sync_fd, "open terminal slave", errno);
+        /* The kernel's defaults (canonical, echo, ^C as SIGINT), and: input is UTF-8 (an erase
+         * takes a whole character back); no suspend character, as no shell is there to
+         * continue a program ^Z would stop (it reads 0x1a instead). The program may change
+         * either. */
+        struct termios t;
+        if (tcgetattr(s, &t) < 0)
+                sb_child_fail(ctx->sync_fd, "terminal attributes", errno);
+        t.c_iflag |= IUTF8;
+        t.c_cc[VSUSP] = _POSIX_VDISABLE;
+        if (tcsetattr(s, TCSANOW, &t) < 0)
+                sb_child_fail(ctx->sync_fd, "terminal attributes", errno);
+        *master = m;
+        *slave = s;
 }
 
 static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
 {
+        int master = -1, slave = -1;
+        if (req->tty_rows && req->tty_cols)
+                open_terminal(ctx, req, &master, &slave);
         int ep[2];
         if (pipe2(ep, O_CLOEXEC) < 0)
                 sb_child_fail(ctx->sync_fd, "pipe", errno);
@@ -426,7 +479,8 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
          * copy of runcell, with every library mapped; copying it cost ~1 ms per run). init is
          * suspended meanwhile (CLONE_VFORK); the program has its own stack and signal table. */
         static char program_stack[256 * 1024] __attribute__((aligned(16)));
-        program_args_t pa = {.ctx = ctx, .req = req, .errpipe = ep[1], .other = ep[0]};
+        program_args_t pa = {
+            .ctx = ctx, .req = req, .errpipe = ep[1], .other = ep[0], .slave = slave};
         pid_t pid = clone(program_entry, program_stack + sizeof(program_stack),
                           CLONE_VM | CLONE_VFORK | SIGCHLD, &pa);
         if (pid < 0)
@@ -435,6 +489,8 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
         close(ctx->stdin_fd);
         close(ctx->stdout_fd);
         close(ctx->stderr_fd);
+        if (slave >= 0)
+                close(slave); /* the program's alone: its last close hangs the terminal up */
         /* EOF: execve succeeded (CLOEXEC closed the pipe); an int: it failed with that errno. */
         program_failure_t f;
         ssize_t n;
@@ -449,8 +505,7 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
                         snprintf(step, sizeof(step), "execve %.200s", req->argv[0]);
                 else
                         snprintf(step, sizeof(step), "%s",
-                                 f.step >= 0 && f.step < PSTEP_EXECVE ? program_steps[f.step]
-                                                                      : "?");
+                                 f.step >= 0 && f.step <= PSTEP_CTTY ? program_steps[f.step] : "?");
                 sb_child_fail(ctx->sync_fd, step, f.err);
         }
         sb_msg_t m;
@@ -461,8 +516,11 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
         }
         sb_msg_fill(&m, SB_MSG_STARTED, pid, NULL);
         m.t_ns = start;
-        if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
+        /* The terminal's master goes with it; init keeps no copy. */
+        if (sb_msg_send(ctx->sync_fd, &m, master) < 0)
                 _exit(127);
+        if (master >= 0)
+                close(master);
         sb_init_main(ctx, pid, req->collect);
 }
 

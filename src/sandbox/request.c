@@ -15,7 +15,7 @@ typedef struct req_header {
         uint32_t envc;
         uint32_t nfiles;
         uint32_t collect;
-        uint32_t reserved;
+        uint32_t tty; /* rows << 16 | cols; 0: no terminal */
         rc_limits_t limits;
 } req_header_t;
 
@@ -91,6 +91,8 @@ int sb_req_encode(const sb_run_t *run, buf_t *out)
         memset(&h, 0, sizeof(h));
         h.magic = SB_REQ_MAGIC;
         h.collect = run->collect;
+        if (run->tty_rows && run->tty_cols)
+                h.tty = (uint32_t)run->tty_rows << 16 | run->tty_cols;
         h.limits = run->limits;
         if (buf_append(out, &h, sizeof(h)) < 0)
                 return -ENOMEM;
@@ -177,6 +179,10 @@ int sb_req_decode(char *data, size_t len, sb_child_req_t *req)
         if (pos != len)
                 return -EBADMSG;
         req->collect = h.collect != 0;
+        req->tty_rows = (uint16_t)(h.tty >> 16);
+        req->tty_cols = (uint16_t)(h.tty & 0xffff);
+        if (!req->tty_rows || !req->tty_cols)
+                req->tty_rows = req->tty_cols = 0;
         req->limits = h.limits;
         return 0;
 }

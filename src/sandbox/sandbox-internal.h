@@ -33,6 +33,7 @@ typedef struct sb_child_req {
         const char *path_env; /* PATH from envp, for finding argv[0] */
         bool collect;
         rc_limits_t limits;
+        uint16_t tty_rows, tty_cols; /* 0: stdio are the pipes */
         sb_file_t files[SB_REQ_FILES_MAX];
         char fd_paths[SB_REQ_FILES_MAX][SB_MSG_PATH_BYTES];
         size_t nfiles;

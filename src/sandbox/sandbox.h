@@ -65,6 +65,10 @@ typedef struct sb_run {
         size_t nfiles;
         bool collect;       /* after the program ends, hand /work's files back (sandbox_finish) */
         rc_limits_t limits; /* rlimits and tmpfs sizes; cgroup limits are set on the leaf */
+        /* > 0 both: the program's stdin, stdout and stderr are a pseudo-terminal of the
+         * sandbox's own devpts, this size, the program's controlling terminal; its master comes
+         * back with STARTED (sandbox_tty_fd). The stdio pipes then carry nothing. */
+        uint16_t tty_rows, tty_cols;
 } sb_run_t;
 
 typedef struct sandbox sandbox_t;
@@ -123,7 +127,12 @@ int sandbox_stdin_fd(const sandbox_t *sb);  /* write end, non-blocking; -1 once 
 int sandbox_stdout_fd(const sandbox_t *sb); /* read ends, non-blocking */
 int sandbox_stderr_fd(const sandbox_t *sb);
 int sandbox_sync_fd(const sandbox_t *sb); /* -1 once init has hung up */
-int sandbox_pidfd(const sandbox_t *sb);   /* readable when init (the whole sandbox) is gone */
+/* With a tty run, once started: the terminal's master, non-blocking (read: the program's output;
+ * write: its input); -1 before STARTED or without a tty. Stays the sandbox's. */
+int sandbox_tty_fd(const sandbox_t *sb);
+/* Set the terminal's size (the kernel sends SIGWINCH to its foreground process group). */
+int sandbox_tty_resize(sandbox_t *sb, uint16_t rows, uint16_t cols);
+int sandbox_pidfd(const sandbox_t *sb); /* readable when init (the whole sandbox) is gone */
 int64_t sandbox_start_ns(const sandbox_t *sb);
 void sandbox_close_stdin(sandbox_t *sb);
 /* Read what init sent; call when sandbox_sync_fd() is readable. An ERROR (a set-up step failed)

@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -46,6 +47,7 @@ struct sandbox {
         int pidfd;
         int sync_fd;
         int stdin_fd, stdout_fd, stderr_fd;
+        int tty_fd; /* the terminal's master (a tty run, once STARTED); -1: none */
         int64_t start_ns;
         sb_result_t res;
         size_t files_cap;
@@ -133,7 +135,15 @@ static int wait_for(sandbox_t *sb, uint32_t want, rc_err_t *err)
                 if (pr <= 0)
                         continue;
                 sb_msg_t m;
-                int r = sb_msg_recv(sb->sync_fd, &m, NULL);
+                int fd = -1;
+                int r = sb_msg_recv(sb->sync_fd, &m, &fd);
+                if (fd >= 0 && m.type == SB_MSG_STARTED && want == SB_MSG_STARTED &&
+                    sb->tty_fd < 0) {
+                        fcntl(fd, F_SETFL, O_NONBLOCK);
+                        sb->tty_fd = fd;
+                } else if (fd >= 0) {
+                        close(fd);
+                }
                 if (r == -EPIPE || r == -ECONNRESET)
                         return rc_err_set(err, EPIPE, "sandbox exited during set-up");
                 if (r < 0)
@@ -303,6 +313,7 @@ static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err
         }
         sb->pid = pid;
         sb->pidfd = pidfd;
+        sb->tty_fd = -1;
         sb->sync_fd = steal_fd(&sp0);
         sb->stdin_fd = steal_fd(&in1);
         sb->stdout_fd = steal_fd(&out0);
@@ -370,6 +381,7 @@ int sandbox_adopt(pid_t pid, int fds[SB_EXPORT_FDS], sandbox_t **out, rc_err_t *
         sb->pid = pid;
         sb->foreign = true;
         sb->attach_fd = -1;
+        sb->tty_fd = -1;
         sb->pidfd = steal_fd(&fds[0]);
         sb->sync_fd = steal_fd(&fds[1]);
         sb->stdin_fd = steal_fd(&fds[2]);
@@ -512,6 +524,17 @@ int sandbox_stdin_fd(const sandbox_t *sb)
 {
         return sb->stdin_fd;
 }
+int sandbox_tty_fd(const sandbox_t *sb)
+{
+        return sb->tty_fd;
+}
+int sandbox_tty_resize(sandbox_t *sb, uint16_t rows, uint16_t cols)
+{
+        if (sb->tty_fd < 0)
+                return -ENOTTY;
+        struct winsize ws = {.ws_row = rows, .ws_col = cols};
+        return ioctl(sb->tty_fd, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}
 int sandbox_stdout_fd(const sandbox_t *sb)
 {
         return sb->stdout_fd;
@@ -586,6 +609,11 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
                 sb->started = true;
                 sb->start_ns = m.t_ns;
                 sb->res.start_ns = m.t_ns;
+                if (fd >= 0 && sb->tty_fd < 0) {
+                        fcntl(fd, F_SETFL, O_NONBLOCK);
+                        sb->tty_fd = fd;
+                        fd = -1;
+                }
                 trace_step("parent: request + exec", sb->request_ns);
                 break;
         case SB_MSG_ERROR:
@@ -673,6 +701,7 @@ void sb_result_free(sb_result_t *res)
 void sandbox_close_io(sandbox_t *sb)
 {
         close_fd(&sb->sync_fd);
+        close_fd(&sb->tty_fd);
         close_fd(&sb->stdin_fd);
         close_fd(&sb->stdout_fd);
         close_fd(&sb->stderr_fd);
@@ -690,6 +719,7 @@ void sandbox_free(sandbox_t *sb)
         close_fd(&sb->attach_fd);
         close_fd(&sb->pidfd);
         close_fd(&sb->sync_fd);
+        close_fd(&sb->tty_fd);
         close_fd(&sb->stdin_fd);
         close_fd(&sb->stdout_fd);
         close_fd(&sb->stderr_fd);

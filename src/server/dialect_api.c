@@ -226,6 +226,22 @@ void dl_run_eof(dl_run_t *r)
                 job_close_stdin(r->job);
 }
 
+int dl_run_resize(dl_run_t *r, uint16_t rows, uint16_t cols)
+{
+        if (!r->rr.tty_rows || !r->rr.tty_cols)
+                return -ENOTTY;
+        if (!rows || !cols)
+                return -EINVAL;
+        if (r->state == RUN_QUEUED) {
+                r->rr.tty_rows = rows; /* the job starts with it */
+                r->rr.tty_cols = cols;
+                return 0;
+        }
+        if (!r->job || r->state == RUN_DONE)
+                return 0; /* over: nothing to resize */
+        return job_resize(r->job, rows, cols);
+}
+
 void dl_run_keep(dl_run_t *r)
 {
         r->kept = true;

@@ -49,7 +49,7 @@ static void emit_output(run_t *r, stage_kind_t stage, int s, const unsigned char
                 return;
         dl_event_t ev = {.kind = DL_EV_OUTPUT,
                          .stage = stage,
-                         .stream = s == 0 ? STREAM_STDOUT : STREAM_STDERR,
+                         .stream = (stream_kind_t)s,
                          .data = (const char *)data,
                          .len = len,
                          .utf8 = utf8};
@@ -60,7 +60,7 @@ static void on_output(void *ud, stage_kind_t stage, stream_kind_t stream, const 
                       size_t len)
 {
         run_t *r = ud;
-        int s = stream == STREAM_STDOUT ? 0 : 1;
+        int s = stream == STREAM_TTY ? 2 : stream == STREAM_STDERR ? 1 : 0;
         buf_t b = {0};
         buf_append(&b, r->carry[s], r->ncarry[s]);
         buf_append(&b, data, len);
@@ -218,7 +218,7 @@ static void on_stage_start(void *ud, stage_kind_t stage)
 static void on_stage_end(void *ud, stage_kind_t stage, const stage_result_t *res)
 {
         run_t *r = ud;
-        for (int s = 0; s < 2; s++) { /* what was held back is not going to be completed */
+        for (int s = 0; s < 3; s++) { /* what was held back is not going to be completed */
                 emit_output(r, stage, s, r->carry[s], r->ncarry[s], false);
                 r->ncarry[s] = 0;
         }

@@ -124,8 +124,8 @@ struct dl_run {
         int kill_sig;     /* asked for while queued */
         buf_t pending_in; /* stdin that came while queued */
         bool pending_eof;
-        unsigned char carry[2][4]; /* an unfinished UTF-8 sequence per stream */
-        size_t ncarry[2];
+        unsigned char carry[3][4]; /* an unfinished UTF-8 sequence per stream (stream_kind_t) */
+        size_t ncarry[3];
         run_t *next; /* in conn->runs */
         run_t *qnext;
         run_t *all_prev, *all_next; /* every run of the server */
@@ -180,6 +180,7 @@ struct server {
         store_t *store;
         struct cb_deliverer *callbacks;
         char node_id[STORE_OWNER_MAX];
+        int store_lock;                    /* flock'd: one server per store; -1: none */
         lws_sorted_usec_list_t store_tick; /* lease renewal and retention */
 };
 
@@ -200,6 +201,11 @@ typedef struct refill {
         lang_t *lang; /* held (catalog_hold) until the refill is done */
         struct refill *next;
 } refill_t;
+
+/* submissions.c */
+int submissions_open(server_t *srv, rc_err_t *err);
+void submissions_start(server_t *srv);
+void submissions_close(server_t *srv);
 
 /* server.c */
 extern volatile sig_atomic_t stop_requested;   /* SIGTERM or SIGINT came */

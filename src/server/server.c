@@ -42,6 +42,15 @@ void server_opts_init(server_opts_t *o)
         o->grace_ms = 10000;
         o->ws_idle_s = 300;
         o->rescan_s = 10;
+        o->store_max_age_s = 7 * 86400;
+        o->store_max_count = 100000;
+        o->store_max_bytes = 1LL << 30;
+        o->store_lease_ms = 60000;
+        o->store_max_attempts = 2;
+        o->callback_tries = 6;
+        o->callback_backoff_ms = 1000;
+        o->callback_backoff_max_ms = 60000;
+        o->callback_timeout_ms = 5000;
         for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++) {
                 o->dialects[i].max_concurrent = dialect_table[i]->max_concurrent;
                 o->dialects[i].queue_max = dialect_table[i]->queue_max;
@@ -54,6 +63,7 @@ void server_opts_free(server_opts_t *o)
         strv_free(&o->origins);
         strv_free(&o->tokens);
         strv_free(&o->trusted_proxies);
+        strv_free(&o->callback_hosts);
         free(o->token_max_runs);
         o->token_max_runs = NULL;
         for (size_t i = 0; i < DIALECTS_MAX; i++) {
@@ -143,8 +153,11 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         server_t srv = {.cat = cat,
                         .opts = opts,
                         .max_concurrent = opts->max_concurrent > 0 ? opts->max_concurrent : 1,
-                        .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0};
+                        .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0,
+                        .store_lock = -1};
         build_routes(&srv);
+        if (submissions_open(&srv, err) < 0)
+                return -1;
         conns_init(&srv);
         lws_set_log_level(LLL_ERR, lws_log_line);
         struct lws_context_creation_info info;
@@ -166,6 +179,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         srv.ctx = lws_create_context(&info);
         if (!srv.ctx) {
                 conns_free(&srv);
+                submissions_close(&srv);
                 return listen_failed(opts, opts->port, err);
         }
         srv.vh = lws_get_vhost_by_name(srv.ctx, "default");
@@ -173,11 +187,13 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         if (!srv.vh || port <= 0 || !net_listening(opts->host, port)) {
                 lws_context_destroy(srv.ctx);
                 conns_free(&srv);
+                submissions_close(&srv);
                 return listen_failed(opts, port > 0 ? port : opts->port, err);
         }
         srv.loop = srv.vh ? ev_lws_new(srv.ctx, srv.vh) : NULL;
         if (!srv.loop) {
                 lws_context_destroy(srv.ctx);
+                submissions_close(&srv);
                 return rc_err_set(err, ENOMEM, "cannot set up the event loop");
         }
         the_server = &srv;
@@ -202,6 +218,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                                 opts->dialects[i].base ? opts->dialects[i].base
                                                        : dialect_table[i]->base);
         fflush(stderr);
+        submissions_start(&srv);
         for (size_t i = 0; i < dialect_count; i++)
                 if (!opts->dialects[i].disabled && dialect_table[i]->start)
                         dialect_table[i]->start();
@@ -256,6 +273,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         for (size_t i = 0; i < dialect_count; i++)
                 if (!opts->dialects[i].disabled && dialect_table[i]->stop)
                         dialect_table[i]->stop();
+        submissions_close(&srv);
         while (srv.refills) {
                 struct refill *rf = srv.refills;
                 srv.refills = rf->next;

@@ -41,6 +41,18 @@ typedef struct server_opts {
         const char *tls_cert;   /* PEM files: TLS when both are set */
         const char *tls_key;
         dialect_limits_t dialects[DIALECTS_MAX];
+        /* The submission store (docs/STORE.md): in the state directory unless store_path says
+         * where; off with store_disabled. */
+        bool store_disabled;
+        const char *store_path;
+        int64_t store_max_age_s, store_max_count, store_max_bytes, store_lease_ms;
+        int store_max_attempts;
+        const char *node_id; /* a lease's owner; NULL: the host name */
+        /* Callbacks of finished submissions: only to these hosts (empty: none allowed). */
+        strv_t callback_hosts;
+        int callback_tries;
+        int64_t callback_backoff_ms, callback_backoff_max_ms;
+        int callback_timeout_ms;
 } server_opts_t;
 
 /* Defaults for everything. */

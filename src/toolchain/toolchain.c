@@ -410,10 +410,28 @@ int toolchain_expand_argv(const toolchain_t *tc, const strv_t *tpl, const char *
                           char *const *files, size_t nfiles, char *const *args, strv_t *out,
                           rc_err_t *err)
 {
+        return toolchain_expand_argv_opts(tc, tpl, entry, files, nfiles, NULL, args, out, err);
+}
+
+bool toolchain_takes_options(const strv_t *tpl)
+{
+        for (size_t i = 0; i < tpl->n; i++)
+                if (strcmp(tpl->v[i], "{options}") == 0)
+                        return true;
+        return false;
+}
+
+int toolchain_expand_argv_opts(const toolchain_t *tc, const strv_t *tpl, const char *entry,
+                               char *const *files, size_t nfiles, char *const *options,
+                               char *const *args, strv_t *out, rc_err_t *err)
+{
         for (size_t i = 0; i < tpl->n; i++) {
                 const char *t = tpl->v[i];
                 int r = 0;
-                if (strcmp(t, "{entry}") == 0) {
+                if (strcmp(t, "{options}") == 0) {
+                        for (char *const *o = options; o && *o && r == 0; o++)
+                                r = strv_push(out, *o);
+                } else if (strcmp(t, "{entry}") == 0) {
                         r = strv_push(out, entry);
                 } else if (strcmp(t, "{sources}") == 0) {
                         size_t added = 0;

@@ -65,6 +65,13 @@ void toolchain_set_free(toolchain_set_t *set);
 int toolchain_expand_argv(const toolchain_t *tc, const strv_t *tpl, const char *entry,
                           char *const *files, size_t nfiles, char *const *args, strv_t *out,
                           rc_err_t *err);
+/* The same, "{options}" becoming the words of options (a NULL-terminated array, checked by
+ * engine/flags.h; NULL: none); without options toolchain_expand_argv drops "{options}". */
+int toolchain_expand_argv_opts(const toolchain_t *tc, const strv_t *tpl, const char *entry,
+                               char *const *files, size_t nfiles, char *const *options,
+                               char *const *args, strv_t *out, rc_err_t *err);
+/* Does the template have an "{options}" place (does the language take compile options)? */
+bool toolchain_takes_options(const strv_t *tpl);
 
 /* Versions as the manifests give them ("1.24.4", "20.19.2"): compared part by part, numbers
  * as numbers ("1.9" < "1.19" < "1.19.1"); <0, 0, >0. */

@@ -557,3 +557,10 @@ int unzip_files(const void *zip, size_t len, const unzip_limits_t *lim, cJSON **
         *files_out = arr;
         return 0;
 }
+
+cJSON *unzip_to_files_json(const void *zip, size_t len, const unzip_limits_t *lim, char *msg,
+                           size_t msgsize)
+{
+        cJSON *files = NULL;
+        return unzip_files(zip, len, lim, &files, msg, msgsize) == 0 ? files : NULL;
+}

@@ -53,6 +53,10 @@ void unzip_free(unzip_file_t *files, size_t n);
 int unzip_files(const void *zip, size_t len, const unzip_limits_t *lim, cJSON **files_out,
                 char *msg, size_t msgsize);
 
+/* The same array, or NULL with msg. */
+cJSON *unzip_to_files_json(const void *zip, size_t len, const unzip_limits_t *lim, char *msg,
+                           size_t msgsize);
+
 /* Is name acceptable as a file in /work (the rules above)? When not and why is given, *why
  * says what is wrong with it. */
 bool unzip_name_ok(const char *name, const char **why);

@@ -423,14 +423,14 @@ def check_run(t, evs, rid, stages=("run",)):
             prev = res.stages[res.order[-1]]["exit"]
             t.check(prev["status"] == "ok", "stage %r after stage %r ended %r; sequence: %s"
                     % (name, res.order[-1], prev["status"], summary))
-        st = {"exit": None, "stdout": b"", "stderr": b"", "chunks": 0}
+        st = {"exit": None, "stdout": b"", "stderr": b"", "tty": b"", "chunks": 0}
         res.stages[name] = st
         res.order.append(name)
         i += 1
         while i < len(evs) and evs[i][1]["type"] == "output":
             at, e = evs[i]
             t.eq(e.get("stage"), name, "stage of an output event during stage %r" % name)
-            t.check(e.get("stream") in ("stdout", "stderr"),
+            t.check(e.get("stream") in ("stdout", "stderr", "tty"),
                     "output event with bad stream %r" % (e.get("stream"),))
             st[e["stream"]] += decode_output(t, e)
             st["chunks"] += 1

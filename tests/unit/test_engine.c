@@ -396,12 +396,156 @@ out:
         fixture_close(&f);
 }
 
+/* "files" with "encoding": "base64" are decoded (NUL bytes and all); "compile_options" go
+ * only to a language whose compile template has "{options}" (tiny has none). */
+static void test_request_base64_and_compile_options(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, true))
+                return;
+        run_request_t rr;
+        cJSON *doc = NULL;
+        const char *code = NULL;
+        char msg[600] = "";
+        if (CHECK_INT_EQ(parse(&f,
+                               "{\"language\": \"tiny\", \"files\": [{\"name\": \"main.sh\", "
+                               "\"content\": \"echo hi\"}, {\"name\": \"d/bin.dat\", "
+                               "\"content\": \"AAEC/w==\", \"encoding\": \"base64\"}, "
+                               "{\"name\": \"t.txt\", \"content\": \"AAEC\", \"encoding\": "
+                               "\"utf8\"}]}",
+                               &rr, &doc, &code, msg, sizeof(msg)),
+                         0)) {
+                CHECK_INT_EQ(rr.nfiles, 3);
+                CHECK_INT_EQ(rr.files[1].len, 4);
+                CHECK(memcmp(rr.files[1].data, "\0\1\2\377", 4) == 0);
+                CHECK_STR_EQ(rr.files[2].data, "AAEC");
+        } else {
+                FAIL("%s", msg);
+        }
+        run_request_free(&rr);
+        run_request_free(&rr); /* twice is harmless (a caller's refusal path does it) */
+        cJSON_Delete(doc);
+        static const struct {
+                const char *doc, *msg;
+        } bad[] = {
+            {"{\"language\": \"tiny\", \"files\": [{\"name\": \"a.sh\", \"content\": \"x\"}, "
+             "{\"name\": \"b\", \"content\": \"!!\", \"encoding\": \"base64\"}]}",
+             "file \"b\": \"content\" is not valid base64"},
+            {"{\"language\": \"tiny\", \"files\": [{\"name\": \"a.sh\", \"content\": \"x\", "
+             "\"encoding\": \"hex\"}]}",
+             "a file's \"encoding\" must be \"utf8\" (the default) or \"base64\""},
+            {"{\"language\": \"tiny\", \"source\": \"x\", \"compile_options\": [\"-O2\"]}",
+             "language 'tiny' takes no compile options"},
+            {"{\"language\": \"tiny\", \"source\": \"x\", \"compile_options\": \"-O2\"}",
+             "\"compile_options\" must be an array of strings"},
+        };
+        for (size_t i = 0; i < TU_COUNT(bad); i++) {
+                CHECK_INT_EQ(parse(&f, bad[i].doc, &rr, &doc, &code, msg, sizeof(msg)), -1);
+                CHECK_STR_EQ(code, "bad_request");
+                CHECK_CONTAINS(msg, bad[i].msg);
+                run_request_free(&rr);
+                cJSON_Delete(doc);
+        }
+        /* an empty array is no options, for any language */
+        CHECK_INT_EQ(parse(&f,
+                           "{\"language\": \"tiny\", \"source\": \"x\", \"compile_options\": []}",
+                           &rr, &doc, &code, msg, sizeof(msg)),
+                     0);
+        run_request_free(&rr);
+        cJSON_Delete(doc);
+        fixture_close(&f);
+}
+
+/* "tty": {"rows", "cols"} and its refusals; the resize message's size takes the same check. */
+static void test_request_tty(void)
+{
+        struct fixture f;
+        if (!fixture_open(&f, true))
+                return;
+        run_request_t rr;
+        cJSON *doc = NULL;
+        const char *code = NULL;
+        char msg[600] = "";
+        if (CHECK_INT_EQ(parse(&f,
+                               "{\"language\": \"tn\", \"source\": \"x\","
+                               " \"tty\": {\"rows\": 33, \"cols\": 101}}",
+                               &rr, &doc, &code, msg, sizeof(msg)),
+                         0)) {
+                job_spec_t js;
+                run_request_job_spec(&f.cat, &rr, &js);
+                CHECK_INT_EQ(js.tty_rows, 33);
+                CHECK_INT_EQ(js.tty_cols, 101);
+                run_request_free(&rr);
+        }
+        cJSON_Delete(doc);
+        /* absent, null or false: pipes */
+        static const char *const none[] = {
+            "{\"language\": \"tn\", \"source\": \"x\"}",
+            "{\"language\": \"tn\", \"source\": \"x\", \"tty\": null}",
+            "{\"language\": \"tn\", \"source\": \"x\", \"tty\": false}"};
+        for (size_t i = 0; i < TU_COUNT(none); i++) {
+                if (CHECK_INT_EQ(parse(&f, none[i], &rr, &doc, &code, msg, sizeof(msg)), 0)) {
+                        CHECK_INT_EQ(rr.tty_rows, 0);
+                        CHECK_INT_EQ(rr.tty_cols, 0);
+                        run_request_free(&rr);
+                }
+                cJSON_Delete(doc);
+        }
+        static const struct {
+                const char *tty, *msg;
+        } bad[] = {
+            {"true", "\"tty\" must be an object"},
+            {"{\"rows\": 24}", "\"cols\" must be an integer from 1 to 1000"},
+            {"{\"rows\": 0, \"cols\": 80}", "\"rows\" must be an integer from 1 to 1000"},
+            {"{\"rows\": 24, \"cols\": 1001}", "\"cols\" must be an integer"},
+            {"{\"rows\": 2.5, \"cols\": 80}", "\"rows\" must be an integer"},
+            {"{\"rows\": \"24\", \"cols\": 80}", "\"rows\" must be an integer"},
+            {"{\"rows\": -3, \"cols\": 80}", "\"rows\" must be an integer"},
+        };
+        for (size_t i = 0; i < TU_COUNT(bad); i++) {
+                char text[300];
+                snprintf(text, sizeof(text),
+                         "{\"language\": \"tn\", \"source\": \"x\", \"tty\": %s}", bad[i].tty);
+                if (!CHECK_INT_EQ(parse(&f, text, &rr, &doc, &code, msg, sizeof(msg)), -1))
+                        fprintf(stderr, "  for %s\n", text);
+                else {
+                        CHECK_STR_EQ(code, "bad_request");
+                        CHECK_CONTAINS(msg, bad[i].msg);
+                }
+                run_request_free(&rr);
+                cJSON_Delete(doc);
+        }
+        /* not with test cases */
+        CHECK_INT_EQ(parse(&f,
+                           "{\"language\": \"tn\", \"source\": \"x\", \"tty\": {\"rows\": 2,"
+                           " \"cols\": 2}, \"tests\": [{\"stdin\": \"\"}]}",
+                           &rr, &doc, &code, msg, sizeof(msg)),
+                     -1);
+        CHECK_CONTAINS(msg, "\"tests\" and \"tty\" do not go together");
+        run_request_free(&rr);
+        cJSON_Delete(doc);
+        /* the bounds themselves */
+        uint16_t rows = 0, cols = 0;
+        char why[160];
+        cJSON *o = cJSON_Parse("{\"rows\": 1, \"cols\": 1000}");
+        CHECK_INT_EQ(request_tty_size(o, &rows, &cols, why, sizeof(why)), 0);
+        CHECK_INT_EQ(rows, 1);
+        CHECK_INT_EQ(cols, 1000);
+        cJSON_Delete(o);
+        fixture_close(&f);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_request_refusals), TU_TEST(test_request_to_job_spec),
-            TU_TEST(test_find_versions),    TU_TEST(test_find_none_built),
-            TU_TEST(test_load_profile),     TU_TEST(test_rescan),
+            TU_TEST(test_request_refusals),
+            TU_TEST(test_request_to_job_spec),
+            TU_TEST(test_request_base64_and_compile_options),
+            TU_TEST(test_find_versions),
+            TU_TEST(test_find_none_built),
+            TU_TEST(test_load_profile),
+            TU_TEST(test_rescan),
+            TU_TEST(test_request_tty),
         };
         return tu_main("test_engine", tests, TU_COUNT(tests), argc, argv);
 }

@@ -420,6 +420,33 @@ static void test_place_and_collect_files(void)
         free(work);
 }
 
+/* ---- the run request: the terminal's size travels with it ---- */
+
+static void test_request_tty_roundtrip(void)
+{
+        char *argv[] = {"prog", "a", NULL};
+        char *envp[] = {"PATH=/bin", NULL};
+        static const struct {
+                uint16_t rows, cols, want_rows, want_cols;
+        } cases[] = {
+            {0, 0, 0, 0}, {24, 80, 24, 80}, {1000, 1, 1000, 1}, {24, 0, 0, 0}, {0, 80, 0, 0}};
+        for (size_t i = 0; i < TU_COUNT(cases); i++) {
+                sb_run_t run = {.argv = argv,
+                                .envp = envp,
+                                .tty_rows = cases[i].rows,
+                                .tty_cols = cases[i].cols};
+                buf_t b = {0};
+                CHECK_INT_EQ(sb_req_encode(&run, &b), 0);
+                static sb_child_req_t req;
+                memset(&req, 0, sizeof(req));
+                CHECK_INT_EQ(sb_req_decode(b.data, b.len, &req), 0);
+                CHECK_INT_EQ(req.tty_rows, cases[i].want_rows);
+                CHECK_INT_EQ(req.tty_cols, cases[i].want_cols);
+                CHECK_STR_EQ(req.argv[1], "a");
+                buf_free(&b);
+        }
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
@@ -432,6 +459,7 @@ int main(int argc, char **argv)
             TU_TEST(test_mount_kind_name),
             TU_TEST(test_sync_messages),
             TU_TEST(test_place_and_collect_files),
+            TU_TEST(test_request_tty_roundtrip),
         };
         return tu_main("test_sandbox_pure", tests, TU_COUNT(tests), argc, argv);
 }

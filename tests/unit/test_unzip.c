@@ -217,6 +217,12 @@ static void test_good_archive(void)
                         "{\"name\":\"dos.txt\",\"content\":\"dos\"}]");
         free(s);
         cJSON_Delete(files);
+        cJSON *again = unzip_to_files_json(z.data, z.len, NULL, msg, sizeof(msg));
+        CHECK(cJSON_IsArray(again) && cJSON_GetArraySize(again) == 6);
+        cJSON_Delete(again);
+        CHECK(unzip_to_files_json("nope", 4, NULL, msg, sizeof(msg)) == NULL);
+        CHECK_CONTAINS(msg, "not a zip archive");
+
         buf_free(&z);
 
         /* no files at all: an empty array */

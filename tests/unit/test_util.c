@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "testutil.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/err.h"
 #include "util/fs.h"
@@ -460,6 +461,36 @@ static void test_proc_run_failure(void)
         CHECK_FAIL(proc_run(argv, NULL, 0, NULL), 0);
 }
 
+/* base64_decode: round trips with base64_append, padding optional, line breaks ignored,
+ * anything else refused with the buffer left as it was. */
+static void test_base64_decode(void)
+{
+        const char *plain[] = {"", "A", "AB", "ABC", "ABCD", "hello, world\n"};
+        for (size_t i = 0; i < TU_COUNT(plain); i++) {
+                buf_t enc = {0}, dec = {0};
+                CHECK_INT_EQ(base64_append(&enc, plain[i], strlen(plain[i])), 0);
+                CHECK_INT_EQ(base64_decode(&dec, enc.data ? enc.data : "", enc.len), 0);
+                CHECK(dec.len == strlen(plain[i]) &&
+                      (dec.len == 0 || memcmp(dec.data, plain[i], dec.len) == 0));
+                buf_free(&enc);
+                buf_free(&dec);
+        }
+        buf_t d = {0};
+        CHECK_INT_EQ(base64_decode(&d, "QUI", 3), 0); /* no padding */
+        CHECK(d.len == 2 && memcmp(d.data, "AB", 2) == 0);
+        CHECK_INT_EQ(base64_decode(&d, "Q\r\nQ==\n", 7), 0); /* appended, line breaks */
+        CHECK(d.len == 3 && memcmp(d.data, "ABA", 3) == 0);
+        CHECK_INT_EQ(base64_decode(&d, "AAEC/w==", 8), 0);
+        CHECK(d.len == 7 && (unsigned char)d.data[3] == 0 && (unsigned char)d.data[6] == 0xff);
+        const char *bad[] = {"Q", "QQ=", "QQ===", "QR==", "QQ==QQ==", "a b", "a-_b", "Zm9v!"};
+        for (size_t i = 0; i < TU_COUNT(bad); i++) {
+                if (base64_decode(&d, bad[i], strlen(bad[i])) != -1)
+                        FAIL("\"%s\" decoded", bad[i]);
+                CHECK_INT_EQ(d.len, 7);
+        }
+        buf_free(&d);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
@@ -477,6 +508,7 @@ int main(int argc, char **argv)
             TU_TEST(test_strv_push_take_null),
             TU_TEST(test_strv_copy),
             TU_TEST(test_buf),
+            TU_TEST(test_base64_decode),
             TU_TEST(test_err_set),
             TU_TEST(test_err_sys),
             TU_TEST(test_err_wrap),

@@ -18,7 +18,7 @@ import time
 
 from harness import case, expect_stage, shorten
 import security_util as su
-from server_util import Server, http_req
+from server_util import WS, Server, check_run, expect_status, http_req, run_async
 
 DENIED = ("EPERM", "ENOSYS")
 
@@ -334,6 +334,41 @@ def tiocsti(t):
     for v in verbs:
         outcome, _ = su.probe_outcome(t, st, v)
         t.eq(outcome, "EPERM", v)
+
+
+@case("security.tiocsti_on_tty", lang="python")
+def tiocsti_on_tty(t):
+    """The program's stdin is its controlling terminal, where TIOCSTI would push input into
+    it (and TIOCLINUX reach the console): the seccomp profile refuses both, with EPERM."""
+    src = ('import fcntl, termios, errno, struct\n'
+           'for name, req, arg in (("TIOCSTI", termios.TIOCSTI, b"x"),\n'
+           '                       ("TIOCLINUX", 0x541C, b"\\x06\\x00"),\n'
+           '                       ("TIOCSTI-high", termios.TIOCSTI | (1 << 32), b"x")):\n'
+           '    try:\n'
+           '        fcntl.ioctl(0, req, arg)\n'
+           '        print(name, "ALLOWED")\n'
+           '    except OSError as e:\n'
+           '        print(name, errno.errorcode.get(e.errno, e.errno))\n'
+           'print("winsz", struct.unpack("HHHH", fcntl.ioctl(0, termios.TIOCGWINSZ, b"\\0" * 8))[:2])\n'
+           'a = termios.tcgetattr(0); a[3] &= ~termios.ECHO; termios.tcsetattr(0, termios.TCSANOW, a)\n'
+           'print("tcsetattr ok")\n')
+
+    async def body(srv):
+        async with WS(t, srv) as ws:
+            await ws.run("t1", "python", files=[{"name": "main.py", "content": src}],
+                         tty={"rows": 12, "cols": 34})
+            evs = await ws.done("t1", timeout=60)
+            res = check_run(t, evs, "t1")
+            expect_status(t, res, "run", "ok", exit_code=0)
+            out = res.out("run", "tty").decode()
+            for name in ("TIOCSTI", "TIOCLINUX", "TIOCSTI-high"):
+                t.check("%s EPERM\r\n" % name in out, "%s must be refused (EPERM): %r"
+                        % (name, out))
+            t.check("winsz (12, 34)\r\n" in out, "TIOCGWINSZ works: %r" % out)
+            t.check("tcsetattr ok" in out, "TCSETS works: %r" % out)
+    with Server(t) as srv:
+        run_async(t, body(srv))
+        srv.check_alive()
 
 
 @case("security.x32_sigsys", lang="bash")
