@@ -966,15 +966,19 @@ static void put_decimal(cJSON *o, const char *key, double v)
 }
 
 #ifdef J0_HAVE_FLAGS
-static int check_compiler_options(const char *lang, const char *opts, char *msg, size_t size)
+/* The words of compiler_options for language (a toolchain's name) as a JSON array, or NULL
+ * with msg (flags_check_compiler's reason). */
+static cJSON *compiler_words(const char *lang, const char *opts, char *msg, size_t size)
 {
         char **argv = NULL;
         size_t argc = 0;
-        int rc = flags_check_compiler(lang, opts, &argv, &argc, msg, size);
-        for (size_t i = 0; argv && i < argc; i++)
-                free(argv[i]);
-        free(argv);
-        return rc;
+        if (flags_check_compiler(lang, opts, &argv, &argc, msg, size) < 0)
+                return NULL;
+        cJSON *arr = cJSON_CreateArray();
+        for (size_t i = 0; i < argc; i++)
+                cJSON_AddItemToArray(arr, cJSON_CreateString(argv[i]));
+        flags_free(argv, argc);
+        return arr;
 }
 #endif
 
@@ -1067,8 +1071,12 @@ static cJSON *validate(const cJSON *body, bool base64, cJSON **errs)
                 if (tc && !tc->compile.n)
                         verr(&e, "compiler_options",
                              "setting compiler options is only allowed for compiled languages");
-                else if (tc && check_compiler_options(tc->name, copts, msg, sizeof(msg)) < 0)
-                        verr(&e, "compiler_options", "%s", msg);
+                else if (tc) {
+                        cJSON *w = compiler_words(tc->name, copts, msg, sizeof(msg));
+                        if (!w)
+                                verr(&e, "compiler_options", "%s", msg);
+                        cJSON_Delete(w);
+                }
 #else
                 verr(&e, "compiler_options", "setting compiler options is not allowed");
 #endif
@@ -1213,6 +1221,17 @@ static cJSON *run_doc(const cJSON *sub, char *msg, size_t size)
                 cJSON_AddStringToObject(doc, "stdin", in.data);
         buf_free(&src);
         buf_free(&in);
+#ifdef J0_HAVE_FLAGS
+        const cJSON *jo = cJSON_GetObjectItemCaseSensitive(sub, "compiler_options");
+        if (cJSON_IsString(jo) && *jo->valuestring) {
+                cJSON *w = compiler_words(jl->rc, jo->valuestring, msg, size);
+                if (!w) {
+                        cJSON_Delete(doc);
+                        return NULL;
+                }
+                cJSON_AddItemToObject(doc, "compile_options", w);
+        }
+#endif
         const cJSON *ja = cJSON_GetObjectItemCaseSensitive(sub, "command_line_arguments");
         if (cJSON_IsString(ja) && *ja->valuestring) {
                 size_t argc = 0;

@@ -222,6 +222,20 @@ def verdicts(t):
                 t.eq(o["time"], None, "compile error: no time")
             if sid == 12:
                 t.eq(o["exit_signal"], 9, "memory limit: exit_signal")
+        o = submit_wait(t, srv, {"source_code": "#include <stdio.h>\nint main(void) "
+                                                 "{ printf(\"%d\\n\", X); return 0; }",
+                                 "language_id": C, "compiler_options": "-DX=42 -O0"},
+                        what="compiler_options")
+        t.eq(o["stdout"], "42\n", "compiler_options reach the compiler")
+        r = req(t, srv, "POST", "/submissions?wait=true",
+                {"source_code": "int main(void) { return 0; }", "language_id": C,
+                 "compiler_options": "-fplugin=/x"}, 422, "a refused compiler option")
+        t.contains(r.json["compiler_options"][0], "-fplugin=/x", "the word refused is named")
+        r = req(t, srv, "POST", "/submissions?wait=true",
+                {"source_code": "print(1)", "language_id": PY, "compiler_options": "-O2"}, 422,
+                "compiler_options for Python")
+        t.eq(r.json, {"compiler_options": [
+            "setting compiler options is only allowed for compiled languages"]}, "interpreted")
         o = submit_wait(t, srv, {"source_code": "import sys; print(sys.argv[1:])",
                                  "language_id": PY,
                                  "command_line_arguments": "a \"b c\" d;e"}, what="arguments")
