@@ -60,6 +60,14 @@ JSON = {"Content-Type": "application/json"}
 
 
 # ------------------------------------------------------------------ helpers
+def server(t, *args, **opts):
+    """A server with a submission store of its own (cases running at once, and earlier runs,
+    share no submissions) and the Judge0 dialect's options opts."""
+    cfg = write_config(t, {"store": {"path": t.tmpdir() + "/submissions.db"},
+                           "dialects": {"judge0": opts}})
+    return Server(t, "--config", cfg, *args)
+
+
 def req(t, srv, method, path, body=None, status=None, what=""):
     r = http_req(t, srv, method, path, body=body, headers=JSON if body is not None else None)
     if status is not None:
@@ -113,8 +121,7 @@ def b64(s):
 def doc_examples(t):
     """create_a_submission.md's requests, verbatim, and its answers (the wall_time_limit bound
     is the configured one: 150 as in the example's host)."""
-    cfg = write_config(t, {"dialects": {"judge0": {"max_wall_time_limit": 150}}})
-    with Server(t, "--config", cfg) as srv:
+    with server(t, max_wall_time_limit=150) as srv:
         r = req(t, srv, "POST", "/submissions", DOC_NO_LANGUAGE, 422, "no language_id")
         t.eq(r.json, {"language_id": ["can't be blank"]}, "no language_id: the answer")
         r = req(t, srv, "POST", "/submissions", DOC_BAD_LANGUAGE, 422, "language 150000")
@@ -150,7 +157,7 @@ def doc_examples(t):
 def base64_and_fields(t):
     """base64_encoded on and off both ways, Ruby's line breaks, fields=*, chosen fields and
     unknown ones, output that is not UTF-8."""
-    with Server(t) as srv:
+    with server(t) as srv:
         src = "print('x' * 100)\nimport sys; sys.stderr.write('err')"
         o = submit_wait(t, srv, {"source_code": base64.b64encode(src.encode()).decode(),
                                  "language_id": PY, "stdin": b64("in")},
@@ -195,7 +202,7 @@ def verdicts(t):
     """Judge0's statuses for runcell's verdicts: 3, 4 (trailing white space ignored), 5, 6, 7,
     8, 11, 12 (memory limit: the OOM killer's SIGKILL), and command_line_arguments,
     redirect_stderr_to_stdout."""
-    with Server(t) as srv:
+    with server(t) as srv:
         cases = [
             ({"source_code": "print('a  ')\nprint()", "language_id": PY,
               "expected_output": "a\n\n\n"}, 3, None),
@@ -248,7 +255,7 @@ def verdicts(t):
 
 @case("dialect_judge0.statuses_and_languages")
 def statuses_and_languages(t):
-    with Server(t) as srv:
+    with server(t) as srv:
         r = req(t, srv, "GET", "/statuses", None, 200)
         t.eq(r.json, [{"id": i + 1, "description": d} for i, d in enumerate(STATUSES)],
              "/statuses")
@@ -275,7 +282,7 @@ def statuses_and_languages(t):
 
 @case("dialect_judge0.information")
 def information(t):
-    with Server(t) as srv:
+    with server(t) as srv:
         r = req(t, srv, "GET", "/version", None, 200)
         t.check(re.match(rb"^\d+\.\d+\.\d+$", r.body), "/version: %r" % r.body)
         r = req(t, srv, "GET", "/about", None, 200)
@@ -296,8 +303,7 @@ def stored_submissions(t):
     """Without wait: token, In Queue/Processing then done; batches (POST with a bad one among
     good ones, GET by tokens with an unknown one); GET /submissions paged; DELETE (refused while
     queued or running, then the object, then 404)."""
-    cfg = write_config(t, {"dialects": {"judge0": {"enable_submission_delete": True}}})
-    with Server(t, "--max-concurrent", "1", "--config", cfg) as srv:
+    with server(t, "--max-concurrent", "1", enable_submission_delete=True) as srv:
         first = has_store(t, srv)
         if first is None:
             t.skip("the server has no submission store")
@@ -342,7 +348,7 @@ def stored_submissions(t):
 def bad_input(t):
     """Every field given a wrong type or value: 422 naming it, Judge0's message; nothing
     stored. A 10 MB source is refused before it is read whole."""
-    with Server(t) as srv:
+    with server(t) as srv:
         before = req(t, srv, "GET", "/submissions?fields=token", None).json
         good = {"source_code": "print(1)", "language_id": PY}
         wrong = [
