@@ -2067,11 +2067,13 @@ static void start(void)
         for (size_t i = 0; i < p.n; i++) {
                 cJSON *sub = p.texts[i] ? cJSON_Parse(p.texts[i]) : NULL;
                 free(p.texts[i]);
-                if (sub && cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sub, "token")) &&
-                    submit_stored(st, sub, true) == 0)
-                        resumed++;
-                else if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sub, "token")))
+                if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sub, "token"))) {
                         cJSON_Delete(sub);
+                        continue;
+                }
+                /* submit_stored takes sub over, whatever it returns */
+                if (submit_stored(st, sub, true) == 0)
+                        resumed++;
         }
         free(p.texts);
         if (p.n)

@@ -60,10 +60,11 @@ JSON = {"Content-Type": "application/json"}
 
 
 # ------------------------------------------------------------------ helpers
-def server(t, *args, **opts):
+def server(t, *args, store=None, **opts):
     """A server with a submission store of its own (cases running at once, and earlier runs,
-    share no submissions) and the Judge0 dialect's options opts."""
-    cfg = write_config(t, {"store": {"path": t.tmpdir() + "/submissions.db"},
+    share no submissions; store: the database file, to share it between two servers of one
+    case) and the Judge0 dialect's options opts."""
+    cfg = write_config(t, {"store": {"path": store or t.tmpdir() + "/submissions.db"},
                            "dialects": {"judge0": opts}})
     return Server(t, "--config", cfg, *args)
 
@@ -394,3 +395,44 @@ def bad_input(t):
         r = raw_post_large(t, srv, "/submissions", 20 << 20)
         t.eq(r.status, 413, "20 MB body (over message_max_bytes): 413 (%r)"
              % shorten(r.body, 200))
+
+
+@case("dialect_judge0.resumed_after_restart", lang="python")
+def resumed_after_restart(t):
+    """Submissions still queued when the server stops (SIGTERM) stay queued in the store and
+    the next server on the same store runs them (the dialect's start hook)."""
+    src = "import time; time.sleep(1.5); print(%d)"
+    db = t.tmpdir() + "/submissions.db"
+    with server(t, "--max-concurrent", "1", store=db) as srv:
+        if has_store(t, srv) is None:
+            t.skip("the server has no submission store")
+        toks = [req(t, srv, "POST", "/submissions", {"source_code": src % i, "language_id": PY},
+                    201).json["token"] for i in range(3)]
+        r = req(t, srv, "GET", "/submissions/" + toks[2], None, 200)
+        t.eq(r.json["status"]["id"], 2, "leased to a run that waits for its slot: Processing")
+    # the harness stopped it with SIGTERM: the queued runs were dropped, their leases released
+    with server(t, "--max-concurrent", "1", store=db) as srv:
+        deadline = time.monotonic() + 10  # said after the "listening" line the harness waits for
+        while (not re.search(r"judge0: \d+ of \d+ queued submissions resumed",
+                             srv.stderr_text()) and time.monotonic() < deadline):
+            time.sleep(0.05)
+        t.check(re.search(r"judge0: \d+ of \d+ queued submissions resumed", srv.stderr_text()),
+                "the start hook says what it resumed")
+        for i, tok in enumerate(toks):
+            o = wait_done(t, srv, tok)
+            check_status(t, o, 3, "resumed %d" % i)
+            t.eq(o["stdout"], "%d\n" % i, "resumed %d: stdout" % i)
+
+
+@case("dialect_judge0.x_auth_token")
+def x_auth_token(t):
+    """With tokens configured, Judge0's X-Auth-Token header is accepted as runcell's token."""
+    cfg = write_config(t, {"tokens": ["s3cret"], "store": {"path": t.tmpdir() + "/s.db"}})
+    with Server(t, "--config", cfg) as srv:
+        r = http_req(t, srv, "GET", "/statuses")
+        t.eq(r.status, 401, "no token")
+        r = http_req(t, srv, "GET", "/statuses", headers={"X-Auth-Token": "wrong"})
+        t.eq(r.status, 401, "a wrong token")
+        r = http_req(t, srv, "GET", "/statuses", headers={"X-Auth-Token": "s3cret"})
+        t.eq(r.status, 200, "X-Auth-Token")
+        t.eq(len(r.json or []), 14, "the statuses")
