@@ -1774,22 +1774,23 @@ static void batch_show(dl_http_t *h)
         uint64_t fields;
         if (!fields_arg(h, &fields))
                 return;
-        char buf[4096];
-        const char *tv = dl_http_req_header(h, "tokens:", buf, sizeof(buf));
-        if (!tv)
-                tv = dl_http_arg(h, "tokens", buf, sizeof(buf));
-        char list[4096];
-        snprintf(list, sizeof(list), "%s", tv ? tv : "");
-        char *toks[64];
-        int n = 0;
-        char *save = NULL;
-        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-                while (*t == ' ')
-                        t++;
-                if (n < 64)
-                        toks[n] = t;
-                n++;
+        size_t bsize = 64 * 1024;
+        char *buf = malloc(bsize), *list = malloc(bsize);
+        if (!buf || !list) {
+                free(buf);
+                free(list);
+                dl_http_json(h, 500, error_json("out of memory"));
+                return;
         }
+        const char *tv = dl_http_req_header(h, "tokens:", buf, bsize);
+        if (!tv)
+                tv = dl_http_arg(h, "tokens", buf, bsize);
+        snprintf(list, bsize, "%s", tv ? tv : "");
+        free(buf);
+        long n = 0;
+        char *save = NULL;
+        for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
+                n++;
         char msg[200];
         if (n > cfg.max_batch || n == 0) {
                 if (n)
@@ -1800,13 +1801,31 @@ static void batch_show(dl_http_t *h)
                 else
                         snprintf(msg, sizeof(msg),
                                  "there should be at least one submission in a batch");
+                free(list);
                 dl_http_json(h, 400, error_json(msg));
                 return;
         }
+        /* strtok_r left a NUL after each token: walk them again */
+        char **toks = calloc((size_t)n, sizeof(*toks));
+        char *p = list;
+        for (long i = 0; toks && i < n; i++) {
+                while (*p == ',' || *p == '\0')
+                        p++;
+                toks[i] = p;
+                p += strlen(p);
+        }
+        if (!toks) {
+                free(list);
+                dl_http_json(h, 500, error_json("out of memory"));
+                return;
+        }
+        for (long i = 0; i < n; i++)
+                while (*toks[i] == ' ')
+                        toks[i]++;
         store_t *st = dl_store();
         bool base64 = base64_arg(h);
         cJSON *arr = cJSON_CreateArray();
-        for (int i = 0; i < n; i++) {
+        for (long i = 0; i < n; i++) {
                 submission_t s;
                 rc_err_t err = {0};
                 memset(&s, 0, sizeof(s));
@@ -1824,6 +1843,8 @@ static void batch_show(dl_http_t *h)
                 cJSON_Delete(sub);
                 if (!o) {
                         cJSON_Delete(arr);
+                        free(toks);
+                        free(list);
                         dl_http_json(h, 400,
                                      error_json("some attributes for one or more submissions "
                                                 "cannot be converted to UTF-8, use "
@@ -1832,6 +1853,8 @@ static void batch_show(dl_http_t *h)
                 }
                 cJSON_AddItemToArray(arr, o);
         }
+        free(toks);
+        free(list);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddItemToObject(o, "submissions", arr);
         dl_http_json(h, 200, o);
