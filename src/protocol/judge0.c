@@ -1899,7 +1899,8 @@ static cJSON *config_json(void)
         cJSON_AddBoolToObject(o, "enable_submission_delete", cfg.enable_submission_delete);
         char msg[300] = "";
         dl_callback_allowed("http://", msg, sizeof(msg));
-        cJSON_AddBoolToObject(o, "enable_callbacks", !strstr(msg, "not configured"));
+        cJSON_AddBoolToObject(o, "enable_callbacks", /* off, or no store: no callbacks */
+                              !strstr(msg, "are off") && !strstr(msg, "keeps no submissions"));
         cJSON_AddNumberToObject(o, "callbacks_max_tries", 3);
         cJSON_AddNumberToObject(o, "callbacks_timeout", 5.0);
 #ifdef J0_HAVE_UNZIP

@@ -436,3 +436,57 @@ def x_auth_token(t):
         r = http_req(t, srv, "GET", "/statuses", headers={"X-Auth-Token": "s3cret"})
         t.eq(r.status, 200, "X-Auth-Token")
         t.eq(len(r.json or []), 14, "the statuses")
+
+
+@case("dialect_judge0.callback", lang="python")
+def callback(t):
+    """A callback_url on an allowed host gets a PUT of the finished submission (Base64); one on
+    another host is refused 422 at submission."""
+    import http.server
+    import threading
+    got = []
+
+    class Receiver(http.server.BaseHTTPRequestHandler):
+        def do_PUT(self):
+            n = int(self.headers.get("content-length", 0))
+            got.append((self.path, self.rfile.read(n)))
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    rs = http.server.HTTPServer(("127.0.0.1", 0), Receiver)
+    port = rs.server_address[1]
+    th = threading.Thread(target=rs.serve_forever, daemon=True)
+    th.start()
+    try:
+        cfg = write_config(t, {"store": {"path": t.tmpdir() + "/s.db"},
+                               "callbacks": {"allow_hosts": ["127.0.0.1:%d" % port]}})
+        with Server(t, "--config", cfg) as srv:
+            r = req(t, srv, "GET", "/config_info", None, 200)
+            t.eq(r.json["enable_callbacks"], True, "config_info: enable_callbacks")
+            r = req(t, srv, "POST", "/submissions",
+                    {"source_code": "print(7)", "language_id": PY,
+                     "callback_url": "http://127.0.0.1:%d/done" % port}, 201)
+            tok = r.json["token"]
+            deadline = time.monotonic() + 30
+            while not got and time.monotonic() < deadline:
+                time.sleep(0.1)
+            t.check(got, "a PUT reached the receiver")
+            if got:
+                path, body = got[0]
+                t.eq(path, "/done", "the callback's path")
+                o = json.loads(body)
+                # Judge0 sends its default fields only; what runcell's deliverer sends is
+                # checked for those (judge0_callback_body() gives exactly them)
+                t.check(DEFAULT_FIELDS <= set(o), "the default fields: %r" % sorted(o))
+                t.eq(o.get("token"), tok, "token")
+                t.eq(o.get("stdout"), b64("7\n"), "stdout in Base64")
+                check_status(t, o, 3, "callback")
+            r = req(t, srv, "POST", "/submissions",
+                    {"source_code": "print(7)", "language_id": PY,
+                     "callback_url": "http://192.0.2.1/x"}, 422, "a host not allowed")
+            t.check("callback_url" in r.json, "names callback_url: %r" % r.json)
+    finally:
+        rs.shutdown()
