@@ -90,7 +90,8 @@ static struct {
 typedef struct jrun {
         char token[STORE_TOKEN_MAX];
         cJSON *sub;         /* the submission object as queued */
-        bool stored;        /* in the store, leased */
+        bool stored;        /* in the store */
+        bool leased;        /* its lease taken: the run has started (attempts + 1) */
         bool base64;        /* wait=true: how the answer is encoded */
         uint64_t fields;    /* wait=true: which fields */
         buf_t merged[2];    /* per stage, stdout and stderr in the order they came */
@@ -1269,6 +1270,27 @@ static const char *owner(void)
         return n && *n ? n : "runcell";
 }
 
+/* The lease is taken as the run starts, not when it is queued: a submission that waited in
+ * the queue when runcell died has not been tried. */
+static void take_lease(dl_run_t *r)
+{
+        jrun_t *jr = dl_run_data(r);
+        store_t *st = dl_store();
+        rc_err_t err = {0};
+        int attempts = 0;
+        if (!jr->stored || !st || jr->leased)
+                return;
+        if (store_lease(st, jr->token, owner(), store_now_ms() + dl_lease_ms(), &attempts, &err) ==
+            1) {
+                jr->leased = true;
+        } else { /* deleted meanwhile, or another node runs it */
+                jr->stored = false;
+                dl_run_kill(r, SIGKILL);
+        }
+}
+
+/* Called once the run is made: it may have started already (its first events came before
+ * this), and then its lease is taken now. */
 static void jrun_setup(dl_run_t *r, const char *token, cJSON *sub, bool stored, bool base64,
                        uint64_t fields)
 {
@@ -1278,6 +1300,8 @@ static void jrun_setup(dl_run_t *r, const char *token, cJSON *sub, bool stored, 
         jr->stored = stored;
         jr->base64 = base64;
         jr->fields = fields;
+        if (jr->started_ms)
+                take_lease(r);
 }
 
 /* Answer a client waiting for its submission with the finished object. */
@@ -1297,8 +1321,10 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
         dl_http_t *h = dl_run_http(r);
         store_t *st = dl_store();
         rc_err_t err = {0};
-        if (ev->kind == DL_EV_STAGE && !jr->started_ms)
+        if (ev->kind == DL_EV_STAGE && !jr->started_ms) {
                 jr->started_ms = wall_now_ms();
+                take_lease(r);
+        }
         if (ev->kind == DL_EV_OUTPUT) {
                 int s = ev->stage == STAGE_COMPILE ? 0 : 1;
                 if (jr->merged[s].len < (size_t)64 << 20)
@@ -1312,7 +1338,8 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                             (res->compile.present && res->compile.status == STATUS_KILLED) ||
                             (!res->run.present && !res->compile.present));
                 if (cut && jr->stored && st) { /* cut short by the stop: it runs again later */
-                        store_release(st, jr->token, &err);
+                        if (jr->leased)
+                                store_release(st, jr->token, &err);
                         if (h)
                                 dl_http_json(h, 503, error_json("the server is shutting down"));
                         return;
@@ -1331,7 +1358,7 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                         answer_done(h, done, jr);
                 cJSON_Delete(done);
         } else if (ev->kind == DL_EV_DROPPED) {
-                if (jr->stored && st)
+                if (jr->leased && st)
                         store_release(st, jr->token, &err);
                 if (h)
                         dl_http_json(h, 503,
@@ -1370,19 +1397,14 @@ static int store_new(store_t *st, const cJSON *sub, rc_err_t *err)
         return rc;
 }
 
-/* Lease a stored submission and start its run with no client. 0, -EBUSY when the server's
- * queue is full, other -errno. sub is taken over. */
-static int submit_stored(store_t *st, cJSON *sub, bool release_on_fail)
+/* Start a stored (queued) submission's run with no client; its lease is taken when the run
+ * starts. 0, -EBUSY when the server's queue is full, other -errno. sub is taken over. */
+static int submit_stored(store_t *st, cJSON *sub)
 {
         const char *token = cJSON_GetObjectItemCaseSensitive(sub, "token")->valuestring;
         char tok[STORE_TOKEN_MAX];
         snprintf(tok, sizeof(tok), "%s", token);
         rc_err_t err = {0};
-        int attempts = 0;
-        if (store_lease(st, tok, owner(), store_now_ms() + dl_lease_ms(), &attempts, &err) != 1) {
-                cJSON_Delete(sub);
-                return -ESRCH;
-        }
         char msg[300];
         cJSON *doc = run_doc(sub, msg, sizeof(msg));
         if (!doc) {
@@ -1399,8 +1421,6 @@ static int submit_stored(store_t *st, cJSON *sub, bool release_on_fail)
         dl_error_t e;
         dl_run_t *r = dl_run_submit(&dialect_judge0, doc, tok, &e);
         if (!r) {
-                if (release_on_fail)
-                        store_release(st, tok, &err);
                 cJSON_Delete(sub);
                 return strcmp(e.code, "busy") == 0 ? -EBUSY : -EIO;
         }
@@ -1497,7 +1517,7 @@ static void create(dl_http_t *h, const char *body, size_t len)
                 return;
         }
         if (!wait) {
-                int rc = submit_stored(st, sub, false);
+                int rc = submit_stored(st, sub);
                 if (rc < 0) {
                         store_delete(st, tok, &err);
                         dl_http_json(h, 503,
@@ -1510,9 +1530,7 @@ static void create(dl_http_t *h, const char *body, size_t len)
                 dl_http_json(h, 201, o);
                 return;
         }
-        int attempts = 0;
-        bool stored = st && store_lease(st, tok, owner(), store_now_ms() + dl_lease_ms(), &attempts,
-                                        &err) == 1;
+        bool stored = st != NULL; /* inserted above; leased when its run starts */
         char msg[300];
         cJSON *doc = run_doc(sub, msg, sizeof(msg));
         dl_error_t e;
@@ -1585,7 +1603,7 @@ static void batch_create(dl_http_t *h, const char *body, size_t len)
                         cJSON_AddItemToArray(out, error_json(err.msg));
                         continue;
                 }
-                int rc = submit_stored(st, sub, false);
+                int rc = submit_stored(st, sub);
                 if (rc < 0) {
                         store_delete(st, tok, &err);
                         cJSON_AddItemToArray(
@@ -2094,7 +2112,7 @@ static void start(void)
                         continue;
                 }
                 /* submit_stored takes sub over, whatever it returns */
-                if (submit_stored(st, sub, true) == 0)
+                if (submit_stored(st, sub) == 0)
                         resumed++;
         }
         free(p.texts);
@@ -2188,4 +2206,5 @@ const dialect_t dialect_judge0 = {
     .run_event = run_event,
     .run_free = run_free,
     .start = start,
+    .callback_body = judge0_callback_body,
 };

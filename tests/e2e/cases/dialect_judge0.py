@@ -409,8 +409,8 @@ def resumed_after_restart(t):
         toks = [req(t, srv, "POST", "/submissions", {"source_code": src % i, "language_id": PY},
                     201).json["token"] for i in range(3)]
         r = req(t, srv, "GET", "/submissions/" + toks[2], None, 200)
-        t.eq(r.json["status"]["id"], 2, "leased to a run that waits for its slot: Processing")
-    # the harness stopped it with SIGTERM: the queued runs were dropped, their leases released
+        t.eq(r.json["status"]["id"], 1, "waiting for its slot (not yet leased): In Queue")
+    # the harness stopped it with SIGTERM: the queued runs were dropped, still queued in the store
     with server(t, "--max-concurrent", "1", store=db) as srv:
         deadline = time.monotonic() + 10  # said after the "listening" line the harness waits for
         while (not re.search(r"judge0: \d+ of \d+ queued submissions resumed",
