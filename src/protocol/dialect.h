@@ -220,6 +220,8 @@ bool dl_callback_allowed(const char *url, char *msg, size_t size);
 bool dl_echo_ok(const cJSON *v);
 /* The parsed body's nesting is within the configured maximum. */
 bool dl_json_depth_ok(const cJSON *j);
+/* The server's load now: runs going, runs waiting, and how many may go at once. */
+void dl_load(int *running, int *queued, int *max_concurrent);
 /* Monotonic milliseconds. */
 int64_t dl_now_ms(void);
 /* n random bytes as 2n hex digits into out (2n+1 bytes). */

@@ -2045,15 +2045,16 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
         case R_VERSION:
                 dl_http_text(h, 200, "text/plain; charset=utf-8", API_VERSION, strlen(API_VERSION));
                 return;
-        case R_WORKERS: {
+        case R_WORKERS: { /* Judge0's one queue: runcell's sandboxes are its workers */
+                int running, queued, max;
+                dl_load(&running, &queued, &max);
                 cJSON *arr = cJSON_CreateArray();
                 cJSON *o = cJSON_CreateObject();
                 cJSON_AddStringToObject(o, "queue", API_VERSION);
-                cJSON_AddNumberToObject(o, "size", 0);
-                long n = sysconf(_SC_NPROCESSORS_ONLN);
-                cJSON_AddNumberToObject(o, "available", (double)n);
-                cJSON_AddNumberToObject(o, "idle", (double)n);
-                cJSON_AddNumberToObject(o, "working", 0);
+                cJSON_AddNumberToObject(o, "size", queued);
+                cJSON_AddNumberToObject(o, "available", max);
+                cJSON_AddNumberToObject(o, "idle", max > running ? max - running : 0);
+                cJSON_AddNumberToObject(o, "working", running);
                 cJSON_AddNumberToObject(o, "paused", 0);
                 cJSON_AddNumberToObject(o, "failed", 0);
                 cJSON_AddItemToArray(arr, o);

@@ -22,6 +22,14 @@ store_t *dl_store(void)
         return the_server ? the_server->store : NULL;
 }
 
+void dl_load(int *running, int *queued, int *max_concurrent)
+{
+        const server_t *srv = the_server;
+        *running = srv ? srv->running : 0;
+        *queued = srv ? srv->queued : 0;
+        *max_concurrent = srv ? srv->max_concurrent : 0;
+}
+
 const char *dl_node_id(void)
 {
         return the_server ? the_server->node_id : "";

@@ -490,3 +490,26 @@ def callback(t):
             t.check("callback_url" in r.json, "names callback_url: %r" % r.json)
     finally:
         rs.shutdown()
+
+
+@case("dialect_judge0.workers_show_the_load", lang="python")
+def workers_show_the_load(t):
+    """GET /workers counts runcell's sandboxes as Judge0's workers: one going, one idle less."""
+    with server(t, "--max-concurrent", "1") as srv:
+        r = req(t, srv, "GET", "/workers", None, 200)
+        t.eq((r.json[0]["available"], r.json[0]["working"], r.json[0]["idle"]), (1, 0, 1),
+             "an idle server: available, working, idle")
+        tok = req(t, srv, "POST", "/submissions",
+                  {"source_code": "import time; time.sleep(3)", "language_id": PY},
+                  201).json["token"]
+        deadline = time.monotonic() + 20
+        while True:
+            w = req(t, srv, "GET", "/workers", None, 200).json[0]
+            if w["working"] == 1:
+                break
+            t.check(time.monotonic() < deadline, "/workers never showed the run going: %r" % w)
+            time.sleep(0.1)
+        t.eq((w["available"], w["idle"]), (1, 0), "while it runs: available, idle")
+        check_status(t, wait_done(t, srv, tok), 3, "the sleeper")
+        w = req(t, srv, "GET", "/workers", None, 200).json[0]
+        t.eq(w["working"], 0, "after it: working")
