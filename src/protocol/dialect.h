@@ -213,6 +213,8 @@ void dl_callbacks_kick(void);
 /* May a callback go to url (http:// to a host the config's "callbacks": {"allow_hosts"}
  * lists)? false with the reason in msg. */
 bool dl_callback_allowed(const char *url, char *msg, size_t size);
+/* Are callbacks sent at all (a store, and hosts allowed)? Their tries and timeout. */
+bool dl_callbacks_config(int *max_tries, int *timeout_ms);
 /* A value the client chose that goes back in every message about its run (a nonce) is at most
  * DL_ECHO_MAX bytes as compact JSON, as the native protocol's "id": otherwise one big nonce
  * would be copied into each chunk of output. NULL (absent) is fine. */

@@ -18,18 +18,11 @@
 #include <unistd.h>
 
 #include "engine/compare.h"
+#include "engine/flags.h"
 #include "protocol/dialect.h"
 #include "util/json.h"
 #include "util/jsonstrict.h"
-
-#if __has_include("util/unzip.h")
 #include "util/unzip.h"
-#define J0_HAVE_UNZIP 1
-#endif
-#if __has_include("engine/flags.h")
-#include "engine/flags.h"
-#define J0_HAVE_FLAGS 1
-#endif
 
 extern const dialect_t dialect_judge0;
 
@@ -966,7 +959,6 @@ static void put_decimal(cJSON *o, const char *key, double v)
         cJSON_AddStringToObject(o, key, d);
 }
 
-#ifdef J0_HAVE_FLAGS
 /* The words of compiler_options for language (a toolchain's name) as a JSON array, or NULL
  * with msg (flags_check_compiler's reason). */
 static cJSON *compiler_words(const char *lang, const char *opts, char *msg, size_t size)
@@ -981,7 +973,6 @@ static cJSON *compiler_words(const char *lang, const char *opts, char *msg, size
         flags_free(argv, argc);
         return arr;
 }
-#endif
 
 /* A request body as Judge0's model validates it: the queued submission object (texts in
  * Base64, defaults filled in), or NULL with the errors in *errs. */
@@ -1067,7 +1058,6 @@ static cJSON *validate(const cJSON *body, bool base64, cJSON **errs)
         if (lang_text[0] && !tc)
                 verr(&e, "language_id", "language with id %s doesn't exist", lang_text);
         if (copts && *copts) {
-#ifdef J0_HAVE_FLAGS
                 char msg[300];
                 if (tc && !tc->compile.n)
                         verr(&e, "compiler_options",
@@ -1078,9 +1068,6 @@ static cJSON *validate(const cJSON *body, bool base64, cJSON **errs)
                                 verr(&e, "compiler_options", "%s", msg);
                         cJSON_Delete(w);
                 }
-#else
-                verr(&e, "compiler_options", "setting compiler options is not allowed");
-#endif
         }
         if (cb && *cb) {
                 char msg[300];
@@ -1091,15 +1078,11 @@ static cJSON *validate(const cJSON *body, bool base64, cJSON **errs)
         cJSON *extra_files = NULL;
         if (files && *files) {
                 judge0_b64_decode(files, strlen(files), &zip);
-#ifdef J0_HAVE_UNZIP
                 unzip_limits_t lim;
                 memset(&lim, 0, sizeof(lim));
                 char msg[300];
                 if (unzip_files(zip.data, zip.len, &lim, &extra_files, msg, sizeof(msg)) < 0)
                         verr(&e, "additional_files", "%s", msg);
-#else
-                verr(&e, "additional_files", "setting additional files is not allowed");
-#endif
         }
         cJSON_Delete(extra_files); /* checked here; unpacked again when the run starts */
         buf_free(&zip);
@@ -1195,14 +1178,12 @@ static cJSON *run_doc(const cJSON *sub, char *msg, size_t size)
         const cJSON *jf = cJSON_GetObjectItemCaseSensitive(sub, "additional_files");
         cJSON *files = NULL;
         if (cJSON_IsString(jf)) {
-#ifdef J0_HAVE_UNZIP
                 buf_t zip = text_of(sub, "additional_files");
                 unzip_limits_t lim;
                 memset(&lim, 0, sizeof(lim));
                 if (unzip_files(zip.data, zip.len, &lim, &files, msg, size) < 0)
                         files = NULL;
                 buf_free(&zip);
-#endif
         }
         if (files) {
                 cJSON *f = cJSON_CreateObject();
@@ -1222,7 +1203,6 @@ static cJSON *run_doc(const cJSON *sub, char *msg, size_t size)
                 cJSON_AddStringToObject(doc, "stdin", in.data);
         buf_free(&src);
         buf_free(&in);
-#ifdef J0_HAVE_FLAGS
         const cJSON *jo = cJSON_GetObjectItemCaseSensitive(sub, "compiler_options");
         if (cJSON_IsString(jo) && *jo->valuestring) {
                 cJSON *w = compiler_words(jl->rc, jo->valuestring, msg, size);
@@ -1232,7 +1212,6 @@ static cJSON *run_doc(const cJSON *sub, char *msg, size_t size)
                 }
                 cJSON_AddItemToObject(doc, "compile_options", w);
         }
-#endif
         const cJSON *ja = cJSON_GetObjectItemCaseSensitive(sub, "command_line_arguments");
         if (cJSON_IsString(ja) && *ja->valuestring) {
                 size_t argc = 0;
@@ -1907,25 +1886,16 @@ static cJSON *config_json(void)
         cJSON *o = cJSON_CreateObject();
         cJSON_AddBoolToObject(o, "maintenance_mode", false);
         cJSON_AddBoolToObject(o, "enable_wait_result", cfg.enable_wait_result);
-#ifdef J0_HAVE_FLAGS
         cJSON_AddBoolToObject(o, "enable_compiler_options", true);
-#else
-        cJSON_AddBoolToObject(o, "enable_compiler_options", false);
-#endif
         cJSON_AddArrayToObject(o, "allowed_languages_for_compile_options");
         cJSON_AddBoolToObject(o, "enable_command_line_arguments", true);
         cJSON_AddBoolToObject(o, "enable_submission_delete", cfg.enable_submission_delete);
-        char msg[300] = "";
-        dl_callback_allowed("http://", msg, sizeof(msg));
-        cJSON_AddBoolToObject(o, "enable_callbacks", /* off, or no store: no callbacks */
-                              !strstr(msg, "are off") && !strstr(msg, "keeps no submissions"));
-        cJSON_AddNumberToObject(o, "callbacks_max_tries", 3);
-        cJSON_AddNumberToObject(o, "callbacks_timeout", 5.0);
-#ifdef J0_HAVE_UNZIP
+        int tries = 0, timeout_ms = 0;
+        bool callbacks = dl_callbacks_config(&tries, &timeout_ms);
+        cJSON_AddBoolToObject(o, "enable_callbacks", callbacks);
+        cJSON_AddNumberToObject(o, "callbacks_max_tries", tries);
+        cJSON_AddNumberToObject(o, "callbacks_timeout", timeout_ms / 1000.0);
         cJSON_AddBoolToObject(o, "enable_additional_files", true);
-#else
-        cJSON_AddBoolToObject(o, "enable_additional_files", false);
-#endif
         cJSON_AddNumberToObject(o, "max_queue_size", (double)cfg.max_queue);
         cJSON_AddNumberToObject(o, "cpu_time_limit", cfg.cpu_time_limit);
         cJSON_AddNumberToObject(o, "max_cpu_time_limit", cfg.max_cpu_time_limit);

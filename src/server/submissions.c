@@ -185,3 +185,11 @@ bool dl_callback_allowed(const char *url, char *msg, size_t size)
         cb_opts_t co = cb_opts_of(the_server->opts);
         return cb_url_allowed(&co, url, msg, size);
 }
+
+bool dl_callbacks_config(int *max_tries, int *timeout_ms)
+{
+        const server_t *srv = the_server;
+        *max_tries = srv ? srv->opts->callback_tries : 0;
+        *timeout_ms = srv ? srv->opts->callback_timeout_ms : 0;
+        return srv && srv->store && srv->callbacks;
+}

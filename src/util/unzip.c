@@ -332,7 +332,9 @@ int unzip_extract(const void *zip, size_t len, const unzip_limits_t *lim, unzip_
                 }
                 if (is_dir)
                         continue; /* directories come with the files in them */
-                if (mode && !S_ISREG(mode)) {
+                /* permission bits with no file type (Python's zipfile.writestr writes
+                 * 0600 so): a regular file */
+                if ((mode & S_IFMT) && !S_ISREG(mode)) {
                         failf(msg, size, "zip entry \"%s\": not a regular file", shown);
                         goto out;
                 }

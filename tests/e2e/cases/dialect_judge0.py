@@ -513,3 +513,48 @@ def workers_show_the_load(t):
         check_status(t, wait_done(t, srv, tok), 3, "the sleeper")
         w = req(t, srv, "GET", "/workers", None, 200).json[0]
         t.eq(w["working"], 0, "after it: working")
+
+
+@case("dialect_judge0.additional_files", lang="python")
+def additional_files(t):
+    """additional_files: a base64 zip unpacked beside the source; a zip bomb, a path out of
+    /work and a link are refused 422 naming the field, and nothing is stored."""
+    import io
+    import zipfile
+
+    def zipped(entries, compress=zipfile.ZIP_DEFLATED):
+        b = io.BytesIO()
+        with zipfile.ZipFile(b, "w", compress) as z:
+            for name, data in entries:
+                if isinstance(name, zipfile.ZipInfo):
+                    z.writestr(name, data)
+                else:
+                    z.writestr(name, data)
+        return base64.b64encode(b.getvalue()).decode()
+
+    src = "print(open('data.txt').read().strip(), open('sub/n.txt').read().strip())"
+    with server(t) as srv:
+        if has_store(t, srv) is None:
+            t.skip("the server has no submission store")
+        good = zipped([("data.txt", "from the zip\n"), ("sub/n.txt", "42\n")])
+        r = req(t, srv, "POST", "/submissions?wait=true",
+                {"source_code": src, "language_id": PY, "additional_files": good}, 201)
+        check_status(t, r.json, 3, "a run with additional files")
+        t.eq(r.json["stdout"], "from the zip 42\n", "the program read the zip's files")
+        before = req(t, srv, "GET", "/submissions?per_page=100", None, 200).json["meta"]
+        link = zipfile.ZipInfo("passwd")
+        link.external_attr = (0o120777 << 16)
+        bads = {
+            "a zip bomb": zipped([("zeros", b"\0" * (64 << 20))]),
+            "a path out of /work": zipped([("../evil", "x")]),
+            "a symbolic link": zipped([(link, "/etc/passwd")]),
+            "not a zip": base64.b64encode(b"this is not a zip archive").decode(),
+        }
+        for what, files in bads.items():
+            r = req(t, srv, "POST", "/submissions",
+                    {"source_code": src, "language_id": PY, "additional_files": files})
+            t.eq(r.status, 422, "%s: 422 (%r)" % (what, r))
+            t.check(isinstance(r.json, dict) and "additional_files" in r.json,
+                    "%s: the error names additional_files: %r" % (what, r.json))
+        after = req(t, srv, "GET", "/submissions?per_page=100", None, 200).json["meta"]
+        t.eq(after["total_count"], before["total_count"], "nothing stored by the refusals")
