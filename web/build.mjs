@@ -48,14 +48,21 @@ const result = await esbuild.build({
   plugins: [examplesPlugin], logLevel: "warning",
 });
 const names = {};
+let preload = "";
 for (const [file, meta] of Object.entries(result.metafile.outputs)) {
   if (!meta.entryPoint) continue;
+  // the chunks the app imports statically: fetched at once, not after the app is parsed
+  if (meta.entryPoint.endsWith("src/app.js"))
+    for (const im of meta.imports || [])
+      if (im.kind === "import-statement" && !preload.includes(path.basename(im.path)))
+      preload += `<link rel="modulepreload" href="assets/${path.basename(im.path)}">\n`;
   const ext = path.extname(file);
   const key = path.basename(meta.entryPoint).replace(/\.(js|css)$/, "") + ext;
   names[key] = "assets/" + path.basename(file);
 }
 for (const page of ["index.html", "embed.html"]) {
   let html = fs.readFileSync(path.join(here, page), "utf8");
+  html = html.replace("{{preload}}", preload);
   html = html.replace(/\{\{([a-z.]+)\}\}/g, (_, k) => {
     if (!names[k]) throw new Error(`${page}: no output for ${k}`);
     // pages are at the playground's base, which may be "/" or "/play/": relative links
