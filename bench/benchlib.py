@@ -35,9 +35,13 @@ class Server:
         self.p = subprocess.Popen([binary, "serve", "--listen", "127.0.0.1:0"] + list(args),
                                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                   stderr=subprocess.PIPE, text=True)
+        seen = []
         line = self.p.stderr.readline()
+        while line and "listening on" not in line:  # notes first (a store, cgroups)
+            seen.append(line)
+            line = self.p.stderr.readline()
         if "listening on" not in line:
-            sys.exit("runcell serve did not start: %r" % line)
+            sys.exit("runcell serve did not start: %r" % "".join(seen))
         self.port = int(line.rsplit(":", 1)[1])
         threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
 

@@ -54,7 +54,8 @@ static const struct {
 } help_cmds[] = {
     {"run",
      "runcell run [--lang L] [--lang-version V] [--name NAME] [--stdin FILE|-] [--json]\n"
-     "            [-t] [limits] FILE... [-- ARGS...]\n"
+     "            [-t] [--outputs GLOB... --outputs-dir DIR]\n"
+     "            [limits] FILE... [-- ARGS...]\n"
      "  compile (if the language compiles) and run FILE... in a fresh sandbox; the files go\n"
      "  to /work under their base names, the first is the entry point; ARGS go to the\n"
      "  program. A FILE may be a pipe, e.g. <(...); \"-\" is runcell's stdin.\n"
@@ -75,9 +76,13 @@ static const struct {
      "                     terminal in raw mode (restored at the end; a window resize is\n"
      "                     passed on). runcell's stdin must be a terminal; not with --json\n"
      "                     or --stdin. The compile stage stays on pipes\n"
+     "  --outputs GLOB     hand back the files of /work the pattern matches once the run\n"
+     "                     stage is over (\"*.png\", \"out/x?.txt\"; up to 16 of these)\n"
+     "  --outputs-dir DIR  write them into DIR (created; nothing is written over)\n"
      "  limits (run stage; defaults per language in toolchains/*.json):\n"
      "    --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
-     "    --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"},
+     "    --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"
+     "    --outputs-count N --outputs-file-bytes N --outputs-total-bytes N\n"},
     {"judge",
      "runcell judge [--lang L] [--name NAME] --tests DIR [--compare MODE] [--abs-tol X]\n"
      "              [--checker FILE [--checker-lang L]]\n"

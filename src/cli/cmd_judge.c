@@ -189,7 +189,16 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
         job_input_file_t checker_file = {0};
         char *checker_text = NULL; /* before any goto out */
         int cancel_fd = cli_cancel_fd();
-        if (load_tests(o->tests_dir, &tf, &ntf) || cli_run_setup(&cr, paths))
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        unsigned parallel = o->parallel ? o->parallel : (unsigned)(cpus > 0 ? cpus : 1);
+        if (load_tests(o->tests_dir, &tf, &ntf))
+                goto out;
+        /* a sandbox prepared ahead for each test going at once (the helper makes them while
+         * the compiler and the other tests run), no more than there are tests */
+        cr.pool = parallel < ntf ? parallel : (unsigned)ntf;
+        if (cr.pool > 16)
+                cr.pool = 16;
+        if (cli_run_setup(&cr, paths))
                 goto out;
         jc.tests = tf;
         tests = calloc(ntf, sizeof(*tests));
@@ -236,8 +245,7 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
                              .stop_on_first_failure = o->stop_on_first_failure,
                              .output_keep = JUDGE_KEEP_BYTES,
                              .cb = {.compiled = on_compiled, .test_done = on_test, .ud = &jc}};
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        spec.parallel = o->parallel ? o->parallel : (unsigned)(cpus > 0 ? cpus : 1);
+        spec.parallel = parallel;
         catalog_job_spec(&cr.cat, cr.lang, &spec.job);
         limits_overlay(&spec.job.run_limits, &o->limits);
         spec.job.files = cr.files;

@@ -2,6 +2,7 @@
  * program's stdin (a file, or runcell's own stdin passed on as the program reads it), one job on
  * a poll loop, its output streamed or printed as JSON. */
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -19,9 +20,11 @@
 #include "engine/catalog.h"
 #include "engine/request.h"
 #include "job/job.h"
+#include "job/outputs.h"
 #include "job/result_json.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/glob.h"
 #include "util/trace.h"
 
 /* runcell's stdin read ahead of the program, at most (then reading waits for the program). */
@@ -40,6 +43,9 @@ static const struct {
     {"--disk-mb", offsetof(rc_limits_t, disk_mb)},
     {"--open-files", offsetof(rc_limits_t, open_files)},
     {"--stack-mb", offsetof(rc_limits_t, stack_mb)},
+    {"--outputs-count", offsetof(rc_limits_t, outputs_count)},
+    {"--outputs-file-bytes", offsetof(rc_limits_t, outputs_file_bytes)},
+    {"--outputs-total-bytes", offsetof(rc_limits_t, outputs_total_bytes)},
 };
 
 /* Judge options (runcell judge only): --tests DIR, --compare MODE, --abs-tol X, --rel-tol X,
@@ -116,6 +122,19 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
                         o->version = v;
                         continue;
                 }
+                if (!judge && strcmp(a, "--outputs") == 0) {
+                        const char *why = NULL;
+                        if (o->noutputs == SB_OUTPUTS_MAX)
+                                return cli_fail("--outputs: at most %d patterns", SB_OUTPUTS_MAX);
+                        if (!glob_pattern_valid(v, &why))
+                                return cli_fail("--outputs '%s': %s", v, why);
+                        o->outputs[o->noutputs++] = (char *)v;
+                        continue;
+                }
+                if (!judge && strcmp(a, "--outputs-dir") == 0) {
+                        o->outputs_dir = v;
+                        continue;
+                }
                 if (!judge && strcmp(a, "--stdin") == 0) {
                         o->stdin_path = v;
                         continue;
@@ -151,6 +170,10 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
                 return cli_fail("%s: no source file given (see runcell %s --help)", cmd, cmd);
         if (o->nfiles > CLI_FILES_MAX)
                 return cli_fail("%s: more than %d files", cmd, CLI_FILES_MAX);
+        if (o->noutputs && !o->outputs_dir && !o->json)
+                return cli_fail("run: --outputs needs --outputs-dir DIR (or --json)");
+        if (o->outputs_dir && !o->noutputs)
+                return cli_fail("run: --outputs-dir goes with --outputs GLOB");
         if (judge && !o->tests_dir)
                 return cli_fail("judge: --tests DIR is required (NAME.in and NAME.out files)");
         if (o->checker_lang && !o->checker)
@@ -167,6 +190,98 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
         if (dashes > 1 || (dashes && o->stdin_path && strcmp(o->stdin_path, "-") == 0))
                 return cli_fail("%s: runcell's stdin (-) can be read only once", cmd);
         return 0;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+        while (n) {
+                ssize_t w = write(fd, p, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w < 0)
+                        return -1;
+                p += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
+/* Open (creating) the directories of name below dfd, never through a symlink; returns an fd of
+ * the last one with *base its file name, or -errno. */
+static int output_parent(int dfd, const char *name, const char **base)
+{
+        char comp[256]; /* a name is at most 200 bytes (sb_output_path_ok) */
+        int fd = fcntl(dfd, F_DUPFD_CLOEXEC, 3);
+        const char *start = name;
+        for (const char *slash; fd >= 0 && (slash = strchr(start, '/')); start = slash + 1) {
+                size_t cl = (size_t)(slash - start);
+                if (cl >= sizeof(comp)) {
+                        close(fd);
+                        return -ENAMETOOLONG;
+                }
+                memcpy(comp, start, cl);
+                comp[cl] = '\0';
+                if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
+                        int e = errno;
+                        close(fd);
+                        return -e;
+                }
+                int nfd = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                int e = errno;
+                close(fd);
+                if (nfd < 0)
+                        return -e;
+                fd = nfd;
+        }
+        *base = start;
+        return fd < 0 ? -errno : fd;
+}
+
+/* --outputs-dir: the run stage's files into dir, each name checked again (relative, no "." or
+ * ".." component, UTF-8) and created below dir only: O_NOFOLLOW, O_EXCL (never over a file
+ * that is there). What was left out is said on stderr. -1 when a file could not be written. */
+static int write_outputs(const char *dir, const stage_result_t *s)
+{
+        if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+                return cli_fail("--outputs-dir %s: %s", dir, strerror(errno)), -1;
+        int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return cli_fail("--outputs-dir %s: %s", dir, strerror(errno)), -1;
+        int written = 0, failed = 0;
+        for (size_t i = 0; i < s->nfiles; i++) {
+                const job_output_file_t *f = &s->files[i];
+                if (f->skipped || !f->data) {
+                        fprintf(stderr, "runcell: outputs: %s left out: %s\n",
+                                job_output_name_ok(f->name) ? f->name : "(a name not shown)",
+                                f->skipped ? f->skipped : "?");
+                        continue;
+                }
+                const char *base = NULL;
+                int pfd = -EINVAL;
+                if (sb_output_path_ok(f->name) && job_output_name_ok(f->name))
+                        pfd = output_parent(dfd, f->name, &base);
+                int fd = pfd >= 0 ? openat(pfd, base,
+                                           O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+                                           (mode_t)(f->mode >= 0 ? f->mode & 0777 : 0644))
+                                  : -1;
+                int e = pfd < 0 ? -pfd : errno;
+                if (pfd >= 0)
+                        close(pfd);
+                if (fd < 0 || write_all(fd, f->data, (size_t)f->size) < 0) {
+                        if (fd >= 0)
+                                e = errno;
+                        cli_fail("--outputs-dir: %s/%s: %s", dir, f->name, strerror(e));
+                        failed++;
+                } else {
+                        written++;
+                }
+                if (fd >= 0)
+                        close(fd);
+        }
+        close(dfd);
+        fprintf(stderr, "runcell: outputs: %d file%s written to %s%s\n", written,
+                written == 1 ? "" : "s", dir, s->files_truncated ? " (some were left out)" : "");
+        return failed ? -1 : 0;
 }
 
 /* ".py" in "dir/x.py"; NULL when the base name has none (".bashrc" has none either). */
@@ -536,8 +651,9 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
         if (catalog_lang(&r->cat, r->tc, &r->lang, &err) < 0)
                 return cli_fail("%s", err.msg);
         tt = trace_step("toolchains, inputs, rootfs, seccomp", tt);
-        /* No pool: a one-shot run prepares its sandboxes when it needs them. */
-        if (catalog_open_limits(&r->cat, 0, &err) < 0)
+        /* No pool: a one-shot run prepares its sandboxes when it needs them. A judge runs many
+         * tests: their sandboxes are prepared by the helper while others run. */
+        if (catalog_open_limits(&r->cat, r->pool, &err) < 0)
                 return cli_fail("%s", err.msg);
         trace_step("cgroup manager open", tt);
         return 0;
@@ -597,6 +713,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         js.interactive = streamed;
         js.args = o.args;
         js.capture = o.json;
+        js.outputs = o.noutputs ? o.outputs : NULL;
         js.cb.output = o.json ? NULL : on_output;
         /* -t: the program's terminal is of the kind runcell's is (TERM as runcell has it) */
         char term_var[80];
@@ -673,6 +790,8 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                         print_summary(STAGE_RUN, &res->run);
         }
         rc = internal ? 3 : 0;
+        if (o.outputs_dir && res->run.present && write_outputs(o.outputs_dir, &res->run) < 0)
+                rc = 3;
         struct signalfd_siginfo si;
         if (cancel_fd >= 0 && read(cancel_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 rc = 128 + (int)si.ssi_signo; /* as if the signal had ended runcell */

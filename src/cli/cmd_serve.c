@@ -255,6 +255,49 @@ static int get_callbacks(const cJSON *it, serve_args_t *a, rc_err_t *err)
         return 0;
 }
 
+/* "public": {"routes": [...], "runs_per_minute": N, "max_running": N, "limits_max": {...}} */
+static int get_public(const cJSON *it, serve_args_t *a, rc_err_t *err)
+{
+        if (!cJSON_IsObject(it))
+                return rc_err_set(err, EINVAL, "an object");
+        server_opts_t *o = &a->o;
+        o->public_on = true;
+        /* safe by default: a playground's runs are few and small unless said otherwise */
+        o->public_rpm = 20;
+        o->public_max_running = 2;
+        const cJSON *k;
+        long long n;
+        cJSON_ArrayForEach(k, it)
+        {
+                const char *name = k->string;
+                if (strcmp(name, "routes") == 0) {
+                        strv_free(&o->public_routes);
+                        if (get_strings(k, &o->public_routes) < 0)
+                                return rc_err_set(err, EINVAL, "routes: a list of paths");
+                        for (size_t i = 0; i < o->public_routes.n; i++)
+                                if (o->public_routes.v[i][0] != '/')
+                                        return rc_err_set(err, EINVAL,
+                                                          "routes: \"%s\" does not start with /",
+                                                          o->public_routes.v[i]);
+                } else if (strcmp(name, "runs_per_minute") == 0) {
+                        if (get_int(k, 0, 1000000, &n) < 0)
+                                return rc_err_set(err, EINVAL, "runs_per_minute: 0 to 1000000");
+                        o->public_rpm = (int)n;
+                } else if (strcmp(name, "max_running") == 0) {
+                        if (get_int(k, 0, 4096, &n) < 0)
+                                return rc_err_set(err, EINVAL, "max_running: 0 to 4096");
+                        o->public_max_running = (int)n;
+                } else if (strcmp(name, "limits_max") == 0) {
+                        if (limits_from_json(k, &o->public_limits_max, "public.limits_max", err) <
+                            0)
+                                return -1;
+                } else {
+                        return rc_err_set(err, EINVAL, "unknown option \"%s\"", name);
+                }
+        }
+        return 0;
+}
+
 static int load_config(serve_args_t *a, const char *path)
 {
         _cleanup_free_ char *text = NULL;
@@ -312,6 +355,8 @@ static int load_config(serve_args_t *a, const char *path)
                         bad = get_store(it, a, &err) < 0;
                 else if (strcmp(k, "callbacks") == 0)
                         bad = get_callbacks(it, a, &err) < 0;
+                else if (strcmp(k, "public") == 0)
+                        bad = get_public(it, a, &err) < 0;
                 else if (strcmp(k, "node_id") == 0) {
                         free(a->node_id);
                         bad = !cJSON_IsString(it) || !it->valuestring[0] ||

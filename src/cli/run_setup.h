@@ -10,6 +10,7 @@
 #include "engine/catalog.h"
 #include "engine/compare.h"
 #include "job/job.h"
+#include "sandbox/sandbox.h"
 
 #define CLI_FILE_MAX  (16u << 20)
 #define CLI_FILES_MAX 256
@@ -25,6 +26,10 @@ typedef struct run_opts {
         char **files;
         int nfiles;
         char **args;
+        /* runcell run --outputs GLOB... --outputs-dir DIR */
+        char *outputs[SB_OUTPUTS_MAX + 1];
+        int noutputs;
+        const char *outputs_dir;
         /* runcell judge */
         bool judge;
         const char *tests_dir;
@@ -42,6 +47,7 @@ typedef struct cli_run {
         lang_t *lang;
         job_input_file_t *files; /* o.nfiles of them */
         char **bufs;
+        unsigned pool; /* sandboxes kept prepared (judge: its tests at once); 0: none */
 } cli_run_t;
 
 /* The command line of run (judge false) or judge; 1 after saying what is wrong. */

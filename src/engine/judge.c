@@ -437,6 +437,12 @@ int judge_start(const judge_spec_t *spec, ev_loop_t *loop, judge_t **out, rc_err
         if (spec->job.tc->compile.n) {
                 jd->compiling = true;
                 start_job(jd, &jd->slots[0], IDX_COMPILE);
+                /* The tests' sandboxes are made by the helper while the compiler runs (without
+                 * one, filling would make them here, in the way). */
+                if (jd->spec.job.pool && jd->spec.job.preparer) {
+                        rc_err_t e = {0};
+                        job_pool_fill(&jd->spec.job, &e);
+                }
         } else if (jd->checker.tc && jd->checker.tc->compile.n) {
                 jd->compiling = true;
                 start_job(jd, &jd->slots[0], IDX_CHECKER_COMPILE);

@@ -1,5 +1,8 @@
 #include "engine/request.h"
 
+#include "sandbox/sandbox.h"
+#include "util/glob.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -407,6 +410,33 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                         return fail(code, "bad_request", msg, msg_size, why);
                 }
         }
+        const cJSON *jout = cJSON_GetObjectItemCaseSensitive(req, "outputs");
+        if (jout) {
+                const cJSON *p;
+                int n = cJSON_GetArraySize(jout);
+                if (!cJSON_IsArray(jout) || n < 1 || n > SB_OUTPUTS_MAX) {
+                        run_request_free(out);
+                        snprintf(msg, msg_size,
+                                 "\"outputs\" must be an array of 1 to %d patterns (\"*.png\")",
+                                 SB_OUTPUTS_MAX);
+                        *code = "bad_request";
+                        return -1;
+                }
+                cJSON_ArrayForEach(p, jout)
+                {
+                        const char *why = "each pattern is a string";
+                        if (!cJSON_IsString(p) || !glob_pattern_valid(p->valuestring, &why)) {
+                                run_request_free(out);
+                                *code = "bad_request";
+                                snprintf(msg, msg_size, "\"outputs\": %s", why);
+                                return -1;
+                        }
+                        if (strv_push(&out->outputs, p->valuestring) < 0) {
+                                run_request_free(out);
+                                return fail(code, "bad_request", msg, msg_size, "out of memory");
+                        }
+                }
+        }
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(req, "tests");
         const cJSON *jcmp = cJSON_GetObjectItemCaseSensitive(req, "compare");
         const cJSON *jstop = cJSON_GetObjectItemCaseSensitive(req, "stop_on_first_failure");
@@ -421,6 +451,9 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                         why = "\"tests\" and \"interactive\" do not go together";
                 else if (out->tty_rows)
                         why = "\"tests\" and \"tty\" do not go together";
+                else if (jout)
+                        why = "\"tests\" and \"outputs\" do not go together (a judged run "
+                              "hands no files back)";
                 else if (jin)
                         why = "with \"tests\", the input goes in each test's \"stdin\"";
                 else if (jstop && !cJSON_IsBool(jstop))
@@ -459,6 +492,7 @@ void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js)
         js->interactive = r->interactive;
         js->tty_rows = r->tty_rows;
         js->tty_cols = r->tty_cols;
+        js->outputs = r->outputs.n ? strv_array((strv_t *)&r->outputs) : NULL;
 }
 
 static int tty_dim(const cJSON *o, const char *name, uint16_t *out, char *why, size_t why_size)
@@ -500,6 +534,7 @@ void run_request_free(run_request_t *r)
         strv_free(&r->args);
         strv_free(&r->env);
         strv_free(&r->command);
+        strv_free(&r->outputs);
         strv_free(&r->compile_options);
         for (size_t i = 0; i < REQUEST_FILES_MAX; i++) {
                 free(r->file_data[i]);

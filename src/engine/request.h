@@ -25,6 +25,7 @@ typedef struct run_request {
         bool interactive;
         /* "tty": {"rows", "cols"}: the run stage on a terminal of that size; 0: pipes */
         uint16_t tty_rows, tty_cols;
+        strv_t outputs; /* "outputs": patterns of the files to hand back (util/glob.h) */
         /* "tests": judge the program (engine/judge.h); strings point into the document */
         judge_test_t *tests;
         size_t ntests;

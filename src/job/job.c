@@ -9,10 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "job/outputs.h"
 #include "sandbox/mountplan.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sync.h"
 #include "util/cleanup.h"
+#include "util/glob.h"
 #include "util/trace.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -140,6 +142,7 @@ struct job {
         job_spec_t spec; /* files, stdin, args point into the copies below */
         job_input_file_t *files;
         strv_t args;
+        strv_t outputs; /* copies of spec.outputs */
         strv_t run_env; /* the toolchain's environment with the request's on top */
         ev_loop_t *loop;
 
@@ -586,6 +589,9 @@ static void stage_end(job_t *j)
         } else {
                 res->wall_ms = (sb_now_ns() - j->t0) / 1000000;
         }
+        if (j->stage == STAGE_RUN && j->spec.outputs && j->spec.outputs[0] &&
+            job_outputs_read(&sr, &j->lim, res) < 0 && res->status != STATUS_INTERNAL_ERROR)
+                set_internal(res, "reading the output files: out of memory");
         tt = trace_step("finish + stats", tt);
         if (j->pr.sb) {
                 /* The program is done and init has said all it had to, or init is gone: what is
@@ -699,6 +705,7 @@ static void stage_launch(job_t *j)
             .files = files,
             .nfiles = nfiles,
             .collect = kind == STAGE_COMPILE,
+            .outputs = kind == STAGE_RUN ? j->spec.outputs : NULL,
             .limits = j->lim,
         };
         j->tty_stage = kind == STAGE_RUN && j->spec.tty_rows && j->spec.tty_cols;
@@ -961,6 +968,14 @@ int job_check(const job_spec_t *spec, rc_err_t *err)
         }
         if (spec->command && (!spec->command[0] || !spec->command[0][0]))
                 return rc_err_set(err, EINVAL, "the command's first word is empty");
+        for (size_t i = 0; spec->outputs && spec->outputs[i]; i++) {
+                const char *why = NULL;
+                if (i == SB_OUTPUTS_MAX)
+                        return rc_err_set(err, EINVAL, "outputs: at most %d patterns",
+                                          SB_OUTPUTS_MAX);
+                if (!glob_pattern_valid(spec->outputs[i], &why))
+                        return rc_err_set(err, EINVAL, "outputs[%zu]: %s", i, why);
+        }
         if (spec->compile_options && spec->compile_options[0] &&
             !toolchain_takes_options(&spec->tc->compile))
                 return rc_err_set(err, EINVAL, "language '%s' takes no compile options",
@@ -1044,6 +1059,13 @@ int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *er
                 goto fail;
         }
         j->spec.args = strv_array(&j->args);
+        if (spec->outputs) {
+                if (strv_copy(&j->outputs, spec->outputs) < 0) {
+                        r = rc_err_set(err, ENOMEM, "out of memory");
+                        goto fail;
+                }
+                j->spec.outputs = strv_array(&j->outputs);
+        }
         if ((r = build_env(tc, spec->env, &j->run_env, err)) < 0)
                 goto fail;
         if ((r = tty_term(spec, &j->run_env, err)) < 0)
@@ -1187,6 +1209,7 @@ void job_free(job_t *j)
         }
         free(j->extra);
         strv_free(&j->args);
+        strv_free(&j->outputs);
         strv_free(&j->run_env);
         strv_free(&j->compile_argv);
         strv_free(&j->run_argv);
@@ -1241,6 +1264,8 @@ void job_result_free(job_result_t *res)
         buf_free(&res->compile.err);
         buf_free(&res->run.out);
         buf_free(&res->run.err);
+        job_outputs_free(&res->compile);
+        job_outputs_free(&res->run);
 }
 
 const char *stage_status_name(stage_status_t s)

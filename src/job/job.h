@@ -37,6 +37,17 @@ typedef enum stage_status {
         STATUS_INTERNAL_ERROR,
 } stage_status_t;
 
+/* A file a run asked back ("outputs"), read from its sandbox's /work after the program ended
+ * (job/outputs.h). */
+typedef struct job_output_file {
+        char *name;          /* relative to /work, as the program named it (any bytes but NUL) */
+        int64_t size;        /* bytes; -1 when not a regular file */
+        int mode;            /* permission bits; -1 when not a regular file */
+        char *data;          /* the content (size bytes); NULL when skipped */
+        const char *skipped; /* why there is no content: "too_large", "total_limit",
+                                "not_regular", "bad_name", "unreadable"; NULL: none */
+} job_output_file_t;
+
 typedef struct stage_result {
         bool present;
         stage_status_t status;
@@ -50,6 +61,11 @@ typedef struct stage_result {
         int64_t memory_kb; /* peak, from the cgroup; -1 when unknown */
         int64_t setup_us;  /* from the stage's start to its program's exec */
         char error[512];   /* internal_error: which step failed */
+        /* the run stage of a job with outputs: what came back, in the order of their names */
+        bool outputs;
+        job_output_file_t *files;
+        size_t nfiles;
+        bool files_truncated; /* some were left out (skipped, or over outputs_count) */
 } stage_result_t;
 
 typedef struct job_input_file {
@@ -112,6 +128,10 @@ typedef struct job_spec {
                                       * these files (borrowed: must outlive the job) */
         const job_input_file_t *extra; /* with build: more files for the run stage (copied) */
         size_t nextra;
+        /* patterns of the files to hand back after the run stage (util/glob.h), at most
+         * SB_OUTPUTS_MAX, NULL-terminated (copied); NULL: none. Bounded by run_limits'
+         * outputs_count, outputs_file_bytes and outputs_total_bytes. */
+        char *const *outputs;
         job_callbacks_t cb;
 } job_spec_t;
 

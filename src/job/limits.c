@@ -21,6 +21,9 @@ static const struct {
     {"disk_mb", offsetof(rc_limits_t, disk_mb), 1LL << 20},
     {"open_files", offsetof(rc_limits_t, open_files), 1LL << 20},
     {"stack_mb", offsetof(rc_limits_t, stack_mb), 1LL << 16},
+    {"outputs_count", offsetof(rc_limits_t, outputs_count), LIMITS_OUTPUTS_COUNT_MAX},
+    {"outputs_file_bytes", offsetof(rc_limits_t, outputs_file_bytes), LIMITS_OUTPUTS_BYTES_MAX},
+    {"outputs_total_bytes", offsetof(rc_limits_t, outputs_total_bytes), LIMITS_OUTPUTS_BYTES_MAX},
 };
 
 static int64_t *field(rc_limits_t *lim, size_t i)
@@ -80,6 +83,9 @@ void limits_fill_defaults(rc_limits_t *lim)
             .disk_mb = 128,
             .open_files = 1024,
             .stack_mb = 64,
+            .outputs_count = 100,
+            .outputs_file_bytes = 4 << 20,
+            .outputs_total_bytes = 8 << 20,
         };
         for (size_t i = 0; i < ARRAY_SIZE(limit_fields); i++)
                 if (*field(lim, i) <= 0)

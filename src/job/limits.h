@@ -8,6 +8,11 @@
 
 #include "util/err.h"
 
+/* The most a request or limits_max may set for the files a run asks back: base64 makes them a
+ * third bigger in the answer, which is held in memory whole. */
+#define LIMITS_OUTPUTS_COUNT_MAX 1000
+#define LIMITS_OUTPUTS_BYTES_MAX (64LL << 20)
+
 typedef struct rc_limits {
         int64_t wall_ms;
         int64_t cpu_ms;
@@ -18,6 +23,10 @@ typedef struct rc_limits {
         int64_t disk_mb;    /* each of /work, /tmp and /dev/shm (all charged to memory too) */
         int64_t open_files; /* RLIMIT_NOFILE */
         int64_t stack_mb;   /* RLIMIT_STACK */
+        /* the files a run asks back ("outputs"): how many, bytes of one, bytes of all */
+        int64_t outputs_count;
+        int64_t outputs_file_bytes;
+        int64_t outputs_total_bytes;
 } rc_limits_t;
 
 /* Parse {"wall_ms":..,...} into lim; unknown keys and non-positive integers are errors. */

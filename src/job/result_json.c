@@ -1,6 +1,39 @@
 #include "job/result_json.h"
 
+#include <string.h>
+
+#include "util/base64.h"
 #include "util/json.h"
+
+cJSON *output_files_json(const stage_result_t *s)
+{
+        cJSON *a = cJSON_CreateArray();
+        for (size_t i = 0; a && i < s->nfiles; i++) {
+                const job_output_file_t *f = &s->files[i];
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddItemToArray(a, o);
+                cJSON_AddItemToObject(o, "name", json_bytes_item(f->name, strlen(f->name)));
+                if (f->size >= 0)
+                        cJSON_AddNumberToObject(o, "size", (double)f->size);
+                else
+                        cJSON_AddNullToObject(o, "size");
+                if (f->mode >= 0)
+                        cJSON_AddNumberToObject(o, "mode", f->mode);
+                if (f->skipped) {
+                        cJSON_AddStringToObject(o, "skipped", f->skipped);
+                        continue;
+                }
+                buf_t b = {0};
+                if (base64_append(&b, f->data, (size_t)f->size) < 0 || buf_append(&b, "", 1) < 0) {
+                        buf_free(&b);
+                        cJSON_AddStringToObject(o, "skipped", "unreadable");
+                        continue;
+                }
+                cJSON_AddStringToObject(o, "content", b.data);
+                buf_free(&b);
+        }
+        return a;
+}
 
 cJSON *stage_result_json(const stage_result_t *s)
 {
@@ -33,6 +66,10 @@ cJSON *stage_result_json(const stage_result_t *s)
                 cJSON_AddStringToObject(o, "limit", s->limit_kind);
         if (s->status == STATUS_INTERNAL_ERROR)
                 cJSON_AddStringToObject(o, "error", s->error);
+        if (s->outputs) {
+                cJSON_AddItemToObject(o, "files", output_files_json(s));
+                cJSON_AddBoolToObject(o, "files_truncated", s->files_truncated);
+        }
         return o;
 }
 

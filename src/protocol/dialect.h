@@ -116,8 +116,11 @@ const dialect_t *dialect_find(const char *name);
 
 typedef struct dl_error {
         const char *code; /* bad_request, unknown_language, unknown_version, unavailable,
-                             too_large, busy, shutting_down, internal */
+                             too_large, busy, rate_limited, shutting_down, internal */
         char message[600];
+        /* busy or rate_limited for a client's own limits (public mode): when to try again,
+         * in seconds; 0: not said. An HTTP refusal carries it as Retry-After already. */
+        int retry_after_s;
 } dl_error_t;
 
 /* Start a run from a run document (taken over, also on failure) for a connection or an HTTP

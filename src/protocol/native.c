@@ -243,8 +243,14 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                         dl_error_t e;
                         cJSON *doc = msg;
                         msg = NULL; /* the run takes the document */
-                        if (!dl_run_start(c, NULL, doc, idcopy, &e))
-                                send_error(c, idcopy, e.code, e.message);
+                        if (!dl_run_start(c, NULL, doc, idcopy, &e)) {
+                                cJSON *ev = event("error", idcopy);
+                                cJSON_AddStringToObject(ev, "code", e.code);
+                                cJSON_AddStringToObject(ev, "message", e.message);
+                                if (e.retry_after_s > 0) /* public mode: the client's limits */
+                                        cJSON_AddNumberToObject(ev, "retry_after", e.retry_after_s);
+                                dl_send_json(c, ev);
+                        }
                 }
         } else if (strcmp(type, "stdin") == 0 || strcmp(type, "kill") == 0 ||
                    strcmp(type, "resize") == 0) {

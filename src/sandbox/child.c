@@ -521,7 +521,7 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
                 _exit(127);
         if (master >= 0)
                 close(master);
-        sb_init_main(ctx, pid, req->collect);
+        sb_init_main(ctx, pid, req);
 }
 
 /* The child's copy of the request: static, as the child must not allocate. */

@@ -1,7 +1,19 @@
 /* Files in and out of a sandbox's /work. Placing runs in the child before pivot_root, after
  * /work is the sandbox's own tmpfs; collecting runs in init after the program and everything
  * it started are dead. Both only ever open paths relative to a directory fd of that tmpfs,
- * never following symlinks, so nothing a program plants can point them at the host. */
+ * never following symlinks, so nothing a program plants can point them at the host.
+ *
+ * The files a run asks back ("outputs") come the same way as a compile stage's /work: init
+ * opens each and passes the open fd over its socket (SCM_RIGHTS), and runcell reads from that
+ * fd. Reaching the tmpfs from outside through /proc/PID/root of init was the other way; it was
+ * not taken: it resolves paths from the host's side of the mount namespace, where a symlink or
+ * a rename in /work is one more thing to defend against (openat2 RESOLVE_IN_ROOT needs 5.6),
+ * it has to race init's exit (the tmpfs goes with the namespace), and the path string must be
+ * walked by runcell with privileges the sandbox does not have. Init is already in the right
+ * namespace, has no more rights there than the program had, opens each file relative to a
+ * directory fd with O_NOFOLLOW and checks it with fstat; runcell then only gets fds of regular
+ * files on the sandbox's own tmpfs, which stay readable after the sandbox is gone and cost no
+ * copy until they are read. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +27,7 @@
 
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sync.h"
+#include "util/glob.h"
 
 #define SB_PATH_MAX       200
 #define SB_PATH_DEPTH_MAX 8
@@ -222,6 +235,181 @@ int sb_collect_files(int sync_fd, int dirfd)
         if (dirfd < 0)
                 close(fd);
         return r;
+}
+
+bool sb_output_path_ok(const char *path)
+{
+        size_t len = strnlen(path, SB_PATH_MAX + 1);
+        if (len == 0 || len > SB_PATH_MAX || path[0] == '/')
+                return false;
+        const char *comp = path;
+        for (const char *p = path;; p++) {
+                if (*p == '/' || *p == '\0') {
+                        size_t cl = (size_t)(p - comp);
+                        if (cl == 0 || (cl == 1 && comp[0] == '.') ||
+                            (cl == 2 && comp[0] == '.' && comp[1] == '.'))
+                                return false;
+                        if (*p == '\0')
+                                return true;
+                        comp = p + 1;
+                }
+        }
+}
+
+/* The files a run asks back. Only what a pattern could match is looked at: a directory is
+ * entered when its path matches the first components of a longer pattern, so the walk is as
+ * deep as the deepest pattern (GLOB_DEPTH_MAX) and no deeper. The walk only gathers names (the
+ * first max of them in byte order, so which ones come back when more match does not depend on
+ * the order of the directory); then each is opened again from /work's fd, one component at a
+ * time with O_NOFOLLOW (a directory with O_DIRECTORY), looked at with fstatat
+ * (AT_SYMLINK_NOFOLLOW), and a regular file opened with O_NOFOLLOW | O_NONBLOCK and checked
+ * again with fstat on that fd, which is what is sent: the parent reads the file through it and
+ * never by a path. Anything else that matches (a symlink, a FIFO, a socket) is reported
+ * without an fd. The program and everything it started are dead by then; this would hold
+ * without that too. Static storage: init does not allocate. */
+static char out_names[LIMITS_OUTPUTS_COUNT_MAX][SB_PATH_MAX + 1];
+static int out_order[LIMITS_OUTPUTS_COUNT_MAX]; /* indices into out_names, sorted */
+
+struct outputs_state {
+        const char *const *patterns;
+        size_t n;
+        int max, kept;
+        bool over;
+        char path[SB_PATH_MAX + 2];
+};
+
+/* Keep path if it is among the first max names seen so far. */
+static void outputs_keep(struct outputs_state *st)
+{
+        int lo = 0, hi = st->kept;
+        while (lo < hi) {
+                int mid = (lo + hi) / 2;
+                if (strcmp(out_names[out_order[mid]], st->path) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        int slot;
+        if (st->kept < st->max) {
+                slot = st->kept++;
+        } else {
+                st->over = true;
+                if (lo == st->kept)
+                        return;                 /* after all the kept ones */
+                slot = out_order[st->kept - 1]; /* the last one gives its place */
+        }
+        memmove(&out_order[lo + 1], &out_order[lo],
+                (size_t)(st->kept - 1 - lo) * sizeof(out_order[0]));
+        out_order[lo] = slot;
+        strcpy(out_names[slot], st->path);
+}
+
+static int outputs_dir(struct outputs_state *st, int dfd, size_t plen, int depth)
+{
+        char dbuf[4096];
+        for (;;) {
+                long nread = syscall(SYS_getdents64, dfd, dbuf, sizeof(dbuf));
+                if (nread < 0)
+                        return -errno;
+                if (nread == 0)
+                        return 0;
+                for (long off = 0; off < nread;) {
+                        struct dirent64 *d = (struct dirent64 *)(dbuf + off);
+                        off += d->d_reclen;
+                        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
+                                continue;
+                        size_t nl = strlen(d->d_name);
+                        if (plen + nl + 1 > SB_PATH_MAX)
+                                continue; /* a name too long to hand back */
+                        size_t np = plen;
+                        if (plen)
+                                st->path[np++] = '/';
+                        memcpy(st->path + np, d->d_name, nl + 1);
+                        bool match = false, below = false;
+                        for (size_t i = 0; i < st->n; i++) {
+                                match = match || glob_match(st->patterns[i], st->path);
+                                below = below || (depth < GLOB_DEPTH_MAX &&
+                                                  glob_match_dir(st->patterns[i], st->path));
+                        }
+                        struct stat sb;
+                        int r = 0;
+                        if ((!match && !below) ||
+                            fstatat(dfd, d->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+                                /* not asked for, or gone */
+                        } else if (S_ISDIR(sb.st_mode)) {
+                                int fd =
+                                    below ? openat(dfd, d->d_name,
+                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                                          : -1;
+                                if (fd >= 0) {
+                                        r = outputs_dir(st, fd, np + nl, depth + 1);
+                                        close(fd);
+                                }
+                        } else if (match) {
+                                outputs_keep(st);
+                        }
+                        st->path[plen] = '\0';
+                        if (r < 0)
+                                return r;
+                }
+        }
+}
+
+/* Open path's directory from workfd, component by component, never through a symlink. */
+static int outputs_send(int sync_fd, int workfd, char *path)
+{
+        int dfd = fcntl(workfd, F_DUPFD_CLOEXEC, 3);
+        if (dfd < 0)
+                return -errno;
+        char *comp = path, *slash;
+        while ((slash = strchr(comp, '/'))) {
+                *slash = '\0';
+                int nfd = openat(dfd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                *slash = '/';
+                close(dfd);
+                if (nfd < 0)
+                        return 0; /* gone, or no longer a directory: not sent */
+                dfd = nfd;
+                comp = slash + 1;
+        }
+        struct stat sb;
+        int fd = -1, mode = -1;
+        if (fstatat(dfd, comp, &sb, AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(sb.st_mode)) {
+                close(dfd);
+                return 0;
+        }
+        if (S_ISREG(sb.st_mode)) {
+                fd = openat(dfd, comp, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+                if (fd >= 0 && fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode))
+                        mode = (int)(sb.st_mode & 0777);
+                else if (fd >= 0) {
+                        close(fd);
+                        fd = -1;
+                }
+        }
+        close(dfd);
+        sb_msg_t m;
+        sb_msg_fill(&m, SB_MSG_OUTPUT, mode, "%s", path);
+        int r = sb_msg_send(sync_fd, &m, fd);
+        if (fd >= 0)
+                close(fd);
+        return r;
+}
+
+int sb_collect_outputs(int sync_fd, int dirfd, const char *const *patterns, size_t n, long max)
+{
+        int fd =
+            dirfd >= 0 ? dirfd : open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        struct outputs_state st = {.patterns = patterns, .n = n};
+        st.max = max <= 0 || max > LIMITS_OUTPUTS_COUNT_MAX ? LIMITS_OUTPUTS_COUNT_MAX : (int)max;
+        int r = outputs_dir(&st, fd, 0, 1);
+        for (int i = 0; r == 0 && i < st.kept; i++)
+                r = outputs_send(sync_fd, fd, out_names[out_order[i]]);
+        if (dirfd < 0)
+                close(fd);
+        return r < 0 ? r : st.over ? -EMFILE : 0;
 }
 
 static void close_range_or_loop(unsigned lo, unsigned hi)

@@ -1,6 +1,7 @@
 /* pid 1 of a sandbox. It stays outside the program's seccomp and capability drop only as long
  * as it must: it reaps orphans, forwards signals from runcell to the program, reports the
- * program's end with its timestamps and, for a compile stage, hands /work's files back. When
+ * program's end with its timestamps and, for a compile stage, hands /work's files back (or, for
+ * a run stage that asked, the files its patterns match). When
  * it exits the kernel kills whatever is left in the pid namespace, so nothing outlives a run. */
 #include <errno.h>
 #include <poll.h>
@@ -21,7 +22,7 @@ static void kill_and_reap_all(void)
                 ;
 }
 
-void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, bool collect)
+void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, const sb_child_req_t *req)
 {
         sigset_t mask;
         sigemptyset(&mask);
@@ -84,8 +85,11 @@ void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, bool collect)
         m.t_ns = end;
         if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
                 _exit(127);
-        if (collect) {
-                int r = sb_collect_files(ctx->sync_fd, -1);
+        if (req->collect || req->noutputs) {
+                int r = req->noutputs
+                            ? sb_collect_outputs(ctx->sync_fd, -1, req->outputs, req->noutputs,
+                                                 (long)req->limits.outputs_count)
+                            : sb_collect_files(ctx->sync_fd, -1);
                 sb_msg_fill(&m, SB_MSG_FILES_DONE, r < 0 ? -r : 0, NULL);
                 sb_msg_send(ctx->sync_fd, &m, -1);
         }

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "sandbox/sandbox-internal.h"
+#include "util/glob.h"
 
 #define SB_REQ_MAGIC 0x52434c31u /* "RCL1" */
 
@@ -15,7 +16,8 @@ typedef struct req_header {
         uint32_t envc;
         uint32_t nfiles;
         uint32_t collect;
-        uint32_t tty; /* rows << 16 | cols; 0: no terminal */
+        uint32_t tty;      /* rows << 16 | cols; 0: no terminal */
+        uint32_t noutputs; /* patterns, after the environment */
         rc_limits_t limits;
 } req_header_t;
 
@@ -98,9 +100,11 @@ int sb_req_encode(const sb_run_t *run, buf_t *out)
                 return -ENOMEM;
         int r;
         if ((r = put_strings(out, run->argv, &h.argc)) < 0 ||
-            (r = put_strings(out, run->envp, &h.envc)) < 0)
+            (r = put_strings(out, run->envp, &h.envc)) < 0 ||
+            (r = put_strings(out, run->outputs, &h.noutputs)) < 0)
                 return r;
-        if (h.argc == 0 || h.argc > SB_REQ_ARGS_MAX || h.envc > SB_REQ_ENV_MAX)
+        if (h.argc == 0 || h.argc > SB_REQ_ARGS_MAX || h.envc > SB_REQ_ENV_MAX ||
+            h.noutputs > SB_OUTPUTS_MAX)
                 return -E2BIG;
         for (size_t i = 0; i < run->nfiles; i++) {
                 const sb_file_t *f = &run->files[i];
@@ -141,7 +145,8 @@ int sb_req_decode(char *data, size_t len, sb_child_req_t *req)
                 return -EBADMSG;
         memcpy(&h, data, sizeof(h));
         if (h.magic != SB_REQ_MAGIC || h.argc == 0 || h.argc > SB_REQ_ARGS_MAX ||
-            h.envc > SB_REQ_ENV_MAX || h.nfiles > SB_REQ_FILES_MAX - req->nfiles)
+            h.envc > SB_REQ_ENV_MAX || h.noutputs > SB_OUTPUTS_MAX ||
+            h.nfiles > SB_REQ_FILES_MAX - req->nfiles)
                 return -EBADMSG;
         size_t pos = sizeof(h);
         for (uint32_t i = 0; i < h.argc; i++)
@@ -156,6 +161,14 @@ int sb_req_decode(char *data, size_t len, sb_child_req_t *req)
                         req->path_env = req->envp[i] + 5;
         }
         req->envp[h.envc] = NULL;
+        for (uint32_t i = 0; i < h.noutputs; i++) {
+                const char *why;
+                if (!(req->outputs[i] = take_string(data, len, &pos)) ||
+                    !glob_pattern_valid(req->outputs[i], &why))
+                        return -EBADMSG;
+        }
+        req->outputs[h.noutputs] = NULL;
+        req->noutputs = h.noutputs;
         for (uint32_t i = 0; i < h.nfiles; i++) {
                 req_file_t rf;
                 if (len - pos < sizeof(rf))

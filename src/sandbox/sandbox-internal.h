@@ -32,6 +32,8 @@ typedef struct sb_child_req {
         char *envp[SB_REQ_ENV_MAX + 1];
         const char *path_env; /* PATH from envp, for finding argv[0] */
         bool collect;
+        const char *outputs[SB_OUTPUTS_MAX + 1]; /* patterns; noutputs > 0: hand these back */
+        size_t noutputs;
         rc_limits_t limits;
         uint16_t tty_rows, tty_cols; /* 0: stdio are the pipes */
         sb_file_t files[SB_REQ_FILES_MAX];
@@ -48,13 +50,18 @@ int sb_req_decode(char *data, size_t len, sb_child_req_t *req);
 
 /* The child side: set-up steps, then becomes the sandbox's init. Never returns. */
 __attribute__((noreturn)) void sb_child_main(const sb_child_ctx_t *ctx);
-/* pid 1 of the sandbox: reaps, forwards signals, reports the program's end, collects files. */
-__attribute__((noreturn)) void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, bool collect);
+/* pid 1 of the sandbox: reaps, forwards signals, reports the program's end, collects files
+ * (req->collect, or req->outputs). */
+__attribute__((noreturn)) void sb_init_main(const sb_child_ctx_t *ctx, pid_t program,
+                                            const sb_child_req_t *req);
 /* Child side: place files into the directory workfd. Returns 0 or -errno, with the failing
  * path in what. */
 int sb_place_files(int workfd, const sb_file_t *files, size_t n, char *what, size_t what_size);
 /* Init side: send every regular file below dirfd (depth-first, no symlinks followed). */
 int sb_collect_files(int sync_fd, int dirfd);
+/* Init side: send the entries below dirfd (-1: /work) that patterns (n of them, valid) match,
+ * as SB_MSG_OUTPUT, at most max of them: -EMFILE when more matched (the first max were sent). */
+int sb_collect_outputs(int sync_fd, int dirfd, const char *const *patterns, size_t n, long max);
 /* Child side: bring the loopback interface up. */
 int sb_net_lo_up(void);
 /* Close every fd >= from except keep1 and keep2 (either may be -1), with no allocation. */

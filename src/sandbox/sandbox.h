@@ -63,7 +63,11 @@ typedef struct sb_run {
         char *const *envp;      /* the whole environment of the program */
         const sb_file_t *files; /* placed in /work before the program starts */
         size_t nfiles;
-        bool collect;       /* after the program ends, hand /work's files back (sandbox_finish) */
+        bool collect; /* after the program ends, hand /work's files back (sandbox_finish) */
+        /* instead of collect: hand back the entries of /work that these patterns match
+         * (util/glob.h; NULL-terminated, at most SB_OUTPUTS_MAX; each valid), at most
+         * limits.outputs_count of them (sb_result_t.files, files_over) */
+        char *const *outputs;
         rc_limits_t limits; /* rlimits and tmpfs sizes; cgroup limits are set on the leaf */
         /* > 0 both: the program's stdin, stdout and stderr are a pseudo-terminal of the
          * sandbox's own devpts, this size, the program's controlling terminal; its master comes
@@ -86,7 +90,11 @@ typedef struct sb_result {
         int wait_status;
         int64_t start_ns; /* CLOCK_MONOTONIC at the program's fork, and at its reaping */
         int64_t end_ns;
-        sb_file_t *files; /* with collect: /work's regular files as fds (owned) */
+        /* with collect: /work's regular files as fds (owned); with outputs: the entries
+         * matched, a regular file as its fd, anything else (a symlink, a FIFO) with fd -1 and
+         * mode 0; a path there is any bytes but NUL (checked: relative, no "." or ".."
+         * component, at most SB_PATH_MAX bytes) */
+        sb_file_t *files;
         size_t nfiles;
         /* with collect: /work held more than SB_COLLECT_MAX regular files, and files has only
          * the first of them (what the program left is over the bound: its own doing) */
@@ -94,6 +102,10 @@ typedef struct sb_result {
 } sb_result_t;
 
 #define SB_COLLECT_MAX 4096
+#define SB_OUTPUTS_MAX 16 /* patterns of one request */
+/* Whether path is one init may hand back as an output: relative, 1..SB_PATH_MAX bytes, no
+ * empty, "." or ".." component (any other byte but NUL allowed). */
+bool sb_output_path_ok(const char *path);
 
 /* Create the sandbox up to the point where only the request is missing. On set-up failure
  * returns -errno with err naming the step ("mount /proc: Operation not permitted"). */

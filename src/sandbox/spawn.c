@@ -451,7 +451,7 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
         if (sb->requested)
                 return rc_err_set(err, EBUSY, "sandbox already ran a program");
         sb->requested = true;
-        sb->collect = run->collect;
+        sb->collect = run->collect || (run->outputs && run->outputs[0]);
         sb->request_ns = trace_now();
         buf_t blob = {0};
         int r = sb_req_encode(run, &blob);
@@ -631,6 +631,23 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
                 if (!sb_path_valid(m.text) || add_file(sb, &m, fd) < 0) {
                         close(fd);
                         return rc_err_set(err, EPROTO, "bad file from sandbox");
+                }
+                fd = -1;
+                break;
+        case SB_MSG_OUTPUT:
+                /* the path is checked again here: it is the sandbox's to choose */
+                m.text[sizeof(m.text) - 1] = '\0';
+                if (!sb->collect || !sb_output_path_ok(m.text) || (m.a >= 0) != (fd >= 0)) {
+                        if (fd >= 0)
+                                close(fd);
+                        return rc_err_set(err, EPROTO, "bad output file from sandbox");
+                }
+                if (m.a < 0)
+                        m.a = 0;
+                if (add_file(sb, &m, fd) < 0) {
+                        if (fd >= 0)
+                                close(fd);
+                        return rc_err_set(err, ENOMEM, "out of memory");
                 }
                 fd = -1;
                 break;

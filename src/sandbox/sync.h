@@ -17,6 +17,8 @@ enum sb_msg_type {
         SB_MSG_TRACE,      /* child -> parent: step text took a microseconds (RUNCELL_TRACE) */
         SB_MSG_READY,      /* child -> parent: prepared, waiting for the request */
         SB_MSG_START,      /* parent -> child: the request (an fd: the encoded sb_run_t) */
+        SB_MSG_OUTPUT,     /* child -> parent: an output (sb_run_t.outputs) matched; text = its
+                              path; a = mode with an fd (a regular file), or -1 without one */
 };
 
 #define SB_MSG_TEXT_MAX 256

@@ -1,10 +1,20 @@
 /* Who may use the server: allowed origins (a browser's Origin header) and bearer tokens
- * (Authorization: Bearer, X-Auth-Token as Judge0's clients send it, or ?token= on a
- * WebSocket). Per-token run limits are applied at admission
- * (runs.c). */
+ * (Authorization: Bearer, X-Auth-Token as Judge0's clients send it, X-API-KEY as Jobe's
+ * clients (CodeRunner) do, or ?token= on a WebSocket), and public mode: a request with no
+ * token at all is let in on the public routes as anonymous. Per-token and per-client run
+ * limits are applied at admission (runs.c). */
 #include <string.h>
 
 #include "server/server-internal.h"
+#include "util/ratelimit.h"
+
+static bool public_route(const server_opts_t *o, const char *path)
+{
+        for (size_t i = 0; i < o->public_routes.n; i++)
+                if (rl_route_match(o->public_routes.v[i], path))
+                        return true;
+        return false;
+}
 
 bool origin_allowed(const server_opts_t *o, const char *origin)
 {
@@ -16,9 +26,11 @@ bool origin_allowed(const server_opts_t *o, const char *origin)
 
 /* Origin and token checks; 0 when the request may go on, else the HTTP status to refuse with
  * and *code set. */
-int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int *token_idx)
+int check_access(server_t *srv, struct lws *wsi, bool ws, const char *path, const char **code,
+                 int *token_idx, bool *anon)
 {
         *token_idx = -1;
+        *anon = false;
         const server_opts_t *o = srv->opts;
         char buf[512];
         if (o->origins.n && lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_ORIGIN) > 0 &&
@@ -34,10 +46,17 @@ int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int
                         token = buf + 7;
                 else if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-auth-token:", 13) > 0)
                         token = buf; /* Judge0's header, for its clients */
+                else if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-api-key:", 10) > 0)
+                        token = buf; /* Jobe's, as CodeRunner sends its API key */
                 else if (ws)
                         /* browsers cannot set headers on a WebSocket: ?token= (the call returns
                          * the value inside buf, which holds "token=VALUE") */
                         token = lws_get_urlarg_by_name(wsi, "token=", buf, sizeof(buf));
+                if (!token && o->public_on && public_route(o, path)) {
+                        /* no token at all (a wrong one is refused below): anonymous */
+                        *anon = true;
+                        return 0;
+                }
                 bool ok = false;
                 for (size_t i = 0; token && i < o->tokens.n; i++)
                         if (strcmp(token, o->tokens.v[i]) == 0) {
@@ -48,6 +67,8 @@ int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int
                         *code = "unauthorized";
                         return 401;
                 }
+                return 0;
         }
+        *anon = o->public_on; /* no tokens: everyone is anonymous in public mode */
         return 0;
 }

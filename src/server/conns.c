@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "server/server-internal.h"
+#include "util/ratelimit.h"
 
 #define ADDR_BUCKETS 1024
 
@@ -152,6 +153,8 @@ void conns_init(server_t *srv)
         srv->conns_per_client = o->max_conns_per_client > 0 ? o->max_conns_per_client
                                 : srv->conns_max / 8 > 16   ? srv->conns_max / 8
                                                             : 16;
+        if (o->public_on && o->public_rpm > 0)
+                srv->rl = rl_new(o->public_rpm); /* NULL (no memory): no such limit */
         if (srv->conns_per_client > srv->conns_max)
                 srv->conns_per_client = srv->conns_max;
         if (srv->conns_max + kept > srv->nofile)
@@ -171,6 +174,8 @@ void conns_free(server_t *srv)
                 }
         free(srv->pending);
         srv->pending = NULL;
+        rl_free(srv->rl);
+        srv->rl = NULL;
 }
 
 /* A plain answer on a socket that lws never saw, then it is closed. */
@@ -181,6 +186,7 @@ static void refuse_raw(int fd)
         char resp[512];
         int n = snprintf(resp, sizeof(resp),
                          "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
+                         "x-content-type-options: nosniff\r\n"
                          "content-length: %zu\r\nretry-after: 1\r\nconnection: close\r\n\r\n%s",
                          sizeof(body) - 1, body);
         ssize_t w = send(fd, resp, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
@@ -293,6 +299,18 @@ static void client_of(server_t *srv, struct lws *wsi, const conn_acct_t *a, char
                 }
         }
         free(xff);
+}
+
+void conns_client(server_t *srv, struct lws *wsi, char *out, size_t outsz)
+{
+        conn_acct_t *a = lws_get_opaque_user_data(wsi);
+        if (!a) /* an HTTP/2 stream: its connection was counted */
+                a = lws_get_opaque_user_data(lws_get_network_wsi(wsi));
+        if (!a) {
+                snprintf(out, outsz, "?");
+                return;
+        }
+        client_of(srv, wsi, a, out, outsz);
 }
 
 int conns_request(server_t *srv, struct lws *wsi, const char *path, bool ws, const char **code,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "sandbox/sync.h"
 #include "server/server-internal.h"
@@ -52,6 +53,7 @@ int dl_error_status(const char *code)
         return strcmp(code, "unknown_language") == 0  ? 404
                : strcmp(code, "unknown_version") == 0 ? 404
                : strcmp(code, "busy") == 0            ? 429
+               : strcmp(code, "rate_limited") == 0    ? 429
                : strcmp(code, "unavailable") == 0     ? 503
                : strcmp(code, "shutting_down") == 0   ? 503
                : strcmp(code, "too_large") == 0       ? 413
@@ -352,7 +354,10 @@ void dl_http_text(dl_http_t *h, int status, const char *ctype, const char *text,
                 h->resp_len = 0;
         h->status = status;
         h->ctype = ctype;
-        if (status == 429)
+        bool said = false; /* public mode's refusals say when themselves (runs.c) */
+        for (int i = 0; i < h->nheaders; i++)
+                said |= strcasecmp(h->hname[i], "retry-after:") == 0;
+        if (status == 429 && !said)
                 dl_http_header(h, "retry-after:", "1");
         lws_callback_on_writable(h->wsi);
 }

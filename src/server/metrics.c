@@ -67,6 +67,13 @@ void metrics_text(server_t *srv, buf_t *b)
                    "# HELP runcell_ws_connections WebSocket connections open.\n"
                    "# TYPE runcell_ws_connections gauge\nruncell_ws_connections %d\n",
                    srv->queued, srv->running, srv->ws_conns);
+        if (srv->opts->public_on)
+                buf_printf(b,
+                           "# HELP runcell_public_refused_total Anonymous runs refused for their "
+                           "client address's limits.\n"
+                           "# TYPE runcell_public_refused_total counter\n"
+                           "runcell_public_refused_total %llu\n",
+                           (unsigned long long)srv->public_refused);
         for (size_t i = 0; i < dialect_count; i++)
                 if (dialect_table[i]->metrics && !srv->opts->dialects[i].disabled)
                         dialect_table[i]->metrics(b);

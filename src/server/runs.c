@@ -11,6 +11,7 @@
 #include "sandbox/sync.h"
 #include "server/server-internal.h"
 #include "util/json.h"
+#include "util/ratelimit.h"
 
 static void emit(run_t *r, const dl_event_t *ev)
 {
@@ -321,6 +322,8 @@ static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
                 lim[i] = js->run_limits;
                 limits_overlay(&lim[i], &r->rr.test_over[i]);
                 limits_clamp(&lim[i], &srv->opts->limits_max);
+                if (r->anon)
+                        limits_clamp(&lim[i], &srv->opts->public_limits_max);
                 tests[i].limits = &lim[i];
         }
         job_spec_t checker;
@@ -328,6 +331,10 @@ static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
                 catalog_job_spec(srv->cat, r->rr.checker_lang, &checker);
                 limits_clamp(&checker.run_limits, &srv->opts->limits_max);
                 limits_clamp(&checker.compile_limits, &srv->opts->limits_max);
+                if (r->anon) {
+                        limits_clamp(&checker.run_limits, &srv->opts->public_limits_max);
+                        limits_clamp(&checker.compile_limits, &srv->opts->public_limits_max);
+                }
                 checker.files = r->rr.checker_files;
                 checker.nfiles = r->rr.nchecker_files;
         }
@@ -361,6 +368,10 @@ static void run_begin(run_t *r)
         run_request_job_spec(srv->cat, &r->rr, &js);
         limits_clamp(&js.run_limits, &srv->opts->limits_max);
         limits_clamp(&js.compile_limits, &srv->opts->limits_max);
+        if (r->anon) { /* public mode: an anonymous run's own ceiling */
+                limits_clamp(&js.run_limits, &srv->opts->public_limits_max);
+                limits_clamp(&js.compile_limits, &srv->opts->public_limits_max);
+        }
         if (r->rr.ntests) {
                 rc_err_t jerr = {0};
                 if (judge_begin(r, &js, &jerr) < 0) {
@@ -452,9 +463,41 @@ static int admit(server_t *srv, int di, int token, bool stored, dl_error_t *e)
         return 0;
 }
 
-static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token, dl_conn_t *c,
-                           dl_http_t *h, bool kept, cJSON *doc, const char *id, dl_error_t *e)
+/* Public mode: may this anonymous client start one more run now? Its runs going or waiting
+ * (public_max_running), then its runs a minute (the table's bucket, charged only when the
+ * run is taken). Refused: -1, e says busy or rate_limited and when to try again. */
+static int admit_client(server_t *srv, const char *client, dl_error_t *e)
 {
+        const server_opts_t *o = srv->opts;
+        if (o->public_max_running > 0) {
+                int going = 0;
+                for (run_t *r = srv->all; r; r = r->all_next)
+                        going += r->anon && r->state != RUN_DONE && strcmp(r->client, client) == 0;
+                if (going >= o->public_max_running) {
+                        srv->public_refused++;
+                        e->retry_after_s = 1;
+                        return fail(e, "busy",
+                                    "this address's %d runs are all going or waiting: wait for "
+                                    "one to end",
+                                    o->public_max_running);
+                }
+        }
+        int retry = 0;
+        if (srv->rl && rl_take(srv->rl, client, dl_now_ms(), &retry) < 0) {
+                srv->public_refused++;
+                e->retry_after_s = retry;
+                return fail(e, "rate_limited",
+                            "this address has had its %d runs a minute: try again in %d s",
+                            o->public_rpm, retry);
+        }
+        return 0;
+}
+
+static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token, bool anon,
+                           const char *client, dl_conn_t *c, dl_http_t *h, bool kept, cJSON *doc,
+                           const char *id, dl_error_t *e)
+{
+        e->retry_after_s = 0;
         run_t *r = calloc(1, sizeof(*r));
         if (!r || !(r->id = strdup(id)) || !(r->data = calloc(1, d->run_size ? d->run_size : 1))) {
                 if (r)
@@ -469,6 +512,9 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         r->di = di;
         r->doc = doc;
         r->token = token;
+        r->anon = anon;
+        if (anon)
+                snprintf(r->client, sizeof(r->client), "%s", client ? client : "?");
         r->kept = kept;
         if (admit(srv, di, token, kept && !c && !h, e) < 0 ||
             run_request_parse(srv->cat, doc, d->judges, &r->rr, &e->code, e->message,
@@ -498,6 +544,15 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
                         fail(e, "bad_request", "the checker: %s", err.msg);
                         goto refuse;
                 }
+        }
+        /* last, so that a refused request costs an anonymous client nothing */
+        if (anon && admit_client(srv, r->client, e) < 0) {
+                if (h) {
+                        char ra[16];
+                        snprintf(ra, sizeof(ra), "%d", e->retry_after_s);
+                        dl_http_header(h, "retry-after:", ra);
+                }
+                goto refuse;
         }
         r->held = r->rr.lang; /* valid until the run is freed, whatever a reload does */
         catalog_hold(r->held);
@@ -547,8 +602,10 @@ refuse:
 dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e)
 {
         if (c)
-                return run_start(c->srv, c->d, c->di, c->token, c, NULL, false, doc, id, e);
-        return run_start(h->srv, h->route->d, h->route->di, h->token, NULL, h, false, doc, id, e);
+                return run_start(c->srv, c->d, c->di, c->token, c->anon, c->client, c, NULL, false,
+                                 doc, id, e);
+        return run_start(h->srv, h->route->d, h->route->di, h->token, h->anon, h->client, NULL, h,
+                         false, doc, id, e);
 }
 
 /* A client-less run of dialect d (a stored submission): kept from the start, so its first
@@ -566,7 +623,7 @@ dl_run_t *dl_run_submit(const dialect_t *d, cJSON *doc, const char *id, dl_error
                 fail(e, "internal", "no server for this run");
                 return NULL;
         }
-        return run_start(srv, d, di, -1, NULL, NULL, true, doc, id, e);
+        return run_start(srv, d, di, -1, false, NULL, NULL, NULL, true, doc, id, e);
 }
 
 /* The client is gone: its runs end (killed), queued ones never start; a kept run goes on. */

@@ -31,6 +31,7 @@
 #define CONNS_FDS_FIXED   64
 #define CONNS_FDS_PER_RUN 24
 #define CONNS_RESERVE     32
+#define CLIENT_ADDR_MAX   48 /* a client's address in text */
 
 typedef struct server server_t;
 typedef struct dl_conn conn_t;
@@ -68,6 +69,8 @@ struct dl_conn { /* one WebSocket connection */
         int close_status;
         char close_reason[64];
         int token;
+        bool anon;                    /* public mode: no token (access.c) */
+        char client[CLIENT_ADDR_MAX]; /* its client's address, when anon */
         run_t *runs;
         int idle_ms;
         int64_t last_ms;
@@ -84,7 +87,9 @@ struct dl_http { /* one HTTP request */
         server_t *srv;
         struct lws *wsi;
         int token;
-        const route_t *route; /* where the body goes; NULL: answered already */
+        bool anon;                    /* public mode: no token (access.c) */
+        char client[CLIENT_ADDR_MAX]; /* its client's address, when anon */
+        const route_t *route;         /* where the body goes; NULL: answered already */
         dl_method_t method;
         buf_t body;
         bool too_large;
@@ -130,6 +135,8 @@ struct dl_run {
         run_t *qnext;
         run_t *all_prev, *all_next; /* every run of the server */
         int token;
+        bool anon;                    /* public mode: no token; public_limits_max apply */
+        char client[CLIENT_ADDR_MAX]; /* its client's address, when anon */
         int64_t t_begin;
         lws_sorted_usec_list_t reap;
         lws_sorted_usec_list_t timer; /* the codec's (dl_run_timer) */
@@ -176,6 +183,9 @@ struct server {
         uint64_t conns_refused;
         conn_acct_t *pending; /* accepted, not yet adopted */
         struct addr_count *addrs[1024];
+        /* public mode: anonymous runs a minute per client address; NULL: no such limit */
+        struct rl_table *rl;
+        uint64_t public_refused; /* anonymous runs refused for their client's limits */
         /* submissions.c: the submission store and its callback deliverer (NULL: none) */
         store_t *store;
         struct cb_deliverer *callbacks;
@@ -188,6 +198,8 @@ typedef struct pss {
         conn_t *conn;
         http_req_t *http;
         int token; /* index of the token the handshake gave, -1: none */
+        bool anon; /* public mode: the handshake had no token */
+        char client[CLIENT_ADDR_MAX];
 } pss_t;
 
 typedef struct runs_by {
@@ -227,7 +239,11 @@ void start_draining(server_t *srv);
 
 /* access.c: origins and tokens */
 bool origin_allowed(const server_opts_t *o, const char *origin);
-int check_access(server_t *srv, struct lws *wsi, bool ws, const char **code, int *token_idx);
+/* Origin and token checks for a request for path: 0 when it may go on, else the HTTP status
+ * to refuse it with and *code set. *token_idx: the token given (-1: none); *anon: public mode
+ * let it in without one (or no tokens are configured and public mode is on). */
+int check_access(server_t *srv, struct lws *wsi, bool ws, const char *path, const char **code,
+                 int *token_idx, bool *anon);
 
 /* conns.c: connection caps, the reserve, the client behind trusted proxies */
 void conns_init(server_t *srv);
@@ -240,6 +256,9 @@ void conns_destroyed(server_t *srv, struct lws *wsi);
  * (a reserve connection). */
 int conns_request(server_t *srv, struct lws *wsi, const char *path, bool ws, const char **code,
                   bool *close);
+/* The client of this request: the peer's address, or behind trusted proxies the last
+ * X-Forwarded-For hop that is not one of them. */
+void conns_client(server_t *srv, struct lws *wsi, char *out, size_t outsz);
 
 /* routes.c: the dialects' paths */
 void build_routes(server_t *srv);

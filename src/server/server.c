@@ -63,6 +63,7 @@ void server_opts_free(server_opts_t *o)
         strv_free(&o->origins);
         strv_free(&o->tokens);
         strv_free(&o->trusted_proxies);
+        strv_free(&o->public_routes);
         strv_free(&o->callback_hosts);
         free(o->token_max_runs);
         o->token_max_runs = NULL;

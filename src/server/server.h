@@ -37,8 +37,18 @@ typedef struct server_opts {
         int ws_idle_s;            /* a WebSocket without a run and silent this long is closed */
         int rescan_s; /* look for changed toolchains and root filesystems this often; 0: never */
         strv_t trusted_proxies; /* "a.b.c.d[/n]": X-Forwarded-For is believed from these */
-        bool h2c;               /* accept "Upgrade: h2c" (HTTP/2 over plain TCP) */
-        const char *tls_cert;   /* PEM files: TLS when both are set */
+        /* Public mode ("public" in the config, docs/protocol.md): a request with no token is
+         * anonymous; with tokens configured it is let in on public_routes only ("/x" exactly or
+         * "/x/" and an asterisk for what is under /x/). An anonymous run is held to
+         * public_rpm runs a minute and public_max_running going or waiting per client address
+         * (0: no such limit), and its limits are clamped to public_limits_max too. */
+        bool public_on;
+        strv_t public_routes;
+        int public_rpm;
+        int public_max_running;
+        rc_limits_t public_limits_max;
+        bool h2c;             /* accept "Upgrade: h2c" (HTTP/2 over plain TCP) */
+        const char *tls_cert; /* PEM files: TLS when both are set */
         const char *tls_key;
         dialect_limits_t dialects[DIALECTS_MAX];
         /* The submission store (docs/STORE.md): in the state directory unless store_path says

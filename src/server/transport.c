@@ -53,6 +53,15 @@ static int http_writeable(struct lws *wsi, http_req_t *h)
                     lws_add_http_header_by_name(wsi, (const unsigned char *)"keep-alive:",
                                                 (const unsigned char *)ka, kal, &p, end))
                         return -1;
+                /* no answer of the API is to be read as anything but its content type (a
+                 * program's output in JSON never becomes a page) */
+                bool nosniff = false;
+                for (int i = 0; i < h->nheaders; i++)
+                        nosniff |= strcasecmp(h->hname[i], "x-content-type-options:") == 0;
+                if (!nosniff && lws_add_http_header_by_name(
+                                    wsi, (const unsigned char *)"x-content-type-options:",
+                                    (const unsigned char *)"nosniff", 7, &p, end))
+                        return -1;
                 for (int i = 0; i < h->nheaders; i++)
                         if (lws_add_http_header_by_name(wsi, (const unsigned char *)h->hname[i],
                                                         (const unsigned char *)h->hvalue[i],
@@ -285,13 +294,15 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
         const char *code = NULL;
         int denied = strcmp(path, "/healthz") == 0 || h->method == DL_OPTIONS
                          ? 0
-                         : check_access(srv, wsi, false, &code, &h->token);
+                         : check_access(srv, wsi, false, path, &code, &h->token, &h->anon);
         if (denied) {
                 http_error(h, denied, code,
                            denied == 401 ? "a valid bearer token is required"
                                          : "this origin is not allowed");
                 return 0;
         }
+        if (h->anon)
+                conns_client(srv, wsi, h->client, sizeof(h->client));
         bool known = false;
         const route_t *rt = find_route(srv, path, h->method, &known);
         if (rt && route_wild(rt))
@@ -353,6 +364,8 @@ static int on_ws_established(server_t *srv, pss_t *pss, struct lws *wsi)
         c->d = rt->d;
         c->di = rt->di;
         c->token = srv->opts->tokens.n ? pss->token : -1;
+        c->anon = pss->anon;
+        memcpy(c->client, pss->client, sizeof(c->client));
         pss->conn = c;
         srv->ws_conns++;
         c->last_rx_ms = dl_now_ms();
@@ -444,6 +457,7 @@ static int refuse_raw_http(struct lws *wsi, int status, const char *code, const 
                           code, msg);
         int n = snprintf(resp + LWS_PRE, sizeof(resp) - LWS_PRE,
                          "HTTP/1.1 %d %s\r\ncontent-type: application/json\r\n"
+                         "x-content-type-options: nosniff\r\n"
                          "content-length: %d\r\n%s%sconnection: close\r\n\r\n%s",
                          status, reason, bl, extra ? extra : "", extra ? "\r\n" : "", body);
         lws_write(wsi, (unsigned char *)resp + LWS_PRE, (size_t)n, LWS_WRITE_HTTP_HEADERS);
@@ -586,7 +600,9 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 int full = conns_request(srv, wsi, uri, true, &code, &unused);
                 if (full)
                         return refuse_handshake(wsi, full, code);
-                int denied = check_access(srv, wsi, true, &code, &pss->token);
+                int denied = check_access(srv, wsi, true, uri, &code, &pss->token, &pss->anon);
+                if (!denied && pss->anon)
+                        conns_client(srv, wsi, pss->client, sizeof(pss->client));
                 bool known = false;
                 if (!denied && (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||
                                 !find_route(srv, uri, DL_WS, &known))) {

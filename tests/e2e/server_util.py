@@ -503,15 +503,16 @@ def http_req(t, srv, method, path, body=None, headers=None, timeout=120):
     return resp
 
 
-def raw_post_large(t, srv, path, size, timeout=60):
+def raw_post_large(t, srv, path, size, timeout=60, prefix=None, suffix=None):
     """POST size bytes of a JSON-looking body with a raw socket, stopping early if the
-    server answers (it may refuse before reading everything).  Returns Resp."""
+    server answers (it may refuse before reading everything).  Returns Resp. The body is
+    prefix, '#' up to size, suffix: by default a python run whose source is all '#'."""
     srv.check_alive()
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=timeout)
     head = ("POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Type: application/json\r\n"
             "Content-Length: %d\r\nConnection: close\r\n\r\n" % (path, srv.port, size)).encode()
-    prefix = b'{"language":"python","source":"'
-    suffix = b'"}'
+    prefix = prefix or b'{"language":"python","source":"'
+    suffix = suffix or b'"}'
     chunk = b"#" * (256 << 10)
     sent_body = 0
     reply = b""

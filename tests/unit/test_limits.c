@@ -144,7 +144,7 @@ static void test_overlay(void)
         CHECK_INT_EQ(base.file_size_mb, 6);
         CHECK_INT_EQ(base.disk_mb, 99);
         /* every field is covered */
-        rc_limits_t all = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+        rc_limits_t all = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
         rc_limits_t zero = {0};
         limits_overlay(&zero, &all);
         CHECK(memcmp(&zero, &all, sizeof(all)) == 0);

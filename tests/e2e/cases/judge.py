@@ -355,3 +355,184 @@ def checker(t):
     t.contains(obj["tests"][0]["message"], "the checker did not compile", "message")
     expect_bad_input(t, t.runcell("judge", "--tests", d, "--checker-lang", "c",
                                   prog("judge", "answers.py")), "--checker-lang alone")
+
+
+# ------------------------------------------------------------------ the server: limits, types
+
+def runs_so_far(t, srv):
+    """Runs the server has ended and started (the metrics): a refused request adds to neither."""
+    from server_util import get_metrics
+    m = get_metrics(t, srv)
+    return m.total("runcell_runs_total"), m.total("runcell_dialect_runs_total")
+
+
+def refused(t, resp, status, code, word, what):
+    t.eq(resp.status, status, "status for %s" % what)
+    err = (resp.json or {}).get("error") or {}
+    t.eq(err.get("code"), code, "error code for %s" % what)
+    t.contains(err.get("message", ""), word, "message for %s" % what)
+
+
+@case("judge.server_too_many_tests")
+def server_too_many_tests(t):
+    """10,000 tests in one request: refused at once by the parser's limit (1000, in
+    docs/protocol.md), well under the body limit, and nothing runs."""
+    from server_util import Server, http_req
+    tests = [{"name": "t%d" % i, "stdin": "ok %d 1\n" % i, "expected_output": "%d\n" % (i + 1)}
+             for i in range(10000)]
+    body = {"language": "c", "source": "int main(void) { return 0; }\n", "tests": tests}
+    t.check(len(json.dumps(body)) < (16 << 20), "the body is under message_max_bytes")
+    with Server(t) as srv:
+        before = runs_so_far(t, srv)
+        t0 = time.monotonic()
+        resp = http_req(t, srv, "POST", "/api/v1/run", body)
+        took = time.monotonic() - t0
+        refused(t, resp, 400, "bad_request", "1000", "10,000 tests")
+        t.contains(resp.json["error"]["message"], "tests", "the key is named")
+        t.check(took < 10, "refused at once, not after running anything: %.1f s" % took)
+        # one over the limit, the same
+        resp = http_req(t, srv, "POST", "/api/v1/run", dict(body, tests=tests[:1001]))
+        refused(t, resp, 400, "bad_request", "1000", "1001 tests")
+        t.eq(runs_so_far(t, srv), before, "no run started or ended")
+
+
+@case("judge.server_expected_output_too_large")
+def server_expected_output_too_large(t):
+    """An expected_output of 100 MB, in the native shape: the body is over message_max_bytes
+    (16 MiB), so the server refuses it as too large (413 too_large) and runs nothing."""
+    from server_util import Server, http_req, raw_post_large
+    prefix = (b'{"language":"c","source":"int main(void) { return 0; }\\n",'
+              b'"tests":[{"name":"big","stdin":"","expected_output":"')
+    suffix = b'"}]}'
+    with Server(t) as srv:
+        before = runs_so_far(t, srv)
+        t0 = time.monotonic()
+        resp = raw_post_large(t, srv, "/api/v1/run", 100 << 20, timeout=120,
+                              prefix=prefix, suffix=suffix)
+        took = time.monotonic() - t0
+        refused(t, resp, 413, "too_large", "size limit", "a 100 MB expected_output")
+        t.check(took < 60, "answered in %.1f s" % took)
+        t.eq(runs_so_far(t, srv), before, "no run started or ended")
+        # the server goes on: a judged run with a small expected_output is fine
+        resp = http_req(t, srv, "POST", "/api/v1/run", {
+            "language": "python", "source": "print(input())\n",
+            "tests": [{"stdin": "x\n", "expected_output": "x\n"}]})
+        t.eq(resp.status, 200, "a good request after the refused one")
+
+
+@case("judge.server_bad_test_fields")
+def server_bad_test_fields(t):
+    """Each field of a test of the wrong type, an unknown compare mode, tolerances of the wrong
+    type or negative: 400 bad_request naming the field, nothing run (the cases
+    judge.server_bad_requests has are not repeated)."""
+    from server_util import Server, http_req
+    base = {"language": "python", "source": "print(1)\n"}
+    bad = [
+        ({"tests": [{"name": 5}]}, "tests[0].name"),
+        ({"tests": [{"name": None}]}, "tests[0].name"),
+        ({"tests": [{"name": ["a"]}]}, "tests[0].name"),
+        ({"tests": [{"stdin": None}]}, "tests[0].stdin"),
+        ({"tests": [{"stdin": {"data": "x"}}]}, "tests[0].stdin"),
+        ({"tests": [{"stdin": ["x"]}]}, "tests[0].stdin"),
+        ({"tests": [{"expected_output": 3}]}, "tests[0].expected_output"),
+        ({"tests": [{"expected_output": True}]}, "tests[0].expected_output"),
+        ({"tests": [{"expected_output": {"x": 1}}]}, "tests[0].expected_output"),
+        ({"tests": [{"args": 5}]}, "tests[0].args"),
+        ({"tests": [{"args": [1, 2]}]}, "tests[0].args"),
+        ({"tests": [{"args": ["a", None]}]}, "tests[0].args"),
+        ({"tests": [{"args": {"a": "b"}}]}, "tests[0].args"),
+        ({"tests": [{"limits": "fast"}]}, "tests[0].limits"),
+        ({"tests": [{"limits": [1000]}]}, "tests[0].limits"),
+        ({"tests": [{"limits": 5}]}, "tests[0].limits"),
+        ({"tests": [{"limits": {"wall_ms": "1000"}}]}, "tests[0].limits"),
+        ({"tests": [{"limits": {"memory_mb": True}}]}, "tests[0].limits"),
+        ({"tests": [{"limits": {"bogus_ms": 1}}]}, "tests[0].limits"),
+        # a test has no files of its own: the request's files are every test's
+        ({"tests": [{"files": [{"name": "a.txt", "content": "x"}]}]}, "tests[0].files"),
+        ({"tests": [{"files": "a.txt"}]}, "tests[0].files"),
+        # the second test's mistake is named with its index
+        ({"tests": [{"stdin": "ok"}, {"stdin": 7}]}, "tests[1].stdin"),
+        ({"tests": [{}], "compare": {"mode": "fuzzy"}}, "compare"),
+        ({"tests": [{}], "compare": {"mode": 5}}, "compare"),
+        ({"tests": [{}], "compare": ""}, "compare"),
+        ({"tests": [{}], "compare": 1}, "compare"),
+        ({"tests": [{}], "compare": "FLOAT"}, "compare"),
+        ({"tests": [{}], "compare": {"mode": "float", "abs_tol": "1e-6"}}, "abs_tol"),
+        ({"tests": [{}], "compare": {"mode": "float", "abs_tol": None}}, "abs_tol"),
+        ({"tests": [{}], "compare": {"mode": "float", "abs_tol": [1e-6]}}, "abs_tol"),
+        ({"tests": [{}], "compare": {"mode": "float", "rel_tol": "0.1"}}, "rel_tol"),
+        ({"tests": [{}], "compare": {"mode": "float", "rel_tol": True}}, "rel_tol"),
+        ({"tests": [{}], "compare": {"mode": "float", "rel_tol": -1e-9}}, "rel_tol"),
+        ({"tests": [{}], "compare": {"mode": "float", "abs_tol": -0.5, "rel_tol": 1}},
+         "abs_tol"),
+    ]
+    with Server(t) as srv:
+        before = runs_so_far(t, srv)
+        for extra, word in bad:
+            what = shorten_json(extra)
+            resp = http_req(t, srv, "POST", "/api/v1/run", dict(base, **extra))
+            refused(t, resp, 400, "bad_request", word, what)
+        t.eq(runs_so_far(t, srv), before, "no run started or ended")
+        # the good forms next to them are taken
+        resp = http_req(t, srv, "POST", "/api/v1/run", dict(base, tests=[
+            {"name": "n", "stdin": "", "expected_output": None, "args": ["a"],
+             "limits": {"wall_ms": 5000}}], compare={"mode": "float", "abs_tol": 0,
+                                                      "rel_tol": 0.5}))
+        t.eq(resp.status, 200, "a good request after the bad ones")
+        t.eq(resp.json["tests"][0]["verdict"], "accepted", "its verdict")
+
+
+@case("judge.server_concurrent_verdicts", lang="c")
+def server_concurrent_verdicts(t):
+    """20 tests of one C submission through POST /api/v1/run, each verdict right (accepted,
+    wrong_answer, time_limit, runtime_error, memory_limit: the last two kinds by each test's
+    own limits), and the tests ran several at once: the request took less than its tests' wall
+    times added up. (judge.mixed_verdicts does the same through the CLI.)"""
+    from server_util import Server, http_req
+    kinds = (["accepted"] * 8 + ["wrong_answer"] * 3 + ["time_limit"] * 4 +
+             ["runtime_error"] * 2 + ["memory_limit"] * 3)
+    order = [kinds[(i * 7) % 20] for i in range(20)]  # mixed, not grouped by kind
+    t.eq(sorted(order), sorted(kinds), "every kind kept")
+    word = {"accepted": "ok", "wrong_answer": "wrong", "time_limit": "loop",
+            "runtime_error": "crash", "memory_limit": "hog"}
+    tests, want = [], {}
+    for i, kind in enumerate(order):
+        a, b = i * 5, i * 11 + 2
+        test = {"name": "%02d-%s" % (i + 1, kind), "stdin": "%s %d %d\n" % (word[kind], a, b),
+                "expected_output": "%d\n" % (a + b)}
+        if kind == "time_limit":
+            test["limits"] = {"cpu_ms": 1000, "wall_ms": 3000}
+        if kind == "memory_limit":
+            test["limits"] = {"memory_mb": 32}
+        tests.append(test)
+        want[test["name"]] = kind
+    with Server(t, "--max-concurrent", "4") as srv:
+        t0 = time.monotonic()
+        resp = http_req(t, srv, "POST", "/api/v1/run",
+                        {"language": "c", "source": sol_source(), "tests": tests}, timeout=240)
+        elapsed = time.monotonic() - t0
+        t.eq(resp.status, 200, "HTTP status")
+        o = resp.json
+        t.eq(o["compile"]["status"], "ok", "compiled once")
+        t.eq([x["name"] for x in o["tests"]], [x["name"] for x in tests], "tests in their order")
+        t.eq({x["name"]: x["verdict"] for x in o["tests"]}, want, "verdicts")
+        for x in o["tests"]:
+            kind = want[x["name"]]
+            if kind == "wrong_answer":
+                t.check(x["diff"] and int(x["diff"]["got"]) == int(x["diff"]["expected"]) + 1,
+                        "diff of %s: %r" % (x["name"], x["diff"]))
+            if kind == "runtime_error":
+                t.eq(x["run"]["signal"], "SIGSEGV", "signal of %s" % x["name"])
+            if kind == "time_limit":
+                t.check(x["run"].get("limit") in ("cpu", "wall") and x["run"]["wall_ms"] < 4500,
+                        "its own limits ended %s: %r" % (x["name"], x["run"]))
+            if kind == "memory_limit":
+                t.check(x["run"]["memory_kb"] is None or x["run"]["memory_kb"] <= 40 * 1024,
+                        "memory of %s: %r" % (x["name"], x["run"]))
+        first = [x["name"] for x in tests if want[x["name"]] != "accepted"][0]
+        t.eq(o["summary"], {"passed": 8, "total": 20, "run": 20, "first_failure": first},
+             "summary")
+        walls = sum(x["run"]["wall_ms"] for x in o["tests"]) / 1000.0
+        t.check(walls > 4.0, "four tests spun for a second of CPU time each: %.1f s" % walls)
+        t.check(elapsed < walls, "tests ran one at a time: %.1f s for %.1f s of runs"
+                % (elapsed, walls))

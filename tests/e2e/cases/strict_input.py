@@ -47,6 +47,8 @@ HTTP = [
     ("piston", "/api/v2/execute",
      {"language": L, "version": "*", "files": [{"content": PY}]}, "python",
      lambda j: isinstance(j, dict) and isinstance(j.get("message"), str) and j["message"]),
+    ("jobe", "/jobe/index.php/restapi/runs", {"run_spec": {"language_id": L, "sourcecode": PY}},
+     "python3", lambda j: isinstance(j, str) and j.startswith("Non-JSON post data received (")),
 ]
 
 WSD = [
