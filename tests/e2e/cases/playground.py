@@ -119,6 +119,17 @@ def config(t):
         t.contains(r.headers.get("content-security-policy", ""),
                    "frame-ancestors https://course.example.org", "configured frame_ancestors")
         t.check(http_req(t, srv, "GET", "/").status in (404, 405), "nothing at / any more")
+    # tokens with public mode: the page, its assets and the languages open without a token,
+    # the rest of the API still closed
+    js = [n for n in asset_names(d) if n.endswith(".js")][0]
+    cfg = write_config(t, {"tokens": ["s3cret-token"], "public": {
+        "routes": ["/", "/embed", "/assets/*", "/api/v1/ws", "/api/v1/languages"]}},
+        name="public.json")
+    with Server(t, "--config", cfg) as srv:
+        for path in ("/", "/embed", "/assets/" + js, "/api/v1/languages"):
+            t.eq(http_req(t, srv, "GET", path).status, 200, "public mode: GET %s" % path)
+        t.eq(http_req(t, srv, "POST", "/api/v1/run", body={"language": "python", "source": "1"}).status,
+             401, "public mode: POST /api/v1/run without a token")
     cfg = write_config(t, {"dialects": {"playground": {"enabled": False}}}, name="off.json")
     with Server(t, "--config", cfg) as srv:
         t.check(http_req(t, srv, "GET", "/").status in (404, 405), "switched off: GET /")
