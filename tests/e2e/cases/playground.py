@@ -174,3 +174,33 @@ def browser(t):
         fails = [l for l in out.splitlines() if l.startswith("FAIL")]
         t.check(p.returncode == 0 and not fails,
                 "browser test failed (rc %d): %s" % (p.returncode, shorten("\n".join(fails) or out, 3000)))
+
+
+@case("playground.codapi_widget", lang="python")
+def codapi_widget(t):
+    """codapi's own widget (@antonz/codapi 0.19.10, tests/e2e/playground/codapi.js) with the
+    markup of docs/PLAYGROUND.md on a course page of another origin listed in allowed_origins:
+    a Python and a C snippet run through runcell's /v1 and show their output."""
+    chromium = os.environ.get("CHROMIUM") or shutil.which("chromium")
+    if not chromium or not shutil.which("node"):
+        t.skip("no chromium or node")
+    mods = web_node_modules()
+    if not mods or not os.path.isdir(os.path.join(mods, "@antonz", "codapi")):
+        t.skip("no @antonz/codapi (scripts/build-web installs it): %s" % mods)
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        site_port = s.getsockname()[1]
+    cfg = write_config(t, {"allowed_origins": ["http://127.0.0.1:%d" % site_port]})
+    with Server(t, "--config", cfg) as srv:
+        ready = {l["name"] for l in (http_req(t, srv, "GET", "/api/v1/languages").json or [])
+                 if l.get("ready")}
+        if not {"python", "c"} <= ready:
+            t.skip("python or c is not built")
+        env = dict(os.environ, RUNCELL_WEB_NODE_MODULES=mods, CHROMIUM=chromium,
+                   HOME=os.environ.get("HOME") or t.tmpdir())
+        p = subprocess.run(["node", os.path.join(harness.E2E_DIR, "playground", "codapi.js"),
+                            str(srv.port), str(site_port)], env=env, stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, timeout=180)
+        out = p.stdout.decode("utf-8", "replace")
+        t.check(p.returncode == 0 and "FAIL" not in out, "codapi widget: %s" % shorten(out, 2000))
