@@ -524,7 +524,11 @@ async function start() {
   $("stop").disabled = true;
 
   if (embed) {
-    const lang = query.get("language") || "python";
+    // a name or an alias, as the API takes
+    await loadLanguages();
+    const asked = query.get("language") || "python";
+    const found = st.languages.find((l) => l.name === asked || (l.aliases || []).includes(asked));
+    const lang = found ? found.name : asked;
     const code = query.get("code");
     await setLanguage(lang, code !== null ? [{ name: sourceFile(lang), content: code }] : null);
     if ($("stdin")) $("stdin").value = query.get("stdin") || "";

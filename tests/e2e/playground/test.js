@@ -314,6 +314,12 @@ async function main() {
       const n = await clickRun(p3);
       const v = await waitDone(p3, n);
       ok(v.out.includes("embedded 5"), "/embed runs its code: " + JSON.stringify(v.out));
+      // an alias, no code: the language's hello world
+      await p3.goto(`${base}/embed?language=py`);
+      await p3.waitForSelector("body[data-ready='1']");
+      const n2 = await clickRun(p3);
+      const v2 = await waitDone(p3, n2);
+      ok(/hello/i.test(v2.out) && v2.cls === "good", "/embed?language=py runs python's hello world: " + JSON.stringify(v2.out));
       await p3.close();
     }
   } finally {
