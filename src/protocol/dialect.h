@@ -105,6 +105,10 @@ typedef struct dialect {
         void (*start)(void);
         /* The server is about to exit (every run is over): free what start set up. */
         void (*stop)(void);
+        /* The body of a stored submission's callback (heap text) from its stored result, when
+         * it is not the result as it is; NULL: the result. Called on the callback deliverer's
+         * thread: it may use nothing but its argument. */
+        char *(*callback_body)(const char *result);
 } dialect_t;
 
 /* The table (dialects.c). */

@@ -44,8 +44,8 @@ int check_access(server_t *srv, struct lws *wsi, bool ws, const char *path, cons
                 if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_HTTP_AUTHORIZATION) > 0 &&
                     strncmp(buf, "Bearer ", 7) == 0)
                         token = buf + 7;
-                else if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-auth-token:", 13) > 0)
-                        token = buf; /* Judge0's header, for its clients */
+                else if (lws_hdr_copy(wsi, buf, sizeof(buf), WSI_TOKEN_X_AUTH_TOKEN) > 0)
+                        token = buf; /* Judge0's header (lws knows it by name) */
                 else if (lws_hdr_custom_copy(wsi, buf, sizeof(buf), "x-api-key:", 10) > 0)
                         token = buf; /* Jobe's, as CodeRunner sends its API key */
                 else if (ws)

@@ -17,6 +17,13 @@
 
 #define TICK_MS 5000 /* leases renewed (they last store_lease_ms), retention applied */
 
+/* The callback of a submission of dialect name: that dialect's body, or the result. */
+static char *callback_body(const char *name, const char *result)
+{
+        const dialect_t *d = dialect_find(name);
+        return d && d->callback_body ? d->callback_body(result) : NULL;
+}
+
 static cb_opts_t cb_opts_of(const server_opts_t *o)
 {
         return (cb_opts_t){.allow_hosts = o->callback_hosts.v,
@@ -24,7 +31,8 @@ static cb_opts_t cb_opts_of(const server_opts_t *o)
                            .max_tries = o->callback_tries,
                            .backoff_ms = o->callback_backoff_ms,
                            .backoff_max_ms = o->callback_backoff_max_ms,
-                           .timeout_ms = o->callback_timeout_ms};
+                           .timeout_ms = o->callback_timeout_ms,
+                           .body = callback_body};
 }
 
 static store_opts_t store_opts_of(const server_opts_t *o)

@@ -390,6 +390,7 @@ typedef struct due {
 typedef struct dues {
         due_t v[DUE_BATCH];
         int n;
+        char *(*body)(const char *dialect, const char *result);
 } dues_t;
 
 static int collect(const submission_t *s, void *ud)
@@ -403,7 +404,9 @@ static int collect(const submission_t *s, void *ud)
         e->attempts = s->callback_attempts;
         e->url = strdup(s->callback_url ? s->callback_url : "");
         if (s->result) {
-                e->body = strdup(s->result);
+                e->body = d->body ? d->body(s->dialect, s->result) : NULL;
+                if (!e->body)
+                        e->body = strdup(s->result);
         } else {
                 buf_t b = {0};
                 const char *why = s->error ? s->error : "no result";
@@ -477,7 +480,7 @@ static void *run(void *arg)
 {
         cb_deliverer_t *d = arg;
         while (!atomic_load(&d->stopping)) {
-                dues_t due = {0};
+                dues_t due = {.body = d->o.body};
                 rc_err_t err = {0};
                 int64_t now = store_now_ms();
                 int n = store_callbacks_due(d->st, now, DUE_BATCH, collect, &due, &err);

@@ -27,6 +27,10 @@ typedef struct cb_opts {
         int64_t backoff_max_ms; /* the longest wait (default 60000) */
         int timeout_ms;         /* to connect, and then to send and get the status line
                                    (default 10000) */
+        /* The body of a submission's callback from its stored result (heap text), for a
+         * dialect whose callbacks are not its stored result as it is; NULL, or NULL back: the
+         * result. Called on the deliverer's thread. */
+        char *(*body)(const char *dialect, const char *result);
 } cb_opts_t;
 
 typedef struct cb_deliverer cb_deliverer_t;

@@ -33,8 +33,9 @@ def language_id(t, srv, name="Bash"):
     return ids[0]
 
 
-def submit(t, srv, lid, source, stdin=None, callback_url=None):
+def submit(t, srv, lid, source, stdin=None, callback_url=None, **extra):
     body = {"source_code": source, "language_id": lid}
+    body.update(extra)
     if stdin is not None:
         body["stdin"] = stdin
     if callback_url:
@@ -82,7 +83,7 @@ def survives_kill9(t):
         done = submit(t, srv, lid, "echo first")
         before = wait_status(t, srv, done, (3,))
         t.eq(before["stdout"], "first\n", "the first submission's output")
-        running = submit(t, srv, lid, "sleep 2; echo second")
+        running = submit(t, srv, lid, "sleep 3; echo second")
         queued = submit(t, srv, lid, "read x; echo third $x", stdin="3")
         wait_status(t, srv, running, (2,))
         t.eq(get(t, srv, queued)["status"]["id"], 1, "the third waits (In Queue)")
@@ -94,7 +95,7 @@ def survives_kill9(t):
         t.eq(s["stdout"], "second\n", "the interrupted submission ran again to the end")
         s = wait_status(t, srv, queued, (3,), timeout=60)
         t.eq(s["stdout"], "third 3\n", "the queued submission ran after the restart")
-        t.contains(srv.stderr_text(), "go back to the queue",
+        t.contains(srv.stderr_text(), "1 submission left running by a stopped server",
                    "the restarted server says what it took back")
 
 
@@ -105,7 +106,7 @@ def killed_twice(t):
     cfg, _ = config(t)
     with OpsServer(t, "--config", cfg, "--max-concurrent", "1") as srv:
         lid = language_id(t, srv)
-        doomed = submit(t, srv, lid, "sleep 60; echo never")
+        doomed = submit(t, srv, lid, "sleep 60; echo never", wall_time_limit=20)
         behind = submit(t, srv, lid, "echo behind")
         wait_status(t, srv, doomed, (2,))
         kill9(t, srv)
