@@ -307,6 +307,25 @@ const char *dl_http_req_header(dl_http_t *h, const char *name, char *buf, size_t
 {
         if (!h->wsi)
                 return NULL;
+        /* Headers lws knows by name are only reachable through their tokens. */
+        static const struct {
+                const char *name;
+                enum lws_token_indexes tok;
+        } known[] = {
+            {"host:", WSI_TOKEN_HOST},
+            {"accept:", WSI_TOKEN_HTTP_ACCEPT},
+            {"accept-encoding:", WSI_TOKEN_HTTP_ACCEPT_ENCODING},
+            {"if-none-match:", WSI_TOKEN_HTTP_IF_NONE_MATCH},
+            {"authorization:", WSI_TOKEN_HTTP_AUTHORIZATION},
+            {"content-type:", WSI_TOKEN_HTTP_CONTENT_TYPE},
+            {"user-agent:", WSI_TOKEN_HTTP_USER_AGENT},
+        };
+        for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
+                if (strcmp(name, known[i].name) == 0) {
+                        if (size)
+                                buf[0] = '\0';
+                        return lws_hdr_copy(h->wsi, buf, (int)size, known[i].tok) > 0 ? buf : NULL;
+                }
         int n = lws_hdr_custom_copy(h->wsi, buf, (int)size, name, (int)strlen(name));
         return n >= 0 ? buf : NULL;
 }

@@ -20,7 +20,7 @@
 #define OUTQ_HIGH   (1u << 20) /* queued bytes to one client before its runs' output pauses */
 #define OUTQ_LOW    (256u << 10)
 #define NROUTES_MAX 64
-#define NHEADERS    6
+#define NHEADERS    14
 /* An idle HTTP/1.1 keep-alive connection is closed after this long; answers say so
  * (Keep-Alive: timeout=N) so that a client does not send its next request just as the server
  * closes. */
