@@ -213,6 +213,7 @@ const out = $("output");
 
 function clearOutput() {
   out.replaceChildren();
+  if ($("files")) $("files").replaceChildren();
   $("verdict").textContent = "";
   $("verdict").className = "";
 }
@@ -241,6 +242,78 @@ function decode(ev) {
   const bin = atob(ev.data);
   const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
   return new TextDecoder().decode(bytes);
+}
+
+// ------------------------------------------------------------------ images back
+
+// Every run asks for the images it leaves in /work (docs/protocol.md, "Files back"): these
+// extensions in any letter case, in /work and one directory down (16 patterns, the most a run
+// takes). The run stage's exit event brings them as base64.
+const IMAGE_TYPES = {
+  png: "image/png", jpg: "image/jpeg", jpeg: "image/jpeg", gif: "image/gif",
+  svg: "image/svg+xml", webp: "image/webp", bmp: "image/bmp", avif: "image/avif",
+};
+const anyCase = (ext) => ext.replace(/[a-z]/g, (c) => "[" + c + c.toUpperCase() + "]");
+const IMAGE_OUTPUTS = Object.keys(IMAGE_TYPES).flatMap((e) => ["*." + anyCase(e), "*/*." + anyCase(e)]);
+
+function imageType(name) {
+  const m = /\.([A-Za-z0-9]+)$/.exec(name);
+  return m ? IMAGE_TYPES[m[1].toLowerCase()] : undefined;
+}
+
+function sizeText(n) {
+  if (typeof n !== "number") return "";
+  if (n < 1024) return n + " B";
+  if (n < 1024 * 1024) return Math.round(n / 102.4) / 10 + " KB";
+  return Math.round(n / 104857.6) / 10 + " MB";
+}
+
+// Each image as an <img> whose source is a data: URL of its bytes, typed by its extension. An
+// SVG goes in an <img> too, never into the page as markup: an image runs no script and loads
+// nothing. Names and reasons are text (textContent), as the output is.
+function showFiles(files, truncated) {
+  const box = $("files");
+  if (!box) return;
+  box.replaceChildren();
+  const skipped = [];
+  for (const f of files || []) {
+    const name = typeof f.name === "string" ? f.name : "?";
+    const type = imageType(name);
+    if (f.skipped || typeof f.content !== "string" || !type) {
+      skipped.push(name + ": " + (f.skipped || "not an image").replace(/_/g, " ") +
+        (typeof f.size === "number" ? " (" + sizeText(f.size) + ")" : ""));
+      continue;
+    }
+    const fig = document.createElement("figure");
+    fig.className = "file-image";
+    const img = document.createElement("img");
+    img.alt = name;
+    img.title = name + " \u00b7 " + sizeText(f.size);
+    img.src = "data:" + type + ";base64," + f.content;
+    const cap = document.createElement("figcaption");
+    cap.textContent = name;
+    img.addEventListener("error", () => {
+      fig.classList.add("broken");
+      cap.textContent = name + " (not a valid " + type + ")";
+    });
+    fig.append(img, cap);
+    box.append(fig);
+  }
+  if (skipped.length || truncated) {
+    const ul = document.createElement("ul");
+    ul.className = "files-skipped";
+    for (const t of skipped) {
+      const li = document.createElement("li");
+      li.textContent = t;
+      ul.append(li);
+    }
+    if (truncated && !skipped.length) {
+      const li = document.createElement("li");
+      li.textContent = "more files matched than come back";
+      ul.append(li);
+    }
+    box.append(ul);
+  }
 }
 
 // ------------------------------------------------------------------ WebSocket
@@ -293,6 +366,7 @@ function onMessage(m) {
     }
     case "exit":
       cur.exits.push(m);
+      if (m.stage === "run" && Array.isArray(m.files)) showFiles(m.files, m.files_truncated);
       break;
     case "error":
       setStatus(m.code + ": " + m.message, "bad");
@@ -373,6 +447,7 @@ async function run() {
   const req = {
     type: "run", id, language: st.lang,
     files: st.files.map((f) => ({ name: f.name, content: f.content })),
+    outputs: IMAGE_OUTPUTS,
   };
   const args = $("args") ? parseArgs($("args").value) : [];
   if (args.length) req.args = args;

@@ -210,6 +210,73 @@ async function main() {
         "HTML printed by a program shows as text and runs no script");
     }
 
+    // ---- images back: an SVG holding a script shows as an image and runs nothing; a link
+    // named like an image is listed as skipped, not followed; a file not asked for is not there
+    await page.evaluate(() => window.__runcell.setCode(
+      "import os\n" +
+      "svg = ('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"120\" height=\"40\" onload=\"window.__svgpwned=1\">'\n" +
+      "       '<script>window.__svgpwned=2</script>'\n" +
+      "       '<rect width=\"120\" height=\"40\" fill=\"#4493f8\"/></svg>')\n" +
+      "open('evil.svg', 'w').write(svg)\n" +
+      "os.symlink('/etc/passwd', 'link.png')\n" +
+      "open('notes.txt', 'w').write('not an image')\n" +
+      "print('wrote', len(svg), 'bytes')\n"));
+    {
+      const v = await runAndWait(page);
+      await page.waitForFunction(() => {
+        const i = document.querySelector("#files img");
+        return i && i.complete;
+      }, { timeout: 10000 }).catch(() => {});
+      await sleep(300);
+      const r = await page.evaluate(() => ({
+        pwned: window.__svgpwned,
+        imgs: [...document.querySelectorAll("#files img")].map((i) => ({
+          alt: i.alt, w: i.naturalWidth, src: i.src.slice(0, 30) })),
+        caps: [...document.querySelectorAll("#files figcaption")].map((c) => c.textContent),
+        markup: document.querySelectorAll("#files svg, #files script, #files rect, body > svg").length,
+        skipped: document.querySelector("#files .files-skipped")?.textContent || "",
+        all: document.getElementById("files").textContent,
+      }));
+      ok(v.cls === "good" && r.imgs.length === 1 && r.imgs[0].alt === "evil.svg" &&
+        r.imgs[0].src.startsWith("data:image/svg+xml;base64,") && r.imgs[0].w === 120 &&
+        r.caps[0] === "evil.svg",
+        "an SVG the program wrote shows as an <img> (data: URL, decoded): " + JSON.stringify(r.imgs));
+      ok(r.pwned === undefined && r.markup === 0,
+        "the SVG's script and onload run nothing, no SVG markup enters the page");
+      ok(/link\.png: not regular/.test(r.skipped) && !/notes\.txt/.test(r.all),
+        "a symlink named link.png is listed as skipped, notes.txt is not asked for: " + JSON.stringify(r.skipped));
+    }
+
+    // ---- images back: a matplotlib plot in python-sci appears under the output
+    const sciReady = await page.evaluate(() => {
+      const o = document.querySelector("#language option[value='python-sci']");
+      return !!o && !o.disabled;
+    });
+    if (!sciReady) console.log("skip python-sci is not built: no matplotlib plot");
+    else {
+      await page.select("#language", "python-sci");
+      await page.waitForFunction(() => /python-sci/.test(window.__runcell.getCode()));
+      await page.evaluate(() => window.__runcell.setCode(
+        "import matplotlib\nmatplotlib.use(\"Agg\")\nimport matplotlib.pyplot as plt\nimport numpy as np\n\n" +
+        "x = np.linspace(0, 2 * np.pi, 200)\nplt.figure(figsize=(5, 3))\n" +
+        "plt.plot(x, np.sin(x), label=\"sin x\")\nplt.plot(x, np.cos(x), label=\"cos x\")\n" +
+        "plt.title(\"a plot from matplotlib\")\nplt.legend()\nplt.tight_layout()\n" +
+        "plt.savefig(\"plot.png\", dpi=80)\nprint(\"saved plot.png\")\n"));
+      const v = await runAndWait(page);
+      await page.waitForFunction(() => {
+        const i = document.querySelector("#files img");
+        return i && i.complete && i.naturalWidth > 0;
+      }, { timeout: 10000 }).catch(() => {});
+      const r = await page.evaluate(() => [...document.querySelectorAll("#files img")].map((i) => ({
+        alt: i.alt, w: i.naturalWidth, h: i.naturalHeight, src: i.src.slice(0, 22) })));
+      ok(v.cls === "good" && v.out.includes("saved plot.png") && r.length === 1 &&
+        r[0].alt === "plot.png" && r[0].src === "data:image/png;base64," && r[0].w === 400 && r[0].h === 240,
+        "python-sci: a matplotlib plot appears under the output, decoded by the browser: " +
+        JSON.stringify(r) + " " + v.text);
+      await shot(page, "image-output");
+      await page.select("#language", "python");
+    }
+
     // ---- compile error against its line
     await page.select("#language", "c");
     await page.evaluate(() => window.__runcell.setCode(
@@ -219,6 +286,8 @@ async function main() {
       const marked = await page.evaluate(() => [...document.querySelectorAll(".cm-line.cm-err-line")].map((e) => e.textContent));
       const gutter = await page.evaluate(() => document.querySelectorAll(".cm-err-marker").length);
       ok(/compile error/.test(v.text), "compile error verdict: " + v.text);
+      ok(await page.evaluate(() => document.getElementById("files").children.length === 0),
+        "a new run clears the images of the one before");
       ok(marked.length === 1 && marked[0].includes("undefined_name") && gutter >= 1,
         "the compile error marks line 5 in the editor: " + JSON.stringify(marked));
       await shot(page, "compile-error");
@@ -257,7 +326,9 @@ async function main() {
     // ---- terminal mode: input() prompt
     await page.click("#tty");
     await page.evaluate(() => window.__runcell.setCode(
-      "name = input('name? ')\nprint('hello, ' + name + '!')\nprint('\\x1b[32mgreen\\x1b[0m')\n"));
+      "name = input('name? ')\nprint('hello, ' + name + '!')\nprint('\\x1b[32mgreen\\x1b[0m')\n" +
+      "open('hello.svg', 'w').write('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"200\" height=\"30\">' +\n" +
+      "    '<text x=\"4\" y=\"20\" fill=\"green\">hello, ' + name + '</text></svg>')\n"));
     n0 = await clickRun(page);
     let s = await waitTerm(page, /name\? $/m);
     ok(/name\? /.test(s), "terminal mode: the prompt appears in xterm.js");
@@ -268,6 +339,12 @@ async function main() {
     {
       const v = await waitDone(page, n0, 15000);
       ok(/hello, Ada!/.test(s) && v.cls === "good", "terminal mode: input() answered from the keyboard");
+      await page.waitForFunction(() => {
+        const i = document.querySelector("#files img");
+        return i && i.complete && i.naturalWidth > 0;
+      }, { timeout: 10000 }).catch(() => {});
+      const imgs = await page.evaluate(() => [...document.querySelectorAll("#files img")].map((i) => i.alt + " " + i.naturalWidth));
+      ok(imgs.length === 1 && imgs[0] === "hello.svg 200", "terminal mode: an image the program wrote shows too: " + JSON.stringify(imgs));
       await shot(page, "terminal");
     }
 
