@@ -1530,6 +1530,23 @@ static void create(dl_http_t *h, const char *body, size_t len)
                 dl_run_keep(r); /* a stored submission finishes whether its client waits */
 }
 
+/* A batch of n submissions (or tokens) is within Judge0's bounds; else answered 400 as Judge0
+ * words it. */
+static bool batch_size_ok(dl_http_t *h, long n)
+{
+        char msg[200];
+        if (n >= 1 && n <= cfg.max_batch)
+                return true;
+        if (n)
+                snprintf(msg, sizeof(msg),
+                         "number of submissions in a batch should be less than or equal to %ld",
+                         cfg.max_batch);
+        else
+                snprintf(msg, sizeof(msg), "there should be at least one submission in a batch");
+        dl_http_json(h, 400, error_json(msg));
+        return false;
+}
+
 static void batch_create(dl_http_t *h, const char *body, size_t len)
 {
         if (!cfg.enable_batched_submissions) {
@@ -1542,18 +1559,8 @@ static void batch_create(dl_http_t *h, const char *body, size_t len)
                 return;
         const cJSON *subs = cJSON_GetObjectItemCaseSensitive(j, "submissions");
         int n = cJSON_IsArray(subs) ? cJSON_GetArraySize(subs) : 0;
-        char msg[200];
-        if (n > cfg.max_batch || n == 0) {
-                if (n)
-                        snprintf(msg, sizeof(msg),
-                                 "number of submissions in a batch should be less than or equal "
-                                 "to %ld",
-                                 cfg.max_batch);
-                else
-                        snprintf(msg, sizeof(msg),
-                                 "there should be at least one submission in a batch");
+        if (!batch_size_ok(h, n)) {
                 cJSON_Delete(j);
-                dl_http_json(h, 400, error_json(msg));
                 return;
         }
         store_t *st = dl_store();
@@ -1786,18 +1793,8 @@ static void batch_show(dl_http_t *h)
         char *save = NULL;
         for (char *t = strtok_r(list, ",", &save); t; t = strtok_r(NULL, ",", &save))
                 n++;
-        char msg[200];
-        if (n > cfg.max_batch || n == 0) {
-                if (n)
-                        snprintf(msg, sizeof(msg),
-                                 "number of submissions in a batch should be less than or equal "
-                                 "to %ld",
-                                 cfg.max_batch);
-                else
-                        snprintf(msg, sizeof(msg),
-                                 "there should be at least one submission in a batch");
+        if (!batch_size_ok(h, n)) {
                 free(list);
-                dl_http_json(h, 400, error_json(msg));
                 return;
         }
         /* strtok_r left a NUL after each token: walk them again */
