@@ -169,13 +169,13 @@ int sb_place_files(int workfd, const sb_file_t *files, size_t n, char *what, siz
         return 0;
 }
 
-struct collect_state {
-        int sync_fd;
-        int count;
-        char path[SB_PATH_MAX + 2];
-};
+/* Each entry of directory dfd but "." and "..": its name is appended to path (which holds the
+ * directory's own path, plen bytes) and fn called with the entry's name and the new length;
+ * path is put back after. Names that would make path longer than SB_PATH_MAX are passed over.
+ * 0, or the first error of getdents or fn. No allocation: this runs in the sandbox's init. */
+typedef int (*entry_fn)(void *ud, int dfd, const char *name, size_t len, int depth);
 
-static int collect_dir(struct collect_state *st, int dfd, size_t plen, int depth)
+static int each_entry(int dfd, char *path, size_t plen, int depth, entry_fn fn, void *ud)
 {
         char dbuf[4096];
         for (;;) {
@@ -191,37 +191,48 @@ static int collect_dir(struct collect_state *st, int dfd, size_t plen, int depth
                                 continue;
                         size_t nl = strlen(d->d_name);
                         if (plen + nl + 1 > SB_PATH_MAX)
-                                continue;
+                                continue; /* a name too long to hand back */
                         size_t np = plen;
                         if (plen)
-                                st->path[np++] = '/';
-                        memcpy(st->path + np, d->d_name, nl + 1);
-                        if (!sb_path_valid(st->path))
-                                continue;
-                        int fd =
-                            openat(dfd, d->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
-                        if (fd < 0)
-                                continue; /* a symlink (ELOOP) or a vanished entry */
-                        struct stat sb;
-                        int r = 0;
-                        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
-                                if (++st->count > SB_COLLECT_MAX)
-                                        r = -EMFILE;
-                                else {
-                                        sb_msg_t m;
-                                        sb_msg_fill(&m, SB_MSG_FILE, (int32_t)(sb.st_mode & 0777),
-                                                    "%s", st->path);
-                                        r = sb_msg_send(st->sync_fd, &m, fd);
-                                }
-                        } else if (S_ISDIR(sb.st_mode) && depth < SB_PATH_DEPTH_MAX) {
-                                r = collect_dir(st, fd, np + nl, depth + 1);
-                        }
-                        close(fd);
-                        st->path[plen] = '\0';
+                                path[np++] = '/';
+                        memcpy(path + np, d->d_name, nl + 1);
+                        int r = fn(ud, dfd, d->d_name, np + nl, depth);
+                        path[plen] = '\0';
                         if (r < 0)
                                 return r;
                 }
         }
+}
+
+struct collect_state {
+        int sync_fd;
+        int count;
+        char path[SB_PATH_MAX + 2];
+};
+
+static int collect_entry(void *ud, int dfd, const char *name, size_t len, int depth)
+{
+        struct collect_state *st = ud;
+        if (!sb_path_valid(st->path))
+                return 0;
+        int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+        if (fd < 0)
+                return 0; /* a symlink (ELOOP) or a vanished entry */
+        struct stat sb;
+        int r = 0;
+        if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+                if (++st->count > SB_COLLECT_MAX) {
+                        r = -EMFILE;
+                } else {
+                        sb_msg_t m;
+                        sb_msg_fill(&m, SB_MSG_FILE, (int32_t)(sb.st_mode & 0777), "%s", st->path);
+                        r = sb_msg_send(st->sync_fd, &m, fd);
+                }
+        } else if (S_ISDIR(sb.st_mode) && depth < SB_PATH_DEPTH_MAX) {
+                r = each_entry(fd, st->path, len, depth + 1, collect_entry, st);
+        }
+        close(fd);
+        return r;
 }
 
 int sb_collect_files(int sync_fd, int dirfd)
@@ -231,7 +242,7 @@ int sb_collect_files(int sync_fd, int dirfd)
         if (fd < 0)
                 return -errno;
         struct collect_state st = {.sync_fd = sync_fd};
-        int r = collect_dir(&st, fd, 0, 1);
+        int r = each_entry(fd, st.path, 0, 1, collect_entry, &st);
         if (dirfd < 0)
                 close(fd);
         return r;
@@ -304,55 +315,30 @@ static void outputs_keep(struct outputs_state *st)
         strcpy(out_names[slot], st->path);
 }
 
-static int outputs_dir(struct outputs_state *st, int dfd, size_t plen, int depth)
+static int outputs_entry(void *ud, int dfd, const char *name, size_t len, int depth)
 {
-        char dbuf[4096];
-        for (;;) {
-                long nread = syscall(SYS_getdents64, dfd, dbuf, sizeof(dbuf));
-                if (nread < 0)
-                        return -errno;
-                if (nread == 0)
-                        return 0;
-                for (long off = 0; off < nread;) {
-                        struct dirent64 *d = (struct dirent64 *)(dbuf + off);
-                        off += d->d_reclen;
-                        if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
-                                continue;
-                        size_t nl = strlen(d->d_name);
-                        if (plen + nl + 1 > SB_PATH_MAX)
-                                continue; /* a name too long to hand back */
-                        size_t np = plen;
-                        if (plen)
-                                st->path[np++] = '/';
-                        memcpy(st->path + np, d->d_name, nl + 1);
-                        bool match = false, below = false;
-                        for (size_t i = 0; i < st->n; i++) {
-                                match = match || glob_match(st->patterns[i], st->path);
-                                below = below || (depth < GLOB_DEPTH_MAX &&
-                                                  glob_match_dir(st->patterns[i], st->path));
-                        }
-                        struct stat sb;
-                        int r = 0;
-                        if ((!match && !below) ||
-                            fstatat(dfd, d->d_name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
-                                /* not asked for, or gone */
-                        } else if (S_ISDIR(sb.st_mode)) {
-                                int fd =
-                                    below ? openat(dfd, d->d_name,
-                                                   O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
-                                          : -1;
-                                if (fd >= 0) {
-                                        r = outputs_dir(st, fd, np + nl, depth + 1);
-                                        close(fd);
-                                }
-                        } else if (match) {
-                                outputs_keep(st);
-                        }
-                        st->path[plen] = '\0';
-                        if (r < 0)
-                                return r;
-                }
+        struct outputs_state *st = ud;
+        bool match = false, below = false;
+        for (size_t i = 0; i < st->n; i++) {
+                match = match || glob_match(st->patterns[i], st->path);
+                below =
+                    below || (depth < GLOB_DEPTH_MAX && glob_match_dir(st->patterns[i], st->path));
         }
+        struct stat sb;
+        int r = 0;
+        if ((!match && !below) || fstatat(dfd, name, &sb, AT_SYMLINK_NOFOLLOW) < 0) {
+                /* not asked for, or gone */
+        } else if (S_ISDIR(sb.st_mode)) {
+                int fd =
+                    below ? openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
+                if (fd >= 0) {
+                        r = each_entry(fd, st->path, len, depth + 1, outputs_entry, st);
+                        close(fd);
+                }
+        } else if (match) {
+                outputs_keep(st);
+        }
+        return r;
 }
 
 /* Open path's directory from workfd, component by component, never through a symlink. */
@@ -404,7 +390,7 @@ int sb_collect_outputs(int sync_fd, int dirfd, const char *const *patterns, size
                 return -errno;
         struct outputs_state st = {.patterns = patterns, .n = n};
         st.max = max <= 0 || max > LIMITS_OUTPUTS_COUNT_MAX ? LIMITS_OUTPUTS_COUNT_MAX : (int)max;
-        int r = outputs_dir(&st, fd, 0, 1);
+        int r = each_entry(fd, st.path, 0, 1, outputs_entry, &st);
         for (int i = 0; r == 0 && i < st.kept; i++)
                 r = outputs_send(sync_fd, fd, out_names[out_order[i]]);
         if (dirfd < 0)
