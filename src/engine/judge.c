@@ -17,7 +17,8 @@ typedef struct judge_slot {
         size_t idx; /* test index, or IDX_COMPILE / IDX_CHECKER_COMPILE */
         job_t *job;
         bool finished;
-        bool checking; /* the job is the checker's run for test idx */
+        bool checking;     /* the job is the checker's run for test idx */
+        job_lane_t *lane; /* the sandbox its tests run in one after another; NULL: fresh ones */
 } judge_slot_t;
 
 struct judge {
@@ -161,6 +162,7 @@ static void start_job(judge_t *jd, judge_slot_t *s, size_t idx)
                         js.args = t->args;
                 if (t->limits)
                         js.run_limits = *t->limits;
+                js.lane = s->lane;
                 jd->ran[idx] = true;
         }
         jd->running++;
@@ -431,8 +433,11 @@ int judge_start(const judge_spec_t *spec, ev_loop_t *loop, judge_t **out, rc_err
         if (spec->checker)
                 jd->checker = *spec->checker;
         jd->spec.checker = NULL;
-        for (unsigned i = 0; i < jd->spec.parallel; i++)
+        for (unsigned i = 0; i < jd->spec.parallel; i++) {
                 jd->slots[i].jd = jd;
+                if (!spec->fresh_sandboxes && !(jd->slots[i].lane = job_lane_new(spec->job.pool)))
+                        goto oom;
+        }
         *out = jd;
         if (spec->job.tc->compile.n) {
                 jd->compiling = true;
@@ -454,6 +459,8 @@ oom:
         free_copies(jd);
         free(jd->results);
         free(jd->ran);
+        for (unsigned i = 0; jd->slots && i < jd->spec.parallel; i++)
+                job_lane_free(jd->slots[i].lane);
         free(jd->slots);
         free(jd);
         return rc_err_set(err, ENOMEM, "out of memory");
@@ -514,8 +521,10 @@ void judge_free(judge_t *jd)
                 return;
         if (jd->t_pump)
                 jd->loop->ops->timer_del(jd->loop, jd->t_pump);
-        for (unsigned i = 0; i < jd->spec.parallel; i++)
+        for (unsigned i = 0; i < jd->spec.parallel; i++) {
                 job_free(jd->slots[i].job);
+                job_lane_free(jd->slots[i].lane);
+        }
         for (size_t i = 0; i < jd->spec.ntests; i++) {
                 buf_free(&jd->results[i].run.out);
                 buf_free(&jd->results[i].run.err);

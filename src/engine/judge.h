@@ -55,6 +55,9 @@ typedef struct judge_spec {
         const job_spec_t *checker;
         bool stop_on_first_failure; /* the tests not yet started are not run ("skipped") */
         unsigned parallel;          /* tests at once, at least 1 */
+        /* each test in a sandbox made for it; false (the default): the tests running one after
+         * another share a sandbox, which its init resets between them (sb_run_t.keep) */
+        bool fresh_sandboxes;
         size_t output_keep;         /* bytes of each test's stdout and stderr kept */
         judge_callbacks_t cb;
 } judge_spec_t;

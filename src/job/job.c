@@ -560,6 +560,8 @@ static void stage_note(job_t *j, const char *text)
 }
 
 /* The stage is over once init is gone and both output pipes are at EOF. */
+static bool lane_keep(job_t *j, const stage_result_t *res);
+
 static void stage_end(job_t *j)
 {
         stage_result_t *res = j->cur;
@@ -593,7 +595,9 @@ static void stage_end(job_t *j)
             job_outputs_read(&sr, &j->lim, res) < 0 && res->status != STATUS_INTERNAL_ERROR)
                 set_internal(res, "reading the output files: out of memory");
         tt = trace_step("finish + stats", tt);
-        if (j->pr.sb) {
+        if (j->pr.sb && lane_keep(j, res)) {
+                ; /* the lane's, for its next run */
+        } else if (j->pr.sb) {
                 /* The program is done and init has said all it had to, or init is gone: what is
                  * left is its own exit (the namespaces going down), which the answer need not
                  * wait for. Then the leaf may serve another sandbox. */
@@ -626,6 +630,28 @@ static void stage_end(job_t *j)
         }
         sb_result_free(&sr);
         job_finish(j);
+}
+
+/* Whether the run stage's sandbox is to be kept for the lane's next run. */
+static bool lane_keeps(const job_t *j)
+{
+        return j->spec.lane && j->stage == STAGE_RUN && !(j->spec.tty_rows && j->spec.tty_cols) &&
+               !(j->spec.outputs && j->spec.outputs[0]);
+}
+
+/* After the run stage: keep its sandbox in the lane when its init reset it and is waiting for
+ * another request, and nothing went wrong with it. */
+static bool lane_keep(job_t *j, const stage_result_t *res)
+{
+        if (!lane_keeps(j) || !j->pr.sb || !j->alive || j->kill_requested || j->killed_by_us ||
+            res->status == STATUS_INTERNAL_ERROR)
+                return false;
+        rc_err_t err = {0};
+        if (cg_leaf_rebase(j->pr.leaf) < 0 || sandbox_recycle(j->pr.sb, &err) < 0)
+                return false;
+        pool_key_t key = {j->spec.rootfs, j->spec.seccomp, j->lim.disk_mb};
+        job_lane_put(j->spec.lane, &key, j->pr);
+        return true;
 }
 
 /* The stage is over once both output pipes are at EOF and init is gone, or has reported the
@@ -707,6 +733,7 @@ static void stage_launch(job_t *j)
             .collect = kind == STAGE_COMPILE,
             .outputs = kind == STAGE_RUN ? j->spec.outputs : NULL,
             .limits = j->lim,
+            .keep = lane_keeps(j),
         };
         j->tty_stage = kind == STAGE_RUN && j->spec.tty_rows && j->spec.tty_cols;
         j->tty_open = j->tty_eof_sent = false;
@@ -798,6 +825,11 @@ static void stage_acquire(job_t *j)
         pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb};
         prep_ticket_t *t = NULL;
         rc_err_t err = {0};
+        if (j->stage == STAGE_RUN && job_lane_take(js->lane, &key, &j->pr)) {
+                trace_step("job: sandbox kept from the lane's last run", j->t0);
+                stage_launch(j);
+                return;
+        }
         if (job_pool_take(js->pool, &key, &j->pr, &t)) {
                 /* The next one is prepared while this one runs: asked for once the program has
                  * started (cloning it meanwhile would compete with the program's exec), or now

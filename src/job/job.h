@@ -132,6 +132,10 @@ typedef struct job_spec {
          * SB_OUTPUTS_MAX, NULL-terminated (copied); NULL: none. Bounded by run_limits'
          * outputs_count, outputs_file_bytes and outputs_total_bytes. */
         char *const *outputs;
+        /* the run stage runs in the sandbox the lane kept from its previous run (reset by its
+         * init), if it has one, and leaves its own there for the next; NULL: a fresh sandbox
+         * (pool.h; not with a terminal or outputs) */
+        job_lane_t *lane;
         job_callbacks_t cb;
 } job_spec_t;
 

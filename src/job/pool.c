@@ -259,3 +259,71 @@ bool job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t
         prep_ticket_free(t);
         return false;
 }
+
+/* ------------------------------------------------------------------ lanes */
+
+struct job_lane {
+        job_pool_t *pool;
+        prepared_t pr; /* pr.sb NULL: none kept */
+        char *rootfs;
+        const seccomp_bpf_t *seccomp;
+        int64_t disk_mb;
+};
+
+job_lane_t *job_lane_new(job_pool_t *pool)
+{
+        job_lane_t *l = calloc(1, sizeof(*l));
+        if (l)
+                l->pool = pool;
+        return l;
+}
+
+static void lane_drop(job_lane_t *l)
+{
+        if (l->pr.sb)
+                job_pool_bury(l->pool, l->pr);
+        l->pr = (prepared_t){0};
+        free(l->rootfs);
+        l->rootfs = NULL;
+}
+
+void job_lane_free(job_lane_t *l)
+{
+        if (!l)
+                return;
+        lane_drop(l);
+        free(l);
+}
+
+bool job_lane_take(job_lane_t *l, const pool_key_t *key, prepared_t *out)
+{
+        if (!l || !l->pr.sb)
+                return false;
+        if (l->seccomp != key->seccomp || l->disk_mb != key->disk_mb ||
+            strcmp(l->rootfs, key->rootfs) != 0) {
+                lane_drop(l); /* made for another kind of run: a fresh one for this */
+                return false;
+        }
+        *out = l->pr;
+        l->pr = (prepared_t){0};
+        free(l->rootfs);
+        l->rootfs = NULL;
+        return true;
+}
+
+void job_lane_put(job_lane_t *l, const pool_key_t *key, prepared_t pr)
+{
+        lane_drop(l);
+        if (!(l->rootfs = strdup(key->rootfs))) {
+                job_pool_bury(l->pool, pr);
+                return;
+        }
+        l->pr = pr;
+        l->seccomp = key->seccomp;
+        l->disk_mb = key->disk_mb;
+}
+
+job_pool_t *job_lane_pool(const job_lane_t *l)
+{
+        return l ? l->pool : NULL;
+}

@@ -52,4 +52,19 @@ void prepared_destroy(prepared_t *pr);
  * latest by job_pool_free (which waits). Without a pool: at once, waiting. */
 void job_pool_bury(job_pool_t *p, prepared_t pr);
 
+/* A sandbox kept from one run for the next of the same owner (a judge's tests, one lane per
+ * test running at once): each run ends with the sandbox reset by its init (sb_run_t.keep), and
+ * the next starts in it, with no set-up of its own. */
+typedef struct job_lane job_lane_t;
+/* pool: where a sandbox the lane gives up is buried (may be NULL: then at once). */
+job_lane_t *job_lane_new(job_pool_t *pool);
+/* Buries what the lane holds; accepts NULL. */
+void job_lane_free(job_lane_t *l);
+/* The kept sandbox, if there is one prepared with key (one prepared otherwise is buried). */
+bool job_lane_take(job_lane_t *l, const pool_key_t *key, prepared_t *out);
+/* Keep pr (recycled: sandbox_recycle done, leaf rebased) for the lane's next run. */
+void job_lane_put(job_lane_t *l, const pool_key_t *key, prepared_t pr);
+/* Where the lane's sandboxes are buried. */
+job_pool_t *job_lane_pool(const job_lane_t *l);
+
 #endif

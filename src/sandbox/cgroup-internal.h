@@ -22,6 +22,9 @@ typedef struct cg_backend {
          * zero or taken as the base the next figures are read from. NULL: leaves are not
          * reused. */
         int (*reset)(cg_leaf_t *l);
+        /* A sandbox stays in its leaf for another run (sb_run_t.keep): the next figures are
+         * counted from now, with init still in the leaf. -ENOTSUP: they cannot be. */
+        int (*rebase)(cg_leaf_t *l);
 } cg_backend_t;
 
 struct cg_manager {
@@ -52,7 +55,9 @@ struct cg_leaf {
         bool applied;
         int64_t memory_mb, processes;
         double cpus;
-        int64_t oom_base; /* v1 reuse: OOM kills counted before this sandbox */
+        int64_t oom_base; /* OOM kills counted before this sandbox (v1 reuse) or run (rebase) */
+        int64_t cpu_base; /* v2 rebase: CPU microseconds used before this run */
+        int peak_fd;      /* v2 rebase: memory.peak, reset through this fd; -1: none */
 };
 
 extern const cg_backend_t cg_backend_v1;

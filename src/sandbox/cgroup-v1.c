@@ -256,6 +256,22 @@ static int v1_reset(cg_leaf_t *l)
         return 0;
 }
 
+static int v1_rebase(cg_leaf_t *l)
+{
+        char buf[4096];
+        for (int i = 0; i < l->ndirs; i++) {
+                if (dir_has(l, i, CG_HAS_MEMORY) &&
+                    (cg_leaf_write(l, i, "memory.max_usage_in_bytes", "0", NULL) < 0 ||
+                     cg_leaf_read(l, i, "memory.oom_control", buf, sizeof(buf)) < 0 ||
+                     (l->oom_base = cg_keyed_value(buf, "oom_kill")) < 0))
+                        return -EIO;
+                if (dir_has(l, i, CG_HAS_CPUACCT) &&
+                    cg_leaf_write(l, i, "cpuacct.usage", "0", NULL) < 0)
+                        return -EIO;
+        }
+        return 0;
+}
+
 const cg_backend_t cg_backend_v1 = {
     .name = "v1",
     .open = v1_open,
@@ -264,4 +280,5 @@ const cg_backend_t cg_backend_v1 = {
     .stats = v1_stats,
     .kill = v1_kill,
     .reset = v1_reset,
+    .rebase = v1_rebase,
 };

@@ -299,12 +299,46 @@ static int v2_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_e
 static int v2_stats(cg_leaf_t *l, cg_stats_t *st)
 {
         char buf[4096];
-        if (cg_leaf_read(l, 0, "cpu.stat", buf, sizeof(buf)) == 0)
-                st->cpu_usage_us = cg_keyed_value(buf, "usage_usec");
-        if (cg_leaf_read(l, 0, "memory.peak", buf, sizeof(buf)) == 0)
+        if (cg_leaf_read(l, 0, "cpu.stat", buf, sizeof(buf)) == 0 &&
+            (st->cpu_usage_us = cg_keyed_value(buf, "usage_usec")) >= 0)
+                st->cpu_usage_us -= l->cpu_base;
+        if (l->peak_fd >= 0) {
+                /* rebased: the peak since the reset made through this fd */
+                ssize_t n = pread(l->peak_fd, buf, sizeof(buf) - 1, 0);
+                if (n > 0) {
+                        buf[n] = '\0';
+                        st->memory_peak_bytes = cg_parse_value(buf);
+                }
+        } else if (cg_leaf_read(l, 0, "memory.peak", buf, sizeof(buf)) == 0) {
                 st->memory_peak_bytes = cg_parse_value(buf);
-        if (cg_leaf_read(l, 0, "memory.events", buf, sizeof(buf)) == 0)
-                st->oom_kills = cg_keyed_value(buf, "oom_kill");
+        }
+        if (cg_leaf_read(l, 0, "memory.events", buf, sizeof(buf)) == 0 &&
+            (st->oom_kills = cg_keyed_value(buf, "oom_kill")) >= 0)
+                st->oom_kills -= l->oom_base;
+        return 0;
+}
+
+/* memory.peak can be reset since Linux 6.12, for reads through the fd the reset was written
+ * to; before, the file is read-only and a kept sandbox would report its first run's peak. */
+static int v2_rebase(cg_leaf_t *l)
+{
+        char buf[4096];
+        if (cg_leaf_read(l, 0, "cpu.stat", buf, sizeof(buf)) < 0 ||
+            (l->cpu_base = cg_keyed_value(buf, "usage_usec")) < 0)
+                return -EIO;
+        if (cg_leaf_read(l, 0, "memory.events", buf, sizeof(buf)) == 0 &&
+            (l->oom_base = cg_keyed_value(buf, "oom_kill")) < 0)
+                l->oom_base = 0;
+        if (l->peak_fd < 0) {
+                int dfd = cg_leaf_fd(l, 0);
+                if (dfd < 0)
+                        return -EIO;
+                l->peak_fd = openat(dfd, "memory.peak", O_RDWR | O_CLOEXEC);
+                if (l->peak_fd < 0)
+                        return errno == ENOENT ? 0 : -ENOTSUP; /* no memory controller here */
+        }
+        if (write(l->peak_fd, "reset\n", 6) != 6)
+                return -ENOTSUP;
         return 0;
 }
 
@@ -322,4 +356,5 @@ const cg_backend_t cg_backend_v2 = {
      * for each (memory.peak is reset only for one open fd, on kernels from 6.12) */
     .stats = v2_stats,
     .kill = v2_kill,
+    .rebase = v2_rebase,
 };

@@ -167,6 +167,8 @@ int cg_kill_listed(const char *dir)
 
 static void free_leaf_struct(cg_leaf_t *l)
 {
+        if (l->peak_fd >= 0)
+                close(l->peak_fd);
         for (int i = 0; i < l->ndirs; i++) {
                 if (l->fds[i] >= 0)
                         close(l->fds[i]);
@@ -293,6 +295,7 @@ static int leaf_new(cg_manager_t *m, pid_t owner, unsigned seq, cg_leaf_t **out,
         l->seq = seq;
         for (int i = 0; i < CG_DIRS_MAX; i++)
                 l->fds[i] = -1;
+        l->peak_fd = -1;
         for (int i = 0; i < m->ndirs; i++) {
                 if (asprintf(&l->dirs[i], "%s/rc-%d-%u", m->dirs[i], (int)owner, seq) < 0) {
                         l->dirs[i] = NULL;
@@ -460,6 +463,13 @@ int cg_leaf_stats(cg_leaf_t *l, cg_stats_t *st)
         if (!l)
                 return -ENOENT;
         return l->m->be->stats(l, st);
+}
+
+int cg_leaf_rebase(cg_leaf_t *l)
+{
+        if (!l)
+                return 0;
+        return l->m->be->rebase ? l->m->be->rebase(l) : -ENOTSUP;
 }
 
 void cg_leaf_kill(cg_leaf_t *l)

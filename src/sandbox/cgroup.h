@@ -75,6 +75,10 @@ int cg_leaf_clone_fd(cg_leaf_t *l);
 /* Move pid (a stopped-at-birth sandbox child) into the leaf. No-op after CLONE_INTO_CGROUP. */
 int cg_leaf_attach(cg_leaf_t *l, pid_t pid, rc_err_t *err);
 int cg_leaf_stats(cg_leaf_t *l, cg_stats_t *st);
+/* The sandbox in l stays for another run: cg_leaf_stats counts from now on (CPU, memory peak,
+ * OOM kills). 0 for NULL; -ENOTSUP where the back-end cannot (cgroup v2 before Linux 6.12,
+ * whose memory.peak cannot be reset), and the sandbox is then not to be reused. */
+int cg_leaf_rebase(cg_leaf_t *l);
 /* SIGKILL everything in the leaf. */
 void cg_leaf_kill(cg_leaf_t *l);
 /* Kill what is left, wait until empty (bounded), remove the directories; accepts NULL. */

@@ -197,6 +197,12 @@ static int run_mount_op(const mount_op_t *op)
                 return mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | op->flags, NULL) < 0
                            ? -errno
                            : 0;
+        case MOUNT_OP_MQUEUE:
+                if ((r = mkdir_target(op->target, 01777)) < 0)
+                        return r;
+                if (mount("mqueue", op->target, "mqueue", op->flags, NULL) < 0)
+                        return errno == ENODEV ? 0 : -errno;
+                return 0;
         case MOUNT_OP_REMOUNT_RO:
                 return mount(NULL, op->target, NULL, MS_REMOUNT | MS_RDONLY | op->flags, NULL) < 0
                            ? -errno
@@ -367,9 +373,13 @@ typedef struct program_failure {
         int err;
 } program_failure_t;
 
-enum { PSTEP_STDIO, PSTEP_SETSID, PSTEP_NNP, PSTEP_SECCOMP, PSTEP_EXECVE, PSTEP_CTTY };
-static const char *const program_steps[] = {"stdio",   "setsid", "no_new_privs",
-                                            "seccomp", "execve", "controlling terminal"};
+enum { PSTEP_STDIO, PSTEP_SETSID, PSTEP_NNP, PSTEP_SECCOMP, PSTEP_EXECVE, PSTEP_CTTY, PSTEP_RLIMITS };
+static const char *const program_steps[] = {"stdio",   "setsid", "no_new_privs",        "seccomp",
+                                            "execve", "controlling terminal", "rlimits"};
+
+/* The program's stdio pipes (the sandbox's ends): those it was made with, then those each
+ * request of a recycled sandbox brings (SB_MSG_STDIO). -1 once handed to a program. */
+static int child_stdio[3] = {-1, -1, -1};
 
 /* In the program's process, after fork from init: stdio, then the last steps before exec. With
  * a terminal (slave >= 0) the program leads a session of its own whose controlling terminal is
@@ -388,8 +398,16 @@ program_main(const sb_child_ctx_t *ctx, const sb_child_req_t *req, int errpipe, 
                 f.step = PSTEP_STDIO;
                 if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
                         goto fail;
-        } else if (dup2(ctx->stdin_fd, 0) < 0 || dup2(ctx->stdout_fd, 1) < 0 ||
-                   dup2(ctx->stderr_fd, 2) < 0) {
+        } else if (dup2(child_stdio[0], 0) < 0 || dup2(child_stdio[1], 1) < 0 ||
+                   dup2(child_stdio[2], 2) < 0) {
+                goto fail;
+        }
+        /* The program's own, not init's: a recycled sandbox's next program may be given
+         * higher limits (per-test limits of a judge), which init could no longer raise. */
+        f.step = PSTEP_RLIMITS;
+        int rr = apply_rlimits(&req->limits);
+        if (rr < 0) {
+                errno = -rr;
                 goto fail;
         }
         /* Every other fd goes, however high (a server has many): only errpipe (CLOEXEC)
@@ -486,9 +504,10 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
         if (pid < 0)
                 sb_child_fail(ctx->sync_fd, "clone program", errno);
         close(ep[1]);
-        close(ctx->stdin_fd);
-        close(ctx->stdout_fd);
-        close(ctx->stderr_fd);
+        for (int i = 0; i < 3; i++) {
+                close(child_stdio[i]);
+                child_stdio[i] = -1;
+        }
         if (slave >= 0)
                 close(slave); /* the program's alone: its last close hangs the terminal up */
         /* EOF: execve succeeded (CLOEXEC closed the pipe); an int: it failed with that errno. */
@@ -505,7 +524,8 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
                         snprintf(step, sizeof(step), "execve %.200s", req->argv[0]);
                 else
                         snprintf(step, sizeof(step), "%s",
-                                 f.step >= 0 && f.step <= PSTEP_CTTY ? program_steps[f.step] : "?");
+                                 f.step >= 0 && f.step <= PSTEP_RLIMITS ? program_steps[f.step]
+                                                                        : "?");
                 sb_child_fail(ctx->sync_fd, step, f.err);
         }
         sb_msg_t m;
@@ -526,16 +546,34 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
 
 /* The child's copy of the request: static, as the child must not allocate. */
 static sb_child_req_t child_req;
+/* The mapped request it is decoded from (strings point into it), until the next one. */
+static void *child_req_map;
+static size_t child_req_len;
 
-/* Wait for the request: files that travel as fds, then START with the encoded rest. */
+/* Wait for the request: the stdio of a recycled sandbox's program, files that travel as fds,
+ * then START with the encoded rest. */
 static void receive_request(const sb_child_ctx_t *ctx, sb_child_req_t *req)
 {
+        if (child_req_map) {
+                munmap(child_req_map, child_req_len);
+                child_req_map = NULL;
+        }
+        req->nfiles = 0;
         for (;;) {
                 sb_msg_t m;
                 int fd = -1;
                 int r = sb_msg_recv(ctx->sync_fd, &m, &fd);
                 if (r < 0)
                         _exit(127); /* runcell went away before asking for anything */
+                if (m.type == SB_MSG_SIGNAL) {
+                        continue; /* meant for a program that is gone */
+                }
+                if (m.type == SB_MSG_STDIO && fd >= 0 && m.a >= 0 && m.a <= 2) {
+                        if (child_stdio[m.a] >= 0)
+                                close(child_stdio[m.a]);
+                        child_stdio[m.a] = fd;
+                        continue;
+                }
                 if (m.type == SB_MSG_FILE && fd >= 0 && req->nfiles < SB_REQ_FILES_MAX &&
                     strlen(m.text) < SB_MSG_PATH_BYTES && sb_path_valid(m.text)) {
                         char *path = req->fd_paths[req->nfiles];
@@ -556,9 +594,13 @@ static void receive_request(const sb_child_ctx_t *ctx, sb_child_req_t *req)
                         close(fd);
                         if (map == MAP_FAILED)
                                 sb_child_fail(ctx->sync_fd, "map request", errno);
+                        child_req_map = map;
+                        child_req_len = (size_t)st.st_size;
                         r = sb_req_decode(map, (size_t)st.st_size, req);
                         if (r < 0)
                                 sb_child_fail(ctx->sync_fd, "decode request", -r);
+                        if (child_stdio[0] < 0 || child_stdio[1] < 0 || child_stdio[2] < 0)
+                                sb_child_fail(ctx->sync_fd, "request without stdio", EPROTO);
                         return;
                 }
                 if (fd >= 0)
@@ -589,9 +631,6 @@ static void start_request(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
         for (size_t i = 0; i < req->nfiles; i++)
                 if (req->files[i].fd >= 0)
                         close(req->files[i].fd);
-        r = apply_rlimits(&req->limits);
-        if (r < 0)
-                sb_child_fail(ctx->sync_fd, "rlimits", -r);
 }
 
 void sb_child_main(const sb_child_ctx_t *ctx)
@@ -622,19 +661,26 @@ void sb_child_main(const sb_child_ctx_t *ctx)
                         sb_msg_send(ctx->sync_fd, &m, -1);
                 }
         }
-        sb_msg_t ready;
-        sb_msg_fill(&ready, SB_MSG_READY, 0, NULL);
-        if (sb_msg_send(ctx->sync_fd, &ready, -1) < 0)
-                _exit(127);
-        sb_child_req_t *req = &child_req;
-        receive_request(ctx, req);
-        int64_t t0 = ctx->trace ? sb_now_ns() : 0;
-        start_request(ctx, req);
-        if (ctx->trace) {
-                sb_msg_t m;
-                sb_msg_fill(&m, SB_MSG_TRACE, (int32_t)((sb_now_ns() - t0) / 1000), "request");
-                sb_msg_send(ctx->sync_fd, &m, -1);
+        child_stdio[0] = ctx->stdin_fd;
+        child_stdio[1] = ctx->stdout_fd;
+        child_stdio[2] = ctx->stderr_fd;
+        sb_reset_remember();
+        /* One request, or (each with keep) one after another, each after a reset. */
+        for (;;) {
+                sb_msg_t ready;
+                sb_msg_fill(&ready, SB_MSG_READY, 0, NULL);
+                if (sb_msg_send(ctx->sync_fd, &ready, -1) < 0)
+                        _exit(127);
+                sb_child_req_t *req = &child_req;
+                receive_request(ctx, req);
+                int64_t t0 = ctx->trace ? sb_now_ns() : 0;
+                start_request(ctx, req);
+                if (ctx->trace) {
+                        sb_msg_t m;
+                        sb_msg_fill(&m, SB_MSG_TRACE, (int32_t)((sb_now_ns() - t0) / 1000),
+                                    "request");
+                        sb_msg_send(ctx->sync_fd, &m, -1);
+                }
+                start_program(ctx, req);
         }
-        start_program(ctx, req);
-        _exit(127);
 }

@@ -2,7 +2,9 @@
  * as it must: it reaps orphans, forwards signals from runcell to the program, reports the
  * program's end with its timestamps and, for a compile stage, hands /work's files back (or, for
  * a run stage that asked, the files its patterns match). When
- * it exits the kernel kills whatever is left in the pid namespace, so nothing outlives a run. */
+ * it exits the kernel kills whatever is left in the pid namespace, so nothing outlives a run.
+ * A request with keep (a judge's next test, in the same sandbox) instead has init kill every
+ * other process itself, put the sandbox back as it was (sb_reset) and wait for the next. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -22,6 +24,18 @@ static void kill_and_reap_all(void)
                 ;
 }
 
+static void collect(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
+{
+        if (!req->collect && !req->noutputs)
+                return;
+        int r = req->noutputs ? sb_collect_outputs(ctx->sync_fd, -1, req->outputs, req->noutputs,
+                                                   (long)req->limits.outputs_count)
+                              : sb_collect_files(ctx->sync_fd, -1);
+        sb_msg_t m;
+        sb_msg_fill(&m, SB_MSG_FILES_DONE, r < 0 ? -r : 0, NULL);
+        sb_msg_send(ctx->sync_fd, &m, -1);
+}
+
 void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, const sb_child_req_t *req)
 {
         sigset_t mask;
@@ -31,7 +45,8 @@ void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, const sb_child_req_t
         int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
         if (sfd < 0)
                 sb_child_fail(ctx->sync_fd, "signalfd", errno);
-        sb_close_fds_except(0, ctx->sync_fd, sfd);
+        /* 0-2 stay /dev/null (sb_child_main): fds a next request brings never take them. */
+        sb_close_fds_except(3, ctx->sync_fd, sfd);
 
         int status = 0;
         bool done = false;
@@ -81,17 +96,30 @@ void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, const sb_child_req_t
          * reported, so a background process cannot write output after "exited". */
         kill_and_reap_all();
         sb_msg_t m;
+        if (req->keep) {
+                /* Files first, then the reset, then EXITED: the reset's work is the run's that
+                 * made it (its cgroup's figures are read after EXITED), and the next run starts
+                 * from counters taken when nothing of this one is left. "kept" tells runcell it
+                 * may send another request; without it init is on its way out. */
+                collect(ctx, req);
+                close(sfd);
+                int64_t t0 = sb_now_ns();
+                bool kept = sb_reset() == 0;
+                if (ctx->trace) {
+                        sb_msg_fill(&m, SB_MSG_TRACE, (int32_t)((sb_now_ns() - t0) / 1000),
+                                    "reset%s", kept ? "" : " (failed)");
+                        sb_msg_send(ctx->sync_fd, &m, -1);
+                }
+                sb_msg_fill(&m, SB_MSG_EXITED, status, "%s", kept ? "kept" : "");
+                m.t_ns = end;
+                if (sb_msg_send(ctx->sync_fd, &m, -1) < 0 || !kept)
+                        _exit(kept ? 127 : 0);
+                return;
+        }
         sb_msg_fill(&m, SB_MSG_EXITED, status, NULL);
         m.t_ns = end;
         if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
                 _exit(127);
-        if (req->collect || req->noutputs) {
-                int r = req->noutputs
-                            ? sb_collect_outputs(ctx->sync_fd, -1, req->outputs, req->noutputs,
-                                                 (long)req->limits.outputs_count)
-                            : sb_collect_files(ctx->sync_fd, -1);
-                sb_msg_fill(&m, SB_MSG_FILES_DONE, r < 0 ? -r : 0, NULL);
-                sb_msg_send(ctx->sync_fd, &m, -1);
-        }
+        collect(ctx, req);
         _exit(0);
 }

@@ -97,6 +97,9 @@ int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
         mount_tmpfs_data(data, sizeof(data), disk, "1777");
         if ((r = add(plan, MOUNT_OP_TMPFS, "dev/shm", NULL, nsd, data, err)) < 0)
                 return r;
+        /* Where the program's POSIX message queues show, so that a reset can remove them. */
+        if ((r = add(plan, MOUNT_OP_MQUEUE, "dev/mqueue", NULL, nsd | MS_NOEXEC, NULL, err)) < 0)
+                return r;
         for (size_t i = 0; i < sizeof(links) / sizeof(links[0]); i++)
                 if ((r = add(plan, MOUNT_OP_SYMLINK, links[i][0], links[i][1], 0, NULL, err)) < 0)
                         return r;
@@ -124,6 +127,8 @@ const char *mount_kind_name(mount_kind_t kind)
                 return "mask-dir";
         case MOUNT_OP_RO_BIND:
                 return "ro-bind";
+        case MOUNT_OP_MQUEUE:
+                return "mqueue";
         default:
                 return "?";
         }

@@ -19,6 +19,7 @@ typedef enum mount_kind {
         MOUNT_OP_MASK_FILE,  /* hide a /proc file under /dev/null (skipped if absent) */
         MOUNT_OP_MASK_DIR,   /* hide a /proc directory under an empty read-only tmpfs */
         MOUNT_OP_RO_BIND,    /* make a /proc subtree read-only (skipped if absent) */
+        MOUNT_OP_MQUEUE,     /* the ipc namespace's POSIX message queues (skipped if absent) */
 } mount_kind_t;
 
 typedef struct mount_op {

@@ -18,6 +18,7 @@ typedef struct req_header {
         uint32_t collect;
         uint32_t tty;      /* rows << 16 | cols; 0: no terminal */
         uint32_t noutputs; /* patterns, after the environment */
+        uint32_t keep;     /* reset and wait for another request after this one */
         rc_limits_t limits;
 } req_header_t;
 
@@ -93,6 +94,7 @@ int sb_req_encode(const sb_run_t *run, buf_t *out)
         memset(&h, 0, sizeof(h));
         h.magic = SB_REQ_MAGIC;
         h.collect = run->collect;
+        h.keep = run->keep;
         if (run->tty_rows && run->tty_cols)
                 h.tty = (uint32_t)run->tty_rows << 16 | run->tty_cols;
         h.limits = run->limits;
@@ -192,6 +194,7 @@ int sb_req_decode(char *data, size_t len, sb_child_req_t *req)
         if (pos != len)
                 return -EBADMSG;
         req->collect = h.collect != 0;
+        req->keep = h.keep != 0;
         req->tty_rows = (uint16_t)(h.tty >> 16);
         req->tty_cols = (uint16_t)(h.tty & 0xffff);
         if (!req->tty_rows || !req->tty_cols)

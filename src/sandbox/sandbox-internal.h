@@ -32,6 +32,7 @@ typedef struct sb_child_req {
         char *envp[SB_REQ_ENV_MAX + 1];
         const char *path_env; /* PATH from envp, for finding argv[0] */
         bool collect;
+        bool keep; /* sb_run_t.keep */
         const char *outputs[SB_OUTPUTS_MAX + 1]; /* patterns; noutputs > 0: hand these back */
         size_t noutputs;
         rc_limits_t limits;
@@ -51,9 +52,14 @@ int sb_req_decode(char *data, size_t len, sb_child_req_t *req);
 /* The child side: set-up steps, then becomes the sandbox's init. Never returns. */
 __attribute__((noreturn)) void sb_child_main(const sb_child_ctx_t *ctx);
 /* pid 1 of the sandbox: reaps, forwards signals, reports the program's end, collects files
- * (req->collect, or req->outputs). */
-__attribute__((noreturn)) void sb_init_main(const sb_child_ctx_t *ctx, pid_t program,
-                                            const sb_child_req_t *req);
+ * (req->collect, or req->outputs). Returns only after a request with keep whose sandbox is
+ * reset (EXITED sent); exits otherwise. */
+void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, const sb_child_req_t *req);
+/* Init side, no process but init left: put the sandbox back as a request found it (reset.c).
+ * Returns 0 or -errno (then the sandbox is not to be used again). */
+int sb_reset(void);
+/* Init side, before the first request: remember what sb_reset restores. */
+void sb_reset_remember(void);
 /* Child side: place files into the directory workfd. Returns 0 or -errno, with the failing
  * path in what. */
 int sb_place_files(int workfd, const sb_file_t *files, size_t n, char *what, size_t what_size);

@@ -73,6 +73,11 @@ typedef struct sb_run {
          * sandbox's own devpts, this size, the program's controlling terminal; its master comes
          * back with STARTED (sandbox_tty_fd). The stdio pipes then carry nothing. */
         uint16_t tty_rows, tty_cols;
+        /* After the program's end (and the files handed back), init makes the sandbox as it
+         * was before the request (sb_reset: every process gone, /work, /tmp, /dev/shm and
+         * /dev/mqueue emptied, SysV IPC objects removed) and waits for another request of the
+         * same owner (sandbox_recycle); EXITED comes once that is done, READY after it. */
+        bool keep;
 } sb_run_t;
 
 typedef struct sandbox sandbox_t;
@@ -157,6 +162,11 @@ void sandbox_kill(sandbox_t *sb);
 /* Init has reported the program's end (EXITED) and, if asked, handed /work's files back: all
  * that is left is its own exit, which takes the sandbox's namespaces down. */
 bool sandbox_program_done(const sandbox_t *sb);
+/* After a run with keep whose program is done (its EXITED seen) and whose init is still
+ * there: make sb ready for another sandbox_start, with new stdio pipes (the program's ends go
+ * with the next request). -ESRCH if the sandbox cannot take another run (not kept, init gone
+ * or hung up); sb is then only good for sandbox_free. */
+int sandbox_recycle(sandbox_t *sb, rc_err_t *err);
 /* Fill res. Unless sandbox_program_done(), first reads what init still sends and waits until it
  * is gone (kill first if you cannot wait); else returns at once, init maybe still exiting
  * (sandbox_free() waits for that). */

@@ -61,6 +61,9 @@ struct sandbox {
         int64_t request_ns;
         cg_leaf_t *attach_leaf; /* v1: the leaf to move the child into (not owned) */
         int attach_fd;          /* and where to tell it the outcome; -1: done or none */
+        bool keep;              /* the request asked for another one after it (sb_run_t.keep) */
+        bool kept;              /* and init, having reset the sandbox, said it takes one */
+        int next_stdio[3];      /* a recycled sandbox's: the next program's ends, to send */
 };
 
 int sb_id_map_line(char *buf, size_t size, unsigned long host_id)
@@ -314,6 +317,7 @@ static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err
         sb->pid = pid;
         sb->pidfd = pidfd;
         sb->tty_fd = -1;
+        sb->next_stdio[0] = sb->next_stdio[1] = sb->next_stdio[2] = -1;
         sb->sync_fd = steal_fd(&sp0);
         sb->stdin_fd = steal_fd(&in1);
         sb->stdout_fd = steal_fd(&out0);
@@ -382,6 +386,7 @@ int sandbox_adopt(pid_t pid, int fds[SB_EXPORT_FDS], sandbox_t **out, rc_err_t *
         sb->foreign = true;
         sb->attach_fd = -1;
         sb->tty_fd = -1;
+        sb->next_stdio[0] = sb->next_stdio[1] = sb->next_stdio[2] = -1;
         sb->pidfd = steal_fd(&fds[0]);
         sb->sync_fd = steal_fd(&fds[1]);
         sb->stdin_fd = steal_fd(&fds[2]);
@@ -452,6 +457,7 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                 return rc_err_set(err, EBUSY, "sandbox already ran a program");
         sb->requested = true;
         sb->collect = run->collect || (run->outputs && run->outputs[0]);
+        sb->keep = run->keep;
         sb->request_ns = trace_now();
         buf_t blob = {0};
         int r = sb_req_encode(run, &blob);
@@ -477,6 +483,15 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                 off += (size_t)w;
         }
         buf_free(&blob);
+        for (int i = 0; i < 3 && sb->next_stdio[i] >= 0; i++) {
+                /* a recycled sandbox: the program's stdio first */
+                sb_msg_t m;
+                sb_msg_fill(&m, SB_MSG_STDIO, i, NULL);
+                r = sb_msg_send(sb->sync_fd, &m, sb->next_stdio[i]);
+                close_fd(&sb->next_stdio[i]);
+                if (r < 0)
+                        return why_gone(sb, r, "send stdio to sandbox", err);
+        }
         for (size_t i = 0; i < run->nfiles; i++) {
                 if (run->files[i].fd < 0)
                         continue;
@@ -624,6 +639,8 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
                 sb->res.exited = true;
                 sb->res.wait_status = m.a;
                 sb->res.end_ns = m.t_ns;
+                m.text[sizeof(m.text) - 1] = '\0';
+                sb->kept = sb->keep && strcmp(m.text, "kept") == 0;
                 break;
         case SB_MSG_FILE:
                 if (fd < 0)
@@ -690,6 +707,50 @@ bool sandbox_program_done(const sandbox_t *sb)
         return sb->res.exited && (!sb->collect || sb->files_done);
 }
 
+int sandbox_recycle(sandbox_t *sb, rc_err_t *err)
+{
+        /* kept: EXITED said so, which with keep comes after the files, and after the reset */
+        if (!sb->kept || sb->reaped || sb->sync_fd < 0)
+                return rc_err_set(err, ESRCH, "the sandbox cannot take another run");
+        close_fd(&sb->tty_fd);
+        close_fd(&sb->stdin_fd);
+        close_fd(&sb->stdout_fd);
+        close_fd(&sb->stderr_fd);
+        for (int i = 0; i < 3; i++)
+                close_fd(&sb->next_stdio[i]);
+        /* New pipes, as spawn makes them: the sandbox's ends go with the next request. */
+        int p[2];
+        for (int i = 0; i < 3; i++) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        goto fail;
+                int ours = i == 0 ? p[1] : p[0];
+                int theirs = i == 0 ? p[0] : p[1];
+                if (fchmod(theirs, 0666) < 0) {
+                        close(p[0]);
+                        close(p[1]);
+                        goto fail;
+                }
+                fcntl(ours, F_SETFL, O_NONBLOCK);
+                sb->next_stdio[i] = theirs;
+                if (i == 0)
+                        sb->stdin_fd = ours;
+                else if (i == 1)
+                        sb->stdout_fd = ours;
+                else
+                        sb->stderr_fd = ours;
+        }
+        sb_result_free(&sb->res);
+        memset(&sb->res, 0, sizeof(sb->res));
+        sb->files_cap = 0;
+        sb->files_done = sb->collect = false;
+        sb->ready = sb->requested = sb->started = false;
+        sb->keep = sb->kept = false;
+        sb->start_ns = 0;
+        return 0;
+fail:
+        return rc_err_sys(err, errno, "pipes for the next run");
+}
+
 int sandbox_finish(sandbox_t *sb, sb_result_t *res, rc_err_t *err)
 {
         /* Unless init has said all it had to, drain what it sent before it exited (the socket
@@ -717,6 +778,8 @@ void sb_result_free(sb_result_t *res)
 
 void sandbox_close_io(sandbox_t *sb)
 {
+        for (int i = 0; i < 3; i++)
+                close_fd(&sb->next_stdio[i]);
         close_fd(&sb->sync_fd);
         close_fd(&sb->tty_fd);
         close_fd(&sb->stdin_fd);
@@ -740,6 +803,8 @@ void sandbox_free(sandbox_t *sb)
         close_fd(&sb->stdin_fd);
         close_fd(&sb->stdout_fd);
         close_fd(&sb->stderr_fd);
+        for (int i = 0; i < 3; i++)
+                close_fd(&sb->next_stdio[i]);
         sb_result_free(&sb->res);
         free(sb);
 }

@@ -19,6 +19,8 @@ enum sb_msg_type {
         SB_MSG_START,      /* parent -> child: the request (an fd: the encoded sb_run_t) */
         SB_MSG_OUTPUT,     /* child -> parent: an output (sb_run_t.outputs) matched; text = its
                               path; a = mode with an fd (a regular file), or -1 without one */
+        SB_MSG_STDIO,      /* parent -> child, before a recycled sandbox's request: the program's
+                              stdin (a = 0), stdout (1) or stderr (2), one fd attached */
 };
 
 #define SB_MSG_TEXT_MAX 256

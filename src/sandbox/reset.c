@@ -1,0 +1,218 @@
+/* Init's side of a recycled sandbox (sb_run_t.keep): after a program, with no process but init
+ * left, put back what a program can change and a later one could see. Runs under the sandbox's
+ * own seccomp filter and without capabilities, as the sandbox's uid 0, which owns everything a
+ * program could make: no allocation, fds only, nothing followed by name.
+ *
+ * What a program can leave, and where it goes:
+ *   files, directories, FIFOs, sockets, links  /work, /tmp, /dev/shm: emptied, however deep or
+ *                                              unreadable (each directory is made ours first)
+ *   POSIX message queues                       /dev/mqueue (the ipc namespace's): emptied
+ *   the modes and extended attributes (ACLs) of those four directories: put back / removed
+ *   SysV shared memory, semaphores, queues     removed (the ipc namespace is the sandbox's)
+ *   processes, locks, sockets, timers, ptys    gone with the processes (init killed them all)
+ * Everything else a program could change needs a capability it does not have (mounts, host
+ * name, network configuration) or a system call the profile refuses (keyrings). */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ipc.h>
+#include <sys/msg.h>
+#include <sys/sem.h>
+#include <sys/shm.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox-internal.h"
+
+/* Directories deeper than this are moved up to the top of their tree and emptied from there:
+ * the walk's stack stays bounded whatever a program made. */
+#define RESET_DEPTH 32
+
+static const char *const reset_dirs[] = {"/work", "/tmp", "/dev/shm", "/dev/mqueue"};
+#define NDIRS (sizeof(reset_dirs) / sizeof(reset_dirs[0]))
+static mode_t dir_mode[NDIRS];
+static bool dir_present[NDIRS];
+static unsigned moved_seq;
+
+void sb_reset_remember(void)
+{
+        for (size_t i = 0; i < NDIRS; i++) {
+                struct stat st;
+                dir_present[i] = stat(reset_dirs[i], &st) == 0 && S_ISDIR(st.st_mode);
+                dir_mode[i] = st.st_mode & 07777;
+        }
+}
+
+struct dirent64_raw {
+        uint64_t d_ino;
+        int64_t d_off;
+        unsigned short d_reclen;
+        unsigned char d_type;
+        char d_name[];
+};
+
+static bool dot_or_dotdot(const char *n)
+{
+        return n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'));
+}
+
+/* Empty the directory fd (ours: mode 0700 already), top the directory its tree started at.
+ * Returns 0 or -errno. */
+static int empty_dir(int fd, int top, int depth)
+{
+        char buf[2048] __attribute__((aligned(8)));
+        for (;;) {
+                /* From the start each round: entries go while the directory is read. */
+                if (lseek(fd, 0, SEEK_SET) < 0)
+                        return -errno;
+                long n = syscall(SYS_getdents64, fd, buf, sizeof(buf));
+                if (n < 0)
+                        return -errno;
+                bool any = false;
+                for (long off = 0; off < n;) {
+                        const struct dirent64_raw *d = (const void *)(buf + off);
+                        off += d->d_reclen;
+                        if (dot_or_dotdot(d->d_name))
+                                continue;
+                        any = true;
+                        if (d->d_type != DT_DIR) {
+                                if (unlinkat(fd, d->d_name, 0) < 0 && errno != ENOENT)
+                                        return -errno;
+                                continue;
+                        }
+                        if (depth >= RESET_DEPTH) {
+                                /* Up to the top, under a name of ours; emptied from there. */
+                                char name[48];
+                                int r;
+                                do {
+                                        snprintf(name, sizeof(name), ".runcell-reset-%u",
+                                                 moved_seq++);
+                                        r = renameat2(fd, d->d_name, top, name, RENAME_NOREPLACE);
+                                } while (r < 0 && errno == EEXIST);
+                                if (r < 0)
+                                        return -errno;
+                                continue;
+                        }
+                        /* A program may have taken every permission away from its own
+                         * directory: as its owner we give them back, then go in. */
+                        if (fchmodat(fd, d->d_name, 0700, 0) < 0)
+                                return -errno;
+                        int c = openat(fd, d->d_name,
+                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        if (c < 0)
+                                return -errno;
+                        int r = empty_dir(c, top, depth + 1);
+                        close(c);
+                        if (r < 0)
+                                return r;
+                        if (unlinkat(fd, d->d_name, AT_REMOVEDIR) < 0)
+                                return -errno;
+                }
+                if (!any)
+                        return 0;
+        }
+}
+
+static int clear_xattrs(int fd)
+{
+        char names[4096];
+        ssize_t n = flistxattr(fd, names, sizeof(names));
+        if (n < 0)
+                return errno == ENOTSUP ? 0 : -errno;
+        for (ssize_t off = 0; off < n; off += (ssize_t)strlen(names + off) + 1)
+                if (fremovexattr(fd, names + off) < 0 && errno != ENODATA)
+                        return -errno;
+        return 0;
+}
+
+static int reset_dir(size_t i)
+{
+        int fd = open(reset_dirs[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        /* Ours (/work, /tmp, /dev/shm): a program could have changed its mode, and so can we.
+         * Not ours (the mqueue file system's root): neither could the program. */
+        struct stat st;
+        int r = fstat(fd, &st) < 0 ? -errno : 0;
+        bool own = r == 0 && st.st_uid == geteuid();
+        if (r == 0 && own && fchmod(fd, 0700) < 0)
+                r = -errno;
+        if (r == 0)
+                r = empty_dir(fd, fd, 0);
+        if (r == 0 && own)
+                r = clear_xattrs(fd);
+        if (r == 0 && own && fchmod(fd, dir_mode[i]) < 0)
+                r = -errno;
+        close(fd);
+        return r;
+}
+
+union reset_semun {
+        int val;
+        struct semid_ds *buf;
+        unsigned short *array;
+        struct seminfo *info;
+};
+
+/* Every SysV IPC object of the namespace: all are the sandbox's, none is in use any more. */
+static int remove_ipc(void)
+{
+        struct shm_info shi;
+        int max = shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&shi);
+        for (int i = 0; i <= max; i++) {
+                struct shmid_ds ds;
+                int id = shmctl(i, SHM_STAT_ANY, &ds);
+                if (id < 0)
+                        id = shmctl(i, SHM_STAT, &ds);
+                if (id >= 0)
+                        shmctl(id, IPC_RMID, NULL);
+        }
+        struct seminfo si;
+        union reset_semun arg = {.info = &si};
+        max = semctl(0, 0, SEM_INFO, arg);
+        for (int i = 0; i <= max; i++) {
+                struct semid_ds ds;
+                arg.buf = &ds;
+                int id = semctl(i, 0, SEM_STAT_ANY, arg);
+                if (id < 0)
+                        id = semctl(i, 0, SEM_STAT, arg);
+                if (id >= 0)
+                        semctl(id, 0, IPC_RMID);
+        }
+        struct msginfo mi;
+        max = msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi);
+        for (int i = 0; i <= max; i++) {
+                struct msqid_ds ds;
+                int id = msgctl(i, MSG_STAT_ANY, &ds);
+                if (id < 0)
+                        id = msgctl(i, MSG_STAT, &ds);
+                if (id >= 0)
+                        msgctl(id, IPC_RMID, NULL);
+        }
+        /* What is left would be seen by the next program: then it gets no next program. */
+        if (shmctl(0, SHM_INFO, (struct shmid_ds *)(void *)&shi) >= 0 && shi.used_ids > 0)
+                return -EBUSY;
+        arg.info = &si;
+        if (semctl(0, 0, SEM_INFO, arg) >= 0 && si.semusz > 0)
+                return -EBUSY;
+        if (msgctl(0, MSG_INFO, (struct msqid_ds *)(void *)&mi) >= 0 && mi.msgpool > 0)
+                return -EBUSY;
+        return 0;
+}
+
+int sb_reset(void)
+{
+        for (size_t i = 0; i < NDIRS; i++) {
+                if (!dir_present[i])
+                        continue;
+                int r = reset_dir(i);
+                if (r < 0)
+                        return r;
+        }
+        return remove_ipc();
+}
