@@ -8,8 +8,9 @@ their input. Variants, each at one test at a time and at N at once (N: the cores
   bubblewrap  the same binary in Debian's bwrap with every namespace and a read-only /usr
               (bench/benchlib.py's command line, as bench/startup.py runs it)
   runcell judge  `runcell judge --tests DIR [--parallel 1] sum.c`: a whole CLI invocation
-              (start, toolchains, the compile stage in a sandbox, then each test in a fresh
-              sandbox of its own, with every limit and the seccomp filter)
+              (start, toolchains, the compile stage in a sandbox, then the tests, with every
+              limit and the seccomp filter, those that follow each other in one sandbox reset
+              between them; with --fresh-sandboxes each in a new sandbox)
   runcell HTTP   one POST /api/v1/run {"language": "c", "source", "tests": [...]} to a running
               `runcell serve` (--max-concurrent 1 or N: the judged run's tests go up to that
               many at once)
@@ -92,10 +93,12 @@ def check_verdicts(obj, n, what):
         sys.exit("%s: verdicts %r" % (what, [v for v in got if v != "accepted"][:5]))
 
 
-def run_cli(binary, tdir, src, parallel, n):
+def run_cli(binary, tdir, src, parallel, n, fresh=False):
     argv = [binary, "judge", "--json", "--tests", tdir, src]
     if parallel:
         argv[2:2] = ["--parallel", str(parallel)]
+    if fresh:
+        argv[2:2] = ["--fresh-sandboxes"]
     t0 = time.perf_counter()
     r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     dt = (time.perf_counter() - t0) * 1000.0
@@ -178,9 +181,13 @@ def main():
         ("bare", 1, lambda n: run_direct([main_bin], cases[:n], 1)),
         ("bubblewrap", 1, lambda n: run_direct(bw, cases[:n], 1)),
         ("runcell judge --parallel 1", 1, lambda n: run_cli(binary, dirs[n], src, 1, n)),
+        ("runcell judge --parallel 1 --fresh-sandboxes", 1,
+         lambda n: run_cli(binary, dirs[n], src, 1, n, True)),
         ("bare", ncpu, lambda n: run_direct([main_bin], cases[:n], ncpu)),
         ("bubblewrap", ncpu, lambda n: run_direct(bw, cases[:n], ncpu)),
         ("runcell judge", ncpu, lambda n: run_cli(binary, dirs[n], src, 0, n)),
+        ("runcell judge --fresh-sandboxes", ncpu,
+         lambda n: run_cli(binary, dirs[n], src, 0, n, True)),
     ]
     if a.also_bin:
         other = os.path.abspath(a.also_bin)
@@ -268,8 +275,11 @@ def main():
         "every verdict checked. **bare** and **bubblewrap** run the binary compiled on the host "
         "with the C toolchain's flags, once per test, from Python's subprocess (one at a time, "
         "or %d at once from a thread pool); their cost per test is the total over %d. The "
-        "runcell rows compile the source once in a sandbox and run each test in a fresh "
-        "sandbox of its own with every limit and seccomp; their cost per test is the marginal "
+        "runcell rows compile the source once in a sandbox and run the tests with every limit "
+        "and seccomp, each test going at once in a sandbox of its own that the tests after it "
+        "run in, reset between them (every process killed, /work, /tmp, /dev/shm and IPC "
+        "emptied, the cgroup's counters reset: docs/protocol.md), or with --fresh-sandboxes "
+        "each test in a new sandbox; their cost per test is the marginal "
         "one, (T(%d tests) - T(1 test)) / %d, so the compile stage and the CLI's own start are "
         "not counted in it (they are in the \"1 test\" column). At %d at once, \"ms per test\" "
         "is wall-clock time divided by the tests (they overlap), compared with bare at the "

@@ -86,10 +86,11 @@ static const struct {
     {"judge",
      "runcell judge [--lang L] [--name NAME] --tests DIR [--compare MODE] [--abs-tol X]\n"
      "              [--checker FILE [--checker-lang L]]\n"
-     "              [--rel-tol X] [--parallel N] [--stop-on-first-failure] [--json]\n"
-     "              [limits] FILE... [-- ARGS...]\n"
-     "  compile FILE... once, then run it against every test of DIR, each in a fresh\n"
-     "  sandbox, several at once: NAME.in is a test's stdin, NAME.out its expected output\n"
+     "              [--rel-tol X] [--parallel N] [--stop-on-first-failure]\n"
+     "              [--fresh-sandboxes] [--json] [limits] FILE... [-- ARGS...]\n"
+     "  compile FILE... once, then run it against every test of DIR, several at once, the\n"
+     "  tests that follow each other in a sandbox reset between them (docs/protocol.md):\n"
+     "  NAME.in is a test's stdin, NAME.out its expected output\n"
      "  (either may be missing: no input, or nothing compared). One line per test as it\n"
      "  ends (verdict, time, memory, the first differing line), then the summary. Exit\n"
      "  status 0 only when every test passed (1 otherwise; 3 on an internal error).\n"
@@ -105,6 +106,7 @@ static const struct {
      "  --checker-lang L   the checker's language (default: by its extension)\n"
      "  --parallel N       tests at once, 1 to 64 (default: one per core)\n"
      "  --stop-on-first-failure  start no test after one that failed\n"
+     "  --fresh-sandboxes  a new sandbox for every test, not one reset between tests\n"
      "  --json             one JSON object: compile, tests (verdict, run, diff), summary\n"
      "  -l/--lang, --name, limits: as for run (the limits are each test's)\n"},
     {"serve",

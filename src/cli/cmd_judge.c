@@ -243,6 +243,7 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv)
                              .ntests = ntf,
                              .compare = o->compare,
                              .stop_on_first_failure = o->stop_on_first_failure,
+                             .fresh_sandboxes = o->fresh_sandboxes,
                              .output_keep = JUDGE_KEEP_BYTES,
                              .cb = {.compiled = on_compiled, .test_done = on_test, .ud = &jc}};
         spec.parallel = parallel;

@@ -49,7 +49,8 @@ static const struct {
 };
 
 /* Judge options (runcell judge only): --tests DIR, --compare MODE, --abs-tol X, --rel-tol X,
- * --parallel N, --stop-on-first-failure. 1: not one of them; 0: taken; -1: a bad value. */
+ * --parallel N, --stop-on-first-failure, --fresh-sandboxes. 1: not one of them; 0: taken; -1: a bad
+ * value. */
 static int parse_judge_opt(const char *a, const char *v, run_opts_t *o)
 {
         char *end;
@@ -97,6 +98,10 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
                 }
                 if (judge && strcmp(a, "--stop-on-first-failure") == 0) {
                         o->stop_on_first_failure = true;
+                        continue;
+                }
+                if (judge && strcmp(a, "--fresh-sandboxes") == 0) {
+                        o->fresh_sandboxes = true;
                         continue;
                 }
                 if (!judge && (strcmp(a, "-t") == 0 || strcmp(a, "--tty") == 0)) {

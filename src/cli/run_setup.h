@@ -38,6 +38,7 @@ typedef struct run_opts {
         const char *checker_lang; /* --checker-lang L; default: by its extension */
         unsigned parallel;        /* 0: one per core */
         bool stop_on_first_failure;
+        bool fresh_sandboxes;
 } run_opts_t;
 
 typedef struct cli_run {

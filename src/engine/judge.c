@@ -17,7 +17,7 @@ typedef struct judge_slot {
         size_t idx; /* test index, or IDX_COMPILE / IDX_CHECKER_COMPILE */
         job_t *job;
         bool finished;
-        bool checking;     /* the job is the checker's run for test idx */
+        bool checking;    /* the job is the checker's run for test idx */
         job_lane_t *lane; /* the sandbox its tests run in one after another; NULL: fresh ones */
 } judge_slot_t;
 

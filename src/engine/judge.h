@@ -58,7 +58,7 @@ typedef struct judge_spec {
         /* each test in a sandbox made for it; false (the default): the tests running one after
          * another share a sandbox, which its init resets between them (sb_run_t.keep) */
         bool fresh_sandboxes;
-        size_t output_keep;         /* bytes of each test's stdout and stderr kept */
+        size_t output_keep; /* bytes of each test's stdout and stderr kept */
         judge_callbacks_t cb;
 } judge_spec_t;
 

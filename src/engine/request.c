@@ -440,7 +440,8 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
         const cJSON *jt = cJSON_GetObjectItemCaseSensitive(req, "tests");
         const cJSON *jcmp = cJSON_GetObjectItemCaseSensitive(req, "compare");
         const cJSON *jstop = cJSON_GetObjectItemCaseSensitive(req, "stop_on_first_failure");
-        if ((jt || jcmp || jstop) && !judge) {
+        const cJSON *jfresh = cJSON_GetObjectItemCaseSensitive(req, "fresh_sandboxes");
+        if ((jt || jcmp || jstop || jfresh) && !judge) {
                 run_request_free(out);
                 return fail(code, "bad_request", msg, msg_size,
                             "this API has no test cases (\"tests\")");
@@ -458,6 +459,8 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                         why = "with \"tests\", the input goes in each test's \"stdin\"";
                 else if (jstop && !cJSON_IsBool(jstop))
                         why = "\"stop_on_first_failure\" must be true or false";
+                else if (jfresh && !cJSON_IsBool(jfresh))
+                        why = "\"fresh_sandboxes\" must be true or false";
                 *code = "bad_request";
                 if (why || parse_tests(jt, out, msg, msg_size) < 0 ||
                     parse_compare(c, jcmp, out, code, msg, msg_size) < 0) {
@@ -467,10 +470,12 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
                         return -1;
                 }
                 out->stop_on_first_failure = cJSON_IsTrue(jstop);
-        } else if (jcmp || jstop) {
+                out->fresh_sandboxes = cJSON_IsTrue(jfresh);
+        } else if (jcmp || jstop || jfresh) {
                 run_request_free(out);
                 return fail(code, "bad_request", msg, msg_size,
-                            "\"compare\" and \"stop_on_first_failure\" go with \"tests\"");
+                            "\"compare\", \"stop_on_first_failure\" and \"fresh_sandboxes\" go "
+                            "with \"tests\"");
         }
         return 0;
 }

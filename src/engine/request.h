@@ -33,6 +33,7 @@ typedef struct run_request {
         rc_limits_t *test_over; /* each test's "limits", over run_over */
         compare_opts_t compare;
         bool stop_on_first_failure;
+        bool fresh_sandboxes; /* judge_spec_t.fresh_sandboxes */
         /* "compare": {"mode": "checker", "language", "source" | "files"}: its language and
          * files (pointing into the document); checker_lang NULL: no checker */
         lang_t *checker_lang;

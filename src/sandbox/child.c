@@ -1,6 +1,7 @@
 /* The child side of the clone, run once per sandbox. It starts in fresh user, pid, mount,
  * network, uts, ipc and cgroup namespaces with every capability of the new user namespace,
- * builds the root, and becomes pid 1 (init.c) after forking the program.
+ * builds the root, and becomes pid 1 (init.c) after forking the program; a request with keep
+ * brings it back here for the next one, after init's reset (reset.c).
  *
  * No allocation here: the parent may have threads, and the child works on a copy of its memory. */
 #include <errno.h>
@@ -373,9 +374,17 @@ typedef struct program_failure {
         int err;
 } program_failure_t;
 
-enum { PSTEP_STDIO, PSTEP_SETSID, PSTEP_NNP, PSTEP_SECCOMP, PSTEP_EXECVE, PSTEP_CTTY, PSTEP_RLIMITS };
-static const char *const program_steps[] = {"stdio",   "setsid", "no_new_privs",        "seccomp",
-                                            "execve", "controlling terminal", "rlimits"};
+enum {
+        PSTEP_STDIO,
+        PSTEP_SETSID,
+        PSTEP_NNP,
+        PSTEP_SECCOMP,
+        PSTEP_EXECVE,
+        PSTEP_CTTY,
+        PSTEP_RLIMITS
+};
+static const char *const program_steps[] = {
+    "stdio", "setsid", "no_new_privs", "seccomp", "execve", "controlling terminal", "rlimits"};
 
 /* The program's stdio pipes (the sandbox's ends): those it was made with, then those each
  * request of a recycled sandbox brings (SB_MSG_STDIO). -1 once handed to a program. */

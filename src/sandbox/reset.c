@@ -102,8 +102,8 @@ static int empty_dir(int fd, int top, int depth)
                          * directory: as its owner we give them back, then go in. */
                         if (fchmodat(fd, d->d_name, 0700, 0) < 0)
                                 return -errno;
-                        int c = openat(fd, d->d_name,
-                                       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+                        int c =
+                            openat(fd, d->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
                         if (c < 0)
                                 return -errno;
                         int r = empty_dir(c, top, depth + 1);

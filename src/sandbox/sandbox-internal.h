@@ -32,7 +32,7 @@ typedef struct sb_child_req {
         char *envp[SB_REQ_ENV_MAX + 1];
         const char *path_env; /* PATH from envp, for finding argv[0] */
         bool collect;
-        bool keep; /* sb_run_t.keep */
+        bool keep;                               /* sb_run_t.keep */
         const char *outputs[SB_OUTPUTS_MAX + 1]; /* patterns; noutputs > 0: hand these back */
         size_t noutputs;
         rc_limits_t limits;

@@ -344,6 +344,7 @@ static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
                              .ntests = r->rr.ntests,
                              .compare = r->rr.compare,
                              .stop_on_first_failure = r->rr.stop_on_first_failure,
+                             .fresh_sandboxes = r->rr.fresh_sandboxes,
                              .parallel =
                                  (unsigned)(srv->max_concurrent > 0 ? srv->max_concurrent : 1),
                              .output_keep = (size_t)js->run_limits.output_bytes,
