@@ -23,6 +23,9 @@
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/asan_interface.h>
+#endif
 
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sync.h"
@@ -508,6 +511,11 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
         static char program_stack[256 * 1024] __attribute__((aligned(16)));
         program_args_t pa = {
             .ctx = ctx, .req = req, .errpipe = ep[1], .other = ep[0], .slave = slave};
+#ifdef __SANITIZE_ADDRESS__
+        /* The last program's frames never returned (it exec'd): under ASan their redzones are
+         * still marked in the shared shadow memory, and this program would trip over them. */
+        __asan_unpoison_memory_region(program_stack, sizeof(program_stack));
+#endif
         pid_t pid = clone(program_entry, program_stack + sizeof(program_stack),
                           CLONE_VM | CLONE_VFORK | SIGCHLD, &pa);
         if (pid < 0)
