@@ -707,17 +707,23 @@ bool sandbox_program_done(const sandbox_t *sb)
         return sb->res.exited && (!sb->collect || sb->files_done);
 }
 
-int sandbox_recycle(sandbox_t *sb, rc_err_t *err)
+/* The program's side: the terminal, the stdio pipes, and those not yet sent. */
+static void close_stdio(sandbox_t *sb)
 {
-        /* kept: EXITED said so, which with keep comes after the files, and after the reset */
-        if (!sb->kept || sb->reaped || sb->sync_fd < 0)
-                return rc_err_set(err, ESRCH, "the sandbox cannot take another run");
         close_fd(&sb->tty_fd);
         close_fd(&sb->stdin_fd);
         close_fd(&sb->stdout_fd);
         close_fd(&sb->stderr_fd);
         for (int i = 0; i < 3; i++)
                 close_fd(&sb->next_stdio[i]);
+}
+
+int sandbox_recycle(sandbox_t *sb, rc_err_t *err)
+{
+        /* kept: EXITED said so, which with keep comes after the files, and after the reset */
+        if (!sb->kept || sb->reaped || sb->sync_fd < 0)
+                return rc_err_set(err, ESRCH, "the sandbox cannot take another run");
+        close_stdio(sb);
         /* New pipes, as spawn makes them: the sandbox's ends go with the next request. */
         int p[2];
         for (int i = 0; i < 3; i++) {
@@ -778,13 +784,8 @@ void sb_result_free(sb_result_t *res)
 
 void sandbox_close_io(sandbox_t *sb)
 {
-        for (int i = 0; i < 3; i++)
-                close_fd(&sb->next_stdio[i]);
         close_fd(&sb->sync_fd);
-        close_fd(&sb->tty_fd);
-        close_fd(&sb->stdin_fd);
-        close_fd(&sb->stdout_fd);
-        close_fd(&sb->stderr_fd);
+        close_stdio(sb);
         close_fd(&sb->attach_fd);
 }
 
@@ -799,12 +800,7 @@ void sandbox_free(sandbox_t *sb)
         close_fd(&sb->attach_fd);
         close_fd(&sb->pidfd);
         close_fd(&sb->sync_fd);
-        close_fd(&sb->tty_fd);
-        close_fd(&sb->stdin_fd);
-        close_fd(&sb->stdout_fd);
-        close_fd(&sb->stderr_fd);
-        for (int i = 0; i < 3; i++)
-                close_fd(&sb->next_stdio[i]);
+        close_stdio(sb);
         sb_result_free(&sb->res);
         free(sb);
 }
