@@ -581,6 +581,61 @@ def cpu_time(env):
     return "stopped at %d ms CPU" % r["cpu_ms"]
 
 
+JUDGE_SOL = """import os, sys
+what = sys.stdin.read().split()
+if what[0] == "big":
+    b = bytearray(100 << 20)
+    for i in range(0, len(b), 4096):
+        b[i] = 1
+open("/tmp/left-" + what[0], "w").write("x")
+print(what[0], "clean" if not [f for f in os.listdir("/tmp") if f != "left-" + what[0]] else "dirty")
+"""
+
+
+def judge_lanes(env, d):
+    """A judged submission on cgroup v2: each test's verdict and memory peak its own, and its
+    tests share a sandbox exactly when this kernel can reset memory.peak (Linux 6.12)."""
+    tdir = os.path.join(env.tmp, "judge-tests")
+    os.makedirs(tdir, exist_ok=True)
+    for i, what in enumerate(["big", "small", "small", "big", "small"]):
+        with open(os.path.join(tdir, "t%d.in" % i), "w") as f:
+            f.write(what + "\n")
+        with open(os.path.join(tdir, "t%d.out" % i), "w") as f:
+            f.write(what + " clean\n")
+    src = env.prog("sol.py", JUDGE_SOL)
+    p = popen([RC, "judge", "--json", "--lang", "python", "--parallel", "1", "--memory-mb", "256",
+               "--tests", tdir, src], env=dict(env.env, RUNCELL_TRACE="1"))
+    p.stdout, p.stderr = finish(p, 300, "runcell judge")
+    j = parse_json(p.stdout)
+    need(j is not None, "runcell judge exited %d: %s" % (p.returncode, p.stderr[-600:]))
+    verdicts = [t["verdict"] for t in j["tests"]]
+    need(verdicts == ["accepted"] * 5, "verdicts %s: %s" % (verdicts, short(j)))
+    mem = [t["run"]["memory_kb"] for t in j["tests"]]
+    need(all(m is not None for m in mem), "no memory figure: %s" % mem)
+    need(min(mem[0], mem[3]) > 2 * max(mem[1], mem[2], mem[4]),
+         "memory peaks %s KiB: a small test after a big one must not show the big one's" % mem)
+    # memory.peak takes a write (a reset for that fd) from Linux 6.12; before, it is read-only
+    leaf_peak = os.path.join(d, "memory.peak") if os.path.exists(os.path.join(d, "memory.peak")) \
+        else None
+    resettable = False
+    if leaf_peak:
+        try:
+            with open(leaf_peak, "r+") as f:
+                f.write("reset\n")
+            resettable = True
+        except OSError:
+            resettable = False
+    kept = p.stderr.count("sandbox kept from the lane's last run")
+    if resettable:
+        need(kept == 4, "memory.peak can be reset here, yet %d of 4 tests ran in the kept "
+             "sandbox" % kept)
+    else:
+        need(kept == 0, "memory.peak cannot be reset here, yet %d tests ran in a kept sandbox "
+             "(their peaks would be wrong)" % kept)
+    return "peaks %s KiB; %s" % (mem, "one sandbox for all" if resettable else
+                                 "a new sandbox per test (memory.peak not resettable)")
+
+
 def teardown(env, d):
     p, j = env.run_ok(HELLO, expect="hello from the guest\n")
     # the pid of that runcell is gone; nothing of any runcell may be left beneath d
@@ -767,6 +822,7 @@ def inner_main(mode, d, opts):
         check("%s.limits.pids" % mode, pids_limit, env)
         check("%s.limits.cpu_max" % mode, cpu_max, env)
         check("%s.limits.cpu_time" % mode, cpu_time, env)
+        check("%s.judge.lanes" % mode, judge_lanes, env, d)
         check("%s.teardown.run" % mode, teardown, env, d)
         check("%s.restart_cleanup" % mode, restart_cleanup, env, d)
         server(mode, env, d)
