@@ -180,7 +180,9 @@ def main():
             tmp = tempfile.mkdtemp(prefix="runcell-bench-judge0-")
             a.config = os.path.join(tmp, "serve.json")
             with open(a.config, "w") as f:
+                # Judge0 compiles every submission: so does this server (no build cache)
                 json.dump({"store": {"path": os.path.join(tmp, "submissions.db")},
+                           "build_cache_mb": 0,
                            "dialects": {"judge0": {"max_submission_batch_size": max(a.n, 20)}}},
                           f)
             a.own_config = tmp

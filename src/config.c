@@ -118,6 +118,16 @@ int rc_paths_resolve(rc_paths_t *p, const char *toolchains, const char *rootfs_d
                 return rc_err_set(err, ENOMEM, "out of memory");
         const char *ro = getenv("RUNCELL_RLIMIT_ONLY");
         p->rlimit_only = ro && strcmp(ro, "1") == 0;
+        p->build_cache_mb = 256;
+        const char *bcm = getenv("RUNCELL_BUILD_CACHE_MB");
+        if (bcm && *bcm) {
+                char *end;
+                long long v = strtoll(bcm, &end, 10);
+                if (*end || v < 0 || v > (1LL << 30))
+                        return rc_err_set(err, EINVAL,
+                                          "RUNCELL_BUILD_CACHE_MB must be a number of MiB from 0");
+                p->build_cache_mb = v;
+        }
         if (getenv("RUNCELL_SANDBOX_UID") || getenv("RUNCELL_SANDBOX_GID"))
                 return rc_err_set(err, EINVAL,
                                   "RUNCELL_SANDBOX_UID/GID are gone: as root each sandbox takes "

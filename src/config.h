@@ -20,6 +20,9 @@ typedef struct rc_paths {
         char *shared_state_dir;
         bool shared_given; /* RUNCELL_SHARED_STATE_DIR was set */
         bool rlimit_only;  /* run without cgroup limits (development only) */
+        /* the build cache's bound (STATE_DIR/builds, job/buildcache.h): RUNCELL_BUILD_CACHE_MB,
+         * a server's build_cache_mb, else 256; 0: no build cache */
+        int64_t build_cache_mb;
         /* which directories the command line named (they win over a config file) */
         bool toolchains_given, rootfs_given, state_given;
         /* Outside ids of the sandbox's uid/gid 0: rootless, the caller's own (sandbox_ids 0);

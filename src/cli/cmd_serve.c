@@ -24,6 +24,7 @@ typedef struct serve_args {
         strv_t warm;
         char *cert, *key;
         char *store_path, *node_id;
+        int64_t build_cache_mb; /* -1: not in the config */
 } serve_args_t;
 
 static int parse_listen(serve_args_t *a, const char *v)
@@ -349,6 +350,8 @@ static int load_config(serve_args_t *a, const char *path)
                               ((a->o.max_conns_per_client = (int)n), 0);
                 else if (strcmp(k, "ws_idle_timeout_s") == 0)
                         bad = get_int(it, 0, 86400, &n) < 0 || ((a->o.ws_idle_s = (int)n), 0);
+                else if (strcmp(k, "build_cache_mb") == 0)
+                        bad = get_int(it, 0, 1LL << 30, &n) < 0 || ((a->build_cache_mb = n), 0);
                 else if (strcmp(k, "rescan_interval_s") == 0)
                         bad = get_int(it, 0, 86400, &n) < 0 || ((a->o.rescan_s = (int)n), 0);
                 else if (strcmp(k, "store") == 0)
@@ -411,6 +414,7 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
         server_opts_init(&a.o);
         snprintf(a.host, sizeof(a.host), "127.0.0.1");
         a.pool = 1;
+        a.build_cache_mb = -1;
         int rc = 1;
         /* the config file first, wherever --config stands; the command line wins */
         for (int i = 1; i + 1 < argc; i++)
@@ -489,6 +493,8 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                 if (!paths->shared_given) /* a state directory given is self-contained */
                         mine.shared_state_dir = NULL;
         }
+        if (a.build_cache_mb >= 0 && !getenv("RUNCELL_BUILD_CACHE_MB"))
+                mine.build_cache_mb = a.build_cache_mb;
         paths = &mine;
         catalog_t c;
         rc_err_t err = {0};

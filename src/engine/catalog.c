@@ -198,6 +198,13 @@ int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err)
          * now, while this process is small. Without one, in-process as before. */
         if (pool_size > 0 && preparer_start(c->cgroups, &c->preparer, &e) < 0)
                 fprintf(stderr, "runcell: %s; preparing sandboxes in-process\n", e.msg);
+        if (c->paths->build_cache_mb > 0) {
+                _cleanup_free_ char *dir = fs_join(c->paths->state_dir, "builds");
+                if (!dir ||
+                    buildcache_open(dir, c->paths->build_cache_mb << 20, &c->builds, &e) < 0)
+                        fprintf(stderr, "runcell: %s; compiling without a build cache\n",
+                                dir ? e.msg : "out of memory");
+        }
         return 0;
 }
 
@@ -211,6 +218,7 @@ void catalog_close(catalog_t *c)
 {
         job_pool_free(c->pool); /* before the helper goes: it may still owe sandboxes */
         preparer_stop(c->preparer);
+        buildcache_close(c->builds);
         cg_manager_free(c->cgroups);
         langs_free(c->langs, c->set.n);
         toolchain_set_free(&c->set);
@@ -361,6 +369,7 @@ void catalog_job_spec(catalog_t *c, const lang_t *l, job_spec_t *js)
         js->cpus = 1.0;
         js->pool = c->pool;
         js->preparer = c->preparer;
+        js->builds = c->builds;
         js->host_uid = c->paths->sandbox_uid;
         js->host_gid = c->paths->sandbox_gid;
         js->id_count = c->paths->sandbox_ids;

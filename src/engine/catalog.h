@@ -32,6 +32,7 @@ typedef struct catalog {
         cg_manager_t *cgroups;
         job_pool_t *pool;
         preparer_t *preparer;   /* with a pool: prepares sandboxes off the event loop */
+        buildcache_t *builds;   /* STATE_DIR/builds (paths->build_cache_mb); NULL: none */
         lang_t *langs;          /* one per toolchain, in set order */
         char *fingerprint;      /* the toolchain files and tarballs the set was loaded from */
         catalog_gen_t *retired; /* toolchains and languages a reload replaced, still held */

@@ -15,6 +15,7 @@
 #include "sandbox/sync.h"
 #include "util/cleanup.h"
 #include "util/glob.h"
+#include "util/sha256.h"
 #include "util/trace.h"
 
 #define READ_CHUNK (64 * 1024)
@@ -161,7 +162,9 @@ struct job {
         bool tty_stage, tty_open, tty_eof_sent;
         uint16_t tty_rows, tty_cols; /* the size the stage's terminal was asked with */
         ev_timer_t *t_wall, *t_cpu, *t_setup;
-        prep_ticket_t *ticket; /* the sandbox is still being prepared by the helper */
+        ev_timer_t *t_cached;               /* the compile stage comes from the cache */
+        char cache_key[BUILDCACHE_KEY_LEN]; /* "": the compile stage is not cached */
+        prep_ticket_t *ticket;              /* the sandbox is still being prepared by the helper */
         ev_io_t *w_ticket;
         bool started; /* the stage's program was exec'd */
         bool refill;  /* took from the pool: ask for the next once the program has started */
@@ -201,6 +204,7 @@ static void unwatch_all(job_t *j)
         untimer(j, &j->t_wall);
         untimer(j, &j->t_cpu);
         untimer(j, &j->t_setup);
+        untimer(j, &j->t_cached);
         unwatch(j, &j->w_ticket);
         unwatch(j, &j->w_out);
         unwatch(j, &j->w_err);
@@ -561,6 +565,7 @@ static void stage_note(job_t *j, const char *text)
 
 /* The stage is over once init is gone and both output pipes are at EOF. */
 static bool lane_keep(job_t *j, const stage_result_t *res);
+static void cache_put(job_t *j, const stage_result_t *res, const sb_result_t *sr);
 
 static void stage_end(job_t *j)
 {
@@ -620,6 +625,7 @@ static void stage_end(job_t *j)
         if (j->spec.cb.stage_end)
                 j->spec.cb.stage_end(j->spec.cb.ud, kind, res);
         if (kind == STAGE_COMPILE && res->status == STATUS_OK && !j->kill_requested) {
+                cache_put(j, res, &sr);
                 j->compile_out = sr; /* its files go into the run stage */
                 if (j->spec.compile_only) {
                         job_finish(j);
@@ -856,6 +862,122 @@ static void stage_acquire(job_t *j)
         stage_launch(j);
 }
 
+/* ------------------------------------------------------------------ the build cache */
+
+static void key_str(sha256_t *h, const char *s)
+{
+        sha256_update(h, s, strlen(s) + 1);
+}
+
+static void key_int(sha256_t *h, int64_t v)
+{
+        char b[32];
+        snprintf(b, sizeof(b), "%lld", (long long)v);
+        key_str(h, b);
+}
+
+/* Everything the compile stage's output may depend on: the toolchain and its root filesystem
+ * (its directory is named by the tarball's digest), the command (options included) and
+ * environment, the limits, and every source file with its name and mode. */
+static void compile_key(const job_t *j, char out[BUILDCACHE_KEY_LEN])
+{
+        const job_spec_t *js = &j->spec;
+        const rc_limits_t *l = &js->compile_limits;
+        sha256_t h;
+        sha256_init(&h);
+        key_str(&h, "runcell build 1");
+        key_str(&h, js->tc->name);
+        key_str(&h, js->rootfs);
+        key_str(&h, js->seccomp ? "filter" : "no filter");
+        key_int(&h, (int64_t)j->compile_argv.n);
+        for (size_t i = 0; i < j->compile_argv.n; i++)
+                key_str(&h, j->compile_argv.v[i]);
+        key_int(&h, (int64_t)js->tc->env.n);
+        for (size_t i = 0; i < js->tc->env.n; i++)
+                key_str(&h, js->tc->env.v[i]);
+        const int64_t lims[] = {l->wall_ms,   l->cpu_ms,     l->memory_mb,
+                                l->processes, l->disk_mb,    l->file_size_mb,
+                                l->stack_mb,  l->open_files, l->output_bytes};
+        for (size_t i = 0; i < sizeof(lims) / sizeof(lims[0]); i++)
+                key_int(&h, lims[i]);
+        key_int(&h, (int64_t)js->nfiles);
+        for (size_t i = 0; i < js->nfiles; i++) {
+                key_str(&h, js->files[i].name);
+                key_int(&h, js->files[i].executable);
+                key_int(&h, (int64_t)js->files[i].len);
+                sha256_update(&h, js->files[i].data, js->files[i].len);
+        }
+        sha256_final_hex(&h, out);
+}
+
+static void on_cached(void *ud)
+{
+        job_t *j = ud;
+        j->t_cached = NULL;
+        stage_result_t *res = j->cur;
+        /* what the compiler said when it made this build, as a compile would show it */
+        if (j->spec.cb.output) {
+                if (res->out.len)
+                        j->spec.cb.output(j->spec.cb.ud, STAGE_COMPILE, STREAM_STDOUT,
+                                          res->out.data, res->out.len);
+                if (res->err.len)
+                        j->spec.cb.output(j->spec.cb.ud, STAGE_COMPILE, STREAM_STDERR,
+                                          res->err.data, res->err.len);
+        }
+        if (!j->spec.capture) {
+                buf_free(&res->out);
+                buf_free(&res->err);
+        }
+        if (j->spec.cb.stage_end)
+                j->spec.cb.stage_end(j->spec.cb.ud, STAGE_COMPILE, res);
+        if (j->kill_requested) {
+                res->status = STATUS_KILLED;
+                job_finish(j);
+        } else if (j->spec.compile_only) {
+                job_finish(j);
+        } else {
+                stage_begin(j, STAGE_RUN);
+        }
+}
+
+/* A compile stage the cache has: its files and output taken, ended on the loop's next turn
+ * (never inside job_start). */
+static bool cache_lookup(job_t *j)
+{
+        j->cache_key[0] = '\0';
+        if (!j->spec.builds || !j->spec.tc->compile_cache)
+                return false;
+        compile_key(j, j->cache_key);
+        stage_result_t *res = j->cur;
+        if (buildcache_get(j->spec.builds, j->cache_key, &j->compile_out, &res->out, &res->err) !=
+            1)
+                return false;
+        res->status = STATUS_OK;
+        res->exit_code = 0;
+        res->cached = true;
+        res->wall_ms = res->cpu_ms = res->memory_kb = 0;
+        j->t_cached = j->loop->ops->timer_add(j->loop, sb_now_ns(), on_cached, j);
+        if (!j->t_cached) {
+                sb_result_free(&j->compile_out);
+                buf_free(&res->out);
+                buf_free(&res->err);
+                res->cached = false;
+                return false;
+        }
+        return true;
+}
+
+/* A successful compile of a cached toolchain: keep what it left, with all it said (a stage
+ * whose output was streamed, not kept, is not cached unless it said nothing). */
+static void cache_put(job_t *j, const stage_result_t *res, const sb_result_t *sr)
+{
+        if (!j->cache_key[0] || sr->files_over || res->truncated ||
+            (!j->spec.capture && j->out_total > 0))
+                return;
+        buildcache_put(j->spec.builds, j->cache_key, sr->files, sr->nfiles, res->out.data,
+                       res->out.len, res->err.data, res->err.len);
+}
+
 static void stage_begin(job_t *j, stage_kind_t kind)
 {
         j->stage = kind;
@@ -873,6 +995,8 @@ static void stage_begin(job_t *j, stage_kind_t kind)
         j->t0 = sb_now_ns();
         if (j->spec.cb.stage_start)
                 j->spec.cb.stage_start(j->spec.cb.ud, kind);
+        if (kind == STAGE_COMPILE && cache_lookup(j))
+                return; /* the stage ends on the loop's next turn (on_cached) */
         stage_acquire(j);
 }
 

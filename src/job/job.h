@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "job/buildcache.h"
 #include "job/evloop.h"
 #include "job/limits.h"
 #include "job/pool.h"
@@ -60,6 +61,7 @@ typedef struct stage_result {
         int64_t cpu_ms;    /* from the cgroup; -1 when unknown */
         int64_t memory_kb; /* peak, from the cgroup; -1 when unknown */
         int64_t setup_us;  /* from the stage's start to its program's exec */
+        bool cached;       /* a compile stage taken from the build cache: nothing ran */
         char error[512];   /* internal_error: which step failed */
         /* the run stage of a job with outputs: what came back, in the order of their names */
         bool outputs;
@@ -136,6 +138,9 @@ typedef struct job_spec {
          * init), if it has one, and leaves its own there for the next; NULL: a fresh sandbox
          * (pool.h; not with a terminal or outputs) */
         job_lane_t *lane;
+        /* where a compile stage of a toolchain with compile_cache is looked up first and kept
+         * after (job/buildcache.h); NULL: always compiled */
+        buildcache_t *builds;
         job_callbacks_t cb;
 } job_spec_t;
 

@@ -62,6 +62,8 @@ cJSON *stage_result_json(const stage_result_t *s)
         else
                 cJSON_AddNullToObject(o, "memory_kb");
         cJSON_AddBoolToObject(o, "truncated", s->truncated);
+        if (s->cached)
+                cJSON_AddTrueToObject(o, "cached");
         if (s->limit_kind)
                 cJSON_AddStringToObject(o, "limit", s->limit_kind);
         if (s->status == STATUS_INTERNAL_ERROR)

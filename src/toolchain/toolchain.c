@@ -179,9 +179,9 @@ int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_
                     rc_err_t *err)
 {
         static const char *const known[] = {
-            "name",        "display_name",      "aliases",  "rootfs", "version_package",
-            "source_file", "source_extensions", "compile",  "run",    "env",
-            "limits",      "seccomp_profile",   "examples",
+            "name",        "display_name",      "aliases",  "rootfs",        "version_package",
+            "source_file", "source_extensions", "compile",  "run",           "env",
+            "limits",      "seccomp_profile",   "examples", "compile_cache",
         };
         const char *end = NULL;
         _cleanup_cjson_ cJSON *root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
@@ -226,6 +226,15 @@ int toolchain_parse(const char *json, size_t len, const char *origin, toolchain_
                 0 ||
             (r = get_examples(root, tc, origin, err)) < 0)
                 goto fail;
+        const cJSON *cc = cJSON_GetObjectItemCaseSensitive(root, "compile_cache");
+        if (cc && (!cJSON_IsBool(cc) || (cJSON_IsTrue(cc) && !tc->compile.n))) {
+                r = rc_err_set(err, EINVAL,
+                               "%s: compile_cache must be true or false (and goes "
+                               "with a compile command)",
+                               origin);
+                goto fail;
+        }
+        tc->compile_cache = cJSON_IsTrue(cc);
         if (!valid_name(tc->name)) {
                 r = rc_err_set(err, EINVAL, "%s: invalid name \"%s\"", origin, tc->name);
                 goto fail;

@@ -30,6 +30,9 @@ typedef struct toolchain {
         rc_limits_t limits_compile;
         rc_limits_t limits_run;
         char *seccomp_profile;
+        /* what the compile stage leaves depends only on its inputs: it may be taken from the
+         * build cache (job/buildcache.h) instead of compiled again */
+        bool compile_cache;
         toolchain_example_t hello; /* examples.hello: prints a greeting, reads nothing */
         toolchain_example_t stdin; /* examples.stdin: transforms its standard input */
 } toolchain_t;
