@@ -10,16 +10,27 @@
  *   the modes and extended attributes (ACLs) of those four directories: put back / removed
  *   SysV shared memory, semaphores, queues     removed (the ipc namespace is the sandbox's)
  *   processes, locks, sockets, timers, ptys    gone with the processes (init killed them all)
+ *   init's own nice value, scheduling policy, CPU affinity, I/O priority, OOM score adjustment
+ *   and rlimits (a program has init's uid, so setpriority, prlimit and the like reach pid 1,
+ *   and the next program inherits them): put back where the kernel lets an unprivileged
+ *   process, else the sandbox is not used again (a program may lower a limit for good)
+ *   the network namespace: it cannot be reset without a capability (TCP connections stay in
+ *   TIME_WAIT for a minute; the loopback's and the protocols' counters keep counting), so a
+ *   program that used the network at all (any counter of /proc/net/{dev,snmp,snmp6,netstat}
+ *   changed since before the first program) leaves a sandbox that is not used again
  * Everything else a program could change needs a capability it does not have (mounts, host
  * name, network configuration) or a system call the profile refuses (keyrings). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/msg.h>
+#include <sys/resource.h>
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
@@ -39,6 +50,137 @@ static mode_t dir_mode[NDIRS];
 static bool dir_present[NDIRS];
 static unsigned moved_seq;
 
+/* init's own attributes, as the sandbox had them before its first program; each one that
+ * could not be read is not checked (the program's filter is init's: it could not change it). */
+typedef struct init_attrs {
+        bool has_nice, has_sched, has_affinity, has_ioprio, has_oom;
+        int nice;
+        int policy;
+        struct sched_param param;
+        cpu_set_t affinity;
+        long ioprio;
+        int oom;
+        bool has_rlimit[RLIM_NLIMITS];
+        struct rlimit rlimit[RLIM_NLIMITS];
+} init_attrs_t;
+
+static init_attrs_t init_first;
+
+/* The network namespace's state, as a digest of each file (FNV-1a) before the first program. */
+/* Not /proc/net/tcp: listing it walks the whole host's TCP tables (0.8 ms); a TCP connection
+ * left in TIME_WAIT counted segments in snmp (the TCP MIB is shared by IPv4 and IPv6). */
+static const char *const net_files[] = {"/proc/self/net/dev", "/proc/self/net/snmp",
+                                        "/proc/self/net/snmp6", "/proc/self/net/netstat"};
+#define NNET (sizeof(net_files) / sizeof(net_files[0]))
+static uint64_t net_digest[NNET];
+static bool net_known[NNET];
+
+static int digest_file(const char *path, uint64_t *out)
+{
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        uint64_t h = 1469598103934665603ULL;
+        char b[4096];
+        ssize_t n;
+        while ((n = read(fd, b, sizeof(b))) > 0)
+                for (ssize_t i = 0; i < n; i++)
+                        h = (h ^ (uint8_t)b[i]) * 1099511628211ULL;
+        close(fd);
+        if (n < 0)
+                return -EIO;
+        *out = h;
+        return 0;
+}
+
+static bool network_untouched(void)
+{
+        for (size_t i = 0; i < NNET; i++) {
+                uint64_t h;
+                if (net_known[i] && (digest_file(net_files[i], &h) < 0 || h != net_digest[i]))
+                        return false;
+        }
+        return true;
+}
+
+#define IOPRIO_WHO_PROCESS 1
+
+static int read_oom_adj(int *v)
+{
+        int fd = open("/proc/self/oom_score_adj", O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        char b[16];
+        ssize_t n = read(fd, b, sizeof(b) - 1);
+        close(fd);
+        if (n <= 0)
+                return -EIO;
+        b[n] = '\0';
+        *v = atoi(b);
+        return 0;
+}
+
+static void read_attrs(init_attrs_t *a)
+{
+        memset(a, 0, sizeof(*a));
+        errno = 0;
+        a->nice = getpriority(PRIO_PROCESS, 0);
+        a->has_nice = errno == 0;
+        a->policy = sched_getscheduler(0);
+        a->has_sched = a->policy >= 0 && sched_getparam(0, &a->param) == 0;
+        a->has_affinity = sched_getaffinity(0, sizeof(a->affinity), &a->affinity) == 0;
+        a->ioprio = syscall(SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0);
+        a->has_ioprio = a->ioprio >= 0;
+        a->has_oom = read_oom_adj(&a->oom) == 0;
+        for (int i = 0; i < RLIM_NLIMITS; i++)
+                a->has_rlimit[i] = getrlimit(i, &a->rlimit[i]) == 0;
+}
+
+/* What differs between now and then, after putting back what differed. */
+static bool attrs_restored(const init_attrs_t *then)
+{
+        init_attrs_t now;
+        read_attrs(&now);
+        if (then->has_nice && now.has_nice && now.nice != then->nice)
+                setpriority(PRIO_PROCESS, 0, then->nice);
+        if (then->has_sched && now.has_sched &&
+            (now.policy != then->policy || now.param.sched_priority != then->param.sched_priority))
+                sched_setscheduler(0, then->policy, &then->param);
+        if (then->has_affinity && now.has_affinity && !CPU_EQUAL(&now.affinity, &then->affinity))
+                sched_setaffinity(0, sizeof(then->affinity), &then->affinity);
+        if (then->has_ioprio && now.has_ioprio && now.ioprio != then->ioprio)
+                syscall(SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, then->ioprio);
+        if (then->has_oom && now.has_oom && now.oom != then->oom) {
+                int fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+                if (fd >= 0) {
+                        char b[16];
+                        int n = snprintf(b, sizeof(b), "%d", then->oom);
+                        if (write(fd, b, (size_t)n) < 0) {
+                                /* checked below */
+                        }
+                        close(fd);
+                }
+        }
+        for (int i = 0; i < RLIM_NLIMITS; i++)
+                if (then->has_rlimit[i] && now.has_rlimit[i] &&
+                    (now.rlimit[i].rlim_cur != then->rlimit[i].rlim_cur ||
+                     now.rlimit[i].rlim_max != then->rlimit[i].rlim_max))
+                        setrlimit(i, &then->rlimit[i]);
+        read_attrs(&now);
+        if ((then->has_nice && now.nice != then->nice) ||
+            (then->has_sched && (now.policy != then->policy ||
+                                 now.param.sched_priority != then->param.sched_priority)) ||
+            (then->has_affinity && !CPU_EQUAL(&now.affinity, &then->affinity)) ||
+            (then->has_ioprio && now.ioprio != then->ioprio) ||
+            (then->has_oom && now.oom != then->oom))
+                return false;
+        for (int i = 0; i < RLIM_NLIMITS; i++)
+                if (then->has_rlimit[i] && (now.rlimit[i].rlim_cur != then->rlimit[i].rlim_cur ||
+                                            now.rlimit[i].rlim_max != then->rlimit[i].rlim_max))
+                        return false;
+        return true;
+}
+
 void sb_reset_remember(void)
 {
         for (size_t i = 0; i < NDIRS; i++) {
@@ -46,6 +188,9 @@ void sb_reset_remember(void)
                 dir_present[i] = stat(reset_dirs[i], &st) == 0 && S_ISDIR(st.st_mode);
                 dir_mode[i] = st.st_mode & 07777;
         }
+        read_attrs(&init_first);
+        for (size_t i = 0; i < NNET; i++)
+                net_known[i] = digest_file(net_files[i], &net_digest[i]) == 0;
 }
 
 struct dirent64_raw {
@@ -207,6 +352,11 @@ static int remove_ipc(void)
 
 int sb_reset(void)
 {
+        /* A limit lowered for good, a priority init may not take back: no next program. */
+        if (!attrs_restored(&init_first))
+                return -EPERM;
+        if (!network_untouched())
+                return -EADDRINUSE;
         for (size_t i = 0; i < NDIRS; i++) {
                 if (!dir_present[i])
                         continue;
