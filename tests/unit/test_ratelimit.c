@@ -57,7 +57,10 @@ static void test_bounded(void)
         for (int i = 0; i < 100000; i++) {
                 snprintf(key, sizeof(key), "10.%d.%d.%d", i >> 16, (i >> 8) & 255, i & 255);
                 rl_take(t, key, 1, &retry);
-                if (i % 1000 == 0) /* the busy one keeps being seen */
+                /* The busy one keeps being seen: every 100 new addresses (0.2 per set on
+                 * average), not 1000, between which eight landing in its set (and evicting it:
+                 * p ~ 0.001 each time with a random seed) failed about one run in eight. */
+                if (i % 100 == 0)
                         CHECK_INT_EQ(rl_take(t, "192.168.0.1", 1, &retry), -1);
         }
         CHECK(rl_count(t) <= RL_SETS * RL_WAYS);

@@ -5,31 +5,10 @@ import os
 import time
 
 from harness import case, expect_bad_input, prog
+from judge_util import judge_json, make_tests
 
 SOL = prog("judge", "sol.c")
 PY_SUM = prog("judge", "checkless.py")
-
-
-def make_tests(t, tests):
-    """tests: [(name, stdin or None, expected or None)] -> a directory of NAME.in / NAME.out."""
-    d = t.tmpdir()
-    for name, stdin, expected in tests:
-        if stdin is not None:
-            t.write(d, name + ".in", stdin)
-        if expected is not None:
-            t.write(d, name + ".out", expected)
-    return d
-
-
-def judge_json(t, args, rc=None):
-    r = t.runcell("judge", "--json", *args, timeout=180)
-    try:
-        obj = json.loads(r.stdout)
-    except ValueError:
-        t.fail("judge --json printed no JSON (rc=%r): %r" % (r.rc, r.stdout[:500]))
-    if rc is not None:
-        t.eq(r.rc, rc, "exit status")
-    return r, obj
 
 
 @case("judge.mixed_verdicts", lang="c")

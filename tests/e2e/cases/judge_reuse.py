@@ -7,42 +7,18 @@ prints "clean" when it finds none, then does what its stdin says: the first test
 behind, the later ones expect "clean". The first test of each case also says what it left
 ("again"), to show that the looking would find it.
 
-Failing when written (the lanes of e249c5b): judge_reuse.network (TIME_WAIT connections outlive
-a test in the sandbox's network namespace), judge_reuse.network_counters (lo's counters carry a
-number from one test to the next) and judge_reuse.init_state (a test changes init's nice value,
-scheduling, CPU affinity, I/O priority and rlimits as the same uid; every later test inherits
-them)."""
+judge_reuse.network, network_counters and init_state failed when written (a lane kept a sandbox
+whose TIME_WAIT connections and counters, or init's own attributes, a test had changed); the
+reset now gives such a sandbox up (src/sandbox/reset.c)."""
 
 import json
 import re
 
 from harness import case, prog
+from judge_util import judge_json, make_tests
 
 PROBE = prog("judge", "reuse_probe.py")
 KEPT = "sandbox kept from the lane's last run"
-
-
-def make_tests(t, tests):
-    """tests: [(name, stdin or None, expected or None)] -> a directory of NAME.in / NAME.out
-    (as in judge.py)."""
-    d = t.tmpdir()
-    for name, stdin, expected in tests:
-        if stdin is not None:
-            t.write(d, name + ".in", stdin)
-        if expected is not None:
-            t.write(d, name + ".out", expected)
-    return d
-
-
-def judge_json(t, args, rc=None, env=None):
-    r = t.runcell("judge", "--json", *args, env=env, timeout=180)
-    try:
-        obj = json.loads(r.stdout)
-    except ValueError:
-        t.fail("judge --json printed no JSON (rc=%r): %r" % (r.rc, r.stdout[:500]))
-    if rc is not None:
-        t.eq(r.rc, rc, "exit status")
-    return r, obj
 
 
 def lane_tests(t, stdins, clean_from=0):
