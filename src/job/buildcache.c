@@ -429,7 +429,8 @@ static void count_and_evict(buildcache_t *bc)
                                         break;
                                 v = nvv;
                         }
-                        snprintf(v[nv].name, sizeof(v[nv].name), "%s/%s", b->d_name, e->d_name);
+                        snprintf(v[nv].name, sizeof(v[nv].name), "%.2s/%.64s", b->d_name,
+                                 e->d_name);
                         v[nv].bytes = sz;
                         v[nv].used = st.st_mtim;
                         total += sz;
