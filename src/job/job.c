@@ -955,7 +955,8 @@ static bool cache_lookup(job_t *j)
         res->status = STATUS_OK;
         res->exit_code = 0;
         res->cached = true;
-        res->wall_ms = res->cpu_ms = res->memory_kb = 0;
+        res->wall_ms = 0;
+        res->cpu_ms = res->memory_kb = -1; /* nothing ran: not measured (null) */
         j->t_cached = j->loop->ops->timer_add(j->loop, sb_now_ns(), on_cached, j);
         if (!j->t_cached) {
                 sb_result_free(&j->compile_out);
