@@ -73,6 +73,7 @@ int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, r
             .seccomp = js->seccomp,
             .cgroup = out->leaf,
             .disk_mb = lim->disk_mb,
+            .work_dir = js->work_dir,
         };
         int r = sandbox_prepare(&prep, &out->sb, err);
         trace_step("prepare sandbox", tt);
@@ -97,9 +98,9 @@ static prep_params_t prep_params(const job_spec_t *js, const rc_limits_t *lim)
 /* Top the pool up for key with sandboxes prepared with lim. */
 static int pool_fill(const job_spec_t *js, const rc_limits_t *lim, rc_err_t *err)
 {
-        if (!js->pool)
+        if (!js->pool || js->work_dir) /* the pool holds no sandbox with a /work of its own */
                 return 0;
-        pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb};
+        pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb, NULL};
         /* With the helper, preparing costs the caller nothing: the pool may grow under load. A
          * sandbox the pool does not keep (full) ends the filling: nothing is made in vain. */
         for (;;) {
@@ -655,7 +656,7 @@ static bool lane_keep(job_t *j, const stage_result_t *res)
         rc_err_t err = {0};
         if (cg_leaf_rebase(j->pr.leaf) < 0 || sandbox_recycle(j->pr.sb, &err) < 0)
                 return false;
-        pool_key_t key = {j->spec.rootfs, j->spec.seccomp, j->lim.disk_mb};
+        pool_key_t key = {j->spec.rootfs, j->spec.seccomp, j->lim.disk_mb, j->spec.work_dir};
         job_lane_put(j->spec.lane, &key, j->pr);
         return true;
 }
@@ -828,7 +829,7 @@ static void on_ticket(void *ud, unsigned ev)
 static void stage_acquire(job_t *j)
 {
         const job_spec_t *js = &j->spec;
-        pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb};
+        pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb, js->work_dir};
         prep_ticket_t *t = NULL;
         rc_err_t err = {0};
         if (j->stage == STAGE_RUN && job_lane_take(js->lane, &key, &j->pr)) {
@@ -836,7 +837,9 @@ static void stage_acquire(job_t *j)
                 stage_launch(j);
                 return;
         }
-        if (job_pool_take(js->pool, &key, &j->pr, &t)) {
+        if (js->work_dir) {
+                /* a /work of its own: neither the pool nor the helper makes such sandboxes */
+        } else if (job_pool_take(js->pool, &key, &j->pr, &t)) {
                 /* The next one is prepared while this one runs: asked for once the program has
                  * started (cloning it meanwhile would compete with the program's exec), or now
                  * if this one is still being made (the pool is behind). */
@@ -1109,8 +1112,10 @@ static int check_sizes(const job_spec_t *spec, strv_t *run_env, rc_err_t *err)
 
 int job_check(const job_spec_t *spec, rc_err_t *err)
 {
-        if (spec->nfiles == 0)
+        if (spec->nfiles == 0 && !spec->build)
                 return rc_err_set(err, EINVAL, "no source file");
+        if (spec->work_dir && (!spec->build || spec->build->nfiles || spec->nextra))
+                return rc_err_set(err, EINVAL, "a read-only /work takes no files");
         for (size_t i = 0; i < spec->nfiles; i++) {
                 const job_input_file_t *f = &spec->files[i];
                 if (!sb_path_valid(f->name))
@@ -1150,8 +1155,10 @@ int job_check(const job_spec_t *spec, rc_err_t *err)
 int job_start(const job_spec_t *spec, ev_loop_t *loop, job_t **out, rc_err_t *err)
 {
         const toolchain_t *tc = spec->tc;
-        if (spec->nfiles == 0)
+        if (spec->nfiles == 0 && !spec->build)
                 return rc_err_set(err, EINVAL, "no source file");
+        if (spec->work_dir && (!spec->build || spec->build->nfiles || spec->nextra))
+                return rc_err_set(err, EINVAL, "a read-only /work takes no files");
         job_t *j = calloc(1, sizeof(*j));
         if (!j)
                 return rc_err_set(err, ENOMEM, "out of memory");

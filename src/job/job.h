@@ -128,6 +128,10 @@ typedef struct job_spec {
         bool compile_only;           /* end after a successful compile stage (job_take_build) */
         const job_build_t *build;    /* compiled already: no compile stage, the run stage gets
                                       * these files (borrowed: must outlive the job) */
+        /* with build (and no files in it, no extra): the run stage's /work is this host
+         * directory, bound read-only (a function's artifact: nothing is copied); such sandboxes
+         * are made for the job (or kept in its lane), never taken from the pool */
+        const char *work_dir;
         const job_input_file_t *extra; /* with build: more files for the run stage (copied) */
         size_t nextra;
         /* patterns of the files to hand back after the run stage (util/glob.h), at most

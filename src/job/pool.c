@@ -266,6 +266,7 @@ struct job_lane {
         job_pool_t *pool;
         prepared_t pr; /* pr.sb NULL: none kept */
         char *rootfs;
+        char *work_dir; /* NULL: none */
         const seccomp_bpf_t *seccomp;
         int64_t disk_mb;
 };
@@ -285,6 +286,8 @@ static void lane_drop(job_lane_t *l)
         l->pr = (prepared_t){0};
         free(l->rootfs);
         l->rootfs = NULL;
+        free(l->work_dir);
+        l->work_dir = NULL;
 }
 
 void job_lane_free(job_lane_t *l)
@@ -299,8 +302,10 @@ bool job_lane_take(job_lane_t *l, const pool_key_t *key, prepared_t *out)
 {
         if (!l || !l->pr.sb)
                 return false;
+        bool same_work = !l->work_dir == !key->work_dir &&
+                         (!l->work_dir || strcmp(l->work_dir, key->work_dir) == 0);
         if (l->seccomp != key->seccomp || l->disk_mb != key->disk_mb ||
-            strcmp(l->rootfs, key->rootfs) != 0) {
+            strcmp(l->rootfs, key->rootfs) != 0 || !same_work) {
                 lane_drop(l); /* made for another kind of run: a fresh one for this */
                 return false;
         }
@@ -308,19 +313,29 @@ bool job_lane_take(job_lane_t *l, const pool_key_t *key, prepared_t *out)
         l->pr = (prepared_t){0};
         free(l->rootfs);
         l->rootfs = NULL;
+        free(l->work_dir);
+        l->work_dir = NULL;
         return true;
 }
 
 void job_lane_put(job_lane_t *l, const pool_key_t *key, prepared_t pr)
 {
         lane_drop(l);
-        if (!(l->rootfs = strdup(key->rootfs))) {
+        if (!(l->rootfs = strdup(key->rootfs)) ||
+            (key->work_dir && !(l->work_dir = strdup(key->work_dir)))) {
+                free(l->rootfs);
+                l->rootfs = NULL;
                 job_pool_bury(l->pool, pr);
                 return;
         }
         l->pr = pr;
         l->seccomp = key->seccomp;
         l->disk_mb = key->disk_mb;
+}
+
+bool job_lane_holds(const job_lane_t *l)
+{
+        return l && l->pr.sb;
 }
 
 job_pool_t *job_lane_pool(const job_lane_t *l)

@@ -31,6 +31,9 @@ typedef struct pool_key {
         const char *rootfs;
         const seccomp_bpf_t *seccomp;
         int64_t disk_mb;
+        /* the host directory bound read-only at /work (sb_prep_t.work_dir); NULL: a tmpfs.
+         * Only lanes hold such sandboxes: the pool's are all made with none. */
+        const char *work_dir;
 } pool_key_t;
 
 /* One for key: a ready sandbox in *out (*pending NULL), or else a ticket still being prepared in
@@ -64,6 +67,8 @@ void job_lane_free(job_lane_t *l);
 bool job_lane_take(job_lane_t *l, const pool_key_t *key, prepared_t *out);
 /* Keep pr (recycled: sandbox_recycle done, leaf rebased) for the lane's next run. */
 void job_lane_put(job_lane_t *l, const pool_key_t *key, prepared_t pr);
+/* Whether the lane keeps a sandbox now. */
+bool job_lane_holds(const job_lane_t *l);
 /* Where the lane's sandboxes are buried. */
 job_pool_t *job_lane_pool(const job_lane_t *l);
 

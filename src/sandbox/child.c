@@ -160,7 +160,7 @@ static int mkdir_target(const char *path, mode_t mode)
         return 0;
 }
 
-static int run_mount_op(const mount_op_t *op)
+static int run_mount_op(const mount_plan_t *plan, const mount_op_t *op)
 {
         int r = 0;
         switch (op->kind) {
@@ -207,6 +207,15 @@ static int run_mount_op(const mount_op_t *op)
                 if (mount("mqueue", op->target, "mqueue", op->flags, NULL) < 0)
                         return errno == ENODEV ? 0 : -errno;
                 return 0;
+        case MOUNT_OP_WORK_RO:
+                /* Not recursive: what is mounted beneath the host's directory stays out. */
+                if ((r = mkdir_target(op->target, 0755)) < 0)
+                        return r;
+                if (mount(plan->work_source, op->target, NULL, MS_BIND, NULL) < 0)
+                        return -errno;
+                return mount(NULL, op->target, NULL, MS_REMOUNT | MS_BIND | op->flags, NULL) < 0
+                           ? -errno
+                           : 0;
         case MOUNT_OP_REMOUNT_RO:
                 return mount(NULL, op->target, NULL, MS_REMOUNT | MS_RDONLY | op->flags, NULL) < 0
                            ? -errno
@@ -219,7 +228,7 @@ static int run_mount_op(const mount_op_t *op)
 static int step_mounts(const sb_child_ctx_t *ctx)
 {
         for (size_t i = 0; i < ctx->plan->n; i++) {
-                int r = run_mount_op(&ctx->plan->ops[i]);
+                int r = run_mount_op(ctx->plan, &ctx->plan->ops[i]);
                 if (r < 0) {
                         char step[160];
                         snprintf(step, sizeof(step), "%s /%s",

@@ -36,7 +36,8 @@ void mount_tmpfs_data(char *buf, size_t size, long long mb, const char *mode)
         snprintf(buf, size, "size=%lldm,nr_inodes=%lld,mode=%s", mb, mount_tmpfs_inodes(mb), mode);
 }
 
-int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
+int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, const char *work_dir,
+                     rc_err_t *err)
 {
         static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
         static const char *const links[][2] = {
@@ -50,9 +51,19 @@ int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err)
         int r;
 
         plan->n = 0;
-        mount_tmpfs_data(data, sizeof(data), disk, "0755");
-        if ((r = add(plan, MOUNT_OP_TMPFS, "work", NULL, nsd, data, err)) < 0)
-                return r;
+        plan->work_source[0] = '\0';
+        if (work_dir) {
+                if (work_dir[0] != '/' ||
+                    snprintf(plan->work_source, sizeof(plan->work_source), "%s", work_dir) >=
+                        (int)sizeof(plan->work_source))
+                        return rc_err_set(err, EINVAL, "mount plan: bad /work directory");
+                if ((r = add(plan, MOUNT_OP_WORK_RO, "work", NULL, MS_RDONLY | nsd, NULL, err)) < 0)
+                        return r;
+        } else {
+                mount_tmpfs_data(data, sizeof(data), disk, "0755");
+                if ((r = add(plan, MOUNT_OP_TMPFS, "work", NULL, nsd, data, err)) < 0)
+                        return r;
+        }
         mount_tmpfs_data(data, sizeof(data), disk, "1777");
         if ((r = add(plan, MOUNT_OP_TMPFS, "tmp", NULL, nsd, data, err)) < 0)
                 return r;
@@ -129,6 +140,8 @@ const char *mount_kind_name(mount_kind_t kind)
                 return "ro-bind";
         case MOUNT_OP_MQUEUE:
                 return "mqueue";
+        case MOUNT_OP_WORK_RO:
+                return "work-ro-bind";
         default:
                 return "?";
         }

@@ -20,6 +20,7 @@ typedef enum mount_kind {
         MOUNT_OP_MASK_DIR,   /* hide a /proc directory under an empty read-only tmpfs */
         MOUNT_OP_RO_BIND,    /* make a /proc subtree read-only (skipped if absent) */
         MOUNT_OP_MQUEUE,     /* the ipc namespace's POSIX message queues (skipped if absent) */
+        MOUNT_OP_WORK_RO,    /* bind the plan's work_source (a host directory) read-only */
 } mount_kind_t;
 
 typedef struct mount_op {
@@ -35,12 +36,16 @@ typedef struct mount_op {
 typedef struct mount_plan {
         mount_op_t ops[MOUNT_PLAN_MAX];
         size_t n;
+        char work_source[4096]; /* MOUNT_OP_WORK_RO's source: longer than an op's source */
 } mount_plan_t;
 
-/* The standard sandbox layout: /work and /tmp tmpfs sized by lim->disk_mb (with an inode cap),
+/* The standard sandbox layout: /work and /tmp tmpfs sized by lim->disk_mb (with an inode cap)
+ * or, with work_dir (an absolute host path; NULL: none), /work that directory bound read-only
+ * (a function's artifact: nothing copied, nothing a program can change),
  * /proc with the usual kernel-information files masked and its tunables read-only, a minimal
  * /dev (null zero full random urandom tty, pts, shm, fd links), /dev read-only once populated. */
-int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, rc_err_t *err);
+int mount_plan_build(mount_plan_t *plan, const rc_limits_t *lim, const char *work_dir,
+                     rc_err_t *err);
 const char *mount_kind_name(mount_kind_t kind);
 /* The inodes of a tmpfs of mb MiB (/work, /tmp, /dev/shm): 256 per MiB, at least 1024. */
 long long mount_tmpfs_inodes(long long mb);

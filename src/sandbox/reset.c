@@ -5,7 +5,9 @@
  *
  * What a program can leave, and where it goes:
  *   files, directories, FIFOs, sockets, links  /work, /tmp, /dev/shm: emptied, however deep or
- *                                              unreadable (each directory is made ours first)
+ *                                              unreadable (each directory is made ours first);
+ *                                              a read-only /work (a function's artifact) is
+ *                                              left as it is: nothing there could change
  *   POSIX message queues                       /dev/mqueue (the ipc namespace's): emptied
  *   the modes and extended attributes (ACLs) of those four directories: put back / removed
  *   SysV shared memory, semaphores, queues     removed (the ipc namespace is the sandbox's)
@@ -34,6 +36,7 @@
 #include <sys/sem.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -48,6 +51,9 @@ static const char *const reset_dirs[] = {"/work", "/tmp", "/dev/shm", "/dev/mque
 #define NDIRS (sizeof(reset_dirs) / sizeof(reset_dirs[0]))
 static mode_t dir_mode[NDIRS];
 static bool dir_present[NDIRS];
+/* A read-only mount (a function's artifact bound at /work): nothing in it can have changed, and
+ * nothing is to be emptied. */
+static bool dir_readonly[NDIRS];
 static unsigned moved_seq;
 
 /* init's own attributes, as the sandbox had them before its first program; each one that
@@ -185,8 +191,11 @@ void sb_reset_remember(void)
 {
         for (size_t i = 0; i < NDIRS; i++) {
                 struct stat st;
+                struct statvfs vfs;
                 dir_present[i] = stat(reset_dirs[i], &st) == 0 && S_ISDIR(st.st_mode);
                 dir_mode[i] = st.st_mode & 07777;
+                dir_readonly[i] = dir_present[i] && statvfs(reset_dirs[i], &vfs) == 0 &&
+                                  (vfs.f_flag & ST_RDONLY);
         }
         read_attrs(&init_first);
         for (size_t i = 0; i < NNET; i++)
@@ -358,7 +367,7 @@ int sb_reset(void)
         if (!network_untouched())
                 return -EADDRINUSE;
         for (size_t i = 0; i < NDIRS; i++) {
-                if (!dir_present[i])
+                if (!dir_present[i] || dir_readonly[i])
                         continue;
                 int r = reset_dir(i);
                 if (r < 0)

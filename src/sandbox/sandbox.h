@@ -55,6 +55,10 @@ typedef struct sb_prep {
         const seccomp_bpf_t *seccomp; /* installed last before execve; NULL: none */
         cg_leaf_t *cgroup; /* born into it (v2) or moved into it (v1); the caller owns it */
         int64_t disk_mb;   /* size of /work, /tmp, /dev/shm until a run asks otherwise */
+        /* an absolute host directory bound read-only at /work instead of a tmpfs (a function's
+         * artifact); the run then places no files there, and a reset leaves it alone; NULL:
+         * none */
+        const char *work_dir;
 } sb_prep_t;
 
 /* What one program run brings to a prepared sandbox. */

@@ -204,7 +204,7 @@ static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err
         if (!plan)
                 return rc_err_set(err, ENOMEM, "out of memory");
         rc_limits_t disk = {.disk_mb = spec->disk_mb};
-        if ((r = mount_plan_build(plan, &disk, err)) < 0) {
+        if ((r = mount_plan_build(plan, &disk, spec->work_dir, err)) < 0) {
                 free(plan);
                 return r;
         }

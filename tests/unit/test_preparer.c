@@ -141,7 +141,7 @@ static void test_pool_empty_entries(void)
         job_pool_t *p = job_pool_new(1);
         REQUIRE(p != NULL);
         seccomp_bpf_t f = {0};
-        pool_key_t a = {"/r/a", &f, 32}, b = {"/r/b", &f, 32};
+        pool_key_t a = {"/r/a", &f, 32, NULL}, b = {"/r/b", &f, 32, NULL};
         prepared_t pr = {0};
         prep_ticket_t *t = (prep_ticket_t *)1;
         CHECK(!job_pool_take(p, &a, &pr, &t));

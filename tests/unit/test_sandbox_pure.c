@@ -122,13 +122,35 @@ static const mount_op_t *expect_op(const mount_plan_t *plan, size_t i, mount_kin
         return op;
 }
 
+/* A function's artifact: /work is the host directory bound read-only, nothing else changes. */
+static void test_mount_plan_work_dir(void)
+{
+        mount_plan_t plan, plain;
+        rc_limits_t lim = {.disk_mb = 100};
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(mount_plan_build(&plain, &lim, NULL, &err), err));
+        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &lim, "/var/lib/x/artifacts/ab", &err), err));
+        CHECK_STR_EQ(plain.work_source, "");
+        CHECK_STR_EQ(plan.work_source, "/var/lib/x/artifacts/ab");
+        const mount_op_t *op = expect_op(&plan, 0, MOUNT_OP_WORK_RO, "work", NULL);
+        if (op)
+                CHECK((op->flags & (MS_RDONLY | MS_NOSUID | MS_NODEV)) ==
+                      (MS_RDONLY | MS_NOSUID | MS_NODEV));
+        CHECK(plan.n == plain.n);
+        for (size_t i = 1; i < plan.n && i < plain.n; i++)
+                CHECK(plan.ops[i].kind == plain.ops[i].kind &&
+                      strcmp(plan.ops[i].target, plain.ops[i].target) == 0);
+        CHECK(mount_plan_build(&plan, &lim, "relative/dir", &err) == -EINVAL);
+        CHECK_STR_EQ(mount_kind_name(MOUNT_OP_WORK_RO), "work-ro-bind");
+}
+
 static void test_mount_plan_layout(void)
 {
         mount_plan_t plan;
         memset(&plan, 0xAA, sizeof(plan));
         rc_limits_t lim = {.disk_mb = 100};
         rc_err_t err = {0};
-        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &lim, &err), err));
+        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &lim, NULL, &err), err));
         CHECK(plan.n <= MOUNT_PLAN_MAX);
         size_t i = 0;
         const mount_op_t *op;
@@ -227,7 +249,7 @@ static void test_mount_plan_sizes(void)
         mount_plan_t plan;
         rc_err_t err = {0};
         rc_limits_t small = {.disk_mb = 1};
-        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &small, &err), err));
+        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &small, NULL, &err), err));
         REQUIRE(plan.n > 0);
         CHECK_CONTAINS(plan.ops[0].data, "size=1m,");
         const char *ino = strstr(plan.ops[0].data, "nr_inodes=");
@@ -236,7 +258,7 @@ static void test_mount_plan_sizes(void)
         CHECK(small_inodes >= 1024);
 
         rc_limits_t big = {.disk_mb = 4096};
-        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &big, &err), err));
+        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &big, NULL, &err), err));
         CHECK_CONTAINS(plan.ops[0].data, "size=4096m,");
         ino = strstr(plan.ops[0].data, "nr_inodes=");
         REQUIRE(CHECK(ino != NULL));
@@ -244,13 +266,13 @@ static void test_mount_plan_sizes(void)
         CHECK(big_inodes > small_inodes);
 
         rc_limits_t unset = {0};
-        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &unset, &err), err));
+        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &unset, NULL, &err), err));
         CHECK_CONTAINS(plan.ops[0].data, "size=");
         CHECK(strstr(plan.ops[0].data, "size=0m") == NULL);
 
         /* building twice restarts the plan */
         size_t n = plan.n;
-        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &unset, &err), err));
+        REQUIRE(CHECK_OK_E(mount_plan_build(&plan, &unset, NULL, &err), err));
         CHECK_INT_EQ(plan.n, n);
 }
 
@@ -459,6 +481,7 @@ int main(int argc, char **argv)
             TU_TEST(test_path_valid_accepts),
             TU_TEST(test_path_valid_rejects),
             TU_TEST(test_mount_plan_layout),
+            TU_TEST(test_mount_plan_work_dir),
             TU_TEST(test_mount_plan_sizes),
             TU_TEST(test_mount_kind_name),
             TU_TEST(test_sync_messages),
