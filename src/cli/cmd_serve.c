@@ -66,16 +66,18 @@ static int get_strings(const cJSON *it, strv_t *out)
         return 0;
 }
 
-/* "tokens": ["t", {"token": "u", "max_runs": 2}, ...] */
+/* "tokens": ["t", {"token": "u", "max_runs": 2}, {"token": "v", "functions": ["f"]}, ...] */
 static int get_tokens(const cJSON *it, server_opts_t *o)
 {
         const cJSON *e;
-        if (!cJSON_IsArray(it))
+        if (!cJSON_IsArray(it) || o->tokens.n)
                 return -1;
         int n = cJSON_GetArraySize(it), i = 0;
         free(o->token_max_runs);
         o->token_max_runs = calloc((size_t)n + 1, sizeof(int));
-        if (!o->token_max_runs)
+        free(o->token_functions);
+        o->token_functions = calloc((size_t)n + 1, sizeof(strv_t));
+        if (!o->token_max_runs || !o->token_functions)
                 return -1;
         cJSON_ArrayForEach(e, it)
         {
@@ -91,6 +93,20 @@ static int get_tokens(const cJSON *it, server_opts_t *o)
                                 long long m;
                                 if (strcmp(k->string, "token") == 0)
                                         continue;
+                                if (strcmp(k->string, "functions") == 0) {
+                                        const cJSON *f;
+                                        if (!cJSON_IsArray(k) || !cJSON_GetArraySize(k))
+                                                return -1;
+                                        cJSON_ArrayForEach(f, k)
+                                        {
+                                                if (!cJSON_IsString(f) ||
+                                                    !server_fn_name_valid(f->valuestring) ||
+                                                    strv_push(&o->token_functions[i],
+                                                              f->valuestring) < 0)
+                                                        return -1;
+                                        }
+                                        continue;
+                                }
                                 if (strcmp(k->string, "max_runs") != 0 ||
                                     get_int(k, 1, 1 << 20, &m) < 0)
                                         return -1;
@@ -98,6 +114,27 @@ static int get_tokens(const cJSON *it, server_opts_t *o)
                         }
                 }
                 i++;
+        }
+        return 0;
+}
+
+/* "functions": {"artifact_max_mb": 256, "keep_versions": 5} */
+static int get_functions(const cJSON *it, server_opts_t *o, rc_err_t *err)
+{
+        const cJSON *k;
+        if (!cJSON_IsObject(it))
+                return -1;
+        cJSON_ArrayForEach(k, it)
+        {
+                long long n;
+                if (strcmp(k->string, "artifact_max_mb") == 0 && get_int(k, 1, 1 << 20, &n) == 0)
+                        o->fn_artifact_max_mb = n;
+                else if (strcmp(k->string, "keep_versions") == 0 && get_int(k, 1, 1000, &n) == 0)
+                        o->fn_keep_versions = (int)n;
+                else
+                        return rc_err_set(err, EINVAL, "\"%s\": %s", k->string,
+                                          "artifact_max_mb (1 to 1048576) or keep_versions (1 to "
+                                          "1000)");
         }
         return 0;
 }
@@ -339,6 +376,8 @@ static int load_config(serve_args_t *a, const char *path)
                         bad = get_strings(it, &a->o.origins) < 0;
                 else if (strcmp(k, "tokens") == 0)
                         bad = get_tokens(it, &a->o) < 0;
+                else if (strcmp(k, "functions") == 0)
+                        bad = get_functions(it, &a->o, &err) < 0;
                 else if (strcmp(k, "dialects") == 0)
                         bad = get_dialects(it, &a->o, &err) < 0;
                 else if (strcmp(k, "grace_ms") == 0)

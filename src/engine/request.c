@@ -401,6 +401,25 @@ int run_request_parse(catalog_t *c, const cJSON *req, bool judge, run_request_t 
         }
         out->stdin_data = jin ? jin->valuestring : NULL;
         out->stdin_len = out->stdin_data ? strlen(out->stdin_data) : 0;
+        const cJSON *jenc = cJSON_GetObjectItemCaseSensitive(req, "stdin_encoding");
+        if (jenc && (!cJSON_IsString(jenc) || (strcmp(jenc->valuestring, "utf8") != 0 &&
+                                               strcmp(jenc->valuestring, "base64") != 0))) {
+                run_request_free(out);
+                return fail(code, "bad_request", msg, msg_size,
+                            "\"stdin_encoding\" must be \"utf8\" or \"base64\"");
+        }
+        if (jenc && jin && strcmp(jenc->valuestring, "base64") == 0) {
+                /* any bytes, NUL included */
+                buf_t b = {0};
+                if (base64_decode(&b, out->stdin_data, out->stdin_len) < 0) {
+                        buf_free(&b);
+                        run_request_free(out);
+                        return fail(code, "bad_request", msg, msg_size, "\"stdin\" is not base64");
+                }
+                out->stdin_owned = b.data;
+                out->stdin_data = b.data ? b.data : "";
+                out->stdin_len = b.len;
+        }
         out->interactive = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "interactive"));
         const cJSON *jtty = cJSON_GetObjectItemCaseSensitive(req, "tty");
         if (jtty && !cJSON_IsNull(jtty) && !cJSON_IsFalse(jtty)) {
@@ -540,6 +559,8 @@ void run_request_free(run_request_t *r)
         strv_free(&r->env);
         strv_free(&r->command);
         strv_free(&r->outputs);
+        free(r->stdin_owned);
+        r->stdin_owned = NULL;
         strv_free(&r->compile_options);
         for (size_t i = 0; i < REQUEST_FILES_MAX; i++) {
                 free(r->file_data[i]);

@@ -19,8 +19,9 @@ typedef struct run_request {
         strv_t command;                     /* empty: the toolchain's run command */
         strv_t compile_options;             /* "compile_options", checked by engine/flags.h */
         char *file_data[REQUEST_FILES_MAX]; /* decoded "encoding": "base64" contents (owned) */
-        const char *stdin_data;
-        size_t stdin_len;
+        const char *stdin_data; /* "stdin" (with "stdin_encoding": "base64", decoded: any */
+        size_t stdin_len;       /* bytes, in stdin_owned) */
+        char *stdin_owned;
         rc_limits_t run_over, compile_over;
         bool interactive;
         /* "tty": {"rows", "cols"}: the run stage on a terminal of that size; 0: pipes */

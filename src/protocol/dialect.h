@@ -37,7 +37,8 @@ typedef enum dl_method {
 
 /* A sub ending in a slash and an asterisk matches one more path segment (no slash in it, not
  * empty), which dl_http_path_arg() gives; a route without the wildcard for the same path wins over
- * it. */
+ * it. A sub ending in a slash and two asterisks matches whatever follows the slash (not empty,
+ * slashes allowed), given the same way. */
 typedef struct dl_route {
         const char *sub;  /* appended to the dialect's base path ("" is the base itself) */
         unsigned methods; /* dl_method_t bits */
@@ -191,6 +192,18 @@ const char *dl_http_req_header(dl_http_t *h, const char *name, char *buf, size_t
 /* The runcell token the request was admitted with (-1: none configured). */
 int dl_http_token(const dl_http_t *h);
 
+/* The request's query string (what follows '?', its arguments joined by '&'), "" when none. */
+const char *dl_http_query(dl_http_t *h, char *buf, size_t size);
+/* "GET", "POST", ... */
+const char *dl_http_method_name(const dl_http_t *h);
+/* The peer's address as text, and the port the server listens on. */
+void dl_http_peer(dl_http_t *h, char *buf, size_t size);
+int dl_http_server_port(void);
+/* The request's token may use everything (not one scoped to functions: "tokens" in the config). */
+bool dl_http_full_rights(const dl_http_t *h);
+/* May the request's token invoke the function name (a token scoped to functions names it)? */
+bool dl_token_may_invoke_http(const dl_http_t *h, const char *name);
+
 /* Answer an HTTP request (once). The body is taken over (NULL: none). */
 void dl_http_json(dl_http_t *h, int status, cJSON *body);
 void dl_http_text(dl_http_t *h, int status, const char *ctype, const char *text, size_t len);
@@ -199,6 +212,38 @@ void dl_http_header(dl_http_t *h, const char *name, const char *value);
 /* The HTTP status for an error code of dl_run_start (400, 404, 413, 429, 503, 500). */
 int dl_error_status(const char *code);
 /* A response to a 429 carries Retry-After: 1. */
+
+/* ------------------------------------------------------------------ functions */
+/* (server/functions.c; docs/protocol.md, "Functions"). The management calls return the HTTP
+ * status and set *out to the answer (an error in runcell's shape for a status >= 400). An
+ * invocation is a run whose document names "function" (dl_run_start). */
+
+/* Deploy name from doc (taken over): compiled, stored, made current; h is answered once that is
+ * done (201 new, 200 a new version, 422 a compile error, 400, 413). */
+void dl_fn_deploy(dl_http_t *h, const char *name, cJSON *doc);
+/* The same for a WebSocket's dialect: done(c, tag, status, answer) once it is done (not if the
+ * connection has gone meanwhile); tag (taken over, may be NULL) is handed back, answer is the
+ * deploy's answer as over HTTP (borrowed). */
+typedef void (*dl_fn_done_fn)(dl_conn_t *c, const cJSON *tag, int status, const cJSON *answer);
+void dl_fn_deploy_conn(dl_conn_t *c, const char *name, cJSON *doc, dl_fn_done_fn done, cJSON *tag);
+int dl_fn_list(cJSON **out);
+int dl_fn_get(const char *name, cJSON **out);
+int dl_fn_versions(const char *name, cJSON **out);
+/* version 0: the one before the current one */
+int dl_fn_rollback(const char *name, int version, cJSON **out);
+int dl_fn_delete(const char *name, cJSON **out);
+typedef struct dl_fn_info {
+        int version;
+        char mode[8]; /* "stdin", "json", "cgi" */
+        char content_type[128];
+        int ncgi; /* request headers passed to a CGI program besides the usual ones */
+        char cgi_headers[16][64];
+} dl_fn_info_t;
+/* What an invocation of name's version (0: the current one) needs to know; false: no such
+ * function or version. */
+bool dl_fn_info(const char *name, int version, dl_fn_info_t *out);
+/* A function's run: the version it runs and whether its sandbox was made for it (cold). */
+bool dl_run_fn(const dl_run_t *r, int *version, bool *cold);
 
 catalog_t *dl_catalog(void);
 /* The server's submission store (store/store.h), NULL when it has none (no state directory,

@@ -19,12 +19,13 @@ extern const dialect_t dialect_piston;
 extern const dialect_t dialect_judge0;
 extern const dialect_t dialect_jobe;
 extern const dialect_t dialect_playground;
+extern const dialect_t dialect_functions;
 
 /* Order matters where dialects share a POST path and none claims a body: the first wins. */
 const dialect_t *const dialect_table[] = {
     &dialect_native,       &dialect_roadrunner, &dialect_livecode,   &dialect_codapi,
     &dialect_microservice, &dialect_pivot,      &dialect_ranna,      &dialect_piston,
-    &dialect_judge0,       &dialect_jobe,       &dialect_playground,
+    &dialect_judge0,       &dialect_jobe,       &dialect_playground, &dialect_functions,
 };
 const size_t dialect_count = sizeof(dialect_table) / sizeof(dialect_table[0]);
 

@@ -1,9 +1,13 @@
 /* roadrunner's WebSocket API: GET /ws, one JSON message per run request
  * {language, source, nonce, standard_input, commandline_arguments}. The original defines no
  * replies; the ones here are described in docs/dialects.md ("roadrunner"): output chunks and a
- * final exit message, each carrying the request's nonce as it was given. */
+ * final exit message, each carrying the request's nonce as it was given. Its "pre-delivered
+ * execution" (code uploaded and compiled once, launched and killed later) is runcell's
+ * functions: {"type": "deliver", "id", "language", "source"} deploys the function id,
+ * {"type": "launch", "id", ...} runs it, {"type": "kill", "nonce"} ends a run. */
 #include <ctype.h>
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -142,7 +146,19 @@ static const char *opt_string(const cJSON *msg, const char *key, bool *bad)
         return cJSON_IsString(it) ? it->valuestring : NULL;
 }
 
-static void start(dl_conn_t *c, const cJSON *msg)
+/* The language in any ASCII case: the document writes "C++", "Javascript". */
+static void lower_language(const char *in, char lang[LANGUAGE_MAX + 1])
+{
+        size_t n = strlen(in);
+        if (n > LANGUAGE_MAX)
+                n = LANGUAGE_MAX; /* no name is that long: it stays unknown */
+        for (size_t i = 0; i < n; i++)
+                lang[i] = (char)tolower((unsigned char)in[i]);
+        lang[n] = '\0';
+}
+
+/* A run request, or with launch (the function's name) a launch of delivered code. */
+static void start(dl_conn_t *c, const cJSON *msg, const char *launch)
 {
         const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(msg, "nonce");
         const cJSON *jl = cJSON_GetObjectItemCaseSensitive(msg, "language");
@@ -150,11 +166,11 @@ static void start(dl_conn_t *c, const cJSON *msg)
         bool bad_in = false, bad_args = false;
         const char *in = opt_string(msg, "standard_input", &bad_in);
         const char *args = opt_string(msg, "commandline_arguments", &bad_args);
-        if (!cJSON_IsString(jl)) {
+        if (!launch && !cJSON_IsString(jl)) {
                 send_error(c, nonce, "bad_request", "\"language\" (a string) is required");
                 return;
         }
-        if (!cJSON_IsString(js)) {
+        if (!launch && !cJSON_IsString(js)) {
                 send_error(c, nonce, "bad_request", "\"source\" (a string) is required");
                 return;
         }
@@ -176,17 +192,15 @@ static void start(dl_conn_t *c, const cJSON *msg)
                 send_error(c, nonce, "bad_request", emsg);
                 return;
         }
-        /* The document writes the languages with capitals ("C++", "Javascript"): any case. */
-        char lang[LANGUAGE_MAX + 1];
-        size_t n = strlen(jl->valuestring);
-        if (n > LANGUAGE_MAX)
-                n = LANGUAGE_MAX; /* no name is that long: it stays unknown */
-        for (size_t i = 0; i < n; i++)
-                lang[i] = (char)tolower((unsigned char)jl->valuestring[i]);
-        lang[n] = '\0';
         cJSON *doc = cJSON_CreateObject();
-        cJSON_AddStringToObject(doc, "language", lang);
-        cJSON_AddStringToObject(doc, "source", js->valuestring);
+        if (launch) {
+                cJSON_AddStringToObject(doc, "function", launch);
+        } else {
+                char lang[LANGUAGE_MAX + 1];
+                lower_language(jl->valuestring, lang);
+                cJSON_AddStringToObject(doc, "language", lang);
+                cJSON_AddStringToObject(doc, "source", js->valuestring);
+        }
         if (in)
                 cJSON_AddStringToObject(doc, "stdin", in);
         cJSON *ja = cJSON_AddArrayToObject(doc, "args");
@@ -204,6 +218,72 @@ static void start(dl_conn_t *c, const cJSON *msg)
                 send_error(c, nonce, e.code, e.message);
         cJSON_Delete(cd->pending); /* still here when the run was refused */
         cd->pending = NULL;
+}
+
+/* A deploy of delivered code is over: "delivered" with its version, or an error (a compile
+ * error carries the compiler's output). */
+static void delivered(dl_conn_t *c, const cJSON *tag, int status, const cJSON *answer)
+{
+        const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(tag, "nonce");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(tag, "id");
+        if (status < 300) {
+                cJSON *o = message(nonce, "delivered");
+                cJSON_AddItemToObject(o, "id", cJSON_Duplicate(id, 1));
+                const cJSON *v = cJSON_GetObjectItemCaseSensitive(answer, "version");
+                cJSON_AddNumberToObject(o, "version", cJSON_IsNumber(v) ? v->valuedouble : 0);
+                dl_send_json(c, o);
+                return;
+        }
+        const cJSON *e = cJSON_GetObjectItemCaseSensitive(answer, "error");
+        const cJSON *code = cJSON_GetObjectItemCaseSensitive(e, "code");
+        const cJSON *text = cJSON_GetObjectItemCaseSensitive(e, "message");
+        cJSON *o = message(nonce, "error");
+        cJSON_AddStringToObject(o, "code", cJSON_IsString(code) ? code->valuestring : "internal");
+        cJSON_AddStringToObject(o, "message",
+                                cJSON_IsString(text) ? text->valuestring : "the deploy failed");
+        const cJSON *comp = cJSON_GetObjectItemCaseSensitive(answer, "compile");
+        const cJSON *err = cJSON_GetObjectItemCaseSensitive(comp, "stderr");
+        if (cJSON_IsString(err))
+                cJSON_AddStringToObject(o, "stderr", err->valuestring);
+        dl_send_json(c, o);
+}
+
+/* {"type": "deliver", "id": NAME, "language", "source", "nonce"}: compiled and kept as the
+ * function NAME (a new version when it is there already). */
+static void deliver(dl_conn_t *c, const cJSON *msg)
+{
+        const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(msg, "nonce");
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+        const cJSON *jl = cJSON_GetObjectItemCaseSensitive(msg, "language");
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(msg, "source");
+        if (!cJSON_IsString(id) || !cJSON_IsString(jl) || !cJSON_IsString(js)) {
+                send_error(c, nonce, "bad_request",
+                           "deliver takes \"id\", \"language\" and \"source\" (strings)");
+                return;
+        }
+        char lang[LANGUAGE_MAX + 1];
+        lower_language(jl->valuestring, lang);
+        cJSON *doc = cJSON_CreateObject();
+        cJSON_AddStringToObject(doc, "language", lang);
+        cJSON_AddStringToObject(doc, "source", js->valuestring);
+        cJSON *tag = cJSON_CreateObject();
+        cJSON_AddItemToObject(tag, "nonce", nonce ? cJSON_Duplicate(nonce, 1) : cJSON_CreateNull());
+        cJSON_AddItemToObject(tag, "id", cJSON_Duplicate(id, 1));
+        dl_fn_deploy_conn(c, id->valuestring, doc, delivered, tag);
+}
+
+/* {"type": "kill", "nonce"}: the run with that nonce ends ("killed"). */
+static void kill_run(dl_conn_t *c, const cJSON *msg)
+{
+        const cJSON *nonce = cJSON_GetObjectItemCaseSensitive(msg, "nonce");
+        for (dl_run_t *r = dl_conn_next_run(c, NULL); nonce && r; r = dl_conn_next_run(c, r)) {
+                const rr_run_t *rd = dl_run_data(r);
+                if (rd->nonce && cJSON_Compare(rd->nonce, nonce, true)) {
+                        dl_run_kill(r, SIGKILL);
+                        return;
+                }
+        }
+        send_error(c, nonce, "not_found", "no run with this nonce is going");
 }
 
 static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
@@ -229,11 +309,22 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                 send_error(c, NULL, "bad_request", emsg);
         } else {
                 const cJSON *type = cJSON_GetObjectItemCaseSensitive(msg, "type");
-                if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") == 0)
+                const char *t = cJSON_IsString(type) ? type->valuestring : "";
+                const cJSON *id = cJSON_GetObjectItemCaseSensitive(msg, "id");
+                if (strcmp(t, "ping") == 0)
                         dl_send_json(
                             c, message(cJSON_GetObjectItemCaseSensitive(msg, "nonce"), "pong"));
+                else if (strcmp(t, "deliver") == 0)
+                        deliver(c, msg);
+                else if (strcmp(t, "kill") == 0)
+                        kill_run(c, msg);
+                else if (strcmp(t, "launch") == 0 && !cJSON_IsString(id))
+                        send_error(c, cJSON_GetObjectItemCaseSensitive(msg, "nonce"), "bad_request",
+                                   "launch takes \"id\": the delivered code's");
+                else if (strcmp(t, "launch") == 0)
+                        start(c, msg, id->valuestring);
                 else
-                        start(c, msg);
+                        start(c, msg, NULL);
         }
         cJSON_Delete(msg);
 }

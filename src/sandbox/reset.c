@@ -194,8 +194,8 @@ void sb_reset_remember(void)
                 struct statvfs vfs;
                 dir_present[i] = stat(reset_dirs[i], &st) == 0 && S_ISDIR(st.st_mode);
                 dir_mode[i] = st.st_mode & 07777;
-                dir_readonly[i] = dir_present[i] && statvfs(reset_dirs[i], &vfs) == 0 &&
-                                  (vfs.f_flag & ST_RDONLY);
+                dir_readonly[i] =
+                    dir_present[i] && statvfs(reset_dirs[i], &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
         }
         read_attrs(&init_first);
         for (size_t i = 0; i < NNET; i++)

@@ -72,3 +72,20 @@ int check_access(server_t *srv, struct lws *wsi, bool ws, const char *path, cons
         *anon = o->public_on; /* no tokens: everyone is anonymous in public mode */
         return 0;
 }
+
+/* A token given "functions" in the config may invoke those and do nothing else. */
+bool token_scoped(const server_opts_t *o, int token)
+{
+        return token >= 0 && o->token_functions && o->token_functions[token].n > 0;
+}
+
+bool dl_token_may_invoke(int token, const char *name)
+{
+        const server_opts_t *o = the_server->opts;
+        if (!token_scoped(o, token))
+                return true;
+        for (size_t i = 0; i < o->token_functions[token].n; i++)
+                if (strcmp(o->token_functions[token].v[i], name) == 0)
+                        return true;
+        return false;
+}

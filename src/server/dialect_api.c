@@ -59,6 +59,9 @@ int64_t dl_now_ms(void)
 int dl_error_status(const char *code)
 {
         return strcmp(code, "unknown_language") == 0  ? 404
+               : strcmp(code, "not_found") == 0       ? 404
+               : strcmp(code, "forbidden") == 0       ? 403
+               : strcmp(code, "conflict") == 0        ? 409
                : strcmp(code, "unknown_version") == 0 ? 404
                : strcmp(code, "busy") == 0            ? 429
                : strcmp(code, "rate_limited") == 0    ? 429
@@ -319,6 +322,15 @@ const char *dl_http_req_header(dl_http_t *h, const char *name, char *buf, size_t
             {"authorization:", WSI_TOKEN_HTTP_AUTHORIZATION},
             {"content-type:", WSI_TOKEN_HTTP_CONTENT_TYPE},
             {"user-agent:", WSI_TOKEN_HTTP_USER_AGENT},
+            {"cookie:", WSI_TOKEN_HTTP_COOKIE},
+            {"accept-language:", WSI_TOKEN_HTTP_ACCEPT_LANGUAGE},
+            {"referer:", WSI_TOKEN_HTTP_REFERER},
+            {"origin:", WSI_TOKEN_ORIGIN},
+            {"if-modified-since:", WSI_TOKEN_HTTP_IF_MODIFIED_SINCE},
+            {"cache-control:", WSI_TOKEN_HTTP_CACHE_CONTROL},
+            {"content-length:", WSI_TOKEN_HTTP_CONTENT_LENGTH},
+            {"x-forwarded-for:", WSI_TOKEN_X_FORWARDED_FOR},
+            {"range:", WSI_TOKEN_HTTP_RANGE},
         };
         for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
                 if (strcmp(name, known[i].name) == 0) {
@@ -361,7 +373,8 @@ void dl_http_text(dl_http_t *h, int status, const char *ctype, const char *text,
         else
                 h->resp_len = 0;
         h->status = status;
-        h->ctype = ctype;
+        snprintf(h->ctype_buf, sizeof(h->ctype_buf), "%s", ctype ? ctype : "text/plain");
+        h->ctype = h->ctype_buf;
         bool said = false; /* public mode's refusals say when themselves (runs.c) */
         for (int i = 0; i < h->nheaders; i++)
                 said |= strcasecmp(h->hname[i], "retry-after:") == 0;
@@ -390,4 +403,62 @@ void dl_http_json(dl_http_t *h, int status, cJSON *body)
         }
         dl_http_text(h, status, "application/json", text, len);
         free(text);
+}
+
+const char *dl_http_query(dl_http_t *h, char *buf, size_t size)
+{
+        if (!size)
+                return "";
+        buf[0] = '\0';
+        if (!h->wsi)
+                return buf;
+        /* each argument is a fragment of the token; lws joins them with '&' */
+        int n = lws_hdr_copy(h->wsi, buf, (int)size, WSI_TOKEN_HTTP_URI_ARGS);
+        if (n < 0)
+                buf[0] = '\0';
+        return buf;
+}
+
+const char *dl_http_method_name(const dl_http_t *h)
+{
+        switch (h->method) {
+        case DL_GET:
+                return "GET";
+        case DL_POST:
+                return "POST";
+        case DL_HEAD:
+                return "HEAD";
+        case DL_OPTIONS:
+                return "OPTIONS";
+        case DL_PUT:
+                return "PUT";
+        case DL_DELETE:
+                return "DELETE";
+        default:
+                return "GET";
+        }
+}
+
+void dl_http_peer(dl_http_t *h, char *buf, size_t size)
+{
+        if (size)
+                buf[0] = '\0';
+        if (h->wsi)
+                lws_get_peer_simple(h->wsi, buf, size);
+}
+
+int dl_http_server_port(void)
+{
+        server_t *srv = the_server;
+        return srv && srv->vh ? lws_get_vhost_listen_port(srv->vh) : 0;
+}
+
+bool dl_http_full_rights(const dl_http_t *h)
+{
+        return !token_scoped(h->srv->opts, h->token);
+}
+
+bool dl_token_may_invoke_http(const dl_http_t *h, const char *name)
+{
+        return dl_token_may_invoke(h->token, name);
 }

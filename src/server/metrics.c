@@ -14,7 +14,7 @@ void hist_add(hist_t *h, double v)
                         h->buckets[i]++;
 }
 
-static void metrics_hist(buf_t *b, const char *name, const char *help, const hist_t *h)
+void metrics_hist(buf_t *b, const char *name, const char *help, const hist_t *h)
 {
         buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
         for (int i = 0; i < NBUCKETS; i++)
@@ -74,6 +74,8 @@ void metrics_text(server_t *srv, buf_t *b)
                            "# TYPE runcell_public_refused_total counter\n"
                            "runcell_public_refused_total %llu\n",
                            (unsigned long long)srv->public_refused);
+        if (srv->fn_dir)
+                functions_metrics(srv, b);
         for (size_t i = 0; i < dialect_count; i++)
                 if (dialect_table[i]->metrics && !srv->opts->dialects[i].disabled)
                         dialect_table[i]->metrics(b);

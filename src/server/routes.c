@@ -39,18 +39,31 @@ void build_routes(server_t *srv)
 bool route_wild(const route_t *rt)
 {
         size_t n = strlen(rt->path);
-        return n >= 2 && strcmp(rt->path + n - 2, "/*") == 0;
+        return (n >= 2 && strcmp(rt->path + n - 2, "/*") == 0) || route_rest(rt);
+}
+
+/* A path ending in a slash and two asterisks: whatever follows the slash. */
+bool route_rest(const route_t *rt)
+{
+        size_t n = strlen(rt->path);
+        return n >= 3 && strcmp(rt->path + n - 3, "/**") == 0;
+}
+
+/* Where the part a wildcard route matched starts in path. */
+size_t route_arg_offset(const route_t *rt)
+{
+        return strlen(rt->path) - (route_rest(rt) ? 2 : 1);
 }
 
 /* A wildcard route's path matches path: the same up to the '*', then one segment, not empty, with
  * no '/' in it. */
 static bool wild_match(const route_t *rt, const char *path)
 {
-        size_t n = strlen(rt->path) - 1; /* up to and with the '/' */
+        size_t n = route_arg_offset(rt); /* up to and with the '/' */
         if (strncmp(rt->path, path, n) != 0)
                 return false;
         const char *seg = path + n;
-        return *seg && !strchr(seg, '/');
+        return *seg && (route_rest(rt) || !strchr(seg, '/'));
 }
 
 static const route_t *find_in(server_t *srv, const char *path, unsigned method, bool wild,

@@ -106,7 +106,8 @@ static void start_queued(server_t *srv)
         run_t **pp = &srv->qhead;
         while (*pp && srv->running < srv->max_concurrent) {
                 run_t *r = *pp;
-                if (!slot_free(srv, r->di)) { /* its dialect's own limit: the next one */
+                if (!slot_free(srv, r->di) || !fn_slot_free(r)) {
+                        /* its dialect's or function's own limit: the next one */
                         pp = &r->qnext;
                         continue;
                 }
@@ -146,6 +147,7 @@ void run_free(run_t *r)
                 r->all_next->all_prev = r->all_prev;
         job_free(r->job);
         judge_free(r->judge);
+        fn_run_free(r);
         run_request_free(&r->rr);
         cJSON_Delete(r->doc);
         buf_free(&r->pending_in);
@@ -258,12 +260,16 @@ static void on_done(void *ud)
 static void run_over(run_t *r)
 {
         server_t *srv = r->srv;
+        if (r->fn) {
+                const job_result_t *res = r->job ? job_result(r->job) : NULL;
+                fn_run_end(r, res && res->run.present ? res->run.setup_us : 0);
+        }
         srv->running--;
         srv->slots[r->di].running--;
         /* The job cannot be freed from inside its own callback: a moment later. */
         lws_sul_schedule(srv->ctx, 0, &r->reap, on_reap, 1);
         start_queued(srv);
-        if (!srv->draining)
+        if (!srv->draining && !r->fnv) /* a function's sandboxes are its own */
                 schedule_refill(srv, r->rr.lang);
 }
 
@@ -367,6 +373,10 @@ static void run_begin(run_t *r)
         r->t_begin = sb_now_ns();
         job_spec_t js;
         run_request_job_spec(srv->cat, &r->rr, &js);
+        if (r->fnv) {
+                fn_run_spec(r, &js);
+                fn_run_begin(r, &js);
+        }
         limits_clamp(&js.run_limits, &srv->opts->limits_max);
         limits_clamp(&js.compile_limits, &srv->opts->limits_max);
         if (r->anon) { /* public mode: an anonymous run's own ceiling */
@@ -517,8 +527,17 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         if (anon)
                 snprintf(r->client, sizeof(r->client), "%s", client ? client : "?");
         r->kept = kept;
-        if (admit(srv, di, token, kept && !c && !h, e) < 0 ||
-            run_request_parse(srv->cat, doc, d->judges, &r->rr, &e->code, e->message,
+        if (admit(srv, di, token, kept && !c && !h, e) < 0)
+                goto refuse;
+        if (cJSON_GetObjectItemCaseSensitive(doc, "function")) {
+                if (fn_run_resolve(srv, r, &doc, e) < 0)
+                        goto refuse;
+                r->doc = doc;
+        } else if (token_scoped(srv->opts, token)) {
+                fail(e, "forbidden", "this token may only invoke its functions");
+                goto refuse;
+        }
+        if (run_request_parse(srv->cat, doc, d->judges && !r->fnv, &r->rr, &e->code, e->message,
                               sizeof(e->message)) < 0)
                 goto refuse;
         size_t total = 0;
@@ -532,6 +551,8 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         job_spec_t js;
         rc_err_t err = {0};
         run_request_job_spec(srv->cat, &r->rr, &js);
+        if (r->fnv)
+                fn_run_spec(r, &js);
         if (job_check(&js, &err) < 0) {
                 fail(e, "bad_request", "%s", err.msg);
                 goto refuse;
@@ -574,7 +595,7 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         if (h)
                 h->run = r;
         srv->slots[di].runs++;
-        bool now = srv->running < srv->max_concurrent && slot_free(srv, di);
+        bool now = srv->running < srv->max_concurrent && slot_free(srv, di) && fn_slot_free(r);
         int position = now ? 0 : srv->queued + 1;
         dl_event_t ev = {.kind = DL_EV_QUEUED, .position = position};
         emit(r, &ev);
@@ -592,6 +613,7 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         }
         return r;
 refuse:
+        fn_run_free(r);
         run_request_free(&r->rr);
         cJSON_Delete(doc);
         free(r->data);

@@ -20,7 +20,7 @@
 #define OUTQ_HIGH   (1u << 20) /* queued bytes to one client before its runs' output pauses */
 #define OUTQ_LOW    (256u << 10)
 #define NROUTES_MAX 64
-#define NHEADERS    14
+#define NHEADERS    40
 /* An idle HTTP/1.1 keep-alive connection is closed after this long; answers say so
  * (Keep-Alive: timeout=N) so that a client does not send its next request just as the server
  * closes. */
@@ -35,6 +35,10 @@
 
 typedef struct server server_t;
 typedef struct dl_conn conn_t;
+typedef struct fn fn_t;               /* functions.c: a deployed function */
+typedef struct fn_ver fn_ver_t;       /* one version of it, held by its runs */
+typedef struct fn_lane fn_lane_t;     /* a sandbox kept between its invocations */
+typedef struct fn_deploy fn_deploy_t; /* a deploy being compiled */
 typedef struct dl_http http_req_t;
 typedef struct dl_run run_t;
 typedef struct conn_acct conn_acct_t;
@@ -96,6 +100,7 @@ struct dl_http { /* one HTTP request */
         bool answered;
         int status;
         const char *ctype;
+        char ctype_buf[160]; /* a content type of the dialect's making, copied */
         char *resp;
         size_t resp_len;
         bool headers_sent;
@@ -103,7 +108,8 @@ struct dl_http { /* one HTTP request */
         char *hname[NHEADERS], *hvalue[NHEADERS];
         int nheaders;
         run_t *run;
-        char path_arg[256]; /* the segment a wildcard route matched */
+        fn_deploy_t *fn_deploy; /* a deploy answering this request once compiled */
+        char path_arg[1024];    /* what a wildcard route matched */
 };
 
 enum { CONN_UNSAID, CONN_KEEP, CONN_KEEP_10, CONN_CLOSE }; /* CONN_KEEP_10: HTTP/1.0 */
@@ -141,6 +147,12 @@ struct dl_run {
         lws_sorted_usec_list_t reap;
         lws_sorted_usec_list_t timer; /* the codec's (dl_run_timer) */
         void (*timer_fn)(dl_run_t *r);
+        /* an invocation of a function (functions.c): the function, the version it runs
+         * (held), the lane it runs in, whether its sandbox was made for it */
+        fn_t *fn;
+        fn_ver_t *fnv;
+        fn_lane_t *fnl;
+        bool fn_cold, fn_begun;
 };
 
 #define NBUCKETS 13
@@ -192,6 +204,13 @@ struct server {
         char node_id[STORE_OWNER_MAX];
         int store_lock;                    /* flock'd: one server per store; -1: none */
         lws_sorted_usec_list_t store_tick; /* lease renewal and retention */
+        /* functions.c: the functions (NULL fn_dir: none, there is no store) */
+        char *fn_dir; /* STATE_DIR/functions */
+        fn_t *fns;
+        fn_deploy_t *deploys;
+        lws_sorted_usec_list_t fn_sul; /* warm sandboxes made, idle ones dropped */
+        hist_t fn_cold, fn_warm;
+        uint64_t fn_invocations;
 };
 
 typedef struct pss {
@@ -213,6 +232,65 @@ typedef struct refill {
         lang_t *lang; /* held (catalog_hold) until the refill is done */
         struct refill *next;
 } refill_t;
+
+/* functions.c */
+#define FN_NAME_LEN        63
+#define FN_CGI_HEADERS_MAX 16
+typedef struct fn_settings {
+        char mode[8]; /* "stdin", "json", "cgi" */
+        char content_type[128];
+        int min_warm, max_concurrent, queue_max, rpm, idle_s;
+        int ncgi;
+        char cgi_headers[FN_CGI_HEADERS_MAX][64];
+} fn_settings_t;
+struct fn_ver {
+        unsigned refs;
+        char name[FN_NAME_LEN + 1];
+        int version;
+        int64_t created_ms;
+        char artifact[65];
+        char *dir;  /* the artifact's directory */
+        cJSON *run; /* the run document without files */
+        fn_settings_t set;
+};
+struct fn_lane {
+        fn_lane_t *next;
+        job_lane_t *lane;
+        int version;
+        int64_t last_ms; /* last used */
+};
+struct fn {
+        fn_t *next;
+        char name[FN_NAME_LEN + 1];
+        fn_ver_t *cur; /* NULL: deleted (runs may still hold a version) */
+        int running, queued;
+        fn_lane_t *idle;
+        int nidle;
+        uint64_t invocations, cold_starts;
+        struct rl_table *rl; /* rpm; NULL: none */
+        bool warn_given;
+};
+bool fn_name_valid(const char *s);
+/* Open (with the store): STATE_DIR/functions, every stored function read. */
+void functions_open(server_t *srv);
+void functions_start(server_t *srv); /* listening: warm sandboxes are made */
+void functions_close(server_t *srv);
+void functions_metrics(server_t *srv, buf_t *b);
+void fn_deploy_orphan(fn_deploy_t *d);
+void fn_deploys_conn_gone(server_t *srv, dl_conn_t *c);
+/* A run document naming "function": checked against the function's limits and the token,
+ * replaced by the invocation's full run document, r->fn and r->fnv set. -1 with e filled. */
+int fn_run_resolve(server_t *srv, run_t *r, cJSON **doc, dl_error_t *e);
+void fn_run_spec(run_t *r, job_spec_t *js);
+bool fn_slot_free(const run_t *r);
+void fn_run_begin(run_t *r, job_spec_t *js);
+void fn_run_end(run_t *r, int64_t setup_us);
+void fn_run_free(run_t *r);
+/* access.c: may the token (-1: none) invoke the function name / use anything else? */
+bool dl_token_may_invoke(int token, const char *name);
+bool token_scoped(const server_opts_t *o, int token);
+/* metrics.c */
+void metrics_hist(buf_t *b, const char *name, const char *help, const hist_t *h);
 
 /* submissions.c */
 int submissions_open(server_t *srv, rc_err_t *err);
@@ -263,7 +341,9 @@ void conns_client(server_t *srv, struct lws *wsi, char *out, size_t outsz);
 /* routes.c: the dialects' paths */
 void build_routes(server_t *srv);
 const route_t *find_route(server_t *srv, const char *path, unsigned method, bool *any);
-bool route_wild(const route_t *rt); /* its path ends in a slash and an asterisk */
+bool route_wild(const route_t *rt); /* its path ends in a slash and an asterisk (or two) */
+bool route_rest(const route_t *rt); /* two: whatever follows the slash */
+size_t route_arg_offset(const route_t *rt);
 const route_t *claim_route(server_t *srv, const route_t *first, const char *body, size_t len);
 
 /* metrics.c: Prometheus text at /metrics */

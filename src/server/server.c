@@ -51,6 +51,8 @@ void server_opts_init(server_opts_t *o)
         o->callback_backoff_ms = 1000;
         o->callback_backoff_max_ms = 60000;
         o->callback_timeout_ms = 5000;
+        o->fn_artifact_max_mb = 256;
+        o->fn_keep_versions = 5;
         for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++) {
                 o->dialects[i].max_concurrent = dialect_table[i]->max_concurrent;
                 o->dialects[i].queue_max = dialect_table[i]->queue_max;
@@ -67,6 +69,10 @@ void server_opts_free(server_opts_t *o)
         strv_free(&o->callback_hosts);
         free(o->token_max_runs);
         o->token_max_runs = NULL;
+        for (size_t i = 0; o->token_functions && i < o->tokens.n; i++)
+                strv_free(&o->token_functions[i]);
+        free(o->token_functions);
+        o->token_functions = NULL;
         for (size_t i = 0; i < DIALECTS_MAX; i++) {
                 free(o->dialects[i].base);
                 o->dialects[i].base = NULL;
@@ -159,6 +165,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         build_routes(&srv);
         if (submissions_open(&srv, err) < 0)
                 return -1;
+        functions_open(&srv);
         conns_init(&srv);
         lws_set_log_level(LLL_ERR, lws_log_line);
         struct lws_context_creation_info info;
@@ -180,6 +187,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         srv.ctx = lws_create_context(&info);
         if (!srv.ctx) {
                 conns_free(&srv);
+                functions_close(&srv);
                 submissions_close(&srv);
                 return listen_failed(opts, opts->port, err);
         }
@@ -188,12 +196,14 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         if (!srv.vh || port <= 0 || !net_listening(opts->host, port)) {
                 lws_context_destroy(srv.ctx);
                 conns_free(&srv);
+                functions_close(&srv);
                 submissions_close(&srv);
                 return listen_failed(opts, port > 0 ? port : opts->port, err);
         }
         srv.loop = srv.vh ? ev_lws_new(srv.ctx, srv.vh) : NULL;
         if (!srv.loop) {
                 lws_context_destroy(srv.ctx);
+                functions_close(&srv);
                 submissions_close(&srv);
                 return rc_err_set(err, ENOMEM, "cannot set up the event loop");
         }
@@ -220,6 +230,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                                                        : dialect_table[i]->base);
         fflush(stderr);
         submissions_start(&srv);
+        functions_start(&srv);
         for (size_t i = 0; i < dialect_count; i++)
                 if (!opts->dialects[i].disabled && dialect_table[i]->start)
                         dialect_table[i]->start();
@@ -274,6 +285,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         for (size_t i = 0; i < dialect_count; i++)
                 if (!opts->dialects[i].disabled && dialect_table[i]->stop)
                         dialect_table[i]->stop();
+        functions_close(&srv);
         submissions_close(&srv);
         while (srv.refills) {
                 struct refill *rf = srv.refills;

@@ -24,13 +24,20 @@ typedef struct server_opts {
         int port;              /* 0: any free port */
         int max_concurrent;
         int queue_max;
-        rc_limits_t limits_max;   /* every run's limits are clamped to these (where set) */
-        size_t message_max;       /* a WebSocket message or HTTP body */
-        size_t source_max;        /* the files of one run, together */
-        int json_depth_max;       /* nesting of one message */
-        strv_t origins;           /* allowed Origin headers; empty: any */
-        strv_t tokens;            /* accepted bearer tokens; empty: no authentication */
-        int *token_max_runs;      /* per token (same order): runs going or queued; 0: any */
+        rc_limits_t limits_max; /* every run's limits are clamped to these (where set) */
+        size_t message_max;     /* a WebSocket message or HTTP body */
+        size_t source_max;      /* the files of one run, together */
+        int json_depth_max;     /* nesting of one message */
+        strv_t origins;         /* allowed Origin headers; empty: any */
+        strv_t tokens;          /* accepted bearer tokens; empty: no authentication */
+        int *token_max_runs;    /* per token (same order): runs going or queued; 0: any */
+        /* per token (same order): the functions it may invoke, and nothing else; n == 0: a
+         * token of full rights (NULL: every token is) */
+        strv_t *token_functions;
+        /* functions (docs/protocol.md, "Functions"): the biggest artifact, in MiB, and the
+         * versions kept of each function (the current one always) */
+        int64_t fn_artifact_max_mb;
+        int fn_keep_versions;
         int grace_ms;             /* on SIGTERM, how long runs in flight may finish */
         int max_conns;            /* client connections at once; 0: from RLIMIT_NOFILE */
         int max_conns_per_client; /* per client address; 0: an eighth of max_conns, >= 16 */
@@ -68,6 +75,9 @@ typedef struct server_opts {
 /* Defaults for everything. */
 void server_opts_init(server_opts_t *o);
 void server_opts_free(server_opts_t *o);
+
+/* A function's name: 1 to 63 of a-z, 0-9, '_' and '-', not starting with '_' or '-'. */
+bool server_fn_name_valid(const char *s);
 
 /* "a.b.c.d" or "a.b.c.d/n", as trusted_proxies takes. */
 bool server_proxy_valid(const char *s);

@@ -98,7 +98,7 @@ static void http_dispatch(http_req_t *h)
                 return;
         }
         rt->d->http(h, rt->tag, h->method, h->body.data ? h->body.data : "", h->body.len);
-        if (!h->answered && !h->run)
+        if (!h->answered && !h->run && !h->fn_deploy)
                 http_error(h, 500, "internal", "the request was not answered");
 }
 
@@ -163,6 +163,7 @@ static void conn_free(conn_t *c)
         lws_sul_cancel(&c->deadline);
         while (c->runs)
                 run_orphan(c->runs);
+        fn_deploys_conn_gone(c->srv, c);
         if (c->d->ws_close)
                 c->d->ws_close(c);
         for (frame_t *f = c->head; f;) {
@@ -179,6 +180,7 @@ static void http_free(http_req_t *h)
 {
         if (h->run)
                 run_orphan(h->run);
+        fn_deploy_orphan(h->fn_deploy);
         buf_free(&h->body);
         free(h->resp);
         for (int i = 0; i < h->nheaders; i++) {
@@ -306,7 +308,13 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
         bool known = false;
         const route_t *rt = find_route(srv, path, h->method, &known);
         if (rt && route_wild(rt))
-                snprintf(h->path_arg, sizeof(h->path_arg), "%s", path + strlen(rt->path) - 1);
+                snprintf(h->path_arg, sizeof(h->path_arg), "%s", path + route_arg_offset(rt));
+        if (rt && token_scoped(srv->opts, h->token) && strcmp(rt->d->name, "functions") != 0 &&
+            !(strcmp(rt->d->name, "runcell") == 0 && h->method == DL_POST)) {
+                /* a token for invoking functions: the functions' routes and runs only */
+                http_error(h, 403, "forbidden", "this token may only invoke its functions");
+                return 0;
+        }
         if (h->method == DL_OPTIONS && (known || strcmp(path, "/healthz") == 0)) {
                 /* a CORS preflight */
                 dl_http_header(

@@ -214,3 +214,89 @@ int64_t store_size(store_t *st)
 {
         return st->ops->size(st);
 }
+
+/* ---- functions ---- */
+
+void fn_version_free(fn_version_t *v)
+{
+        if (!v)
+                return;
+        free(v->spec);
+        v->spec = NULL;
+}
+
+void fn_record_free(fn_record_t *r)
+{
+        if (r)
+                fn_version_free(&r->cur);
+}
+
+static int check_fn_name(const char *name, rc_err_t *err)
+{
+        size_t n = name ? strlen(name) : 0;
+        bool ok = n >= 1 && n < STORE_FN_NAME_MAX && name[0] != '_' && name[0] != '-';
+        for (size_t i = 0; ok && i < n; i++)
+                ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+                     name[i] == '_' || name[i] == '-';
+        return ok ? 0
+                  : rc_err_set(err, EINVAL,
+                               "a function's name is 1 to %d of a-z, 0-9, '_' and '-', not "
+                               "starting with '_' or '-'",
+                               STORE_FN_NAME_MAX - 1);
+}
+
+int store_fn_put(store_t *st, const char *name, const char *artifact, const char *spec, int keep,
+                 int *version, rc_err_t *err)
+{
+        int r = check_fn_name(name, err);
+        if (r < 0)
+                return r;
+        if (!artifact || !*artifact || strlen(artifact) > 64 || !spec)
+                return rc_err_set(err, EINVAL, "a function's version needs an artifact and a spec");
+        return st->ops->fn_put(st, name, artifact, spec, keep < 1 ? 1 : keep, store_clock(st),
+                               version, err);
+}
+
+int store_fn_get(store_t *st, const char *name, fn_record_t *out, rc_err_t *err)
+{
+        int r = check_fn_name(name, err);
+        return r < 0 ? r : st->ops->fn_get(st, name, out, err);
+}
+
+int store_fn_version(store_t *st, const char *name, int version, fn_version_t *out, rc_err_t *err)
+{
+        int r = check_fn_name(name, err);
+        if (r == 0 && version < 0)
+                r = rc_err_set(err, EINVAL, "a version is 0 (the current one) or more");
+        return r < 0 ? r : st->ops->fn_version(st, name, version, out, err);
+}
+
+int store_fn_list(store_t *st, store_fn_each_fn fn, void *ud, rc_err_t *err)
+{
+        return st->ops->fn_list(st, fn, ud, err);
+}
+
+int store_fn_versions(store_t *st, const char *name, store_fnv_each_fn fn, void *ud, rc_err_t *err)
+{
+        int r = check_fn_name(name, err);
+        return r < 0 ? r : st->ops->fn_versions(st, name, fn, ud, err);
+}
+
+int store_fn_set_current(store_t *st, const char *name, int version, rc_err_t *err)
+{
+        int r = check_fn_name(name, err);
+        return r < 0 ? r : st->ops->fn_set_current(st, name, version, store_clock(st), err);
+}
+
+int store_fn_delete(store_t *st, const char *name, rc_err_t *err)
+{
+        int r = check_fn_name(name, err);
+        return r < 0 ? r : st->ops->fn_delete(st, name, err);
+}
+
+int store_fn_artifact_refs(store_t *st, const char *artifact, rc_err_t *err)
+{
+        if (!artifact || !*artifact)
+                return rc_err_set(err, EINVAL, "no artifact");
+        return st->ops->fn_artifact_refs(st, artifact, err);
+}

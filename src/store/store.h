@@ -163,4 +163,52 @@ void store_set_clock(store_t *st, int64_t now_ms);
 /* Wall-clock milliseconds now. */
 int64_t store_now_ms(void);
 
+/* ---- functions: code deployed once, invoked many times (docs/protocol.md, "Functions") ----
+ *
+ * A function has versions 1, 2, ... (a deploy adds one and makes it current; a rollback makes an
+ * earlier one current); each version names its artifact (the sha256 of the deployed files, kept
+ * by the server) and a spec (JSON text: what the server needs to run it). */
+#define STORE_FN_NAME_MAX 64
+
+typedef struct fn_version {
+        char name[STORE_FN_NAME_MAX];
+        int version;
+        int64_t created_ms;
+        char artifact[65]; /* sha256 hex */
+        char *spec;        /* never NULL when read */
+} fn_version_t;
+
+typedef struct fn_record {
+        char name[STORE_FN_NAME_MAX];
+        int current, latest; /* versions */
+        int64_t created_ms, updated_ms;
+        fn_version_t cur; /* the current version, read with it */
+} fn_record_t;
+
+void fn_version_free(fn_version_t *v); /* its spec */
+void fn_record_free(fn_record_t *r);
+
+/* A new version (latest + 1) of name, made current; versions beyond the keep newest are
+ * deleted (never the current one). 1: the function is new, 0: a new version of one there;
+ * *version the new number. -EINVAL for a bad name (a-z, 0-9, '_', '-', 1 to 63, not starting
+ * with '_' or '-'), artifact or spec. One transaction. */
+int store_fn_put(store_t *st, const char *name, const char *artifact, const char *spec, int keep,
+                 int *version, rc_err_t *err);
+/* 1 and *out (fn_record_free it), 0 no such function. */
+int store_fn_get(store_t *st, const char *name, fn_record_t *out, rc_err_t *err);
+/* One version (0: the current one): 1 and *out (fn_version_free it), 0 none. */
+int store_fn_version(store_t *st, const char *name, int version, fn_version_t *out, rc_err_t *err);
+typedef int (*store_fn_each_fn)(const fn_record_t *r, void *ud); /* nonzero stops */
+typedef int (*store_fnv_each_fn)(const fn_version_t *v, void *ud);
+/* Every function, by name (fn called with no statement open). The count given, or -errno. */
+int store_fn_list(store_t *st, store_fn_each_fn fn, void *ud, rc_err_t *err);
+/* name's versions, newest first. The count given, or -errno. */
+int store_fn_versions(store_t *st, const char *name, store_fnv_each_fn fn, void *ud, rc_err_t *err);
+/* Make version current: 1 done, 0 no such function or version. */
+int store_fn_set_current(store_t *st, const char *name, int version, rc_err_t *err);
+/* 1 deleted (with its versions), 0 no such function. */
+int store_fn_delete(store_t *st, const char *name, rc_err_t *err);
+/* How many versions (of any function) name artifact: >= 0, or -errno. */
+int store_fn_artifact_refs(store_t *st, const char *artifact, rc_err_t *err);
+
 #endif

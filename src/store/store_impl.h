@@ -33,6 +33,19 @@ typedef struct store_ops {
                               rc_err_t *err);
         int64_t (*callback_next)(store_t *st, rc_err_t *err);
         int64_t (*size)(store_t *st);
+        int (*fn_put)(store_t *st, const char *name, const char *artifact, const char *spec,
+                      int keep, int64_t now_ms, int *version, rc_err_t *err);
+        int (*fn_get)(store_t *st, const char *name, fn_record_t *out, rc_err_t *err);
+        int (*fn_version)(store_t *st, const char *name, int version, fn_version_t *out,
+                          rc_err_t *err);
+        /* by name / newest first; fn called with no statement open */
+        int (*fn_list)(store_t *st, store_fn_each_fn fn, void *ud, rc_err_t *err);
+        int (*fn_versions)(store_t *st, const char *name, store_fnv_each_fn fn, void *ud,
+                           rc_err_t *err);
+        int (*fn_set_current)(store_t *st, const char *name, int version, int64_t now_ms,
+                              rc_err_t *err);
+        int (*fn_delete)(store_t *st, const char *name, rc_err_t *err);
+        int (*fn_artifact_refs)(store_t *st, const char *artifact, rc_err_t *err);
 } store_ops_t;
 
 /* The head of every back-end's own struct (its first member). */

@@ -54,6 +54,23 @@ static const migration_t MIGRATIONS[] = {
      "CREATE INDEX submissions_callbacks_due ON submissions (callback_next_ms)"
      " WHERE callback_state = 1;"
      "CREATE INDEX submissions_leases ON submissions (lease_owner) WHERE state = 2;"},
+    {4, "functions",
+     "CREATE TABLE functions ("
+     " name TEXT PRIMARY KEY NOT NULL,"
+     " current INTEGER NOT NULL,"
+     " latest INTEGER NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " updated_ms INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE function_versions ("
+     " name TEXT NOT NULL,"
+     " version INTEGER NOT NULL,"
+     " created_ms INTEGER NOT NULL,"
+     " artifact TEXT NOT NULL,"
+     " spec TEXT NOT NULL,"
+     " PRIMARY KEY (name, version)"
+     ");"
+     "CREATE INDEX function_versions_by_artifact ON function_versions (artifact);"},
 };
 #define NMIGRATIONS ((int)(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])))
 
@@ -103,8 +120,28 @@ enum {
         Q_TRIED,
         Q_NEXT,
         Q_PAGES,
+        Q_FN_GET,
+        Q_FN_LIST,
+        Q_FN_VERSION,
+        Q_FN_VERSIONS,
+        Q_FN_ADD,
+        Q_FN_LATEST,
+        Q_FN_VADD,
+        Q_FN_SETNEW,
+        Q_FN_PRUNE,
+        Q_FN_SETCUR,
+        Q_FN_DELV,
+        Q_FN_DEL,
+        Q_FN_REFS,
         NQ
 };
+
+/* A function with its current version. */
+#define FN_COLS                                                                                    \
+        "f.name, f.current, f.latest, f.created_ms, f.updated_ms, v.version, v.created_ms,"        \
+        " v.artifact, v.spec FROM functions f JOIN function_versions v ON v.name = f.name AND"     \
+        " v.version = f.current"
+#define FNV_COLS "name, version, created_ms, artifact, spec FROM function_versions"
 
 static const char *const SQL[NQ] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
@@ -154,6 +191,27 @@ static const char *const SQL[NQ] = {
     [Q_NEXT] = "SELECT min(callback_next_ms) FROM submissions WHERE callback_state = 1",
     [Q_PAGES] = "SELECT page_count, freelist_count, page_size"
                 " FROM pragma_page_count(), pragma_freelist_count(), pragma_page_size()",
+    [Q_FN_GET] = "SELECT " FN_COLS " WHERE f.name = ?1",
+    [Q_FN_LIST] = "SELECT " FN_COLS " ORDER BY f.name",
+    [Q_FN_VERSION] = "SELECT " FNV_COLS " WHERE name = ?1 AND version = CASE WHEN ?2 = 0 THEN"
+                     " (SELECT current FROM functions WHERE name = ?1) ELSE ?2 END",
+    [Q_FN_VERSIONS] = "SELECT " FNV_COLS " WHERE name = ?1 ORDER BY version DESC",
+    [Q_FN_ADD] = "INSERT INTO functions (name, current, latest, created_ms, updated_ms)"
+                 " VALUES (?1, 0, 0, ?2, ?2) ON CONFLICT (name) DO NOTHING",
+    [Q_FN_LATEST] = "SELECT latest FROM functions WHERE name = ?1",
+    [Q_FN_VADD] = "INSERT INTO function_versions (name, version, created_ms, artifact, spec)"
+                  " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [Q_FN_SETNEW] = "UPDATE functions SET current = ?2, latest = ?2, updated_ms = ?3"
+                    " WHERE name = ?1",
+    [Q_FN_PRUNE] = "DELETE FROM function_versions WHERE name = ?1 AND version <>"
+                   " (SELECT current FROM functions WHERE name = ?1) AND version NOT IN"
+                   " (SELECT version FROM function_versions WHERE name = ?1"
+                   " ORDER BY version DESC LIMIT ?2)",
+    [Q_FN_SETCUR] = "UPDATE functions SET current = ?2, updated_ms = ?3 WHERE name = ?1 AND"
+                    " EXISTS (SELECT 1 FROM function_versions WHERE name = ?1 AND version = ?2)",
+    [Q_FN_DELV] = "DELETE FROM function_versions WHERE name = ?1",
+    [Q_FN_DEL] = "DELETE FROM functions WHERE name = ?1",
+    [Q_FN_REFS] = "SELECT count(*) FROM function_versions WHERE artifact = ?1",
 };
 
 typedef struct sq_store {
@@ -1002,6 +1060,267 @@ static int64_t sq_size(store_t *stp)
         return r < 0 ? r : total * ps;
 }
 
+/* ---- functions ---- */
+
+/* A function_versions row (FNV_COLS from column first). */
+static int read_version(sqlite3_stmt *st, int first, fn_version_t *v)
+{
+        memset(v, 0, sizeof(*v));
+        const unsigned char *name = sqlite3_column_text(st, first);
+        const unsigned char *art = sqlite3_column_text(st, first + 3);
+        const unsigned char *spec = sqlite3_column_text(st, first + 4);
+        snprintf(v->name, sizeof(v->name), "%s", name ? (const char *)name : "");
+        v->version = sqlite3_column_int(st, first + 1);
+        v->created_ms = sqlite3_column_int64(st, first + 2);
+        snprintf(v->artifact, sizeof(v->artifact), "%s", art ? (const char *)art : "");
+        v->spec = strdup(spec ? (const char *)spec : "");
+        return v->spec ? 0 : -ENOMEM;
+}
+
+/* A functions row joined with its current version (FN_COLS). */
+static int read_record(sqlite3_stmt *st, fn_record_t *r)
+{
+        memset(r, 0, sizeof(*r));
+        const unsigned char *name = sqlite3_column_text(st, 0);
+        snprintf(r->name, sizeof(r->name), "%s", name ? (const char *)name : "");
+        r->current = sqlite3_column_int(st, 1);
+        r->latest = sqlite3_column_int(st, 2);
+        r->created_ms = sqlite3_column_int64(st, 3);
+        r->updated_ms = sqlite3_column_int64(st, 4);
+        /* the version's columns: version, created_ms, artifact, spec (no name) */
+        fn_version_t *v = &r->cur;
+        snprintf(v->name, sizeof(v->name), "%s", r->name);
+        v->version = sqlite3_column_int(st, 5);
+        v->created_ms = sqlite3_column_int64(st, 6);
+        const unsigned char *art = sqlite3_column_text(st, 7);
+        const unsigned char *spec = sqlite3_column_text(st, 8);
+        snprintf(v->artifact, sizeof(v->artifact), "%s", art ? (const char *)art : "");
+        v->spec = strdup(spec ? (const char *)spec : "");
+        return v->spec ? 0 : -ENOMEM;
+}
+
+static int sq_fn_put(store_t *stp, const char *name, const char *artifact, const char *spec,
+                     int keep, int64_t now_ms, int *version, rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        int r = tx(s, Q_BEGIN, err);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = q(s, Q_FN_ADD);
+        bind_text(st, 1, name);
+        sqlite3_bind_int64(st, 2, now_ms);
+        int created = run_changes(s, st, err, "adding a function");
+        int latest = 0;
+        if (created >= 0) {
+                st = q(s, Q_FN_LATEST);
+                bind_text(st, 1, name);
+                int rc = sqlite3_step(st);
+                if (rc == SQLITE_ROW)
+                        latest = sqlite3_column_int(st, 0);
+                else
+                        r = fail(s, rc, err, "reading a function's latest version");
+                done(st);
+        } else {
+                r = created;
+        }
+        if (r >= 0) {
+                st = q(s, Q_FN_VADD);
+                bind_text(st, 1, name);
+                sqlite3_bind_int(st, 2, latest + 1);
+                sqlite3_bind_int64(st, 3, now_ms);
+                bind_text(st, 4, artifact);
+                bind_text(st, 5, spec);
+                r = run_changes(s, st, err, "adding a function's version");
+        }
+        if (r >= 0) {
+                st = q(s, Q_FN_SETNEW);
+                bind_text(st, 1, name);
+                sqlite3_bind_int(st, 2, latest + 1);
+                sqlite3_bind_int64(st, 3, now_ms);
+                r = run_changes(s, st, err, "making a version current");
+        }
+        if (r >= 0) {
+                st = q(s, Q_FN_PRUNE);
+                bind_text(st, 1, name);
+                sqlite3_bind_int(st, 2, keep);
+                r = run_changes(s, st, err, "deleting a function's old versions");
+        }
+        if (r >= 0)
+                r = tx(s, Q_COMMIT, err);
+        if (r < 0) {
+                rollback(s);
+                return r;
+        }
+        *version = latest + 1;
+        return created > 0 ? 1 : 0;
+}
+
+static int sq_fn_get(store_t *stp, const char *name, fn_record_t *out, rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        sqlite3_stmt *st = q(s, Q_FN_GET);
+        bind_text(st, 1, name);
+        int rc = sqlite3_step(st);
+        int r;
+        if (rc == SQLITE_ROW)
+                r = read_record(st, out) < 0 ? -ENOMEM : 1;
+        else if (rc == SQLITE_DONE)
+                r = 0;
+        else
+                r = fail(s, rc, err, "reading a function");
+        done(st);
+        return r;
+}
+
+static int sq_fn_version(store_t *stp, const char *name, int version, fn_version_t *out,
+                         rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        sqlite3_stmt *st = q(s, Q_FN_VERSION);
+        bind_text(st, 1, name);
+        sqlite3_bind_int(st, 2, version);
+        int rc = sqlite3_step(st);
+        int r;
+        if (rc == SQLITE_ROW)
+                r = read_version(st, 0, out) < 0 ? -ENOMEM : 1;
+        else if (rc == SQLITE_DONE)
+                r = 0;
+        else
+                r = fail(s, rc, err, "reading a function's version");
+        done(st);
+        return r;
+}
+
+/* Rows are read into memory first: the callbacks run with no statement open. */
+static int sq_fn_list(store_t *stp, store_fn_each_fn fn, void *ud, rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        sqlite3_stmt *st = q(s, Q_FN_LIST);
+        fn_record_t *rows = NULL;
+        size_t n = 0, cap = 0;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 16;
+                        fn_record_t *nr = realloc(rows, nc * sizeof(*nr));
+                        if (!nr) {
+                                r = rc_err_set(err, ENOMEM, "out of memory");
+                                break;
+                        }
+                        rows = nr;
+                        cap = nc;
+                }
+                if (read_record(st, &rows[n]) < 0) {
+                        r = rc_err_set(err, ENOMEM, "out of memory");
+                        break;
+                }
+                n++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = fail(s, rc, err, "listing the functions");
+        done(st);
+        int given = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0) {
+                        given++;
+                        if (fn(&rows[i], ud))
+                                r = 1;
+                }
+                fn_record_free(&rows[i]);
+        }
+        free(rows);
+        return r < 0 ? r : given;
+}
+
+static int sq_fn_versions(store_t *stp, const char *name, store_fnv_each_fn fn, void *ud,
+                          rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        sqlite3_stmt *st = q(s, Q_FN_VERSIONS);
+        bind_text(st, 1, name);
+        fn_version_t *rows = NULL;
+        size_t n = 0, cap = 0;
+        int rc, r = 0;
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 8;
+                        fn_version_t *nr = realloc(rows, nc * sizeof(*nr));
+                        if (!nr) {
+                                r = rc_err_set(err, ENOMEM, "out of memory");
+                                break;
+                        }
+                        rows = nr;
+                        cap = nc;
+                }
+                if (read_version(st, 0, &rows[n]) < 0) {
+                        r = rc_err_set(err, ENOMEM, "out of memory");
+                        break;
+                }
+                n++;
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = fail(s, rc, err, "listing a function's versions");
+        done(st);
+        int given = 0;
+        for (size_t i = 0; i < n; i++) {
+                if (r == 0) {
+                        given++;
+                        if (fn(&rows[i], ud))
+                                r = 1;
+                }
+                fn_version_free(&rows[i]);
+        }
+        free(rows);
+        return r < 0 ? r : given;
+}
+
+static int sq_fn_set_current(store_t *stp, const char *name, int version, int64_t now_ms,
+                             rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        sqlite3_stmt *st = q(s, Q_FN_SETCUR);
+        bind_text(st, 1, name);
+        sqlite3_bind_int(st, 2, version);
+        sqlite3_bind_int64(st, 3, now_ms);
+        return run_changes(s, st, err, "making a version current");
+}
+
+static int sq_fn_delete(store_t *stp, const char *name, rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        int r = tx(s, Q_BEGIN, err);
+        if (r < 0)
+                return r;
+        sqlite3_stmt *st = q(s, Q_FN_DELV);
+        bind_text(st, 1, name);
+        r = run_changes(s, st, err, "deleting a function's versions");
+        int gone = 0;
+        if (r >= 0) {
+                st = q(s, Q_FN_DEL);
+                bind_text(st, 1, name);
+                gone = r = run_changes(s, st, err, "deleting a function");
+        }
+        if (r >= 0)
+                r = tx(s, Q_COMMIT, err);
+        if (r < 0) {
+                rollback(s);
+                return r;
+        }
+        return gone > 0 ? 1 : 0;
+}
+
+static int sq_fn_artifact_refs(store_t *stp, const char *artifact, rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        sqlite3_stmt *st = q(s, Q_FN_REFS);
+        bind_text(st, 1, artifact);
+        int rc = sqlite3_step(st);
+        int r = rc == SQLITE_ROW ? sqlite3_column_int(st, 0)
+                                 : fail(s, rc, err, "counting an artifact's versions");
+        done(st);
+        return r;
+}
+
 static const store_ops_t SQLITE_OPS = {
     .name = "sqlite",
     .close = sq_close,
@@ -1021,4 +1340,12 @@ static const store_ops_t SQLITE_OPS = {
     .callback_tried = sq_callback_tried,
     .callback_next = sq_callback_next,
     .size = sq_size,
+    .fn_put = sq_fn_put,
+    .fn_get = sq_fn_get,
+    .fn_version = sq_fn_version,
+    .fn_list = sq_fn_list,
+    .fn_versions = sq_fn_versions,
+    .fn_set_current = sq_fn_set_current,
+    .fn_delete = sq_fn_delete,
+    .fn_artifact_refs = sq_fn_artifact_refs,
 };
