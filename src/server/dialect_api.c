@@ -412,10 +412,22 @@ const char *dl_http_query(dl_http_t *h, char *buf, size_t size)
         buf[0] = '\0';
         if (!h->wsi)
                 return buf;
-        /* each argument is a fragment of the token; lws joins them with '&' */
-        int n = lws_hdr_copy(h->wsi, buf, (int)size, WSI_TOKEN_HTTP_URI_ARGS);
-        if (n < 0)
-                buf[0] = '\0';
+        /* each argument is a fragment of the token: joined with '&' again */
+        size_t off = 0;
+        char frag[2048];
+        for (int i = 0;; i++) {
+                int n = lws_hdr_copy_fragment(h->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS,
+                                              i);
+                if (n < 0)
+                        break;
+                if (off + (off ? 1 : 0) + (size_t)n + 1 > size)
+                        break; /* what fits */
+                if (off)
+                        buf[off++] = '&';
+                memcpy(buf + off, frag, (size_t)n);
+                off += (size_t)n;
+                buf[off] = '\0';
+        }
         return buf;
 }
 

@@ -683,10 +683,8 @@ static void on_deploy_done(void *ud)
                 cJSON *o = err_json(internal ? "internal" : "compile_error", "%s",
                                     internal ? (c->error[0] ? c->error : "the compile did not run")
                                              : "the program did not compile");
-                if (!internal) {
-                        cJSON_AddStringToObject(o, "code", "compile_error");
+                if (!internal)
                         cJSON_AddItemToObject(o, "compile", compile_json(c));
-                }
                 deploy_answer(d, internal ? 500 : 422, o);
         } else {
                 art_file_t *files = calloc(b->nfiles ? b->nfiles : 1, sizeof(*files));
