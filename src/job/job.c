@@ -167,6 +167,7 @@ struct job {
         char cache_key[BUILDCACHE_KEY_LEN]; /* "": the compile stage is not cached */
         prep_ticket_t *ticket;              /* the sandbox is still being prepared by the helper */
         ev_io_t *w_ticket;
+        ev_io_t *w_lane; /* the lane's sandbox, until its reset is done */
         bool started; /* the stage's program was exec'd */
         bool refill;  /* took from the pool: ask for the next once the program has started */
         bool out_open, err_open, alive;
@@ -207,6 +208,7 @@ static void unwatch_all(job_t *j)
         untimer(j, &j->t_setup);
         untimer(j, &j->t_cached);
         unwatch(j, &j->w_ticket);
+        unwatch(j, &j->w_lane);
         unwatch(j, &j->w_out);
         unwatch(j, &j->w_err);
         unwatch(j, &j->w_in);
@@ -618,7 +620,7 @@ static void stage_end(job_t *j)
         if (kind == STAGE_COMPILE && res->status == STATUS_RUNTIME_ERROR)
                 res->status = STATUS_COMPILE_ERROR;
         char why[300];
-        if (kind == STAGE_COMPILE && res->status == STATUS_OK &&
+        if (kind == STAGE_COMPILE && res->status == STATUS_OK && !j->spec.build_aside &&
             handover_over(&sr, &j->spec.run_limits, why, sizeof(why))) {
                 res->status = STATUS_COMPILE_ERROR;
                 stage_note(j, why);
@@ -654,7 +656,7 @@ static bool lane_keep(job_t *j, const stage_result_t *res)
             res->status == STATUS_INTERNAL_ERROR)
                 return false;
         rc_err_t err = {0};
-        if (cg_leaf_rebase(j->pr.leaf) < 0 || sandbox_recycle(j->pr.sb, &err) < 0)
+        if (sandbox_recycle(j->pr.sb, &err) < 0)
                 return false;
         pool_key_t key = {j->spec.rootfs, j->spec.seccomp, j->lim.disk_mb, j->spec.work_dir};
         job_lane_put(j->spec.lane, &key, j->pr);
@@ -824,19 +826,71 @@ static void on_ticket(void *ud, unsigned ev)
         stage_launch(j);
 }
 
-/* A prepared sandbox for this stage: from the pool; or asked of the helper, when there is one
- * (the stage goes on in on_ticket once it comes); or made now. */
+static void stage_acquire_fresh(job_t *j);
+
+/* The lane's sandbox, taken: launched once its reset is done (true, or false while it is not).
+ * A failed reset ends its init: the stage goes on in a fresh sandbox, the run never sees it. */
+static bool lane_ready(job_t *j)
+{
+        int r = sandbox_await_ready(j->pr.sb);
+        if (r == 0)
+                return false;
+        unwatch(j, &j->w_lane);
+        untimer(j, &j->t_setup);
+        if (r > 0 && cg_leaf_rebase(j->pr.leaf) == 0) {
+                trace_step("job: sandbox kept from the lane's last run", j->t0);
+                stage_launch(j);
+                return true;
+        }
+        job_pool_bury(j->spec.pool, j->pr);
+        j->pr = (prepared_t){0};
+        j->killed_by_us = false; /* a kill asked for meanwhile is kill_requested's */
+        stage_acquire_fresh(j);
+        return true;
+}
+
+static void on_lane_ready(void *ud, unsigned ev)
+{
+        (void)ev;
+        lane_ready(ud);
+}
+
+/* A reset that does not end is a sandbox not to use: killed, its end is on_lane_ready's. */
+static void on_lane_timeout(void *ud)
+{
+        job_t *j = ud;
+        j->t_setup = NULL;
+        sandbox_kill(j->pr.sb);
+}
+
+/* A prepared sandbox for this stage: the one its lane kept (once reset); from the pool; or asked
+ * of the helper, when there is one (the stage goes on in on_ticket once it comes); or made now. */
 static void stage_acquire(job_t *j)
+{
+        const job_spec_t *js = &j->spec;
+        pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb, js->work_dir};
+        if (j->stage == STAGE_RUN && job_lane_take(js->lane, &key, &j->pr)) {
+                /* Its init answered the last run before resetting the sandbox: READY says the
+                 * reset is done (mostly it is, by the time another request comes). */
+                if (lane_ready(j))
+                        return;
+                ev_loop_t *l = j->loop;
+                j->w_lane =
+                    l->ops->io_add(l, sandbox_sync_fd(j->pr.sb), EV_READ, on_lane_ready, j);
+                j->t_setup =
+                    l->ops->timer_add(l, sb_now_ns() + JOB_SETUP_TIMEOUT_NS, on_lane_timeout, j);
+                return;
+        }
+        stage_acquire_fresh(j);
+}
+
+/* Not from the lane: from the pool, the helper, or made now. */
+static void stage_acquire_fresh(job_t *j)
 {
         const job_spec_t *js = &j->spec;
         pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb, js->work_dir};
         prep_ticket_t *t = NULL;
         rc_err_t err = {0};
-        if (j->stage == STAGE_RUN && job_lane_take(js->lane, &key, &j->pr)) {
-                trace_step("job: sandbox kept from the lane's last run", j->t0);
-                stage_launch(j);
-                return;
-        }
         if (js->work_dir) {
                 /* a /work of its own: neither the pool nor the helper makes such sandboxes */
         } else if (job_pool_take(js->pool, &key, &j->pr, &t)) {

@@ -126,6 +126,9 @@ typedef struct job_spec {
                                       * a TERM) */
         int cancel_fd;               /* readable = kill the job now (verdict "killed"); -1: none */
         bool compile_only;           /* end after a successful compile stage (job_take_build) */
+        bool build_aside; /* with compile_only: the build never goes into a run stage's /work (a
+                           * function's artifact, bounded by its caller), so the run stage's
+                           * disk limit does not bound what the compile stage leaves */
         const job_build_t *build;    /* compiled already: no compile stage, the run stage gets
                                       * these files (borrowed: must outlive the job) */
         /* with build (and no files in it, no extra): the run stage's /work is this host

@@ -255,10 +255,11 @@ static void invoke(dl_http_t *h, const char *name, const char *body, size_t len,
                    const char *path_info)
 {
         char arg[64];
+        const char *val;
         int version = 0;
-        if (dl_http_arg(h, "version", arg, sizeof(arg))) {
+        if ((val = dl_http_arg(h, "version", arg, sizeof(arg)))) {
                 char *e;
-                long v = strtol(arg, &e, 10);
+                long v = strtol(val, &e, 10);
                 if (*e || v < 1 || v > 1000000000) {
                         http_error(h, 400, "bad_request", "?version= must be a version number");
                         return;
@@ -314,8 +315,8 @@ static void invoke(dl_http_t *h, const char *name, const char *body, size_t len,
                                       cgi_env(h, name, path_info ? path_info : "", len, &info));
         bool envelope = false;
         char acc[160];
-        if (dl_http_arg(h, "envelope", arg, sizeof(arg)))
-                envelope = strcmp(arg, "0") != 0 && strcmp(arg, "false") != 0;
+        if ((val = dl_http_arg(h, "envelope", arg, sizeof(arg))))
+                envelope = strcmp(val, "0") != 0 && strcmp(val, "false") != 0;
         else if (!web && !cgi && dl_http_req_header(h, "accept:", acc, sizeof(acc)) &&
                  strcmp(acc, "application/json") == 0 && strcmp(info.mode, "stdin") == 0)
                 envelope = true;

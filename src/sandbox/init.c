@@ -97,12 +97,16 @@ void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, const sb_child_req_t
         kill_and_reap_all();
         sb_msg_t m;
         if (req->keep) {
-                /* Files first, then the reset, then EXITED: the reset's work is the run's that
-                 * made it (its cgroup's figures are read after EXITED), and the next run starts
-                 * from counters taken when nothing of this one is left. "kept" tells runcell it
-                 * may send another request; without it init is on its way out. */
+                /* Files first, then EXITED ("kept"), then the reset, off the answer's path: the
+                 * next request waits for the READY that follows it (runcell's counters for the
+                 * next run are taken then, when nothing of this one is left). A reset that
+                 * fails ends init, and runcell makes a fresh sandbox for the next run. */
                 collect(ctx, req);
                 close(sfd);
+                sb_msg_fill(&m, SB_MSG_EXITED, status, "kept");
+                m.t_ns = end;
+                if (sb_msg_send(ctx->sync_fd, &m, -1) < 0)
+                        _exit(127);
                 int64_t t0 = sb_now_ns();
                 bool kept = sb_reset() == 0;
                 if (ctx->trace) {
@@ -110,10 +114,8 @@ void sb_init_main(const sb_child_ctx_t *ctx, pid_t program, const sb_child_req_t
                                     "reset%s", kept ? "" : " (failed)");
                         sb_msg_send(ctx->sync_fd, &m, -1);
                 }
-                sb_msg_fill(&m, SB_MSG_EXITED, status, "%s", kept ? "kept" : "");
-                m.t_ns = end;
-                if (sb_msg_send(ctx->sync_fd, &m, -1) < 0 || !kept)
-                        _exit(kept ? 127 : 0);
+                if (!kept)
+                        _exit(0);
                 return;
         }
         sb_msg_fill(&m, SB_MSG_EXITED, status, NULL);

@@ -139,6 +139,10 @@ int sandbox_adopt(pid_t pid, int fds[SB_EXPORT_FDS], sandbox_t **out, rc_err_t *
 int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err);
 /* The child has built its root and waits for a request (READY seen, or there now). */
 bool sandbox_ready(sandbox_t *sb);
+/* For a recycled sandbox, whose init resets it after its EXITED and then says READY: 1 ready,
+ * 0 not yet (wait for sandbox_sync_fd() to be readable), -1 never (init gone: its reset failed,
+ * or it was killed). Never blocks. */
+int sandbox_await_ready(sandbox_t *sb);
 /* The program was exec'd (STARTED seen; sandbox_start_ns() is its start). */
 bool sandbox_started(const sandbox_t *sb);
 /* sandbox_start, then wait until the program was exec'd, or -errno with err naming the failed
@@ -168,7 +172,8 @@ void sandbox_kill(sandbox_t *sb);
 bool sandbox_program_done(const sandbox_t *sb);
 /* After a run with keep whose program is done (its EXITED seen) and whose init is still
  * there: make sb ready for another sandbox_start, with new stdio pipes (the program's ends go
- * with the next request). -ESRCH if the sandbox cannot take another run (not kept, init gone
+ * with the next request). Init resets the sandbox after its EXITED: send the next request once
+ * sandbox_await_ready() says 1. -ESRCH if the sandbox cannot take another run (not kept, init gone
  * or hung up); sb is then only good for sandbox_free. */
 int sandbox_recycle(sandbox_t *sb, rc_err_t *err);
 /* Fill res. Unless sandbox_program_done(), first reads what init still sends and waits until it

@@ -530,6 +530,19 @@ bool sandbox_ready(sandbox_t *sb)
         return sb->ready;
 }
 
+int sandbox_await_ready(sandbox_t *sb)
+{
+        if (sandbox_ready(sb))
+                return 1;
+        if (sb->requested || sb->sync_fd < 0)
+                return -1;
+        sb_msg_t m;
+        if (recv(sb->sync_fd, &m, sizeof(m), MSG_PEEK | MSG_DONTWAIT) < 0 &&
+            (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR))
+                return 0;
+        return -1; /* hung up, or something other than READY came first */
+}
+
 bool sandbox_started(const sandbox_t *sb)
 {
         return sb->started;
@@ -720,7 +733,7 @@ static void close_stdio(sandbox_t *sb)
 
 int sandbox_recycle(sandbox_t *sb, rc_err_t *err)
 {
-        /* kept: EXITED said so, which with keep comes after the files, and after the reset */
+        /* kept: EXITED said so, which with keep comes after the files; the reset follows it */
         if (!sb->kept || sb->reaped || sb->sync_fd < 0)
                 return rc_err_set(err, ESRCH, "the sandbox cannot take another run");
         close_stdio(sb);

@@ -416,8 +416,8 @@ const char *dl_http_query(dl_http_t *h, char *buf, size_t size)
         size_t off = 0;
         char frag[2048];
         for (int i = 0;; i++) {
-                int n = lws_hdr_copy_fragment(h->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS,
-                                              i);
+                int n =
+                    lws_hdr_copy_fragment(h->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
                 if (n < 0)
                         break;
                 if (off + (off ? 1 : 0) + (size_t)n + 1 > size)

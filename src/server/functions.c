@@ -3,10 +3,11 @@
  * A deploy parses the run document, compiles it once (a compile_only job; the build cache
  * applies), and keeps what the compile stage left in /work (for a language that does not
  * compile: the request's files) as an artifact, content-addressed, in
- * STATE_DIR/functions/artifacts/<sha256>/: written to a temporary directory, then renamed, so
- * an artifact is there whole or not at all. The record (each version's run document, settings
- * and artifact) goes into the submission store, and only then does the new version become
- * current: an invocation sees the old version or the new one, never half of one.
+ * STATE_DIR/functions/artifacts/<sha256>/ (STORE.functions/ for a store file the config names):
+ * written to a temporary directory, then renamed, so an artifact is there whole or not at all. The
+ * record (each version's run document, settings and artifact) goes into the submission store, and
+ * only then does the new version become current: an invocation sees the old version or the new one,
+ * never half of one.
  *
  * An invocation is a run of the server (runs.c) whose document names "function": the run
  * document is the version's, with the invocation's stdin, args and env; its /work is the
@@ -846,6 +847,7 @@ static void deploy_start(fn_deploy_t *d, const char *name, cJSON *doc)
                 return;
         }
         js.compile_only = true;
+        js.build_aside = true; /* the artifact's bound is fn_artifact_max_mb (artifact_write) */
         js.capture = true;
         js.cb = (job_callbacks_t){.done = on_deploy_done, .ud = d};
         if (job_start(&js, srv->loop, &d->job, &err) < 0) {
@@ -1219,7 +1221,7 @@ int fn_run_resolve(server_t *srv, run_t *r, cJSON **doc, dl_error_t *e)
                 return -1;
         }
         int retry = 0;
-        if (f->rl && rl_take(f->rl, "", dl_now_ms(), &retry) < 0) {
+        if (f->rl && rl_take(f->rl, name, dl_now_ms(), &retry) < 0) {
                 ver_release(v);
                 e->code = "rate_limited";
                 e->retry_after_s = retry;
@@ -1459,9 +1461,13 @@ static int load_one(const fn_record_t *rec, void *ud)
 
 void functions_open(server_t *srv)
 {
-        if (!srv->store || !srv->cat->paths->state_dir || !srv->cat->paths->state_dir[0])
+        /* beside the store that records them: STATE_DIR/functions, or STORE.functions for a
+         * store file the config names (two servers never share one: one server per store) */
+        const char *state = srv->cat->paths->state_dir;
+        const char *sp = srv->opts->store_path;
+        if (!srv->store || (!sp && (!state || !state[0])))
                 return;
-        size_t n = strlen(srv->cat->paths->state_dir) + sizeof("/functions/artifacts");
+        size_t n = strlen(sp ? sp : state) + sizeof("/functions/artifacts");
         char *dir = malloc(n), *art = malloc(n);
         rc_err_t err = {0};
         if (!dir || !art) {
@@ -1469,8 +1475,8 @@ void functions_open(server_t *srv)
                 free(art);
                 return;
         }
-        snprintf(dir, n, "%s/functions", srv->cat->paths->state_dir);
-        snprintf(art, n, "%s/functions/artifacts", srv->cat->paths->state_dir);
+        snprintf(dir, n, sp ? "%s.functions" : "%s/functions", sp ? sp : state);
+        snprintf(art, n, "%s/artifacts", dir);
         /* 0711: a sandbox's own outside id (as root) reaches the artifact it binds, and lists
          * nothing */
         if (fs_mkdir_p(art, 0711, &err) < 0 || chmod(dir, 0711) < 0 || chmod(art, 0711) < 0) {

@@ -245,14 +245,26 @@ static int check_fn_name(const char *name, rc_err_t *err)
                                STORE_FN_NAME_MAX - 1);
 }
 
+/* An artifact is named by its sha256: 64 lowercase hex digits (it is a file name too). */
+static bool fn_artifact_ok(const char *a)
+{
+        bool ok = a && strlen(a) == 64;
+        for (size_t i = 0; ok && i < 64; i++)
+                ok = (a[i] >= '0' && a[i] <= '9') || (a[i] >= 'a' && a[i] <= 'f');
+        return ok;
+}
+
 int store_fn_put(store_t *st, const char *name, const char *artifact, const char *spec, int keep,
                  int *version, rc_err_t *err)
 {
         int r = check_fn_name(name, err);
         if (r < 0)
                 return r;
-        if (!artifact || !*artifact || strlen(artifact) > 64 || !spec)
-                return rc_err_set(err, EINVAL, "a function's version needs an artifact and a spec");
+        if (!fn_artifact_ok(artifact))
+                return rc_err_set(err, EINVAL,
+                                  "a function's artifact is a sha256: 64 lowercase hex digits");
+        if (!spec || !*spec)
+                return rc_err_set(err, EINVAL, "a function's version needs a spec");
         return st->ops->fn_put(st, name, artifact, spec, keep < 1 ? 1 : keep, store_clock(st),
                                version, err);
 }

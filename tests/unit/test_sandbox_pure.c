@@ -476,16 +476,11 @@ static void test_request_tty_roundtrip(void)
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_id_map_line),
-            TU_TEST(test_id_map_line_truncated),
-            TU_TEST(test_path_valid_accepts),
-            TU_TEST(test_path_valid_rejects),
-            TU_TEST(test_mount_plan_layout),
-            TU_TEST(test_mount_plan_work_dir),
-            TU_TEST(test_mount_plan_sizes),
-            TU_TEST(test_mount_kind_name),
-            TU_TEST(test_sync_messages),
-            TU_TEST(test_place_and_collect_files),
+            TU_TEST(test_id_map_line),           TU_TEST(test_id_map_line_truncated),
+            TU_TEST(test_path_valid_accepts),    TU_TEST(test_path_valid_rejects),
+            TU_TEST(test_mount_plan_layout),     TU_TEST(test_mount_plan_work_dir),
+            TU_TEST(test_mount_plan_sizes),      TU_TEST(test_mount_kind_name),
+            TU_TEST(test_sync_messages),         TU_TEST(test_place_and_collect_files),
             TU_TEST(test_request_tty_roundtrip),
         };
         return tu_main("test_sandbox_pure", tests, TU_COUNT(tests), argc, argv);

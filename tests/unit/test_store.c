@@ -1,6 +1,7 @@
 /* store/: the submission store's SQLite back-end (store.h): every call, migrations from a v1
  * database, recovery, retention, the size cap, two stores on one file, files that are not
- * stores. */
+ * stores; the functions (deploys, versions, rollback, pruning, artifact references, migration
+ * from a v3 database). */
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -853,6 +854,823 @@ static void test_two_stores_one_file(void)
         free(path);
 }
 
+/* ---- functions ---- */
+
+/* An artifact name: 64 of c (a sha256's hex digits), the same string for the same c (main
+ * thread only). */
+static void art_into(char c, char out[65])
+{
+        memset(out, c, 64);
+        out[64] = '\0';
+}
+
+static const char *art(char c)
+{
+        static char tab[128][65];
+        char *a = tab[(unsigned char)c & 127];
+        art_into(c, a);
+        return a;
+}
+
+static int fn_put1(store_t *st, const char *name, const char *artifact, const char *spec, int keep)
+{
+        rc_err_t err = {0};
+        int version = -1;
+        int r = store_fn_put(st, name, artifact, spec, keep, &version, &err);
+        if (r < 0) {
+                FAIL("deploying %s: %s", name, err.msg);
+                return r;
+        }
+        return version;
+}
+
+/* The versions a function keeps, newest first, as "5 4 3". */
+typedef struct vwalk {
+        char list[256];
+        int n;
+        int stop_after;
+        store_t *st; /* set: calls the store back from the callback */
+        bool bad;
+} vwalk_t;
+
+static int vwalk_fn(const fn_version_t *v, void *ud)
+{
+        vwalk_t *w = ud;
+        size_t len = strlen(w->list);
+        snprintf(w->list + len, sizeof(w->list) - len, "%s%d", len ? " " : "", v->version);
+        w->n++;
+        if (!v->spec || !v->name[0] || strlen(v->artifact) != 64)
+                w->bad = true;
+        if (w->st) {
+                /* a nested walk reuses the statement: the outer one must not be open */
+                vwalk_t inner = {.n = 0};
+                rc_err_t err = {0};
+                if (store_fn_versions(w->st, v->name, vwalk_fn, &inner, &err) < 0)
+                        FAIL("nested versions of %s: %s", v->name, err.msg);
+                fn_version_t one;
+                if (store_fn_version(w->st, v->name, v->version, &one, &err) != 1)
+                        FAIL("version %d of %s during a walk: %s", v->version, v->name, err.msg);
+                else
+                        fn_version_free(&one);
+        }
+        return w->stop_after && w->n >= w->stop_after;
+}
+
+static char *versions_of(store_t *st, const char *name)
+{
+        vwalk_t w = {.n = 0};
+        rc_err_t err = {0};
+        int r = store_fn_versions(st, name, vwalk_fn, &w, &err);
+        if (r < 0)
+                FAIL("versions of %s: %s", name, err.msg);
+        if (r != w.n)
+                FAIL("versions of %s: %d returned, %d given", name, r, w.n);
+        if (w.bad)
+                FAIL("versions of %s: a version read incompletely", name);
+        return tu_strf("%s", w.list);
+}
+
+#define CHECK_VERSIONS(st, name, want)                                                             \
+        do {                                                                                       \
+                char *got_ = versions_of((st), (name));                                            \
+                CHECK_STR_EQ(got_, (want));                                                        \
+                free(got_);                                                                        \
+        } while (0)
+
+/* A count from the database file itself, behind the store's back. */
+static long long sql_count(const char *path, const char *sql)
+{
+        sqlite3 *db = NULL;
+        long long n = -1;
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+                FAIL("opening %s: %s", path, db ? sqlite3_errmsg(db) : "?");
+                sqlite3_close(db);
+                return -1;
+        }
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(db, sql, -1, &q, NULL) != SQLITE_OK)
+                FAIL("%s: %s", sql, sqlite3_errmsg(db));
+        else if (sqlite3_step(q) == SQLITE_ROW)
+                n = sqlite3_column_int64(q, 0);
+        sqlite3_finalize(q);
+        sqlite3_close(db);
+        return n;
+}
+
+static void test_fn_put_get_version(void)
+{
+        store_t *st = open_in("s.db", NULL);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        int version = -1;
+        fn_record_t r;
+        fn_version_t v;
+
+        /* a new function: 1, version 1, current and latest */
+        store_set_clock(st, 1000);
+        CHECK_INT_EQ(store_fn_get(st, "hello", &r, &err), 0);
+        CHECK_INT_EQ(store_fn_put(st, "hello", art('a'), "{\"v\": 1}", 5, &version, &err), 1);
+        CHECK_INT_EQ(version, 1);
+        if (CHECK_INT_EQ(store_fn_get(st, "hello", &r, &err), 1)) {
+                CHECK_STR_EQ(r.name, "hello");
+                CHECK_INT_EQ(r.current, 1);
+                CHECK_INT_EQ(r.latest, 1);
+                CHECK_INT_EQ(r.created_ms, 1000);
+                CHECK_INT_EQ(r.updated_ms, 1000);
+                CHECK_STR_EQ(r.cur.name, "hello");
+                CHECK_INT_EQ(r.cur.version, 1);
+                CHECK_INT_EQ(r.cur.created_ms, 1000);
+                CHECK_STR_EQ(r.cur.artifact, art('a'));
+                CHECK_STR_EQ(r.cur.spec, "{\"v\": 1}");
+                fn_record_free(&r);
+                CHECK(r.cur.spec == NULL);
+        }
+
+        /* a new version of it: 0, version 2, now current */
+        store_set_clock(st, 2000);
+        CHECK_INT_EQ(store_fn_put(st, "hello", art('b'), "{\"v\": 2}", 5, &version, &err), 0);
+        CHECK_INT_EQ(version, 2);
+        if (CHECK_INT_EQ(store_fn_get(st, "hello", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 2);
+                CHECK_INT_EQ(r.latest, 2);
+                CHECK_INT_EQ(r.created_ms, 1000); /* the function's, not the version's */
+                CHECK_INT_EQ(r.updated_ms, 2000);
+                CHECK_INT_EQ(r.cur.version, 2);
+                CHECK_INT_EQ(r.cur.created_ms, 2000);
+                CHECK_STR_EQ(r.cur.artifact, art('b'));
+                CHECK_STR_EQ(r.cur.spec, "{\"v\": 2}");
+                fn_record_free(&r);
+        }
+
+        /* one version: 0 is the current one */
+        if (CHECK_INT_EQ(store_fn_version(st, "hello", 0, &v, &err), 1)) {
+                CHECK_STR_EQ(v.name, "hello");
+                CHECK_INT_EQ(v.version, 2);
+                CHECK_STR_EQ(v.artifact, art('b'));
+                CHECK_STR_EQ(v.spec, "{\"v\": 2}");
+                fn_version_free(&v);
+                CHECK(v.spec == NULL);
+        }
+        if (CHECK_INT_EQ(store_fn_version(st, "hello", 1, &v, &err), 1)) {
+                CHECK_INT_EQ(v.version, 1);
+                CHECK_INT_EQ(v.created_ms, 1000);
+                CHECK_STR_EQ(v.artifact, art('a'));
+                CHECK_STR_EQ(v.spec, "{\"v\": 1}");
+                fn_version_free(&v);
+        }
+        CHECK_INT_EQ(store_fn_version(st, "hello", 3, &v, &err), 0);
+        CHECK_INT_EQ(store_fn_version(st, "nope", 0, &v, &err), 0);
+        CHECK_INT_EQ(store_fn_version(st, "nope", 1, &v, &err), 0);
+        CHECK_FAIL(store_fn_version(st, "hello", -1, &v, &err), -EINVAL);
+        CHECK_INT_EQ(store_fn_get(st, "nope", &r, &err), 0);
+
+        /* back to version 1: current 1, latest still 2 */
+        store_set_clock(st, 3000);
+        CHECK_INT_EQ(store_fn_set_current(st, "hello", 1, &err), 1);
+        if (CHECK_INT_EQ(store_fn_get(st, "hello", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 1);
+                CHECK_INT_EQ(r.latest, 2);
+                CHECK_INT_EQ(r.updated_ms, 3000);
+                CHECK_INT_EQ(r.cur.version, 1);
+                CHECK_STR_EQ(r.cur.artifact, art('a'));
+                fn_record_free(&r);
+        }
+        if (CHECK_INT_EQ(store_fn_version(st, "hello", 0, &v, &err), 1)) {
+                CHECK_INT_EQ(v.version, 1);
+                fn_version_free(&v);
+        }
+        /* no such version or function: 0, nothing changed */
+        store_set_clock(st, 4000);
+        CHECK_INT_EQ(store_fn_set_current(st, "hello", 3, &err), 0);
+        CHECK_INT_EQ(store_fn_set_current(st, "hello", 0, &err), 0);
+        CHECK_INT_EQ(store_fn_set_current(st, "hello", -2, &err), 0);
+        CHECK_INT_EQ(store_fn_set_current(st, "nope", 1, &err), 0);
+        CHECK_INT_EQ(store_fn_get(st, "nope", &r, &err), 0);
+        if (CHECK_INT_EQ(store_fn_get(st, "hello", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 1);
+                CHECK_INT_EQ(r.updated_ms, 3000);
+                fn_record_free(&r);
+        }
+
+        /* the next deploy is latest + 1 (not current + 1) */
+        store_set_clock(st, 5000);
+        CHECK_INT_EQ(fn_put1(st, "hello", art('c'), "{}", 5), 3);
+        if (CHECK_INT_EQ(store_fn_get(st, "hello", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 3);
+                CHECK_INT_EQ(r.latest, 3);
+                fn_record_free(&r);
+        }
+        CHECK_VERSIONS(st, "hello", "3 2 1");
+
+        /* names at the edges of the rule; unusual spec text */
+        char longest[STORE_FN_NAME_MAX];
+        memset(longest, 'z', sizeof(longest) - 1);
+        longest[sizeof(longest) - 1] = '\0';
+        CHECK_INT_EQ(fn_put1(st, longest, art('0'), "{}", 5), 1);
+        const char *odd = "{\"s\": \"quote ' and \\\" and é\"}";
+        CHECK_INT_EQ(fn_put1(st, "9lives_a-b", art('9'), odd, 5), 1);
+        CHECK_INT_EQ(fn_put1(st, "x", art('f'), "{}", 5), 1);
+        if (CHECK_INT_EQ(store_fn_get(st, longest, &r, &err), 1)) {
+                CHECK_STR_EQ(r.name, longest);
+                CHECK_STR_EQ(r.cur.name, longest);
+                fn_record_free(&r);
+        }
+        if (CHECK_INT_EQ(store_fn_version(st, "9lives_a-b", 1, &v, &err), 1)) {
+                CHECK_STR_EQ(v.spec, odd);
+                fn_version_free(&v);
+        }
+        store_close(st);
+}
+
+static void test_fn_bad_arguments(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/s.db", dir);
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        REQUIRE(fn_put1(st, "ok", art('a'), "{}", 5) == 1);
+
+        char too_long[STORE_FN_NAME_MAX + 1];
+        memset(too_long, 'a', sizeof(too_long) - 1);
+        too_long[sizeof(too_long) - 1] = '\0'; /* 64 */
+        const char *bad_names[] = {"Hello", "hellO", "_x",   "-x",   "",    too_long, "a/b",
+                                   "/",     "..",    "a.b",  "a b",  " a",  "a\n",    "é",
+                                   "a*",    "../x",  "x/..", "a\\b", "A-1", "ok/"};
+        fn_record_t r;
+        fn_version_t v;
+        vwalk_t w = {.n = 0};
+        int version = -7;
+        for (size_t i = 0; i < TU_COUNT(bad_names); i++) {
+                const char *n = bad_names[i];
+                err.msg[0] = '\0';
+                if (!CHECK_FAIL(store_fn_put(st, n, art('b'), "{}", 5, &version, &err), -EINVAL))
+                        FAIL("name \"%s\" taken", n);
+                CHECK_CONTAINS(err.msg, "name");
+                CHECK_FAIL(store_fn_get(st, n, &r, &err), -EINVAL);
+                CHECK_FAIL(store_fn_version(st, n, 0, &v, &err), -EINVAL);
+                CHECK_FAIL(store_fn_versions(st, n, vwalk_fn, &w, &err), -EINVAL);
+                CHECK_FAIL(store_fn_set_current(st, n, 1, &err), -EINVAL);
+                CHECK_FAIL(store_fn_delete(st, n, &err), -EINVAL);
+        }
+        CHECK_FAIL(store_fn_put(st, NULL, art('b'), "{}", 5, &version, &err), -EINVAL);
+        CHECK_FAIL(store_fn_get(st, NULL, &r, &err), -EINVAL);
+        CHECK_INT_EQ(w.n, 0);
+
+        /* an artifact is a sha256: 64 lowercase hex digits */
+        char a63[64], a65[66], upper[65], nonhex[65], spaced[65];
+        memset(a63, 'a', 63);
+        a63[63] = '\0';
+        memset(a65, 'a', 65);
+        a65[65] = '\0';
+        memset(upper, 'A', 64);
+        upper[64] = '\0';
+        art_into('a', nonhex);
+        nonhex[10] = 'g';
+        art_into('a', spaced);
+        spaced[63] = ' ';
+        const char *bad_arts[] = {NULL, "", "abc", a63, a65, upper, nonhex, spaced, "../../etc"};
+        for (size_t i = 0; i < TU_COUNT(bad_arts); i++) {
+                const char *a = bad_arts[i];
+                if (!CHECK_FAIL(store_fn_put(st, "ok", a, "{}", 5, &version, &err), -EINVAL))
+                        FAIL("artifact \"%s\" taken", a ? a : "(null)");
+                if (!CHECK_FAIL(store_fn_put(st, "new", a, "{}", 5, &version, &err), -EINVAL))
+                        FAIL("artifact \"%s\" taken", a ? a : "(null)");
+        }
+        /* a spec: not NULL, not empty */
+        CHECK_FAIL(store_fn_put(st, "ok", art('b'), NULL, 5, &version, &err), -EINVAL);
+        CHECK_FAIL(store_fn_put(st, "ok", art('b'), "", 5, &version, &err), -EINVAL);
+        CHECK_FAIL(store_fn_put(st, "new", art('b'), NULL, 5, &version, &err), -EINVAL);
+        CHECK_FAIL(store_fn_put(st, "new", art('b'), "", 5, &version, &err), -EINVAL);
+        CHECK_INT_EQ(version, -7); /* not touched on failure */
+        CHECK_FAIL(store_fn_artifact_refs(st, NULL, &err), -EINVAL);
+        CHECK_FAIL(store_fn_artifact_refs(st, "", &err), -EINVAL);
+
+        /* nothing written: "ok" as it was, no "new" */
+        if (CHECK_INT_EQ(store_fn_get(st, "ok", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 1);
+                CHECK_INT_EQ(r.latest, 1);
+                CHECK_STR_EQ(r.cur.artifact, art('a'));
+                fn_record_free(&r);
+        }
+        CHECK_INT_EQ(store_fn_get(st, "new", &r, &err), 0);
+        CHECK_VERSIONS(st, "ok", "1");
+        CHECK_INT_EQ(store_fn_artifact_refs(st, art('b'), &err), 0);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM functions"), 1);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM function_versions"), 1);
+        store_close(st);
+        free(path);
+}
+
+static void test_fn_keep_versions(void)
+{
+        store_t *st = open_in("s.db", NULL);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        fn_record_t r;
+        fn_version_t v;
+        const char digits[] = "0123456789abcdef";
+        /* keep 3: the oldest go as new ones come */
+        for (int i = 1; i <= 5; i++)
+                CHECK_INT_EQ(fn_put1(st, "f", art(digits[i]), "{}", 3), i);
+        CHECK_VERSIONS(st, "f", "5 4 3");
+        CHECK_INT_EQ(store_fn_version(st, "f", 2, &v, &err), 0);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, art('1'), &err), 0);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, art('2'), &err), 0);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, art('3'), &err), 1);
+        CHECK_INT_EQ(store_fn_set_current(st, "f", 2, &err), 0); /* pruned: not kept */
+
+        /* back to the oldest kept one: a rollback deletes nothing */
+        CHECK_INT_EQ(store_fn_set_current(st, "f", 3, &err), 1);
+        CHECK_VERSIONS(st, "f", "5 4 3");
+        /* a deploy with a smaller keep: the new one (current now) and the newest before it */
+        CHECK_INT_EQ(fn_put1(st, "f", art('6'), "{}", 2), 6);
+        CHECK_VERSIONS(st, "f", "6 5");
+        if (CHECK_INT_EQ(store_fn_get(st, "f", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 6);
+                CHECK_INT_EQ(r.latest, 6);
+                fn_record_free(&r);
+        }
+        /* back to 5, deploy more: each deploy's version is current, so it always stays */
+        CHECK_INT_EQ(store_fn_set_current(st, "f", 5, &err), 1);
+        CHECK_INT_EQ(fn_put1(st, "f", art('7'), "{}", 2), 7);
+        CHECK_VERSIONS(st, "f", "7 6");
+        CHECK_INT_EQ(fn_put1(st, "f", art('8'), "{}", 2), 8);
+        CHECK_VERSIONS(st, "f", "8 7");
+        if (CHECK_INT_EQ(store_fn_version(st, "f", 0, &v, &err), 1)) {
+                CHECK_INT_EQ(v.version, 8);
+                fn_version_free(&v);
+        }
+        /* a rollback to the oldest kept, then a deploy keeping 1: only the new one */
+        CHECK_INT_EQ(store_fn_set_current(st, "f", 7, &err), 1);
+        CHECK_INT_EQ(fn_put1(st, "f", art('9'), "{}", 1), 9);
+        CHECK_VERSIONS(st, "f", "9");
+        /* keep below 1 counts as 1: the current one is never deleted */
+        CHECK_INT_EQ(fn_put1(st, "f", art('a'), "{}", 0), 10);
+        CHECK_VERSIONS(st, "f", "10");
+        CHECK_INT_EQ(fn_put1(st, "f", art('b'), "{}", -5), 11);
+        CHECK_VERSIONS(st, "f", "11");
+        if (CHECK_INT_EQ(store_fn_get(st, "f", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 11);
+                CHECK_INT_EQ(r.latest, 11);
+                CHECK_STR_EQ(r.cur.artifact, art('b'));
+                fn_record_free(&r);
+        }
+        /* a larger keep deletes nothing back: they are gone */
+        CHECK_INT_EQ(fn_put1(st, "f", art('c'), "{}", 10), 12);
+        CHECK_VERSIONS(st, "f", "12 11");
+        /* another function's versions are its own */
+        CHECK_INT_EQ(fn_put1(st, "g", art('c'), "{}", 1), 1);
+        CHECK_INT_EQ(fn_put1(st, "g", art('d'), "{}", 1), 2);
+        CHECK_VERSIONS(st, "f", "12 11");
+        CHECK_VERSIONS(st, "g", "2");
+        CHECK_INT_EQ(store_fn_artifact_refs(st, art('c'), &err), 1);
+        store_close(st);
+}
+
+typedef struct fwalk {
+        char names[16][STORE_FN_NAME_MAX];
+        int current[16];
+        int n;
+        int stop_after;
+        store_t *st; /* set: calls the store back from the callback */
+} fwalk_t;
+
+static int fwalk_fn(const fn_record_t *r, void *ud)
+{
+        fwalk_t *w = ud;
+        if (w->n < 16) {
+                snprintf(w->names[w->n], STORE_FN_NAME_MAX, "%s", r->name);
+                w->current[w->n] = r->current;
+        }
+        w->n++;
+        if (r->cur.version != r->current || !r->cur.spec || strcmp(r->cur.name, r->name) != 0)
+                FAIL("%s: its current version read wrong", r->name);
+        if (w->st) {
+                rc_err_t err = {0};
+                /* a nested list reuses the statement: the outer one must not be open */
+                fwalk_t *inner = calloc(1, sizeof(*inner));
+                if (!inner || store_fn_list(w->st, fwalk_fn, inner, &err) < 0)
+                        FAIL("nested list: %s", err.msg);
+                free(inner);
+                fn_record_t g;
+                int version = 0;
+                if (strcmp(r->name, "zeta") == 0) {
+                        if (store_fn_delete(w->st, r->name, &err) != 1)
+                                FAIL("delete %s during a walk: %s", r->name, err.msg);
+                } else if (store_fn_get(w->st, r->name, &g, &err) != 1) {
+                        FAIL("get %s during a walk: %s", r->name, err.msg);
+                } else {
+                        fn_record_free(&g);
+                        if (store_fn_put(w->st, r->name, art('e'), "{\"again\": 1}", 5, &version,
+                                         &err) != 0)
+                                FAIL("deploy %s during a walk: %s", r->name, err.msg);
+                }
+        }
+        return w->stop_after && w->n >= w->stop_after;
+}
+
+static void test_fn_list_and_versions(void)
+{
+        store_t *st = open_in("s.db", NULL);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        fwalk_t *w = calloc(1, sizeof(*w));
+        REQUIRE(w);
+        CHECK_INT_EQ(store_fn_list(st, fwalk_fn, w, &err), 0);
+        CHECK_INT_EQ(w->n, 0);
+        /* deployed out of order; byte order of names: '-' < '0' < '_' < 'a' */
+        const char *names[] = {"zeta", "alpha", "beta", "a_b", "a-b", "a0", "mid"};
+        for (size_t i = 0; i < TU_COUNT(names); i++)
+                REQUIRE(fn_put1(st, names[i], art('a'), "{}", 5) == 1);
+        REQUIRE(fn_put1(st, "mid", art('b'), "{}", 5) == 2);
+        REQUIRE(store_fn_set_current(st, "mid", 1, &err) == 1);
+        CHECK_INT_EQ(store_fn_list(st, fwalk_fn, w, &err), 7);
+        const char *sorted[] = {"a-b", "a0", "a_b", "alpha", "beta", "mid", "zeta"};
+        for (size_t i = 0; i < TU_COUNT(sorted); i++)
+                CHECK_STR_EQ(w->names[i], sorted[i]);
+        CHECK_INT_EQ(w->current[5], 1); /* mid, at its current version (not its latest) */
+
+        /* stopped by fn */
+        memset(w, 0, sizeof(*w));
+        w->stop_after = 3;
+        CHECK_INT_EQ(store_fn_list(st, fwalk_fn, w, &err), 3);
+        CHECK_INT_EQ(w->n, 3);
+        CHECK_STR_EQ(w->names[2], "a_b");
+
+        /* fn may call the store back: read, list, deploy, delete */
+        memset(w, 0, sizeof(*w));
+        w->st = st;
+        CHECK_INT_EQ(store_fn_list(st, fwalk_fn, w, &err), 7); /* read before the walk */
+        CHECK_STR_EQ(w->names[6], "zeta");
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_fn_list(st, fwalk_fn, w, &err), 6); /* zeta deleted itself */
+        CHECK_INT_EQ(w->current[0], 2);                        /* a-b: the walk's deploy */
+        CHECK_INT_EQ(w->current[4], 2);                        /* beta */
+        CHECK_INT_EQ(w->current[5], 3);                        /* mid */
+
+        /* versions, newest first */
+        for (int i = 0; i < 5; i++)
+                REQUIRE(fn_put1(st, "vv", art('c'), "{}", 10) == i + 1);
+        CHECK_VERSIONS(st, "vv", "5 4 3 2 1");
+        CHECK_VERSIONS(st, "mid", "3 2 1");
+        CHECK_VERSIONS(st, "nope", "");
+        CHECK_VERSIONS(st, "zeta", "");
+        vwalk_t vw = {.n = 0};
+        vw.stop_after = 2;
+        CHECK_INT_EQ(store_fn_versions(st, "vv", vwalk_fn, &vw, &err), 2);
+        CHECK_STR_EQ(vw.list, "5 4");
+        memset(&vw, 0, sizeof(vw));
+        vw.st = st; /* nested walks and reads from the callback */
+        CHECK_INT_EQ(store_fn_versions(st, "vv", vwalk_fn, &vw, &err), 5);
+        CHECK_STR_EQ(vw.list, "5 4 3 2 1");
+        CHECK(!vw.bad);
+        free(w);
+        store_close(st);
+}
+
+static void test_fn_delete_and_refs(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/s.db", dir);
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        const char *x = art('1'), *y = art('2'), *z = art('3');
+        CHECK_INT_EQ(store_fn_artifact_refs(st, x, &err), 0);
+        REQUIRE(fn_put1(st, "a", x, "{}", 5) == 1);
+        REQUIRE(fn_put1(st, "a", y, "{}", 5) == 2);
+        REQUIRE(fn_put1(st, "a", x, "{}", 5) == 3); /* the same files deployed again */
+        REQUIRE(fn_put1(st, "b", x, "{}", 5) == 1);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, x, &err), 3);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, y, &err), 1);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, z, &err), 0);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, "not-a-sha", &err), 0);
+
+        /* deleted with its versions */
+        CHECK_INT_EQ(store_fn_delete(st, "a", &err), 1);
+        fn_record_t r;
+        fn_version_t v;
+        CHECK_INT_EQ(store_fn_get(st, "a", &r, &err), 0);
+        CHECK_INT_EQ(store_fn_version(st, "a", 0, &v, &err), 0);
+        CHECK_INT_EQ(store_fn_version(st, "a", 2, &v, &err), 0);
+        CHECK_VERSIONS(st, "a", "");
+        CHECK_INT_EQ(store_fn_set_current(st, "a", 1, &err), 0);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, x, &err), 1);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, y, &err), 0);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM function_versions WHERE name = 'a'"), 0);
+        CHECK_INT_EQ(store_fn_delete(st, "a", &err), 0);
+        CHECK_INT_EQ(store_fn_delete(st, "never", &err), 0);
+        if (CHECK_INT_EQ(store_fn_get(st, "b", &r, &err), 1)) { /* the other one untouched */
+                CHECK_STR_EQ(r.cur.artifact, x);
+                fn_record_free(&r);
+        }
+
+        /* deployed again: a new function, from version 1 */
+        int version = 0;
+        CHECK_INT_EQ(store_fn_put(st, "a", z, "{\"new\": true}", 5, &version, &err), 1);
+        CHECK_INT_EQ(version, 1);
+        CHECK_VERSIONS(st, "a", "1");
+        if (CHECK_INT_EQ(store_fn_version(st, "a", 1, &v, &err), 1)) {
+                CHECK_STR_EQ(v.artifact, z);
+                CHECK_STR_EQ(v.spec, "{\"new\": true}");
+                fn_version_free(&v);
+        }
+
+        /* pruned versions count no more */
+        REQUIRE(fn_put1(st, "b", y, "{}", 1) == 2);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, x, &err), 0);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, y, &err), 1);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, z, &err), 1);
+        CHECK_INT_EQ(store_fn_delete(st, "b", &err), 1);
+        CHECK_INT_EQ(store_fn_delete(st, "a", &err), 1);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, y, &err), 0);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, z, &err), 0);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM functions"), 0);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM function_versions"), 0);
+        store_close(st);
+        free(path);
+}
+
+static void test_fn_survive_reopen(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/s.db", dir);
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        store_set_clock(st, 10000);
+        REQUIRE(fn_put1(st, "keep-me", art('a'), "{\"n\": 1}", 5) == 1);
+        store_set_clock(st, 20000);
+        REQUIRE(fn_put1(st, "keep-me", art('b'), "{\"n\": 2}", 5) == 2);
+        store_set_clock(st, 30000);
+        REQUIRE(store_fn_set_current(st, "keep-me", 1, &err) == 1);
+        REQUIRE(fn_put1(st, "other", art('c'), "{}", 5) == 1);
+        store_close(st);
+
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        fn_record_t r;
+        if (CHECK_INT_EQ(store_fn_get(st, "keep-me", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 1);
+                CHECK_INT_EQ(r.latest, 2);
+                CHECK_INT_EQ(r.created_ms, 10000);
+                CHECK_INT_EQ(r.updated_ms, 30000);
+                CHECK_INT_EQ(r.cur.created_ms, 10000);
+                CHECK_STR_EQ(r.cur.artifact, art('a'));
+                CHECK_STR_EQ(r.cur.spec, "{\"n\": 1}");
+                fn_record_free(&r);
+        }
+        fn_version_t v;
+        if (CHECK_INT_EQ(store_fn_version(st, "keep-me", 2, &v, &err), 1)) {
+                CHECK_INT_EQ(v.created_ms, 20000);
+                CHECK_STR_EQ(v.artifact, art('b'));
+                CHECK_STR_EQ(v.spec, "{\"n\": 2}");
+                fn_version_free(&v);
+        }
+        CHECK_VERSIONS(st, "keep-me", "2 1");
+        fwalk_t *w = calloc(1, sizeof(*w));
+        REQUIRE(w);
+        CHECK_INT_EQ(store_fn_list(st, fwalk_fn, w, &err), 2);
+        CHECK_STR_EQ(w->names[0], "keep-me");
+        CHECK_STR_EQ(w->names[1], "other");
+        free(w);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, art('b'), &err), 1);
+        /* the numbering goes on from latest */
+        CHECK_INT_EQ(fn_put1(st, "keep-me", art('d'), "{}", 5), 3);
+        store_close(st);
+        free(path);
+}
+
+/* Migrations 2 and 3 as they were shipped, on top of V1_SQL: a store at schema version 3. */
+static const char V3_SQL[] =
+    "ALTER TABLE submissions ADD COLUMN callback_url TEXT;"
+    "ALTER TABLE submissions ADD COLUMN callback_state INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE submissions ADD COLUMN callback_attempts INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE submissions ADD COLUMN callback_next_ms INTEGER NOT NULL DEFAULT 0;"
+    "INSERT INTO schema_migrations VALUES (2, 'callbacks', 1700000000001);"
+    "CREATE INDEX submissions_by_dialect ON submissions (dialect, created_ms);"
+    "CREATE INDEX submissions_by_state ON submissions (state, finished_ms);"
+    "CREATE INDEX submissions_callbacks_due ON submissions (callback_next_ms)"
+    " WHERE callback_state = 1;"
+    "CREATE INDEX submissions_leases ON submissions (lease_owner) WHERE state = 2;"
+    "INSERT INTO schema_migrations VALUES (3, 'indexes', 1700000000002);"
+    "INSERT INTO submissions (token, dialect, state, attempts, created_ms, started_ms,"
+    " finished_ms, request, result, callback_url, callback_state, callback_attempts,"
+    " callback_next_ms) VALUES ('v3-cb', 'judge0', 3, 1, 3000, 3100, 3200, '{\"c\": 3}',"
+    " '{\"ok\": 3}', 'http://h/cb', 1, 2, 9000);";
+
+static void test_fn_migrate_from_v3(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/v3.db", dir);
+        sqlite3 *db = NULL;
+        REQUIRE(sqlite3_open(path, &db) == SQLITE_OK);
+        char *msg = NULL;
+        if (!CHECK(sqlite3_exec(db, V1_SQL, NULL, NULL, &msg) == SQLITE_OK))
+                FAIL("v1 SQL: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        msg = NULL;
+        if (!CHECK(sqlite3_exec(db, V3_SQL, NULL, NULL, &msg) == SQLITE_OK))
+                FAIL("v3 SQL: %s", msg ? msg : "?");
+        sqlite3_free(msg);
+        sqlite3_close(db);
+        CHECK_INT_EQ(sql_count(path, "SELECT max(version) FROM schema_migrations"), 3);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'functions'"),
+                     0);
+
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        CHECK(store_schema_latest() >= 4);
+        CHECK_INT_EQ(store_schema_version(st), store_schema_latest());
+        /* the submissions kept, every column */
+        submission_t s;
+        if (CHECK_INT_EQ(store_get(st, "v3-cb", &s, &err), 1)) {
+                CHECK_INT_EQ(s.state, SUB_DONE);
+                CHECK_INT_EQ(s.created_ms, 3000);
+                CHECK_INT_EQ(s.finished_ms, 3200);
+                CHECK_STR_EQ(s.request, "{\"c\": 3}");
+                CHECK_STR_EQ(s.result, "{\"ok\": 3}");
+                CHECK_STR_EQ(s.callback_url, "http://h/cb");
+                CHECK_INT_EQ(s.callback_state, CB_PENDING);
+                CHECK_INT_EQ(s.callback_attempts, 2);
+                CHECK_INT_EQ(s.callback_next_ms, 9000);
+                submission_free(&s);
+        }
+        if (CHECK_INT_EQ(store_get(st, "old-done", &s, &err), 1)) {
+                CHECK_STR_EQ(s.result, "{\"ok\": true}");
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(state_of(st, "old-queued"), SUB_QUEUED);
+        CHECK_INT_EQ(store_callback_next_ms(st, &err), 9000);
+        /* the functions tables are there, empty, and work */
+        fwalk_t *w = calloc(1, sizeof(*w));
+        REQUIRE(w);
+        CHECK_INT_EQ(store_fn_list(st, fwalk_fn, w, &err), 0);
+        free(w);
+        CHECK_INT_EQ(fn_put1(st, "after", art('a'), "{}", 5), 1);
+        CHECK_INT_EQ(store_fn_artifact_refs(st, art('a'), &err), 1);
+        store_close(st);
+
+        /* migration 4 recorded once, by name; its index made */
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM schema_migrations WHERE version = 4"
+                                     " AND name = 'functions'"),
+                     1);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM schema_migrations"),
+                     store_schema_latest());
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM sqlite_schema WHERE type = 'index'"
+                                     " AND name = 'function_versions_by_artifact'"),
+                     1);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM submissions"), 3);
+        /* opened again: nothing to do */
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        CHECK_INT_EQ(store_schema_version(st), store_schema_latest());
+        CHECK_INT_EQ(fn_put1(st, "after", art('b'), "{}", 5), 2);
+        store_close(st);
+        free(path);
+}
+
+/* Two threads, each with its own store, deploy the same function at once. */
+#define FN_DEPLOYS 40
+
+typedef struct deployer {
+        const char *path;
+        int id;
+        int versions[FN_DEPLOYS];
+        int created;
+        char err[RC_ERR_MSG_MAX];
+} deployer_t;
+
+static void *deployer_main(void *arg)
+{
+        deployer_t *d = arg;
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        if (store_open_sqlite(d->path, NULL, &st, &err) < 0) {
+                snprintf(d->err, sizeof(d->err), "open: %.400s", err.msg);
+                return NULL;
+        }
+        char own[16], mine[65], common[65];
+        snprintf(own, sizeof(own), "own-%d", d->id);
+        art_into(d->id ? 'b' : 'a', mine);
+        art_into('c', common);
+        for (int i = 0; i < FN_DEPLOYS; i++) {
+                char spec[32];
+                snprintf(spec, sizeof(spec), "{\"by\": %d, \"i\": %d}", d->id, i);
+                int r = store_fn_put(st, "shared", mine, spec, 1000, &d->versions[i], &err);
+                if (r < 0) {
+                        snprintf(d->err, sizeof(d->err), "deploy %d: %.400s", i, err.msg);
+                        break;
+                }
+                d->created += r;
+                int v = 0;
+                if (store_fn_put(st, own, common, spec, 3, &v, &err) < 0 || v != i + 1) {
+                        snprintf(d->err, sizeof(d->err), "deploy %s %d: %.400s (version %d)", own,
+                                 i, err.msg, v);
+                        break;
+                }
+        }
+        store_close(st);
+        return NULL;
+}
+
+static void test_fn_two_stores_one_file(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/shared.db", dir);
+        store_t *a = NULL, *b = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &b, &err), err));
+        fn_record_t r;
+        /* one deploys, the other sees it */
+        REQUIRE(fn_put1(a, "f", art('a'), "{\"by\": \"a\"}", 5) == 1);
+        if (CHECK_INT_EQ(store_fn_get(b, "f", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 1);
+                CHECK_STR_EQ(r.cur.spec, "{\"by\": \"a\"}");
+                fn_record_free(&r);
+        }
+        int version = 0;
+        CHECK_INT_EQ(store_fn_put(b, "f", art('b'), "{\"by\": \"b\"}", 5, &version, &err), 0);
+        CHECK_INT_EQ(version, 2);
+        if (CHECK_INT_EQ(store_fn_get(a, "f", &r, &err), 1)) {
+                CHECK_INT_EQ(r.current, 2);
+                CHECK_INT_EQ(r.latest, 2);
+                CHECK_STR_EQ(r.cur.artifact, art('b'));
+                fn_record_free(&r);
+        }
+        CHECK_VERSIONS(a, "f", "2 1");
+        CHECK_INT_EQ(store_fn_set_current(a, "f", 1, &err), 1);
+        fn_version_t v;
+        if (CHECK_INT_EQ(store_fn_version(b, "f", 0, &v, &err), 1)) {
+                CHECK_INT_EQ(v.version, 1);
+                fn_version_free(&v);
+        }
+        CHECK_INT_EQ(store_fn_artifact_refs(b, art('b'), &err), 1);
+        fwalk_t *w = calloc(1, sizeof(*w));
+        REQUIRE(w);
+        CHECK_INT_EQ(store_fn_list(b, fwalk_fn, w, &err), 1);
+        CHECK_INT_EQ(store_fn_delete(b, "f", &err), 1);
+        CHECK_INT_EQ(store_fn_get(a, "f", &r, &err), 0);
+        CHECK_INT_EQ(store_fn_artifact_refs(a, art('b'), &err), 0);
+        CHECK_INT_EQ(store_fn_delete(a, "f", &err), 0);
+        store_close(a);
+        store_close(b);
+
+        /* two threads deploying at once: every version numbered once, none lost */
+        pthread_t th[2];
+        deployer_t *d = calloc(2, sizeof(*d));
+        REQUIRE(d);
+        for (int i = 0; i < 2; i++) {
+                d[i].path = path;
+                d[i].id = i;
+        }
+        for (int i = 0; i < 2; i++)
+                REQUIRE(pthread_create(&th[i], NULL, deployer_main, &d[i]) == 0);
+        for (int i = 0; i < 2; i++)
+                pthread_join(th[i], NULL);
+        bool seen[2 * FN_DEPLOYS + 1] = {false};
+        bool unique = true;
+        for (int i = 0; i < 2; i++) {
+                if (d[i].err[0])
+                        FAIL("deployer %d: %s", i, d[i].err);
+                for (int j = 0; j < FN_DEPLOYS; j++) {
+                        int n = d[i].versions[j];
+                        if (n < 1 || n > 2 * FN_DEPLOYS || seen[n])
+                                unique = false;
+                        else
+                                seen[n] = true;
+                        if (j && n <= d[i].versions[j - 1])
+                                unique = false; /* each one's own go up */
+                }
+        }
+        CHECK(unique);
+        CHECK_INT_EQ(d[0].created + d[1].created, 1); /* one of them made it */
+        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &a, &err), err));
+        if (CHECK_INT_EQ(store_fn_get(a, "shared", &r, &err), 1)) {
+                CHECK_INT_EQ(r.latest, 2 * FN_DEPLOYS);
+                CHECK_INT_EQ(r.current, 2 * FN_DEPLOYS);
+                fn_record_free(&r);
+        }
+        vwalk_t vw = {.n = 0};
+        CHECK_INT_EQ(store_fn_versions(a, "shared", vwalk_fn, &vw, &err), 2 * FN_DEPLOYS);
+        CHECK_INT_EQ(store_fn_artifact_refs(a, art('a'), &err), FN_DEPLOYS);
+        CHECK_INT_EQ(store_fn_artifact_refs(a, art('c'), &err), 6); /* 3 kept of each own-N */
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_fn_list(a, fwalk_fn, w, &err), 3);
+        CHECK_STR_EQ(w->names[0], "own-0");
+        CHECK_STR_EQ(w->names[2], "shared");
+        free(w);
+        free(d);
+        store_close(a);
+        free(path);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
@@ -868,6 +1686,14 @@ int main(int argc, char **argv)
             TU_TEST(test_size_cap),
             TU_TEST(test_callbacks_due_and_tried),
             TU_TEST(test_two_stores_one_file),
+            TU_TEST(test_fn_put_get_version),
+            TU_TEST(test_fn_bad_arguments),
+            TU_TEST(test_fn_keep_versions),
+            TU_TEST(test_fn_list_and_versions),
+            TU_TEST(test_fn_delete_and_refs),
+            TU_TEST(test_fn_survive_reopen),
+            TU_TEST(test_fn_migrate_from_v3),
+            TU_TEST(test_fn_two_stores_one_file),
         };
         return tu_main("test_store", tests, TU_COUNT(tests), argc, argv);
 }
