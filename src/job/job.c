@@ -168,8 +168,8 @@ struct job {
         prep_ticket_t *ticket;              /* the sandbox is still being prepared by the helper */
         ev_io_t *w_ticket;
         ev_io_t *w_lane; /* the lane's sandbox, until its reset is done */
-        bool started; /* the stage's program was exec'd */
-        bool refill;  /* took from the pool: ask for the next once the program has started */
+        bool started;    /* the stage's program was exec'd */
+        bool refill;     /* took from the pool: ask for the next once the program has started */
         bool out_open, err_open, alive;
         bool killed_by_us, kill_requested, over_output, paused;
         const char *time_limit;
@@ -875,8 +875,7 @@ static void stage_acquire(job_t *j)
                 if (lane_ready(j))
                         return;
                 ev_loop_t *l = j->loop;
-                j->w_lane =
-                    l->ops->io_add(l, sandbox_sync_fd(j->pr.sb), EV_READ, on_lane_ready, j);
+                j->w_lane = l->ops->io_add(l, sandbox_sync_fd(j->pr.sb), EV_READ, on_lane_ready, j);
                 j->t_setup =
                     l->ops->timer_add(l, sb_now_ns() + JOB_SETUP_TIMEOUT_NS, on_lane_timeout, j);
                 return;

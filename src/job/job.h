@@ -129,8 +129,8 @@ typedef struct job_spec {
         bool build_aside; /* with compile_only: the build never goes into a run stage's /work (a
                            * function's artifact, bounded by its caller), so the run stage's
                            * disk limit does not bound what the compile stage leaves */
-        const job_build_t *build;    /* compiled already: no compile stage, the run stage gets
-                                      * these files (borrowed: must outlive the job) */
+        const job_build_t *build; /* compiled already: no compile stage, the run stage gets
+                                   * these files (borrowed: must outlive the job) */
         /* with build (and no files in it, no extra): the run stage's /work is this host
          * directory, bound read-only (a function's artifact: nothing is copied); such sandboxes
          * are made for the job (or kept in its lane), never taken from the pool */
