@@ -24,6 +24,7 @@ static const char help_global[] =
     "  judge      compile once, run against a directory of tests, a verdict per test\n"
     "  serve      HTTP and WebSocket server (docs/protocol.md)\n"
     "  batch      one JSON request per line on stdin, one JSON answer per line on stdout\n"
+    "  fn         deploy, invoke and manage a running server's functions\n"
     "  languages  list the languages and their versions\n"
     "  doctor     report what this host offers and what runcell enforces\n"
     "  version    print runcell's version\n"
@@ -127,6 +128,45 @@ static const struct {
      "  one JSON request per line on stdin, one JSON answer per line on stdout (README.md)\n"
      "  --pool N           prepared sandboxes kept per language, 0 to 16 (default 1)\n"
      "  --warm LANG,...    prepare sandboxes for these languages at start\n"},
+    {"fn",
+     "runcell fn deploy NAME FILE... --lang L [--lang-version V] [--name NAME] [--mode M]\n"
+     "                  [--arg A]... [--env K=V]... [settings] [limits]\n"
+     "       runcell fn invoke NAME [--stdin FILE|-] [--envelope] [--version N]\n"
+     "       runcell fn ls | show NAME | versions NAME | rm NAME\n"
+     "       runcell fn rollback NAME [--version N]\n"
+     "  a client of a running server's functions (docs/protocol.md, \"Functions\"); each\n"
+     "  command also takes:\n"
+     "  --server URL       the server, http://HOST:PORT (default $RUNCELL_SERVER, else\n"
+     "                     http://127.0.0.1:8080). HOST: an IPv4 address, [IPv6], localhost\n"
+     "                     or a name in /etc/hosts (no DNS)\n"
+     "  --token T          sent as Authorization: Bearer T (default $RUNCELL_TOKEN)\n"
+     "  --timeout S        the longest wait for the server, in seconds (default 300)\n"
+     "  --json             print the server's JSON answer as it is (not invoke)\n"
+     "  deploy: compile FILE... once on the server (the first is the entry point; \"-\" is\n"
+     "  stdin) and make it NAME's new version; prints the version. A compile error prints\n"
+     "  the compiler's output on stderr, deploys nothing and exits 1.\n"
+     "  --lang L           the language (required); --lang-version V (or --version V) one\n"
+     "                     of its versions (default: the newest)\n"
+     "  --name NAME        the entry file's name in /work (default: its base name)\n"
+     "  --mode M           stdin (default: the body is stdin, stdout the answer), json\n"
+     "                     (the body must be JSON) or cgi (a web handler at /fn/NAME/)\n"
+     "  --content-type T   the answer's type in stdin mode\n"
+     "  --arg A            an argument for the program (repeatable)\n"
+     "  --env K=V          an environment variable for the program (repeatable)\n"
+     "  --compile-option W a compile option (repeatable; the server's allowlist applies)\n"
+     "  --cgi-header NAME  one more request header a cgi program gets (repeatable)\n"
+     "  settings: --min-warm N --max-concurrent N --queue-max N --rpm N --idle-s N\n"
+     "  limits (each invocation's): --wall-ms N --cpu-ms N --memory-mb N --processes N\n"
+     "    --output-bytes N --file-size-mb N --disk-mb N --open-files N --stack-mb N;\n"
+     "    the compile's: the same as --compile-wall-ms N, ...\n"
+     "  invoke: run NAME once; its output is printed as it is, and runcell exits with the\n"
+     "  program's exit status (128+N for signal N; 1 for a limit hit without one).\n"
+     "  --stdin FILE       the program's stdin is FILE (\"-\": runcell's stdin; default: empty)\n"
+     "  --envelope         print the JSON envelope (status, exit_code, stdout, stderr, ...)\n"
+     "  --version N        invoke a kept version other than the current one\n"
+     "  ls: the functions; show: one function and its counters; versions: its kept versions,\n"
+     "  newest first, one line each starting with the number; rollback: back to the version\n"
+     "  before the current one, or to --version N; rm: remove the function\n"},
     {"languages", "runcell languages [--json]\n"
                   "  list the languages, their aliases, versions and root filesystems\n"
                   "  --json             one JSON array\n"},
@@ -252,6 +292,9 @@ int cli_main(int argc, char **argv, cli_cmd_fn serve)
                 usage(stdout);
                 return 0;
         }
+        /* fn is a client of a server: it needs no local toolchains or state directory. */
+        if (strcmp(cmd, "fn") == 0)
+                return cmd_fn(NULL, argc - i, argv + i);
         rc_paths_t paths;
         rc_err_t err = {0};
         if (rc_paths_resolve(&paths, opt_tc, opt_rootfs, opt_state, &err) < 0) {

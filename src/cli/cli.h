@@ -22,6 +22,8 @@ int cmd_languages(const rc_paths_t *paths, int argc, char **argv);
 int cmd_doctor(const rc_paths_t *paths, int argc, char **argv);
 int cmd_batch(const rc_paths_t *paths, int argc, char **argv);
 int cmd_serve(const rc_paths_t *paths, int argc, char **argv);
+/* A client of a running server's functions API; paths is not used (may be NULL). */
+int cmd_fn(const rc_paths_t *paths, int argc, char **argv);
 
 /* One "runcell: ..." line on stderr; returns 1 (the exit status of a usage or input error). */
 int cli_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
