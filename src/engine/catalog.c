@@ -24,6 +24,7 @@ static void langs_free(lang_t *langs, size_t n)
         for (size_t i = 0; langs && i < n; i++) {
                 free(langs[i].rootfs);
                 free(langs[i].version);
+                free(langs[i].probed_version);
                 seccomp_bpf_free(&langs[i].filter);
         }
         free(langs);
@@ -274,9 +275,22 @@ int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *er
 
 char *catalog_version(catalog_t *c, const toolchain_t *tc)
 {
-        for (size_t i = 0; i < c->set.n; i++)
-                if (c->set.items[i] == tc && c->langs[i].ready)
-                        return c->langs[i].version ? strdup(c->langs[i].version) : NULL;
+        for (size_t i = 0; i < c->set.n; i++) {
+                lang_t *l = &c->langs[i];
+                if (c->set.items[i] != tc)
+                        continue;
+                if (l->ready)
+                        return l->version ? strdup(l->version) : NULL;
+                if (!l->probed) {
+                        /* every request for a language with several versions asks this of each:
+                         * the manifest is read once, not per request */
+                        if (rootfs_available(&c->store, tc->rootfs))
+                                rootfs_package_version(&c->store, tc->rootfs, tc->version_package,
+                                                       &l->probed_version, NULL);
+                        l->probed = true;
+                }
+                return l->probed_version ? strdup(l->probed_version) : NULL;
+        }
         char *v = NULL;
         if (rootfs_available(&c->store, tc->rootfs))
                 rootfs_package_version(&c->store, tc->rootfs, tc->version_package, &v, NULL);

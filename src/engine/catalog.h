@@ -20,6 +20,10 @@ typedef struct lang {
         char *version;
         seccomp_bpf_t filter;
         bool ready;
+        /* not ready: its version as its manifest says, read once per catalog generation (a
+         * rebuilt root filesystem changes the fingerprint, and a reload makes new langs) */
+        bool probed;
+        char *probed_version;
         unsigned users; /* runs (and pool refills) holding it: see catalog_hold */
 } lang_t;
 

@@ -434,11 +434,11 @@ program_main(const sb_child_ctx_t *ctx, const sb_child_req_t *req, int errpipe, 
         /* Every other fd goes, however high (a server has many): only errpipe (CLOEXEC)
          * survives until execve. */
         sb_close_fds_except(3, errpipe, -1);
+        /* Signal dispositions: init set them all to the default when it started, and execve
+         * puts back the default of any it catches; the mask is init's, so cleared here. */
         sigset_t all;
         sigemptyset(&all);
         sigprocmask(SIG_SETMASK, &all, NULL);
-        for (int s = 1; s < NSIG; s++)
-                signal(s, SIG_DFL);
         f.step = PSTEP_SETSID;
         if (slave < 0 && setsid() < 0)
                 goto fail;
@@ -666,6 +666,12 @@ void sb_child_main(const sb_child_ctx_t *ctx)
         /* Our copy of runcell's argv and environment would show in /proc/1/cmdline. */
         proctitle_scrub("runcell-init");
         prctl(PR_SET_NAME, "runcell-init", 0, 0, 0);
+        /* Every disposition to the default once, here, rather than in each program before its
+         * execve (64 system calls a run): what runcell or its helper ignored (SIGPIPE, SIGINT,
+         * ...) would be ignored by the programs too. Init, pid 1 of its namespace, gets no
+         * signal from inside it whose action is the default. */
+        for (int s = 1; s < NSIG; s++)
+                signal(s, SIG_DFL);
         /* Nothing of runcell's may stay open here while the sandbox waits for a request: not its
          * stdio (a client waiting for EOF on it would wait for the sandbox too), not any other
          * fd it holds (a server's client sockets). Only ours survive; 0-2 become /dev/null. */
