@@ -772,8 +772,13 @@ static void stage_launch(job_t *j)
         j->w_sync = l->ops->io_add(l, sandbox_sync_fd(sb), EV_READ, on_sync, j);
         j->w_pid = l->ops->io_add(l, sandbox_pidfd(sb), EV_READ, on_pidfd, j);
         if (kind == STAGE_RUN && !j->tty_stage && (j->in.len > j->in_off || !j->in_eof)) {
-                j->w_in = l->ops->io_add(l, sandbox_stdin_fd(sb),
-                                         j->in.len > j->in_off ? EV_WRITE : 0, on_stdin, j);
+                /* What there is goes into the pipe now (up to its 64 KiB): the program does not
+                 * wait for a turn of the loop to read it, and a whole stdin needs no watch. */
+                if (j->in.len > j->in_off)
+                        on_stdin(j, EV_WRITE);
+                if (sandbox_stdin_fd(sb) >= 0 && (j->in.len > j->in_off || !j->in_eof))
+                        j->w_in = l->ops->io_add(l, sandbox_stdin_fd(sb),
+                                                 j->in.len > j->in_off ? EV_WRITE : 0, on_stdin, j);
         } else {
                 sandbox_close_stdin(sb);
         }

@@ -889,3 +889,45 @@ def queue_busy(t):
         t.eq(sorted(results, key=repr), sorted([(200, b"done\n")] * 2 + [(429, "busy")] * 2,
                                                key=repr),
              "four invocations at once with max_concurrent 1 and queue_max 1")
+
+
+@case("functions.warm_scale", lang="bash")
+def warm_scale(t):
+    """min_warm sandboxes are made after a deploy; invocations at once leave up to
+    max_concurrent warm; those above min_warm go after idle_s without use (GET's stats.warm)."""
+    def state(srv):
+        return http_req(t, srv, "GET", "/api/v1/functions/scale").json["stats"]
+
+    def wait_warm(srv, cond, what, timeout=15.0):
+        end = time.monotonic() + timeout
+        st = state(srv)
+        while not cond(st["warm"]) and time.monotonic() < end:
+            time.sleep(0.1)
+            st = state(srv)
+        t.check(cond(st["warm"]), "%s: warm %r" % (what, st))
+        return st["warm"]
+
+    with Server(t, "--config", fn_config(t)) as srv:
+        deploy(t, srv, "scale", {"language": "bash", "source": "sleep 0.5; echo up",
+                                 "min_warm": 1, "max_concurrent": 3, "idle_s": 1})
+        wait_warm(srv, lambda w: w == 1, "min_warm 1 after the deploy")
+        out = []
+
+        def one():
+            c = Conn(srv)
+            try:
+                out.append(c.invoke("scale", b"")[2])
+            finally:
+                c.close()
+
+        ths = [threading.Thread(target=one) for _ in range(3)]
+        for th in ths:
+            th.start()
+        for th in ths:
+            th.join(60)
+        t.eq(out, [b"up\n"] * 3, "three invocations at once")
+        n = state(srv)["warm"]
+        t.check(2 <= n <= 3, "after three at once, their sandboxes are kept warm: %d" % n)
+        wait_warm(srv, lambda w: w == 1, "back to min_warm after idle_s 1")
+        time.sleep(1.5)
+        t.eq(state(srv)["warm"], 1, "never below min_warm")
