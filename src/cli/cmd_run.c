@@ -197,20 +197,6 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w < 0)
-                        return -1;
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 /* Open (creating) the directories of name below dfd, never through a symlink; returns an fd of
  * the last one with *base its file name, or -errno. */
 static int output_parent(int dfd, const char *name, const char **base)
@@ -272,9 +258,10 @@ static int write_outputs(const char *dir, const stage_result_t *s)
                 int e = pfd < 0 ? -pfd : errno;
                 if (pfd >= 0)
                         close(pfd);
-                if (fd < 0 || write_all(fd, f->data, (size_t)f->size) < 0) {
+                int wr = fd < 0 ? 0 : fs_write_all(fd, f->data, (size_t)f->size);
+                if (fd < 0 || wr < 0) {
                         if (fd >= 0)
-                                e = errno;
+                                e = -wr;
                         cli_fail("--outputs-dir: %s/%s: %s", dir, f->name, strerror(e));
                         failed++;
                 } else {

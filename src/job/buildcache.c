@@ -208,26 +208,12 @@ int buildcache_get(buildcache_t *bc, const char *key, sb_result_t *files, buf_t 
 
 /* ------------------------------------------------------------------ writing */
 
-static int write_all(int fd, const char *data, size_t len)
-{
-        while (len) {
-                ssize_t n = write(fd, data, len);
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n <= 0)
-                        return n < 0 ? -errno : -EIO;
-                data += n;
-                len -= (size_t)n;
-        }
-        return 0;
-}
-
 static int write_at(int dirfd, const char *name, const char *data, size_t len)
 {
         int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
         if (fd < 0)
                 return -errno;
-        int r = write_all(fd, data, len);
+        int r = fs_write_all(fd, data, len);
         close(fd);
         return r;
 }
@@ -270,7 +256,7 @@ static int copy_file(int dirfd, const char *path, mode_t mode, int src, int64_t 
                 }
                 if (n == 0)
                         break;
-                if ((r = write_all(fd, chunk, (size_t)n)) < 0)
+                if ((r = fs_write_all(fd, chunk, (size_t)n)) < 0)
                         break;
                 off += n;
         }

@@ -72,6 +72,21 @@ int fs_write_file(const char *path, const char *data, size_t len, rc_err_t *err)
         return 0;
 }
 
+int fs_write_all(int fd, const void *p, size_t n)
+{
+        const char *c = p;
+        while (n) {
+                ssize_t w = write(fd, c, n);
+                if (w < 0 && errno == EINTR)
+                        continue;
+                if (w <= 0)
+                        return w < 0 ? -errno : -EIO;
+                c += w;
+                n -= (size_t)w;
+        }
+        return 0;
+}
+
 int fs_mkdir_p(const char *path, mode_t mode, rc_err_t *err)
 {
         char buf[PATH_MAX];
