@@ -112,7 +112,7 @@ static const struct {
      "  -l/--lang, --name, limits: as for run (the limits are each test's)\n"},
     {"serve",
      "runcell serve [--config FILE] [--listen HOST:PORT] [--max-concurrent N] [--queue N]\n"
-     "              [--pool N] [--warm LANG,...]\n"
+     "              [--pool N] [--warm LANG,...] [--log-format logfmt|json]\n"
      "  HTTP and WebSocket server on one port (docs/protocol.md, docs/dialects.md)\n"
      "  --config FILE      JSON configuration (docs/protocol.md); the options below win\n"
      "  --listen HOST:PORT IPv4 address or host name (resolved; the first IPv4 address is\n"
@@ -121,6 +121,8 @@ static const struct {
      "  --queue N          runs waiting beyond those, 0 to 1048576 (default 64)\n"
      "  --pool N           prepared sandboxes kept per language, 0 to 16 (default 1)\n"
      "  --warm LANG,...    prepare sandboxes for these languages at start\n"
+     "  --log-format F     the log on stderr: logfmt (default) or json, one line per event\n"
+     "                     (docs/OPERATIONS.md)\n"
      "  SIGHUP reloads the languages (toolchains and root filesystems), as the config's\n"
      "  rescan_interval_s (default 10) does when their files changed\n"},
     {"batch",

@@ -10,10 +10,12 @@
 #include "cli/cli.h"
 #include "engine/catalog.h"
 #include "protocol/dialect.h"
+#include "server/log.h"
 #include "server/server.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/net.h"
+#include "util/sha256.h"
 
 typedef struct serve_args {
         server_opts_t o;
@@ -66,7 +68,18 @@ static int get_strings(const cJSON *it, strv_t *out)
         return 0;
 }
 
-/* "tokens": ["t", {"token": "u", "max_runs": 2}, {"token": "v", "functions": ["f"]}, ...] */
+/* A token's name in the log: 1 to 64 of A-Z, a-z, 0-9, '.', '_', '-', '@' and ':'. */
+static bool token_name_valid(const char *s)
+{
+        size_t n = strlen(s);
+        return n >= 1 && n <= 64 &&
+               strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-@:") ==
+                   n;
+}
+
+/* "tokens": ["t", {"token": "u", "max_runs": 2, "name": "ci"}, {"token": "v", "functions":
+ * ["f"]}, ...]; a token without a name is named "sha256:" and the first 8 hex digits of its
+ * SHA-256 in the log (which never shows a token) */
 static int get_tokens(const cJSON *it, server_opts_t *o)
 {
         const cJSON *e;
@@ -77,7 +90,9 @@ static int get_tokens(const cJSON *it, server_opts_t *o)
         o->token_max_runs = calloc((size_t)n + 1, sizeof(int));
         free(o->token_functions);
         o->token_functions = calloc((size_t)n + 1, sizeof(strv_t));
-        if (!o->token_max_runs || !o->token_functions)
+        free(o->token_names);
+        o->token_names = calloc((size_t)n + 1, sizeof(char *));
+        if (!o->token_max_runs || !o->token_functions || !o->token_names)
                 return -1;
         cJSON_ArrayForEach(e, it)
         {
@@ -93,6 +108,13 @@ static int get_tokens(const cJSON *it, server_opts_t *o)
                                 long long m;
                                 if (strcmp(k->string, "token") == 0)
                                         continue;
+                                if (strcmp(k->string, "name") == 0) {
+                                        if (!cJSON_IsString(k) ||
+                                            !token_name_valid(k->valuestring) ||
+                                            !(o->token_names[i] = strdup(k->valuestring)))
+                                                return -1;
+                                        continue;
+                                }
                                 if (strcmp(k->string, "functions") == 0) {
                                         const cJSON *f;
                                         if (!cJSON_IsArray(k) || !cJSON_GetArraySize(k))
@@ -113,7 +135,32 @@ static int get_tokens(const cJSON *it, server_opts_t *o)
                                 o->token_max_runs[i] = (int)m;
                         }
                 }
+                if (!o->token_names[i]) {
+                        char hex[SHA256_HEX_LEN], name[16];
+                        sha256_hex(t->valuestring, strlen(t->valuestring), hex);
+                        snprintf(name, sizeof(name), "sha256:%.8s", hex);
+                        if (!(o->token_names[i] = strdup(name)))
+                                return -1;
+                }
                 i++;
+        }
+        return 0;
+}
+
+/* "log": {"format": "logfmt" | "json"} */
+static int get_log(const cJSON *it, server_opts_t *o, rc_err_t *err)
+{
+        if (!cJSON_IsObject(it))
+                return rc_err_set(err, EINVAL, "an object");
+        const cJSON *k;
+        cJSON_ArrayForEach(k, it)
+        {
+                slog_format_t f;
+                if (strcmp(k->string, "format") != 0)
+                        return rc_err_set(err, EINVAL, "unknown option \"%s\"", k->string);
+                if (!cJSON_IsString(k) || slog_format_parse(k->valuestring, &f) < 0)
+                        return rc_err_set(err, EINVAL, "format: \"logfmt\" or \"json\"");
+                o->log_format = (int)f;
         }
         return 0;
 }
@@ -378,6 +425,8 @@ static int load_config(serve_args_t *a, const char *path)
                         bad = get_tokens(it, &a->o) < 0;
                 else if (strcmp(k, "functions") == 0)
                         bad = get_functions(it, &a->o, &err) < 0;
+                else if (strcmp(k, "log") == 0)
+                        bad = get_log(it, &a->o, &err) < 0;
                 else if (strcmp(k, "dialects") == 0)
                         bad = get_dialects(it, &a->o, &err) < 0;
                 else if (strcmp(k, "grace_ms") == 0)
@@ -461,8 +510,9 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                         goto out;
         for (int i = 1; i < argc; i++) {
                 const char *f = argv[i];
-                static const char *const known[] = {"--config", "--listen", "--max-concurrent",
-                                                    "--queue",  "--pool",   "--warm"};
+                static const char *const known[] = {"--config",    "--listen", "--max-concurrent",
+                                                    "--queue",     "--pool",   "--warm",
+                                                    "--log-format"};
                 size_t k = 0;
                 while (k < ARRAY_SIZE(known) && strcmp(f, known[k]) != 0)
                         k++;
@@ -492,6 +542,12 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                 else if (strcmp(f, "--warm") == 0) {
                         strv_free(&a.warm);
                         bad = strv_push(&a.warm, v) < 0;
+                } else if (strcmp(f, "--log-format") == 0) {
+                        slog_format_t lf;
+                        bad = slog_format_parse(v, &lf) < 0 &&
+                              cli_fail("--log-format: logfmt or json; got '%s'", v);
+                        if (!bad)
+                                a.o.log_format = (int)lf;
                 } else
                         bad = cli_fail("serve: unknown option %s", f);
                 if (bad)

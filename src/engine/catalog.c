@@ -281,13 +281,29 @@ char *catalog_version(catalog_t *c, const toolchain_t *tc)
                         continue;
                 if (l->ready)
                         return l->version ? strdup(l->version) : NULL;
-                if (!l->probed) {
-                        /* every request for a language with several versions asks this of each:
-                         * the manifest is read once, not per request */
+                /* Every request for a language with several versions asks this of each: the
+                 * manifest is read again only when the tarball's .sha256 is another file or
+                 * was written since (build-rootfs renames a new one in). */
+                char *sha = NULL;
+                struct stat st;
+                if (asprintf(&sha, "%s/%s.tar.zst.sha256", c->paths->rootfs_dir, tc->rootfs) < 0)
+                        return NULL;
+                bool there = stat(sha, &st) == 0;
+                free(sha);
+                if (!l->probed ||
+                    (there ? !(st.st_dev == l->probed_dev && st.st_ino == l->probed_ino &&
+                               st.st_mtim.tv_sec == l->probed_mtime.tv_sec &&
+                               st.st_mtim.tv_nsec == l->probed_mtime.tv_nsec)
+                           : l->probed_ino != 0)) {
+                        free(l->probed_version);
+                        l->probed_version = NULL;
                         if (rootfs_available(&c->store, tc->rootfs))
                                 rootfs_package_version(&c->store, tc->rootfs, tc->version_package,
                                                        &l->probed_version, NULL);
                         l->probed = true;
+                        l->probed_dev = there ? st.st_dev : 0;
+                        l->probed_ino = there ? st.st_ino : 0;
+                        l->probed_mtime = there ? st.st_mtim : (struct timespec){0};
                 }
                 return l->probed_version ? strdup(l->probed_version) : NULL;
         }

@@ -7,6 +7,8 @@
 #define RUNCELL_ENGINE_CATALOG_H
 
 #include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "config.h"
 #include "job/job.h"
@@ -20,10 +22,13 @@ typedef struct lang {
         char *version;
         seccomp_bpf_t filter;
         bool ready;
-        /* not ready: its version as its manifest says, read once per catalog generation (a
-         * rebuilt root filesystem changes the fingerprint, and a reload makes new langs) */
+        /* not ready: its version as its manifest says, read again only when its tarball's
+         * .sha256 changed (a stat, not three files read, for each request naming the language) */
         bool probed;
         char *probed_version;
+        dev_t probed_dev;
+        ino_t probed_ino;
+        struct timespec probed_mtime;
         unsigned users; /* runs (and pool refills) holding it: see catalog_hold */
 } lang_t;
 

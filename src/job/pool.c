@@ -31,6 +31,7 @@ struct job_pool {
         int64_t last_miss_ns; /* a take found nothing ready for a key the pool serves; 0: never */
         pool_key_t known[POOL_KNOWN_MAX]; /* keys it has held (rootfs copied) */
         size_t nknown;
+        job_pool_stats_t stats; /* what takes found */
 };
 
 job_pool_t *job_pool_new(unsigned per_key)
@@ -200,7 +201,18 @@ bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_t
         bool got = take(p, key, out, pending);
         if (*pending || (!got && known(p, key)))
                 p->last_miss_ns = sb_now_ns(); /* runs start faster than the pool keeps up */
+        if (*pending)
+                p->stats.pending++;
+        else if (got)
+                p->stats.hits++;
+        else
+                p->stats.misses++;
         return got;
+}
+
+void job_pool_stats(const job_pool_t *p, job_pool_stats_t *out)
+{
+        *out = p ? p->stats : (job_pool_stats_t){0};
 }
 
 size_t job_pool_count(const job_pool_t *p, const pool_key_t *key)

@@ -49,6 +49,14 @@ unsigned job_pool_per_key(const job_pool_t *p);
 /* How many to keep for a key now: per_key, or 2 * per_key while runs start faster than single
  * sandboxes are made (a take found none ready in the last second). */
 unsigned job_pool_target(const job_pool_t *p);
+/* What job_pool_take found, since the pool was made (counters: a clear keeps them): hits, a
+ * sandbox ready; pending, one still being made (the stage waits for the rest of its set-up);
+ * misses, none at all (the stage's sandbox is made for it). */
+typedef struct job_pool_stats {
+        unsigned long long hits, pending, misses;
+} job_pool_stats_t;
+/* p NULL: all zero. */
+void job_pool_stats(const job_pool_t *p, job_pool_stats_t *out);
 void prepared_destroy(prepared_t *pr);
 /* A sandbox whose program is done while its init still exits (taking the namespaces down):
  * freed, and its leaf recycled, once it is gone, seen at the next take or bury, or at the

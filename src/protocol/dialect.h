@@ -271,6 +271,10 @@ bool dl_json_depth_ok(const cJSON *j);
 void dl_load(int *running, int *queued, int *max_concurrent);
 /* Monotonic milliseconds. */
 int64_t dl_now_ms(void);
+/* A line in the server's log (docs/OPERATIONS.md, "Logs"): an event with its msg. */
+typedef enum dl_log_level { DL_LOG_ERROR, DL_LOG_WARN, DL_LOG_INFO } dl_log_level_t;
+void dl_log(dl_log_level_t level, const char *event, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* n random bytes as 2n hex digits into out (2n+1 bytes). */
 void dl_random_hex(char *out, size_t n);
 /* Prometheus counter registration is the codec's own (metrics callback). */

@@ -1327,8 +1327,8 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 if (jr->stored && st) {
                         char *text = cJSON_PrintUnformatted(done);
                         if (text && store_finish(st, jr->token, text, &err) < 0)
-                                fprintf(stderr, "runcell: judge0: storing %s: %s\n", jr->token,
-                                        err.msg);
+                                dl_log(DL_LOG_ERROR, "judge0_store_error", "judge0: storing %s: %s",
+                                       jr->token, err.msg);
                         free(text);
                         if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(done, "callback_url")))
                                 dl_callbacks_kick();
@@ -2070,7 +2070,8 @@ static void start(void)
         pending_t p = {0};
         rc_err_t err = {0};
         if (store_each(st, DIALECT, SUB_QUEUED, collect, &p, &err) < 0)
-                fprintf(stderr, "runcell: judge0: reading the queue: %s\n", err.msg);
+                dl_log(DL_LOG_ERROR, "judge0_store_error", "judge0: reading the queue: %s",
+                       err.msg);
         size_t resumed = 0;
         for (size_t i = 0; i < p.n; i++) {
                 cJSON *sub = p.texts[i] ? cJSON_Parse(p.texts[i]) : NULL;
@@ -2085,8 +2086,8 @@ static void start(void)
         }
         free(p.texts);
         if (p.n)
-                fprintf(stderr, "runcell: judge0: %zu of %zu queued submissions resumed\n", resumed,
-                        p.n);
+                dl_log(DL_LOG_INFO, "judge0_resumed",
+                       "judge0: %zu of %zu queued submissions resumed", resumed, p.n);
 }
 
 /* ------------------------------------------------------------------ configuration */

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "server/log.h"
 #include "server/server-internal.h"
 #include "util/ratelimit.h"
 
@@ -158,10 +159,10 @@ void conns_init(server_t *srv)
         if (srv->conns_per_client > srv->conns_max)
                 srv->conns_per_client = srv->conns_max;
         if (srv->conns_max + kept > srv->nofile)
-                fprintf(stderr,
-                        "runcell: warning: max_connections %d leaves %d of %d file descriptors "
-                        "for runs and the reserve (%d wanted)\n",
-                        srv->conns_max, srv->nofile - srv->conns_max, srv->nofile, kept);
+                slog_msg(SLOG_WARN, "max_connections",
+                         "max_connections %d leaves %d of %d file descriptors for runs and the "
+                         "reserve (%d wanted)",
+                         srv->conns_max, srv->nofile - srv->conns_max, srv->nofile, kept);
 }
 
 void conns_free(server_t *srv)

@@ -2,12 +2,14 @@
  * answering an HTTP request, a run's state, input and signals, timers. Starting a run
  * (dl_run_start, admission) is in runs.c. */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "sandbox/sync.h"
+#include "server/log.h"
 #include "server/server-internal.h"
 
 /* ------------------------------------------------------------------ small things for codecs */
@@ -54,6 +56,19 @@ bool dl_json_depth_ok(const cJSON *j)
 int64_t dl_now_ms(void)
 {
         return sb_now_ns() / 1000000;
+}
+
+void dl_log(dl_log_level_t level, const char *event, const char *fmt, ...)
+{
+        char msg[1024];
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+        slog_msg(level == DL_LOG_ERROR  ? SLOG_ERROR
+                 : level == DL_LOG_WARN ? SLOG_WARN
+                                        : SLOG_INFO,
+                 event, "%s", msg);
 }
 
 int dl_error_status(const char *code)
@@ -373,6 +388,7 @@ void dl_http_text(dl_http_t *h, int status, const char *ctype, const char *text,
         else
                 h->resp_len = 0;
         h->status = status;
+        log_http_refused(h, status, text, len); /* a refusal: in the log */
         snprintf(h->ctype_buf, sizeof(h->ctype_buf), "%s", ctype ? ctype : "text/plain");
         h->ctype = h->ctype_buf;
         bool said = false; /* public mode's refusals say when themselves (runs.c) */

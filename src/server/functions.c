@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/log.h"
 #include "server/server-internal.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -363,20 +364,6 @@ static int mkparents(int dfd, const char *rel)
         return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-        while (n) {
-                ssize_t w = write(fd, p, n);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0)
-                        return w < 0 ? -errno : -EIO;
-                p += w;
-                n -= (size_t)w;
-        }
-        return 0;
-}
-
 /* One file into the artifact and the digest. */
 static int art_put(int dfd, const art_file_t *f, sha256_t *h, rc_err_t *err)
 {
@@ -392,7 +379,7 @@ static int art_put(int dfd, const art_file_t *f, sha256_t *h, rc_err_t *err)
         sha256_update(h, head, (size_t)hl + 1);
         if (f->data) {
                 sha256_update(h, f->data, f->len);
-                r = write_all(fd, f->data, f->len);
+                r = fs_write_all(fd, f->data, f->len);
         } else {
                 static char buf[1 << 16];
                 size_t off = 0;
@@ -406,7 +393,7 @@ static int art_put(int dfd, const art_file_t *f, sha256_t *h, rc_err_t *err)
                                 break;
                         }
                         sha256_update(h, buf, (size_t)n);
-                        r = write_all(fd, buf, (size_t)n);
+                        r = fs_write_all(fd, buf, (size_t)n);
                         off += (size_t)n;
                 }
         }
@@ -667,8 +654,19 @@ static void deploy_commit(fn_deploy_t *d, art_file_t *files, size_t n, const sta
         cJSON_AddStringToObject(o, "mode", f && f->cur ? f->cur->set.mode : "stdin");
         cJSON_AddNumberToObject(o, "created_ms", (double)(f && f->cur ? f->cur->created_ms : 0));
         cJSON_AddItemToObject(o, "compile", compile_json(c));
-        fprintf(stderr, "runcell: function %s version %d deployed (artifact %.12s, %lld bytes)\n",
-                d->name, version, sha, (long long)bytes);
+        slog_line_t l;
+        slog_begin(&l, SLOG_INFO, "function_deployed");
+        slog_strf(&l, "msg", "function %s version %d deployed (artifact %.12s, %lld bytes)",
+                  d->name, version, sha, (long long)bytes);
+        slog_str(&l, "function", d->name);
+        slog_int(&l, "version", version);
+        slog_str(&l, "artifact", sha);
+        slog_int(&l, "bytes", (long long)bytes);
+        if (d->h || d->conn) {
+                slog_str(&l, "client", d->h ? d->h->client : d->conn->client);
+                slog_str(&l, "token", token_name(srv->opts, d->h ? d->h->token : d->conn->token));
+        }
+        slog_end(&l);
         deploy_answer(d, created ? 201 : 200, o);
         fn_schedule_warm(srv);
 }
@@ -1039,7 +1037,8 @@ int dl_fn_rollback(const char *name, int version, cJSON **out)
                 *out = err_json("internal", "%s", err.msg);
                 return 500;
         }
-        fprintf(stderr, "runcell: function %s is at version %d again\n", name, version);
+        slog_msg(SLOG_INFO, "function_rollback", "function %s is at version %d again", name,
+                 version);
         fn_schedule_warm(srv);
         return dl_fn_get(name, out);
 }
@@ -1058,7 +1057,7 @@ int dl_fn_delete(const char *name, cJSON **out)
         /* runs going keep their version (held); the function is gone for new ones */
         fn_set_current(f, NULL);
         artifacts_prune(srv, false);
-        fprintf(stderr, "runcell: function %s deleted\n", name);
+        slog_msg(SLOG_INFO, "function_deleted", "function %s deleted", name);
         *out = cJSON_CreateObject();
         cJSON_AddStringToObject(*out, "deleted", name);
         return 200;
@@ -1411,8 +1410,8 @@ static void fn_tick(server_t *srv)
                 if (warm < s->min_warm && !srv->draining && warm + f->running < s->max_concurrent) {
                         rc_err_t err = {0};
                         if (fn_warm_one(srv, f, &err) < 0 && !f->warn_given) {
-                                fprintf(stderr, "runcell: function %s: no warm sandbox: %s\n",
-                                        f->name, err.msg);
+                                slog_msg(SLOG_WARN, "function_warm_failed",
+                                         "function %s: no warm sandbox: %s", f->name, err.msg);
                                 f->warn_given = true;
                         }
                 }
@@ -1450,8 +1449,8 @@ static int load_one(const fn_record_t *rec, void *ud)
         fn_ver_t *v = ver_from_store(srv, &rec->cur);
         fn_t *f = v ? fn_add(srv, rec->name) : NULL;
         if (!f) {
-                fprintf(stderr, "runcell: function %s: its stored version is unreadable\n",
-                        rec->name);
+                slog_msg(SLOG_ERROR, "function_unreadable",
+                         "function %s: its stored version is unreadable", rec->name);
                 ver_release(v);
                 return 0;
         }
@@ -1480,8 +1479,8 @@ void functions_open(server_t *srv)
         /* 0711: a sandbox's own outside id (as root) reaches the artifact it binds, and lists
          * nothing */
         if (fs_mkdir_p(art, 0711, &err) < 0 || chmod(dir, 0711) < 0 || chmod(art, 0711) < 0) {
-                fprintf(stderr, "runcell: functions are off: %s\n",
-                        err.msg[0] ? err.msg : strerror(errno));
+                slog_msg(SLOG_WARN, "functions_off", "functions are off: %s",
+                         err.msg[0] ? err.msg : strerror(errno));
                 free(dir);
                 free(art);
                 return;
@@ -1490,9 +1489,9 @@ void functions_open(server_t *srv)
         srv->fn_dir = dir;
         int r = store_fn_list(srv->store, load_one, srv, &err);
         if (r < 0)
-                fprintf(stderr, "runcell: functions: %s\n", err.msg);
+                slog_msg(SLOG_ERROR, "functions_error", "functions: %s", err.msg);
         else if (r > 0)
-                fprintf(stderr, "runcell: %d functions\n", r);
+                slog_msg(SLOG_INFO, "functions", "%d functions", r);
         artifacts_prune(srv, true);
 }
 

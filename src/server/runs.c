@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "sandbox/sync.h"
+#include "server/log.h"
 #include "server/server-internal.h"
 #include "util/json.h"
 #include "util/ratelimit.h"
@@ -241,18 +242,8 @@ static void on_done(void *ud)
         runs_by_t *rb = runs_by(srv, r->rr.lang->tc->name);
         if (rb)
                 rb->n[last->status]++;
-        hist_add(&srv->run_dur, (double)(sb_now_ns() - r->t_begin) / 1e9);
-        if (res->compile.present)
-                hist_add(&srv->setup_dur, (double)res->compile.setup_us / 1e6);
-        if (res->run.present)
-                hist_add(&srv->setup_dur, (double)res->run.setup_us / 1e6);
-        fprintf(stderr,
-                "runcell: run id=%s dialect=%s language=%s compile=%s run=%s wall_ms=%lld "
-                "cpu_ms=%lld memory_kb=%lld\n",
-                r->id, r->d->name, r->rr.lang->tc->name,
-                res->compile.present ? stage_status_name(res->compile.status) : "-",
-                res->run.present ? stage_status_name(res->run.status) : "-",
-                (long long)last->wall_ms, (long long)last->cpu_ms, (long long)last->memory_kb);
+        metrics_run_done(r, res);
+        log_run_done(r, res);
         run_over(r);
 }
 
@@ -298,16 +289,8 @@ static void on_judge_done(void *ud)
         r->state = RUN_DONE;
         dl_event_t ev = {.kind = DL_EV_DONE, .judge = r->judge};
         emit(r, &ev);
-        size_t passed, ran;
-        long first;
-        judge_summary(r->judge, &passed, &ran, &first);
-        hist_add(&r->srv->run_dur, (double)(sb_now_ns() - r->t_begin) / 1e9);
-        const stage_result_t *c = judge_compile_result(r->judge);
-        fprintf(stderr,
-                "runcell: run id=%s dialect=%s language=%s compile=%s tests=%zu passed=%zu "
-                "run=%zu\n",
-                r->id, r->d->name, r->rr.lang->tc->name, c ? stage_status_name(c->status) : "-",
-                judge_ntests(r->judge), passed, ran);
+        metrics_judge_done(r);
+        log_judge_done(r);
         run_over(r);
 }
 
@@ -371,6 +354,7 @@ static void run_begin(run_t *r)
         srv->slots[r->di].running++;
         r->state = RUN_RUNNING;
         r->t_begin = sb_now_ns();
+        metrics_run_started(r);
         job_spec_t js;
         run_request_job_spec(srv->cat, &r->rr, &js);
         if (r->fnv) {
@@ -391,6 +375,7 @@ static void run_begin(run_t *r)
                         dl_event_t ev = {
                             .kind = DL_EV_DROPPED, .code = "internal", .message = jerr.msg};
                         emit(r, &ev);
+                        log_run_ended(r, "internal_error", jerr.msg);
                         run_over(r);
                 }
                 return;
@@ -419,6 +404,7 @@ static void run_begin(run_t *r)
                 snprintf(st->error, sizeof(st->error), "%s", err.msg);
                 dl_event_t ev = {.kind = DL_EV_DONE, .result = &none};
                 emit(r, &ev);
+                log_run_done(r, &none);
                 lws_sul_schedule(srv->ctx, 0, &r->reap, on_reap, 1);
                 start_queued(srv);
                 return;
@@ -524,7 +510,7 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         r->doc = doc;
         r->token = token;
         r->anon = anon;
-        if (anon)
+        if (client || anon)
                 snprintf(r->client, sizeof(r->client), "%s", client ? client : "?");
         r->kept = kept;
         if (admit(srv, di, token, kept && !c && !h, e) < 0)
@@ -595,6 +581,7 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         if (h)
                 h->run = r;
         srv->slots[di].runs++;
+        r->t_queued = sb_now_ns();
         bool now = srv->running < srv->max_concurrent && slot_free(srv, di) && fn_slot_free(r);
         int position = now ? 0 : srv->queued + 1;
         dl_event_t ev = {.kind = DL_EV_QUEUED, .position = position};
@@ -613,6 +600,7 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         }
         return r;
 refuse:
+        log_run_refused(srv, d, c, h, token, anon, client, e);
         fn_run_free(r);
         run_request_free(&r->rr);
         cJSON_Delete(doc);
@@ -657,6 +645,9 @@ void run_orphan(run_t *r)
                 return;
         if (r->state == RUN_QUEUED) {
                 run_dequeue(r->srv, r);
+                log_run_ended(r, "dropped",
+                              r->srv->draining ? "the server is shutting down"
+                                               : "its client went away");
                 r->state = RUN_DONE;
                 lws_sul_schedule(r->srv->ctx, 0, &r->reap, on_reap, 1);
         } else if (r->state == RUN_RUNNING && r->job) {
@@ -671,8 +662,13 @@ void run_orphan(run_t *r)
 void start_draining(server_t *srv)
 {
         srv->draining = true;
-        fprintf(stderr, "runcell: stopping: %d runs going, %d queued dropped\n", srv->running,
-                srv->queued);
+        slog_line_t l;
+        slog_begin(&l, SLOG_INFO, "stopping");
+        slog_strf(&l, "msg", "stopping: %d runs going, %d queued dropped", srv->running,
+                  srv->queued);
+        slog_int(&l, "running", srv->running);
+        slog_int(&l, "queued", srv->queued);
+        slog_end(&l);
         while (srv->qhead) {
                 run_t *q = srv->qhead;
                 dl_event_t ev = {.kind = DL_EV_DROPPED,

@@ -74,7 +74,8 @@ struct dl_conn { /* one WebSocket connection */
         char close_reason[64];
         int token;
         bool anon;                    /* public mode: no token (access.c) */
-        char client[CLIENT_ADDR_MAX]; /* its client's address, when anon */
+        char client[CLIENT_ADDR_MAX]; /* its client's address */
+        const route_t *route;         /* the route it came in by (the log names its path) */
         run_t *runs;
         int idle_ms;
         int64_t last_ms;
@@ -92,8 +93,9 @@ struct dl_http { /* one HTTP request */
         struct lws *wsi;
         int token;
         bool anon;                    /* public mode: no token (access.c) */
-        char client[CLIENT_ADDR_MAX]; /* its client's address, when anon */
+        char client[CLIENT_ADDR_MAX]; /* its client's address */
         const route_t *route;         /* where the body goes; NULL: answered already */
+        bool logged;                  /* its refusal is in the log (events.c) */
         dl_method_t method;
         buf_t body;
         bool too_large;
@@ -142,7 +144,8 @@ struct dl_run {
         run_t *all_prev, *all_next; /* every run of the server */
         int token;
         bool anon;                    /* public mode: no token; public_limits_max apply */
-        char client[CLIENT_ADDR_MAX]; /* its client's address, when anon */
+        char client[CLIENT_ADDR_MAX]; /* its client's address (none: a stored submission) */
+        int64_t t_queued; /* admitted (sb_now_ns): t_begin less this is its wait in the queue */
         int64_t t_begin;
         lws_sorted_usec_list_t reap;
         lws_sorted_usec_list_t timer; /* the codec's (dl_run_timer) */
@@ -155,10 +158,19 @@ struct dl_run {
         bool fn_cold, fn_begun;
 };
 
-#define NBUCKETS 13
+#define NBUCKETS 16 /* the most buckets a histogram has (+Inf aside) */
 #define NSTATUS  (STATUS_INTERNAL_ERROR + 1)
 
+/* A histogram's bucket bounds in seconds, ascending (+Inf is implied). */
+typedef struct hist_le {
+        int n;
+        double le[NBUCKETS];
+} hist_le_t;
+extern const hist_le_t hist_le_run;   /* whole runs, queue waits: 1 ms to 60 s (the default) */
+extern const hist_le_t hist_le_setup; /* sandbox set-ups: 100 us to 10 s */
+
 typedef struct hist {
+        const hist_le_t *le; /* NULL: hist_le_run */
         double sum;
         uint64_t count;
         uint64_t buckets[NBUCKETS];
@@ -167,7 +179,19 @@ typedef struct hist {
 typedef struct dl_slot { /* per dialect */
         int running, queued;
         uint64_t runs;
+        uint64_t ended[NSTATUS]; /* runs without tests ended, by final status (metrics.c) */
+        hist_t queue_wait;       /* from admission to start, runs that started */
 } dl_slot_t;
+
+/* metrics.c: what runs of one language through one dialect did, made at the first that ended
+ * (kept across reloads: counters never go back). Bounded: languages and dialects are finite. */
+typedef struct run_stats {
+        char *language;
+        int di;
+        uint64_t verdicts[16]; /* runs with tests, by overall verdict (metrics.c's names) */
+        hist_t dur;            /* from start to done */
+        hist_t setup;          /* per stage that set a sandbox up, until its program's exec */
+} run_stats_t;
 
 struct server {
         const server_opts_t *opts;
@@ -176,7 +200,8 @@ struct server {
         struct runs_by *runs_by; /* runs ended, per language name (kept across reloads) */
         size_t nruns_by;
         lws_sorted_usec_list_t rescan; /* the periodic look for changed languages */
-        hist_t run_dur, setup_dur;
+        run_stats_t *rstats;           /* metrics.c: per language and dialect */
+        size_t nrstats;
         int ws_conns;
         catalog_t *cat;
         struct lws_context *ctx;
@@ -346,8 +371,30 @@ bool route_rest(const route_t *rt); /* two: whatever follows the slash */
 size_t route_arg_offset(const route_t *rt);
 const route_t *claim_route(server_t *srv, const route_t *first, const char *body, size_t len);
 
+/* events.c: the server's events in its log (server/log.h) */
+const char *token_name(const server_opts_t *o, int token); /* NULL: none */
+void log_run_done(run_t *r, const job_result_t *res);      /* a run without tests ended */
+void log_judge_done(run_t *r);                             /* a run with tests ended */
+/* A run that ended without a result: dropped from the queue, or it could not start. */
+void log_run_ended(run_t *r, const char *verdict, const char *why);
+/* An HTTP answer of status with this body: logged when it is a refusal (400, 401, 403, 411,
+ * 413, 429), once per request. */
+void log_http_refused(http_req_t *h, int status, const char *body, size_t len);
+void log_ws_refused(server_t *srv, struct lws *wsi, int status, const char *code,
+                    const char *reason);
+void log_ws_too_large(conn_t *c);
+void log_run_refused(server_t *srv, const dialect_t *d, dl_conn_t *c, dl_http_t *h, int token,
+                     bool anon, const char *client, const dl_error_t *e);
+
 /* metrics.c: Prometheus text at /metrics */
 void hist_add(hist_t *h, double v);
 void metrics_text(server_t *srv, buf_t *b);
+/* A run (r->t_begin set) left the queue and started: its wait. */
+void metrics_run_started(run_t *r);
+/* A run without tests ended (res: its job's result): duration, set-ups, status by dialect. */
+void metrics_run_done(run_t *r, const job_result_t *res);
+/* A run with tests ended: duration, the compile stage's set-up, the overall verdict. */
+void metrics_judge_done(run_t *r);
+void metrics_free(server_t *srv);
 
 #endif

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "sandbox/sync.h"
+#include "server/log.h"
 #include "server/server-internal.h"
 #include "util/net.h"
 
@@ -63,16 +64,20 @@ void server_opts_init(server_opts_t *o)
 void server_opts_free(server_opts_t *o)
 {
         strv_free(&o->origins);
-        strv_free(&o->tokens);
         strv_free(&o->trusted_proxies);
         strv_free(&o->public_routes);
         strv_free(&o->callback_hosts);
         free(o->token_max_runs);
         o->token_max_runs = NULL;
+        for (size_t i = 0; o->token_names && i < o->tokens.n; i++)
+                free(o->token_names[i]);
+        free(o->token_names);
+        o->token_names = NULL;
         for (size_t i = 0; o->token_functions && i < o->tokens.n; i++)
                 strv_free(&o->token_functions[i]);
         free(o->token_functions);
         o->token_functions = NULL;
+        strv_free(&o->tokens); /* last: the loops above go by its count */
         for (size_t i = 0; i < DIALECTS_MAX; i++) {
                 free(o->dialects[i].base);
                 o->dialects[i].base = NULL;
@@ -108,16 +113,24 @@ void server_rescan(server_t *srv, bool force)
         rc_err_t err = {0};
         int r = catalog_rescan(cat, force, &err);
         if (r < 0) {
-                fprintf(stderr, "runcell: reloading the languages: %s (the previous ones stay)\n",
-                        err.msg);
+                slog_line_t l;
+                slog_begin(&l, SLOG_ERROR, "languages_reload_failed");
+                slog_strf(&l, "msg", "reloading the languages: %s (the previous ones stay)",
+                          err.msg);
+                slog_str(&l, "error", err.msg);
+                slog_end(&l);
         } else if (r > 0) {
                 size_t ready = 0;
                 for (size_t i = 0; i < cat->set.n; i++)
                         ready += catalog_ready(cat, cat->set.items[i]);
-                fprintf(stderr, "runcell: languages reloaded: %zu, %zu of them ready\n", cat->set.n,
-                        ready);
+                slog_line_t l;
+                slog_begin(&l, SLOG_INFO, "languages_reloaded");
+                slog_strf(&l, "msg", "languages reloaded: %zu, %zu of them ready", cat->set.n,
+                          ready);
+                slog_int(&l, "languages", (long long)cat->set.n);
+                slog_int(&l, "ready", (long long)ready);
+                slog_end(&l);
         }
-        fflush(stderr);
 }
 
 static void on_rescan(lws_sorted_usec_list_t *sul)
@@ -141,9 +154,13 @@ static void runs_by_free(server_t *srv)
 /* libwebsockets' own error lines, marked as such. */
 static void lws_log_line(int level, const char *line)
 {
-        (void)level;
-        fprintf(stderr, "runcell: libwebsockets: %s%s", line,
-                *line && line[strlen(line) - 1] == '\n' ? "" : "\n");
+        size_t n = strlen(line);
+        while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+                n--;
+        slog_line_t l;
+        slog_begin(&l, level & LLL_ERR ? SLOG_ERROR : SLOG_WARN, "libwebsockets");
+        slog_bytes(&l, "msg", line, n);
+        slog_end(&l);
 }
 
 /* Why nothing listens on host:port after libwebsockets set its vhost up. */
@@ -162,6 +179,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         .max_concurrent = opts->max_concurrent > 0 ? opts->max_concurrent : 1,
                         .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0,
                         .store_lock = -1};
+        slog_setup(opts->log_format == SLOG_JSON ? SLOG_JSON : SLOG_LOGFMT);
         build_routes(&srv);
         if (submissions_open(&srv, err) < 0)
                 return -1;
@@ -220,15 +238,28 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 lws_sul_schedule(srv.ctx, 0, &srv.rescan, on_rescan,
                                  (lws_usec_t)opts->rescan_s * LWS_US_PER_SEC);
         bool named = opts->host_name && strcmp(opts->host_name, opts->host) != 0;
-        fprintf(stderr, "runcell: listening on %s://%s:%d%s%s%s\n",
-                opts->tls_cert && opts->tls_key ? "https" : "http", opts->host, port,
-                named ? " (" : "", named ? opts->host_name : "", named ? ")" : "");
+        /* "runcell: listening on URL" stays in the line whatever the format: scripts and tests
+         * wait for it */
+        slog_line_t l;
+        slog_begin(&l, SLOG_INFO, "listening");
+        const char *scheme = opts->tls_cert && opts->tls_key ? "https" : "http";
+        slog_strf(&l, "msg", "runcell: listening on %s://%s:%d%s%s%s", scheme, opts->host, port,
+                  named ? " (" : "", named ? opts->host_name : "", named ? ")" : "");
+        slog_strf(&l, "url", "%s://%s:%d", scheme, opts->host, port);
+        if (named)
+                slog_str(&l, "host_name", opts->host_name);
+        slog_int(&l, "pid", (long long)getpid());
+        slog_end(&l);
         for (size_t i = 0; i < dialect_count; i++)
-                if (!opts->dialects[i].disabled)
-                        fprintf(stderr, "runcell: dialect %s at %s\n", dialect_table[i]->name,
-                                opts->dialects[i].base ? opts->dialects[i].base
-                                                       : dialect_table[i]->base);
-        fflush(stderr);
+                if (!opts->dialects[i].disabled) {
+                        const char *base = opts->dialects[i].base ? opts->dialects[i].base
+                                                                  : dialect_table[i]->base;
+                        slog_begin(&l, SLOG_INFO, "dialect");
+                        slog_strf(&l, "msg", "dialect %s at %s", dialect_table[i]->name, base);
+                        slog_str(&l, "dialect", dialect_table[i]->name);
+                        slog_str(&l, "path", base);
+                        slog_end(&l);
+                }
         submissions_start(&srv);
         functions_start(&srv);
         for (size_t i = 0; i < dialect_count; i++)
@@ -296,6 +327,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         }
         lws_context_destroy(srv.ctx);
         runs_by_free(&srv);
+        metrics_free(&srv);
         conns_free(&srv);
         signal_ctx = NULL;
         the_server = NULL;

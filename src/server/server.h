@@ -31,6 +31,9 @@ typedef struct server_opts {
         strv_t origins;         /* allowed Origin headers; empty: any */
         strv_t tokens;          /* accepted bearer tokens; empty: no authentication */
         int *token_max_runs;    /* per token (same order): runs going or queued; 0: any */
+        /* per token (same order): its name in the log, never the token itself (NULL: none
+         * given, the log says "-") */
+        char **token_names;
         /* per token (same order): the functions it may invoke, and nothing else; n == 0: a
          * token of full rights (NULL: every token is) */
         strv_t *token_functions;
@@ -55,6 +58,7 @@ typedef struct server_opts {
         int public_max_running;
         rc_limits_t public_limits_max;
         bool h2c;             /* accept "Upgrade: h2c" (HTTP/2 over plain TCP) */
+        int log_format;       /* slog_format_t (server/log.h): logfmt or JSON lines */
         const char *tls_cert; /* PEM files: TLS when both are set */
         const char *tls_key;
         dialect_limits_t dialects[DIALECTS_MAX];

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/log.h"
 #include "server/server-internal.h"
 #include "store/callback.h"
 #include "util/fs.h"
@@ -78,10 +79,10 @@ static int open_store(server_t *srv, rc_err_t *err)
         if (flock(srv->store_lock, LOCK_EX | LOCK_NB) < 0) {
                 close(srv->store_lock);
                 srv->store_lock = -1;
-                fprintf(stderr,
-                        "runcell: the submission store %s is another runcell serve's: this "
-                        "one keeps no submissions (give it its own \"store\": {\"path\"})\n",
-                        path);
+                slog_msg(SLOG_WARN, "store_taken",
+                         "the submission store %s is another runcell serve's: this one keeps no "
+                         "submissions (give it its own \"store\": {\"path\"})",
+                         path);
                 return 0;
         }
         store_opts_t so = store_opts_of(o);
@@ -96,18 +97,19 @@ static int open_store(server_t *srv, rc_err_t *err)
                 return rc_err_set(err, EIO, "the submission store %s: %s", path, e.msg);
         }
         if (n > 0)
-                fprintf(stderr, "runcell: %d submission%s left running by a stopped server %s\n", n,
-                        n == 1 ? "" : "s",
-                        n == 1 ? "goes back to its queue" : "go back to the queue");
+                slog_msg(SLOG_INFO, "store_recovered",
+                         "%d submission%s left running by a stopped server %s", n,
+                         n == 1 ? "" : "s",
+                         n == 1 ? "goes back to its queue" : "go back to the queue");
         if (store_prune(srv->store, &e) < 0)
-                fprintf(stderr, "runcell: the submission store: retention: %s\n", e.msg);
+                slog_msg(SLOG_ERROR, "store_error", "the submission store: retention: %s", e.msg);
         cb_opts_t co = cb_opts_of(o);
         if (o->callback_hosts.n && cb_start(path, &so, &co, &srv->callbacks, &e) < 0) {
                 submissions_close(srv);
                 return rc_err_set(err, EIO, "the callback deliverer: %s", e.msg);
         }
-        fprintf(stderr, "runcell: submission store %s (schema %d)\n", path,
-                store_schema_version(srv->store));
+        slog_msg(SLOG_INFO, "store", "submission store %s (schema %d)", path,
+                 store_schema_version(srv->store));
         return 0;
 }
 
@@ -119,7 +121,7 @@ int submissions_open(server_t *srv, rc_err_t *err)
                 return 0;
         if (srv->opts->store_path)
                 return -1;
-        fprintf(stderr, "runcell: no submission store: %s\n", err->msg);
+        slog_msg(SLOG_WARN, "store_off", "no submission store: %s", err->msg);
         submissions_close(srv);
         *err = (rc_err_t){0};
         return 0;
@@ -131,10 +133,11 @@ static void on_tick(lws_sorted_usec_list_t *sul)
         rc_err_t e = {0};
         if (store_renew(srv->store, srv->node_id, store_now_ms() + srv->opts->store_lease_ms, &e) <
             0)
-                fprintf(stderr, "runcell: the submission store: renewing leases: %s\n", e.msg);
+                slog_msg(SLOG_ERROR, "store_error", "the submission store: renewing leases: %s",
+                         e.msg);
         static int ticks;
         if (++ticks % 12 == 0 && store_prune(srv->store, &e) < 0) /* once a minute */
-                fprintf(stderr, "runcell: the submission store: retention: %s\n", e.msg);
+                slog_msg(SLOG_ERROR, "store_error", "the submission store: retention: %s", e.msg);
         lws_sul_schedule(srv->ctx, 0, &srv->store_tick, on_tick, (lws_usec_t)TICK_MS * 1000);
 }
 

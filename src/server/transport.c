@@ -284,6 +284,7 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
         h->wsi = wsi;
         h->method = http_method(wsi);
         h->conn = conn_after(wsi);
+        conns_client(srv, wsi, h->client, sizeof(h->client)); /* for limits and the log */
         pss->http = h;
         bool post = h->method == DL_POST || h->method == DL_PUT; /* a body comes */
         if (post)
@@ -332,8 +333,6 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
                                          : "this origin is not allowed");
                 return 0;
         }
-        if (h->anon)
-                conns_client(srv, wsi, h->client, sizeof(h->client));
         bool known = false;
         const route_t *rt = find_route(srv, path, h->method, &known);
         if (rt && route_wild(rt))
@@ -400,6 +399,7 @@ static int on_ws_established(server_t *srv, pss_t *pss, struct lws *wsi)
         c->wsi = wsi;
         c->d = rt->d;
         c->di = rt->di;
+        c->route = rt;
         c->token = srv->opts->tokens.n ? pss->token : -1;
         c->anon = pss->anon;
         memcpy(c->client, pss->client, sizeof(c->client));
@@ -428,6 +428,7 @@ static int on_ws_receive(server_t *srv, conn_t *c, struct lws *wsi, const char *
                 /* no client expects to go on after this: the codec may say why, then close */
                 c->rx_refused = true;
                 buf_free(&c->rx);
+                log_ws_too_large(c);
                 if (c->d->ws_message)
                         c->d->ws_message(c, NULL, 0, false);
                 dl_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
@@ -501,13 +502,21 @@ static int refuse_raw_http(struct lws *wsi, int status, const char *code, const 
         return -1;
 }
 
+/* A WebSocket handshake refused (in the log too). */
+static int refuse_ws(struct lws *wsi, int status, const char *code, const char *msg,
+                     const char *extra)
+{
+        log_ws_refused(lws_context_user(lws_get_context(wsi)), wsi, status, code, msg);
+        return refuse_raw_http(wsi, status, code, msg, extra);
+}
+
 static int refuse_handshake(struct lws *wsi, int denied, const char *code)
 {
         const char *msg = denied == 401   ? "a valid token is required"
                           : denied == 403 ? "this origin is not allowed"
                           : denied == 503 ? "the server has no room for another connection"
                                           : "no WebSocket at this path";
-        return refuse_raw_http(wsi, denied, code, msg, NULL);
+        return refuse_ws(wsi, denied, code, msg, NULL);
 }
 
 /* RFC 6455 4.2.1: version 13 and a key that is 16 bytes in base64; else 426 (naming the
@@ -517,16 +526,15 @@ static int check_ws_handshake(struct lws *wsi)
         char v[8], key[64];
         if (lws_hdr_total_length(wsi, WSI_TOKEN_VERSION) != 2 ||
             lws_hdr_copy(wsi, v, sizeof(v), WSI_TOKEN_VERSION) != 2 || strcmp(v, "13") != 0)
-                return refuse_raw_http(wsi, 426, "bad_websocket_version",
-                                       "Sec-WebSocket-Version must be 13",
-                                       "sec-websocket-version: 13");
+                return refuse_ws(wsi, 426, "bad_websocket_version",
+                                 "Sec-WebSocket-Version must be 13", "sec-websocket-version: 13");
         char raw[64];
         int kl = lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY);
         if (kl != 24 ||
             strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != 22 ||
             strcmp(key + 22, "==") != 0 || lws_b64_decode_string(key, raw, sizeof(raw)) != 16)
-                return refuse_raw_http(wsi, 400, "bad_websocket_key",
-                                       "Sec-WebSocket-Key must be 16 bytes in base64", NULL);
+                return refuse_ws(wsi, 400, "bad_websocket_key",
+                                 "Sec-WebSocket-Key must be 16 bytes in base64", NULL);
         return 0;
 }
 
@@ -638,7 +646,7 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 if (full)
                         return refuse_handshake(wsi, full, code);
                 int denied = check_access(srv, wsi, true, uri, &code, &pss->token, &pss->anon);
-                if (!denied && pss->anon)
+                if (!denied)
                         conns_client(srv, wsi, pss->client, sizeof(pss->client));
                 bool known = false;
                 if (!denied && (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0 ||

@@ -34,7 +34,9 @@ from harness import Fail, Result, STAGE_STATUSES, expect_bad_input, shorten
 
 from wsclient import Closed, WSClient, need_websockets, websockets  # noqa: F401 (re-exported)
 
-LISTEN_RE = re.compile(r"^runcell: listening on https?://127\.0\.0\.1:(\d+)$")
+# searched for in each line: the log's format (logfmt or JSON, docs/OPERATIONS.md) puts it in
+# the "listening" event's msg
+LISTEN_RE = re.compile(r"runcell: listening on https?://127\.0\.0\.1:(\d+)\b")
 READY_TIMEOUT = 30.0
 STOP_GRACE = 5.0
 
@@ -128,7 +130,7 @@ class Server:
                     seen += 1
                     if line is None:
                         break
-                    m = LISTEN_RE.match(line.decode("utf-8", "replace").rstrip("\n"))
+                    m = LISTEN_RE.search(line.decode("utf-8", "replace").rstrip("\n"))
                     if m:
                         self.port = int(m.group(1))
                         if self.port == 0:

@@ -166,7 +166,18 @@ static void test_pool_empty_entries(void)
         job_pool_put(p, &a, (prepared_t){0});
         job_pool_put(p, &a, (prepared_t){0});
         CHECK_INT_EQ(job_pool_count(p, &a), 2);
+        /* what the takes found: a once, nothing four times, none still being made */
+        job_pool_stats_t st;
+        job_pool_stats(p, &st);
+        CHECK_INT_EQ(st.hits, 1);
+        CHECK_INT_EQ(st.misses, 4);
+        CHECK_INT_EQ(st.pending, 0);
+        job_pool_clear(p); /* counters: kept */
+        job_pool_stats(p, &st);
+        CHECK_INT_EQ(st.hits + st.misses, 5);
         job_pool_free(p);
+        job_pool_stats(NULL, &st);
+        CHECK_INT_EQ(st.hits + st.misses + st.pending, 0);
 }
 
 int main(int argc, char **argv)

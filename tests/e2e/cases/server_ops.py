@@ -453,6 +453,23 @@ def metrics(t):
         base_dur_sum = m0.total("runcell_run_duration_seconds_sum")
         base_setup = m0.total("runcell_setup_duration_seconds_count")
 
+        def ended(m, status):
+            return m.value("runcell_dialect_runs_ended_total", dialect="runcell", status=status)
+
+        base_ended_ok, base_ended_rt = ended(m0, "ok"), ended(m0, "runtime_error")
+        t.check(base_ended_ok is not None,
+                'runcell_dialect_runs_ended_total{dialect="runcell",status="ok"} is listed '
+                "before any run")
+        for h in ("runcell_run_duration_seconds", "runcell_setup_duration_seconds",
+                  "runcell_queue_wait_seconds"):
+            t.eq(m0.types.get(h), "histogram", "# TYPE of %s (before any run)" % h)
+        for c in ("runcell_pool_hits_total", "runcell_pool_misses_total",
+                  "runcell_pool_pending_total", "runcell_dialect_runs_ended_total",
+                  "runcell_judge_runs_total", "runcell_connections_refused_total"):
+            t.eq(m0.types.get(c), "counter", "# TYPE of %s" % c)
+        base_wait = m0.total("runcell_queue_wait_seconds_count", dialect="runcell")
+        base_pool = m0.total("runcell_pool_hits_total") + m0.total("runcell_pool_misses_total")
+
         # 3 ok runs (2 HTTP, 1 WebSocket) and 1 runtime_error
         await asyncio.to_thread(http_run_ok, t, srv)
         await asyncio.to_thread(http_run_ok, t, srv)
@@ -481,6 +498,25 @@ def metrics(t):
         t.check(sum(setup.values()) > base_setup,
                 "runcell_setup_duration_seconds_count did not grow over 4 runs (%r -> %r)"
                 % (base_setup, sum(setup.values())))
+        # labelled by language and dialect (the native API's runs: dialect "runcell")
+        py = (("dialect", "runcell"), ("language", "python"))
+        for h in (dur, setup):
+            for key in h:
+                t.eq(sorted(k for k, _ in key), ["dialect", "language"],
+                     "the labels of a duration histogram's series")
+        t.check(dur.get(py, 0) >= 4, "runcell_run_duration_seconds_count%r: %r" % (py, dur))
+        t.eq(ended(m1, "ok") - base_ended_ok, 3,
+             'increase of runcell_dialect_runs_ended_total{dialect="runcell",status="ok"}')
+        t.eq(ended(m1, "runtime_error") - base_ended_rt, 1,
+             'increase of runcell_dialect_runs_ended_total{dialect="runcell",'
+             'status="runtime_error"}')
+        wait = check_histogram(t, m1, "runcell_queue_wait_seconds")
+        t.eq(wait.get((("dialect", "runcell"),), 0) - base_wait, 4,
+             "increase of runcell_queue_wait_seconds_count{dialect=\"runcell\"} (one a run)")
+        pool = m1.total("runcell_pool_hits_total") + m1.total("runcell_pool_misses_total")
+        t.check(pool - base_pool >= 4, "the pool's hits and misses grew by %r over 4 runs (a "
+                "take per stage)" % (pool - base_pool))
+        wait_sum1 = m1.total("runcell_queue_wait_seconds_sum", dialect="runcell")
 
         # gauges while runs go and wait
         async with WS(t, srv) as ws:
@@ -497,6 +533,7 @@ def metrics(t):
             t.eq(q.get("position"), 1, "queued.position of s2 (--max-concurrent 1)")
             await poll_metrics(t, srv, lambda m: m.total("runcell_queue_depth") == 1,
                                "runcell_queue_depth is not 1 while one run waits")
+            await asyncio.sleep(0.2)  # s2 waits at least this long
             await ws.send({"type": "kill", "id": "s1"})
             await ws.done("s1", timeout=30)
             await ws.wait_output("s2", "ready\n", timeout=60)
@@ -510,6 +547,10 @@ def metrics(t):
         t.eq(runs(m2, "killed") - base_killed, 2,
              'increase of runcell_runs_total{language="python",status="killed"} after 2 kills')
         t.eq(runs(m2, "ok") - base_ok, 3, "runs ok unchanged by the kills")
+        # s2 waited in the queue until s1 was killed
+        waited = m2.total("runcell_queue_wait_seconds_sum", dialect="runcell") - wait_sum1
+        t.check(0.2 <= waited <= 120, "runcell_queue_wait_seconds_sum grew by %r s, though "
+                "s2 waited for s1 to be killed (at least 0.2 s)" % waited)
 
     with Server(t, "--max-concurrent", "1", "--queue", "4") as srv:
         run_async(t, body(srv))
