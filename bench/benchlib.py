@@ -3,6 +3,7 @@ command line compared against, the toolchains' examples, a `runcell serve` on 12
 writing their section of docs/BENCHMARKS.md."""
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -42,7 +43,8 @@ class Server:
             line = self.p.stderr.readline()
         if "listening on" not in line:
             sys.exit("runcell serve did not start: %r" % "".join(seen))
-        self.port = int(line.rsplit(":", 1)[1])
+        # "listening on http://127.0.0.1:PORT" within the log line (logfmt or JSON)
+        self.port = int(re.search(r"listening on https?://[^\s\"]*:(\d+)", line).group(1))
         threading.Thread(target=lambda: [None for _ in self.p.stderr], daemon=True).start()
 
     def stop(self):
