@@ -6,18 +6,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+int buf_reserve(buf_t *b, size_t more)
+{
+        if (b->len + more + 1 <= b->cap)
+                return 0;
+        size_t cap = b->cap ? b->cap : 256;
+        while (cap < b->len + more + 1)
+                cap *= 2;
+        char *nd = realloc(b->data, cap);
+        if (!nd)
+                return -ENOMEM;
+        b->data = nd;
+        b->cap = cap;
+        return 0;
+}
+
 int buf_append(buf_t *b, const void *data, size_t len)
 {
-        if (b->len + len + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 256;
-                while (cap < b->len + len + 1)
-                        cap *= 2;
-                char *nd = realloc(b->data, cap);
-                if (!nd)
-                        return -ENOMEM;
-                b->data = nd;
-                b->cap = cap;
-        }
+        if (buf_reserve(b, len) < 0)
+                return -ENOMEM;
         if (len)
                 memcpy(b->data + b->len, data, len);
         b->len += len;

@@ -367,21 +367,6 @@ static int send_all(conn_t *c, const char *p, size_t n)
         return 0;
 }
 
-static int reserve(buf_t *b, size_t more)
-{
-        if (b->cap >= b->len + more + 1)
-                return 0;
-        size_t cap = b->cap ? b->cap : 4096;
-        while (cap < b->len + more + 1)
-                cap *= 2;
-        char *nd = realloc(b->data, cap);
-        if (!nd)
-                return -ENOMEM;
-        b->data = nd;
-        b->cap = cap;
-        return 0;
-}
-
 /* Receive once into b (at most room bytes): the count, 0 at the end of the connection, or
  * -errno with err set (what: the part of the answer awaited, for the message). */
 static ssize_t conn_recv(conn_t *c, buf_t *b, size_t room, const char *what, rc_err_t *err)
@@ -390,7 +375,7 @@ static ssize_t conn_recv(conn_t *c, buf_t *b, size_t room, const char *what, rc_
                 return 0;
         if (room > RECV_CHUNK)
                 room = RECV_CHUNK;
-        if (reserve(b, room) < 0)
+        if (buf_reserve(b, room) < 0)
                 return rc_err_set(err, ENOMEM, "out of memory");
         for (;;) {
                 ssize_t r = recv(c->fd, b->data + b->len, room, 0);
@@ -811,7 +796,7 @@ static int read_body(conn_t *c, const httpc_request_t *req, httpc_response_t *re
                 buf_free(&body);
                 return r;
         }
-        if (!body.data && reserve(&body, 0) < 0)
+        if (!body.data && buf_reserve(&body, 0) < 0)
                 return rc_err_set(err, ENOMEM, "out of memory");
         body.data[body.len] = '\0';
         resp->body = body.data;
