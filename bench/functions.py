@@ -2,11 +2,12 @@
 """Functions (docs/protocol.md, "Functions"): a deployed function invoked over HTTP, beside the
 same program run bare and in bubblewrap.
 
-The C program (read a line, print it upper-cased) is compiled once on the host with the C
-toolchain's compile command (gcc -O2, as runcell compiles it) and deployed once to runcell as a
-function. Variants:
-  bare        the host binary, fork+exec'd per invocation from Python's subprocess with the
-              invocation's stdin, its stdout checked
+The C program (read a line, print it upper-cased) is deployed once to runcell as a function,
+pinned to the C toolchain version of the host's own gcc (Debian's same package in the sandbox's
+root filesystem), so that the artifact runcell compiled runs on the host too. Variants:
+  bare        that very artifact (the file runcell compiled, from its artifact directory),
+              fork+exec'd per invocation from Python's subprocess with the invocation's stdin,
+              its stdout checked
   bubblewrap  the same binary in Debian's bwrap with every namespace and a read-only /usr
               (bench/benchlib.py's command line, as bench/judge.py runs it)
   runcell     POST /api/v1/functions/NAME/invoke on a kept-alive connection (http.client) to a
@@ -22,7 +23,8 @@ variants in a rotated order), pooled over the rounds:
     deployed again before each), beside bare's and bubblewrap's (every one of theirs is a fresh
     process or sandbox)
   - a 64 MiB artifact against a 4 KiB one, warm, interleaved (goal: medians within 0.3 ms)
-  - the same figures, and goals, for a Python function (bare: /usr/bin/python3 on the host)
+  - the same figures, and goals, for a Python function pinned to the host's Python version
+    (bare: /usr/bin/python3 on the host)
 Run as root. With --write, the table replaces its section of docs/BENCHMARKS.md (between
 <!-- functions:begin --> and <!-- functions:end -->, added at the end if absent).
 
@@ -91,6 +93,15 @@ def stdin_of(i):
 
 def want_of(i):
     return stdin_of(i).upper()
+
+
+def host_version(argv):
+    """The version a host command prints (gcc -dumpversion: "12"; python3: "3.11"), or None."""
+    try:
+        return subprocess.run(argv, stdout=subprocess.PIPE, text=True,
+                              check=True).stdout.strip() or None
+    except (OSError, subprocess.CalledProcessError):
+        return None
 
 
 def host_compile(work, source, name):
@@ -285,11 +296,26 @@ def main():
     try:
         srv = Server(binary, "--config", cfg, "--max-concurrent", str(CLIENTS), "--queue", "256")
         port = srv.port
-        c_doc = {"language": "c", "source": UPPER_C, "min_warm": CLIENTS,
-                 "max_concurrent": CLIENTS}
-        py_doc = {"language": "python", "source": UPPER_PY, "min_warm": CLIENTS,
-                  "max_concurrent": CLIENTS}
-        deploy(port, "bench-c", c_doc)
+        # Each pinned to the host's version of its toolchain: the sandbox runs Debian's same
+        # compiler and interpreter as the bare variant (the newest version would be another
+        # distribution's, with another C library: not the same program).
+        gcc_v = host_version(["gcc", "-dumpversion"])
+        py_v = host_version(["/usr/bin/python3", "-c",
+                             "import sys; print('%d.%d' % sys.version_info[:2])"])
+        c_doc = {"language": "c", "version": gcc_v or "*", "source": UPPER_C,
+                 "min_warm": CLIENTS, "max_concurrent": CLIENTS}
+        py_doc = {"language": "python", "version": py_v or "*", "source": UPPER_PY,
+                  "min_warm": CLIENTS, "max_concurrent": CLIENTS}
+        o = deploy(port, "bench-c", c_doc)
+        # bare runs the artifact itself: the same compiled binary, byte for byte
+        art = os.path.join(work, "functions.db.functions", "artifacts", o["artifact"], "main")
+        if os.access(art, os.X_OK) and gcc_v:
+            upper_bin = os.path.join(work, "upper", "artifact-main")
+            shutil.copy(art, upper_bin)
+            os.chmod(upper_bin, 0o755)
+            bare_of = "the artifact runcell compiled (gcc %s)" % gcc_v
+        else:
+            bare_of = "the binary compiled on the host with the C toolchain's command"
         deploy(port, "bench-py", py_doc)
         lim = {"disk_mb": 512, "memory_mb": 1024, "file_size_mb": 256, "wall_ms": 120000,
                "cpu_ms": 120000}
@@ -455,9 +481,10 @@ def main():
                                          ncpu, platform.release(), load_before, load_after,
                                          a.rounds))
     notes = (
-        "One C program (read a line, print it upper-cased), every answer checked. **bare** "
-        "fork+execs the binary compiled on the host with the C toolchain's command (gcc -O2) "
-        "from Python's subprocess, the invocation's stdin piped in; **bubblewrap** runs the same "
+        "One C program (read a line, print it upper-cased), every answer checked, deployed "
+        "pinned to the host's gcc version (C %s, Python %s: Debian's same packages in the "
+        "sandbox). **bare** fork+execs %s from Python's subprocess, the invocation's stdin "
+        "piped in; **bubblewrap** runs the same "
         "binary in bwrap with every namespace; **runcell** is the function deployed once "
         "(compiled in a sandbox, its artifact bound read-only at /work) and invoked by `POST "
         "/api/v1/functions/NAME/invoke` on a kept-alive HTTP connection, each invocation in a "
@@ -472,7 +499,9 @@ def main():
         "round. The Python rows run the same transformation in Python (bare: /usr/bin/python3 "
         "on the host). **CPU ms per invocation**: the CPU time of every process of the variant "
         "(the benchmark's cgroup and beneath it: Python's side, runcell, the sandboxes) during "
-        "its latency run, divided by its invocations (median over the rounds)." % (CLIENTS, CLIENTS, CLIENTS, n, CLIENTS, n, COLD_PER_ROUND, n))
+        "its latency run, divided by its invocations (median over the rounds)." % (
+            gcc_v or "newest", py_v or "newest", bare_of, CLIENTS, CLIENTS, CLIENTS, n,
+            CLIENTS, n, COLD_PER_ROUND, n))
     text = "\n".join([header, "", notes, ""] + rows + [""] + ["- " + s for s in summary])
     print(text)
     if a.write:

@@ -173,9 +173,53 @@ bool catalog_current(const catalog_t *c, const lang_t *l)
         return c->langs && l >= c->langs && l < c->langs + c->set.n;
 }
 
-bool catalog_ready(const catalog_t *c, const toolchain_t *tc)
+/* What is known of a language's tarball (available, and its version while the language is not
+ * loaded), brought up to date: read again only when its .sha256 is another file or was written
+ * since (build-rootfs renames a new one in), so that each request naming the language costs a
+ * stat, not three files read. */
+static void lang_probe(catalog_t *c, lang_t *l, const toolchain_t *tc)
 {
-        return rootfs_available(&c->store, tc->rootfs);
+        char *sha = NULL;
+        struct stat st;
+        if (asprintf(&sha, "%s/%s.tar.zst.sha256", c->paths->rootfs_dir, tc->rootfs) < 0) {
+                l->probed = false; /* nothing known: ask the store itself */
+                l->available = rootfs_available(&c->store, tc->rootfs);
+                return;
+        }
+        bool there = stat(sha, &st) == 0;
+        free(sha);
+        if (l->probed && (there ? st.st_dev == l->probed_dev && st.st_ino == l->probed_ino &&
+                                      st.st_mtim.tv_sec == l->probed_mtime.tv_sec &&
+                                      st.st_mtim.tv_nsec == l->probed_mtime.tv_nsec
+                                : l->probed_ino == 0))
+                return;
+        free(l->probed_version);
+        l->probed_version = NULL;
+        l->available = rootfs_available(&c->store, tc->rootfs);
+        if (l->available && !l->ready)
+                rootfs_package_version(&c->store, tc->rootfs, tc->version_package,
+                                       &l->probed_version, NULL);
+        l->probed = true;
+        l->probed_dev = there ? st.st_dev : 0;
+        l->probed_ino = there ? st.st_ino : 0;
+        l->probed_mtime = there ? st.st_mtim : (struct timespec){0};
+}
+
+static lang_t *lang_of(catalog_t *c, const toolchain_t *tc)
+{
+        for (size_t i = 0; i < c->set.n; i++)
+                if (c->set.items[i] == tc)
+                        return &c->langs[i];
+        return NULL;
+}
+
+bool catalog_ready(catalog_t *c, const toolchain_t *tc)
+{
+        lang_t *l = lang_of(c, tc);
+        if (!l)
+                return rootfs_available(&c->store, tc->rootfs);
+        lang_probe(c, l, tc);
+        return l->available;
 }
 
 int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err)
@@ -275,42 +319,18 @@ int catalog_lang(catalog_t *c, const toolchain_t *tc, lang_t **out, rc_err_t *er
 
 char *catalog_version(catalog_t *c, const toolchain_t *tc)
 {
-        for (size_t i = 0; i < c->set.n; i++) {
-                lang_t *l = &c->langs[i];
-                if (c->set.items[i] != tc)
-                        continue;
-                if (l->ready)
-                        return l->version ? strdup(l->version) : NULL;
-                /* Every request for a language with several versions asks this of each: the
-                 * manifest is read again only when the tarball's .sha256 is another file or
-                 * was written since (build-rootfs renames a new one in). */
-                char *sha = NULL;
-                struct stat st;
-                if (asprintf(&sha, "%s/%s.tar.zst.sha256", c->paths->rootfs_dir, tc->rootfs) < 0)
-                        return NULL;
-                bool there = stat(sha, &st) == 0;
-                free(sha);
-                if (!l->probed ||
-                    (there ? !(st.st_dev == l->probed_dev && st.st_ino == l->probed_ino &&
-                               st.st_mtim.tv_sec == l->probed_mtime.tv_sec &&
-                               st.st_mtim.tv_nsec == l->probed_mtime.tv_nsec)
-                           : l->probed_ino != 0)) {
-                        free(l->probed_version);
-                        l->probed_version = NULL;
-                        if (rootfs_available(&c->store, tc->rootfs))
-                                rootfs_package_version(&c->store, tc->rootfs, tc->version_package,
-                                                       &l->probed_version, NULL);
-                        l->probed = true;
-                        l->probed_dev = there ? st.st_dev : 0;
-                        l->probed_ino = there ? st.st_ino : 0;
-                        l->probed_mtime = there ? st.st_mtim : (struct timespec){0};
-                }
-                return l->probed_version ? strdup(l->probed_version) : NULL;
+        lang_t *l = lang_of(c, tc);
+        if (!l) {
+                char *v = NULL;
+                if (rootfs_available(&c->store, tc->rootfs))
+                        rootfs_package_version(&c->store, tc->rootfs, tc->version_package, &v,
+                                               NULL);
+                return v;
         }
-        char *v = NULL;
-        if (rootfs_available(&c->store, tc->rootfs))
-                rootfs_package_version(&c->store, tc->rootfs, tc->version_package, &v, NULL);
-        return v;
+        if (l->ready)
+                return l->version ? strdup(l->version) : NULL;
+        lang_probe(c, l, tc);
+        return l->probed_version ? strdup(l->probed_version) : NULL;
 }
 
 static int variant_newest_first(const void *a, const void *b)

@@ -22,9 +22,10 @@ typedef struct lang {
         char *version;
         seccomp_bpf_t filter;
         bool ready;
-        /* not ready: its version as its manifest says, read again only when its tarball's
-         * .sha256 changed (a stat, not three files read, for each request naming the language) */
+        /* whether its tarball is there and, not ready, its version as its manifest says: read
+         * again only when the tarball's .sha256 changed (lang_probe in catalog.c) */
         bool probed;
+        bool available;
         char *probed_version;
         dev_t probed_dev;
         ino_t probed_ino;
@@ -105,6 +106,6 @@ void catalog_release(catalog_t *c, lang_t *l);
 /* Is l one of the current languages (not replaced by a reload)? */
 bool catalog_current(const catalog_t *c, const lang_t *l);
 /* Is the language's root filesystem built (its tarball there)? Cheap: no unpacking. */
-bool catalog_ready(const catalog_t *c, const toolchain_t *tc);
+bool catalog_ready(catalog_t *c, const toolchain_t *tc);
 
 #endif

@@ -44,6 +44,8 @@ struct cg_manager {
         int nspare;
 };
 
+#define CG_OPEN_FILES_MAX 4
+
 struct cg_leaf {
         cg_manager_t *m;
         pid_t owner; /* named rc-<owner>-<seq> */
@@ -58,6 +60,14 @@ struct cg_leaf {
         int64_t oom_base; /* OOM kills counted before this sandbox (v1 reuse) or run (rebase) */
         int64_t cpu_base; /* v2 rebase: CPU microseconds used before this run */
         int peak_fd;      /* v2 rebase: memory.peak, reset through this fd; -1: none */
+        /* Files read or written for every run (statistics, rebase), kept open: cg_leaf_pread,
+         * cg_leaf_pwrite. file points to a string constant of the caller's. */
+        struct {
+                int dir;
+                const char *file;
+                int fd;
+        } open_files[CG_OPEN_FILES_MAX];
+        int nopen_files;
 };
 
 extern const cg_backend_t cg_backend_v1;
@@ -72,6 +82,11 @@ int cg_read(const char *dir, const char *file, char *buf, size_t size);
 int cg_leaf_fd(cg_leaf_t *l, int i);
 int cg_leaf_write(cg_leaf_t *l, int i, const char *file, const char *value, rc_err_t *err);
 int cg_leaf_read(cg_leaf_t *l, int i, const char *file, char *buf, size_t size);
+/* The same through a file kept open for the leaf's lifetime (for what every run reads or writes;
+ * at most CG_OPEN_FILES_MAX of them, then as cg_leaf_read/cg_leaf_write): one system call, not
+ * three. file must be a string constant. */
+int cg_leaf_pread(cg_leaf_t *l, int i, const char *file, char *buf, size_t size);
+int cg_leaf_pwrite(cg_leaf_t *l, int i, const char *file, const char *value);
 /* Remove leaves named rc-<pid>-* under dir whose pid is gone (a runcell that was SIGKILLed). */
 void cg_remove_stale(const char *dir);
 /* Kill every pid listed in dir/cgroup.procs; returns how many were listed. */

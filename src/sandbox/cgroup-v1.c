@@ -204,12 +204,12 @@ static int v1_stats(cg_leaf_t *l, cg_stats_t *st)
         char buf[4096];
         for (int i = 0; i < l->ndirs; i++) {
                 if (dir_has(l, i, CG_HAS_CPUACCT) &&
-                    cg_leaf_read(l, i, "cpuacct.usage", buf, sizeof(buf)) == 0)
+                    cg_leaf_pread(l, i, "cpuacct.usage", buf, sizeof(buf)) == 0)
                         st->cpu_usage_us = cg_parse_value(buf) / 1000;
                 if (dir_has(l, i, CG_HAS_MEMORY)) {
-                        if (cg_leaf_read(l, i, "memory.max_usage_in_bytes", buf, sizeof(buf)) == 0)
+                        if (cg_leaf_pread(l, i, "memory.max_usage_in_bytes", buf, sizeof(buf)) == 0)
                                 st->memory_peak_bytes = cg_parse_value(buf);
-                        if (cg_leaf_read(l, i, "memory.oom_control", buf, sizeof(buf)) == 0 &&
+                        if (cg_leaf_pread(l, i, "memory.oom_control", buf, sizeof(buf)) == 0 &&
                             (st->oom_kills = cg_keyed_value(buf, "oom_kill")) >= 0)
                                 st->oom_kills -= l->oom_base; /* this sandbox's, not the leaf's */
                 }
@@ -244,13 +244,12 @@ static int v1_reset(cg_leaf_t *l)
                                 return -E2BIG;
                         /* The peak restarts from what is charged now; OOM kills cannot be reset:
                          * the next figures are counted from here. */
-                        if (cg_leaf_write(l, i, "memory.max_usage_in_bytes", "0", NULL) < 0 ||
-                            cg_leaf_read(l, i, "memory.oom_control", buf, sizeof(buf)) < 0 ||
+                        if (cg_leaf_pwrite(l, i, "memory.max_usage_in_bytes", "0") < 0 ||
+                            cg_leaf_pread(l, i, "memory.oom_control", buf, sizeof(buf)) < 0 ||
                             (l->oom_base = cg_keyed_value(buf, "oom_kill")) < 0)
                                 return -EIO;
                 }
-                if (dir_has(l, i, CG_HAS_CPUACCT) &&
-                    cg_leaf_write(l, i, "cpuacct.usage", "0", NULL) < 0)
+                if (dir_has(l, i, CG_HAS_CPUACCT) && cg_leaf_pwrite(l, i, "cpuacct.usage", "0") < 0)
                         return -EIO;
         }
         return 0;
@@ -261,12 +260,11 @@ static int v1_rebase(cg_leaf_t *l)
         char buf[4096];
         for (int i = 0; i < l->ndirs; i++) {
                 if (dir_has(l, i, CG_HAS_MEMORY) &&
-                    (cg_leaf_write(l, i, "memory.max_usage_in_bytes", "0", NULL) < 0 ||
-                     cg_leaf_read(l, i, "memory.oom_control", buf, sizeof(buf)) < 0 ||
+                    (cg_leaf_pwrite(l, i, "memory.max_usage_in_bytes", "0") < 0 ||
+                     cg_leaf_pread(l, i, "memory.oom_control", buf, sizeof(buf)) < 0 ||
                      (l->oom_base = cg_keyed_value(buf, "oom_kill")) < 0))
                         return -EIO;
-                if (dir_has(l, i, CG_HAS_CPUACCT) &&
-                    cg_leaf_write(l, i, "cpuacct.usage", "0", NULL) < 0)
+                if (dir_has(l, i, CG_HAS_CPUACCT) && cg_leaf_pwrite(l, i, "cpuacct.usage", "0") < 0)
                         return -EIO;
         }
         return 0;

@@ -299,7 +299,7 @@ static int v2_set_limits(cg_leaf_t *l, const rc_limits_t *lim, double cpus, rc_e
 static int v2_stats(cg_leaf_t *l, cg_stats_t *st)
 {
         char buf[4096];
-        if (cg_leaf_read(l, 0, "cpu.stat", buf, sizeof(buf)) == 0 &&
+        if (cg_leaf_pread(l, 0, "cpu.stat", buf, sizeof(buf)) == 0 &&
             (st->cpu_usage_us = cg_keyed_value(buf, "usage_usec")) >= 0)
                 st->cpu_usage_us -= l->cpu_base;
         if (l->peak_fd >= 0) {
@@ -312,7 +312,7 @@ static int v2_stats(cg_leaf_t *l, cg_stats_t *st)
         } else if (cg_leaf_read(l, 0, "memory.peak", buf, sizeof(buf)) == 0) {
                 st->memory_peak_bytes = cg_parse_value(buf);
         }
-        if (cg_leaf_read(l, 0, "memory.events", buf, sizeof(buf)) == 0 &&
+        if (cg_leaf_pread(l, 0, "memory.events", buf, sizeof(buf)) == 0 &&
             (st->oom_kills = cg_keyed_value(buf, "oom_kill")) >= 0)
                 st->oom_kills -= l->oom_base;
         return 0;
@@ -323,10 +323,10 @@ static int v2_stats(cg_leaf_t *l, cg_stats_t *st)
 static int v2_rebase(cg_leaf_t *l)
 {
         char buf[4096];
-        if (cg_leaf_read(l, 0, "cpu.stat", buf, sizeof(buf)) < 0 ||
+        if (cg_leaf_pread(l, 0, "cpu.stat", buf, sizeof(buf)) < 0 ||
             (l->cpu_base = cg_keyed_value(buf, "usage_usec")) < 0)
                 return -EIO;
-        if (cg_leaf_read(l, 0, "memory.events", buf, sizeof(buf)) == 0 &&
+        if (cg_leaf_pread(l, 0, "memory.events", buf, sizeof(buf)) == 0 &&
             (l->oom_base = cg_keyed_value(buf, "oom_kill")) < 0)
                 l->oom_base = 0;
         if (l->peak_fd < 0) {

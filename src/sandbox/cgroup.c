@@ -143,6 +143,54 @@ int cg_leaf_read(cg_leaf_t *l, int i, const char *file, char *buf, size_t size)
         return read_fd(fd, buf, size);
 }
 
+/* The leaf's kept-open fd of dir i's file (opened read-write where the file allows it, else
+ * read-only), or -1 with errno when there is no room left or it cannot be opened. */
+static int kept_file(cg_leaf_t *l, int i, const char *file)
+{
+        for (int k = 0; k < l->nopen_files; k++)
+                if (l->open_files[k].dir == i && l->open_files[k].file == file)
+                        return l->open_files[k].fd;
+        if (l->nopen_files == CG_OPEN_FILES_MAX) {
+                errno = ENOSPC;
+                return -1;
+        }
+        int dfd = cg_leaf_fd(l, i);
+        if (dfd < 0)
+                return -1;
+        int fd = openat(dfd, file, O_RDWR | O_CLOEXEC);
+        if (fd < 0 && errno == EACCES)
+                fd = openat(dfd, file, O_RDONLY | O_CLOEXEC);
+        if (fd < 0)
+                return -1;
+        l->open_files[l->nopen_files].dir = i;
+        l->open_files[l->nopen_files].file = file;
+        l->open_files[l->nopen_files++].fd = fd;
+        return fd;
+}
+
+int cg_leaf_pread(cg_leaf_t *l, int i, const char *file, char *buf, size_t size)
+{
+        int fd = kept_file(l, i, file);
+        if (fd < 0)
+                return errno == ENOSPC ? cg_leaf_read(l, i, file, buf, size) : -errno;
+        /* cgroup files are made anew for each read from offset 0 */
+        ssize_t n = pread(fd, buf, size - 1, 0);
+        if (n < 0)
+                return -errno;
+        buf[n] = '\0';
+        return 0;
+}
+
+int cg_leaf_pwrite(cg_leaf_t *l, int i, const char *file, const char *value)
+{
+        int fd = kept_file(l, i, file);
+        if (fd < 0)
+                return errno == ENOSPC ? cg_leaf_write(l, i, file, value, NULL) : -errno;
+        size_t len = strlen(value);
+        ssize_t w = pwrite(fd, value, len, 0);
+        return w < 0 ? -errno : (size_t)w == len ? 0 : -EIO;
+}
+
 int cg_kill_listed(const char *dir)
 {
         char buf[8192];
@@ -169,6 +217,8 @@ static void free_leaf_struct(cg_leaf_t *l)
 {
         if (l->peak_fd >= 0)
                 close(l->peak_fd);
+        for (int k = 0; k < l->nopen_files; k++)
+                close(l->open_files[k].fd);
         for (int i = 0; i < l->ndirs; i++) {
                 if (l->fds[i] >= 0)
                         close(l->fds[i]);

@@ -380,7 +380,8 @@ static void exec_in_path(const char *path_env, char *const *argv, char *const *e
         errno = first_err;
 }
 
-/* What the program's process tells init through its CLOEXEC pipe when a last step fails. */
+/* What the program's process leaves in init's memory (CLONE_VM) when a last step before exec fails.
+ */
 typedef struct program_failure {
         int step; /* index into program_steps */
         int err;
@@ -399,14 +400,15 @@ static const char *const program_steps[] = {
     "stdio", "setsid", "no_new_privs", "seccomp", "execve", "controlling terminal", "rlimits"};
 
 /* The program's stdio pipes (the sandbox's ends): those it was made with, then those each
- * request of a recycled sandbox brings (SB_MSG_STDIO). -1 once handed to a program. */
+ * request of a recycled sandbox brings (with SB_MSG_START). -1 once handed to a program. */
 static int child_stdio[3] = {-1, -1, -1};
 
 /* In the program's process, after fork from init: stdio, then the last steps before exec. With
  * a terminal (slave >= 0) the program leads a session of its own whose controlling terminal is
  * the slave, which is also its stdin, stdout and stderr. */
-__attribute__((noreturn)) static void
-program_main(const sb_child_ctx_t *ctx, const sb_child_req_t *req, int errpipe, int slave)
+__attribute__((noreturn)) static void program_main(const sb_child_ctx_t *ctx,
+                                                   const sb_child_req_t *req,
+                                                   program_failure_t *failed, int slave)
 {
         program_failure_t f = {PSTEP_STDIO, 0};
         if (slave >= 0) {
@@ -431,9 +433,8 @@ program_main(const sb_child_ctx_t *ctx, const sb_child_req_t *req, int errpipe, 
                 errno = -rr;
                 goto fail;
         }
-        /* Every other fd goes, however high (a server has many): only errpipe (CLOEXEC)
-         * survives until execve. */
-        sb_close_fds_except(3, errpipe, -1);
+        /* Every other fd goes, however high (a server has many). */
+        sb_close_fds_except(3, -1, -1);
         /* Signal dispositions: init set them all to the default when it started, and execve
          * puts back the default of any it catches; the mask is init's, so cleared here. */
         sigset_t all;
@@ -445,25 +446,24 @@ program_main(const sb_child_ctx_t *ctx, const sb_child_req_t *req, int errpipe, 
         f.step = PSTEP_EXECVE;
         exec_in_path(req->path_env, req->argv, req->envp);
 fail:
+        /* init's memory (CLONE_VM), read once init resumes, which is at this _exit: no pipe
+         * is needed to tell init why */
         f.err = errno;
-        if (write(errpipe, &f, sizeof(f)) < 0)
-                _exit(126);
+        *failed = f;
         _exit(127);
 }
 
 typedef struct program_args {
         const sb_child_ctx_t *ctx;
         const sb_child_req_t *req;
-        int errpipe;
-        int other; /* init's end of the pipe */
-        int slave; /* the terminal's slave, or -1 */
+        program_failure_t failed; /* set by the program's process if a step before exec fails */
+        int slave;                /* the terminal's slave, or -1 */
 } program_args_t;
 
 static int program_entry(void *arg)
 {
-        const program_args_t *pa = arg;
-        close(pa->other);
-        program_main(pa->ctx, pa->req, pa->errpipe, pa->slave);
+        program_args_t *pa = arg;
+        program_main(pa->ctx, pa->req, &pa->failed, pa->slave);
 }
 
 /* A terminal of the sandbox's own devpts instance (mounted with ptmxmode=0666, /dev/ptmx its
@@ -504,9 +504,6 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
         int master = -1, slave = -1;
         if (req->tty_rows && req->tty_cols)
                 open_terminal(ctx, req, &master, &slave);
-        int ep[2];
-        if (pipe2(ep, O_CLOEXEC) < 0)
-                sb_child_fail(ctx->sync_fd, "pipe", errno);
         /* Block SIGCHLD before the fork: a program that exits at once must still be seen by
          * init's signalfd. The program unblocks everything before execve. */
         sigset_t chld;
@@ -519,7 +516,7 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
          * suspended meanwhile (CLONE_VFORK); the program has its own stack and signal table. */
         static char program_stack[256 * 1024] __attribute__((aligned(16)));
         program_args_t pa = {
-            .ctx = ctx, .req = req, .errpipe = ep[1], .other = ep[0], .slave = slave};
+            .ctx = ctx, .req = req, .failed = {.step = -1, .err = 0}, .slave = slave};
 #ifdef __SANITIZE_ADDRESS__
         /* The last program's frames never returned (it exec'd): under ASan their redzones are
          * still marked in the shared shadow memory, and this program would trip over them. */
@@ -529,21 +526,16 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
                           CLONE_VM | CLONE_VFORK | SIGCHLD, &pa);
         if (pid < 0)
                 sb_child_fail(ctx->sync_fd, "clone program", errno);
-        close(ep[1]);
         for (int i = 0; i < 3; i++) {
                 close(child_stdio[i]);
                 child_stdio[i] = -1;
         }
         if (slave >= 0)
                 close(slave); /* the program's alone: its last close hangs the terminal up */
-        /* EOF: execve succeeded (CLOEXEC closed the pipe); an int: it failed with that errno. */
-        program_failure_t f;
-        ssize_t n;
-        do
-                n = read(ep[0], &f, sizeof(f));
-        while (n < 0 && errno == EINTR);
-        close(ep[0]);
-        if (n == (ssize_t)sizeof(f)) {
+        /* init resumes once the program's process has exec'd (CLONE_VFORK), or exited having
+         * said in pa.failed which step failed. */
+        program_failure_t f = pa.failed;
+        if (f.step >= 0) {
                 waitpid(pid, NULL, 0);
                 char step[300];
                 if (f.step == PSTEP_EXECVE)
@@ -572,12 +564,21 @@ static void start_program(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
 
 /* The child's copy of the request: static, as the child must not allocate. */
 static sb_child_req_t child_req;
-/* The mapped request it is decoded from (strings point into it), until the next one. */
+/* What it is decoded from (strings point into it), until the next one: the packet's payload, or
+ * a mapped memfd for a larger request. */
+static char child_req_inline[SB_REQ_INLINE_MAX] __attribute__((aligned(16)));
 static void *child_req_map;
 static size_t child_req_len;
 
-/* Wait for the request: the stdio of a recycled sandbox's program, files that travel as fds,
- * then START with the encoded rest. */
+static void take_stdio(int i, int fd)
+{
+        if (child_stdio[i] >= 0)
+                close(child_stdio[i]);
+        child_stdio[i] = fd;
+}
+
+/* Wait for the request: files that travel as fds, then START with (for a recycled sandbox) the
+ * program's stdio and the encoded rest, in its packet or a memfd. */
 static void receive_request(const sb_child_ctx_t *ctx, sb_child_req_t *req)
 {
         if (child_req_map) {
@@ -587,18 +588,18 @@ static void receive_request(const sb_child_ctx_t *ctx, sb_child_req_t *req)
         req->nfiles = 0;
         for (;;) {
                 sb_msg_t m;
-                int fd = -1;
-                int r = sb_msg_recv(ctx->sync_fd, &m, &fd);
+                int fds[SB_MSG_FDS_MAX];
+                int nfds = 0;
+                size_t len = 0;
+                int r = sb_msg_recvv(ctx->sync_fd, &m, child_req_inline, sizeof(child_req_inline),
+                                     &len, fds, SB_MSG_FDS_MAX, &nfds);
                 if (r < 0)
                         _exit(127); /* runcell went away before asking for anything */
+                int fd = nfds == 1 ? fds[0] : -1;
                 if (m.type == SB_MSG_SIGNAL) {
+                        for (int i = 0; i < nfds; i++)
+                                close(fds[i]);
                         continue; /* meant for a program that is gone */
-                }
-                if (m.type == SB_MSG_STDIO && fd >= 0 && m.a >= 0 && m.a <= 2) {
-                        if (child_stdio[m.a] >= 0)
-                                close(child_stdio[m.a]);
-                        child_stdio[m.a] = fd;
-                        continue;
                 }
                 if (m.type == SB_MSG_FILE && fd >= 0 && req->nfiles < SB_REQ_FILES_MAX &&
                     strlen(m.text) < SB_MSG_PATH_BYTES && sb_path_valid(m.text)) {
@@ -611,26 +612,36 @@ static void receive_request(const sb_child_ctx_t *ctx, sb_child_req_t *req)
                                                                 .fd = fd};
                         continue;
                 }
-                if (m.type == SB_MSG_START && fd >= 0) {
-                        struct stat st;
-                        if (fstat(fd, &st) < 0 || st.st_size <= 0)
-                                sb_child_fail(ctx->sync_fd, "read request", EBADMSG);
-                        void *map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
-                                         MAP_PRIVATE, fd, 0);
-                        close(fd);
-                        if (map == MAP_FAILED)
-                                sb_child_fail(ctx->sync_fd, "map request", errno);
-                        child_req_map = map;
-                        child_req_len = (size_t)st.st_size;
-                        r = sb_req_decode(map, (size_t)st.st_size, req);
+                /* inline: 0 or 3 fds (stdio); in a memfd: 1 or 4 (stdio, then the memfd) */
+                bool inl = m.a > 0;
+                if (m.type == SB_MSG_START && (inl ? (size_t)m.a == len && (nfds == 0 || nfds == 3)
+                                                   : len == 0 && (nfds == 1 || nfds == 4))) {
+                        if (nfds >= 3)
+                                for (int i = 0; i < 3; i++)
+                                        take_stdio(i, fds[i]);
+                        void *data = child_req_inline;
+                        if (!inl) {
+                                int mfd = fds[nfds - 1];
+                                struct stat st;
+                                if (fstat(mfd, &st) < 0 || st.st_size <= 0)
+                                        sb_child_fail(ctx->sync_fd, "read request", EBADMSG);
+                                data = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE,
+                                            MAP_PRIVATE, mfd, 0);
+                                close(mfd);
+                                if (data == MAP_FAILED)
+                                        sb_child_fail(ctx->sync_fd, "map request", errno);
+                                child_req_map = data;
+                                child_req_len = len = (size_t)st.st_size;
+                        }
+                        r = sb_req_decode(data, len, req);
                         if (r < 0)
                                 sb_child_fail(ctx->sync_fd, "decode request", -r);
                         if (child_stdio[0] < 0 || child_stdio[1] < 0 || child_stdio[2] < 0)
                                 sb_child_fail(ctx->sync_fd, "request without stdio", EPROTO);
                         return;
                 }
-                if (fd >= 0)
-                        close(fd);
+                for (int i = 0; i < nfds; i++)
+                        close(fds[i]);
                 sb_child_fail(ctx->sync_fd, "request", EPROTO);
         }
 }
@@ -642,6 +653,8 @@ static void start_request(const sb_child_ctx_t *ctx, const sb_child_req_t *req)
          * size matches (init can no longer mount anything). */
         if (req->limits.disk_mb > 0 && req->limits.disk_mb != ctx->prep->disk_mb)
                 sb_child_fail(ctx->sync_fd, "request", EINVAL);
+        if (req->nfiles == 0)
+                return; /* nothing to place (a function's files are bound in already) */
         int wfd = open("/work", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (wfd < 0)
                 sb_child_fail(ctx->sync_fd, "open /work", errno);

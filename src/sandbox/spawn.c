@@ -465,44 +465,45 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                 buf_free(&blob);
                 return rc_err_set(err, -r, "request too large");
         }
-        /* The request travels as a memfd: any size, and the child maps it without copying. */
-        _cleanup_close_ int mfd = memfd_create("runcell-request", MFD_CLOEXEC);
-        if (mfd < 0) {
-                buf_free(&blob);
-                return rc_err_sys(err, errno, "memfd_create");
-        }
-        size_t off = 0;
-        while (off < blob.len) {
-                ssize_t w = write(mfd, blob.data + off, blob.len - off);
-                if (w < 0 && errno == EINTR)
-                        continue;
-                if (w <= 0) {
-                        buf_free(&blob);
-                        return rc_err_sys(err, errno, "write request");
-                }
-                off += (size_t)w;
-        }
-        buf_free(&blob);
-        for (int i = 0; i < 3 && sb->next_stdio[i] >= 0; i++) {
-                /* a recycled sandbox: the program's stdio first */
-                sb_msg_t m;
-                sb_msg_fill(&m, SB_MSG_STDIO, i, NULL);
-                r = sb_msg_send(sb->sync_fd, &m, sb->next_stdio[i]);
-                close_fd(&sb->next_stdio[i]);
-                if (r < 0)
-                        return why_gone(sb, r, "send stdio to sandbox", err);
-        }
         for (size_t i = 0; i < run->nfiles; i++) {
                 if (run->files[i].fd < 0)
                         continue;
                 sb_msg_t m;
                 sb_msg_fill(&m, SB_MSG_FILE, (int32_t)run->files[i].mode, "%s", run->files[i].path);
-                if ((r = sb_msg_send(sb->sync_fd, &m, run->files[i].fd)) < 0)
+                if ((r = sb_msg_send(sb->sync_fd, &m, run->files[i].fd)) < 0) {
+                        buf_free(&blob);
                         return why_gone(sb, r, "send file to sandbox", err);
+                }
+        }
+        /* One packet: a recycled sandbox's program's stdio, and the request itself, in the packet
+         * when it is small, else as a memfd (any size; the child maps it without copying). */
+        int fds[SB_MSG_FDS_MAX];
+        int nfds = 0;
+        if (sb->next_stdio[0] >= 0 && sb->next_stdio[1] >= 0 && sb->next_stdio[2] >= 0)
+                for (int i = 0; i < 3; i++)
+                        fds[nfds++] = sb->next_stdio[i];
+        _cleanup_close_ int mfd = -1;
+        bool inl = blob.len > 0 && blob.len <= SB_REQ_INLINE_MAX;
+        if (!inl) {
+                mfd = memfd_create("runcell-request", MFD_CLOEXEC);
+                if (mfd < 0) {
+                        buf_free(&blob);
+                        return rc_err_sys(err, errno, "memfd_create");
+                }
+                if (fs_write_all(mfd, blob.data, blob.len) < 0) {
+                        buf_free(&blob);
+                        return rc_err_sys(err, errno, "write request");
+                }
+                fds[nfds++] = mfd;
         }
         sb_msg_t start;
-        sb_msg_fill(&start, SB_MSG_START, 0, NULL);
-        if ((r = sb_msg_send(sb->sync_fd, &start, mfd)) < 0)
+        sb_msg_fill(&start, SB_MSG_START, inl ? (int32_t)blob.len : 0, NULL);
+        r = sb_msg_sendv(sb->sync_fd, &start, inl ? blob.data : NULL, inl ? blob.len : 0, fds,
+                         nfds);
+        buf_free(&blob);
+        for (int i = 0; i < 3; i++)
+                close_fd(&sb->next_stdio[i]); /* the sandbox's now (or, it gone, nobody's) */
+        if (r < 0)
                 return why_gone(sb, r, "send request to sandbox", err);
         return 0;
 }

@@ -1,22 +1,30 @@
+/* The job engine's event loop on libwebsockets' own. The fds jobs watch (a sandbox's pipes, its
+ * sync socket, its pidfd, a helper's ticket) are in an epoll set of ours, and that one epoll fd
+ * is adopted by lws as a raw-file connection: when lws's poll says it is readable, the ready
+ * watches are dispatched from here. A watch is then one epoll_ctl to add, change or remove,
+ * where adopting each fd into lws cost a dup, its flags, a wake-up of lws's loop and a close,
+ * for each of the four to five fds of every run. Level-triggered, as poll is: what is not read
+ * in a round is reported again in the next. Timers are lws_sul. One service thread. */
 #include "server/evloop_lws.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <sys/epoll.h>
 #include <time.h>
 #include <unistd.h>
 
 struct ev_io {
         ev_loop_t *loop;
-        struct lws *wsi; /* NULL once lws has closed it */
+        int fd;     /* in the epoll set (the caller's, or own_fd) */
+        int own_fd; /* a duplicate of ours (the caller's fd was in the set already), or -1 */
         unsigned events;
         ev_io_cb cb;
         void *ud;
-        bool dead;         /* io_del was called: no more callbacks */
-        bool closing;      /* lws has closed the connection (hang-up) */
-        bool late_pending; /* a deliver_late() is scheduled */
-        bool in_close;     /* the close handler is calling back: it frees afterwards */
+        bool registered; /* in the epoll set (not while paused: a hang-up would be reported) */
+        bool dead;       /* io_del was called: no more callbacks */
+        ev_io_t *next_dead;
 };
 
 struct ev_timer {
@@ -29,7 +37,22 @@ typedef struct lws_loop {
         ev_loop_t base;
         struct lws_context *ctx;
         struct lws_vhost *vh;
+        int epfd;
+        struct lws *wsi; /* the epoll fd, adopted; NULL once lws closed it */
+        int dispatching; /* inside a round of callbacks: watches are freed after it */
+        ev_io_t *dead;   /* io_del'd during a round */
 } lws_loop_t;
+
+static uint32_t epoll_mask(unsigned events)
+{
+        return ((events & EV_READ) ? EPOLLIN : 0) | ((events & EV_WRITE) ? EPOLLOUT : 0);
+}
+
+static int ctl(lws_loop_t *ll, int op, ev_io_t *w)
+{
+        struct epoll_event e = {.events = epoll_mask(w->events), .data.ptr = w};
+        return epoll_ctl(ll->epfd, op, w->fd, &e);
+}
 
 static ev_io_t *l_io_add(ev_loop_t *l, int fd, unsigned events, ev_io_cb cb, void *ud)
 {
@@ -37,79 +60,93 @@ static ev_io_t *l_io_add(ev_loop_t *l, int fd, unsigned events, ev_io_cb cb, voi
         ev_io_t *w = calloc(1, sizeof(*w));
         if (!w)
                 return NULL;
-        /* lws closes what it adopts: give it a duplicate, the caller keeps its own fd. */
-        int dup = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-        if (dup < 0) {
-                free(w);
-                return NULL;
+        *w = (ev_io_t){.loop = l, .fd = fd, .own_fd = -1, .events = events, .cb = cb, .ud = ud};
+        if (!events)
+                return w;
+        if (ctl(ll, EPOLL_CTL_ADD, w) < 0) {
+                /* Another watch has this fd (the set holds open files): watch a duplicate. Any
+                 * other failure (a regular file cannot be watched) is the caller's to see. */
+                w->own_fd = w->fd = errno == EEXIST ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+                if (w->fd < 0 || ctl(ll, EPOLL_CTL_ADD, w) < 0) {
+                        if (w->own_fd >= 0)
+                                close(w->own_fd);
+                        free(w);
+                        return NULL;
+                }
         }
-        *w = (ev_io_t){.loop = l, .events = events, .cb = cb, .ud = ud};
-        lws_sock_file_fd_type u;
-        u.filefd = dup;
-        w->wsi =
-            lws_adopt_descriptor_vhost(ll->vh, LWS_ADOPT_RAW_FILE_DESC, u, EV_LWS_PROTOCOL, NULL);
-        if (!w->wsi) { /* lws closed dup */
-                free(w);
-                return NULL;
-        }
-        lws_set_opaque_user_data(w->wsi, w);
-        if (!(events & EV_READ))
-                lws_rx_flow_control(w->wsi, 0);
-        if (events & EV_WRITE)
-                lws_callback_on_writable(w->wsi);
+        w->registered = true;
         return w;
-}
-
-static ev_timer_t *l_timer_add(ev_loop_t *l, int64_t at_ns, ev_timer_cb cb, void *ud);
-
-static void deliver_late(void *ud)
-{
-        ev_io_t *w = ud;
-        w->late_pending = false;
-        if (w->dead) {
-                free(w); /* io_del came meanwhile */
-                return;
-        }
-        if (w->events)
-                w->cb(w->ud, w->events & (EV_READ | EV_WRITE));
 }
 
 static void l_io_set(ev_loop_t *l, ev_io_t *w, unsigned events)
 {
-        if (!w || w->dead)
+        lws_loop_t *ll = (lws_loop_t *)l;
+        if (!w || w->dead || events == w->events)
                 return;
-        if (w->closing) {
-                /* lws has let go of the fd (hang-up): whatever is wanted now is there now (EOF,
-                 * EPIPE). Deliver it from the loop, not from inside the caller. */
-                w->events = events;
-                if (events && !w->late_pending) {
-                        w->late_pending = true;
-                        l_timer_add(l, 0, deliver_late, w);
-                }
-                return;
-        }
-        if ((events & EV_READ) != (w->events & EV_READ))
-                lws_rx_flow_control(w->wsi, (events & EV_READ) ? 1 : 0);
         w->events = events;
-        if (events & EV_WRITE)
-                lws_callback_on_writable(w->wsi);
+        if (!events) {
+                if (w->registered && ctl(ll, EPOLL_CTL_DEL, w) == 0)
+                        w->registered = false;
+        } else if (w->registered) {
+                ctl(ll, EPOLL_CTL_MOD, w);
+        } else if (ctl(ll, EPOLL_CTL_ADD, w) == 0) {
+                w->registered = true;
+        }
+}
+
+static void io_free(ev_io_t *w)
+{
+        if (w->own_fd >= 0)
+                close(w->own_fd);
+        free(w);
 }
 
 static void l_io_del(ev_loop_t *l, ev_io_t *w)
 {
-        (void)l;
+        lws_loop_t *ll = (lws_loop_t *)l;
         if (!w || w->dead)
                 return;
         w->dead = true;
-        if (w->closing) {
-                if (!w->late_pending && !w->in_close)
-                        free(w); /* lws is done with it too */
+        if (w->registered)
+                ctl(ll, EPOLL_CTL_DEL, w); /* fails only if the fd was closed first: gone anyway */
+        w->registered = false;
+        if (ll->dispatching) {
+                /* this round's events may still name it */
+                w->next_dead = ll->dead;
+                ll->dead = w;
         } else {
-                /* Closed on the next service round (never inside its own callback); the
-                 * RAW_CLOSE_FILE callback frees w. */
-                lws_set_opaque_user_data(w->wsi, w);
-                lws_set_timeout(w->wsi, PENDING_TIMEOUT_KILLED_BY_PARENT, LWS_TO_KILL_ASYNC);
+                io_free(w);
         }
+}
+
+/* One round: every ready watch once, with what it asked for (a hang-up or an error as all of
+ * it: the read sees EOF, the write EPIPE). */
+static void dispatch(lws_loop_t *ll)
+{
+        struct epoll_event evs[64];
+        int n;
+        do
+                n = epoll_wait(ll->epfd, evs, 64, 0);
+        while (n < 0 && errno == EINTR);
+        ll->dispatching++;
+        for (int i = 0; i < n; i++) {
+                ev_io_t *w = evs[i].data.ptr;
+                if (w->dead || !w->events)
+                        continue;
+                unsigned got = ((evs[i].events & EPOLLIN) ? EV_READ : 0) |
+                               ((evs[i].events & EPOLLOUT) ? EV_WRITE : 0);
+                if (evs[i].events & (EPOLLHUP | EPOLLERR))
+                        got = w->events;
+                got &= w->events;
+                if (got)
+                        w->cb(w->ud, got);
+        }
+        if (--ll->dispatching == 0)
+                while (ll->dead) {
+                        ev_io_t *w = ll->dead;
+                        ll->dead = w->next_dead;
+                        io_free(w);
+                }
 }
 
 static void on_sul(lws_sorted_usec_list_t *sul)
@@ -162,12 +199,33 @@ ev_loop_t *ev_lws_new(struct lws_context *ctx, struct lws_vhost *vh)
         ll->base.ops = &lws_ops;
         ll->ctx = ctx;
         ll->vh = vh;
+        ll->epfd = epoll_create1(EPOLL_CLOEXEC);
+        if (ll->epfd < 0) {
+                free(ll);
+                return NULL;
+        }
+        lws_sock_file_fd_type u;
+        u.filefd = ll->epfd;
+        ll->wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, EV_LWS_PROTOCOL, NULL);
+        if (!ll->wsi) { /* lws closed the fd */
+                free(ll);
+                return NULL;
+        }
+        lws_set_opaque_user_data(ll->wsi, ll);
         return &ll->base;
 }
 
 void ev_lws_free(ev_loop_t *l)
 {
-        free(l);
+        lws_loop_t *ll = (lws_loop_t *)l;
+        if (!ll)
+                return;
+        while (ll->dead) {
+                ev_io_t *w = ll->dead;
+                ll->dead = w->next_dead;
+                io_free(w);
+        }
+        free(ll);
 }
 
 int ev_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -176,39 +234,18 @@ int ev_lws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         (void)user;
         (void)in;
         (void)len;
-        ev_io_t *w = lws_get_opaque_user_data(wsi);
+        lws_loop_t *ll = lws_get_opaque_user_data(wsi);
         switch (reason) {
         case LWS_CALLBACK_RAW_RX_FILE:
-                if (w && !w->dead && (w->events & EV_READ))
-                        w->cb(w->ud, EV_READ);
-                return 0;
-        case LWS_CALLBACK_RAW_WRITEABLE_FILE:
-                if (w && !w->dead && (w->events & EV_WRITE)) {
-                        w->cb(w->ud, EV_WRITE);
-                        /* lws reports writability once per request: ask again while wanted */
-                        if (!w->dead && (w->events & EV_WRITE))
-                                lws_callback_on_writable(wsi);
-                }
+                if (ll && ll->wsi == wsi)
+                        dispatch(ll);
                 return 0;
         case LWS_CALLBACK_RAW_CLOSE_FILE:
-                if (!w)
-                        return 0;
-                lws_set_opaque_user_data(wsi, NULL);
-                w->wsi = NULL;
-                if (w->dead) { /* our own io_del asked for this close */
-                        if (!w->late_pending)
-                                free(w);
-                        return 0;
+                /* the context is going down (lws closes what it adopted): no more rounds */
+                if (ll && ll->wsi == wsi) {
+                        lws_set_opaque_user_data(wsi, NULL);
+                        ll->wsi = NULL;
                 }
-                /* lws closes on hang-up: let the owner see the end (EOF, EPIPE) now; the watch
-                 * stays allocated until the owner's io_del. */
-                w->closing = true;
-                w->in_close = true;
-                for (int i = 0; i < 64 && !w->dead && w->events; i++)
-                        w->cb(w->ud, w->events & (EV_READ | EV_WRITE));
-                w->in_close = false;
-                if (w->dead && !w->late_pending)
-                        free(w);
                 return 0;
         default:
                 return 0;

@@ -349,6 +349,69 @@ static void test_sync_messages(void)
         close(sv[1]);
 }
 
+/* A message with a payload and several fds in one packet (START), and what is refused. */
+static void test_sync_packets(void)
+{
+        int sv[2];
+        REQUIRE(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+        int p[SB_MSG_FDS_MAX][2];
+        int ends[SB_MSG_FDS_MAX];
+        for (int i = 0; i < SB_MSG_FDS_MAX; i++) {
+                REQUIRE(pipe(p[i]) == 0);
+                ends[i] = p[i][1];
+        }
+        static char payload[SB_REQ_INLINE_MAX];
+        for (size_t i = 0; i < sizeof(payload); i++)
+                payload[i] = (char)(i * 7);
+        sb_msg_t m, got;
+        sb_msg_fill(&m, SB_MSG_START, (int32_t)sizeof(payload), NULL);
+        CHECK_OK(sb_msg_sendv(sv[0], &m, payload, sizeof(payload), ends, SB_MSG_FDS_MAX));
+        static char in[SB_REQ_INLINE_MAX];
+        size_t len = 0;
+        int fds[SB_MSG_FDS_MAX];
+        int nfds = -1;
+        if (CHECK_OK(sb_msg_recvv(sv[1], &got, in, sizeof(in), &len, fds, SB_MSG_FDS_MAX, &nfds))) {
+                CHECK_INT_EQ(got.type, SB_MSG_START);
+                CHECK_INT_EQ(len, sizeof(payload));
+                CHECK(memcmp(in, payload, sizeof(payload)) == 0);
+                CHECK_INT_EQ(nfds, SB_MSG_FDS_MAX);
+                /* in order: each is the write end of the pipe of the same index */
+                for (int i = 0; i < nfds; i++) {
+                        char c = (char)('a' + i), r = 0;
+                        CHECK(write(fds[i], &c, 1) == 1);
+                        CHECK(read(p[i][0], &r, 1) == 1 && r == c);
+                        close(fds[i]);
+                }
+        }
+        /* no payload, no fds: as sb_msg_recv */
+        sb_msg_fill(&m, SB_MSG_GO, 0, NULL);
+        CHECK_OK(sb_msg_sendv(sv[0], &m, NULL, 0, NULL, 0));
+        if (CHECK_OK(sb_msg_recvv(sv[1], &got, in, sizeof(in), &len, fds, 2, &nfds))) {
+                CHECK_INT_EQ(len, 0);
+                CHECK_INT_EQ(nfds, 0);
+        }
+        /* more fds than the receiver takes: refused, none left open in the receiver */
+        CHECK_OK(sb_msg_sendv(sv[0], &m, NULL, 0, ends, 3));
+        CHECK_FAIL(sb_msg_recvv(sv[1], &got, in, sizeof(in), &len, fds, 2, &nfds), -EBADMSG);
+        CHECK_INT_EQ(nfds, 0);
+        /* a payload larger than the buffer: refused (truncated) */
+        CHECK_OK(sb_msg_sendv(sv[0], &m, payload, 100, NULL, 0));
+        CHECK_FAIL(sb_msg_recvv(sv[1], &got, in, 50, &len, fds, 2, &nfds), -EBADMSG);
+        /* a payload where none is expected: refused */
+        CHECK_OK(sb_msg_sendv(sv[0], &m, payload, 10, NULL, 0));
+        int fd = -1;
+        CHECK_FAIL(sb_msg_recv(sv[1], &got, &fd), -EBADMSG);
+        /* too many fds to send */
+        int many[SB_MSG_FDS_MAX + 1] = {0};
+        CHECK_FAIL(sb_msg_sendv(sv[0], &m, NULL, 0, many, SB_MSG_FDS_MAX + 1), -EINVAL);
+        for (int i = 0; i < SB_MSG_FDS_MAX; i++) {
+                close(p[i][0]);
+                close(p[i][1]);
+        }
+        close(sv[0]);
+        close(sv[1]);
+}
+
 /* ---- /work files on an ordinary directory ---- */
 
 static void test_place_and_collect_files(void)
@@ -476,11 +539,17 @@ static void test_request_tty_roundtrip(void)
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_id_map_line),           TU_TEST(test_id_map_line_truncated),
-            TU_TEST(test_path_valid_accepts),    TU_TEST(test_path_valid_rejects),
-            TU_TEST(test_mount_plan_layout),     TU_TEST(test_mount_plan_work_dir),
-            TU_TEST(test_mount_plan_sizes),      TU_TEST(test_mount_kind_name),
-            TU_TEST(test_sync_messages),         TU_TEST(test_place_and_collect_files),
+            TU_TEST(test_id_map_line),
+            TU_TEST(test_id_map_line_truncated),
+            TU_TEST(test_path_valid_accepts),
+            TU_TEST(test_path_valid_rejects),
+            TU_TEST(test_mount_plan_layout),
+            TU_TEST(test_mount_plan_work_dir),
+            TU_TEST(test_mount_plan_sizes),
+            TU_TEST(test_mount_kind_name),
+            TU_TEST(test_sync_messages),
+            TU_TEST(test_sync_packets),
+            TU_TEST(test_place_and_collect_files),
             TU_TEST(test_request_tty_roundtrip),
         };
         return tu_main("test_sandbox_pure", tests, TU_COUNT(tests), argc, argv);
