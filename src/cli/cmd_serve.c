@@ -632,7 +632,7 @@ static int reload_config(void *ctx, server_opts_t **out, buf_t *restart, rc_err_
                 serve_args_free_rest(&b);
                 return -1;
         }
-        if (strcmp(b.host, f->host) != 0 || b.o.port != f->o.port)
+        if (strcmp(b.host, f->host) != 0) /* the port: server_opts_diff */
                 restart_add(restart, "listen");
         if (!same_str(b.cert, f->cert) || !same_str(b.key, f->key))
                 restart_add(restart, "tls");

@@ -7,8 +7,14 @@
 #include "protocol/dialect.h"
 #include "server/server.h"
 
+/* name appended to the comma-separated list b, unless it is in it already. */
 static void add(buf_t *b, const char *name)
 {
+        size_t n = strlen(name);
+        for (const char *p = b->len ? b->data : NULL; p;
+             p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+                if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+                        return;
         if (b->len)
                 buf_append(b, ",", 1);
         buf_append(b, name, strlen(name));
