@@ -73,6 +73,17 @@ def hup(t, srv, path=None, obj=None, timeout=15):
                % (timeout, srv.stderr_text()[-1500:]))
 
 
+def clean_exit(t, srv):
+    """After the server stopped: exit 0 on SIGTERM, and with a sanitizer build (ASan/UBSan,
+    scripts/test) no report: every set of options a reload replaced was freed, once, and
+    nothing read it after (runs, connections and requests hold the one they came in under)."""
+    err = srv.stderr_text()
+    for mark in ("AddressSanitizer", "LeakSanitizer", "runtime error:"):
+        t.check(mark not in err, "the server's stderr has a sanitizer report (%s): %s"
+                % (mark, err[err.find(mark) - 200:][:3000]))
+    t.eq(srv._stopped_rc, 0, "runcell serve's exit status after SIGTERM")
+
+
 def field(line, key):
     m = re.search(r'\b%s=("(?:[^"\\]|\\.)*"|\S+)' % key, line)
     if not m:
@@ -135,6 +146,7 @@ def tokens(t):
         t.check(re.search(r"event=run .*token=renamed\b", srv.stderr_text()),
                 "the renamed token's run is logged under its new name")
         t.eq(reloads(t, srv, "tok-new"), (2, 0), "reloads counted (ok, refused)")
+    clean_exit(t, srv)
 
 
 @case("server_reload.limits", lang="bash")
@@ -188,6 +200,37 @@ def limits(t):
                 "a run asking 20 s after limits_max.wall_ms went to 1000: wall_ms %r" % w)
         t.eq(run(t, srv, "tok-a").status, 401, "the withdrawn token")
 
+        # A run on a WebSocket admitted under a reloaded config, which the next reload
+        # replaces: once the connection's next run is let in under the newest config, the
+        # going run alone holds its options (freed when it ends: a sanitizer build would see
+        # a use after free if it did not hold them).
+        async def ws_outlives():
+            await asyncio.to_thread(hup, t, srv, cfg, dict(
+                base, tokens=[{"token": "tok-b", "name": "delta"}],
+                limits_max={"wall_ms": 20000}))
+            async with su.WSX(t, srv, name="b", query="?token=tok-b") as ws:
+                await ws.run("long", "bash", "echo start; sleep 2.5; echo slept",
+                             limits={"wall_ms": 20000})
+                await ws.wait_output("long", "start", timeout=30)
+                line = await asyncio.to_thread(hup, t, srv, cfg, dict(
+                    base, tokens=[{"token": "tok-b", "name": "gamma"}],
+                    limits_max={"wall_ms": 1000}))
+                for c in ("limits_max", "tokens"):
+                    t.contains(field(line, "changed") or "", c, "second reload names %s" % c)
+                await ws.run("after", "bash", "sleep 5", limits={"wall_ms": 20000})
+                res = su.check_run(t, await ws.done("long", timeout=60), "long")
+                t.eq(res.out(), b"start\nslept\n", "the WebSocket run admitted before the "
+                     "reload kept its 20 s maximum")
+                res = su.check_run(t, await ws.done("after", timeout=60), "after")
+                su.expect_status(t, res, "run", "time_limit")
+        su.run_async(t, ws_outlives())
+        err = srv.stderr_text()
+        t.check(re.search(r"event=run [^\n]*token=delta\b[^\n]*verdict=ok", err),
+                "the WebSocket run is logged under its token's name in its own config (delta)")
+        t.check(re.search(r"event=run [^\n]*token=gamma\b[^\n]*verdict=time_limit", err),
+                "the run after the reload is logged under the new name (gamma)")
+    clean_exit(t, srv)
+
 
 @case("server_reload.origins_and_dialects", lang="bash")
 def origins_and_dialects(t):
@@ -220,6 +263,7 @@ def origins_and_dialects(t):
              "changed")
         t.eq(su.http_req(t, srv, "GET", "/api/v2/runtimes").status, 200,
              "piston's runtimes once on again")
+    clean_exit(t, srv)
 
 
 @case("server_reload.bad_config", lang="bash")
@@ -256,6 +300,7 @@ def bad_config(t):
         t.eq(field(line, "result"), "ok", "a good config after the bad ones")
         t.eq(run(t, srv, "tok-2").status, 200, "its token")
         srv.check_alive()
+    clean_exit(t, srv)
 
 
 def free_port():
@@ -293,3 +338,4 @@ def restart_only(t):
                          headers={"Authorization": "Bearer tok-1"}).status, 200,
              "piston still at its old path")
         srv.check_alive()
+    clean_exit(t, srv)
