@@ -81,7 +81,9 @@ int access_refresh(server_t *srv, server_cfg_t **cfg, int *token, bool *anon)
                 return 0;
         const server_opts_t *o = srv->opts;
         int now = -1;
-        if (then && *token >= 0 && (size_t)*token < then->o->tokens.n) {
+        if (!o->tokens.n) {
+                *anon = o->public_on; /* no tokens now: everyone is let in */
+        } else if (then && *token >= 0 && (size_t)*token < then->o->tokens.n) {
                 /* the same token, wherever it stands in the new list */
                 const char *tok = then->o->tokens.v[*token];
                 for (size_t i = 0; i < o->tokens.n && now < 0; i++)
@@ -90,12 +92,8 @@ int access_refresh(server_t *srv, server_cfg_t **cfg, int *token, bool *anon)
                 if (now < 0)
                         return -1; /* withdrawn */
                 *anon = false;
-        } else if (o->tokens.n) {
-                /* let in without a token: now only as public mode's anonymous */
-                if (!o->public_on || !*anon)
-                        return -1;
-        } else {
-                *anon = o->public_on;
+        } else if (!o->public_on || !*anon) {
+                return -1; /* let in without a token, which is now needed */
         }
         *token = now;
         *cfg = cfg_hold(srv->cfg);

@@ -146,6 +146,16 @@ def tokens(t):
         t.check(re.search(r"event=run .*token=renamed\b", srv.stderr_text()),
                 "the renamed token's run is logged under its new name")
         t.eq(reloads(t, srv, "tok-new"), (2, 0), "reloads counted (ok, refused)")
+
+        # no tokens at all: anyone, also a WebSocket let in with a token before
+        async def tokens_off():
+            async with su.WSX(t, srv, name="new", query="?token=tok-new") as ws:
+                await asyncio.to_thread(hup, t, srv, cfg, {"rescan_interval_s": 0})
+                await ws.run("open", "bash", "echo open")
+                res = su.check_run(t, await ws.done("open", timeout=60), "open")
+                t.eq(res.out(), b"open\n", "a run on a WebSocket after tokens were turned off")
+        su.run_async(t, tokens_off())
+        t.eq(run(t, srv).status, 200, "a request without a token once none are configured")
     clean_exit(t, srv)
 
 
