@@ -13,8 +13,8 @@
 - server_reload.bad_config: a file that is not JSON, an unknown key and a bad value are each
   refused with exactly one log line (event=reload result=refused, the reason), the server
   keeps answering with the old settings, and the refusals are counted;
-- server_reload.restart_only: a changed listen address, TLS files, pool and a dialect's path
-  are refused in one line naming each, and nothing else of that file is taken (a token it
+- server_reload.restart_only: a changed listen address, TLS files, pool, a dialect's path and
+  its own options are refused in one line naming each, and nothing else of that file is taken (a token it
   adds is still refused).
 
 Each case runs its own server with its own config file, rewritten and signalled.
@@ -332,12 +332,13 @@ def restart_only(t):
         t.eq(run(t, srv, "tok-1").status, 200, "the token before")
         changed = dict(good, listen="127.0.0.1:%d" % free_port(), pool=2,
                        tls={"cert": "/nonexistent/cert.pem", "key": "/nonexistent/key.pem"},
-                       dialects={"piston": {"path": "/elsewhere"}},
+                       dialects={"piston": {"path": "/elsewhere", "init_timeout_ms": 5000}},
                        tokens=["tok-1", "tok-2"])
         line = hup(t, srv, cfg, changed)
         t.eq(field(line, "result"), "refused", "reload result")
         restart = field(line, "restart") or ""
-        for name in ("listen", "tls", "pool", "dialects.piston.path"):
+        for name in ("listen", "tls", "pool", "dialects.piston.path",
+                     "dialects.piston (its own options)"):
             t.contains(restart, name, "the refusal names %s" % name)
         t.check("tokens" not in restart, "tokens need no restart: %r" % restart)
         t.contains(field(line, "msg") or "", "restart", "the message says a restart is needed")
