@@ -123,8 +123,12 @@ static const struct {
      "  --warm LANG,...    prepare sandboxes for these languages at start\n"
      "  --log-format F     the log on stderr: logfmt (default) or json, one line per event\n"
      "                     (docs/OPERATIONS.md)\n"
-     "  SIGHUP reloads the languages (toolchains and root filesystems), as the config's\n"
-     "  rescan_interval_s (default 10) does when their files changed\n"},
+     "  SIGHUP reads the --config file again (the options above still win) and puts all of\n"
+     "  it in force or, if it is bad or changes what needs a restart (listen, tls, pool,\n"
+     "  the directories, store, ...), none of it, in one log line (event=reload); runs\n"
+     "  going keep their settings. Then it reloads the languages (toolchains and root\n"
+     "  filesystems), as the config's rescan_interval_s (default 10) does when their files\n"
+     "  changed\n"},
     {"batch",
      "runcell batch [--pool N] [--warm LANG,...]\n"
      "  one JSON request per line on stdin, one JSON answer per line on stdout (README.md)\n"

@@ -1,4 +1,5 @@
-/* runcell serve: options from --config FILE (JSON), then the command line on top. */
+/* runcell serve: options from --config FILE (JSON), then the command line on top; on SIGHUP
+ * the same again (the server's reload: server/reload.c), compared with what it started with. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -27,6 +28,10 @@ typedef struct serve_args {
         char *cert, *key;
         char *store_path, *node_id;
         int64_t build_cache_mb; /* -1: not in the config */
+        /* per dialect, its own options (what its configure() takes; NULL: none), kept to tell
+         * whether a reload changes them */
+        cJSON *dl_own[DIALECTS_MAX];
+        bool reloading; /* parsed for a reload: the dialects' configure() is not called */
 } serve_args_t;
 
 static int parse_listen(serve_args_t *a, const char *v)
@@ -188,8 +193,9 @@ static int get_functions(const cJSON *it, server_opts_t *o, rc_err_t *err)
 
 /* "dialects": {"piston": {"enabled": true, "path": "/api/v2", "max_concurrent": 4, "queue": 16,
  * ...the dialect's own options}, "roadrunner": false} */
-static int get_dialects(const cJSON *it, server_opts_t *o, rc_err_t *err)
+static int get_dialects(const cJSON *it, serve_args_t *a, rc_err_t *err)
 {
+        server_opts_t *o = &a->o;
         const cJSON *e;
         if (!cJSON_IsObject(it))
                 return rc_err_set(err, EINVAL, "an object of dialect names");
@@ -241,13 +247,19 @@ static int get_dialects(const cJSON *it, server_opts_t *o, rc_err_t *err)
                 static const char *const ours[] = {"enabled", "path", "max_concurrent", "queue"};
                 for (size_t q = 0; q < sizeof(ours) / sizeof(ours[0]); q++)
                         cJSON_DeleteItemFromObjectCaseSensitive(own, ours[q]);
+                cJSON_Delete(a->dl_own[i]);
+                a->dl_own[i] = NULL;
                 if (own->child) {
                         if (!dialect_table[i]->configure)
                                 return rc_err_set(err, EINVAL, "%s: unknown option \"%s\"",
                                                   e->string, own->child->string);
+                        /* a dialect keeps its own options in itself: set once, at start; a
+                         * reload that changes them is refused (reload_config) */
                         rc_err_t derr = {0};
-                        if (dialect_table[i]->configure(own, &derr) < 0)
+                        if (!a->reloading && dialect_table[i]->configure(own, &derr) < 0)
                                 return rc_err_set(err, EINVAL, "%s: %s", e->string, derr.msg);
+                        a->dl_own[i] = own;
+                        own = NULL;
                 }
         }
         return 0;
@@ -383,16 +395,18 @@ static int get_public(const cJSON *it, serve_args_t *a, rc_err_t *err)
         return 0;
 }
 
-static int load_config(serve_args_t *a, const char *path)
+/* The config file into a; -1 with err ("--config FILE: ...") for a file that cannot be read,
+ * is not a JSON object, or has an unknown key or a bad value. */
+static int load_config(serve_args_t *a, const char *path, rc_err_t *err)
 {
         _cleanup_free_ char *text = NULL;
         size_t len = 0;
-        rc_err_t err = {0};
-        if (fs_read_file(path, 1 << 20, &text, &len, &err) < 0)
-                return cli_fail("--config: %s", err.msg);
+        rc_err_t rerr = {0};
+        if (fs_read_file(path, 1 << 20, &text, &len, &rerr) < 0)
+                return rc_err_set(err, EINVAL, "--config: %s", rerr.msg);
         _cleanup_cjson_ cJSON *root = cJSON_ParseWithLength(text, len);
         if (!cJSON_IsObject(root))
-                return cli_fail("--config %s: not a JSON object", path);
+                return rc_err_set(err, EINVAL, "--config %s: not a JSON object", path);
         const cJSON *it;
         cJSON_ArrayForEach(it, root)
         {
@@ -410,7 +424,7 @@ static int load_config(serve_args_t *a, const char *path)
                 else if (strcmp(k, "warm") == 0)
                         bad = get_strings(it, &a->warm) < 0;
                 else if (strcmp(k, "limits_max") == 0)
-                        bad = limits_from_json(it, &a->o.limits_max, "limits_max", &err) < 0;
+                        bad = limits_from_json(it, &a->o.limits_max, "limits_max", err) < 0;
                 else if (strcmp(k, "message_max_bytes") == 0)
                         bad = get_int(it, 1024, 1LL << 30, &n) < 0 ||
                               ((a->o.message_max = (size_t)n), 0);
@@ -424,11 +438,11 @@ static int load_config(serve_args_t *a, const char *path)
                 else if (strcmp(k, "tokens") == 0)
                         bad = get_tokens(it, &a->o) < 0;
                 else if (strcmp(k, "functions") == 0)
-                        bad = get_functions(it, &a->o, &err) < 0;
+                        bad = get_functions(it, &a->o, err) < 0;
                 else if (strcmp(k, "log") == 0)
-                        bad = get_log(it, &a->o, &err) < 0;
+                        bad = get_log(it, &a->o, err) < 0;
                 else if (strcmp(k, "dialects") == 0)
-                        bad = get_dialects(it, &a->o, &err) < 0;
+                        bad = get_dialects(it, a, err) < 0;
                 else if (strcmp(k, "grace_ms") == 0)
                         bad = get_int(it, 0, 3600000, &n) < 0 || ((a->o.grace_ms = (int)n), 0);
                 else if (strcmp(k, "max_connections") == 0)
@@ -443,11 +457,11 @@ static int load_config(serve_args_t *a, const char *path)
                 else if (strcmp(k, "rescan_interval_s") == 0)
                         bad = get_int(it, 0, 86400, &n) < 0 || ((a->o.rescan_s = (int)n), 0);
                 else if (strcmp(k, "store") == 0)
-                        bad = get_store(it, a, &err) < 0;
+                        bad = get_store(it, a, err) < 0;
                 else if (strcmp(k, "callbacks") == 0)
-                        bad = get_callbacks(it, a, &err) < 0;
+                        bad = get_callbacks(it, a, err) < 0;
                 else if (strcmp(k, "public") == 0)
-                        bad = get_public(it, a, &err) < 0;
+                        bad = get_public(it, a, err) < 0;
                 else if (strcmp(k, "node_id") == 0) {
                         free(a->node_id);
                         bad = !cJSON_IsString(it) || !it->valuestring[0] ||
@@ -459,7 +473,7 @@ static int load_config(serve_args_t *a, const char *path)
                         bad = get_strings(it, &a->o.trusted_proxies) < 0;
                         for (size_t i = 0; !bad && i < a->o.trusted_proxies.n; i++)
                                 if (!server_proxy_valid(a->o.trusted_proxies.v[i])) {
-                                        snprintf(err.msg, sizeof(err.msg),
+                                        snprintf(err->msg, sizeof(err->msg),
                                                  "\"%s\" is not an IPv4 address or a.b.c.d/n",
                                                  a->o.trusted_proxies.v[i]);
                                         bad = 1;
@@ -477,37 +491,57 @@ static int load_config(serve_args_t *a, const char *path)
                               !(a->cert = strdup(c->valuestring)) ||
                               !(a->key = strdup(kk->valuestring));
                 } else
-                        return cli_fail("--config %s: unknown key \"%s\"", path, k);
-                if (bad)
-                        return cli_fail("--config %s: bad value for \"%s\"%s%s", path, k,
-                                        err.msg[0] ? ": " : "", err.msg);
+                        return rc_err_set(err, EINVAL, "--config %s: unknown key \"%s\"", path, k);
+                if (bad) {
+                        char why[sizeof(err->msg)];
+                        snprintf(why, sizeof(why), "%s", err->msg);
+                        return rc_err_set(err, EINVAL, "--config %s: bad value for \"%s\"%s%s",
+                                          path, k, why[0] ? ": " : "", why);
+                }
         }
         return 0;
 }
 
-static int parse_int(const char *flag, const char *v, int lo, int hi, int *out)
+static int parse_int(const char *flag, const char *v, int lo, int hi, int *out, rc_err_t *err)
 {
         char *end;
         long n = strtol(v, &end, 10);
         if (*end || n < lo || n > hi)
-                return cli_fail("%s: a number from %d to %d", flag, lo, hi);
+                return rc_err_set(err, EINVAL, "%s: a number from %d to %d", flag, lo, hi);
         *out = (int)n;
         return 0;
 }
 
-int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
+static void serve_args_init(serve_args_t *a)
 {
-        serve_args_t a;
-        memset(&a, 0, sizeof(a));
-        server_opts_init(&a.o);
-        snprintf(a.host, sizeof(a.host), "127.0.0.1");
-        a.pool = 1;
-        a.build_cache_mb = -1;
-        int rc = 1;
-        /* the config file first, wherever --config stands; the command line wins */
+        memset(a, 0, sizeof(*a));
+        server_opts_init(&a->o);
+        snprintf(a->host, sizeof(a->host), "127.0.0.1");
+        a->pool = 1;
+        a->build_cache_mb = -1;
+}
+
+/* All but a->o (server_opts_free, or the server's once it took them). */
+static void serve_args_free_rest(serve_args_t *a)
+{
+        strv_free(&a->warm);
+        free(a->cert);
+        free(a->key);
+        free(a->store_path);
+        free(a->node_id);
+        for (int d = 0; d < 3; d++)
+                free(a->dirs[d]);
+        for (int i = 0; i < DIALECTS_MAX; i++)
+                cJSON_Delete(a->dl_own[i]);
+}
+
+/* The config files (--config, wherever it stands), then the command line on top: at start
+ * and again on SIGHUP, the same way. -1 with err. */
+static int serve_parse(serve_args_t *a, int argc, char **argv, rc_err_t *err)
+{
         for (int i = 1; i + 1 < argc; i++)
-                if (strcmp(argv[i], "--config") == 0 && load_config(&a, argv[i + 1]))
-                        goto out;
+                if (strcmp(argv[i], "--config") == 0 && load_config(a, argv[i + 1], err) < 0)
+                        return -1;
         for (int i = 1; i < argc; i++) {
                 const char *f = argv[i];
                 static const char *const known[] = {"--config",    "--listen", "--max-concurrent",
@@ -516,43 +550,152 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                 size_t k = 0;
                 while (k < ARRAY_SIZE(known) && strcmp(f, known[k]) != 0)
                         k++;
-                if (k == ARRAY_SIZE(known)) {
-                        cli_fail("serve: unknown option %s (see runcell serve --help)", f);
-                        goto out;
-                }
-                if (i + 1 >= argc) {
-                        cli_fail("serve: %s needs a value", f);
-                        goto out;
-                }
+                if (k == ARRAY_SIZE(known))
+                        return rc_err_set(err, EINVAL,
+                                          "serve: unknown option %s (see runcell serve --help)", f);
+                if (i + 1 >= argc)
+                        return rc_err_set(err, EINVAL, "serve: %s needs a value", f);
                 const char *v = argv[++i];
-                int bad = 0;
                 if (strcmp(f, "--config") == 0)
                         continue;
-                if (strcmp(f, "--listen") == 0)
-                        bad = parse_listen(&a, v) < 0 &&
-                              cli_fail("--listen: HOST:PORT, e.g. 127.0.0.1:8080 or "
-                                       "localhost:8080; got '%s'",
-                                       v);
-                else if (strcmp(f, "--max-concurrent") == 0)
-                        bad = parse_int(f, v, 1, 4096, &a.o.max_concurrent);
+                int bad = 0;
+                if (strcmp(f, "--listen") == 0) {
+                        if (parse_listen(a, v) < 0)
+                                bad = rc_err_set(err, EINVAL,
+                                                 "--listen: HOST:PORT, e.g. 127.0.0.1:8080 or "
+                                                 "localhost:8080; got '%s'",
+                                                 v);
+                } else if (strcmp(f, "--max-concurrent") == 0)
+                        bad = parse_int(f, v, 1, 4096, &a->o.max_concurrent, err);
                 else if (strcmp(f, "--queue") == 0)
-                        bad = parse_int(f, v, 0, 1 << 20, &a.o.queue_max);
+                        bad = parse_int(f, v, 0, 1 << 20, &a->o.queue_max, err);
                 else if (strcmp(f, "--pool") == 0)
-                        bad = parse_int(f, v, 0, 16, &a.pool);
+                        bad = parse_int(f, v, 0, 16, &a->pool, err);
                 else if (strcmp(f, "--warm") == 0) {
-                        strv_free(&a.warm);
-                        bad = strv_push(&a.warm, v) < 0;
+                        strv_free(&a->warm);
+                        if (strv_push(&a->warm, v) < 0)
+                                bad = rc_err_set(err, ENOMEM, "out of memory");
                 } else if (strcmp(f, "--log-format") == 0) {
                         slog_format_t lf;
-                        bad = slog_format_parse(v, &lf) < 0 &&
-                              cli_fail("--log-format: logfmt or json; got '%s'", v);
-                        if (!bad)
-                                a.o.log_format = (int)lf;
-                } else
-                        bad = cli_fail("serve: unknown option %s", f);
+                        if (slog_format_parse(v, &lf) < 0)
+                                bad = rc_err_set(err, EINVAL,
+                                                 "--log-format: logfmt or json; got '%s'", v);
+                        else
+                                a->o.log_format = (int)lf;
+                }
                 if (bad)
-                        goto out;
+                        return -1;
         }
+        return 0;
+}
+
+static bool same_str(const char *x, const char *y)
+{
+        return x == y || (x && y && strcmp(x, y) == 0);
+}
+
+static bool same_strv(const strv_t *x, const strv_t *y)
+{
+        if (x->n != y->n)
+                return false;
+        for (size_t i = 0; i < x->n; i++)
+                if (strcmp(x->v[i], y->v[i]) != 0)
+                        return false;
+        return true;
+}
+
+static void restart_add(buf_t *b, const char *name)
+{
+        if (b->len)
+                buf_append(b, ",", 1);
+        buf_append(b, name, strlen(name));
+}
+
+typedef struct reload_ctx {
+        const serve_args_t *first;
+        int argc;
+        char **argv;
+} reload_ctx_t;
+
+/* SIGHUP (server_opts_t.reload): the config files and the command line read again. What the
+ * server does not see (directories, the pool, warm languages, the build cache, a dialect's
+ * own options, the listen address and TLS files as given) must be what it started with. */
+static int reload_config(void *ctx, server_opts_t **out, buf_t *restart, rc_err_t *err)
+{
+        const reload_ctx_t *rc = ctx;
+        const serve_args_t *f = rc->first;
+        serve_args_t b;
+        serve_args_init(&b);
+        b.reloading = true;
+        if (serve_parse(&b, rc->argc, rc->argv, err) < 0) {
+                server_opts_free(&b.o);
+                serve_args_free_rest(&b);
+                return -1;
+        }
+        if (strcmp(b.host, f->host) != 0) /* the port: server_opts_diff */
+                restart_add(restart, "listen");
+        if (!same_str(b.cert, f->cert) || !same_str(b.key, f->key))
+                restart_add(restart, "tls");
+        if (!same_str(b.store_path, f->store_path))
+                restart_add(restart, "store.path");
+        if (!same_str(b.node_id, f->node_id))
+                restart_add(restart, "node_id");
+        static const char *const dir_names[] = {"toolchains_dir", "rootfs_dir", "state_dir"};
+        for (int d = 0; d < 3; d++)
+                if (!same_str(b.dirs[d], f->dirs[d]))
+                        restart_add(restart, dir_names[d]);
+        if (b.pool != f->pool)
+                restart_add(restart, "pool");
+        if (!same_strv(&b.warm, &f->warm))
+                restart_add(restart, "warm");
+        if (b.build_cache_mb != f->build_cache_mb)
+                restart_add(restart, "build_cache_mb");
+        for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++)
+                if (!(b.dl_own[i] == f->dl_own[i] ||
+                      (b.dl_own[i] && f->dl_own[i] &&
+                       cJSON_Compare(b.dl_own[i], f->dl_own[i], true)))) {
+                        char name[96];
+                        snprintf(name, sizeof(name), "dialects.%s (its own options)",
+                                 dialect_table[i]->name);
+                        restart_add(restart, name);
+                }
+        serve_args_free_rest(&b);
+        server_opts_t *n = malloc(sizeof(*n));
+        if (!n) {
+                server_opts_free(&b.o);
+                return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        *n = b.o;
+        /* what only a restart changes (compared above), and the way back here */
+        n->host = f->o.host;
+        n->host_name = f->o.host_name;
+        n->tls_cert = f->o.tls_cert;
+        n->tls_key = f->o.tls_key;
+        n->store_path = f->o.store_path;
+        n->node_id = f->o.node_id;
+        n->reload = f->o.reload;
+        n->reload_ctx = f->o.reload_ctx;
+        *out = n;
+        return 0;
+}
+
+int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
+{
+        serve_args_t a;
+        serve_args_init(&a);
+        int rc = 1;
+        rc_err_t perr = {0};
+        /* the config file first, wherever --config stands; the command line wins */
+        if (serve_parse(&a, argc, argv, &perr) < 0) {
+                cli_fail("%s", perr.msg);
+                goto out;
+        }
+        reload_ctx_t rctx = {.first = &a, .argc = argc, .argv = argv};
+        for (int i = 1; i + 1 < argc; i++)
+                if (strcmp(argv[i], "--config") == 0) { /* SIGHUP reads it again */
+                        a.o.reload = reload_config;
+                        a.o.reload_ctx = &rctx;
+                }
         /* The host name resolved now; the port tried now, so that a port in use is said plainly
          * before anything is loaded (server_run checks again that it really listens). */
         rc_err_t lerr = {0};
@@ -604,12 +747,6 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
         catalog_close(&c);
 out:
         server_opts_free(&a.o);
-        strv_free(&a.warm);
-        free(a.cert);
-        free(a.key);
-        free(a.store_path);
-        free(a.node_id);
-        for (int d = 0; d < 3; d++)
-                free(a.dirs[d]);
+        serve_args_free_rest(&a);
         return rc;
 }

@@ -2,7 +2,8 @@
  * (Authorization: Bearer, X-Auth-Token as Judge0's clients send it, X-API-KEY as Jobe's
  * clients (CodeRunner) do, or ?token= on a WebSocket), and public mode: a request with no
  * token at all is let in on the public routes as anonymous. Per-token and per-client run
- * limits are applied at admission (runs.c). */
+ * limits are applied at admission (runs.c). A connection let in before a reload is checked
+ * again under the new options at its next run (access_refresh). */
 #include <string.h>
 
 #include "server/server-internal.h"
@@ -70,6 +71,33 @@ int check_access(server_t *srv, struct lws *wsi, bool ws, const char *path, cons
                 return 0;
         }
         *anon = o->public_on; /* no tokens: everyone is anonymous in public mode */
+        return 0;
+}
+
+int access_refresh(server_t *srv, server_cfg_t **cfg, int *token, bool *anon)
+{
+        server_cfg_t *then = *cfg;
+        if (then == srv->cfg)
+                return 0;
+        const server_opts_t *o = srv->opts;
+        int now = -1;
+        if (!o->tokens.n) {
+                *anon = o->public_on; /* no tokens now: everyone is let in */
+        } else if (then && *token >= 0 && (size_t)*token < then->o->tokens.n) {
+                /* the same token, wherever it stands in the new list */
+                const char *tok = then->o->tokens.v[*token];
+                for (size_t i = 0; i < o->tokens.n && now < 0; i++)
+                        if (strcmp(o->tokens.v[i], tok) == 0)
+                                now = (int)i;
+                if (now < 0)
+                        return -1; /* withdrawn */
+                *anon = false;
+        } else if (!o->public_on || !*anon) {
+                return -1; /* let in without a token, which is now needed */
+        }
+        *token = now;
+        *cfg = cfg_hold(srv->cfg);
+        cfg_release(then);
         return 0;
 }
 

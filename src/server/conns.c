@@ -130,7 +130,6 @@ static bool trusted_str(const server_opts_t *o, const char *s)
 
 void conns_init(server_t *srv)
 {
-        const server_opts_t *o = srv->opts;
         struct rlimit rl;
         long nofile = 1024;
         if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
@@ -143,6 +142,14 @@ void conns_init(server_t *srv)
                 nofile = rl.rlim_cur == RLIM_INFINITY ? 1 << 20 : (long)rl.rlim_cur;
         }
         srv->nofile = (int)(nofile > (1 << 20) ? 1 << 20 : nofile);
+        conns_limits(srv, true);
+}
+
+/* The caps from the options (at start, and again when a reload changed them); fresh_rl: the
+ * public runs-a-minute table is made anew (its buckets start full). */
+void conns_limits(server_t *srv, bool fresh_rl)
+{
+        const server_opts_t *o = srv->opts;
         /* What is kept back from client connections: per run slot its pipes, pidfd and
          * sandbox sockets, the pool's and queue's own, lws' and runcell's files, and the
          * reserve connections for /healthz and /metrics. */
@@ -154,8 +161,11 @@ void conns_init(server_t *srv)
         srv->conns_per_client = o->max_conns_per_client > 0 ? o->max_conns_per_client
                                 : srv->conns_max / 8 > 16   ? srv->conns_max / 8
                                                             : 16;
-        if (o->public_on && o->public_rpm > 0)
-                srv->rl = rl_new(o->public_rpm); /* NULL (no memory): no such limit */
+        if (fresh_rl) {
+                rl_free(srv->rl);
+                srv->rl = o->public_on && o->public_rpm > 0 ? rl_new(o->public_rpm) : NULL;
+                /* NULL (no memory): no such limit */
+        }
         if (srv->conns_per_client > srv->conns_max)
                 srv->conns_per_client = srv->conns_max;
         if (srv->conns_max + kept > srv->nofile)

@@ -76,6 +76,7 @@ int dl_error_status(const char *code)
         return strcmp(code, "unknown_language") == 0  ? 404
                : strcmp(code, "not_found") == 0       ? 404
                : strcmp(code, "forbidden") == 0       ? 403
+               : strcmp(code, "unauthorized") == 0    ? 401
                : strcmp(code, "conflict") == 0        ? 409
                : strcmp(code, "unknown_version") == 0 ? 404
                : strcmp(code, "busy") == 0            ? 429
@@ -481,12 +482,22 @@ int dl_http_server_port(void)
         return srv && srv->vh ? lws_get_vhost_listen_port(srv->vh) : 0;
 }
 
+/* h's token in the options in force (checked again if a reload came since its headers);
+ * -2: not accepted now. */
+static int http_token_now(const dl_http_t *h)
+{
+        dl_http_t *m = (dl_http_t *)h; /* the server's own request */
+        return access_refresh(m->srv, &m->cfg, &m->token, &m->anon) < 0 ? -2 : m->token;
+}
+
 bool dl_http_full_rights(const dl_http_t *h)
 {
-        return !token_scoped(h->srv->opts, h->token);
+        int t = http_token_now(h);
+        return t != -2 && !token_scoped(h->srv->opts, t);
 }
 
 bool dl_token_may_invoke_http(const dl_http_t *h, const char *name)
 {
-        return dl_token_may_invoke(h->token, name);
+        int t = http_token_now(h);
+        return t != -2 && dl_token_may_invoke(t, name);
 }

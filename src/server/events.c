@@ -76,7 +76,7 @@ static void run_head(slog_line_t *l, run_t *r, const stage_result_t *compile,
         if (r->fnv)
                 slog_str(l, "function", r->fnv->name);
         slog_str(l, "req_id", r->id);
-        who(l, r->srv->opts, r->client, r->token, r->anon);
+        who(l, r->cfg->o, r->client, r->token, r->anon); /* the options it was admitted under */
 }
 
 static void run_times(slog_line_t *l, run_t *r, int64_t setup_us, int64_t wall_ms, int64_t cpu_ms,

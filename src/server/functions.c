@@ -664,7 +664,10 @@ static void deploy_commit(fn_deploy_t *d, art_file_t *files, size_t n, const sta
         slog_int(&l, "bytes", (long long)bytes);
         if (d->h || d->conn) {
                 slog_str(&l, "client", d->h ? d->h->client : d->conn->client);
-                slog_str(&l, "token", token_name(srv->opts, d->h ? d->h->token : d->conn->token));
+                /* the token's index is in the options the client was let in under */
+                slog_str(&l, "token",
+                         token_name(d->h ? d->h->cfg->o : d->conn->cfg->o,
+                                    d->h ? d->h->token : d->conn->token));
         }
         slog_end(&l);
         deploy_answer(d, created ? 201 : 200, o);
@@ -881,10 +884,13 @@ void dl_fn_deploy_conn(dl_conn_t *c, const char *name, cJSON *doc, dl_fn_done_fn
         d->conn = c;
         d->done = done;
         d->tag = tag;
-        if (token_scoped(c->srv->opts, c->token)) {
+        bool gone = access_refresh(c->srv, &c->cfg, &c->token, &c->anon) < 0; /* a reload */
+        if (gone || token_scoped(c->srv->opts, c->token)) {
                 d->srv = c->srv;
-                deploy_answer(d, 403,
-                              err_json("forbidden", "this token may only invoke functions"));
+                deploy_answer(
+                    d, gone ? 401 : 403,
+                    gone ? err_json("unauthorized", "this connection's token is no longer accepted")
+                         : err_json("forbidden", "this token may only invoke functions"));
                 cJSON_Delete(doc);
                 deploy_free_unlinked(d);
                 return;

@@ -220,7 +220,7 @@ static void runs_by_language(server_t *srv, buf_t *b)
 
 static bool dialect_on(const server_t *srv, size_t i)
 {
-        return !srv->opts->dialects[i].disabled;
+        return !srv->first->dialects[i].disabled; /* on at start: its series stay */
 }
 
 static void runs_by_dialect(server_t *srv, buf_t *b)
@@ -323,6 +323,13 @@ void metrics_text(server_t *srv, buf_t *b)
                    "runcell_connections_refused_total %llu\n",
                    srv->queued, srv->running, srv->ws_conns,
                    (unsigned long long)srv->conns_refused);
+        buf_printf(b,
+                   "# HELP runcell_config_reloads_total SIGHUPs that reloaded the config (ok) "
+                   "or were refused it (a bad config, or a change that needs a restart).\n"
+                   "# TYPE runcell_config_reloads_total counter\n"
+                   "runcell_config_reloads_total{result=\"ok\"} %llu\n"
+                   "runcell_config_reloads_total{result=\"refused\"} %llu\n",
+                   (unsigned long long)srv->reloads_ok, (unsigned long long)srv->reloads_refused);
         if (srv->opts->public_on)
                 buf_printf(b,
                            "# HELP runcell_public_refused_total Anonymous runs refused for their "
@@ -333,6 +340,6 @@ void metrics_text(server_t *srv, buf_t *b)
         if (srv->fn_dir)
                 functions_metrics(srv, b);
         for (size_t i = 0; i < dialect_count; i++)
-                if (dialect_table[i]->metrics && !srv->opts->dialects[i].disabled)
+                if (dialect_table[i]->metrics && !srv->first->dialects[i].disabled)
                         dialect_table[i]->metrics(b);
 }

@@ -1,5 +1,6 @@
-/* The dialects' routes: each enabled dialect's paths under its base, found by path and
- * method; a POST path several dialects share goes to the one that claims the body. */
+/* The dialects' routes: each dialect's paths under its base, made at start for the dialects
+ * enabled then, found by path and method among those still enabled (a reload may turn one
+ * off); a POST path several dialects share goes to the one that claims the body. */
 #include <stdio.h>
 #include <string.h>
 
@@ -71,6 +72,8 @@ static const route_t *find_in(server_t *srv, const char *path, unsigned method, 
 {
         for (int i = 0; i < srv->nroutes; i++) {
                 const route_t *rt = &srv->routes[i];
+                if (srv->opts->dialects[rt->di].disabled) /* turned off by a reload */
+                        continue;
                 if (wild ? !route_wild(rt) || !wild_match(rt, path) : strcmp(rt->path, path) != 0)
                         continue;
                 *any = true;
@@ -103,8 +106,8 @@ const route_t *claim_route(server_t *srv, const route_t *first, const char *body
         const route_t *pick = NULL;
         for (int i = 0; i < srv->nroutes && !pick; i++) {
                 const route_t *rt = &srv->routes[i];
-                if (strcmp(rt->path, first->path) == 0 && (rt->methods & DL_POST) &&
-                    rt->d->claims && rt->d->claims(doc))
+                if (!srv->opts->dialects[rt->di].disabled && strcmp(rt->path, first->path) == 0 &&
+                    (rt->methods & DL_POST) && rt->d->claims && rt->d->claims(doc))
                         pick = rt;
         }
         cJSON_Delete(doc);

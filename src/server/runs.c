@@ -117,6 +117,11 @@ static void start_queued(server_t *srv)
         }
 }
 
+void runs_kick(server_t *srv)
+{
+        start_queued(srv);
+}
+
 static void run_unlink(run_t *r)
 {
         if (r->conn) {
@@ -158,6 +163,7 @@ void run_free(run_t *r)
                 catalog_release(r->srv->cat, held); /* last: the job borrowed from it */
         if (r->held_checker)
                 catalog_release(r->srv->cat, r->held_checker);
+        cfg_release(r->cfg);
         free(r);
 }
 
@@ -299,6 +305,7 @@ static void on_judge_done(void *ud)
 static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
 {
         server_t *srv = r->srv;
+        const server_opts_t *o = r->cfg->o; /* what it was admitted under */
         rc_limits_t *lim = calloc(r->rr.ntests, sizeof(*lim));
         judge_test_t *tests = calloc(r->rr.ntests, sizeof(*tests));
         if (!lim || !tests) {
@@ -310,19 +317,19 @@ static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
                 tests[i] = r->rr.tests[i];
                 lim[i] = js->run_limits;
                 limits_overlay(&lim[i], &r->rr.test_over[i]);
-                limits_clamp(&lim[i], &srv->opts->limits_max);
+                limits_clamp(&lim[i], &o->limits_max);
                 if (r->anon)
-                        limits_clamp(&lim[i], &srv->opts->public_limits_max);
+                        limits_clamp(&lim[i], &o->public_limits_max);
                 tests[i].limits = &lim[i];
         }
         job_spec_t checker;
         if (r->rr.checker_lang) {
                 catalog_job_spec(srv->cat, r->rr.checker_lang, &checker);
-                limits_clamp(&checker.run_limits, &srv->opts->limits_max);
-                limits_clamp(&checker.compile_limits, &srv->opts->limits_max);
+                limits_clamp(&checker.run_limits, &o->limits_max);
+                limits_clamp(&checker.compile_limits, &o->limits_max);
                 if (r->anon) {
-                        limits_clamp(&checker.run_limits, &srv->opts->public_limits_max);
-                        limits_clamp(&checker.compile_limits, &srv->opts->public_limits_max);
+                        limits_clamp(&checker.run_limits, &o->public_limits_max);
+                        limits_clamp(&checker.compile_limits, &o->public_limits_max);
                 }
                 checker.files = r->rr.checker_files;
                 checker.nfiles = r->rr.nchecker_files;
@@ -361,11 +368,13 @@ static void run_begin(run_t *r)
                 fn_run_spec(r, &js);
                 fn_run_begin(r, &js);
         }
-        limits_clamp(&js.run_limits, &srv->opts->limits_max);
-        limits_clamp(&js.compile_limits, &srv->opts->limits_max);
+        /* the limits of the options it was admitted under, whatever a reload did since */
+        const server_opts_t *o = r->cfg->o;
+        limits_clamp(&js.run_limits, &o->limits_max);
+        limits_clamp(&js.compile_limits, &o->limits_max);
         if (r->anon) { /* public mode: an anonymous run's own ceiling */
-                limits_clamp(&js.run_limits, &srv->opts->public_limits_max);
-                limits_clamp(&js.compile_limits, &srv->opts->public_limits_max);
+                limits_clamp(&js.run_limits, &o->public_limits_max);
+                limits_clamp(&js.compile_limits, &o->public_limits_max);
         }
         if (r->rr.ntests) {
                 rc_err_t jerr = {0};
@@ -445,8 +454,11 @@ static int admit(server_t *srv, int di, int token, bool stored, dl_error_t *e)
         int token_max =
             token >= 0 && srv->opts->token_max_runs ? srv->opts->token_max_runs[token] : 0;
         int token_runs = 0;
+        /* runs admitted before a reload have their index in their own options' list */
+        const char *tok = token_max ? srv->opts->tokens.v[token] : NULL;
         for (run_t *o = srv->all; token_max && o; o = o->all_next)
-                token_runs += o->token == token && o->state != RUN_DONE;
+                token_runs += o->token >= 0 && o->state != RUN_DONE &&
+                              strcmp(o->cfg->o->tokens.v[o->token], tok) == 0;
         if (token_max && token_runs >= token_max)
                 return fail(e, "busy", "this token's %d runs are all going or waiting", token_max);
         const dialect_limits_t *dl = &srv->opts->dialects[di];
@@ -508,6 +520,7 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         r->d = d;
         r->di = di;
         r->doc = doc;
+        r->cfg = cfg_hold(srv->cfg); /* token is in the options in force (access_refresh) */
         r->token = token;
         r->anon = anon;
         if (client || anon)
@@ -604,6 +617,7 @@ refuse:
         fn_run_free(r);
         run_request_free(&r->rr);
         cJSON_Delete(doc);
+        cfg_release(r->cfg);
         free(r->data);
         free(r->id);
         free(r);
@@ -612,6 +626,17 @@ refuse:
 
 dl_run_t *dl_run_start(dl_conn_t *c, dl_http_t *h, cJSON *doc, const char *id, dl_error_t *e)
 {
+        /* let in before a reload: its token is checked again under the options now */
+        server_t *srv = c ? c->srv : h->srv;
+        if (c ? access_refresh(srv, &c->cfg, &c->token, &c->anon) < 0
+              : access_refresh(srv, &h->cfg, &h->token, &h->anon) < 0) {
+                e->retry_after_s = 0;
+                fail(e, "unauthorized", "this connection's token is no longer accepted");
+                log_run_refused(srv, c ? c->d : h->route->d, c, h, -1, false,
+                                c ? c->client : h->client, e);
+                cJSON_Delete(doc);
+                return NULL;
+        }
         if (c)
                 return run_start(c->srv, c->d, c->di, c->token, c->anon, c->client, c, NULL, false,
                                  doc, id, e);

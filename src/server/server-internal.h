@@ -34,6 +34,7 @@
 #define CLIENT_ADDR_MAX   48 /* a client's address in text */
 
 typedef struct server server_t;
+typedef struct server_cfg server_cfg_t;
 typedef struct dl_conn conn_t;
 typedef struct fn fn_t;               /* functions.c: a deployed function */
 typedef struct fn_ver fn_ver_t;       /* one version of it, held by its runs */
@@ -42,6 +43,18 @@ typedef struct fn_deploy fn_deploy_t; /* a deploy being compiled */
 typedef struct dl_http http_req_t;
 typedef struct dl_run run_t;
 typedef struct conn_acct conn_acct_t;
+
+/* A set of options in force (reload.c): the server holds the current one, and each run,
+ * WebSocket connection and HTTP request holds the one it was let in under, so that a reload
+ * frees nothing they point into; freed with its last holder. */
+struct server_cfg {
+        unsigned refs;
+        unsigned gen;           /* 0 at start, one more a reload */
+        const server_opts_t *o; /* what the holders read */
+        server_opts_t *own;     /* a reload's (freed with the cfg); NULL: server_run's caller's */
+};
+server_cfg_t *cfg_hold(server_cfg_t *c);
+void cfg_release(server_cfg_t *c); /* NULL: nothing */
 
 typedef struct route {
         const dialect_t *d;
@@ -74,6 +87,7 @@ struct dl_conn { /* one WebSocket connection */
         char close_reason[64];
         int token;
         bool anon;                    /* public mode: no token (access.c) */
+        server_cfg_t *cfg;            /* what token and anon were checked against (held) */
         char client[CLIENT_ADDR_MAX]; /* its client's address */
         const route_t *route;         /* the route it came in by (the log names its path) */
         run_t *runs;
@@ -93,6 +107,7 @@ struct dl_http { /* one HTTP request */
         struct lws *wsi;
         int token;
         bool anon;                    /* public mode: no token (access.c) */
+        server_cfg_t *cfg;            /* what token and anon were checked against (held) */
         char client[CLIENT_ADDR_MAX]; /* its client's address */
         const route_t *route;         /* where the body goes; NULL: answered already */
         bool logged;                  /* its refusal is in the log (events.c) */
@@ -142,8 +157,11 @@ struct dl_run {
         run_t *next; /* in conn->runs */
         run_t *qnext;
         run_t *all_prev, *all_next; /* every run of the server */
-        int token;
-        bool anon;                    /* public mode: no token; public_limits_max apply */
+        int token;                  /* in cfg's tokens */
+        bool anon;                  /* public mode: no token; public_limits_max apply */
+        /* the options it was admitted under (held): its limits, its token's name, until it
+         * is freed, whatever a reload does meanwhile */
+        server_cfg_t *cfg;
         char client[CLIENT_ADDR_MAX]; /* its client's address (none: a stored submission) */
         int64_t t_queued; /* admitted (sb_now_ns): t_begin less this is its wait in the queue */
         int64_t t_begin;
@@ -194,7 +212,10 @@ typedef struct run_stats {
 } run_stats_t;
 
 struct server {
-        const server_opts_t *opts;
+        const server_opts_t *opts;            /* cfg->o: the options in force */
+        server_cfg_t *cfg;                    /* held */
+        const server_opts_t *first;           /* what it started with (server_run's caller's) */
+        uint64_t reloads_ok, reloads_refused; /* SIGHUPs that reloaded the config, or not */
         bool draining;           /* SIGTERM: no new runs; those in flight get grace_ms */
         bool grace_over;         /* what is left is being killed */
         struct runs_by *runs_by; /* runs ended, per language name (kept across reloads) */
@@ -241,8 +262,9 @@ struct server {
 typedef struct pss {
         conn_t *conn;
         http_req_t *http;
-        int token; /* index of the token the handshake gave, -1: none */
-        bool anon; /* public mode: the handshake had no token */
+        int token;    /* index of the token the handshake gave, -1: none */
+        unsigned gen; /* of the options it was checked against (server_cfg_t) */
+        bool anon;    /* public mode: the handshake had no token */
         char client[CLIENT_ADDR_MAX];
 } pss_t;
 
@@ -311,6 +333,10 @@ bool fn_slot_free(const run_t *r);
 void fn_run_begin(run_t *r, job_spec_t *js);
 void fn_run_end(run_t *r, int64_t setup_us);
 void fn_run_free(run_t *r);
+/* access.c: a connection's or request's token, let in under *cfg, checked again under the
+ * options now in force if a reload came since (*cfg, *token and *anon then updated): 0, or -1
+ * when it would not be let in now (its token was withdrawn, tokens are required now). */
+int access_refresh(server_t *srv, server_cfg_t **cfg, int *token, bool *anon);
 /* access.c: may the token (-1: none) invoke the function name / use anything else? */
 bool dl_token_may_invoke(int token, const char *name);
 bool token_scoped(const server_opts_t *o, int token);
@@ -327,6 +353,12 @@ extern volatile sig_atomic_t stop_requested;   /* SIGTERM or SIGINT came */
 extern volatile sig_atomic_t reload_requested; /* SIGHUP came */
 /* Reload the languages if their files changed (or always with force), saying so on stderr. */
 void server_rescan(server_t *srv, bool force);
+/* The periodic rescan (re)scheduled every rescan_s, or cancelled when that is 0. */
+void server_rescan_schedule(server_t *srv);
+/* reload.c: SIGHUP. The config read again and, if it is good and needs no restart, put in
+ * force whole, then the languages rescanned; else refused, nothing changed. One log line
+ * either way (event "reload"). */
+void server_reload(server_t *srv);
 extern server_t *the_server; /* what dl_catalog() and friends answer from */
 
 /* transport.c: the lws callback and HTTP and WebSocket framing */
@@ -339,6 +371,7 @@ void conn_pause(conn_t *c, bool paused);
 void run_free(run_t *r);
 void run_orphan(run_t *r);
 void start_draining(server_t *srv);
+void runs_kick(server_t *srv); /* start what the queue's limits (changed) let start */
 
 /* access.c: origins and tokens */
 bool origin_allowed(const server_opts_t *o, const char *origin);
@@ -350,6 +383,7 @@ int check_access(server_t *srv, struct lws *wsi, bool ws, const char *path, cons
 
 /* conns.c: connection caps, the reserve, the client behind trusted proxies */
 void conns_init(server_t *srv);
+void conns_limits(server_t *srv, bool fresh_rl);
 void conns_free(server_t *srv);
 int conns_filter(server_t *srv, const struct lws_filter_network_conn_args *f);
 void conns_adopted(server_t *srv, struct lws *wsi);

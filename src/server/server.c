@@ -4,7 +4,8 @@
  * messages. See docs/protocol.md and docs/dialects.md.
  *
  * This file: the options, the lws context, signals, the main loop with SIGTERM's grace, and
- * reloading the languages (SIGHUP, and a periodic stat-based rescan).
+ * reloading the languages (SIGHUP, and a periodic stat-based rescan); reload.c reloads the
+ * config on SIGHUP.
  * The rest, by concern: transport.c (lws callback, HTTP and WebSocket framing,
  * back-pressure), conns.c (connection caps, trusted proxies), runs.c (admission, queue, slots, a
  * run's lifetime), access.c (origins, tokens), routes.c (the dialects' paths), metrics.c
@@ -138,8 +139,15 @@ static void on_rescan(lws_sorted_usec_list_t *sul)
         server_t *srv = lws_container_of(sul, server_t, rescan);
         if (!srv->draining)
                 server_rescan(srv, false);
-        lws_sul_schedule(srv->ctx, 0, &srv->rescan, on_rescan,
-                         (lws_usec_t)srv->opts->rescan_s * LWS_US_PER_SEC);
+        server_rescan_schedule(srv);
+}
+
+void server_rescan_schedule(server_t *srv)
+{
+        lws_sul_cancel(&srv->rescan);
+        if (srv->opts->rescan_s > 0) /* a reload may have changed it */
+                lws_sul_schedule(srv->ctx, 0, &srv->rescan, on_rescan,
+                                 (lws_usec_t)srv->opts->rescan_s * LWS_US_PER_SEC);
 }
 
 static void runs_by_free(server_t *srv)
@@ -174,15 +182,24 @@ static int listen_failed(const server_opts_t *opts, int port, rc_err_t *err)
 
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
 {
+        server_cfg_t *cfg = calloc(1, sizeof(*cfg));
+        if (!cfg)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        cfg->refs = 1;
+        cfg->o = opts;
         server_t srv = {.cat = cat,
                         .opts = opts,
+                        .cfg = cfg,
+                        .first = opts,
                         .max_concurrent = opts->max_concurrent > 0 ? opts->max_concurrent : 1,
                         .queue_max = opts->queue_max >= 0 ? opts->queue_max : 0,
                         .store_lock = -1};
         slog_setup(opts->log_format == SLOG_JSON ? SLOG_JSON : SLOG_LOGFMT);
         build_routes(&srv);
-        if (submissions_open(&srv, err) < 0)
+        if (submissions_open(&srv, err) < 0) {
+                cfg_release(cfg);
                 return -1;
+        }
         functions_open(&srv);
         conns_init(&srv);
         lws_set_log_level(LLL_ERR, lws_log_line);
@@ -207,6 +224,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 conns_free(&srv);
                 functions_close(&srv);
                 submissions_close(&srv);
+                cfg_release(cfg);
                 return listen_failed(opts, opts->port, err);
         }
         srv.vh = lws_get_vhost_by_name(srv.ctx, "default");
@@ -216,6 +234,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 conns_free(&srv);
                 functions_close(&srv);
                 submissions_close(&srv);
+                cfg_release(cfg);
                 return listen_failed(opts, port > 0 ? port : opts->port, err);
         }
         srv.loop = srv.vh ? ev_lws_new(srv.ctx, srv.vh) : NULL;
@@ -223,6 +242,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 lws_context_destroy(srv.ctx);
                 functions_close(&srv);
                 submissions_close(&srv);
+                cfg_release(cfg);
                 return rc_err_set(err, ENOMEM, "cannot set up the event loop");
         }
         the_server = &srv;
@@ -234,9 +254,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
         sigaction(SIGINT, &sa, NULL);
         sa.sa_handler = on_reload_signal;
         sigaction(SIGHUP, &sa, NULL);
-        if (opts->rescan_s > 0)
-                lws_sul_schedule(srv.ctx, 0, &srv.rescan, on_rescan,
-                                 (lws_usec_t)opts->rescan_s * LWS_US_PER_SEC);
+        server_rescan_schedule(&srv);
         bool named = opts->host_name && strcmp(opts->host_name, opts->host) != 0;
         /* "runcell: listening on URL" stays in the line whatever the format: scripts and tests
          * wait for it */
@@ -277,13 +295,13 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 if (reload_requested) {
                         reload_requested = 0;
                         if (!srv.draining)
-                                server_rescan(&srv, true);
+                                server_reload(&srv); /* the config, then the languages */
                 }
                 if (stop_requested && !srv.draining) {
                         start_draining(&srv);
-                        grace_end = sb_now_ns() + (int64_t)opts->grace_ms * 1000000;
+                        grace_end = sb_now_ns() + (int64_t)srv.opts->grace_ms * 1000000;
                         lws_sul_schedule(srv.ctx, 0, &grace, on_grace_over,
-                                         (lws_usec_t)opts->grace_ms * 1000);
+                                         (lws_usec_t)srv.opts->grace_ms * 1000);
                 }
                 if (srv.draining && srv.running == 0 && srv.queued == 0)
                         break;
@@ -325,7 +343,8 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 catalog_release(cat, rf->lang);
                 free(rf);
         }
-        lws_context_destroy(srv.ctx);
+        lws_context_destroy(srv.ctx); /* the connections' and requests' options released */
+        cfg_release(srv.cfg);
         runs_by_free(&srv);
         metrics_free(&srv);
         conns_free(&srv);

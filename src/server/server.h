@@ -6,6 +6,8 @@
 #include <stdbool.h>
 
 #include "engine/catalog.h"
+#include "util/buf.h"
+#include "util/err.h"
 #include "util/strv.h"
 
 #define DIALECTS_MAX 16
@@ -74,6 +76,15 @@ typedef struct server_opts {
         int callback_tries;
         int64_t callback_backoff_ms, callback_backoff_max_ms;
         int callback_timeout_ms;
+        /* SIGHUP reads the config again (cmd_serve: the same --config file, the same
+         * command-line flags on top, as at start): 0 with *out a whole new set of options,
+         * heap-allocated (the server frees it with server_opts_free and free once no run
+         * uses it), its host, host_name, tls_*, store_path and node_id the first one's; or -1
+         * with err (a bad config: nothing changes). Settings of the caller's own that differ
+         * from the start and need a restart are named in restart (comma-separated), the
+         * reload then refused. NULL: SIGHUP reloads the languages only. */
+        int (*reload)(void *ctx, struct server_opts **out, buf_t *restart, rc_err_t *err);
+        void *reload_ctx;
 } server_opts_t;
 
 /* Defaults for everything. */
@@ -86,10 +97,20 @@ bool server_fn_name_valid(const char *s);
 /* "a.b.c.d" or "a.b.c.d/n", as trusted_proxies takes. */
 bool server_proxy_valid(const char *s);
 
-/* Serve until SIGTERM or SIGINT; SIGHUP reloads the languages (catalog_rescan, forced), as the
- * periodic rescan does when their files changed. Prints "runcell: listening on http://HOST:PORT"
- * (and " (NAME)" when host_name differs) once a socket of this process is seen listening there;
- * when none is, fails saying why (e.g. "address already in use"). */
+/* A reload's changes (SIGHUP): the settings next changes from prev that take effect at once,
+ * by their names in the config ("tokens", "limits_max", "dialects.piston.enabled", ...), into
+ * changed; and those that differ from first (the options the server started with) but cannot
+ * change without a restart (the listen address, TLS, the store, callbacks, a dialect's path,
+ * a dialect turned on that was off at start), into restart. Both comma-separated, appended. */
+void server_opts_diff(const server_opts_t *first, const server_opts_t *prev,
+                      const server_opts_t *next, buf_t *changed, buf_t *restart);
+
+/* Serve until SIGTERM or SIGINT; SIGHUP reloads the config (opts->reload: all of it or
+ * nothing, runs going keep the options they were admitted under) and then the languages
+ * (catalog_rescan, forced), as the periodic rescan does when their files changed. Prints "runcell:
+ * listening on http://HOST:PORT" (and " (NAME)" when host_name differs) once a socket of this
+ * process is seen listening there; when none is, fails saying why (e.g. "address already in use").
+ */
 int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err);
 
 #endif

@@ -202,6 +202,7 @@ static void conn_free(conn_t *c)
         }
         buf_free(&c->rx);
         free(c->data);
+        cfg_release(c->cfg);
         free(c);
 }
 
@@ -216,6 +217,7 @@ static void http_free(http_req_t *h)
                 free(h->hname[i]);
                 free(h->hvalue[i]);
         }
+        cfg_release(h->cfg);
         free(h);
 }
 
@@ -281,6 +283,7 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
         if (!h)
                 return -1;
         h->srv = srv;
+        h->cfg = cfg_hold(srv->cfg); /* what check_access checks against, below */
         h->wsi = wsi;
         h->method = http_method(wsi);
         h->conn = conn_after(wsi);
@@ -388,7 +391,7 @@ static int on_ws_established(server_t *srv, pss_t *pss, struct lws *wsi)
                 return -1;
         bool known;
         const route_t *rt = find_route(srv, uri, DL_WS, &known);
-        if (!rt)
+        if (!rt || pss->gen != srv->cfg->gen) /* a reload since the handshake's checks */
                 return -1;
         conn_t *c = calloc(1, sizeof(*c));
         if (!c || !(c->data = calloc(1, rt->d->conn_size ? rt->d->conn_size : 1))) {
@@ -400,6 +403,7 @@ static int on_ws_established(server_t *srv, pss_t *pss, struct lws *wsi)
         c->d = rt->d;
         c->di = rt->di;
         c->route = rt;
+        c->cfg = cfg_hold(srv->cfg);
         c->token = srv->opts->tokens.n ? pss->token : -1;
         c->anon = pss->anon;
         memcpy(c->client, pss->client, sizeof(c->client));
@@ -646,6 +650,7 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
                 if (full)
                         return refuse_handshake(wsi, full, code);
                 int denied = check_access(srv, wsi, true, uri, &code, &pss->token, &pss->anon);
+                pss->gen = srv->cfg->gen;
                 if (!denied)
                         conns_client(srv, wsi, pss->client, sizeof(pss->client));
                 bool known = false;
