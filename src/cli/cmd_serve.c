@@ -431,6 +431,9 @@ static int load_config(serve_args_t *a, const char *path)
                         bad = get_dialects(it, &a->o, &err) < 0;
                 else if (strcmp(k, "grace_ms") == 0)
                         bad = get_int(it, 0, 3600000, &n) < 0 || ((a->o.grace_ms = (int)n), 0);
+                else if (strcmp(k, "drain_delay_ms") == 0)
+                        bad =
+                            get_int(it, 0, 3600000, &n) < 0 || ((a->o.drain_delay_ms = (int)n), 0);
                 else if (strcmp(k, "max_connections") == 0)
                         bad = get_int(it, 0, 1 << 20, &n) < 0 || ((a->o.max_conns = (int)n), 0);
                 else if (strcmp(k, "max_connections_per_client") == 0)
@@ -510,9 +513,9 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                         goto out;
         for (int i = 1; i < argc; i++) {
                 const char *f = argv[i];
-                static const char *const known[] = {"--config",    "--listen", "--max-concurrent",
-                                                    "--queue",     "--pool",   "--warm",
-                                                    "--log-format"};
+                static const char *const known[] = {
+                    "--config", "--listen", "--max-concurrent", "--queue",
+                    "--pool",   "--warm",   "--log-format",     "--drain-delay"};
                 size_t k = 0;
                 while (k < ARRAY_SIZE(known) && strcmp(f, known[k]) != 0)
                         k++;
@@ -539,6 +542,8 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
                         bad = parse_int(f, v, 0, 1 << 20, &a.o.queue_max);
                 else if (strcmp(f, "--pool") == 0)
                         bad = parse_int(f, v, 0, 16, &a.pool);
+                else if (strcmp(f, "--drain-delay") == 0)
+                        bad = parse_int(f, v, 0, 3600000, &a.o.drain_delay_ms);
                 else if (strcmp(f, "--warm") == 0) {
                         strv_free(&a.warm);
                         bad = strv_push(&a.warm, v) < 0;
