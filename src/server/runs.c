@@ -669,6 +669,7 @@ void start_draining(server_t *srv)
                   srv->queued);
         slog_int(&l, "running", srv->running);
         slog_int(&l, "queued", srv->queued);
+        slog_int(&l, "drain_delay_ms", srv->opts->drain_delay_ms);
         slog_end(&l);
         while (srv->qhead) {
                 run_t *q = srv->qhead;

@@ -290,11 +290,12 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         /* a balancer takes a node out when /healthz says 503: the node stays
                          * (refusing runs) until its checks have had time to */
                         hold_end = now + (int64_t)opts->drain_delay_ms * 1000000;
-                        if (opts->drain_delay_ms > 0)
-                                lws_sul_schedule(srv.ctx, 0, &hold, on_grace_over,
-                                                 (lws_usec_t)opts->drain_delay_ms * 1000);
                 }
-                bool held = srv.draining && sb_now_ns() < hold_end;
+                int64_t hold_left = srv.draining ? hold_end - sb_now_ns() : 0;
+                bool held = hold_left > 0;
+                if (held) /* wake up when it ends (set again each turn: exact whatever the clock) */
+                        lws_sul_schedule(srv.ctx, 0, &hold, on_grace_over,
+                                         (lws_usec_t)(hold_left / 1000) + 1);
                 if (srv.draining && srv.running == 0 && srv.queued == 0 && !held)
                         break;
                 if (srv.draining && !srv.grace_over && sb_now_ns() >= grace_end) {
