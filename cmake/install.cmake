@@ -13,7 +13,8 @@
 #   PREFIX/share/man/man1/runcell.1.gz       docs/runcell.1 (and runcell-serve.1.gz,
 #                                            runcell-build-rootfs.1.gz linked to it)
 #   PREFIX/share/doc/runcell/                README.md, docs/*.md and the Grafana dashboard
-#                                            (grafana/runcell-dashboard.json)
+#                                            (grafana/runcell-dashboard.json), HAProxy's config
+#                                            for several nodes (haproxy/runcell.cfg)
 #
 # The installed runcell finds share/runcell/toolchains and seccomp-profiles from its own
 # directory (src/config.c: EXE/../share/runcell/...), so an installed tree works without the
@@ -28,6 +29,7 @@ install(PROGRAMS packaging/runcell-build-rootfs DESTINATION bin)
 file(GLOB RUNCELL_DOCS CONFIGURE_DEPENDS docs/*.md)
 install(FILES README.md ${RUNCELL_DOCS} DESTINATION share/doc/runcell)
 install(DIRECTORY docs/grafana/ DESTINATION share/doc/runcell/grafana)
+install(FILES packaging/haproxy/runcell.cfg DESTINATION share/doc/runcell/haproxy)
 
 # The unit, the configuration and the man page are written at install time, for the prefix
 # installed into (`cmake --install --prefix P`; cpack's is /usr): cmake/install-service.cmake.

@@ -113,6 +113,7 @@ static const struct {
     {"serve",
      "runcell serve [--config FILE] [--listen HOST:PORT] [--max-concurrent N] [--queue N]\n"
      "              [--pool N] [--warm LANG,...] [--log-format logfmt|json]\n"
+     "              [--drain-delay MS]\n"
      "  HTTP and WebSocket server on one port (docs/protocol.md, docs/dialects.md)\n"
      "  --config FILE      JSON configuration (docs/protocol.md); the options below win\n"
      "  --listen HOST:PORT IPv4 address or host name (resolved; the first IPv4 address is\n"
@@ -123,6 +124,9 @@ static const struct {
      "  --warm LANG,...    prepare sandboxes for these languages at start\n"
      "  --log-format F     the log on stderr: logfmt (default) or json, one line per event\n"
      "                     (docs/OPERATIONS.md)\n"
+     "  --drain-delay MS   after SIGTERM, stay up at least this long, refusing runs and\n"
+     "                     answering /healthz 503, for a load balancer (docs/DEPLOY.md);\n"
+     "                     0 to 3600000, default 0\n"
      "  SIGHUP reads the --config file again (the options above still win) and puts all of\n"
      "  it in force or, if it is bad or changes what needs a restart (listen, tls, pool,\n"
      "  the directories, store, ...), none of it, in one log line (event=reload); runs\n"

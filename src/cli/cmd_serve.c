@@ -445,6 +445,9 @@ static int load_config(serve_args_t *a, const char *path, rc_err_t *err)
                         bad = get_dialects(it, a, err) < 0;
                 else if (strcmp(k, "grace_ms") == 0)
                         bad = get_int(it, 0, 3600000, &n) < 0 || ((a->o.grace_ms = (int)n), 0);
+                else if (strcmp(k, "drain_delay_ms") == 0)
+                        bad =
+                            get_int(it, 0, 3600000, &n) < 0 || ((a->o.drain_delay_ms = (int)n), 0);
                 else if (strcmp(k, "max_connections") == 0)
                         bad = get_int(it, 0, 1 << 20, &n) < 0 || ((a->o.max_conns = (int)n), 0);
                 else if (strcmp(k, "max_connections_per_client") == 0)
@@ -544,9 +547,9 @@ static int serve_parse(serve_args_t *a, int argc, char **argv, rc_err_t *err)
                         return -1;
         for (int i = 1; i < argc; i++) {
                 const char *f = argv[i];
-                static const char *const known[] = {"--config",    "--listen", "--max-concurrent",
-                                                    "--queue",     "--pool",   "--warm",
-                                                    "--log-format"};
+                static const char *const known[] = {
+                    "--config", "--listen", "--max-concurrent", "--queue",
+                    "--pool",   "--warm",   "--log-format",     "--drain-delay"};
                 size_t k = 0;
                 while (k < ARRAY_SIZE(known) && strcmp(f, known[k]) != 0)
                         k++;
@@ -571,6 +574,8 @@ static int serve_parse(serve_args_t *a, int argc, char **argv, rc_err_t *err)
                         bad = parse_int(f, v, 0, 1 << 20, &a->o.queue_max, err);
                 else if (strcmp(f, "--pool") == 0)
                         bad = parse_int(f, v, 0, 16, &a->pool, err);
+                else if (strcmp(f, "--drain-delay") == 0)
+                        bad = parse_int(f, v, 0, 3600000, &a->o.drain_delay_ms, err);
                 else if (strcmp(f, "--warm") == 0) {
                         strv_free(&a->warm);
                         if (strv_push(&a->warm, v) < 0)

@@ -123,8 +123,9 @@ typedef struct dl_error {
         const char *code; /* bad_request, unknown_language, unknown_version, unavailable,
                              too_large, busy, rate_limited, shutting_down, internal */
         char message[600];
-        /* busy or rate_limited for a client's own limits (public mode): when to try again,
-         * in seconds; 0: not said. An HTTP refusal carries it as Retry-After already. */
+        /* busy or rate_limited for a client's own limits (public mode, a function's rate),
+         * or shutting_down (1: another node may take it): when to try again, in seconds; 0:
+         * not said. An HTTP refusal carries it as Retry-After already. */
         int retry_after_s;
 } dl_error_t;
 

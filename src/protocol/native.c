@@ -247,7 +247,7 @@ static void ws_message(dl_conn_t *c, const char *data, size_t len, bool binary)
                                 cJSON *ev = event("error", idcopy);
                                 cJSON_AddStringToObject(ev, "code", e.code);
                                 cJSON_AddStringToObject(ev, "message", e.message);
-                                if (e.retry_after_s > 0) /* public mode: the client's limits */
+                                if (e.retry_after_s > 0) /* draining, or public mode's limits */
                                         cJSON_AddNumberToObject(ev, "retry_after", e.retry_after_s);
                                 dl_send_json(c, ev);
                         }

@@ -85,6 +85,8 @@ static void live_changes(const server_opts_t *p, const server_opts_t *n, buf_t *
                 add(changed, "functions.keep_versions");
         if (!SAME(grace_ms))
                 add(changed, "grace_ms");
+        if (!SAME(drain_delay_ms))
+                add(changed, "drain_delay_ms");
         if (!SAME(max_conns))
                 add(changed, "max_connections");
         if (!SAME(max_conns_per_client))

@@ -447,8 +447,10 @@ static int fail(dl_error_t *e, const char *code, const char *fmt, ...)
  * admitted when it was submitted: the store bounds how many wait, not the run queue. */
 static int admit(server_t *srv, int di, int token, bool stored, dl_error_t *e)
 {
-        if (srv->draining || stop_requested) /* SIGTERM came: not yet seen by the loop */
+        if (srv->draining || stop_requested) { /* SIGTERM came: not yet seen by the loop */
+                e->retry_after_s = 1;          /* elsewhere: another node behind the balancer */
                 return fail(e, "shutting_down", "the server is shutting down");
+        }
         if (stored)
                 return 0;
         int token_max =
@@ -567,14 +569,8 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
                 }
         }
         /* last, so that a refused request costs an anonymous client nothing */
-        if (anon && admit_client(srv, r->client, e) < 0) {
-                if (h) {
-                        char ra[16];
-                        snprintf(ra, sizeof(ra), "%d", e->retry_after_s);
-                        dl_http_header(h, "retry-after:", ra);
-                }
+        if (anon && admit_client(srv, r->client, e) < 0)
                 goto refuse;
-        }
         r->held = r->rr.lang; /* valid until the run is freed, whatever a reload does */
         catalog_hold(r->held);
         if (r->rr.checker_lang) { /* the checker's language too */
@@ -613,6 +609,11 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         }
         return r;
 refuse:
+        if (h && e->retry_after_s > 0) { /* draining, or a public client's own limits */
+                char ra[16];
+                snprintf(ra, sizeof(ra), "%d", e->retry_after_s);
+                dl_http_header(h, "retry-after:", ra);
+        }
         log_run_refused(srv, d, c, h, token, anon, client, e);
         fn_run_free(r);
         run_request_free(&r->rr);
@@ -693,6 +694,7 @@ void start_draining(server_t *srv)
                   srv->queued);
         slog_int(&l, "running", srv->running);
         slog_int(&l, "queued", srv->queued);
+        slog_int(&l, "drain_delay_ms", srv->opts->drain_delay_ms);
         slog_end(&l);
         while (srv->qhead) {
                 run_t *q = srv->qhead;

@@ -3,7 +3,8 @@
  * (src/protocol/): a dialect turns its messages into run documents and job events into its
  * messages. See docs/protocol.md and docs/dialects.md.
  *
- * This file: the options, the lws context, signals, the main loop with SIGTERM's grace, and
+ * This file: the options, the lws context, signals, the main loop with SIGTERM's grace (and
+ * drain_delay_ms, the least time a draining node stays up answering /healthz 503), and
  * reloading the languages (SIGHUP, and a periodic stat-based rescan); reload.c reloads the
  * config on SIGHUP.
  * The rest, by concern: transport.c (lws callback, HTTP and WebSocket framing,
@@ -284,9 +285,10 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 if (!opts->dialects[i].disabled && dialect_table[i]->start)
                         dialect_table[i]->start();
         int rc = 0;
-        lws_sorted_usec_list_t grace;
+        lws_sorted_usec_list_t grace, hold;
         memset(&grace, 0, sizeof(grace));
-        int64_t grace_end = 0;
+        memset(&hold, 0, sizeof(hold));
+        int64_t grace_end = 0, hold_end = 0;
         for (;;) {
                 if (lws_service(srv.ctx, 0) < 0) {
                         rc = rc_err_set(err, EIO, "the event loop failed");
@@ -299,11 +301,20 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                 }
                 if (stop_requested && !srv.draining) {
                         start_draining(&srv);
-                        grace_end = sb_now_ns() + (int64_t)srv.opts->grace_ms * 1000000;
+                        int64_t now = sb_now_ns();
+                        grace_end = now + (int64_t)srv.opts->grace_ms * 1000000;
                         lws_sul_schedule(srv.ctx, 0, &grace, on_grace_over,
                                          (lws_usec_t)srv.opts->grace_ms * 1000);
+                        /* a balancer takes a node out when /healthz says 503: the node stays
+                         * (refusing runs) until its checks have had time to */
+                        hold_end = now + (int64_t)srv.opts->drain_delay_ms * 1000000;
                 }
-                if (srv.draining && srv.running == 0 && srv.queued == 0)
+                int64_t hold_left = srv.draining ? hold_end - sb_now_ns() : 0;
+                bool held = hold_left > 0;
+                if (held) /* wake up when it ends (set again each turn: exact whatever the clock) */
+                        lws_sul_schedule(srv.ctx, 0, &hold, on_grace_over,
+                                         (lws_usec_t)(hold_left / 1000) + 1);
+                if (srv.draining && srv.running == 0 && srv.queued == 0 && !held)
                         break;
                 if (srv.draining && !srv.grace_over && sb_now_ns() >= grace_end) {
                         srv.grace_over = true;
@@ -317,10 +328,11 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         lws_sul_schedule(srv.ctx, 0, &grace, on_grace_over, 2000000);
                         grace_end = sb_now_ns() + 2000000000LL;
                 }
-                if (srv.grace_over && sb_now_ns() >= grace_end)
+                if (srv.grace_over && sb_now_ns() >= grace_end && sb_now_ns() >= hold_end)
                         break;
         }
         lws_sul_cancel(&grace);
+        lws_sul_cancel(&hold);
         lws_sul_cancel(&srv.rescan);
         /* let the last frames go out */
         for (int i = 0; i < 20 && srv.draining; i++)

@@ -43,7 +43,10 @@ typedef struct server_opts {
          * versions kept of each function (the current one always) */
         int64_t fn_artifact_max_mb;
         int fn_keep_versions;
-        int grace_ms;             /* on SIGTERM, how long runs in flight may finish */
+        int grace_ms; /* on SIGTERM, how long runs in flight may finish */
+        /* after SIGTERM, stay up at least this long (refusing runs, /healthz 503 "draining"):
+         * time for a load balancer's health checks to take the node out */
+        int drain_delay_ms;
         int max_conns;            /* client connections at once; 0: from RLIMIT_NOFILE */
         int max_conns_per_client; /* per client address; 0: an eighth of max_conns, >= 16 */
         int ws_idle_s;            /* a WebSocket without a run and silent this long is closed */

@@ -362,9 +362,14 @@ static int on_http(server_t *srv, pss_t *pss, struct lws *wsi, const char *path)
                 dl_http_text(h, 200, "text/plain; version=0.0.4", b.data, b.len);
                 buf_free(&b);
         } else if ((h->method == DL_GET || h->method == DL_HEAD) && strcmp(path, "/healthz") == 0) {
+                /* from SIGTERM on: 503, so that a load balancer sends no new work here while
+                 * the runs going finish (docs/DEPLOY.md) */
+                bool draining = srv->draining || stop_requested;
                 cJSON *o = cJSON_CreateObject();
-                cJSON_AddStringToObject(o, "status", "ok");
-                dl_http_json(h, 200, o);
+                cJSON_AddStringToObject(o, "status", draining ? "draining" : "ok");
+                if (draining)
+                        dl_http_header(h, "retry-after:", "1");
+                dl_http_json(h, draining ? 503 : 200, o);
         } else if (rt && post) {
                 h->route = rt;
                 h->too_large = false;
@@ -641,6 +646,11 @@ static int callback_main(struct lws *wsi, enum lws_callback_reasons reason, void
         case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
                 if (check_ws_handshake(wsi))
                         return -1;
+                /* draining (SIGTERM): a new WebSocket could start no run; refused as an HTTP
+                 * run is (503), so that a balancer or the client tries another node */
+                if (srv->draining || stop_requested)
+                        return refuse_ws(wsi, 503, "shutting_down", "the server is shutting down",
+                                         "retry-after: 1");
                 const char *code = NULL;
                 char uri[160];
                 bool unused;

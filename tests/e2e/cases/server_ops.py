@@ -69,6 +69,9 @@ def config_refuses(t):
     refused_config(t, {"allowed_origins": [1]}, "allowed_origins with a number",
                    "allowed_origins")
     refused_config(t, {"grace_ms": "3000"}, "grace_ms a string", "grace_ms")
+    refused_config(t, {"drain_delay_ms": -1}, "drain_delay_ms negative", "drain_delay_ms")
+    refused_config(t, {"drain_delay_ms": 3600001}, "drain_delay_ms over an hour",
+                   "drain_delay_ms")
     refused_config(t, {"warm": "python"}, "warm a string, not a list", "warm")
     refused_config(t, {"limits_max": {"wall_ms": "3000"}}, "limits_max.wall_ms a string",
                    "limits_max")
