@@ -739,6 +739,10 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
         if (a.build_cache_mb >= 0 && !getenv("RUNCELL_BUILD_CACHE_MB"))
                 mine.build_cache_mb = a.build_cache_mb;
         paths = &mine;
+        /* What the layers below say from now on (the cgroup manager's note, the sandbox helper,
+         * the callback deliverer) are lines of the log too */
+        slog_setup(a.o.log_format == SLOG_JSON ? SLOG_JSON : SLOG_LOGFMT);
+        rc_note_set_sink(slog_note);
         catalog_t c;
         rc_err_t err = {0};
         rc = 0;

@@ -11,6 +11,7 @@
 #include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/note.h"
 
 /* Toolchains and languages a reload replaced, kept while runs hold any of the languages. */
 struct catalog_gen {
@@ -237,17 +238,21 @@ int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err)
                     "cannot enforce memory, CPU and process limits: %s (--rlimit-only "
                     "runs without them, for development)",
                     e.msg);
-        if (cg_manager_note(c->cgroups))
-                fprintf(stderr, "%s\n", cg_manager_note(c->cgroups));
+        const char *note = cg_manager_note(c->cgroups);
+        if (note)
+                rc_note(RC_NOTE_INFO, "cgroups", "%s",
+                        strncmp(note, "runcell: ", 9) == 0 ? note + 9 : note);
         /* A pool is what a long-running runcell keeps; its sandboxes are made by a helper forked
          * now, while this process is small. Without one, in-process as before. */
         if (pool_size > 0 && preparer_start(c->cgroups, &c->preparer, &e) < 0)
-                fprintf(stderr, "runcell: %s; preparing sandboxes in-process\n", e.msg);
+                rc_note(RC_NOTE_WARN, "preparer_off", "%s; preparing sandboxes in-process",
+                        e.msg);
         if (c->paths->build_cache_mb > 0) {
                 _cleanup_free_ char *dir = fs_join(c->paths->state_dir, "builds");
                 if (!dir ||
                     buildcache_open(dir, c->paths->build_cache_mb << 20, &c->builds, &e) < 0)
-                        fprintf(stderr, "runcell: %s; compiling without a build cache\n",
+                        rc_note(RC_NOTE_WARN, "build_cache_off",
+                                "%s; compiling without a build cache",
                                 dir ? e.msg : "out of memory");
         }
         return 0;
@@ -438,7 +443,8 @@ void catalog_refill(catalog_t *c, const lang_t *l)
         catalog_job_spec(c, l, &js);
         rc_err_t e = {0};
         if (job_pool_fill(&js, &e) < 0)
-                fprintf(stderr, "runcell: preparing a sandbox for %s: %s\n", l->tc->name, e.msg);
+                rc_note(RC_NOTE_ERROR, "prepare_failed", "preparing a sandbox for %s: %s",
+                        l->tc->name, e.msg);
 }
 
 int catalog_warm(catalog_t *c, const char *list, rc_err_t *err)

@@ -20,6 +20,7 @@
 #include "sandbox/sandbox.h"
 #include "util/cleanup.h"
 #include "util/trace.h"
+#include "util/note.h"
 
 /* How long a caller that must have the answer (a ticket given up, shutdown) waits for it. */
 #define PREP_WAIT_MS 30000
@@ -458,9 +459,9 @@ int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out
                         /* The helper died (it never does on its own): prepare in-process. */
                         close(p->sock);
                         p->sock = -1;
-                        fprintf(stderr,
-                                "runcell: the sandbox preparer (pid %d) is gone; "
-                                "preparing sandboxes in-process\n",
+                        rc_note(RC_NOTE_ERROR, "preparer_gone",
+                                "the sandbox preparer (pid %d) is gone; preparing sandboxes "
+                                "in-process",
                                 (int)p->pid);
                 }
                 return rc_err_sys(err, -r, "send to the sandbox preparer");

@@ -26,6 +26,7 @@
 #include <sys/types.h>
 
 #include "util/buf.h"
+#include "util/note.h"
 
 typedef enum slog_level { SLOG_ERROR, SLOG_WARN, SLOG_INFO } slog_level_t;
 typedef enum slog_format { SLOG_LOGFMT, SLOG_JSON } slog_format_t;
@@ -69,5 +70,8 @@ void slog_end(slog_line_t *l);
 /* An event with one field, msg. */
 void slog_msg(slog_level_t lv, const char *event, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The sink for util/note.h: each note one line, event and msg, at its level (any thread). */
+void slog_note(rc_note_level_t lv, const char *event, const char *msg);
 
 #endif

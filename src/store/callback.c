@@ -19,6 +19,7 @@
 
 #include "util/buf.h"
 #include "util/json.h"
+#include "util/note.h"
 
 #define DUE_BATCH   16
 #define IDLE_MAX_MS 30000 /* look at the store at least this often (another node may finish) */
@@ -459,11 +460,13 @@ static bool deliver(cb_deliverer_t *d, const due_t *e)
         if (!ok && retry && tries < d->o.max_tries)
                 next = store_now_ms() + backoff(&d->o, tries);
         if (!ok && next == 0)
-                fprintf(stderr, "runcell: callback of %s to %s given up after %d tr%s: %s\n",
-                        e->token, e->url, tries, tries == 1 ? "y" : "ies", why);
+                rc_note(RC_NOTE_WARN, "callback_given_up",
+                        "callback of %s to %s given up after %d tr%s: %s", e->token, e->url,
+                        tries, tries == 1 ? "y" : "ies", why);
         rc_err_t serr = {0};
         if (store_callback_tried(d->st, e->token, ok, next, &serr) < 0) {
-                fprintf(stderr, "runcell: callback of %s: %s\n", e->token, serr.msg);
+                rc_note(RC_NOTE_ERROR, "callback_error", "callback of %s: %s", e->token,
+                        serr.msg);
                 return false;
         }
         return true;
@@ -485,7 +488,7 @@ static void *run(void *arg)
                 int64_t now = store_now_ms();
                 int n = store_callbacks_due(d->st, now, DUE_BATCH, collect, &due, &err);
                 if (n < 0)
-                        fprintf(stderr, "runcell: callbacks: %s\n", err.msg);
+                        rc_note(RC_NOTE_ERROR, "callback_error", "callbacks: %s", err.msg);
                 bool recorded = true;
                 for (int i = 0; i < due.n; i++) {
                         if (!atomic_load(&d->stopping) && !deliver(d, &due.v[i]))

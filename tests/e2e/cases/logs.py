@@ -12,6 +12,7 @@ server starts differ.
 
 import hashlib
 import json
+import os
 import re
 
 import server_util as su
@@ -283,3 +284,31 @@ def config_format(t):
                   timeout=20)
     t.check(r.rc != 0 and "--log-format" in r.stderr, "--log-format xml is refused: rc=%d %r"
             % (r.rc, r.stderr))
+
+
+@case("logs.lower_layers")
+def lower_layers(t):
+    """What the layers below the server say outside of a request (util/note.h) is an event line
+    too, in either format: a build cache whose directory cannot be made (a file is in its way)
+    is one `build_cache_off` warning with the reason in msg, not a plain `runcell: ...` line."""
+    for fmt in ("logfmt", "json"):
+        state = os.path.join(t.tmpdir(), "state-" + fmt)
+        os.makedirs(state, mode=0o755)
+        with open(os.path.join(state, "builds"), "w") as f:
+            f.write("not a directory\n")
+        cfg = su.write_config(t, {"state_dir": state, "build_cache_mb": 16,
+                                  "log": {"format": fmt}}, name="lower-%s.json" % fmt)
+        with su.Server(t, "--config", cfg) as srv:
+            pass
+        raw = b"".join(x for x in srv._err if x is not None)
+        t.check(b"\nruncell: " not in b"\n" + raw,
+                "%s: no plain runcell: line in the log: %r" % (fmt, shorten(
+                    raw.decode("utf-8", "replace"), 600)))
+        events = log_events(t, srv, fmt)
+        off = find(events, "build_cache_off")
+        if t.check(len(off) == 1, "%s: one build_cache_off event: %r" % (fmt, [
+                e.get("event") for e, _ in events])):
+            t.eq(off[0].get("level"), "warn", "%s: build_cache_off is a warning" % fmt)
+            msg = off[0].get("msg") or ""
+            t.check("builds" in msg and "compiling without a build cache" in msg,
+                    "%s: the reason and what follows: %r" % (fmt, msg))
