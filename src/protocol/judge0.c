@@ -1326,7 +1326,10 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 cJSON *done = finish_object(jr->sub, ev->result, jr);
                 if (jr->stored && st) {
                         char *text = cJSON_PrintUnformatted(done);
-                        if (text && store_finish(st, jr->token, text, &err) < 0)
+                        /* only while this node holds its lease (or it never took one): one
+                         * whose lease expired and went to another node is that node's now */
+                        if (text && store_finish(st, jr->token, jr->leased ? owner() : NULL, text,
+                                                 &err) < 0)
                                 dl_log(DL_LOG_ERROR, "judge0_store_error", "judge0: storing %s: %s",
                                        jr->token, err.msg);
                         free(text);
@@ -1391,7 +1394,7 @@ static int submit_stored(store_t *st, cJSON *sub)
                 set_status(done, J0_INTERNAL);
                 set_item(done, "message", cJSON_CreateString(msg));
                 char *text = cJSON_PrintUnformatted(done);
-                store_finish(st, tok, text, &err);
+                store_finish(st, tok, NULL, text, &err);
                 free(text);
                 cJSON_Delete(done);
                 cJSON_Delete(sub);
