@@ -12,6 +12,7 @@
 #include "protocol/dialect.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/net.h"
@@ -25,7 +26,8 @@ typedef struct serve_args {
         int pool;
         strv_t warm;
         char *cert, *key;
-        char *store_path, *node_id;
+        char *store_path, *store_url, *node_id;
+        bool store_pg;          /* "backend": "postgres" */
         int64_t build_cache_mb; /* -1: not in the config */
 } serve_args_t;
 
@@ -253,8 +255,8 @@ static int get_dialects(const cJSON *it, server_opts_t *o, rc_err_t *err)
         return 0;
 }
 
-/* "store": {"enabled", "path", "max_age_s", "max_count", "max_bytes", "lease_ms",
- * "max_attempts"} */
+/* "store": {"enabled", "path" | "url", "backend", "max_age_s", "max_count", "max_bytes",
+ * "lease_ms", "max_attempts", "poll_ms"} */
 static int get_store(const cJSON *it, serve_args_t *a, rc_err_t *err)
 {
         if (!cJSON_IsObject(it))
@@ -274,6 +276,23 @@ static int get_store(const cJSON *it, serve_args_t *a, rc_err_t *err)
                         free(a->store_path);
                         if (!(a->store_path = strdup(k->valuestring)))
                                 return rc_err_set(err, ENOMEM, "out of memory");
+                } else if (strcmp(name, "url") == 0) {
+                        if (!cJSON_IsString(k) || !store_is_pg_url(k->valuestring))
+                                return rc_err_set(err, EINVAL,
+                                                  "url: a PostgreSQL URL, postgresql://...");
+                        free(a->store_url);
+                        if (!(a->store_url = strdup(k->valuestring)))
+                                return rc_err_set(err, ENOMEM, "out of memory");
+                } else if (strcmp(name, "backend") == 0) {
+                        if (!cJSON_IsString(k) || (strcmp(k->valuestring, "sqlite") != 0 &&
+                                                   strcmp(k->valuestring, "postgres") != 0))
+                                return rc_err_set(err, EINVAL,
+                                                  "backend: \"sqlite\" or \"postgres\"");
+                        a->store_pg = strcmp(k->valuestring, "postgres") == 0;
+                } else if (strcmp(name, "poll_ms") == 0) {
+                        if (get_int(k, 50, 60000, &n) < 0)
+                                return rc_err_set(err, EINVAL, "poll_ms: 50 to 60000");
+                        a->o.store_poll_ms = n;
                 } else if (strcmp(name, "max_age_s") == 0) {
                         if (get_int(k, 0, 10LL * 365 * 86400, &n) < 0)
                                 return rc_err_set(err, EINVAL, "max_age_s: 0 (keep) to 10 years");
@@ -299,6 +318,13 @@ static int get_store(const cJSON *it, serve_args_t *a, rc_err_t *err)
                         return rc_err_set(err, EINVAL, "unknown option \"%s\"", name);
                 }
         }
+        if (a->store_url && a->store_path)
+                return rc_err_set(err, EINVAL,
+                                  "path (an SQLite file) and url (PostgreSQL): one or the other");
+        if (a->store_pg && !a->store_url)
+                return rc_err_set(err, EINVAL, "backend \"postgres\" needs a url");
+        if (!a->store_pg && a->store_url && cJSON_GetObjectItemCaseSensitive(it, "backend"))
+                return rc_err_set(err, EINVAL, "backend \"sqlite\" takes a path, not a url");
         return 0;
 }
 
@@ -569,6 +595,7 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
         a.o.tls_cert = a.cert;
         a.o.tls_key = a.key;
         a.o.store_path = a.store_path;
+        a.o.store_url = a.store_url;
         a.o.node_id = a.node_id;
         /* A server holds a socket per client: take the whole open-file allowance. */
         struct rlimit nf;
@@ -608,6 +635,7 @@ out:
         free(a.cert);
         free(a.key);
         free(a.store_path);
+        free(a.store_url);
         free(a.node_id);
         for (int d = 0; d < 3; d++)
                 free(a.dirs[d]);
