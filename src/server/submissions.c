@@ -225,6 +225,11 @@ int64_t dl_lease_ms(void)
         return the_server ? the_server->opts->store_lease_ms : 60000;
 }
 
+int64_t dl_store_poll_ms(void)
+{
+        return the_server ? the_server->opts->store_poll_ms : 200;
+}
+
 void dl_callbacks_kick(void)
 {
         if (the_server && the_server->callbacks)
