@@ -169,8 +169,12 @@ int store_delete(store_t *st, const char *token, rc_err_t *err);
  * number deleted, or -errno. */
 int store_prune(store_t *st, rc_err_t *err);
 
+#define STORE_PG_CALLBACK_CLAIM_MS (10 * 60 * 1000)
 /* Callbacks due (CB_PENDING with callback_next_ms <= now), oldest first, at most limit. The
- * number given to fn (called with no statement open), or -errno. */
+ * number given to fn (called with no statement open), or -errno. PostgreSQL (several nodes,
+ * each with a deliverer): the ones returned are claimed, their callback_next_ms moved to
+ * now + STORE_PG_CALLBACK_CLAIM_MS, so no other deliverer sends them meanwhile (each comes
+ * back with its due time); the try's store_callback_tried sets what follows. */
 int store_callbacks_due(store_t *st, int64_t now_ms, int limit, store_each_fn fn, void *ud,
                         rc_err_t *err);
 /* After one try: delivered, or not (then next_ms is the next try, or 0 to give up: CB_FAILED);

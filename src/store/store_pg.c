@@ -102,7 +102,8 @@ static const char SQL_FINISH[] =
     "UPDATE submissions SET state = 3, result = $2, error = NULL, finished_ms = $3,"
     " lease_owner = '', lease_expiry_ms = 0, " CALLBACK_DUE(
         "$3") " WHERE token = $1 AND"
-              " CASE WHEN $4::text = '' THEN state <> 3 ELSE state = 2 AND lease_owner = $4::text END";
+              " CASE WHEN $4::text = '' THEN state <> 3 ELSE state = 2 AND lease_owner = $4::text "
+              "END";
 static const char SQL_RECOVER_GIVEUP[] =
     "UPDATE submissions SET state = 3, result = NULL, finished_ms = $2,"
     " error = 'interrupted ' || attempts || CASE attempts WHEN 1 THEN ' time' ELSE ' times' END,"
@@ -137,8 +138,18 @@ static const char SQL_PRUNE_AGE[] = "DELETE FROM submissions WHERE state = 3 AND
 static const char SQL_PRUNE_OLDEST[] =
     "DELETE FROM submissions WHERE token IN (SELECT token FROM submissions WHERE state = 3"
     " AND callback_state <> 1 ORDER BY finished_ms, seq LIMIT $1)";
-static const char SQL_DUE[] = "SELECT " COLS " FROM submissions WHERE callback_state = 1 AND"
-                              " callback_next_ms <= $1 ORDER BY callback_next_ms, seq LIMIT $2";
+/* The callbacks due, claimed: their next try moved to $3 (STORE_PG_CALLBACK_CLAIM_MS on), so
+ * that other nodes' deliverers, reading at the same time or later, skip them; the try's
+ * callback_tried sets the real state. Returned with their due time, oldest first. */
+static const char SQL_DUE[] =
+    "WITH due AS (SELECT token, callback_next_ms AS due_ms FROM submissions"
+    " WHERE callback_state = 1 AND callback_next_ms <= $1 ORDER BY callback_next_ms, seq"
+    " LIMIT $2 FOR UPDATE SKIP LOCKED),"
+    " claimed AS (UPDATE submissions s SET callback_next_ms = $3 FROM due"
+    " WHERE s.token = due.token RETURNING s.*, due.due_ms)"
+    " SELECT token, dialect, state, attempts, created_ms, started_ms, finished_ms, request,"
+    " result, error, callback_url, callback_state, callback_attempts, due_ms, lease_owner,"
+    " lease_expiry_ms, seq FROM claimed ORDER BY due_ms, seq";
 static const char SQL_TRIED[] =
     "UPDATE submissions SET callback_attempts = callback_attempts + 1,"
     " callback_state = CASE WHEN $2::int = 1 THEN 2 WHEN $3::bigint > 0 THEN 1 ELSE 3 END,"
@@ -862,8 +873,11 @@ static int pg_callbacks_due(store_t *stp, int64_t now_ms, int limit, store_each_
         params_t p = {0};
         p_i(&p, now_ms);
         p_i(&p, limit);
+        p_i(&p, now_ms < INT64_MAX - STORE_PG_CALLBACK_CLAIM_MS
+                    ? now_ms + STORE_PG_CALLBACK_CLAIM_MS
+                    : INT64_MAX);
         PGresult *res = NULL;
-        int r = ex(s, SQL_DUE, &p, &res, err, "reading the callbacks due");
+        int r = ex(s, SQL_DUE, &p, &res, err, "claiming the callbacks due");
         return r < 0 ? r : walk(res, fn, ud, NULL, NULL, NULL, err);
 }
 

@@ -1927,6 +1927,56 @@ static void test_node_register(void)
 #ifdef TEST_STORE_PG
 /* ---- PostgreSQL only ---- */
 
+/* Callbacks due are claimed: two stores (nodes' deliverers) never get the same one. */
+static void test_pg_callbacks_claimed(void)
+{
+        char *path = tu_strf("%s/cb.db", tu_tmpdir());
+        store_t *a = NULL, *b = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &b, &err), err));
+        for (int i = 0; i < 6; i++) {
+                char t[8];
+                snprintf(t, sizeof(t), "k%d", i);
+                REQUIRE(insert1(a, t, "judge0", 0, "http://h/x") >= 0);
+                finish_at(a, t, 1000 + 10 * (5 - i)); /* k5 is due first */
+        }
+        walk_t *w = calloc(1, sizeof(*w));
+        REQUIRE(w);
+        CHECK_INT_EQ(store_callbacks_due(a, 999, 10, walk_fn, w, &err), 0);
+        /* a takes the 2 first, with their due times */
+        CHECK_INT_EQ(store_callbacks_due(a, 5000, 2, walk_fn, w, &err), 2);
+        CHECK_STR_EQ(w->tokens[0], "k5");
+        CHECK_STR_EQ(w->tokens[1], "k4");
+        submission_t s;
+        /* b gets the others only */
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(b, 5000, 10, walk_fn, w, &err), 4);
+        CHECK_STR_EQ(w->tokens[0], "k3");
+        CHECK_STR_EQ(w->tokens[3], "k0");
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(a, 5000, 10, walk_fn, w, &err), 0);
+        /* a delivered k5; k4's try failed, next at 6000 */
+        CHECK_INT_EQ(store_callback_tried(a, "k5", true, 0, &err), 1);
+        CHECK_INT_EQ(store_callback_tried(a, "k4", false, 6000, &err), 1);
+        if (CHECK_INT_EQ(store_get(b, "k4", &s, &err), 1)) {
+                CHECK_INT_EQ(s.callback_state, CB_PENDING);
+                CHECK_INT_EQ(s.callback_next_ms, 6000);
+                submission_free(&s);
+        }
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(b, 6000, 10, walk_fn, w, &err), 1);
+        CHECK_STR_EQ(w->tokens[0], "k4");
+        /* a claim not followed by a try (its node died) is due again after the claim */
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(
+            store_callbacks_due(a, 5000 + STORE_PG_CALLBACK_CLAIM_MS, 10, walk_fn, w, &err), 4);
+        free(w);
+        store_close(a);
+        store_close(b);
+        free(path);
+}
+
 static void test_pg_open_refusals(void)
 {
         rc_err_t err = {0};
@@ -1991,20 +2041,32 @@ int main(int argc, char **argv)
 }
 #else
 /* The tests above on a PostgreSQL cluster of the test's own (tests/pgcluster): skipped (77),
- * with the reason, only when no PostgreSQL server is installed. */
+ * with the reason, only when no PostgreSQL server is installed. The tests run in a child
+ * process, so that the cluster is stopped whatever becomes of them (a crash, a sanitizer's
+ * abort). test_callbacks_due_and_tried is SQLite's: PostgreSQL claims the callbacks it
+ * returns (test_pg_callbacks_claimed). */
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_insert_get_delete),       TU_TEST(test_lease_release_finish),
-            TU_TEST(test_recover_once_then_error), TU_TEST(test_recover_expired_leases),
-            TU_TEST(test_each_and_page),           TU_TEST(test_prune_age_and_count),
-            TU_TEST(test_callbacks_due_and_tried), TU_TEST(test_two_stores_one_file),
-            TU_TEST(test_fn_put_get_version),      TU_TEST(test_fn_bad_arguments),
-            TU_TEST(test_fn_keep_versions),        TU_TEST(test_fn_list_and_versions),
-            TU_TEST(test_fn_delete_and_refs),      TU_TEST(test_fn_survive_reopen),
-            TU_TEST(test_fn_two_stores_one_file),  TU_TEST(test_claim),
-            TU_TEST(test_claim_two_stores),        TU_TEST(test_node_register),
+            TU_TEST(test_insert_get_delete),
+            TU_TEST(test_lease_release_finish),
+            TU_TEST(test_recover_once_then_error),
+            TU_TEST(test_recover_expired_leases),
+            TU_TEST(test_each_and_page),
+            TU_TEST(test_prune_age_and_count),
+            TU_TEST(test_two_stores_one_file),
+            TU_TEST(test_fn_put_get_version),
+            TU_TEST(test_fn_bad_arguments),
+            TU_TEST(test_fn_keep_versions),
+            TU_TEST(test_fn_list_and_versions),
+            TU_TEST(test_fn_delete_and_refs),
+            TU_TEST(test_fn_survive_reopen),
+            TU_TEST(test_fn_two_stores_one_file),
+            TU_TEST(test_claim),
+            TU_TEST(test_claim_two_stores),
+            TU_TEST(test_node_register),
             TU_TEST(test_pg_open_refusals),
+            TU_TEST(test_pg_callbacks_claimed),
         };
         const char *src = getenv("RUNCELL_SOURCE_DIR");
         char dir[] = "/tmp/runcell-pgtest.XXXXXX";
@@ -2020,24 +2082,36 @@ int main(int argc, char **argv)
         int st = p ? pclose(p) : -1;
         free(start);
         char *stop = tu_strf("'%s/tests/pgcluster' stop '%s/c'", src ? src : ".", dir);
-        int rc;
+        int rc = 1;
         if (st != 0 || !line[0]) {
                 rc = WIFEXITED(st) && WEXITSTATUS(st) == 77 ? 77 : 1;
                 printf("test_store_pg: %s\n", rc == 77 ? "skipped: no PostgreSQL server (the "
                                                          "reason is above)"
                                                        : "could not start a PostgreSQL cluster");
         } else {
-                line[strcspn(line, "\n")] = '\0';
-                pg_conninfo = line;
-                pg_admin = PQconnectdb(line);
-                if (PQstatus(pg_admin) != CONNECTION_OK) {
-                        printf("test_store_pg: cannot connect to the test cluster: %s",
-                               PQerrorMessage(pg_admin));
-                        rc = 1;
-                } else {
-                        rc = tu_main("test_store_pg", tests, TU_COUNT(tests), argc, argv);
+                fflush(stdout);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        pg_conninfo = line;
+                        pg_admin = PQconnectdb(line);
+                        if (PQstatus(pg_admin) != CONNECTION_OK) {
+                                printf("test_store_pg: cannot connect to the test cluster: %s",
+                                       PQerrorMessage(pg_admin));
+                                rc = 1;
+                        } else {
+                                rc = tu_main("test_store_pg", tests, TU_COUNT(tests), argc, argv);
+                        }
+                        PQfinish(pg_admin);
+                        fflush(stdout);
+                        _exit(rc);
                 }
-                PQfinish(pg_admin);
+                int ws = 0;
+                if (pid > 0 && waitpid(pid, &ws, 0) == pid)
+                        rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1;
+                if (pid < 0 || !WIFEXITED(ws))
+                        printf("test_store_pg: the tests did not end on their own (%s)\n",
+                               pid < 0 ? "fork failed" : "killed by a signal");
         }
         if (system(stop) != 0)
                 fprintf(stderr, "test_store_pg: stopping the cluster failed\n");
