@@ -200,6 +200,7 @@ typedef struct pg_store {
         PGconn *conn;
         char where[160];            /* "postgresql HOST:PORT/DB" for messages (no password) */
         char node[STORE_OWNER_MAX]; /* the node id whose session lock this connection holds */
+        bool in_tx;                 /* a transaction of ours is open: no reconnecting inside it */
 } pg_store_t;
 
 static pg_store_t *PG(store_t *st)
@@ -272,10 +273,11 @@ static int pg_fail(pg_store_t *s, const PGresult *res, rc_err_t *err, const char
 }
 
 /* The connection again after it broke (the server restarted): the node's session lock is taken
- * again with it. */
+ * again with it. Not inside a transaction: its statements so far are gone with the old
+ * connection, so the rest must fail with it rather than run on their own. */
 static void reconnect(pg_store_t *s)
 {
-        if (PQstatus(s->conn) == CONNECTION_OK)
+        if (PQstatus(s->conn) == CONNECTION_OK || s->in_tx)
                 return;
         PQreset(s->conn);
         if (PQstatus(s->conn) == CONNECTION_OK && s->node[0]) {
@@ -341,17 +343,22 @@ static int one_int64(pg_store_t *s, const char *sql, const params_t *p, int64_t 
 
 static int begin(pg_store_t *s, const char *how, rc_err_t *err)
 {
-        return ex(s, how, NULL, NULL, err, how);
+        int r = ex(s, how, NULL, NULL, err, how);
+        s->in_tx = r == 0;
+        return r;
 }
 
 static int commit(pg_store_t *s, rc_err_t *err)
 {
-        return ex(s, "COMMIT", NULL, NULL, err, "COMMIT");
+        int r = ex(s, "COMMIT", NULL, NULL, err, "COMMIT");
+        s->in_tx = false;
+        return r;
 }
 
 static void rollback(pg_store_t *s)
 {
-        if (PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
+        s->in_tx = false;
+        if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE) {
                 PGresult *r = PQexec(s->conn, "ROLLBACK");
                 PQclear(r);
         }

@@ -1927,6 +1927,29 @@ static void test_node_register(void)
 #ifdef TEST_STORE_PG
 /* ---- PostgreSQL only ---- */
 
+/* A connection the server ended (a restart, an administrator) is made again at the next call,
+ * with the node's id held again. */
+static void test_pg_reconnect(void)
+{
+        char *path = tu_strf("%s/re.db", tu_tmpdir());
+        store_t *a = NULL, *b = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
+        CHECK_INT_EQ(store_node_register(a, "n1", &err), 1);
+        REQUIRE(insert1(a, "x", "judge0", 0, NULL) >= 0);
+        REQUIRE(pg_sql(path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                             " datname = current_database() AND pid <> pg_backend_pid()"));
+        /* the call that finds it broken fails, saying so; the next one reconnects */
+        submission_t s;
+        CHECK_FAIL(store_get(a, "x", &s, &err), -ECONNRESET);
+        CHECK_INT_EQ(state_of(a, "x"), SUB_QUEUED);
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &b, &err), err));
+        CHECK_INT_EQ(store_node_register(b, "n1", &err), 0); /* a holds it again */
+        store_close(b);
+        store_close(a);
+        free(path);
+}
+
 /* Callbacks due are claimed: two stores (nodes' deliverers) never get the same one. */
 static void test_pg_callbacks_claimed(void)
 {
@@ -2067,6 +2090,7 @@ int main(int argc, char **argv)
             TU_TEST(test_node_register),
             TU_TEST(test_pg_open_refusals),
             TU_TEST(test_pg_callbacks_claimed),
+            TU_TEST(test_pg_reconnect),
         };
         const char *src = getenv("RUNCELL_SOURCE_DIR");
         char dir[] = "/tmp/runcell-pgtest.XXXXXX";
