@@ -65,7 +65,7 @@ runcell.service) that also speaks other code runners' APIs.
 The languages' root filesystems are built after installation with
 runcell-build-rootfs (see runcell(1)).")
 set(CPACK_DEBIAN_PACKAGE_DEPENDS
-  "libc6 (>= 2.34), libseccomp2, libcgroup2, libwebsockets17, libcjson1, libsqlite3-0, zlib1g, adduser, mmdebstrap, zstd, uidmap")
+  "libc6 (>= 2.34), libseccomp2, libcgroup2, libwebsockets17, libcjson1, libsqlite3-0, libpq5, zlib1g, adduser, mmdebstrap, zstd, uidmap")
 set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "systemd")
 set(CPACK_DEBIAN_PACKAGE_CONTROL_EXTRA
   ${CMAKE_SOURCE_DIR}/packaging/debian/conffiles

@@ -13,6 +13,7 @@
 #include "protocol/dialect.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "store/store.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/net.h"
@@ -26,7 +27,8 @@ typedef struct serve_args {
         int pool;
         strv_t warm;
         char *cert, *key;
-        char *store_path, *node_id;
+        char *store_path, *store_url, *node_id;
+        bool store_pg;          /* "backend": "postgres" */
         int64_t build_cache_mb; /* -1: not in the config */
         /* per dialect, its own options (what its configure() takes; NULL: none), kept to tell
          * whether a reload changes them */
@@ -265,8 +267,8 @@ static int get_dialects(const cJSON *it, serve_args_t *a, rc_err_t *err)
         return 0;
 }
 
-/* "store": {"enabled", "path", "max_age_s", "max_count", "max_bytes", "lease_ms",
- * "max_attempts"} */
+/* "store": {"enabled", "path" | "url", "backend", "max_age_s", "max_count", "max_bytes",
+ * "lease_ms", "max_attempts", "poll_ms"} */
 static int get_store(const cJSON *it, serve_args_t *a, rc_err_t *err)
 {
         if (!cJSON_IsObject(it))
@@ -286,6 +288,23 @@ static int get_store(const cJSON *it, serve_args_t *a, rc_err_t *err)
                         free(a->store_path);
                         if (!(a->store_path = strdup(k->valuestring)))
                                 return rc_err_set(err, ENOMEM, "out of memory");
+                } else if (strcmp(name, "url") == 0) {
+                        if (!cJSON_IsString(k) || !store_is_pg_url(k->valuestring))
+                                return rc_err_set(err, EINVAL,
+                                                  "url: a PostgreSQL URL, postgresql://...");
+                        free(a->store_url);
+                        if (!(a->store_url = strdup(k->valuestring)))
+                                return rc_err_set(err, ENOMEM, "out of memory");
+                } else if (strcmp(name, "backend") == 0) {
+                        if (!cJSON_IsString(k) || (strcmp(k->valuestring, "sqlite") != 0 &&
+                                                   strcmp(k->valuestring, "postgres") != 0))
+                                return rc_err_set(err, EINVAL,
+                                                  "backend: \"sqlite\" or \"postgres\"");
+                        a->store_pg = strcmp(k->valuestring, "postgres") == 0;
+                } else if (strcmp(name, "poll_ms") == 0) {
+                        if (get_int(k, 50, 60000, &n) < 0)
+                                return rc_err_set(err, EINVAL, "poll_ms: 50 to 60000");
+                        a->o.store_poll_ms = n;
                 } else if (strcmp(name, "max_age_s") == 0) {
                         if (get_int(k, 0, 10LL * 365 * 86400, &n) < 0)
                                 return rc_err_set(err, EINVAL, "max_age_s: 0 (keep) to 10 years");
@@ -311,6 +330,13 @@ static int get_store(const cJSON *it, serve_args_t *a, rc_err_t *err)
                         return rc_err_set(err, EINVAL, "unknown option \"%s\"", name);
                 }
         }
+        if (a->store_url && a->store_path)
+                return rc_err_set(err, EINVAL,
+                                  "path (an SQLite file) and url (PostgreSQL): one or the other");
+        if (a->store_pg && !a->store_url)
+                return rc_err_set(err, EINVAL, "backend \"postgres\" needs a url");
+        if (!a->store_pg && a->store_url && cJSON_GetObjectItemCaseSensitive(it, "backend"))
+                return rc_err_set(err, EINVAL, "backend \"sqlite\" takes a path, not a url");
         return 0;
 }
 
@@ -531,6 +557,7 @@ static void serve_args_free_rest(serve_args_t *a)
         free(a->cert);
         free(a->key);
         free(a->store_path);
+        free(a->store_url);
         free(a->node_id);
         for (int d = 0; d < 3; d++)
                 free(a->dirs[d]);
@@ -643,6 +670,8 @@ static int reload_config(void *ctx, server_opts_t **out, buf_t *restart, rc_err_
                 restart_add(restart, "tls");
         if (!same_str(b.store_path, f->store_path))
                 restart_add(restart, "store.path");
+        if (!same_str(b.store_url, f->store_url) || b.store_pg != f->store_pg)
+                restart_add(restart, "store.url");
         if (!same_str(b.node_id, f->node_id))
                 restart_add(restart, "node_id");
         static const char *const dir_names[] = {"toolchains_dir", "rootfs_dir", "state_dir"};
@@ -677,6 +706,7 @@ static int reload_config(void *ctx, server_opts_t **out, buf_t *restart, rc_err_
         n->tls_cert = f->o.tls_cert;
         n->tls_key = f->o.tls_key;
         n->store_path = f->o.store_path;
+        n->store_url = f->o.store_url;
         n->node_id = f->o.node_id;
         n->reload = f->o.reload;
         n->reload_ctx = f->o.reload_ctx;
@@ -717,6 +747,7 @@ int cmd_serve(const rc_paths_t *paths, int argc, char **argv)
         a.o.tls_cert = a.cert;
         a.o.tls_key = a.key;
         a.o.store_path = a.store_path;
+        a.o.store_url = a.store_url;
         a.o.node_id = a.node_id;
         /* A server holds a socket per client: take the whole open-file allowance. */
         struct rlimit nf;

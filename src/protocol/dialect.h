@@ -253,6 +253,12 @@ catalog_t *dl_catalog(void);
 store_t *dl_store(void);
 const char *dl_node_id(void);
 int64_t dl_lease_ms(void);
+/* With a store several nodes share (store_shared: PostgreSQL), how often a dialect with queued
+ * work looks for submissions to claim (the config's "store": {"poll_ms"}). */
+int64_t dl_store_poll_ms(void);
+/* Call fn once, ms from now, on the server's thread: a dialect's own timer (not a run's).
+ * Calling again with the same fn moves it; ms <= 0 cancels it. At most 8 fns. */
+void dl_timer(int ms, void (*fn)(void));
 /* A submission just finished with a callback_url: the deliverer looks now, not at its next
  * tick. */
 void dl_callbacks_kick(void);

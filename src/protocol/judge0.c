@@ -84,7 +84,8 @@ typedef struct jrun {
         char token[STORE_TOKEN_MAX];
         cJSON *sub;         /* the submission object as queued */
         bool stored;        /* in the store */
-        bool leased;        /* its lease taken: the run has started (attempts + 1) */
+        bool leased;        /* its lease taken: the run has started (attempts + 1), or (a shared
+                               store) it was claimed, or a client waits for it here */
         bool base64;        /* wait=true: how the answer is encoded */
         uint64_t fields;    /* wait=true: which fields */
         buf_t merged[2];    /* per stage, stdout and stderr in the order they came */
@@ -1326,9 +1327,23 @@ static void run_event(dl_run_t *r, const dl_event_t *ev)
                 cJSON *done = finish_object(jr->sub, ev->result, jr);
                 if (jr->stored && st) {
                         char *text = cJSON_PrintUnformatted(done);
-                        if (text && store_finish(st, jr->token, text, &err) < 0)
+                        /* only while this node holds its lease (or it never took one): one
+                         * whose lease expired and went to another node is that node's now */
+                        int w = text ? store_finish(st, jr->token, jr->leased ? owner() : NULL,
+                                                    text, &err)
+                                     : -ENOMEM;
+                        if (w < 0)
                                 dl_log(DL_LOG_ERROR, "judge0_store_error", "judge0: storing %s: %s",
-                                       jr->token, err.msg);
+                                       jr->token, w == -ENOMEM ? "out of memory" : err.msg);
+                        else if (w == 0)
+                                dl_log(DL_LOG_WARN, "judge0_result_dropped",
+                                       "judge0: the result of %s is not stored: its lease went to "
+                                       "another node (it expired), or it was deleted",
+                                       jr->token);
+                        else
+                                dl_log(DL_LOG_INFO, "judge0_stored",
+                                       "judge0: the result of %s stored by node %s", jr->token,
+                                       owner());
                         free(text);
                         if (cJSON_IsString(cJSON_GetObjectItemCaseSensitive(done, "callback_url")))
                                 dl_callbacks_kick();
@@ -1376,9 +1391,11 @@ static int store_new(store_t *st, const cJSON *sub, rc_err_t *err)
         return rc;
 }
 
-/* Start a stored (queued) submission's run with no client; its lease is taken when the run
- * starts. 0, -EBUSY when the server's queue is full, other -errno. sub is taken over. */
-static int submit_stored(store_t *st, cJSON *sub)
+/* Start a stored submission's run with no client: a queued one (its lease is taken when the
+ * run starts), or one this node claimed (leased: its lease is held already, and given back if
+ * the run cannot start). 0, -EBUSY when the server's queue is full, other -errno. sub is taken
+ * over. */
+static int submit_stored(store_t *st, cJSON *sub, bool leased)
 {
         const char *token = cJSON_GetObjectItemCaseSensitive(sub, "token")->valuestring;
         char tok[STORE_TOKEN_MAX];
@@ -1391,7 +1408,8 @@ static int submit_stored(store_t *st, cJSON *sub)
                 set_status(done, J0_INTERNAL);
                 set_item(done, "message", cJSON_CreateString(msg));
                 char *text = cJSON_PrintUnformatted(done);
-                store_finish(st, tok, text, &err);
+                if (text)
+                        store_finish(st, tok, leased ? owner() : NULL, text, &err);
                 free(text);
                 cJSON_Delete(done);
                 cJSON_Delete(sub);
@@ -1400,11 +1418,68 @@ static int submit_stored(store_t *st, cJSON *sub)
         dl_error_t e;
         dl_run_t *r = dl_run_submit(&dialect_judge0, doc, tok, &e);
         if (!r) {
+                if (leased)
+                        store_release(st, tok, &err);
                 cJSON_Delete(sub);
                 return strcmp(e.code, "busy") == 0 ? -EBUSY : -EIO;
         }
+        jrun_t *jr = dl_run_data(r);
+        jr->leased = leased;
         jrun_setup(r, tok, sub, true, false, 0);
         return 0;
+}
+
+/* ------------------------------------------------------------------ claims (a shared store)
+ *
+ * With a store several nodes share, a submission is not queued in the server that took it:
+ * it waits in the store, and every node with free run slots claims the oldest ones
+ * (store_claim) every dl_store_poll_ms(), and at once after a submission came in here. So
+ * work submitted to one node runs on any, and a node that died has its claimed work (leases
+ * expired) claimed by the others. */
+
+static bool shared(void)
+{
+        store_t *st = dl_store();
+        return st && store_shared(st);
+}
+
+static void poll_claims(void)
+{
+        store_t *st = dl_store();
+        if (!st || dl_draining())
+                return;
+        int running = 0, queued = 0, max = 0;
+        dl_load(&running, &queued, &max);
+        for (int room = max - running - queued; room > 0; room--) {
+                submission_t s;
+                rc_err_t err = {0};
+                int r = store_claim(st, DIALECT, owner(), store_now_ms() + dl_lease_ms(), &s, &err);
+                if (r < 0)
+                        dl_log(DL_LOG_ERROR, "judge0_store_error", "judge0: claiming work: %s",
+                               err.msg);
+                if (r <= 0)
+                        break;
+                cJSON *sub = cJSON_Parse(s.request);
+                if (!cJSON_IsString(cJSON_GetObjectItemCaseSensitive(sub, "token"))) {
+                        cJSON_Delete(sub);
+                        store_finish(st, s.token, owner(),
+                                     "{\"status\": {\"id\": 13, \"description\": \"Internal "
+                                     "Error\"}, \"message\": \"the stored request is not "
+                                     "readable\"}",
+                                     &err);
+                } else if (submit_stored(st, sub, true) == -EBUSY) {
+                        submission_free(&s);
+                        break;
+                }
+                submission_free(&s);
+        }
+        dl_timer((int)dl_store_poll_ms(), poll_claims);
+}
+
+/* A submission came in: this node looks for work now rather than at the next poll. */
+static void claim_soon(void)
+{
+        dl_timer(1, poll_claims);
 }
 
 /* ------------------------------------------------------------------ HTTP */
@@ -1495,8 +1570,16 @@ static void create(dl_http_t *h, const char *body, size_t len)
                 dl_http_json(h, 503, error_json(err.msg[0] ? err.msg : "the store is full"));
                 return;
         }
+        if (!wait && shared()) { /* in the store's queue, for any node to claim */
+                cJSON_Delete(sub);
+                claim_soon();
+                cJSON *o = cJSON_CreateObject();
+                cJSON_AddStringToObject(o, "token", tok);
+                dl_http_json(h, 201, o);
+                return;
+        }
         if (!wait) {
-                int rc = submit_stored(st, sub);
+                int rc = submit_stored(st, sub, false);
                 if (rc < 0) {
                         store_delete(st, tok, &err);
                         dl_http_json(h, 503,
@@ -1510,6 +1593,14 @@ static void create(dl_http_t *h, const char *body, size_t len)
                 return;
         }
         bool stored = st != NULL; /* inserted above; leased when its run starts */
+        /* Shared: its client waits here, so it is leased at once, before another node can
+         * claim it (starting the run may take a while: a language's first run unpacks its
+         * root filesystem). */
+        bool leased = false;
+        int attempts = 0;
+        if (stored && shared())
+                leased = store_lease(st, tok, owner(), store_now_ms() + dl_lease_ms(), &attempts,
+                                     &err) == 1;
         char msg[300];
         cJSON *doc = run_doc(sub, msg, sizeof(msg));
         dl_error_t e;
@@ -1525,6 +1616,8 @@ static void create(dl_http_t *h, const char *body, size_t len)
                                                                        : msg));
                 return;
         }
+        if (leased)
+                ((jrun_t *)dl_run_data(r))->leased = true;
         jrun_setup(r, tok, sub, stored, base64, fields);
         if (stored)
                 dl_run_keep(r); /* a stored submission finishes whether its client waits */
@@ -1589,7 +1682,13 @@ static void batch_create(dl_http_t *h, const char *body, size_t len)
                         cJSON_AddItemToArray(out, error_json(err.msg));
                         continue;
                 }
-                int rc = submit_stored(st, sub);
+                int rc = 0;
+                if (shared()) {
+                        cJSON_Delete(sub);
+                        claim_soon();
+                } else {
+                        rc = submit_stored(st, sub, false);
+                }
                 if (rc < 0) {
                         store_delete(st, tok, &err);
                         cJSON_AddItemToArray(
@@ -2061,12 +2160,17 @@ static int collect(const submission_t *s, void *ud)
         return 0;
 }
 
-/* Resume the queued submissions (after the server's store_recover): each gets its run. */
+/* Resume the queued submissions (after the server's store_recover): each gets its run. With a
+ * shared store the queue is every node's: this node claims from it as it has room instead. */
 static void start(void)
 {
         store_t *st = dl_store();
         if (!st)
                 return;
+        if (shared()) {
+                claim_soon();
+                return;
+        }
         pending_t p = {0};
         rc_err_t err = {0};
         if (store_each(st, DIALECT, SUB_QUEUED, collect, &p, &err) < 0)
@@ -2081,13 +2185,18 @@ static void start(void)
                         continue;
                 }
                 /* submit_stored takes sub over, whatever it returns */
-                if (submit_stored(st, sub) == 0)
+                if (submit_stored(st, sub, false) == 0)
                         resumed++;
         }
         free(p.texts);
         if (p.n)
                 dl_log(DL_LOG_INFO, "judge0_resumed",
                        "judge0: %zu of %zu queued submissions resumed", resumed, p.n);
+}
+
+static void stop(void)
+{
+        dl_timer(0, poll_claims);
 }
 
 /* ------------------------------------------------------------------ configuration */
@@ -2175,5 +2284,6 @@ const dialect_t dialect_judge0 = {
     .run_event = run_event,
     .run_free = run_free,
     .start = start,
+    .stop = stop,
     .callback_body = judge0_callback_body,
 };

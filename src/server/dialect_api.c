@@ -37,6 +37,35 @@ const char *dl_node_id(void)
         return the_server ? the_server->node_id : "";
 }
 
+/* Dialects' own timers: a slot per fn, kept once taken. */
+typedef struct dl_timer_slot {
+        lws_sorted_usec_list_t sul;
+        void (*fn)(void);
+} dl_timer_slot_t;
+
+static dl_timer_slot_t dl_timers[8];
+
+static void dl_timer_fire(lws_sorted_usec_list_t *sul)
+{
+        dl_timer_slot_t *t = lws_container_of(sul, dl_timer_slot_t, sul);
+        t->fn();
+}
+
+void dl_timer(int ms, void (*fn)(void))
+{
+        dl_timer_slot_t *t = NULL;
+        for (size_t i = 0; i < sizeof(dl_timers) / sizeof(dl_timers[0]) && !t; i++)
+                if (dl_timers[i].fn == fn || !dl_timers[i].fn)
+                        t = &dl_timers[i];
+        if (!t || !the_server || !the_server->ctx)
+                return;
+        t->fn = fn;
+        if (ms <= 0)
+                lws_sul_cancel(&t->sul);
+        else
+                lws_sul_schedule(the_server->ctx, 0, &t->sul, dl_timer_fire, (lws_usec_t)ms * 1000);
+}
+
 static int json_depth(const cJSON *j)
 {
         int deepest = 0;

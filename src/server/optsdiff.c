@@ -151,6 +151,8 @@ static void restart_changes(const server_opts_t *f, const server_opts_t *n, buf_
                 add(restart, "store.max_bytes");
         if (!SAME(store_lease_ms))
                 add(restart, "store.lease_ms");
+        if (!SAME(store_poll_ms))
+                add(restart, "store.poll_ms");
         if (!SAME(store_max_attempts))
                 add(restart, "store.max_attempts");
         if (!str_eq(f->node_id, n->node_id))

@@ -249,6 +249,8 @@ struct server {
         struct cb_deliverer *callbacks;
         char node_id[STORE_OWNER_MAX];
         int store_lock;                    /* flock'd: one server per store; -1: none */
+        char store_shown[4096];            /* the file, or the URL without its password */
+        int64_t store_ticks_ms;            /* since retention last ran */
         lws_sorted_usec_list_t store_tick; /* lease renewal and retention */
         /* functions.c: the functions (NULL fn_dir: none, there is no store) */
         char *fn_dir; /* STATE_DIR/functions */

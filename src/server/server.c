@@ -49,6 +49,7 @@ void server_opts_init(server_opts_t *o)
         o->store_max_count = 100000;
         o->store_max_bytes = 1LL << 30;
         o->store_lease_ms = 60000;
+        o->store_poll_ms = 200;
         o->store_max_attempts = 2;
         o->callback_tries = 6;
         o->callback_backoff_ms = 1000;

@@ -68,9 +68,13 @@ typedef struct server_opts {
         const char *tls_key;
         dialect_limits_t dialects[DIALECTS_MAX];
         /* The submission store (docs/STORE.md): in the state directory unless store_path says
-         * where; off with store_disabled. */
+         * where, or in PostgreSQL (store_url: a postgresql:// URL), shared with other nodes;
+         * off with store_disabled. store_poll_ms: how often a node with a shared store looks
+         * for work to claim. */
         bool store_disabled;
         const char *store_path;
+        const char *store_url;
+        int64_t store_poll_ms;
         int64_t store_max_age_s, store_max_count, store_max_bytes, store_lease_ms;
         int store_max_attempts;
         const char *node_id; /* a lease's owner; NULL: the host name */

@@ -582,7 +582,7 @@ int cb_start(const char *db_path, const store_opts_t *so, const cb_opts_t *o, cb
                 free_deliverer(d);
                 return r;
         }
-        r = store_open_sqlite(db_path, so, &d->st, err);
+        r = store_open(db_path, so, &d->st, err);
         if (r < 0) {
                 rc_err_wrap(err, "callbacks");
                 free_deliverer(d);

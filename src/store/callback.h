@@ -35,7 +35,8 @@ typedef struct cb_opts {
 
 typedef struct cb_deliverer cb_deliverer_t;
 
-/* Open the store at db_path (so: as store_open_sqlite) and start the thread; o is copied.
+/* Open the store at db_path (an SQLite file or a postgresql:// URL, as store_open) and start
+ * the thread; o is copied.
  * 0, or -errno with err. */
 int cb_start(const char *db_path, const store_opts_t *so, const cb_opts_t *o, cb_deliverer_t **out,
              rc_err_t *err);

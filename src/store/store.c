@@ -66,6 +66,36 @@ void store_close(store_t *st)
                 st->ops->close(st);
 }
 
+bool store_is_pg_url(const char *where)
+{
+        return where &&
+               (strncmp(where, "postgresql://", 13) == 0 || strncmp(where, "postgres://", 11) == 0);
+}
+
+int store_open(const char *where, const store_opts_t *o, store_t **out, rc_err_t *err)
+{
+        if (store_is_pg_url(where))
+                return store_open_pg(where, o, out, err);
+        return store_open_sqlite(where, o, out, err);
+}
+
+bool store_shared(const store_t *st)
+{
+        return st && st->ops->shared;
+}
+
+const char *store_backend(const store_t *st)
+{
+        return st ? st->ops->name : "";
+}
+
+int store_node_register(store_t *st, const char *node, rc_err_t *err)
+{
+        if (!node || !*node || strlen(node) >= STORE_OWNER_MAX)
+                return rc_err_set(err, EINVAL, "store: node id empty or too long");
+        return st->ops->node_register ? st->ops->node_register(st, node, err) : 1;
+}
+
 int store_schema_version(store_t *st)
 {
         return st->ops->schema_version(st);
@@ -130,6 +160,17 @@ int store_lease(store_t *st, const char *token, const char *owner, int64_t expir
         return r;
 }
 
+int store_claim(store_t *st, const char *dialect, const char *owner, int64_t expiry_ms,
+                submission_t *out, rc_err_t *err)
+{
+        memset(out, 0, sizeof(*out));
+        if (!dialect || !*dialect)
+                return rc_err_set(err, EINVAL, "store: claim: no dialect");
+        if (!owner || !*owner || strlen(owner) >= STORE_OWNER_MAX)
+                return rc_err_set(err, EINVAL, "store: lease owner empty or too long");
+        return st->ops->claim(st, dialect, owner, expiry_ms, store_clock(st), out, err);
+}
+
 int store_renew(store_t *st, const char *owner, int64_t expiry_ms, rc_err_t *err)
 {
         if (!owner || !*owner)
@@ -143,7 +184,8 @@ int store_release(store_t *st, const char *token, rc_err_t *err)
         return r < 0 ? r : st->ops->release(st, token, err);
 }
 
-int store_finish(store_t *st, const char *token, const char *result, rc_err_t *err)
+int store_finish(store_t *st, const char *token, const char *owner, const char *result,
+                 rc_err_t *err)
 {
         int r = check_token(token, err);
         if (r < 0)
@@ -151,7 +193,9 @@ int store_finish(store_t *st, const char *token, const char *result, rc_err_t *e
         if (!result)
                 return rc_err_set(err, EINVAL, "store: submission %s finished with no result",
                                   token);
-        return st->ops->finish(st, token, result, store_clock(st), err);
+        if (owner && (!*owner || strlen(owner) >= STORE_OWNER_MAX))
+                return rc_err_set(err, EINVAL, "store: lease owner empty or too long");
+        return st->ops->finish(st, token, owner, result, store_clock(st), err);
 }
 
 int store_recover(store_t *st, const char *owner, rc_err_t *err)

@@ -1,10 +1,10 @@
 /* The submission store: submissions (a request, its state, its result) kept by token, so that
  * a client submits now and reads later, and the work survives a restart of runcell.
  *
- * This is an interface with back-ends behind it (store.c dispatches): SQLite now
- * (store_sqlite.c, WAL mode, one file in the state directory), PostgreSQL later for several
- * nodes sharing work. No SQL outside the back-ends. Dialect code sees submissions, never
- * tables.
+ * This is an interface with back-ends behind it (store.c dispatches): SQLite (store_sqlite.c,
+ * WAL mode, one file in the state directory: one node) and PostgreSQL (store_pg.c, libpq: a
+ * database several nodes share, each claiming queued work with store_claim). No SQL outside
+ * the back-ends. Dialect code sees submissions, never tables.
  *
  * A submission's life: inserted SUB_QUEUED; a node that starts its run takes a lease (owner,
  * expiry; attempts + 1) and it is SUB_RUNNING; finished it is SUB_DONE with the dialect's
@@ -78,7 +78,25 @@ typedef struct store_opts {
  * 0, or -errno with err: -EINVAL for a file that is not an SQLite database (or is corrupt) or
  * a database that is not a runcell store, -EPROTO for a schema newer than this build knows. */
 int store_open_sqlite(const char *path, const store_opts_t *o, store_t **out, rc_err_t *err);
+/* The PostgreSQL back-end: conninfo is libpq's (a postgresql:// URL or "host=... dbname=...").
+ * The schema is brought up to date as for SQLite (the same versions), migrations serialized
+ * across nodes by an advisory lock. -ECONNREFUSED when no connection could be made, -EINVAL
+ * for a database with tables that is not a runcell store, -EPROTO for a newer schema. */
+int store_open_pg(const char *conninfo, const store_opts_t *o, store_t **out, rc_err_t *err);
+/* Either back-end by where it is: a postgresql:// (or postgres://) URL is PostgreSQL, anything
+ * else an SQLite file's path. */
+int store_open(const char *where, const store_opts_t *o, store_t **out, rc_err_t *err);
+bool store_is_pg_url(const char *where);
 void store_close(store_t *st);
+
+/* Whether several nodes share this store (PostgreSQL): work queued by one may be claimed by
+ * another (store_claim), and a node's id must be its own (store_node_register). */
+bool store_shared(const store_t *st);
+/* The back-end's name: "sqlite" or "postgres". */
+const char *store_backend(const store_t *st);
+/* Hold node as this node's id for as long as the store is open: 1 held, 0 another open store
+ * (a live node) holds it. SQLite: always 1 (one server per file, the server's flock). */
+int store_node_register(store_t *st, const char *node, rc_err_t *err);
 
 /* The schema version the database holds now, and the newest this build knows. */
 int store_schema_version(store_t *st);
@@ -100,6 +118,13 @@ int store_get(store_t *st, const char *token, submission_t *out, rc_err_t *err);
  * elsewhere, done). */
 int store_lease(store_t *st, const char *token, const char *owner, int64_t expiry_ms, int *attempts,
                 rc_err_t *err);
+/* Take the oldest queued submission of dialect, or a running one whose lease expired with
+ * runs left (attempts < max_attempts), for owner until expiry_ms: as store_lease, in one
+ * statement, so two nodes claiming at once take different ones (PostgreSQL: SELECT ... FOR
+ * UPDATE SKIP LOCKED). 1 and *out filled (submission_free it; attempts already counted),
+ * 0 nothing to claim. */
+int store_claim(store_t *st, const char *dialect, const char *owner, int64_t expiry_ms,
+                submission_t *out, rc_err_t *err);
 /* Extend every lease owner holds to expiry_ms (a heartbeat). The count renewed or -errno. */
 int store_renew(store_t *st, const char *owner, int64_t expiry_ms, rc_err_t *err);
 /* A running submission goes back to the queue without counting the run (a node stopping on
@@ -107,8 +132,12 @@ int store_renew(store_t *st, const char *owner, int64_t expiry_ms, rc_err_t *err
 int store_release(store_t *st, const char *token, rc_err_t *err);
 
 /* Done: result (JSON text, not NULL) stored, lease cleared, finished_ms now; a callback_url
- * makes the callback CB_PENDING, due now. 1 done, 0 no such submission (deleted meanwhile). */
-int store_finish(store_t *st, const char *token, const char *result, rc_err_t *err);
+ * makes the callback CB_PENDING, due now. With owner, only while owner holds its lease (a node
+ * whose lease expired and was taken by another does not write its result too); without
+ * (NULL), only while it is not done. So a result is written once. 1 done, 0 not (no such
+ * submission, done already, or leased by another). */
+int store_finish(store_t *st, const char *token, const char *owner, const char *result,
+                 rc_err_t *err);
 
 /* At start (owner: this node) and from time to time: submissions running under owner, or
  * under anyone with an expired lease (lease_expiry_ms <= now), go back to the queue while
@@ -140,8 +169,12 @@ int store_delete(store_t *st, const char *token, rc_err_t *err);
  * number deleted, or -errno. */
 int store_prune(store_t *st, rc_err_t *err);
 
+#define STORE_PG_CALLBACK_CLAIM_MS (10 * 60 * 1000)
 /* Callbacks due (CB_PENDING with callback_next_ms <= now), oldest first, at most limit. The
- * number given to fn (called with no statement open), or -errno. */
+ * number given to fn (called with no statement open), or -errno. PostgreSQL (several nodes,
+ * each with a deliverer): the ones returned are claimed, their callback_next_ms moved to
+ * now + STORE_PG_CALLBACK_CLAIM_MS, so no other deliverer sends them meanwhile (each comes
+ * back with its due time); the try's store_callback_tried sets what follows. */
 int store_callbacks_due(store_t *st, int64_t now_ms, int limit, store_each_fn fn, void *ud,
                         rc_err_t *err);
 /* After one try: delivered, or not (then next_ms is the next try, or 0 to give up: CB_FAILED);

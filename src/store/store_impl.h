@@ -7,7 +7,8 @@
 #include "store/store.h"
 
 typedef struct store_ops {
-        const char *name; /* "sqlite" */
+        const char *name; /* "sqlite", "postgres" */
+        bool shared;      /* several nodes share it (store_shared) */
         void (*close)(store_t *st);
         int (*schema_version)(store_t *st);
         int (*insert)(store_t *st, const submission_t *subs, size_t n, int64_t now_ms,
@@ -15,10 +16,12 @@ typedef struct store_ops {
         int (*get)(store_t *st, const char *token, submission_t *out, rc_err_t *err);
         int (*lease)(store_t *st, const char *token, const char *owner, int64_t expiry_ms,
                      int64_t now_ms, int *attempts, rc_err_t *err);
+        int (*claim)(store_t *st, const char *dialect, const char *owner, int64_t expiry_ms,
+                     int64_t now_ms, submission_t *out, rc_err_t *err);
         int (*renew)(store_t *st, const char *owner, int64_t expiry_ms, rc_err_t *err);
         int (*release)(store_t *st, const char *token, rc_err_t *err);
-        int (*finish)(store_t *st, const char *token, const char *result, int64_t now_ms,
-                      rc_err_t *err);
+        int (*finish)(store_t *st, const char *token, const char *owner, const char *result,
+                      int64_t now_ms, rc_err_t *err);
         int (*recover)(store_t *st, const char *owner, int64_t now_ms, rc_err_t *err);
         /* Oldest first; fn is called with no statement open (it may call the store back). */
         int (*each)(store_t *st, const char *dialect, sub_state_t state, store_each_fn fn, void *ud,
@@ -33,6 +36,7 @@ typedef struct store_ops {
                               rc_err_t *err);
         int64_t (*callback_next)(store_t *st, rc_err_t *err);
         int64_t (*size)(store_t *st);
+        int (*node_register)(store_t *st, const char *node, rc_err_t *err); /* NULL: 1 */
         int (*fn_put)(store_t *st, const char *name, const char *artifact, const char *spec,
                       int keep, int64_t now_ms, int *version, rc_err_t *err);
         int (*fn_get)(store_t *st, const char *name, fn_record_t *out, rc_err_t *err);
@@ -65,5 +69,6 @@ void store_sub_clear(submission_t *s);
 int64_t store_clock(const store_t *st);
 
 int store_sqlite_latest(void);
+int store_pg_latest(void);
 
 #endif

@@ -104,6 +104,7 @@ enum {
         Q_INSERT,
         Q_GET,
         Q_LEASE,
+        Q_CLAIM,
         Q_RENEW,
         Q_RELEASE,
         Q_FINISH,
@@ -155,12 +156,20 @@ static const char *const SQL[NQ] = {
     [Q_LEASE] = "UPDATE submissions SET state = 2, attempts = attempts + 1, started_ms = ?4,"
                 " lease_owner = ?2, lease_expiry_ms = ?3 WHERE token = ?1 AND state = 1"
                 " RETURNING attempts",
+    [Q_CLAIM] = "UPDATE submissions SET state = 2, attempts = attempts + 1, started_ms = ?3,"
+                " lease_owner = ?2, lease_expiry_ms = ?4 WHERE rowid = (SELECT rowid FROM"
+                " submissions WHERE dialect = ?1 AND (state = 1 OR (state = 2 AND"
+                " lease_expiry_ms <= ?3 AND attempts < ?5)) ORDER BY created_ms, rowid LIMIT 1)"
+                " RETURNING " COLS,
     [Q_RENEW] = "UPDATE submissions SET lease_expiry_ms = ?2 WHERE state = 2 AND lease_owner = ?1",
     [Q_RELEASE] = "UPDATE submissions SET state = 1, attempts = max(attempts - 1, 0),"
                   " started_ms = 0, lease_owner = '', lease_expiry_ms = 0"
                   " WHERE token = ?1 AND state = 2",
-    [Q_FINISH] = "UPDATE submissions SET state = 3, result = ?2, error = NULL, finished_ms = ?3,"
-                 " lease_owner = '', lease_expiry_ms = 0, " CALLBACK_DUE("?3") " WHERE token = ?1",
+    [Q_FINISH] =
+        "UPDATE submissions SET state = 3, result = ?2, error = NULL, finished_ms = ?3,"
+        " lease_owner = '', lease_expiry_ms = 0, " CALLBACK_DUE(
+            "?3") " WHERE token = ?1"
+                  " AND CASE WHEN ?4 = '' THEN state <> 3 ELSE state = 2 AND lease_owner = ?4 END",
     [Q_RECOVER_GIVEUP] =
         "UPDATE submissions SET state = 3, result = NULL, finished_ms = ?2,"
         " error = 'interrupted ' || attempts || CASE attempts WHEN 1 THEN ' time' ELSE ' times' "
@@ -850,6 +859,33 @@ static int sq_lease(store_t *stp, const char *token, const char *owner, int64_t 
         return r;
 }
 
+/* One UPDATE (SQLite takes the write lock for it): two stores claiming at once take
+ * different submissions. */
+static int sq_claim(store_t *stp, const char *dialect, const char *owner, int64_t expiry_ms,
+                    int64_t now_ms, submission_t *out, rc_err_t *err)
+{
+        sq_store_t *s = SQ(stp);
+        sqlite3_stmt *st = q(s, Q_CLAIM);
+        bind_text(st, 1, dialect);
+        bind_text(st, 2, owner);
+        sqlite3_bind_int64(st, 3, now_ms);
+        sqlite3_bind_int64(st, 4, expiry_ms);
+        sqlite3_bind_int(st, 5, s->base.opts.max_attempts);
+        int rc = sqlite3_step(st);
+        int r = 0;
+        if (rc == SQLITE_ROW) {
+                r = read_row(st, out, NULL, err) < 0 ? -ENOMEM : 1;
+                if (r == 1)
+                        rc = sqlite3_step(st);
+        }
+        if (r >= 0 && rc != SQLITE_DONE) {
+                store_sub_clear(out);
+                r = fail(s, rc, err, "claiming a submission");
+        }
+        done(st);
+        return r;
+}
+
 static int sq_renew(store_t *stp, const char *owner, int64_t expiry_ms, rc_err_t *err)
 {
         sq_store_t *s = SQ(stp);
@@ -867,14 +903,15 @@ static int sq_release(store_t *stp, const char *token, rc_err_t *err)
         return run_changes(s, st, err, "releasing a lease");
 }
 
-static int sq_finish(store_t *stp, const char *token, const char *result, int64_t now_ms,
-                     rc_err_t *err)
+static int sq_finish(store_t *stp, const char *token, const char *owner, const char *result,
+                     int64_t now_ms, rc_err_t *err)
 {
         sq_store_t *s = SQ(stp);
         sqlite3_stmt *st = q(s, Q_FINISH);
         bind_text(st, 1, token);
         bind_text(st, 2, result);
         sqlite3_bind_int64(st, 3, now_ms);
+        bind_text(st, 4, owner ? owner : "");
         return run_changes(s, st, err, "storing a result");
 }
 
@@ -1328,6 +1365,7 @@ static const store_ops_t SQLITE_OPS = {
     .insert = sq_insert,
     .get = sq_get,
     .lease = sq_lease,
+    .claim = sq_claim,
     .renew = sq_renew,
     .release = sq_release,
     .finish = sq_finish,

@@ -240,7 +240,7 @@ static bool submit_done(fixture_t *f, const char *token, const char *url, const 
         int a;
         if (!CHECK_OK_E(store_insert(f->st, &s, 1, &err), err) ||
             !CHECK_INT_EQ(store_lease(f->st, token, "me", store_now_ms() + 60000, &a, &err), 1) ||
-            !CHECK_INT_EQ(store_finish(f->st, token, result, &err), 1))
+            !CHECK_INT_EQ(store_finish(f->st, token, NULL, result, &err), 1))
                 return false;
         cb_kick(f->d);
         return true;
@@ -523,7 +523,7 @@ static void test_due_later_wakes_itself(void)
                              1);
                 /* finished "in the future": due 300 ms from now */
                 store_set_clock(f.st, store_now_ms() + 300);
-                CHECK_INT_EQ(store_finish(f.st, "tok-wake", "{\"w\": 1}", &err), 1);
+                CHECK_INT_EQ(store_finish(f.st, "tok-wake", NULL, "{\"w\": 1}", &err), 1);
                 store_set_clock(f.st, 0);
                 cb_kick(f.d); /* looks, finds it not due yet, sleeps until then */
                 msleep(100);

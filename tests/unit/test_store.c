@@ -1,7 +1,11 @@
-/* store/: the submission store's SQLite back-end (store.h): every call, migrations from a v1
- * database, recovery, retention, the size cap, two stores on one file, files that are not
- * stores; the functions (deploys, versions, rollback, pruning, artifact references, migration
- * from a v3 database). */
+/* store/: the submission store (store.h) on its SQLite back-end: every call, migrations from a
+ * v1 database, recovery, claims, retention, the size cap, two stores on one file, files that
+ * are not stores; the functions (deploys, versions, rollback, pruning, artifact references,
+ * migration from a v3 database).
+ *
+ * test_store_pg.c builds this file again with TEST_STORE_PG: the same tests (those not about
+ * SQLite's file) on the PostgreSQL back-end, in a cluster of its own (tests/pgcluster), each
+ * "file" a database of its own; plus the PostgreSQL-only ones at the end. */
 #include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -9,10 +13,69 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "store/store.h"
 #include "testutil.h"
+
+#ifdef TEST_STORE_PG
+#include <libpq-fe.h>
+
+static char *pg_conninfo; /* the test cluster's maintenance database */
+static PGconn *pg_admin;
+static pthread_mutex_t pg_admin_lock = PTHREAD_MUTEX_INITIALIZER; /* threads open stores too */
+
+/* A database for a test's "file" (made the first time): its conninfo (free it). */
+static char *pg_db_for(const char *path)
+{
+        uint64_t h = 1469598103934665603ULL; /* FNV-1a: the tmpdir makes it unique */
+        for (const char *c = path; *c; c++)
+                h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+        char name[32];
+        snprintf(name, sizeof(name), "t%016llx", (unsigned long long)h);
+        pthread_mutex_lock(&pg_admin_lock);
+        char *id = PQescapeIdentifier(pg_admin, name, strlen(name));
+        char *sql = tu_strf("CREATE DATABASE %s", id);
+        PQfreemem(id);
+        PGresult *r = PQexec(pg_admin, sql);
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !(state && strcmp(state, "42P04") == 0))
+                FAIL("%s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+        pthread_mutex_unlock(&pg_admin_lock);
+        free(sql);
+        return tu_strf("%s dbname=%s", pg_conninfo, name);
+}
+
+/* SQL on a test's database, outside the store (a table that is not the store's, ...). */
+static bool pg_sql(const char *path, const char *sql)
+{
+        char *ci = pg_db_for(path);
+        PGconn *c = PQconnectdb(ci);
+        free(ci);
+        PGresult *r = PQexec(c, sql);
+        bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+        if (!ok)
+                FAIL("%s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        return ok;
+}
+#endif
+
+/* The store at path: the SQLite file, or (test_store_pg) the database that stands for it. */
+static int open_at(const char *path, const store_opts_t *o, store_t **st, rc_err_t *err)
+{
+#ifdef TEST_STORE_PG
+        char *ci = pg_db_for(path);
+        int r = store_open_pg(ci, o, st, err);
+        free(ci);
+        return r;
+#else
+        return store_open_sqlite(path, o, st, err);
+#endif
+}
 
 static store_t *open_in(const char *name, const store_opts_t *o)
 {
@@ -22,7 +85,7 @@ static store_t *open_in(const char *name, const store_opts_t *o)
         char *path = tu_strf("%s/%s", dir, name);
         store_t *st = NULL;
         rc_err_t err = {0};
-        if (!CHECK_OK_E(store_open_sqlite(path, o, &st, &err), err))
+        if (!CHECK_OK_E(open_at(path, o, &st, &err), err))
                 st = NULL;
         free(path);
         return st;
@@ -358,7 +421,7 @@ static void test_lease_release_finish(void)
         }
 
         store_set_clock(st, 123456);
-        CHECK_INT_EQ(store_finish(st, "a", "{\"status\": \"ok\"}", &err), 1);
+        CHECK_INT_EQ(store_finish(st, "a", NULL, "{\"status\": \"ok\"}", &err), 1);
         if (CHECK_INT_EQ(store_get(st, "a", &s, &err), 1)) {
                 CHECK_INT_EQ(s.state, SUB_DONE);
                 CHECK_STR_EQ(s.result, "{\"status\": \"ok\"}");
@@ -371,10 +434,10 @@ static void test_lease_release_finish(void)
                 CHECK_INT_EQ(s.callback_next_ms, 123456);
                 submission_free(&s);
         }
-        CHECK_INT_EQ(store_finish(st, "gone", "{}", &err), 0);
-        CHECK_FAIL(store_finish(st, "b", NULL, &err), -EINVAL);
+        CHECK_INT_EQ(store_finish(st, "gone", NULL, "{}", &err), 0);
+        CHECK_FAIL(store_finish(st, "b", NULL, NULL, &err), -EINVAL);
         /* finished without a callback_url: no callback */
-        CHECK_INT_EQ(store_finish(st, "b", "{}", &err), 1);
+        CHECK_INT_EQ(store_finish(st, "b", NULL, "{}", &err), 1);
         if (CHECK_INT_EQ(store_get(st, "b", &s, &err), 1)) {
                 CHECK_INT_EQ(s.callback_state, CB_NONE);
                 submission_free(&s);
@@ -425,7 +488,7 @@ static void test_recover_once_then_error(void)
         store_close(st);
         o.max_attempts = 1;
         char *path = tu_strf("%s/s.db", tu_tmpdir());
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, &o, &st, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, &o, &st, &err), err));
         CHECK_INT_EQ(store_lease(st, "q", "me", far, &attempts, &err), 1);
         CHECK_INT_EQ(store_recover(st, "me", &err), 1);
         if (CHECK_INT_EQ(store_get(st, "q", &s, &err), 1)) {
@@ -586,7 +649,7 @@ static void finish_at(store_t *st, const char *token, int64_t now)
         int a;
         store_set_clock(st, now);
         if (store_lease(st, token, "n", now + 1000, &a, &err) != 1 ||
-            store_finish(st, token, "{}", &err) != 1)
+            store_finish(st, token, NULL, "{}", &err) != 1)
                 FAIL("finishing %s: %s", token, err.msg);
 }
 
@@ -622,7 +685,7 @@ static void test_prune_age_and_count(void)
         store_close(st);
         o.max_count = 5;
         char *path = tu_strf("%s/s.db", tu_tmpdir());
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, &o, &st, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, &o, &st, &err), err));
         store_set_clock(st, 12 * h + 10);
         REQUIRE(insert1(st, "d8", "judge0", 2000, NULL) >= 0); /* 7 > 5: makes room itself */
         CHECK_INT_EQ(state_of(st, "d1"), 0);                   /* the oldest done ones went */
@@ -641,7 +704,7 @@ static void test_prune_age_and_count(void)
 
         /* no retention set: prune deletes nothing */
         store_close(st);
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &st, &err), err));
         finish_at(st, "d5", 100 * h);
         store_set_clock(st, 1000 * h);
         CHECK_INT_EQ(store_prune(st, &err), 0);
@@ -774,7 +837,7 @@ static void *worker_main(void *arg)
         worker_t *w = arg;
         store_t *st = NULL;
         rc_err_t err = {0};
-        if (store_open_sqlite(w->path, NULL, &st, &err) < 0) {
+        if (open_at(w->path, NULL, &st, &err) < 0) {
                 snprintf(w->err, sizeof(w->err), "open: %.400s", err.msg);
                 return NULL;
         }
@@ -812,8 +875,8 @@ static void test_two_stores_one_file(void)
         char *path = tu_strf("%s/shared.db", dir);
         store_t *a = NULL, *b = NULL;
         rc_err_t err = {0};
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &a, &err), err));
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &b, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &b, &err), err));
         /* one writes, the other reads it */
         REQUIRE(insert1(a, "x", "judge0", 0, NULL) >= 0);
         CHECK_INT_EQ(state_of(b, "x"), SUB_QUEUED);
@@ -842,7 +905,7 @@ static void test_two_stores_one_file(void)
                 CHECK_INT_EQ(w[i].inserted, SHARED);
         }
         CHECK_INT_EQ(w[0].leased + w[1].leased, SHARED);
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
         int64_t total = 0;
         walk_t *wk = calloc(1, sizeof(*wk));
         REQUIRE(wk);
@@ -940,6 +1003,20 @@ static char *versions_of(store_t *st, const char *name)
 /* A count from the database file itself, behind the store's back. */
 static long long sql_count(const char *path, const char *sql)
 {
+#ifdef TEST_STORE_PG
+        char *ci = pg_db_for(path);
+        PGconn *c = PQconnectdb(ci);
+        free(ci);
+        PGresult *r = PQexec(c, sql);
+        long long v = -1;
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+                v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        else
+                FAIL("%s: %s", sql, PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        return v;
+#endif
         sqlite3 *db = NULL;
         long long n = -1;
         if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
@@ -1089,7 +1166,7 @@ static void test_fn_bad_arguments(void)
         char *path = tu_strf("%s/s.db", dir);
         store_t *st = NULL;
         rc_err_t err = {0};
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &st, &err), err));
         REQUIRE(fn_put1(st, "ok", art('a'), "{}", 5) == 1);
 
         char too_long[STORE_FN_NAME_MAX + 1];
@@ -1337,7 +1414,7 @@ static void test_fn_delete_and_refs(void)
         char *path = tu_strf("%s/s.db", dir);
         store_t *st = NULL;
         rc_err_t err = {0};
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &st, &err), err));
         const char *x = art('1'), *y = art('2'), *z = art('3');
         CHECK_INT_EQ(store_fn_artifact_refs(st, x, &err), 0);
         REQUIRE(fn_put1(st, "a", x, "{}", 5) == 1);
@@ -1401,7 +1478,7 @@ static void test_fn_survive_reopen(void)
         char *path = tu_strf("%s/s.db", dir);
         store_t *st = NULL;
         rc_err_t err = {0};
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &st, &err), err));
         store_set_clock(st, 10000);
         REQUIRE(fn_put1(st, "keep-me", art('a'), "{\"n\": 1}", 5) == 1);
         store_set_clock(st, 20000);
@@ -1411,7 +1488,7 @@ static void test_fn_survive_reopen(void)
         REQUIRE(fn_put1(st, "other", art('c'), "{}", 5) == 1);
         store_close(st);
 
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &st, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &st, &err), err));
         fn_record_t r;
         if (CHECK_INT_EQ(store_fn_get(st, "keep-me", &r, &err), 1)) {
                 CHECK_INT_EQ(r.current, 1);
@@ -1550,7 +1627,7 @@ static void *deployer_main(void *arg)
         deployer_t *d = arg;
         store_t *st = NULL;
         rc_err_t err = {0};
-        if (store_open_sqlite(d->path, NULL, &st, &err) < 0) {
+        if (open_at(d->path, NULL, &st, &err) < 0) {
                 snprintf(d->err, sizeof(d->err), "open: %.400s", err.msg);
                 return NULL;
         }
@@ -1585,8 +1662,8 @@ static void test_fn_two_stores_one_file(void)
         char *path = tu_strf("%s/shared.db", dir);
         store_t *a = NULL, *b = NULL;
         rc_err_t err = {0};
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &a, &err), err));
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &b, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &b, &err), err));
         fn_record_t r;
         /* one deploys, the other sees it */
         REQUIRE(fn_put1(a, "f", art('a'), "{\"by\": \"a\"}", 5) == 1);
@@ -1651,7 +1728,7 @@ static void test_fn_two_stores_one_file(void)
         }
         CHECK(unique);
         CHECK_INT_EQ(d[0].created + d[1].created, 1); /* one of them made it */
-        REQUIRE(CHECK_OK_E(store_open_sqlite(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
         if (CHECK_INT_EQ(store_fn_get(a, "shared", &r, &err), 1)) {
                 CHECK_INT_EQ(r.latest, 2 * FN_DEPLOYS);
                 CHECK_INT_EQ(r.current, 2 * FN_DEPLOYS);
@@ -1671,6 +1748,291 @@ static void test_fn_two_stores_one_file(void)
         free(path);
 }
 
+/* ---- claims: nodes sharing a store take queued work ---- */
+
+static void test_claim(void)
+{
+        store_opts_t o = {.max_attempts = 2};
+        store_t *st = open_in("claim.db", &o);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        REQUIRE(insert1(st, "c2", "judge0", 2000, NULL) >= 0);
+        REQUIRE(insert1(st, "c1", "judge0", 1000, NULL) >= 0);
+        REQUIRE(insert1(st, "c0", "other", 500, NULL) >= 0);
+        store_set_clock(st, 10000);
+        submission_t s;
+        /* the oldest of the dialect first */
+        if (CHECK_INT_EQ(store_claim(st, "judge0", "n1", 11000, &s, &err), 1)) {
+                CHECK_STR_EQ(s.token, "c1");
+                CHECK_INT_EQ(s.state, SUB_RUNNING);
+                CHECK_INT_EQ(s.attempts, 1);
+                CHECK_STR_EQ(s.lease_owner, "n1");
+                CHECK_INT_EQ(s.lease_expiry_ms, 11000);
+                CHECK_INT_EQ(s.started_ms, 10000);
+                CHECK_STR_EQ(s.request, "{\"source\": \"x\"}");
+                submission_free(&s);
+        }
+        if (CHECK_INT_EQ(store_claim(st, "judge0", "n2", 11000, &s, &err), 1)) {
+                CHECK_STR_EQ(s.token, "c2");
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(store_claim(st, "judge0", "n2", 11000, &s, &err), 0);
+        CHECK_INT_EQ(state_of(st, "c0"), SUB_QUEUED);
+        /* n1 renews c1, n2 does not renew c2: past 11000 c2 is claimable again */
+        CHECK_INT_EQ(store_renew(st, "n1", 20000, &err), 1);
+        store_set_clock(st, 12000);
+        if (CHECK_INT_EQ(store_claim(st, "judge0", "n3", 30000, &s, &err), 1)) {
+                CHECK_STR_EQ(s.token, "c2");
+                CHECK_INT_EQ(s.attempts, 2);
+                CHECK_STR_EQ(s.lease_owner, "n3");
+                submission_free(&s);
+        }
+        /* the result once: n2 lost its lease, n3 holds it */
+        CHECK_INT_EQ(store_finish(st, "c2", "n2", "{\"by\": 2}", &err), 0);
+        CHECK_INT_EQ(store_finish(st, "c2", "n3", "{\"by\": 3}", &err), 1);
+        CHECK_INT_EQ(store_finish(st, "c2", "n3", "{\"again\": 3}", &err), 0);
+        CHECK_INT_EQ(store_finish(st, "c2", NULL, "{\"any\": 1}", &err), 0); /* done */
+        if (CHECK_INT_EQ(store_get(st, "c2", &s, &err), 1)) {
+                CHECK_STR_EQ(s.result, "{\"by\": 3}");
+                submission_free(&s);
+        }
+        /* c1 at its last run (attempts 2 of 2) expires: not claimed, recovery gives it up */
+        store_set_clock(st, 20000);
+        if (CHECK_INT_EQ(store_claim(st, "judge0", "n3", 21000, &s, &err), 1)) {
+                CHECK_STR_EQ(s.token, "c1");
+                CHECK_INT_EQ(s.attempts, 2);
+                submission_free(&s);
+        }
+        store_set_clock(st, 22000);
+        CHECK_INT_EQ(store_claim(st, "judge0", "n1", 30000, &s, &err), 0);
+        CHECK_INT_EQ(store_recover(st, NULL, &err), 1);
+        if (CHECK_INT_EQ(store_get(st, "c1", &s, &err), 1)) {
+                CHECK_INT_EQ(s.state, SUB_DONE);
+                CHECK_STR_EQ(s.error, "interrupted 2 times");
+                submission_free(&s);
+        }
+        CHECK_FAIL(store_claim(st, "", "n1", 1, &s, &err), -EINVAL);
+        CHECK_FAIL(store_claim(st, "judge0", "", 1, &s, &err), -EINVAL);
+        store_close(st);
+}
+
+#define CLAIMS 150
+
+typedef struct claimer {
+        const char *path;
+        int id, claimed;
+        unsigned char *seen; /* CLAIMS counters, shared: each written by its claimer only */
+        char err[RC_ERR_MSG_MAX];
+} claimer_t;
+
+static void *claimer_main(void *arg)
+{
+        claimer_t *c = arg;
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        if (open_at(c->path, NULL, &st, &err) < 0) {
+                snprintf(c->err, sizeof(c->err), "open: %.400s", err.msg);
+                return NULL;
+        }
+        char owner[16];
+        snprintf(owner, sizeof(owner), "node%d", c->id);
+        for (;;) {
+                submission_t s;
+                int r = store_claim(st, "judge0", owner, store_now_ms() + 60000, &s, &err);
+                if (r < 0)
+                        snprintf(c->err, sizeof(c->err), "claim: %.400s", err.msg);
+                if (r <= 0)
+                        break;
+                int i = atoi(s.token + 1);
+                if (i >= 0 && i < CLAIMS)
+                        __atomic_add_fetch(&c->seen[i], 1, __ATOMIC_RELAXED);
+                c->claimed++;
+                if (store_finish(st, s.token, owner, "{}", &err) != 1)
+                        snprintf(c->err, sizeof(c->err), "finish %s failed", s.token);
+                submission_free(&s);
+        }
+        store_close(st);
+        return NULL;
+}
+
+/* Two stores (nodes) claiming from one queue at once: each submission taken exactly once. */
+static void test_claim_two_stores(void)
+{
+        char *path = tu_strf("%s/claims.db", tu_tmpdir());
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &st, &err), err));
+        for (int i = 0; i < CLAIMS; i++) {
+                char t[16];
+                snprintf(t, sizeof(t), "q%d", i);
+                REQUIRE(insert1(st, t, "judge0", 1000 + i, NULL) >= 0);
+        }
+        unsigned char seen[CLAIMS] = {0};
+        claimer_t c[2] = {{.path = path, .id = 1, .seen = seen},
+                          {.path = path, .id = 2, .seen = seen}};
+        pthread_t th[2];
+        for (int i = 0; i < 2; i++)
+                REQUIRE(pthread_create(&th[i], NULL, claimer_main, &c[i]) == 0);
+        for (int i = 0; i < 2; i++)
+                pthread_join(th[i], NULL);
+        for (int i = 0; i < 2; i++)
+                if (c[i].err[0])
+                        FAIL("claimer %d: %s", i, c[i].err);
+        CHECK_INT_EQ(c[0].claimed + c[1].claimed, CLAIMS);
+        int once = 0;
+        for (int i = 0; i < CLAIMS; i++)
+                once += seen[i] == 1;
+        CHECK_INT_EQ(once, CLAIMS);
+        walk_t *wk = calloc(1, sizeof(*wk));
+        REQUIRE(wk);
+        CHECK_INT_EQ(store_each(st, "judge0", SUB_DONE, walk_fn, wk, &err), CLAIMS);
+        free(wk);
+        store_close(st);
+        free(path);
+}
+
+/* A node id is held while its store is open (PostgreSQL); SQLite leaves that to the server's
+ * flock and always says yes. */
+static void test_node_register(void)
+{
+        char *path = tu_strf("%s/nodes.db", tu_tmpdir());
+        store_t *a = NULL, *b = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &b, &err), err));
+        CHECK_INT_EQ(store_node_register(a, "n1", &err), 1);
+        CHECK_INT_EQ(store_node_register(b, "n2", &err), 1);
+        CHECK_FAIL(store_node_register(b, "", &err), -EINVAL);
+#ifdef TEST_STORE_PG
+        CHECK(store_shared(a));
+        CHECK_STR_EQ(store_backend(a), "postgres");
+        CHECK_INT_EQ(store_node_register(b, "n1", &err), 0); /* a holds it */
+        /* a node gone: its id is free once the server has ended its session (soon after the
+         * connection closed, not at once) */
+        store_close(a);
+        int got = 0;
+        for (int i = 0; i < 100 && (got = store_node_register(b, "n1", &err)) == 0; i++)
+                usleep(50 * 1000);
+        CHECK_INT_EQ(got, 1);
+#else
+        CHECK(!store_shared(a));
+        CHECK_STR_EQ(store_backend(a), "sqlite");
+        CHECK_INT_EQ(store_node_register(b, "n1", &err), 1);
+        store_close(a);
+#endif
+        store_close(b);
+        free(path);
+}
+
+#ifdef TEST_STORE_PG
+/* ---- PostgreSQL only ---- */
+
+/* A connection the server ended (a restart, an administrator) is made again at the next call,
+ * with the node's id held again. */
+static void test_pg_reconnect(void)
+{
+        char *path = tu_strf("%s/re.db", tu_tmpdir());
+        store_t *a = NULL, *b = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
+        CHECK_INT_EQ(store_node_register(a, "n1", &err), 1);
+        REQUIRE(insert1(a, "x", "judge0", 0, NULL) >= 0);
+        REQUIRE(pg_sql(path, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE"
+                             " datname = current_database() AND pid <> pg_backend_pid()"));
+        /* the call that finds it broken fails, saying so; the next one reconnects */
+        submission_t s;
+        CHECK_FAIL(store_get(a, "x", &s, &err), -ECONNRESET);
+        CHECK_INT_EQ(state_of(a, "x"), SUB_QUEUED);
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &b, &err), err));
+        CHECK_INT_EQ(store_node_register(b, "n1", &err), 0); /* a holds it again */
+        store_close(b);
+        store_close(a);
+        free(path);
+}
+
+/* Callbacks due are claimed: two stores (nodes' deliverers) never get the same one. */
+static void test_pg_callbacks_claimed(void)
+{
+        char *path = tu_strf("%s/cb.db", tu_tmpdir());
+        store_t *a = NULL, *b = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &a, &err), err));
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &b, &err), err));
+        for (int i = 0; i < 6; i++) {
+                char t[8];
+                snprintf(t, sizeof(t), "k%d", i);
+                REQUIRE(insert1(a, t, "judge0", 0, "http://h/x") >= 0);
+                finish_at(a, t, 1000 + 10 * (5 - i)); /* k5 is due first */
+        }
+        walk_t *w = calloc(1, sizeof(*w));
+        REQUIRE(w);
+        CHECK_INT_EQ(store_callbacks_due(a, 999, 10, walk_fn, w, &err), 0);
+        /* a takes the 2 first, with their due times */
+        CHECK_INT_EQ(store_callbacks_due(a, 5000, 2, walk_fn, w, &err), 2);
+        CHECK_STR_EQ(w->tokens[0], "k5");
+        CHECK_STR_EQ(w->tokens[1], "k4");
+        submission_t s;
+        /* b gets the others only */
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(b, 5000, 10, walk_fn, w, &err), 4);
+        CHECK_STR_EQ(w->tokens[0], "k3");
+        CHECK_STR_EQ(w->tokens[3], "k0");
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(a, 5000, 10, walk_fn, w, &err), 0);
+        /* a delivered k5; k4's try failed, next at 6000 */
+        CHECK_INT_EQ(store_callback_tried(a, "k5", true, 0, &err), 1);
+        CHECK_INT_EQ(store_callback_tried(a, "k4", false, 6000, &err), 1);
+        if (CHECK_INT_EQ(store_get(b, "k4", &s, &err), 1)) {
+                CHECK_INT_EQ(s.callback_state, CB_PENDING);
+                CHECK_INT_EQ(s.callback_next_ms, 6000);
+                submission_free(&s);
+        }
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(store_callbacks_due(b, 6000, 10, walk_fn, w, &err), 1);
+        CHECK_STR_EQ(w->tokens[0], "k4");
+        /* a claim not followed by a try (its node died) is due again after the claim */
+        memset(w, 0, sizeof(*w));
+        CHECK_INT_EQ(
+            store_callbacks_due(a, 5000 + STORE_PG_CALLBACK_CLAIM_MS, 10, walk_fn, w, &err), 4);
+        free(w);
+        store_close(a);
+        store_close(b);
+        free(path);
+}
+
+static void test_pg_open_refusals(void)
+{
+        rc_err_t err = {0};
+        store_t *st = NULL;
+        /* a database with other tables */
+        char *path = tu_strf("%s/other.db", tu_tmpdir());
+        REQUIRE(pg_sql(path, "CREATE TABLE users (name text)"));
+        CHECK_FAIL(open_at(path, NULL, &st, &err), -EINVAL);
+        CHECK_CONTAINS(err.msg, "not a runcell submission store");
+        CHECK(st == NULL);
+        /* a schema newer than this build: left alone */
+        char *p2 = tu_strf("%s/newer.db", tu_tmpdir());
+        REQUIRE(CHECK_OK_E(open_at(p2, NULL, &st, &err), err));
+        CHECK_INT_EQ(store_schema_version(st), store_schema_latest());
+        store_close(st);
+        REQUIRE(pg_sql(p2, "INSERT INTO schema_migrations VALUES (999, 'future', 0)"));
+        CHECK_FAIL(open_at(p2, NULL, &st, &err), -EPROTO);
+        CHECK_CONTAINS(err.msg, "newer");
+        /* no server there */
+        CHECK_FAIL(store_open_pg("host=127.0.0.1 port=1 connect_timeout=3", NULL, &st, &err),
+                   -ECONNREFUSED);
+        CHECK_CONTAINS(err.msg, "cannot connect");
+        CHECK_FAIL(store_open_pg("", NULL, &st, &err), -EINVAL);
+        /* store_open picks the back-end by the URL */
+        CHECK(store_is_pg_url("postgresql://h/db"));
+        CHECK(store_is_pg_url("postgres://h/db"));
+        CHECK(!store_is_pg_url("/var/lib/runcell/submissions.db"));
+        free(p2);
+        free(path);
+}
+#endif
+
+#ifndef TEST_STORE_PG
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
@@ -1694,6 +2056,91 @@ int main(int argc, char **argv)
             TU_TEST(test_fn_survive_reopen),
             TU_TEST(test_fn_migrate_from_v3),
             TU_TEST(test_fn_two_stores_one_file),
+            TU_TEST(test_claim),
+            TU_TEST(test_claim_two_stores),
+            TU_TEST(test_node_register),
         };
         return tu_main("test_store", tests, TU_COUNT(tests), argc, argv);
 }
+#else
+/* The tests above on a PostgreSQL cluster of the test's own (tests/pgcluster): skipped (77),
+ * with the reason, only when no PostgreSQL server is installed. The tests run in a child
+ * process, so that the cluster is stopped whatever becomes of them (a crash, a sanitizer's
+ * abort). test_callbacks_due_and_tried is SQLite's: PostgreSQL claims the callbacks it
+ * returns (test_pg_callbacks_claimed). */
+int main(int argc, char **argv)
+{
+        static const tu_test_t tests[] = {
+            TU_TEST(test_insert_get_delete),
+            TU_TEST(test_lease_release_finish),
+            TU_TEST(test_recover_once_then_error),
+            TU_TEST(test_recover_expired_leases),
+            TU_TEST(test_each_and_page),
+            TU_TEST(test_prune_age_and_count),
+            TU_TEST(test_two_stores_one_file),
+            TU_TEST(test_fn_put_get_version),
+            TU_TEST(test_fn_bad_arguments),
+            TU_TEST(test_fn_keep_versions),
+            TU_TEST(test_fn_list_and_versions),
+            TU_TEST(test_fn_delete_and_refs),
+            TU_TEST(test_fn_survive_reopen),
+            TU_TEST(test_fn_two_stores_one_file),
+            TU_TEST(test_claim),
+            TU_TEST(test_claim_two_stores),
+            TU_TEST(test_node_register),
+            TU_TEST(test_pg_open_refusals),
+            TU_TEST(test_pg_callbacks_claimed),
+            TU_TEST(test_pg_reconnect),
+        };
+        const char *src = getenv("RUNCELL_SOURCE_DIR");
+        char dir[] = "/tmp/runcell-pgtest.XXXXXX";
+        if (!mkdtemp(dir) || chmod(dir, 0755) < 0) {
+                perror("test_store_pg: mkdtemp");
+                return 1;
+        }
+        char *start = tu_strf("'%s/tests/pgcluster' start '%s/c'", src ? src : ".", dir);
+        FILE *p = popen(start, "r");
+        char line[512] = "";
+        if (p && !fgets(line, sizeof(line), p))
+                line[0] = '\0';
+        int st = p ? pclose(p) : -1;
+        free(start);
+        char *stop = tu_strf("'%s/tests/pgcluster' stop '%s/c'", src ? src : ".", dir);
+        int rc = 1;
+        if (st != 0 || !line[0]) {
+                rc = WIFEXITED(st) && WEXITSTATUS(st) == 77 ? 77 : 1;
+                printf("test_store_pg: %s\n", rc == 77 ? "skipped: no PostgreSQL server (the "
+                                                         "reason is above)"
+                                                       : "could not start a PostgreSQL cluster");
+        } else {
+                fflush(stdout);
+                pid_t pid = fork();
+                if (pid == 0) {
+                        line[strcspn(line, "\n")] = '\0';
+                        pg_conninfo = line;
+                        pg_admin = PQconnectdb(line);
+                        if (PQstatus(pg_admin) != CONNECTION_OK) {
+                                printf("test_store_pg: cannot connect to the test cluster: %s",
+                                       PQerrorMessage(pg_admin));
+                                rc = 1;
+                        } else {
+                                rc = tu_main("test_store_pg", tests, TU_COUNT(tests), argc, argv);
+                        }
+                        PQfinish(pg_admin);
+                        fflush(stdout);
+                        _exit(rc);
+                }
+                int ws = 0;
+                if (pid > 0 && waitpid(pid, &ws, 0) == pid)
+                        rc = WIFEXITED(ws) ? WEXITSTATUS(ws) : 1;
+                if (pid < 0 || !WIFEXITED(ws))
+                        printf("test_store_pg: the tests did not end on their own (%s)\n",
+                               pid < 0 ? "fork failed" : "killed by a signal");
+        }
+        if (system(stop) != 0)
+                fprintf(stderr, "test_store_pg: stopping the cluster failed\n");
+        free(stop);
+        rmdir(dir);
+        return rc;
+}
+#endif
