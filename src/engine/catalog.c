@@ -245,8 +245,7 @@ int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err)
         /* A pool is what a long-running runcell keeps; its sandboxes are made by a helper forked
          * now, while this process is small. Without one, in-process as before. */
         if (pool_size > 0 && preparer_start(c->cgroups, &c->preparer, &e) < 0)
-                rc_note(RC_NOTE_WARN, "preparer_off", "%s; preparing sandboxes in-process",
-                        e.msg);
+                rc_note(RC_NOTE_WARN, "preparer_off", "%s; preparing sandboxes in-process", e.msg);
         if (c->paths->build_cache_mb > 0) {
                 _cleanup_free_ char *dir = fs_join(c->paths->state_dir, "builds");
                 if (!dir ||

@@ -19,8 +19,8 @@
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sandbox.h"
 #include "util/cleanup.h"
-#include "util/trace.h"
 #include "util/note.h"
+#include "util/trace.h"
 
 /* How long a caller that must have the answer (a ticket given up, shutdown) waits for it. */
 #define PREP_WAIT_MS 30000

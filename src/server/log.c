@@ -295,7 +295,10 @@ void slog_msg(slog_level_t lv, const char *event, const char *fmt, ...)
 void slog_note(rc_note_level_t lv, const char *event, const char *msg)
 {
         slog_line_t l;
-        slog_begin(&l, lv == RC_NOTE_ERROR ? SLOG_ERROR : lv == RC_NOTE_WARN ? SLOG_WARN : SLOG_INFO,
+        slog_begin(&l,
+                   lv == RC_NOTE_ERROR  ? SLOG_ERROR
+                   : lv == RC_NOTE_WARN ? SLOG_WARN
+                                        : SLOG_INFO,
                    event);
         slog_str(&l, "msg", msg);
         slog_end(&l);

@@ -461,12 +461,11 @@ static bool deliver(cb_deliverer_t *d, const due_t *e)
                 next = store_now_ms() + backoff(&d->o, tries);
         if (!ok && next == 0)
                 rc_note(RC_NOTE_WARN, "callback_given_up",
-                        "callback of %s to %s given up after %d tr%s: %s", e->token, e->url,
-                        tries, tries == 1 ? "y" : "ies", why);
+                        "callback of %s to %s given up after %d tr%s: %s", e->token, e->url, tries,
+                        tries == 1 ? "y" : "ies", why);
         rc_err_t serr = {0};
         if (store_callback_tried(d->st, e->token, ok, next, &serr) < 0) {
-                rc_note(RC_NOTE_ERROR, "callback_error", "callback of %s: %s", e->token,
-                        serr.msg);
+                rc_note(RC_NOTE_ERROR, "callback_error", "callback of %s: %s", e->token, serr.msg);
                 return false;
         }
         return true;
