@@ -105,6 +105,12 @@ int fs_mkdir_p(const char *path, mode_t mode, rc_err_t *err)
                                 break;
                 }
         }
+        /* "it exists" is not enough: a file in the way is not the directory asked for */
+        struct stat st;
+        if (stat(path, &st) < 0)
+                return rc_err_sys(err, errno, "stat %s", path);
+        if (!S_ISDIR(st.st_mode))
+                return rc_err_set(err, ENOTDIR, "%s is not a directory", path);
         return 0;
 }
 

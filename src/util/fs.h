@@ -14,7 +14,8 @@ int fs_write_file(const char *path, const char *data, size_t len, rc_err_t *err)
 /* Write all n bytes to fd (again after EINTR and short writes): 0, or -errno (-EIO when write
  * made no progress). Allocates nothing. */
 int fs_write_all(int fd, const void *p, size_t n);
-/* mkdir -p with the given mode for created components. */
+/* mkdir -p with the given mode for created components; ENOTDIR when path exists as another kind of
+ * file. */
 int fs_mkdir_p(const char *path, mode_t mode, rc_err_t *err);
 /* Does path exist (any type)? */
 int fs_exists(const char *path);

@@ -188,6 +188,9 @@ static void test_fs_mkdir_p(void)
         CHECK_FAIL(fs_mkdir_p(through, 0755, &err), -ENOTDIR);
         CHECK_CONTAINS(err.msg, "mkdir ");
         CHECK_CONTAINS(err.msg, through);
+        /* the path itself a file: not the directory asked for */
+        CHECK_FAIL(fs_mkdir_p(f, 0755, &err), -ENOTDIR);
+        CHECK_CONTAINS(err.msg, "not a directory");
         /* a path longer than PATH_MAX */
         char *longp = malloc(5000);
         REQUIRE(longp);
