@@ -193,7 +193,9 @@ const char *dl_http_req_header(dl_http_t *h, const char *name, char *buf, size_t
 /* The runcell token the request was admitted with (-1: none configured). */
 int dl_http_token(const dl_http_t *h);
 
-/* The request's query string (what follows '?', its arguments joined by '&'), "" when none. */
+/* The request's query string (what follows '?'), percent-encoded again from the arguments lws
+ * decoded: each argument's name and value escaped, joined by '&'; "" when none. Whole arguments
+ * only when it does not all fit in size. */
 const char *dl_http_query(dl_http_t *h, char *buf, size_t size);
 /* "GET", "POST", ... */
 const char *dl_http_method_name(const dl_http_t *h);

@@ -451,6 +451,30 @@ void dl_http_json(dl_http_t *h, int status, cJSON *body)
         free(text);
 }
 
+/* bytes of s[0, n) into out (percent-encoded but for RFC 3986's unreserved characters), as many
+ * whole ones as fit before end; false when not all did */
+static bool query_encode(const char *s, size_t n, char **out, const char *end)
+{
+        static const char hex[] = "0123456789ABCDEF";
+        char *o = *out;
+        for (size_t i = 0; i < n; i++) {
+                unsigned char c = (unsigned char)s[i];
+                bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                             (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+                if (o + (plain ? 1 : 3) >= end)
+                        return false;
+                if (plain) {
+                        *o++ = (char)c;
+                } else {
+                        *o++ = '%';
+                        *o++ = hex[c >> 4];
+                        *o++ = hex[c & 15];
+                }
+        }
+        *out = o;
+        return true;
+}
+
 const char *dl_http_query(dl_http_t *h, char *buf, size_t size)
 {
         if (!size)
@@ -458,22 +482,30 @@ const char *dl_http_query(dl_http_t *h, char *buf, size_t size)
         buf[0] = '\0';
         if (!h->wsi)
                 return buf;
-        /* each argument is a fragment of the token: joined with '&' again */
-        size_t off = 0;
+        /* libwebsockets keeps the query only decoded, one fragment per argument: each is
+         * encoded again (name, '=', value) and joined with '&', so that a program decoding the
+         * query gets the values the client sent (an '&' or '=' that was escaped stays data). */
+        char *o = buf;
+        const char *end = buf + size;
         char frag[2048];
         for (int i = 0;; i++) {
                 int n =
                     lws_hdr_copy_fragment(h->wsi, frag, sizeof(frag), WSI_TOKEN_HTTP_URI_ARGS, i);
                 if (n < 0)
                         break;
-                if (off + (off ? 1 : 0) + (size_t)n + 1 > size)
-                        break; /* what fits */
-                if (off)
-                        buf[off++] = '&';
-                memcpy(buf + off, frag, (size_t)n);
-                off += (size_t)n;
-                buf[off] = '\0';
+                char *start = o;
+                const char *eq = memchr(frag, '=', (size_t)n);
+                size_t name = eq ? (size_t)(eq - frag) : (size_t)n;
+                bool ok = (o == buf || (o + 1 < end && ((*o++ = '&'), true))) &&
+                          query_encode(frag, name, &o, end) &&
+                          (!eq || (o + 1 < end && ((*o++ = '='), true))) &&
+                          (!eq || query_encode(eq + 1, (size_t)n - name - 1, &o, end));
+                if (!ok) {
+                        o = start; /* what fits: whole arguments only */
+                        break;
+                }
         }
+        *o = '\0';
         return buf;
 }
 

@@ -286,6 +286,13 @@ for k in ("GATEWAY_INTERFACE", "REQUEST_METHOD", "SCRIPT_NAME", "PATH_INFO", "QU
 print("body=%r" % body)
 """
 
+CGI_QS = r"""import json, os, urllib.parse
+q = os.environ.get("QUERY_STRING", "")
+print("Content-Type: application/json")
+print()
+print(json.dumps({"query": q, "args": urllib.parse.parse_qs(q, keep_blank_values=True)}))
+"""
+
 CGI_SH = r"""#!/bin/bash
 body=$(cat)
 printf 'Content-Type: text/html\r\n'
@@ -353,6 +360,15 @@ def cgi(t):
         r = http_req(t, srv, "GET", "/fn/pycgi")
         t.contains(r.body.decode(), "PATH_INFO=\nQUERY_STRING=\n",
                    "python CGI: no path, no query")
+        # the query as a CGI library reads it: escaped '&', '=', '+' and UTF-8 stay data, '+'
+        # is a space, an argument without '=' is a name with an empty value
+        deploy(t, srv, "qs", {"language": "python", "mode": "cgi", "source": CGI_QS})
+        r = http_req(t, srv, "GET", "/fn/qs/x?a=x%26y&b=1+2&c=%3D&d=%C3%A9&e&f=a=b&g=%2B&h=%20")
+        want = {"a": ["x&y"], "b": ["1 2"], "c": ["="], "d": ["\u00e9"], "e": [""],
+                "f": ["a=b"], "g": ["+"], "h": [" "]}
+        got = r.json if r.status == 200 else None
+        t.eq(got and got.get("args"), want, "python CGI: the query's arguments as parse_qs reads "
+             "QUERY_STRING (%r)" % r)
 
         deploy(t, srv, "shcgi", {"language": "bash", "source": CGI_SH, "mode": "cgi"})
         r = http_req(t, srv, "GET", "/fn/shcgi/some/path?x=1")
