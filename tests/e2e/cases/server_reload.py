@@ -136,6 +136,11 @@ def tokens(t):
         r = run(t, srv, "tok-new")
         t.eq(r.status, 200, "the added token after the reload")
         t.eq(r.json["run"]["stdout"], "hello\n", "its run's output")
+        # the answer may reach us before the server's log line is read from its stderr
+        deadline = time.monotonic() + 10
+        while (not re.search(r"event=run .*token=new\b", srv.stderr_text())
+               and time.monotonic() < deadline):
+            time.sleep(0.05)
         t.check(re.search(r"event=run .*token=new\b", srv.stderr_text()),
                 "the new token's run is logged under its name")
         # renamed (same token string): still let in, logged under the new name
