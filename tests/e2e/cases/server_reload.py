@@ -45,6 +45,15 @@ def rewrite(t, path, obj):
     t.note("config %s now: %s" % (path, data[:600]))
 
 
+def logged(srv, pattern, timeout=10):
+    """Whether the server's log has a line matching pattern, waiting for it a while: a run's
+    answer may reach the client before its log line is read from the server's stderr."""
+    deadline = time.monotonic() + timeout
+    while not re.search(pattern, srv.stderr_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return re.search(pattern, srv.stderr_text())
+
+
 def reload_lines(srv):
     return [ln for ln in srv.stderr_text().splitlines()
             if re.search(r"\bevent=reload\b", ln) or '"event":"reload"' in ln]
@@ -136,19 +145,14 @@ def tokens(t):
         r = run(t, srv, "tok-new")
         t.eq(r.status, 200, "the added token after the reload")
         t.eq(r.json["run"]["stdout"], "hello\n", "its run's output")
-        # the answer may reach us before the server's log line is read from its stderr
-        deadline = time.monotonic() + 10
-        while (not re.search(r"event=run .*token=new\b", srv.stderr_text())
-               and time.monotonic() < deadline):
-            time.sleep(0.05)
-        t.check(re.search(r"event=run .*token=new\b", srv.stderr_text()),
+        t.check(logged(srv, r"event=run .*token=new\b"),
                 "the new token's run is logged under its name")
         # renamed (same token string): still let in, logged under the new name
         line = hup(t, srv, cfg, {"tokens": [{"token": "tok-new", "name": "renamed"}],
                                  "rescan_interval_s": 0})
         t.eq(field(line, "changed"), "tokens", "a rename is a change of tokens")
         t.eq(run(t, srv, "tok-new").status, 200, "the renamed token")
-        t.check(re.search(r"event=run .*token=renamed\b", srv.stderr_text()),
+        t.check(logged(srv, r"event=run .*token=renamed\b"),
                 "the renamed token's run is logged under its new name")
         t.eq(reloads(t, srv, "tok-new"), (2, 0), "reloads counted (ok, refused)")
 
@@ -202,7 +206,7 @@ def limits(t):
             expect_stage(t, r.json["run"], "run", status="ok")
             t.eq(r.json["run"]["stdout"], "start\nslept\n",
                  "the %s run kept its 20 s maximum and finished" % name)
-        t.check(re.search(r"event=run .*token=alpha\b.*verdict=ok", srv.stderr_text()),
+        t.check(logged(srv, r"event=run .*token=alpha\b.*verdict=ok"),
                 "the going run, whose token the reload withdrew, is logged under that "
                 "token's name")
         # a run now: asks for 20 s, clamped to the new 1 s
