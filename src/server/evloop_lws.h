@@ -1,5 +1,5 @@
-/* The job engine's event loop on libwebsockets' own: fds adopted as raw-file connections,
- * timers as lws_sul. One service thread; nothing polls. */
+/* The job engine's event loop on libwebsockets' own: the watched fds in one epoll set, itself
+ * adopted as one raw-file connection; timers as lws_sul. One service thread; nothing polls. */
 #ifndef RUNCELL_SERVER_EVLOOP_LWS_H
 #define RUNCELL_SERVER_EVLOOP_LWS_H
 

@@ -1,5 +1,6 @@
 /* runcell serve: one libwebsockets context on one port for HTTP and WebSocket, one service
- * thread; runs are jobs on the engine, their pipes and pidfds adopted into lws' loop. */
+ * thread; runs are jobs on the engine, their pipes and pidfds in an epoll
+ * set that lws' loop watches (evloop_lws.c). */
 #ifndef RUNCELL_SERVER_SERVER_H
 #define RUNCELL_SERVER_SERVER_H
 
