@@ -484,22 +484,28 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                         fds[nfds++] = sb->next_stdio[i];
         _cleanup_close_ int mfd = -1;
         bool inl = blob.len > 0 && blob.len <= SB_REQ_INLINE_MAX;
-        if (!inl) {
-                mfd = memfd_create("runcell-request", MFD_CLOEXEC);
-                if (mfd < 0) {
-                        buf_free(&blob);
-                        return rc_err_sys(err, errno, "memfd_create");
+        for (;;) {
+                if (!inl) {
+                        mfd = memfd_create("runcell-request", MFD_CLOEXEC);
+                        if (mfd < 0) {
+                                buf_free(&blob);
+                                return rc_err_sys(err, errno, "memfd_create");
+                        }
+                        if (fs_write_all(mfd, blob.data, blob.len) < 0) {
+                                buf_free(&blob);
+                                return rc_err_sys(err, errno, "write request");
+                        }
+                        fds[nfds++] = mfd;
                 }
-                if (fs_write_all(mfd, blob.data, blob.len) < 0) {
-                        buf_free(&blob);
-                        return rc_err_sys(err, errno, "write request");
-                }
-                fds[nfds++] = mfd;
+                sb_msg_t start;
+                sb_msg_fill(&start, SB_MSG_START, inl ? (int32_t)blob.len : 0, NULL);
+                r = sb_msg_sendv(sb->sync_fd, &start, inl ? blob.data : NULL, inl ? blob.len : 0,
+                                 fds, nfds);
+                /* a host whose socket buffers are smaller than the packet: the memfd then */
+                if (r != -EMSGSIZE || !inl)
+                        break;
+                inl = false;
         }
-        sb_msg_t start;
-        sb_msg_fill(&start, SB_MSG_START, inl ? (int32_t)blob.len : 0, NULL);
-        r = sb_msg_sendv(sb->sync_fd, &start, inl ? blob.data : NULL, inl ? blob.len : 0, fds,
-                         nfds);
         buf_free(&blob);
         for (int i = 0; i < 3; i++)
                 close_fd(&sb->next_stdio[i]); /* the sandbox's now (or, it gone, nobody's) */
