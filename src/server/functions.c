@@ -30,6 +30,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "server/artifacts.h"
 #include "server/log.h"
 #include "server/server-internal.h"
 #include "util/fs.h"
@@ -204,8 +205,45 @@ static fn_ver_t *ver_from_store(server_t *srv, const fn_version_t *sv)
         }
         snprintf(v->dir, dl, "%s/artifacts/%s", srv->fn_dir, sv->artifact);
         v->run = run;
+        v->state = access(v->dir, F_OK) == 0 ? FNV_LOCAL : FNV_MISSING;
         cJSON_Delete(spec);
         return v;
+}
+
+/* ------------------------------------------------------------------ artifacts from the store */
+
+/* A version waiting for its artifact (held until the fetch is over). */
+typedef struct fn_wait {
+        struct fn_wait *next;
+        fn_ver_t *v;
+} fn_wait_t;
+
+/* v's artifact wanted here: fetched from a shared store when it is not here (its runs wait for
+ * it); elsewhere a missing artifact is a lost one. */
+static void ver_want(server_t *srv, fn_ver_t *v)
+{
+        if (!v || v->state != FNV_MISSING)
+                return;
+        if (!srv->fn_xq) {
+                v->state = FNV_FAILED;
+                snprintf(v->fetch_err, sizeof(v->fetch_err),
+                         "its artifact %.12s is missing from %s", v->artifact, srv->fn_art_dir);
+                return;
+        }
+        fn_wait_t *w = calloc(1, sizeof(*w));
+        bool asked = false;
+        for (const fn_wait_t *o = srv->fn_wait; o; o = o->next)
+                asked |= strcmp(o->v->artifact, v->artifact) == 0;
+        if (!w || (!asked && xferq_submit(srv->fn_xq, XFER_GET, v->artifact, NULL) < 0)) {
+                free(w);
+                v->state = FNV_FAILED;
+                snprintf(v->fetch_err, sizeof(v->fetch_err), "out of memory");
+                return;
+        }
+        v->state = FNV_FETCHING;
+        w->v = ver_hold(v);
+        w->next = srv->fn_wait;
+        srv->fn_wait = w;
 }
 
 static fn_t *fn_find(server_t *srv, const char *name)
@@ -224,12 +262,17 @@ static void lane_free(fn_lane_t *l)
         free(l);
 }
 
+static bool lane_of(const fn_lane_t *l, const fn_ver_t *v)
+{
+        return v && l->version == v->version && l->created_ms == v->created_ms;
+}
+
 /* Idle lanes of another version than the current one are of no more use. */
 static void drop_stale_lanes(fn_t *f)
 {
         for (fn_lane_t **pp = &f->idle; *pp;) {
                 fn_lane_t *l = *pp;
-                if (!f->cur || l->version != f->cur->version) {
+                if (!lane_of(l, f->cur)) {
                         *pp = l->next;
                         f->nidle--;
                         lane_free(l);
@@ -241,6 +284,9 @@ static void drop_stale_lanes(fn_t *f)
 
 static void fn_set_current(fn_t *f, fn_ver_t *v)
 {
+        if (f->pending && f->pending != v)
+                ver_release(f->pending); /* what is current now is the store's word */
+        f->pending = NULL;
         ver_release(f->cur);
         f->cur = v;
         rl_free(f->rl);
@@ -267,11 +313,14 @@ static void fn_free(fn_t *f)
                 lane_free(l);
         }
         ver_release(f->cur);
+        ver_release(f->pending);
         rl_free(f->rl);
         free(f);
 }
 
-/* The function's record again from the store (deploy, rollback): its current version. */
+/* The function's record again from the store (deploy, rollback, a function another node
+ * deployed): its current version, current here now (its artifact fetched if it is not here:
+ * its runs wait for it). */
 static int fn_reload(server_t *srv, const char *name, rc_err_t *err)
 {
         fn_record_t rec;
@@ -289,187 +338,34 @@ static int fn_reload(server_t *srv, const char *name, rc_err_t *err)
                 return rc_err_set(err, ENOMEM, "out of memory");
         }
         fn_set_current(f, v);
+        ver_want(srv, v);
         return 0;
 }
 
-/* ------------------------------------------------------------------ artifacts */
+static void fn_schedule_warm(server_t *srv);
 
-typedef struct art_file {
-        const char *path;
-        bool exec;
-        const char *data; /* or */
-        int fd;
-        size_t len;
-} art_file_t;
-
-static int art_cmp(const void *a, const void *b)
+/* name as this node knows it; a function it does not know is looked for in a store nodes share
+ * (deployed on another node since the last fn_sync): at most FN_MISS_PER_S such lookups a
+ * second, so that names nobody deployed cost the store nothing much. */
+#define FN_MISS_PER_S 20
+static fn_t *fn_lookup(server_t *srv, const char *name)
 {
-        return strcmp(((const art_file_t *)a)->path, ((const art_file_t *)b)->path);
-}
-
-static int rm_tree_at(int dfd, int depth)
-{
-        if (depth > 16)
-                return -ELOOP;
-        DIR *d = fdopendir(dfd);
-        if (!d) {
-                close(dfd);
-                return -errno;
+        fn_t *f = fn_name_valid(name) ? fn_find(srv, name) : NULL;
+        if ((f && (f->cur || f->pending)) || !fn_name_valid(name) || !srv->fn_xq)
+                return f;
+        int64_t now = dl_now_ms();
+        if (now - srv->fn_miss_ms >= 1000) {
+                srv->fn_miss_ms = now;
+                srv->fn_miss_n = 0;
         }
-        struct dirent *e;
-        int r = 0;
-        while ((e = readdir(d))) {
-                if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                        continue;
-                if (unlinkat(dirfd(d), e->d_name, 0) == 0)
-                        continue;
-                if (errno != EISDIR && errno != EPERM) {
-                        r = -errno;
-                        continue;
-                }
-                if (fchmodat(dirfd(d), e->d_name, 0755, 0) < 0 && errno != EPERM)
-                        r = -errno;
-                int sub =
-                    openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-                if (sub < 0 || rm_tree_at(sub, depth + 1) < 0 ||
-                    unlinkat(dirfd(d), e->d_name, AT_REMOVEDIR) < 0)
-                        r = -EIO;
-        }
-        closedir(d);
-        return r;
-}
-
-static int rm_tree(const char *path)
-{
-        if (chmod(path, 0755) < 0 && errno != ENOENT)
-                return -errno;
-        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-        if (fd < 0)
-                return errno == ENOENT ? 0 : -errno;
-        int r = rm_tree_at(fd, 0);
-        return rmdir(path) < 0 && r == 0 ? -errno : r;
-}
-
-/* Make the directories of rel (a checked relative path) under dfd. */
-static int mkparents(int dfd, const char *rel)
-{
-        char p[4096];
-        snprintf(p, sizeof(p), "%s", rel);
-        for (char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
-                *s = '\0';
-                if (mkdirat(dfd, p, 0755) < 0 && errno != EEXIST)
-                        return -errno;
-                *s = '/';
-        }
-        return 0;
-}
-
-/* One file into the artifact and the digest. */
-static int art_put(int dfd, const art_file_t *f, sha256_t *h, rc_err_t *err)
-{
-        int r = mkparents(dfd, f->path);
-        if (r < 0)
-                return rc_err_set(err, -r, "artifact: directory of %s: %s", f->path, strerror(-r));
-        int fd = openat(dfd, f->path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return rc_err_set(err, errno, "artifact: create %s: %s", f->path, strerror(errno));
-        char head[64];
-        int hl = snprintf(head, sizeof(head), "%c%zu", f->exec ? 'x' : '-', f->len);
-        sha256_update(h, f->path, strlen(f->path) + 1);
-        sha256_update(h, head, (size_t)hl + 1);
-        if (f->data) {
-                sha256_update(h, f->data, f->len);
-                r = fs_write_all(fd, f->data, f->len);
-        } else {
-                static char buf[1 << 16];
-                size_t off = 0;
-                while (r == 0 && off < f->len) {
-                        size_t want = f->len - off < sizeof(buf) ? f->len - off : sizeof(buf);
-                        ssize_t n = pread(f->fd, buf, want, (off_t)off);
-                        if (n < 0 && errno == EINTR)
-                                continue;
-                        if (n <= 0) {
-                                r = n < 0 ? -errno : -EIO;
-                                break;
-                        }
-                        sha256_update(h, buf, (size_t)n);
-                        r = fs_write_all(fd, buf, (size_t)n);
-                        off += (size_t)n;
-                }
-        }
-        if (r == 0 && fchmod(fd, f->exec ? 0555 : 0444) < 0)
-                r = -errno;
-        close(fd);
-        return r < 0 ? rc_err_set(err, -r, "artifact: write %s: %s", f->path, strerror(-r)) : 0;
-}
-
-/* Write files as an artifact: its digest in sha (hex), its size in *bytes. */
-static int artifact_write(server_t *srv, art_file_t *files, size_t n, char sha[65], int64_t *bytes,
-                          rc_err_t *err)
-{
-        qsort(files, n, sizeof(*files), art_cmp);
-        int64_t total = 0;
-        for (size_t i = 0; i < n; i++)
-                total += (int64_t)files[i].len;
-        *bytes = total;
-        int64_t max = srv->opts->fn_artifact_max_mb * 1024 * 1024;
-        if (total > max)
-                return rc_err_set(err, EFBIG, "the artifact is %lld bytes, over %lld",
-                                  (long long)total, (long long)max);
-        char tmp[4096], dst[4096];
-        char rnd[17];
-        dl_random_hex(rnd, 8);
-        snprintf(tmp, sizeof(tmp), "%s/artifacts/.tmp-%s", srv->fn_dir, rnd);
-        if (mkdir(tmp, 0755) < 0)
-                return rc_err_sys(err, errno, "mkdir %s", tmp);
-        int dfd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0) {
-                rmdir(tmp);
-                return rc_err_sys(err, errno, "open %s", tmp);
-        }
-        sha256_t h;
-        sha256_init(&h);
-        sha256_update(&h, "runcell artifact 1", 19);
-        int r = 0;
-        for (size_t i = 0; i < n && r == 0; i++)
-                r = art_put(dfd, &files[i], &h, err);
-        close(dfd);
-        if (r < 0) {
-                rm_tree(tmp);
-                return r;
-        }
-        sha256_final_hex(&h, sha);
-        snprintf(dst, sizeof(dst), "%s/artifacts/%s", srv->fn_dir, sha);
-        if (rename(tmp, dst) < 0) {
-                int e = errno;
-                rm_tree(tmp);
-                if (e != EEXIST && e != ENOTEMPTY)
-                        return rc_err_sys(err, e, "rename %s", dst);
-                /* the same content is there already */
-        }
-        return 0;
-}
-
-/* Artifacts no version names any more go (and temporary ones a stopped deploy left). */
-static void artifacts_prune(server_t *srv, bool temporaries)
-{
-        char dir[4096];
-        snprintf(dir, sizeof(dir), "%s/artifacts", srv->fn_dir);
-        DIR *d = opendir(dir);
-        if (!d)
-                return;
-        struct dirent *e;
-        while ((e = readdir(d))) {
-                if (e->d_name[0] == '.' && (!temporaries || strncmp(e->d_name, ".tmp-", 5) != 0))
-                        continue;
-                rc_err_t err = {0};
-                if (e->d_name[0] != '.' && store_fn_artifact_refs(srv->store, e->d_name, &err) != 0)
-                        continue; /* used, or not known: kept */
-                char p[4400];
-                snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
-                rm_tree(p);
-        }
-        closedir(d);
+        if (srv->fn_miss_n >= FN_MISS_PER_S)
+                return f;
+        srv->fn_miss_n++;
+        rc_err_t err = {0};
+        if (fn_reload(srv, name, &err) < 0)
+                return f;
+        fn_schedule_warm(srv);
+        return fn_find(srv, name);
 }
 
 /* ------------------------------------------------------------------ answers */
@@ -545,6 +441,12 @@ struct fn_deploy {
         run_request_t rr;
         lang_t *lang; /* held */
         job_t *job;
+        /* the artifact, written here; with a store nodes share, being put there (sharing): the
+         * version is recorded once it is */
+        char sha[65];
+        int64_t bytes;
+        cJSON *compile; /* what the answer says of the compile */
+        bool sharing;
         lws_sorted_usec_list_t reap;
         struct fn_deploy *next;
 };
@@ -575,6 +477,9 @@ static void deploy_free(fn_deploy_t *d)
         if (d->h)
                 d->h->fn_deploy = NULL;
         lws_sul_cancel(&d->reap);
+        if (d->sharing && srv->fn_xq)
+                xferq_forget(srv->fn_xq, d); /* the put goes on; its blob is pruned in time */
+        cJSON_Delete(d->compile);
         job_free(d->job);
         run_request_free(&d->rr);
         cJSON_Delete(d->tag);
@@ -594,10 +499,14 @@ static void deploy_free_unlinked(fn_deploy_t *d)
 
 static void on_deploy_reap(lws_sorted_usec_list_t *sul)
 {
-        deploy_free(lws_container_of(sul, fn_deploy_t, reap));
+        fn_deploy_t *d = lws_container_of(sul, fn_deploy_t, reap);
+        if (!d->sharing) {
+                deploy_free(d);
+                return;
+        }
+        job_free(d->job); /* the deploy waits for its artifact's put (functions_service) */
+        d->job = NULL;
 }
-
-static void fn_schedule_warm(server_t *srv);
 
 static cJSON *compile_json(const stage_result_t *c)
 {
@@ -614,27 +523,31 @@ static cJSON *compile_json(const stage_result_t *c)
         return o;
 }
 
-/* The artifact is written: record the version, make it current, answer. */
-static void deploy_commit(fn_deploy_t *d, art_file_t *files, size_t n, const stage_result_t *c)
+/* Blobs no version names go from a shared store once they are this old: a deploy on another
+ * node puts its artifact's blob before it records the version. */
+#define FN_BLOB_GRACE_MS (3600 * 1000)
+
+static void prune(server_t *srv, bool temporaries)
+{
+        artifacts_prune(srv->store, srv->fn_art_dir, temporaries);
+        rc_err_t err = {0};
+        if (srv->fn_xq && store_blob_prune(srv->store, FN_BLOB_GRACE_MS, &err) < 0)
+                slog_msg(SLOG_WARN, "functions_prune_failed", "functions: %s", err.msg);
+}
+
+/* The artifact is here (and in a shared store): record the version, make it current, answer. */
+static void deploy_record(fn_deploy_t *d)
 {
         server_t *srv = d->srv;
         rc_err_t err = {0};
-        char sha[65];
-        int64_t bytes = 0;
-        if (artifact_write(srv, files, n, sha, &bytes, &err) < 0) {
-                deploy_answer(
-                    d, err.code == EFBIG ? 413 : 500,
-                    err_json(err.code == EFBIG ? "too_large" : "internal", "%s", err.msg));
-                return;
-        }
         char *spec = cJSON_PrintUnformatted(d->spec);
         int version = 0;
-        int r = spec ? store_fn_put(srv->store, d->name, sha, spec, srv->opts->fn_keep_versions,
-                                    &version, &err)
+        int r = spec ? store_fn_put(srv->store, d->name, d->sha, spec,
+                                    srv->opts->fn_keep_versions, &version, &err)
                      : rc_err_set(&err, ENOMEM, "out of memory");
         free(spec);
         if (r < 0) {
-                artifacts_prune(srv, false);
+                prune(srv, false);
                 deploy_answer(d, 500, err_json("internal", "storing the function: %s", err.msg));
                 return;
         }
@@ -643,25 +556,26 @@ static void deploy_commit(fn_deploy_t *d, art_file_t *files, size_t n, const sta
                 deploy_answer(d, 500, err_json("internal", "%s", err.msg));
                 return;
         }
-        artifacts_prune(srv, false);
+        prune(srv, false);
         fn_t *f = fn_find(srv, d->name);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "name", d->name);
         cJSON_AddNumberToObject(o, "version", version);
-        cJSON_AddStringToObject(o, "artifact", sha);
-        cJSON_AddNumberToObject(o, "artifact_bytes", (double)bytes);
+        cJSON_AddStringToObject(o, "artifact", d->sha);
+        cJSON_AddNumberToObject(o, "artifact_bytes", (double)d->bytes);
         cJSON_AddStringToObject(o, "language", d->rr.lang->tc->name);
         cJSON_AddStringToObject(o, "mode", f && f->cur ? f->cur->set.mode : "stdin");
         cJSON_AddNumberToObject(o, "created_ms", (double)(f && f->cur ? f->cur->created_ms : 0));
-        cJSON_AddItemToObject(o, "compile", compile_json(c));
+        cJSON_AddItemToObject(o, "compile", d->compile ? d->compile : cJSON_CreateNull());
+        d->compile = NULL;
         slog_line_t l;
         slog_begin(&l, SLOG_INFO, "function_deployed");
         slog_strf(&l, "msg", "function %s version %d deployed (artifact %.12s, %lld bytes)",
-                  d->name, version, sha, (long long)bytes);
+                  d->name, version, d->sha, (long long)d->bytes);
         slog_str(&l, "function", d->name);
         slog_int(&l, "version", version);
-        slog_str(&l, "artifact", sha);
-        slog_int(&l, "bytes", (long long)bytes);
+        slog_str(&l, "artifact", d->sha);
+        slog_int(&l, "bytes", (long long)d->bytes);
         if (d->h || d->conn) {
                 slog_str(&l, "client", d->h ? d->h->client : d->conn->client);
                 /* the token's index is in the options the client was let in under */
@@ -672,6 +586,31 @@ static void deploy_commit(fn_deploy_t *d, art_file_t *files, size_t n, const sta
         slog_end(&l);
         deploy_answer(d, created ? 201 : 200, o);
         fn_schedule_warm(srv);
+}
+
+/* Compiled: the artifact written here, then (a store nodes share) put there before the version
+ * is recorded, so that no node ever reads of a version whose artifact it cannot have. */
+static void deploy_commit(fn_deploy_t *d, art_file_t *files, size_t n, const stage_result_t *c)
+{
+        server_t *srv = d->srv;
+        rc_err_t err = {0};
+        if (artifact_write(srv->fn_art_dir, srv->opts->fn_artifact_max_mb * 1024 * 1024, files,
+                           n, d->sha, &d->bytes, &err) < 0) {
+                deploy_answer(
+                    d, err.code == EFBIG ? 413 : 500,
+                    err_json(err.code == EFBIG ? "too_large" : "internal", "%s", err.msg));
+                return;
+        }
+        d->compile = compile_json(c);
+        if (srv->fn_xq) {
+                if (xferq_submit(srv->fn_xq, XFER_PUT, d->sha, d) == 0) {
+                        d->sharing = true;
+                        return;
+                }
+                deploy_answer(d, 500, err_json("internal", "out of memory"));
+                return;
+        }
+        deploy_record(d);
 }
 
 static void on_deploy_done(void *ud)
@@ -844,7 +783,8 @@ static void deploy_start(fn_deploy_t *d, const char *name, cJSON *doc)
                                                 .fd = -1,
                                                 .len = d->rr.files[i].len};
                 deploy_commit(d, files, d->rr.nfiles, NULL);
-                deploy_free(d);
+                if (!d->sharing) /* else freed once the store has its artifact */
+                        deploy_free(d);
                 return;
         }
         js.compile_only = true;
@@ -952,7 +892,7 @@ static int not_found(cJSON **out, const char *name)
 int dl_fn_get(const char *name, cJSON **out)
 {
         server_t *srv = the_server;
-        fn_t *f = fn_name_valid(name) ? fn_find(srv, name) : NULL;
+        fn_t *f = fn_lookup(srv, name);
         if (!f || !f->cur)
                 return not_found(out, name);
         fn_record_t rec;
@@ -981,7 +921,7 @@ static int add_version(const fn_version_t *v, void *ud)
 int dl_fn_versions(const char *name, cJSON **out)
 {
         server_t *srv = the_server;
-        fn_t *f = fn_name_valid(name) ? fn_find(srv, name) : NULL;
+        fn_t *f = fn_lookup(srv, name);
         if (!f || !f->cur)
                 return not_found(out, name);
         cJSON *o = cJSON_CreateObject();
@@ -1009,7 +949,7 @@ static int find_previous(const fn_version_t *v, void *ud)
 int dl_fn_rollback(const char *name, int version, cJSON **out)
 {
         server_t *srv = the_server;
-        fn_t *f = fn_name_valid(name) ? fn_find(srv, name) : NULL;
+        fn_t *f = fn_lookup(srv, name);
         if (!f || !f->cur)
                 return not_found(out, name);
         rc_err_t err = {0};
@@ -1052,7 +992,7 @@ int dl_fn_rollback(const char *name, int version, cJSON **out)
 int dl_fn_delete(const char *name, cJSON **out)
 {
         server_t *srv = the_server;
-        fn_t *f = fn_name_valid(name) ? fn_find(srv, name) : NULL;
+        fn_t *f = fn_lookup(srv, name);
         if (!f || !f->cur)
                 return not_found(out, name);
         rc_err_t err = {0};
@@ -1062,7 +1002,7 @@ int dl_fn_delete(const char *name, cJSON **out)
         }
         /* runs going keep their version (held); the function is gone for new ones */
         fn_set_current(f, NULL);
-        artifacts_prune(srv, false);
+        prune(srv, false);
         slog_msg(SLOG_INFO, "function_deleted", "function %s deleted", name);
         *out = cJSON_CreateObject();
         cJSON_AddStringToObject(*out, "deleted", name);
@@ -1072,7 +1012,7 @@ int dl_fn_delete(const char *name, cJSON **out)
 bool dl_fn_info(const char *name, int version, dl_fn_info_t *out)
 {
         server_t *srv = the_server;
-        fn_t *f = fn_name_valid(name) ? fn_find(srv, name) : NULL;
+        fn_t *f = fn_lookup(srv, name);
         if (!f || !f->cur)
                 return false;
         memset(out, 0, sizeof(*out));
@@ -1190,7 +1130,7 @@ int fn_run_resolve(server_t *srv, run_t *r, cJSON **doc, dl_error_t *e)
                 snprintf(e->message, sizeof(e->message), "this token may not invoke \"%s\"", name);
                 return -1;
         }
-        fn_t *f = fn_find(srv, name);
+        fn_t *f = fn_lookup(srv, name);
         if (!f || !f->cur) {
                 e->code = "not_found";
                 snprintf(e->message, sizeof(e->message), "no function \"%s\"", name);
@@ -1215,6 +1155,7 @@ int fn_run_resolve(server_t *srv, run_t *r, cJSON **doc, dl_error_t *e)
                         snprintf(e->message, sizeof(e->message), "version %d is unreadable", want);
                         return -1;
                 }
+                ver_want(srv, v);
         }
         const fn_settings_t s = v->set;
         if (f->running + f->queued >= s.max_concurrent + s.queue_max) {
@@ -1252,16 +1193,24 @@ int fn_run_resolve(server_t *srv, run_t *r, cJSON **doc, dl_error_t *e)
 
 /* The job spec's function parts: built already (nothing to place), the artifact as a read-only
  * /work. The entry file (empty) only names what the run command runs. */
-void fn_run_spec(run_t *r, job_spec_t *js)
+int fn_run_spec(run_t *r, job_spec_t *js, rc_err_t *err)
 {
         static const job_build_t none = {0};
+        const fn_ver_t *v = r->fnv;
+        if (v->state == FNV_FAILED) /* else here, or on its way (fn_slot_free waits for it) */
+                return rc_err_set(err, EIO, "function %s version %d: %s", v->name, v->version,
+                                  v->fetch_err);
         js->build = &none;
-        js->work_dir = r->fnv->dir;
+        js->work_dir = v->dir;
+        return 0;
 }
 
+/* A run may begin: its function has a slot, and its version's artifact is here (or could not
+ * be had: the run then fails). */
 bool fn_slot_free(const run_t *r)
 {
-        return !r->fn || r->fn->running < r->fnv->set.max_concurrent;
+        return !r->fn || (r->fnv->state != FNV_FETCHING && r->fnv->state != FNV_MISSING &&
+                          r->fn->running < r->fnv->set.max_concurrent);
 }
 
 /* The run begins: a lane of the function's, one holding a sandbox for this version if there
@@ -1275,7 +1224,7 @@ void fn_run_begin(run_t *r, job_spec_t *js)
         f->invocations++;
         fn_lane_t **pick = NULL;
         for (fn_lane_t **pp = &f->idle; *pp; pp = &(*pp)->next)
-                if ((*pp)->version == r->fnv->version &&
+                if (lane_of(*pp, r->fnv) &&
                     (!pick || (job_lane_holds((*pp)->lane) && !job_lane_holds((*pick)->lane))))
                         pick = pp;
         fn_lane_t *l = NULL;
@@ -1287,8 +1236,10 @@ void fn_run_begin(run_t *r, job_spec_t *js)
                 free(l);
                 l = NULL;
         }
-        if (l)
+        if (l) {
                 l->version = r->fnv->version;
+                l->created_ms = r->fnv->created_ms;
+        }
         r->fnl = l;
         r->fn_cold = !l || !job_lane_holds(l->lane);
         if (r->fn_cold)
@@ -1312,7 +1263,7 @@ void fn_run_end(run_t *r, int64_t setup_us)
                         hist_add(&r->srv->fn_cold, (double)setup_us / 1e6);
                 else
                         hist_add(&r->srv->fn_warm, (double)setup_us / 1e6);
-                if (f->cur && f->cur->version == l->version && job_lane_holds(l->lane) &&
+                if (lane_of(l, f->cur) && job_lane_holds(l->lane) &&
                     f->nidle < f->cur->set.max_concurrent) {
                         l->last_ms = dl_now_ms();
                         l->next = f->idle;
@@ -1376,6 +1327,7 @@ static int fn_warm_one(server_t *srv, fn_t *f, rc_err_t *err)
                 pool_key_t key = {js.rootfs, js.seccomp, js.run_limits.disk_mb, js.work_dir};
                 job_lane_put(l->lane, &key, pr);
                 l->version = v->version;
+                l->created_ms = v->created_ms;
                 l->last_ms = dl_now_ms();
                 l->next = f->idle;
                 f->idle = l;
@@ -1396,7 +1348,7 @@ static void fn_tick(server_t *srv)
 {
         int64_t now = dl_now_ms();
         for (fn_t *f = srv->fns; f; f = f->next) {
-                if (!f->cur)
+                if (!f->cur || f->cur->state != FNV_LOCAL)
                         continue;
                 const fn_settings_t *s = &f->cur->set;
                 int warm = 0;
@@ -1424,16 +1376,155 @@ static void fn_tick(server_t *srv)
         }
 }
 
+/* ------------------------------------------------------------------ other nodes' changes */
+
+/* How often a node reads the functions of a store nodes share: another node's deploy, rollback
+ * or delete is seen here within this (at once for a function this node did not know). */
+#define FN_SYNC_MS 1000
+
+static bool same_version(const fn_ver_t *v, const fn_version_t *sv)
+{
+        return v && v->version == sv->version && v->created_ms == sv->created_ms &&
+               strcmp(v->artifact, sv->artifact) == 0;
+}
+
+static int sync_one(const fn_record_t *rec, void *ud)
+{
+        server_t *srv = ud;
+        fn_t *f = fn_find(srv, rec->name);
+        if (f)
+                f->seen = srv->fn_sync_gen;
+        if (f && (same_version(f->pending, &rec->cur) ||
+                  (!f->pending && same_version(f->cur, &rec->cur))))
+                return 0;
+        fn_ver_t *v = ver_from_store(srv, &rec->cur);
+        if (!v)
+                return 0;
+        if (!f && !(f = fn_add(srv, rec->name))) {
+                ver_release(v);
+                return 0;
+        }
+        f->seen = srv->fn_sync_gen;
+        if (v->state == FNV_LOCAL || !f->cur) {
+                /* here already, or nothing to serve meanwhile: current now (its runs wait for
+                 * the artifact) */
+                fn_set_current(f, v);
+                ver_want(srv, v);
+                slog_msg(SLOG_INFO, "function_synced",
+                         "function %s is at version %d (the shared store's)", f->name,
+                         v->version);
+        } else {
+                /* the version now current serves until this one's artifact is here */
+                ver_release(f->pending);
+                f->pending = v;
+                ver_want(srv, v);
+        }
+        return 0;
+}
+
+/* The shared store's functions against this node's: new versions and functions taken, deleted
+ * ones dropped. */
+static void fn_sync(server_t *srv)
+{
+        srv->fn_sync_ms = dl_now_ms();
+        srv->fn_sync_gen++;
+        rc_err_t err = {0};
+        if (store_fn_list(srv->store, sync_one, srv, &err) < 0) {
+                slog_msg(SLOG_WARN, "functions_sync_failed", "functions: %s", err.msg);
+                return;
+        }
+        for (fn_t *f = srv->fns; f; f = f->next)
+                if (f->seen != srv->fn_sync_gen && (f->cur || f->pending)) {
+                        fn_set_current(f, NULL); /* runs going keep their version */
+                        slog_msg(SLOG_INFO, "function_synced",
+                                 "function %s deleted (from the shared store)", f->name);
+                }
+        functions_service(srv); /* versions whose artifact was here already */
+}
+
+void functions_service(server_t *srv)
+{
+        if (!srv->fn_xq)
+                return;
+        bool any = false;
+        for (xfer_t *x = xferq_done(srv->fn_xq); x;) {
+                xfer_t *next = x->next;
+                if (x->kind == XFER_PUT && x->ud) {
+                        fn_deploy_t *d = x->ud;
+                        d->sharing = false;
+                        if (x->rc < 0)
+                                deploy_answer(d, 500,
+                                              err_json("internal",
+                                                       "putting the artifact into the shared "
+                                                       "store: %s",
+                                                       x->msg));
+                        else
+                                deploy_record(d);
+                        deploy_free(d);
+                } else if (x->kind == XFER_GET) {
+                        if (x->rc < 0) {
+                                srv->fn_fetch_failed++;
+                                slog_msg(SLOG_ERROR, "function_fetch_failed",
+                                         "artifact %.12s: %s", x->sha, x->msg);
+                        } else {
+                                srv->fn_fetched++;
+                        }
+                        for (fn_wait_t **pp = &srv->fn_wait; *pp;) {
+                                fn_wait_t *w = *pp;
+                                if (strcmp(w->v->artifact, x->sha) != 0) {
+                                        pp = &w->next;
+                                        continue;
+                                }
+                                w->v->state = x->rc < 0 ? FNV_FAILED : FNV_LOCAL;
+                                if (x->rc < 0)
+                                        snprintf(w->v->fetch_err, sizeof(w->v->fetch_err),
+                                                 "its artifact could not be fetched: %.160s", x->msg);
+                                *pp = w->next;
+                                ver_release(w->v);
+                                free(w);
+                        }
+                        any = true;
+                }
+                free(x);
+                x = next;
+        }
+        for (fn_t *f = srv->fns; f; f = f->next) {
+                fn_ver_t *p = f->pending;
+                if (!p || p->state == FNV_FETCHING || p->state == FNV_MISSING)
+                        continue;
+                f->pending = NULL;
+                if (p->state == FNV_LOCAL) {
+                        fn_set_current(f, p);
+                        slog_msg(SLOG_INFO, "function_synced",
+                                 "function %s is at version %d (the shared store's)", f->name,
+                                 p->version);
+                        any = true;
+                } else {
+                        slog_msg(SLOG_ERROR, "function_sync_failed",
+                                 "function %s: version %d is not taken here: %s", f->name,
+                                 p->version, p->fetch_err);
+                        ver_release(p);
+                }
+        }
+        if (any) {
+                runs_kick(srv);
+                fn_schedule_warm(srv);
+        }
+}
+
 static void on_fn_tick(lws_sorted_usec_list_t *sul)
 {
         server_t *srv = lws_container_of(sul, server_t, fn_sul);
+        functions_service(srv);
+        if (srv->fn_xq && dl_now_ms() - srv->fn_sync_ms >= FN_SYNC_MS)
+                fn_sync(srv);
         fn_tick(srv);
         bool more = false;
         for (fn_t *f = srv->fns; f; f = f->next) {
                 int warm = 0;
                 for (const fn_lane_t *l = f->idle; l; l = l->next)
                         warm += job_lane_holds(l->lane);
-                more |= f->cur && warm < f->cur->set.min_warm;
+                more |= f->cur && f->cur->state == FNV_LOCAL && warm < f->cur->set.min_warm;
         }
         /* soon again while sandboxes are owed, else once a second (idle scale-down) */
         if (!srv->draining)
@@ -1461,6 +1552,7 @@ static int load_one(const fn_record_t *rec, void *ud)
                 return 0;
         }
         fn_set_current(f, v);
+        ver_want(srv, v); /* a shared store's, deployed by another node: fetched */
         return 0;
 }
 
@@ -1491,18 +1583,40 @@ void functions_open(server_t *srv)
                 free(art);
                 return;
         }
-        free(art);
         srv->fn_dir = dir;
+        srv->fn_art_dir = art;
+        /* a store nodes share: artifacts go there with their versions, and come from there */
+        if (store_shared(srv->store) && srv->opts->store_url) {
+                store_opts_t so;
+                memset(&so, 0, sizeof(so));
+                if (xferq_new(srv->opts->store_url, &so, art,
+                              srv->opts->fn_artifact_max_mb * 1024 * 1024, &srv->fn_xq,
+                              &err) < 0)
+                        slog_msg(SLOG_ERROR, "functions_error",
+                                 "functions: artifacts are not shared: %s", err.msg);
+                srv->fn_sync_ms = dl_now_ms();
+        }
         int r = store_fn_list(srv->store, load_one, srv, &err);
         if (r < 0)
                 slog_msg(SLOG_ERROR, "functions_error", "functions: %s", err.msg);
         else if (r > 0)
                 slog_msg(SLOG_INFO, "functions", "%d functions", r);
-        artifacts_prune(srv, true);
+        prune(srv, true);
+}
+
+/* On the transfer thread: the loop wakes up and takes the finished transfers
+ * (functions_service). */
+static void fn_wake(void *ud)
+{
+        lws_cancel_service(ud);
 }
 
 void functions_start(server_t *srv)
 {
+        if (srv->fn_xq) {
+                xferq_set_wake(srv->fn_xq, fn_wake, srv->ctx);
+                functions_service(srv); /* what finished before */
+        }
         if (srv->fn_dir)
                 fn_schedule_warm(srv);
 }
@@ -1510,6 +1624,14 @@ void functions_start(server_t *srv)
 void functions_close(server_t *srv)
 {
         lws_sul_cancel(&srv->fn_sul);
+        xferq_free(srv->fn_xq); /* the transfer under way ends first */
+        srv->fn_xq = NULL;
+        while (srv->fn_wait) {
+                fn_wait_t *w = srv->fn_wait;
+                srv->fn_wait = w->next;
+                ver_release(w->v);
+                free(w);
+        }
         while (srv->deploys)
                 deploy_free(srv->deploys);
         while (srv->fns) {
@@ -1519,6 +1641,8 @@ void functions_close(server_t *srv)
         }
         free(srv->fn_dir);
         srv->fn_dir = NULL;
+        free(srv->fn_art_dir);
+        srv->fn_art_dir = NULL;
 }
 
 void functions_metrics(server_t *srv, buf_t *b)
@@ -1541,4 +1665,13 @@ void functions_metrics(server_t *srv, buf_t *b)
         metrics_hist(b, "runcell_function_warm_start_seconds",
                      "From a warm invocation's start to its program's exec (a kept sandbox).",
                      &srv->fn_warm);
+        if (srv->fn_xq)
+                buf_printf(b,
+                           "# HELP runcell_function_artifact_fetches_total Artifacts fetched "
+                           "from the shared store (deployed by another node), by result.\n"
+                           "# TYPE runcell_function_artifact_fetches_total counter\n"
+                           "runcell_function_artifact_fetches_total{result=\"ok\"} %llu\n"
+                           "runcell_function_artifact_fetches_total{result=\"failed\"} %llu\n",
+                           (unsigned long long)srv->fn_fetched,
+                           (unsigned long long)srv->fn_fetch_failed);
 }

@@ -365,7 +365,16 @@ static void run_begin(run_t *r)
         job_spec_t js;
         run_request_job_spec(srv->cat, &r->rr, &js);
         if (r->fnv) {
-                fn_run_spec(r, &js);
+                rc_err_t ferr = {0};
+                if (fn_run_spec(r, &js, &ferr) < 0) {
+                        r->state = RUN_DONE;
+                        dl_event_t ev = {
+                            .kind = DL_EV_DROPPED, .code = "internal", .message = ferr.msg};
+                        emit(r, &ev);
+                        log_run_ended(r, "internal_error", ferr.msg);
+                        run_over(r);
+                        return;
+                }
                 fn_run_begin(r, &js);
         }
         /* the limits of the options it was admitted under, whatever a reload did since */
@@ -552,8 +561,10 @@ static dl_run_t *run_start(server_t *srv, const dialect_t *d, int di, int token,
         job_spec_t js;
         rc_err_t err = {0};
         run_request_job_spec(srv->cat, &r->rr, &js);
-        if (r->fnv)
-                fn_run_spec(r, &js);
+        if (r->fnv && fn_run_spec(r, &js, &err) < 0) {
+                fail(e, "internal", "%s", err.msg);
+                goto refuse;
+        }
         if (job_check(&js, &err) < 0) {
                 fail(e, "bad_request", "%s", err.msg);
                 goto refuse;

@@ -256,6 +256,14 @@ struct server {
         char *fn_dir; /* STATE_DIR/functions */
         fn_t *fns;
         fn_deploy_t *deploys;
+        char *fn_art_dir;        /* fn_dir/artifacts */
+        struct xferq *fn_xq;     /* artifacts to and from a store nodes share (artifacts.h) */
+        struct fn_wait *fn_wait; /* versions whose artifact is being fetched */
+        int64_t fn_sync_ms;      /* when the shared store's functions were last read */
+        unsigned fn_sync_gen;
+        int64_t fn_miss_ms; /* a second's lookups in the store of functions not known here */
+        int fn_miss_n;
+        uint64_t fn_fetched, fn_fetch_failed;
         lws_sorted_usec_list_t fn_sul; /* warm sandboxes made, idle ones dropped */
         hist_t fn_cold, fn_warm;
         uint64_t fn_invocations;
@@ -292,6 +300,14 @@ typedef struct fn_settings {
         int ncgi;
         char cgi_headers[FN_CGI_HEADERS_MAX][64];
 } fn_settings_t;
+/* Where a version's artifact is: in this node's artifact directory, or (a store nodes share)
+ * only in the store so far. */
+typedef enum fn_art_state {
+        FNV_LOCAL,    /* here: it can run */
+        FNV_MISSING,  /* not here, no fetch asked for yet */
+        FNV_FETCHING, /* being fetched from the store: its runs wait */
+        FNV_FAILED,   /* could not be had (fetch_err): its runs fail */
+} fn_art_state_t;
 struct fn_ver {
         unsigned refs;
         char name[FN_NAME_LEN + 1];
@@ -301,17 +317,22 @@ struct fn_ver {
         char *dir;  /* the artifact's directory */
         cJSON *run; /* the run document without files */
         fn_settings_t set;
+        fn_art_state_t state;
+        char fetch_err[200];
 };
 struct fn_lane {
         fn_lane_t *next;
         job_lane_t *lane;
         int version;
-        int64_t last_ms; /* last used */
+        int64_t created_ms; /* the version's (a deleted function's numbers come again) */
+        int64_t last_ms;    /* last used */
 };
 struct fn {
         fn_t *next;
         char name[FN_NAME_LEN + 1];
-        fn_ver_t *cur; /* NULL: deleted (runs may still hold a version) */
+        fn_ver_t *cur;     /* NULL: deleted (runs may still hold a version) */
+        fn_ver_t *pending; /* another node's newer version, current once its artifact is here */
+        unsigned seen;     /* the store's listing (fn_sync) it was last in */
         int running, queued;
         fn_lane_t *idle;
         int nidle;
@@ -324,13 +345,17 @@ bool fn_name_valid(const char *s);
 void functions_open(server_t *srv);
 void functions_start(server_t *srv); /* listening: warm sandboxes are made */
 void functions_close(server_t *srv);
+/* The server's loop, after each turn: transfers of artifacts that finished (a shared store). */
+void functions_service(server_t *srv);
 void functions_metrics(server_t *srv, buf_t *b);
 void fn_deploy_orphan(fn_deploy_t *d);
 void fn_deploys_conn_gone(server_t *srv, dl_conn_t *c);
 /* A run document naming "function": checked against the function's limits and the token,
  * replaced by the invocation's full run document, r->fn and r->fnv set. -1 with e filled. */
 int fn_run_resolve(server_t *srv, run_t *r, cJSON **doc, dl_error_t *e);
-void fn_run_spec(run_t *r, job_spec_t *js);
+/* The job spec's function parts; -1 with err: the version's artifact could not be had (a
+ * shared store's fetch failed). */
+int fn_run_spec(run_t *r, job_spec_t *js, rc_err_t *err);
 bool fn_slot_free(const run_t *r);
 void fn_run_begin(run_t *r, job_spec_t *js);
 void fn_run_end(run_t *r, int64_t setup_us);

@@ -295,6 +295,7 @@ int server_run(catalog_t *cat, const server_opts_t *opts, rc_err_t *err)
                         rc = rc_err_set(err, EIO, "the event loop failed");
                         break;
                 }
+                functions_service(&srv); /* artifacts the transfer thread moved */
                 if (reload_requested) {
                         reload_requested = 0;
                         if (!srv.draining)

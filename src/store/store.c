@@ -356,3 +356,50 @@ int store_fn_artifact_refs(store_t *st, const char *artifact, rc_err_t *err)
                 return rc_err_set(err, EINVAL, "no artifact");
         return st->ops->fn_artifact_refs(st, artifact, err);
 }
+
+static int check_sha(const char *sha, rc_err_t *err)
+{
+        size_t n = 0;
+        for (; sha && n < 65 && ((sha[n] >= '0' && sha[n] <= '9') || (sha[n] >= 'a' && sha[n] <= 'f'));
+             n++)
+                ;
+        if (!sha || n != 64 || sha[64])
+                return rc_err_set(err, EINVAL, "a blob's name is a sha256 in lowercase hex");
+        return 0;
+}
+
+int store_blob_put(store_t *st, const char *sha, int fd, int64_t len, rc_err_t *err)
+{
+        int r = check_sha(sha, err);
+        if (r < 0)
+                return r;
+        if (!st->ops->blob_put)
+                return rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
+                                  st->ops->name);
+        if (fd < 0 || len < 0)
+                return rc_err_set(err, EINVAL, "no blob to store");
+        return st->ops->blob_put(st, sha, fd, len, store_clock(st), err);
+}
+
+int store_blob_get(store_t *st, const char *sha, int fd, int64_t *len, rc_err_t *err)
+{
+        int r = check_sha(sha, err);
+        if (r < 0)
+                return r;
+        if (!st->ops->blob_get)
+                return rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
+                                  st->ops->name);
+        int64_t got = 0;
+        r = st->ops->blob_get(st, sha, fd, &got, err);
+        if (len)
+                *len = got;
+        return r;
+}
+
+int store_blob_prune(store_t *st, int64_t age_ms, rc_err_t *err)
+{
+        if (!st->ops->blob_prune)
+                return rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
+                                  st->ops->name);
+        return st->ops->blob_prune(st, store_clock(st) - (age_ms > 0 ? age_ms : 0), err);
+}

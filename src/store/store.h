@@ -244,4 +244,22 @@ int store_fn_delete(store_t *st, const char *name, rc_err_t *err);
 /* How many versions (of any function) name artifact: >= 0, or -errno. */
 int store_fn_artifact_refs(store_t *st, const char *artifact, rc_err_t *err);
 
+/* ---- artifacts as blobs, in a shared store only (store_shared): what one node deploys, every
+ * node can fetch ----
+ *
+ * A blob is named by its sha256 (hex: the artifact's name) and holds what the caller makes of an
+ * artifact (the server: its canonical stream, docs/protocol.md, "Functions"); the store keeps it
+ * in chunks of STORE_BLOB_CHUNK bytes and checks nothing of its content. A store no other node
+ * shares keeps no blobs: these answer -ENOTSUP there. */
+#define STORE_BLOB_CHUNK (1 << 20)
+/* The len bytes of fd (read with pread from offset 0) as blob sha: 1 stored, 0 it was there
+ * already (its age is reset: see store_blob_prune). One transaction: a blob is there whole or
+ * not at all. */
+int store_blob_put(store_t *st, const char *sha, int fd, int64_t len, rc_err_t *err);
+/* Blob sha written to fd at its current offset: 1 and *len (may be NULL), 0 no such blob. */
+int store_blob_get(store_t *st, const char *sha, int fd, int64_t *len, rc_err_t *err);
+/* Blobs that no function version names and that were put more than age_ms ago (a deploy on
+ * another node puts its blob before it records the version) go: how many, or -errno. */
+int store_blob_prune(store_t *st, int64_t age_ms, rc_err_t *err);
+
 #endif

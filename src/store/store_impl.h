@@ -50,6 +50,11 @@ typedef struct store_ops {
                               rc_err_t *err);
         int (*fn_delete)(store_t *st, const char *name, rc_err_t *err);
         int (*fn_artifact_refs)(store_t *st, const char *artifact, rc_err_t *err);
+        /* NULL in a back-end no other node shares (store.c answers -ENOTSUP) */
+        int (*blob_put)(store_t *st, const char *sha, int fd, int64_t len, int64_t now_ms,
+                        rc_err_t *err);
+        int (*blob_get)(store_t *st, const char *sha, int fd, int64_t *len, rc_err_t *err);
+        int (*blob_prune)(store_t *st, int64_t before_ms, rc_err_t *err);
 } store_ops_t;
 
 /* The head of every back-end's own struct (its first member). */

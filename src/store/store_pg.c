@@ -4,10 +4,12 @@
  * migration versions as store_sqlite.c; every query parameterised (PQexecParams); writes of
  * more than one statement in transactions. */
 #include <errno.h>
+#include <stdint.h>
 #include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "store/store.h"
 #include "store/store_impl.h"
@@ -72,6 +74,19 @@ static const migration_t MIGRATIONS[] = {
      " PRIMARY KEY (name, version)"
      ");"
      "CREATE INDEX function_versions_by_artifact ON function_versions (artifact)"},
+    {5, "artifacts",
+     "CREATE TABLE function_artifacts ("
+     " sha TEXT PRIMARY KEY NOT NULL,"
+     " bytes BIGINT NOT NULL,"
+     " chunks INTEGER NOT NULL,"
+     " created_ms BIGINT NOT NULL"
+     ");"
+     "CREATE TABLE function_artifact_chunks ("
+     " sha TEXT NOT NULL REFERENCES function_artifacts (sha) ON DELETE CASCADE,"
+     " idx INTEGER NOT NULL,"
+     " data BYTEA NOT NULL,"
+     " PRIMARY KEY (sha, idx)"
+     ")"},
 };
 #define NMIGRATIONS ((int)(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])))
 
@@ -1133,6 +1148,147 @@ static int pg_fn_artifact_refs(store_t *stp, const char *artifact, rc_err_t *err
         return r < 0 ? r : (int)n;
 }
 
+/* ---- blobs (functions' artifacts, for every node) ---- */
+
+/* Inserted, or there already (then its age starts again, and the insert says 0: (xmax = 0) is
+ * true only of a row this statement inserted). */
+static const char SQL_BLOB_ADD[] =
+    "INSERT INTO function_artifacts (sha, bytes, chunks, created_ms) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (sha) DO UPDATE SET created_ms = EXCLUDED.created_ms"
+    " RETURNING (xmax = 0)::int";
+static const char SQL_BLOB_CHUNK_ADD[] =
+    "INSERT INTO function_artifact_chunks (sha, idx, data) VALUES ($1, $2, $3)";
+static const char SQL_BLOB_HEAD[] = "SELECT bytes, chunks FROM function_artifacts WHERE sha = $1";
+static const char SQL_BLOB_CHUNK[] =
+    "SELECT data FROM function_artifact_chunks WHERE sha = $1 AND idx = $2";
+static const char SQL_BLOB_PRUNE[] =
+    "DELETE FROM function_artifacts a WHERE a.created_ms < $1 AND NOT EXISTS"
+    " (SELECT 1 FROM function_versions v WHERE v.artifact = a.sha)";
+
+static int pg_blob_put(store_t *stp, const char *sha, int fd, int64_t len, int64_t now_ms,
+                       rc_err_t *err)
+{
+        pg_store_t *s = PG(stp);
+        int64_t nchunks = (len + STORE_BLOB_CHUNK - 1) / STORE_BLOB_CHUNK;
+        if (nchunks > INT32_MAX)
+                return rc_err_set(err, EFBIG, "a blob of %lld bytes", (long long)len);
+        int r = begin(s, "BEGIN", err);
+        params_t p = {0};
+        p_s(&p, sha);
+        p_i(&p, len);
+        p_i(&p, nchunks);
+        p_i(&p, now_ms);
+        int64_t inserted = 0;
+        if (r == 0)
+                r = one_int64(s, SQL_BLOB_ADD, &p, &inserted, err, "adding a blob");
+        char *buf = r == 0 && inserted && len > 0 ? malloc(STORE_BLOB_CHUNK) : NULL;
+        if (r == 0 && inserted && len > 0 && !buf)
+                r = rc_err_set(err, ENOMEM, "out of memory");
+        for (int64_t i = 0; r == 0 && inserted && i < nchunks; i++) {
+                int64_t off = i * STORE_BLOB_CHUNK;
+                size_t want = (size_t)(len - off < STORE_BLOB_CHUNK ? len - off : STORE_BLOB_CHUNK);
+                size_t got = 0;
+                while (got < want) {
+                        ssize_t n = pread(fd, buf + got, want - got, (off_t)(off + (int64_t)got));
+                        if (n < 0 && errno == EINTR)
+                                continue;
+                        if (n <= 0) {
+                                r = rc_err_set(err, n < 0 ? errno : EIO,
+                                               "reading the blob at %lld: %s",
+                                               (long long)(off + (int64_t)got),
+                                               n < 0 ? strerror(errno) : "it is shorter");
+                                break;
+                        }
+                        got += (size_t)n;
+                }
+                if (r < 0)
+                        break;
+                char idx[24];
+                snprintf(idx, sizeof(idx), "%lld", (long long)i);
+                const char *v[3] = {sha, idx, buf};
+                const int lens[3] = {0, 0, (int)want};
+                const int fmts[3] = {0, 0, 1}; /* the chunk in binary */
+                PGresult *res =
+                    PQexecParams(s->conn, SQL_BLOB_CHUNK_ADD, 3, NULL, v, lens, fmts, 0);
+                if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+                        r = pg_fail(s, res, err, "adding a blob's chunk");
+                PQclear(res);
+        }
+        free(buf);
+        if (r == 0)
+                r = commit(s, err);
+        if (r < 0) {
+                rollback(s);
+                return r;
+        }
+        return inserted ? 1 : 0;
+}
+
+static int pg_blob_get(store_t *stp, const char *sha, int fd, int64_t *len, rc_err_t *err)
+{
+        pg_store_t *s = PG(stp);
+        /* one snapshot: a prune between two chunks cannot leave half a blob */
+        int r = begin(s, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err);
+        params_t p = {0};
+        p_s(&p, sha);
+        PGresult *res = NULL;
+        if (r == 0)
+                r = ex(s, SQL_BLOB_HEAD, &p, &res, err, "reading a blob");
+        int64_t bytes = 0, nchunks = 0, done = 0;
+        bool found = r == 0 && PQntuples(res) > 0;
+        if (found) {
+                bytes = v64(res, 0, 0);
+                nchunks = v64(res, 0, 1);
+        }
+        PQclear(res);
+        for (int64_t i = 0; r == 0 && found && i < nchunks; i++) {
+                char idx[24];
+                snprintf(idx, sizeof(idx), "%lld", (long long)i);
+                const char *v[2] = {sha, idx};
+                res = PQexecParams(s->conn, SQL_BLOB_CHUNK, 2, NULL, v, NULL, NULL, 1);
+                if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+                        r = pg_fail(s, res, err, "reading a blob's chunk");
+                } else if (PQntuples(res) != 1) {
+                        r = rc_err_set(err, EIO, "store %s: blob %.12s lacks its chunk %lld",
+                                       s->where, sha, (long long)i);
+                } else {
+                        const char *data = PQgetvalue(res, 0, 0);
+                        size_t n = (size_t)PQgetlength(res, 0, 0), off = 0;
+                        while (r == 0 && off < n) {
+                                ssize_t w = write(fd, data + off, n - off);
+                                if (w < 0 && errno == EINTR)
+                                        continue;
+                                if (w <= 0)
+                                        r = rc_err_set(err, w < 0 ? errno : EIO,
+                                                       "writing blob %.12s: %s", sha,
+                                                       w < 0 ? strerror(errno) : "short write");
+                                else
+                                        off += (size_t)w;
+                        }
+                        done += (int64_t)n;
+                }
+                PQclear(res);
+        }
+        if (r == 0 && found && done != bytes)
+                r = rc_err_set(err, EIO, "store %s: blob %.12s has %lld bytes, not %lld", s->where,
+                               sha, (long long)done, (long long)bytes);
+        if (r == 0)
+                r = commit(s, err);
+        if (r < 0) {
+                rollback(s);
+                return r;
+        }
+        *len = done;
+        return found ? 1 : 0;
+}
+
+static int pg_blob_prune(store_t *stp, int64_t before_ms, rc_err_t *err)
+{
+        params_t p = {0};
+        p_i(&p, before_ms);
+        return changes(PG(stp), SQL_BLOB_PRUNE, &p, err, "deleting blobs no version names");
+}
+
 static const store_ops_t PG_OPS = {
     .name = "postgres",
     .shared = true,
@@ -1163,4 +1319,7 @@ static const store_ops_t PG_OPS = {
     .fn_set_current = pg_fn_set_current,
     .fn_delete = pg_fn_delete,
     .fn_artifact_refs = pg_fn_artifact_refs,
+    .blob_put = pg_blob_put,
+    .blob_get = pg_blob_get,
+    .blob_prune = pg_blob_prune,
 };

@@ -71,6 +71,21 @@ static const migration_t MIGRATIONS[] = {
      " PRIMARY KEY (name, version)"
      ");"
      "CREATE INDEX function_versions_by_artifact ON function_versions (artifact);"},
+    /* artifacts as blobs are for a store nodes share (store_pg.c): here the tables are only
+     * the schema's, unused */
+    {5, "artifacts",
+     "CREATE TABLE function_artifacts ("
+     " sha TEXT PRIMARY KEY NOT NULL,"
+     " bytes INTEGER NOT NULL,"
+     " chunks INTEGER NOT NULL,"
+     " created_ms INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE function_artifact_chunks ("
+     " sha TEXT NOT NULL REFERENCES function_artifacts (sha) ON DELETE CASCADE,"
+     " idx INTEGER NOT NULL,"
+     " data BLOB NOT NULL,"
+     " PRIMARY KEY (sha, idx)"
+     ");"},
 };
 #define NMIGRATIONS ((int)(sizeof(MIGRATIONS) / sizeof(MIGRATIONS[0])))
 

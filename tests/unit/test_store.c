@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -1159,6 +1160,86 @@ static void test_fn_put_get_version(void)
         store_close(st);
 }
 
+/* Blobs (functions' artifacts for every node): only a shared store keeps them. */
+static void test_blobs(void)
+{
+        const char *dir = tu_tmpdir();
+        REQUIRE(dir);
+        char *path = tu_strf("%s/s.db", dir);
+        store_t *st = NULL;
+        rc_err_t err = {0};
+        REQUIRE(CHECK_OK_E(open_at(path, NULL, &st, &err), err));
+        /* two and a half chunks, from a file */
+        size_t len = STORE_BLOB_CHUNK * 2 + STORE_BLOB_CHUNK / 2;
+        unsigned char *data = malloc(len), *back = malloc(len + 1);
+        REQUIRE(data && back);
+        for (size_t i = 0; i < len; i++)
+                data[i] = (unsigned char)(i * 31 + i / 7);
+        int fd = memfd_create("blob", MFD_CLOEXEC), out = memfd_create("out", MFD_CLOEXEC);
+        REQUIRE(fd >= 0 && out >= 0);
+        REQUIRE(write(fd, data, len) == (ssize_t)len);
+        char b[65], c[65], e[65], d[65];
+        art_into('b', b);
+        art_into('c', c);
+        art_into('e', e);
+        art_into('d', d);
+        int64_t got = -1;
+#ifndef TEST_STORE_PG
+        CHECK_FAIL(store_blob_put(st, b, fd, (int64_t)len, &err), -ENOTSUP);
+        CHECK_CONTAINS(err.msg, "not shared");
+        CHECK_FAIL(store_blob_get(st, b, out, &got, &err), -ENOTSUP);
+        CHECK_FAIL(store_blob_prune(st, 0, &err), -ENOTSUP);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM function_artifacts"), 0);
+#else
+        store_set_clock(st, 1000);
+        CHECK_INT_EQ(store_blob_put(st, b, fd, (int64_t)len, &err), 1);
+        CHECK_INT_EQ(store_blob_put(st, b, fd, (int64_t)len, &err), 0); /* there already */
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM function_artifact_chunks"), 3);
+        if (CHECK_INT_EQ(store_blob_get(st, b, out, &got, &err), 1)) {
+                CHECK_INT_EQ(got, (int64_t)len);
+                CHECK_INT_EQ(pread(out, back, len + 1, 0), (ssize_t)len);
+                CHECK(memcmp(back, data, len) == 0);
+        }
+        CHECK_INT_EQ(store_blob_get(st, c, out, &got, &err), 0);
+        /* an empty one */
+        CHECK_INT_EQ(store_blob_put(st, e, fd, 0, &err), 1);
+        REQUIRE(ftruncate(out, 0) == 0 && lseek(out, 0, SEEK_SET) == 0);
+        CHECK_INT_EQ(store_blob_get(st, e, out, &got, &err), 1);
+        CHECK_INT_EQ(got, 0);
+        /* a file shorter than it was said to be: nothing stored */
+        CHECK_FAIL(store_blob_put(st, d, fd, (int64_t)len + 10, &err), -EIO);
+        CHECK_CONTAINS(err.msg, "shorter");
+        CHECK_INT_EQ(store_blob_get(st, d, out, &got, &err), 0);
+        /* prune: what no version names, once old enough */
+        REQUIRE(fn_put1(st, "f", b, "{}", 5) == 1);
+        CHECK_INT_EQ(store_blob_prune(st, 5000, &err), 0); /* too young */
+        store_set_clock(st, 10000);
+        CHECK_INT_EQ(store_blob_prune(st, 5000, &err), 1); /* e */
+        CHECK_INT_EQ(store_blob_get(st, e, out, &got, &err), 0);
+        CHECK_INT_EQ(store_blob_get(st, b, out, &got, &err), 1);
+        /* b no longer named: put again, it is young again and kept */
+        CHECK_INT_EQ(store_fn_delete(st, "f", &err), 1);
+        CHECK_INT_EQ(store_blob_put(st, b, fd, (int64_t)len, &err), 0);
+        store_set_clock(st, 12000);
+        CHECK_INT_EQ(store_blob_prune(st, 5000, &err), 0);
+        store_set_clock(st, 20000);
+        CHECK_INT_EQ(store_blob_prune(st, 5000, &err), 1);
+        CHECK_INT_EQ(sql_count(path, "SELECT count(*) FROM function_artifact_chunks"), 0);
+#endif
+        /* names: a sha256 in lowercase hex */
+        const char *bad[] = {NULL, "", "abc", "../../etc/passwd"};
+        for (size_t i = 0; i < TU_COUNT(bad); i++) {
+                CHECK_FAIL(store_blob_put(st, bad[i], fd, 1, &err), -EINVAL);
+                CHECK_FAIL(store_blob_get(st, bad[i], out, &got, &err), -EINVAL);
+        }
+        close(fd);
+        close(out);
+        free(data);
+        free(back);
+        store_close(st);
+        free(path);
+}
+
 static void test_fn_bad_arguments(void)
 {
         const char *dir = tu_tmpdir();
@@ -2050,6 +2131,7 @@ int main(int argc, char **argv)
             TU_TEST(test_two_stores_one_file),
             TU_TEST(test_fn_put_get_version),
             TU_TEST(test_fn_bad_arguments),
+            TU_TEST(test_blobs),
             TU_TEST(test_fn_keep_versions),
             TU_TEST(test_fn_list_and_versions),
             TU_TEST(test_fn_delete_and_refs),
@@ -2080,6 +2162,7 @@ int main(int argc, char **argv)
             TU_TEST(test_two_stores_one_file),
             TU_TEST(test_fn_put_get_version),
             TU_TEST(test_fn_bad_arguments),
+            TU_TEST(test_blobs),
             TU_TEST(test_fn_keep_versions),
             TU_TEST(test_fn_list_and_versions),
             TU_TEST(test_fn_delete_and_refs),
