@@ -1465,7 +1465,7 @@ void functions_service(server_t *srv)
                         if (x->rc < 0) {
                                 srv->fn_fetch_failed++;
                                 slog_msg(SLOG_ERROR, "function_fetch_failed",
-                                         "artifact %.12s: %s", x->sha, x->msg);
+                                         "%s", x->msg);
                         } else {
                                 srv->fn_fetched++;
                         }
