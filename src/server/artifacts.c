@@ -17,11 +17,11 @@
 #include "util/fs.h"
 #include "util/sha256.h"
 
-#define MAGIC      "runcell artifact 1"
-#define PATH_MAX_  4096
-#define DEPTH_MAX  16
-#define FILES_MAX  100000
-#define IO_CHUNK   (1 << 16)
+#define MAGIC     "runcell artifact 1"
+#define PATH_MAX_ 4096
+#define DEPTH_MAX 16
+#define FILES_MAX 100000
+#define IO_CHUNK  (1 << 16)
 
 /* ------------------------------------------------------------------ trees */
 

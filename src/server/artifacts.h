@@ -58,8 +58,8 @@ typedef enum xfer_kind {
 typedef struct xfer {
         xfer_kind_t kind;
         char sha[65];
-        void *ud;     /* the submitter's; NULL once xferq_forget'ed */
-        int rc;       /* 0, or -errno with msg */
+        void *ud; /* the submitter's; NULL once xferq_forget'ed */
+        int rc;   /* 0, or -errno with msg */
         char msg[520];
         struct xfer *next;
 } xfer_t;

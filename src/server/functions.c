@@ -19,7 +19,12 @@
  * max_concurrent invocations run at once, queue_max more wait; rpm bounds them a minute.
  *
  * What is kept in memory is each function's current version (held by the runs that use it),
- * its lanes and counters; the store is the truth, read at the start. */
+ * its lanes and counters; the store is the truth, read at the start. A store nodes share
+ * (PostgreSQL) also holds the artifacts (artifacts.c puts a deploy's there before its version is
+ * recorded, and fetches those a node lacks, on a thread of its own), and is read again every
+ * FN_SYNC_MS for other nodes' deploys, rollbacks and deletes (fn_sync); a version whose artifact
+ * is on its way becomes current once it is here, and runs wait for an artifact, never run
+ * without it. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -542,8 +547,8 @@ static void deploy_record(fn_deploy_t *d)
         rc_err_t err = {0};
         char *spec = cJSON_PrintUnformatted(d->spec);
         int version = 0;
-        int r = spec ? store_fn_put(srv->store, d->name, d->sha, spec,
-                                    srv->opts->fn_keep_versions, &version, &err)
+        int r = spec ? store_fn_put(srv->store, d->name, d->sha, spec, srv->opts->fn_keep_versions,
+                                    &version, &err)
                      : rc_err_set(&err, ENOMEM, "out of memory");
         free(spec);
         if (r < 0) {
@@ -594,8 +599,8 @@ static void deploy_commit(fn_deploy_t *d, art_file_t *files, size_t n, const sta
 {
         server_t *srv = d->srv;
         rc_err_t err = {0};
-        if (artifact_write(srv->fn_art_dir, srv->opts->fn_artifact_max_mb * 1024 * 1024, files,
-                           n, d->sha, &d->bytes, &err) < 0) {
+        if (artifact_write(srv->fn_art_dir, srv->opts->fn_artifact_max_mb * 1024 * 1024, files, n,
+                           d->sha, &d->bytes, &err) < 0) {
                 deploy_answer(
                     d, err.code == EFBIG ? 413 : 500,
                     err_json(err.code == EFBIG ? "too_large" : "internal", "%s", err.msg));
@@ -1411,8 +1416,7 @@ static int sync_one(const fn_record_t *rec, void *ud)
                 fn_set_current(f, v);
                 ver_want(srv, v);
                 slog_msg(SLOG_INFO, "function_synced",
-                         "function %s is at version %d (the shared store's)", f->name,
-                         v->version);
+                         "function %s is at version %d (the shared store's)", f->name, v->version);
         } else {
                 /* the version now current serves until this one's artifact is here */
                 ver_release(f->pending);
@@ -1464,8 +1468,7 @@ void functions_service(server_t *srv)
                 } else if (x->kind == XFER_GET) {
                         if (x->rc < 0) {
                                 srv->fn_fetch_failed++;
-                                slog_msg(SLOG_ERROR, "function_fetch_failed",
-                                         "%s", x->msg);
+                                slog_msg(SLOG_ERROR, "function_fetch_failed", "%s", x->msg);
                         } else {
                                 srv->fn_fetched++;
                         }
@@ -1478,7 +1481,8 @@ void functions_service(server_t *srv)
                                 w->v->state = x->rc < 0 ? FNV_FAILED : FNV_LOCAL;
                                 if (x->rc < 0)
                                         snprintf(w->v->fetch_err, sizeof(w->v->fetch_err),
-                                                 "its artifact could not be fetched: %.160s", x->msg);
+                                                 "its artifact could not be fetched: %.160s",
+                                                 x->msg);
                                 *pp = w->next;
                                 ver_release(w->v);
                                 free(w);
@@ -1590,8 +1594,7 @@ void functions_open(server_t *srv)
                 store_opts_t so;
                 memset(&so, 0, sizeof(so));
                 if (xferq_new(srv->opts->store_url, &so, art,
-                              srv->opts->fn_artifact_max_mb * 1024 * 1024, &srv->fn_xq,
-                              &err) < 0)
+                              srv->opts->fn_artifact_max_mb * 1024 * 1024, &srv->fn_xq, &err) < 0)
                         slog_msg(SLOG_ERROR, "functions_error",
                                  "functions: artifacts are not shared: %s", err.msg);
                 srv->fn_sync_ms = dl_now_ms();

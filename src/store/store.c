@@ -360,7 +360,8 @@ int store_fn_artifact_refs(store_t *st, const char *artifact, rc_err_t *err)
 static int check_sha(const char *sha, rc_err_t *err)
 {
         size_t n = 0;
-        for (; sha && n < 65 && ((sha[n] >= '0' && sha[n] <= '9') || (sha[n] >= 'a' && sha[n] <= 'f'));
+        for (; sha && n < 65 &&
+               ((sha[n] >= '0' && sha[n] <= '9') || (sha[n] >= 'a' && sha[n] <= 'f'));
              n++)
                 ;
         if (!sha || n != 64 || sha[64])

@@ -4,8 +4,8 @@
  * migration versions as store_sqlite.c; every query parameterised (PQexecParams); writes of
  * more than one statement in transactions. */
 #include <errno.h>
-#include <stdint.h>
 #include <libpq-fe.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
