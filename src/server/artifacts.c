@@ -144,7 +144,8 @@ static int art_cmp(const void *a, const void *b)
 int artifact_write(const char *art_dir, int64_t max, art_file_t *files, size_t n, char sha[65],
                    int64_t *bytes, rc_err_t *err)
 {
-        qsort(files, n, sizeof(*files), art_cmp);
+        if (n)
+                qsort(files, n, sizeof(*files), art_cmp);
         int64_t total = 0;
         for (size_t i = 0; i < n; i++)
                 total += (int64_t)files[i].len;
@@ -284,7 +285,7 @@ int artifact_stream(const char *art_dir, const char *sha, int out, int64_t *len,
         int64_t total = (int64_t)sizeof(MAGIC);
         if (r == 0 && fs_write_all(out, MAGIC, sizeof(MAGIC)) < 0)
                 r = rc_err_sys(err, errno, "artifact %.12s: writing its stream", sha);
-        if (r == 0)
+        if (r == 0 && w.n)
                 qsort(w.v, w.n, sizeof(*w.v), art_cmp);
         for (size_t i = 0; r == 0 && i < w.n; i++) {
                 char head[PATH_MAX_ + 32];
@@ -367,8 +368,10 @@ int artifact_unstream(const char *art_dir, int64_t max, int in, int64_t len, con
                         break;
                 }
                 char *end = NULL;
+                errno = 0;
                 unsigned long long fl = strtoull(head + 1, &end, 10);
-                if (*end || (int64_t)fl > len - off || (int64_t)fl > max - total) {
+                if (*end || errno || fl > (unsigned long long)(len - off) ||
+                    fl > (unsigned long long)(max - total)) {
                         r = rc_err_set(err, EINVAL, "artifact %.12s: a file's length is wrong",
                                        sha);
                         break;
