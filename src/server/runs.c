@@ -354,6 +354,16 @@ static int judge_begin(run_t *r, const job_spec_t *js, rc_err_t *err)
         return rc;
 }
 
+/* A run that could not begin: dropped, an internal error, its slot free again. */
+static void run_failed_at_begin(run_t *r, const char *why)
+{
+        r->state = RUN_DONE;
+        dl_event_t ev = {.kind = DL_EV_DROPPED, .code = "internal", .message = why};
+        emit(r, &ev);
+        log_run_ended(r, "internal_error", why);
+        run_over(r);
+}
+
 static void run_begin(run_t *r)
 {
         server_t *srv = r->srv;
@@ -364,15 +374,10 @@ static void run_begin(run_t *r)
         metrics_run_started(r);
         job_spec_t js;
         run_request_job_spec(srv->cat, &r->rr, &js);
+        rc_err_t err = {0};
         if (r->fnv) {
-                rc_err_t ferr = {0};
-                if (fn_run_spec(r, &js, &ferr) < 0) {
-                        r->state = RUN_DONE;
-                        dl_event_t ev = {
-                            .kind = DL_EV_DROPPED, .code = "internal", .message = ferr.msg};
-                        emit(r, &ev);
-                        log_run_ended(r, "internal_error", ferr.msg);
-                        run_over(r);
+                if (fn_run_spec(r, &js, &err) < 0) { /* its artifact could not be had */
+                        run_failed_at_begin(r, err.msg);
                         return;
                 }
                 fn_run_begin(r, &js);
@@ -386,16 +391,9 @@ static void run_begin(run_t *r)
                 limits_clamp(&js.compile_limits, &o->public_limits_max);
         }
         if (r->rr.ntests) {
-                rc_err_t jerr = {0};
-                if (judge_begin(r, &js, &jerr) < 0) {
-                        /* checked when it came: only resources fail here */
-                        r->state = RUN_DONE;
-                        dl_event_t ev = {
-                            .kind = DL_EV_DROPPED, .code = "internal", .message = jerr.msg};
-                        emit(r, &ev);
-                        log_run_ended(r, "internal_error", jerr.msg);
-                        run_over(r);
-                }
+                /* checked when it came: only resources fail here */
+                if (judge_begin(r, &js, &err) < 0)
+                        run_failed_at_begin(r, err.msg);
                 return;
         }
         js.capture = r->http != NULL;
@@ -405,7 +403,6 @@ static void run_begin(run_t *r)
                                   .stage_end = on_stage_end,
                                   .done = on_done,
                                   .ud = r};
-        rc_err_t err = {0};
         if (job_start(&js, srv->loop, &r->job, &err) < 0) {
                 /* The request was checked when it came (job_check): only resources fail here,
                  * reported as the run's result, an internal error. */
