@@ -175,7 +175,9 @@ static const char SQL_NEXT[] =
 static const char SQL_SIZE[] =
     "SELECT pg_total_relation_size('submissions') + coalesce(pg_total_relation_size("
     "to_regclass('functions')), 0) + coalesce(pg_total_relation_size("
-    "to_regclass('function_versions')), 0)";
+    "to_regclass('function_versions')), 0) + coalesce(pg_total_relation_size("
+    "to_regclass('function_artifacts')), 0) + coalesce(pg_total_relation_size("
+    "to_regclass('function_artifact_chunks')), 0)";
 
 #define FN_COLS                                                                                    \
         "f.name, f.current, f.latest, f.created_ms, f.updated_ms, v.version, v.created_ms,"        \
