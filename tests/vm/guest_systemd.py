@@ -291,7 +291,15 @@ def sandbox_ids():
     p = systemctl("start", "runcell.service")
     need(p.returncode == 0, "systemctl start (as root): %s" % p.stderr.strip())
     try:
-        need(g.wait_until(lambda: status_of("/healthz")[0] == 200, 120), "not up as root")
+        def up():
+            try:
+                return status_of("/healthz")[0] == 200
+            except OSError:
+                return False
+        if not g.wait_until(up, 120, step=0.5):
+            st = systemctl("status", "--no-pager", "-n", "20", "runcell.service")
+            raise Fail("runcell.service (as root) not answering within 120 s:\n" +
+                       "\n".join("    " + l for l in (st.stdout + st.stderr).splitlines()))
         pid = main_pid()
         res = []
 
