@@ -369,14 +369,22 @@ static int check_sha(const char *sha, rc_err_t *err)
         return 0;
 }
 
-int store_blob_put(store_t *st, const char *sha, int fd, int64_t len, rc_err_t *err)
+/* 0: sha is a blob's name and the back-end keeps blobs (has: its operation). */
+static int blob_call(const store_t *st, const char *sha, bool has, rc_err_t *err)
 {
-        int r = check_sha(sha, err);
+        int r = sha ? check_sha(sha, err) : 0;
         if (r < 0)
                 return r;
-        if (!st->ops->blob_put)
-                return rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
-                                  st->ops->name);
+        return has ? 0
+                   : rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
+                                st->ops->name);
+}
+
+int store_blob_put(store_t *st, const char *sha, int fd, int64_t len, rc_err_t *err)
+{
+        int r = blob_call(st, sha ? sha : "", st->ops->blob_put != NULL, err);
+        if (r < 0)
+                return r;
         if (fd < 0 || len < 0)
                 return rc_err_set(err, EINVAL, "no blob to store");
         return st->ops->blob_put(st, sha, fd, len, store_clock(st), err);
@@ -384,12 +392,9 @@ int store_blob_put(store_t *st, const char *sha, int fd, int64_t len, rc_err_t *
 
 int store_blob_get(store_t *st, const char *sha, int fd, int64_t *len, rc_err_t *err)
 {
-        int r = check_sha(sha, err);
+        int r = blob_call(st, sha ? sha : "", st->ops->blob_get != NULL, err);
         if (r < 0)
                 return r;
-        if (!st->ops->blob_get)
-                return rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
-                                  st->ops->name);
         int64_t got = 0;
         r = st->ops->blob_get(st, sha, fd, &got, err);
         if (len)
@@ -399,8 +404,8 @@ int store_blob_get(store_t *st, const char *sha, int fd, int64_t *len, rc_err_t 
 
 int store_blob_prune(store_t *st, int64_t age_ms, rc_err_t *err)
 {
-        if (!st->ops->blob_prune)
-                return rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
-                                  st->ops->name);
+        int r = blob_call(st, NULL, st->ops->blob_prune != NULL, err);
+        if (r < 0)
+                return r;
         return st->ops->blob_prune(st, store_clock(st) - (age_ms > 0 ? age_ms : 0), err);
 }
