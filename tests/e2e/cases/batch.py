@@ -74,6 +74,21 @@ def disk_size_per_request(t):
     t.check(sizes[0] == sizes[2] and sizes[0] != 7, "default size kept: %r" % sizes)
 
 
+def fd_kinds(pid):
+    """(fds that are not cgroup files, fds that are) of process pid."""
+    other = cg = 0
+    for f in os.listdir("/proc/%d/fd" % pid):
+        try:
+            target = os.readlink("/proc/%d/fd/%s" % (pid, f))
+        except OSError:
+            continue
+        if target.startswith("/sys/fs/cgroup/"):
+            cg += 1
+        else:
+            other += 1
+    return other, cg
+
+
 @case("batch.fd_count_flat_over_1000_runs", lang="bash")
 def fd_flat(t):
     argv = [t.suite.bin] + list(t.suite.global_args) + ["batch", "--warm", "bash"]
@@ -100,8 +115,8 @@ def fd_flat(t):
                 fewest = None
                 end = time.monotonic() + 1.5
                 while time.monotonic() < end:
-                    n = len(os.listdir("/proc/%d/fd" % p.pid))
-                    fewest = n if fewest is None else min(fewest, n)
+                    n = fd_kinds(p.pid)
+                    fewest = n if fewest is None else (min(fewest[0], n[0]), min(fewest[1], n[1]))
                     time.sleep(0.02)
                 counts[i] = fewest
     finally:
@@ -113,7 +128,14 @@ def fd_flat(t):
     t.eq(p.returncode, 0, "batch exit status (stderr: %r)" % err[-500:])
     # After a take that found no sandbox ready, the pool may hold one more prepared sandbox
     # (two fds) until the next take: that much is not a leak; one fd per run would be 950.
-    t.check(counts[50] - 4 <= counts[1000] <= counts[50] + 4,
-            "runcell's open fds after 50 runs (%d) and after 1000 runs (%d) differ by more than "
-            "one extra prepared sandbox" % (counts[50], counts[1000]))
+    (other50, cg50), (other1000, cg1000) = counts[50], counts[1000]
+    t.check(other50 - 4 <= other1000 <= other50 + 4,
+            "runcell's open fds (not cgroup files) after 50 runs (%d) and after 1000 runs (%d) "
+            "differ by more than one extra prepared sandbox" % (other50, other1000))
+    # The cgroup leaf of each sandbox prepared or running holds a few of its files open (read
+    # at the run's end; a spare leaf holds none). How many sandboxes the pool holds at a given
+    # moment varies with timing (it refills in the background, slower on a loaded machine): a
+    # handful of files more or less, bounded by the pool, not one per run (thousands).
+    t.check(cg1000 <= cg50 + 12,
+            "runcell's open cgroup files grew from %d after 50 runs to %d after 1000" % (cg50, cg1000))
     t.check(time.monotonic() - t0 < 120, "1000 runs took %.0fs" % (time.monotonic() - t0))
