@@ -54,7 +54,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc_err_t err = {0};
         artifact_unstream(art_dir, 1 << 20, mfd, (int64_t)size, sha, &err);
         /* what it wrote goes, the directory stays */
-        if (artifact_rm_tree(art_dir) < 0 || mkdir(art_dir, 0700) < 0)
+        int r = artifact_rm_tree(art_dir);
+        if (r < 0) {
+                /* what it accepted and wrote must go again (artifacts_prune does the same) */
+                fprintf(stderr, "fuzz_artifacts: cannot remove what was unpacked: %s\n",
+                        strerror(-r));
+                abort();
+        }
+        if (mkdir(art_dir, 0700) < 0)
                 abort();
         return 0;
 }
