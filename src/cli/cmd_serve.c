@@ -116,6 +116,8 @@ static int get_tokens(const cJSON *it, server_opts_t *o)
                                 if (strcmp(k->string, "token") == 0)
                                         continue;
                                 if (strcmp(k->string, "name") == 0) {
+                                        free(o->token_names[i]); /* a repeated "name" */
+                                        o->token_names[i] = NULL;
                                         if (!cJSON_IsString(k) ||
                                             !token_name_valid(k->valuestring) ||
                                             !(o->token_names[i] = strdup(k->valuestring)))
