@@ -168,7 +168,7 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
                 long long n = strtoll(v, &end, 10);
                 if (*end || n <= 0)
                         return cli_fail("%s: expected a positive integer, got '%s'", a, v);
-                *(int64_t *)((char *)&o->limits + limit_flags[k].offset) = n;
+                *(int64_t *)(void *)((char *)&o->limits + limit_flags[k].offset) = n;
         }
         o->args = argv + i;
         if (o->nfiles == 0)

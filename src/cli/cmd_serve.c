@@ -116,6 +116,8 @@ static int get_tokens(const cJSON *it, server_opts_t *o)
                                 if (strcmp(k->string, "token") == 0)
                                         continue;
                                 if (strcmp(k->string, "name") == 0) {
+                                        free(o->token_names[i]); /* a repeated "name" */
+                                        o->token_names[i] = NULL;
                                         if (!cJSON_IsString(k) ||
                                             !token_name_valid(k->valuestring) ||
                                             !(o->token_names[i] = strdup(k->valuestring)))
@@ -493,6 +495,7 @@ static int load_config(serve_args_t *a, const char *path, rc_err_t *err)
                         bad = get_public(it, a, err) < 0;
                 else if (strcmp(k, "node_id") == 0) {
                         free(a->node_id);
+                        a->node_id = NULL; /* a bad value: freed once, by the caller */
                         bad = !cJSON_IsString(it) || !it->valuestring[0] ||
                               strlen(it->valuestring) >= 64 ||
                               !(a->node_id = strdup(it->valuestring));
@@ -511,11 +514,15 @@ static int load_config(serve_args_t *a, const char *path, rc_err_t *err)
                            strcmp(k, "state_dir") == 0) {
                         int d = k[0] == 't' ? 0 : k[0] == 'r' ? 1 : 2;
                         free(a->dirs[d]);
+                        a->dirs[d] = NULL;
                         bad = !cJSON_IsString(it) || it->valuestring[0] != '/' ||
                               !(a->dirs[d] = strdup(it->valuestring));
                 } else if (strcmp(k, "tls") == 0) {
                         const cJSON *c = cJSON_GetObjectItemCaseSensitive(it, "cert");
                         const cJSON *kk = cJSON_GetObjectItemCaseSensitive(it, "key");
+                        free(a->cert);
+                        free(a->key);
+                        a->cert = a->key = NULL;
                         bad = !cJSON_IsString(c) || !cJSON_IsString(kk) ||
                               !(a->cert = strdup(c->valuestring)) ||
                               !(a->key = strdup(kk->valuestring));

@@ -28,7 +28,7 @@ static const struct {
 
 static int64_t *field(rc_limits_t *lim, size_t i)
 {
-        return (int64_t *)((char *)lim + limit_fields[i].offset);
+        return (int64_t *)(void *)((char *)lim + limit_fields[i].offset);
 }
 
 int limits_from_json(const cJSON *obj, rc_limits_t *lim, const char *what, rc_err_t *err)

@@ -177,7 +177,7 @@ typedef int (*entry_fn)(void *ud, int dfd, const char *name, size_t len, int dep
 
 static int each_entry(int dfd, char *path, size_t plen, int depth, entry_fn fn, void *ud)
 {
-        char dbuf[4096];
+        _Alignas(struct dirent64) char dbuf[4096];
         for (;;) {
                 long nread = syscall(SYS_getdents64, dfd, dbuf, sizeof(dbuf));
                 if (nread < 0)
@@ -185,7 +185,7 @@ static int each_entry(int dfd, char *path, size_t plen, int depth, entry_fn fn, 
                 if (nread == 0)
                         return 0;
                 for (long off = 0; off < nread;) {
-                        struct dirent64 *d = (struct dirent64 *)(dbuf + off);
+                        struct dirent64 *d = (struct dirent64 *)(void *)(dbuf + off);
                         off += d->d_reclen;
                         if (strcmp(d->d_name, ".") == 0 || strcmp(d->d_name, "..") == 0)
                                 continue;

@@ -313,12 +313,16 @@ int artifact_stream(const char *art_dir, const char *sha, int out, int64_t *len,
         return 0;
 }
 
-/* A path from a stream: relative, no empty, "." or ".." parts. */
+/* A path from a stream: relative, no empty, "." or ".." parts, at most DEPTH_MAX parts (deeper
+ * directories could be written but neither read back by walk_dir nor removed by rm_tree_at). */
 static bool rel_path_ok(const char *p)
 {
         if (!*p || *p == '/')
                 return false;
+        int parts = 0;
         for (const char *s = p; *s;) {
+                if (++parts > DEPTH_MAX)
+                        return false;
                 const char *e = strchr(s, '/');
                 size_t n = e ? (size_t)(e - s) : strlen(s);
                 if (n == 0 || (n == 1 && s[0] == '.') || (n == 2 && s[0] == '.' && s[1] == '.'))

@@ -224,7 +224,8 @@ void slog_bool(slog_line_t *l, const char *k, bool v)
         buf_append(&l->b, v ? "true" : "false", v ? 4 : 5);
 }
 
-static void slog_vstrf(slog_line_t *l, const char *k, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void slog_vstrf(slog_line_t *l, const char *k,
+                                                             const char *fmt, va_list ap)
 {
         char small[512];
         va_list ap2;

@@ -27,7 +27,7 @@ int net_resolve_ipv4(const char *host, char *out, size_t size, rc_err_t *err)
         if (r != 0 || !res)
                 return rc_err_set(err, ENOENT, "cannot resolve host \"%s\" to an IPv4 address: %s",
                                   host, r == EAI_SYSTEM ? strerror(errno) : gai_strerror(r));
-        const struct sockaddr_in *sin = (const struct sockaddr_in *)res->ai_addr;
+        const struct sockaddr_in *sin = (const struct sockaddr_in *)(void *)res->ai_addr;
         const char *ok = inet_ntop(AF_INET, &sin->sin_addr, out, (socklen_t)size);
         freeaddrinfo(res);
         if (!ok)
