@@ -9,7 +9,9 @@ powers the guest off.
 
   systemd.pid1           systemd is PID 1 on a pure cgroup v2 hierarchy
   systemd.deb.installed  the package is installed: the runcell system user, its unit with
-                         Delegate=yes and --config /etc/runcell/config.json, the config 0640
+                         Delegate=yes, --config /etc/runcell/config.json and its hardening
+                         (ProtectSystem=full, ProtectHome, PrivateTmp, ...: every check below
+                         runs under it), the config 0640
   systemd.service.ready  runcell.service is active and answers GET /healthz
   systemd.service.layout runcell, the only process of its delegated service cgroup, moved
                          itself into rc-<pid>-0 and enabled memory, pids, cpu for its children
@@ -23,7 +25,7 @@ powers the guest off.
   systemd.service.stop   after it: the service's cgroup is gone, nothing left
   systemd.root.sandbox_ids  the unit run as root (a drop-in: User=root): two sandboxes at once
                          have outside uids of their own from RUNCELL_SANDBOX_IDS's range, under
-                         the unit's settings (NoNewPrivileges, Delegate)
+                         the unit's other settings (its hardening, Delegate)
 """
 
 import http.client
@@ -77,6 +79,9 @@ def deb_installed():
     need("Delegate=yes" in unit and "User=runcell" in unit and
          "ExecStart=/usr/bin/runcell serve --config /etc/runcell/config.json" in unit,
          "the unit: %s" % unit)
+    hardening = ("NoNewPrivileges=yes", "ProtectSystem=full", "ProtectHome=yes", "PrivateTmp=yes",
+                 "ProtectKernelModules=yes", "RestrictRealtime=yes")
+    need(all(h in unit for h in hardening), "the unit lacks some of %s" % (hardening,))
     st = os.stat("/etc/runcell/config.json")
     need(st.st_mode & 0o777 == 0o640, "config.json mode %o" % (st.st_mode & 0o777))
     return "runcell %s, user %s" % (p.stdout.split()[-1], pw.split(":")[2])
