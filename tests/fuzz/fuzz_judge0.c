@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzutil.h"
+
 #include "protocol/judge0.h"
 #include "util/buf.h"
 
@@ -17,11 +19,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 return 0;
         unsigned which = data[0] % 4;
         size_t len = size - 1;
-        char *s = malloc(len + 1);
+        char *s = fz_cstr(data + 1, len);
         if (!s)
                 return 0;
-        memcpy(s, data + 1, len);
-        s[len] = '\0';
         switch (which) {
         case 0: {
                 buf_t out = {0}, enc = {0};

@@ -5,17 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzutil.h"
+
 #include "protocol/piston.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        char *s = malloc(size + 1);
+        char *s = fz_cstr(data, size);
         if (!s)
                 return 0;
-        memcpy(s, data, size);
-        s[size] = '\0';
         char *nl = strchr(s, '\n');
         const char *range = "";
         if (nl) {

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzzutil.h"
+
 #include "util/err.h"
 #include "util/shellwords.h"
 #include "util/strv.h"
@@ -11,11 +13,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-        char *s = malloc(size + 1);
+        char *s = fz_cstr(data, size);
         if (!s)
                 return 0;
-        memcpy(s, data, size);
-        s[size] = '\0';
         strv_t words = {0};
         rc_err_t err = {0};
         int n = shell_split(s, &words, &err);
