@@ -444,6 +444,7 @@ struct xferq {
         pthread_mutex_t mu;
         pthread_cond_t cv;
         xfer_t *todo, *done; /* both oldest first */
+        int have_done;       /* done is not empty (read without the lock: __atomic) */
         xfer_t *cur;         /* the one under way */
         bool stop;
         char *url;
@@ -522,6 +523,7 @@ static void *xfer_thread(void *arg)
                 pthread_mutex_lock(&q->mu);
                 q->cur = NULL;
                 append(&q->done, x);
+                __atomic_store_n(&q->have_done, 1, __ATOMIC_RELEASE);
                 if (q->wake)
                         q->wake(q->wake_ud);
         }
@@ -582,9 +584,12 @@ int xferq_submit(xferq_t *q, xfer_kind_t kind, const char *sha, void *ud)
 
 xfer_t *xferq_done(xferq_t *q)
 {
+        if (!__atomic_load_n(&q->have_done, __ATOMIC_ACQUIRE))
+                return NULL; /* the loop asks every turn: no lock for nothing */
         pthread_mutex_lock(&q->mu);
         xfer_t *d = q->done;
         q->done = NULL;
+        __atomic_store_n(&q->have_done, 0, __ATOMIC_RELAXED);
         pthread_mutex_unlock(&q->mu);
         return d;
 }

@@ -73,7 +73,8 @@ int xferq_new(const char *url, const store_opts_t *so, const char *art_dir, int6
  * lws_cancel_service), with the queue's lock held. */
 void xferq_set_wake(xferq_t *q, void (*wake)(void *), void *ud);
 int xferq_submit(xferq_t *q, xfer_kind_t kind, const char *sha, void *ud);
-/* The finished transfers, oldest first (free() each); NULL when none. */
+/* The finished transfers, oldest first (free() each); NULL when none (then without taking
+ * the lock: the loop asks every turn). */
 xfer_t *xferq_done(xferq_t *q);
 /* Transfers not yet taken back that carry ud: their ud becomes NULL. */
 void xferq_forget(xferq_t *q, void *ud);

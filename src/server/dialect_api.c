@@ -475,6 +475,15 @@ static bool query_encode(const char *s, size_t n, char **out, const char *end)
         return true;
 }
 
+/* c into out when it fits before end (a NUL's room kept) */
+static bool query_put(char **out, const char *end, char c)
+{
+        if (*out + 1 >= end)
+                return false;
+        *(*out)++ = c;
+        return true;
+}
+
 const char *dl_http_query(dl_http_t *h, char *buf, size_t size)
 {
         if (!size)
@@ -496,10 +505,10 @@ const char *dl_http_query(dl_http_t *h, char *buf, size_t size)
                 char *start = o;
                 const char *eq = memchr(frag, '=', (size_t)n);
                 size_t name = eq ? (size_t)(eq - frag) : (size_t)n;
-                bool ok = (o == buf || (o + 1 < end && ((*o++ = '&'), true))) &&
+                bool ok = (o == buf || query_put(&o, end, '&')) &&
                           query_encode(frag, name, &o, end) &&
-                          (!eq || (o + 1 < end && ((*o++ = '='), true))) &&
-                          (!eq || query_encode(eq + 1, (size_t)n - name - 1, &o, end));
+                          (!eq || (query_put(&o, end, '=') &&
+                                   query_encode(eq + 1, (size_t)n - name - 1, &o, end)));
                 if (!ok) {
                         o = start; /* what fits: whole arguments only */
                         break;

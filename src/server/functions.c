@@ -355,8 +355,10 @@ static void fn_schedule_warm(server_t *srv);
 #define FN_MISS_PER_S 20
 static fn_t *fn_lookup(server_t *srv, const char *name)
 {
-        fn_t *f = fn_name_valid(name) ? fn_find(srv, name) : NULL;
-        if ((f && (f->cur || f->pending)) || !fn_name_valid(name) || !srv->fn_xq)
+        if (!fn_name_valid(name))
+                return NULL;
+        fn_t *f = fn_find(srv, name);
+        if ((f && (f->cur || f->pending)) || !srv->fn_xq)
                 return f;
         int64_t now = dl_now_ms();
         if (now - srv->fn_miss_ms >= 1000) {
@@ -1418,10 +1420,19 @@ static int sync_one(const fn_record_t *rec, void *ud)
                 slog_msg(SLOG_INFO, "function_synced",
                          "function %s is at version %d (the shared store's)", f->name, v->version);
         } else {
-                /* the version now current serves until this one's artifact is here */
-                ver_release(f->pending);
-                f->pending = v;
+                /* the version now current serves until this one's artifact is here
+                 * (functions_service makes it current then) */
                 ver_want(srv, v);
+                ver_release(f->pending);
+                f->pending = NULL;
+                if (v->state == FNV_FAILED) {
+                        slog_msg(SLOG_ERROR, "function_sync_failed",
+                                 "function %s: version %d is not taken here: %s", f->name,
+                                 v->version, v->fetch_err);
+                        ver_release(v);
+                } else {
+                        f->pending = v;
+                }
         }
         return 0;
 }
@@ -1443,15 +1454,38 @@ static void fn_sync(server_t *srv)
                         slog_msg(SLOG_INFO, "function_synced",
                                  "function %s deleted (from the shared store)", f->name);
                 }
-        functions_service(srv); /* versions whose artifact was here already */
+}
+
+/* Pending versions whose fetch is over: current now, or given up. */
+static void promote_pending(server_t *srv)
+{
+        for (fn_t *f = srv->fns; f; f = f->next) {
+                fn_ver_t *p = f->pending;
+                if (!p || p->state == FNV_FETCHING || p->state == FNV_MISSING)
+                        continue;
+                f->pending = NULL;
+                if (p->state == FNV_LOCAL) {
+                        fn_set_current(f, p);
+                        slog_msg(SLOG_INFO, "function_synced",
+                                 "function %s is at version %d (the shared store's)", f->name,
+                                 p->version);
+                } else {
+                        slog_msg(SLOG_ERROR, "function_sync_failed",
+                                 "function %s: version %d is not taken here: %s", f->name,
+                                 p->version, p->fetch_err);
+                        ver_release(p);
+                }
+        }
 }
 
 void functions_service(server_t *srv)
 {
-        if (!srv->fn_xq)
+        /* every turn of the loop: nothing more than a look unless a transfer finished */
+        xfer_t *x = srv->fn_xq ? xferq_done(srv->fn_xq) : NULL;
+        if (!x)
                 return;
-        bool any = false;
-        for (xfer_t *x = xferq_done(srv->fn_xq); x;) {
+        bool fetched = false;
+        for (; x;) {
                 xfer_t *next = x->next;
                 if (x->kind == XFER_PUT && x->ud) {
                         fn_deploy_t *d = x->ud;
@@ -1487,31 +1521,14 @@ void functions_service(server_t *srv)
                                 ver_release(w->v);
                                 free(w);
                         }
-                        any = true;
+                        fetched = true;
                 }
                 free(x);
                 x = next;
         }
-        for (fn_t *f = srv->fns; f; f = f->next) {
-                fn_ver_t *p = f->pending;
-                if (!p || p->state == FNV_FETCHING || p->state == FNV_MISSING)
-                        continue;
-                f->pending = NULL;
-                if (p->state == FNV_LOCAL) {
-                        fn_set_current(f, p);
-                        slog_msg(SLOG_INFO, "function_synced",
-                                 "function %s is at version %d (the shared store's)", f->name,
-                                 p->version);
-                        any = true;
-                } else {
-                        slog_msg(SLOG_ERROR, "function_sync_failed",
-                                 "function %s: version %d is not taken here: %s", f->name,
-                                 p->version, p->fetch_err);
-                        ver_release(p);
-                }
-        }
-        if (any) {
-                runs_kick(srv);
+        if (fetched) {
+                promote_pending(srv);
+                runs_kick(srv); /* runs that waited for an artifact */
                 fn_schedule_warm(srv);
         }
 }

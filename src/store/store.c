@@ -369,20 +369,22 @@ static int check_sha(const char *sha, rc_err_t *err)
         return 0;
 }
 
-/* 0: sha is a blob's name and the back-end keeps blobs (has: its operation). */
+static int no_blobs(const store_t *st, rc_err_t *err)
+{
+        return rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
+                          st->ops->name);
+}
+
+/* 0: sha is a blob's name and the back-end has the operation (has). */
 static int blob_call(const store_t *st, const char *sha, bool has, rc_err_t *err)
 {
-        int r = sha ? check_sha(sha, err) : 0;
-        if (r < 0)
-                return r;
-        return has ? 0
-                   : rc_err_set(err, ENOTSUP, "a %s store keeps no blobs (it is not shared)",
-                                st->ops->name);
+        int r = check_sha(sha, err);
+        return r < 0 ? r : has ? 0 : no_blobs(st, err);
 }
 
 int store_blob_put(store_t *st, const char *sha, int fd, int64_t len, rc_err_t *err)
 {
-        int r = blob_call(st, sha ? sha : "", st->ops->blob_put != NULL, err);
+        int r = blob_call(st, sha, st->ops->blob_put != NULL, err);
         if (r < 0)
                 return r;
         if (fd < 0 || len < 0)
@@ -392,7 +394,7 @@ int store_blob_put(store_t *st, const char *sha, int fd, int64_t len, rc_err_t *
 
 int store_blob_get(store_t *st, const char *sha, int fd, int64_t *len, rc_err_t *err)
 {
-        int r = blob_call(st, sha ? sha : "", st->ops->blob_get != NULL, err);
+        int r = blob_call(st, sha, st->ops->blob_get != NULL, err);
         if (r < 0)
                 return r;
         int64_t got = 0;
@@ -404,8 +406,7 @@ int store_blob_get(store_t *st, const char *sha, int fd, int64_t *len, rc_err_t 
 
 int store_blob_prune(store_t *st, int64_t age_ms, rc_err_t *err)
 {
-        int r = blob_call(st, NULL, st->ops->blob_prune != NULL, err);
-        if (r < 0)
-                return r;
+        if (!st->ops->blob_prune)
+                return no_blobs(st, err);
         return st->ops->blob_prune(st, store_clock(st) - (age_ms > 0 ? age_ms : 0), err);
 }
