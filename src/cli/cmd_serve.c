@@ -501,6 +501,8 @@ static int load_config(serve_args_t *a, const char *path, rc_err_t *err)
                               !(a->node_id = strdup(it->valuestring));
                 } else if (strcmp(k, "h2c") == 0)
                         bad = !cJSON_IsBool(it) || ((a->o.h2c = cJSON_IsTrue(it)), 0);
+                else if (strcmp(k, "fresh_sandboxes") == 0)
+                        bad = !cJSON_IsBool(it) || ((a->o.fresh_sandboxes = cJSON_IsTrue(it)), 0);
                 else if (strcmp(k, "trusted_proxies") == 0) {
                         bad = get_strings(it, &a->o.trusted_proxies) < 0;
                         for (size_t i = 0; !bad && i < a->o.trusted_proxies.n; i++)

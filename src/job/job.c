@@ -100,7 +100,7 @@ static int pool_fill(const job_spec_t *js, const rc_limits_t *lim, rc_err_t *err
 {
         if (!js->pool || js->work_dir) /* the pool holds no sandbox with a /work of its own */
                 return 0;
-        pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb, NULL};
+        pool_key_t key = {js->rootfs, js->seccomp, lim->disk_mb, NULL, false};
         /* With the helper, preparing costs the caller nothing: the pool may grow under load. A
          * sandbox the pool does not keep (full) ends the filling: nothing is made in vain. */
         for (;;) {
@@ -170,6 +170,11 @@ struct job {
         ev_io_t *w_lane; /* the lane's sandbox, until its reset is done */
         bool started;    /* the stage's program was exec'd */
         bool refill;     /* took from the pool: ask for the next once the program has started */
+        /* took from the pool a sandbox that is to go back into it after the run (reuse): owed
+         * to the pool (job_pool_owe) until it goes back, or topped up if it does not */
+        bool refill_unless_kept;
+        bool owed;
+        unsigned owed_gen; /* the pool's generation then (prepared_t.gen) */
         bool out_open, err_open, alive;
         bool killed_by_us, kill_requested, over_output, paused;
         const char *time_limit;
@@ -568,6 +573,7 @@ static void stage_note(job_t *j, const char *text)
 
 /* The stage is over once init is gone and both output pipes are at EOF. */
 static bool lane_keep(job_t *j, const stage_result_t *res);
+static void job_unowe(job_t *j);
 static void cache_put(job_t *j, const stage_result_t *res, const sb_result_t *sr);
 
 static void stage_end(job_t *j)
@@ -604,8 +610,14 @@ static void stage_end(job_t *j)
                 set_internal(res, "reading the output files: out of memory");
         tt = trace_step("finish + stats", tt);
         if (j->pr.sb && lane_keep(j, res)) {
-                ; /* the lane's, for its next run */
+                ; /* the lane's, or the pool's, for a next run */
         } else if (j->pr.sb) {
+                /* one that was to go back into the pool and does not: the pool is topped up */
+                job_unowe(j);
+                if (j->refill_unless_kept) {
+                        j->refill = true;
+                        refill_pool(j);
+                }
                 /* The program is done and init has said all it had to, or init is gone: what is
                  * left is its own exit (the namespaces going down), which the answer need not
                  * wait for. Then the leaf may serve another sandbox. */
@@ -641,11 +653,25 @@ static void stage_end(job_t *j)
         job_finish(j);
 }
 
-/* Whether the run stage's sandbox is to be kept for the lane's next run. */
+/* A sandbox owed to the pool (taken to go back) that will not go back. */
+static void job_unowe(job_t *j)
+{
+        if (!j->owed)
+                return;
+        pool_key_t key = {j->spec.rootfs, j->spec.seccomp, j->lim.disk_mb, NULL, false};
+        prepared_t pr = {.gen = j->owed_gen};
+        job_pool_unowe(j->spec.pool, &key, &pr);
+        j->owed = false;
+}
+
+/* Whether the run stage's sandbox is to be kept: for the lane's next run, or with reuse for any
+ * later run of its key (back into the pool), at most JOB_REUSE_MAX runs in all. */
 static bool lane_keeps(const job_t *j)
 {
-        return j->spec.lane && j->stage == STAGE_RUN && !(j->spec.tty_rows && j->spec.tty_cols) &&
-               !(j->spec.outputs && j->spec.outputs[0]);
+        bool reuse = j->spec.reuse && j->spec.pool && !j->spec.work_dir &&
+                     j->pr.runs + 1 < JOB_REUSE_MAX && cg_leaf_rebasable(j->pr.leaf);
+        return (j->spec.lane || reuse) && j->stage == STAGE_RUN &&
+               !(j->spec.tty_rows && j->spec.tty_cols) && !(j->spec.outputs && j->spec.outputs[0]);
 }
 
 /* After the run stage: keep its sandbox in the lane when its init reset it and is waiting for
@@ -658,8 +684,16 @@ static bool lane_keep(job_t *j, const stage_result_t *res)
         rc_err_t err = {0};
         if (sandbox_recycle(j->pr.sb, &err) < 0)
                 return false;
-        pool_key_t key = {j->spec.rootfs, j->spec.seccomp, j->lim.disk_mb, j->spec.work_dir};
-        job_lane_put(j->spec.lane, &key, j->pr);
+        pool_key_t key = {j->spec.rootfs, j->spec.seccomp, j->lim.disk_mb, j->spec.work_dir, false};
+        j->pr.runs++;
+        if (j->spec.lane) {
+                job_lane_put(j->spec.lane, &key, j->pr);
+        } else {
+                if (!j->owed) /* not counted as owed: counted once back */
+                        job_pool_owe(j->spec.pool, &key, &j->pr);
+                j->owed = false;
+                job_pool_put_kept(j->spec.pool, &key, j->pr);
+        }
         return true;
 }
 
@@ -868,21 +902,27 @@ static void on_lane_timeout(void *ud)
         sandbox_kill(j->pr.sb);
 }
 
-/* A prepared sandbox for this stage: the one its lane kept (once reset); from the pool; or asked
- * of the helper, when there is one (the stage goes on in on_ticket once it comes); or made now. */
+/* A sandbox kept from an earlier run, taken (j->pr): its init answered that run before
+ * resetting the sandbox; READY says the reset is done (mostly it is, by the time another
+ * request comes). Launched then. */
+static void stage_await_kept(job_t *j)
+{
+        if (lane_ready(j))
+                return;
+        ev_loop_t *l = j->loop;
+        j->w_lane = l->ops->io_add(l, sandbox_sync_fd(j->pr.sb), EV_READ, on_lane_ready, j);
+        j->t_setup = l->ops->timer_add(l, sb_now_ns() + JOB_SETUP_TIMEOUT_NS, on_lane_timeout, j);
+}
+
+/* A prepared sandbox for this stage: the one its lane kept (once reset); from the pool (a new
+ * one, or with reuse one an earlier run left, once reset); or asked of the helper, when there is
+ * one (the stage goes on in on_ticket once it comes); or made now. */
 static void stage_acquire(job_t *j)
 {
         const job_spec_t *js = &j->spec;
-        pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb, js->work_dir};
+        pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb, js->work_dir, false};
         if (j->stage == STAGE_RUN && job_lane_take(js->lane, &key, &j->pr)) {
-                /* Its init answered the last run before resetting the sandbox: READY says the
-                 * reset is done (mostly it is, by the time another request comes). */
-                if (lane_ready(j))
-                        return;
-                ev_loop_t *l = j->loop;
-                j->w_lane = l->ops->io_add(l, sandbox_sync_fd(j->pr.sb), EV_READ, on_lane_ready, j);
-                j->t_setup =
-                    l->ops->timer_add(l, sb_now_ns() + JOB_SETUP_TIMEOUT_NS, on_lane_timeout, j);
+                stage_await_kept(j);
                 return;
         }
         stage_acquire_fresh(j);
@@ -892,18 +932,31 @@ static void stage_acquire(job_t *j)
 static void stage_acquire_fresh(job_t *j)
 {
         const job_spec_t *js = &j->spec;
-        pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb, js->work_dir};
+        pool_key_t key = {js->rootfs, js->seccomp, j->lim.disk_mb, js->work_dir, false};
         prep_ticket_t *t = NULL;
         rc_err_t err = {0};
+        job_unowe(j);           /* a kept sandbox taken before failed its reset */
+        key.fresh = !js->reuse; /* a judge's tests, a function's runs, fresh_sandboxes */
         if (js->work_dir) {
                 /* a /work of its own: neither the pool nor the helper makes such sandboxes */
         } else if (job_pool_take(js->pool, &key, &j->pr, &t)) {
-                /* The next one is prepared while this one runs: asked for once the program has
-                 * started (cloning it meanwhile would compete with the program's exec), or now
-                 * if this one is still being made (the pool is behind). */
-                j->refill = js->preparer != NULL;
+                /* With reuse, the run's sandbox goes back into the pool after it: the pool is
+                 * topped up only if it does not (stage_end). */
+                bool back = !t && lane_keeps(j);
+                j->refill_unless_kept = back && js->preparer != NULL;
+                j->owed = back && job_pool_owe(js->pool, &key, &j->pr);
+                j->owed_gen = j->pr.gen;
+                /* Else the next one is prepared while this one runs: asked for once the program
+                 * has started (cloning it meanwhile would compete with the program's exec), or
+                 * now if this one is still being made (the pool is behind). */
+                j->refill = !back && js->preparer != NULL;
                 if (t)
                         refill_pool(j);
+                if (j->pr.runs) {
+                        /* left by an earlier run: launched once its reset is done */
+                        stage_await_kept(j);
+                        return;
+                }
         } else if (js->preparer) {
                 prep_params_t pp = prep_params(js, &j->lim);
                 if (preparer_request(js->preparer, &pp, &t, &err) < 0)
@@ -1416,6 +1469,7 @@ void job_free(job_t *j)
 {
         if (!j)
                 return;
+        job_unowe(j);
         unwatch_all(j);
         prep_ticket_free(j->ticket);
         prepared_destroy(&j->pr);

@@ -145,11 +145,21 @@ typedef struct job_spec {
          * init), if it has one, and leaves its own there for the next; NULL: a fresh sandbox
          * (pool.h; not with a terminal or outputs) */
         job_lane_t *lane;
+        /* without a lane: the run stage's sandbox goes back into the pool after the run, reset
+         * by its init as a lane's is, for any later run of the same root filesystem, filter and
+         * disk size (at most JOB_REUSE_MAX runs; not with a terminal, outputs or work_dir; a
+         * sandbox whose program used the network, was killed or lowered a limit is never
+         * kept: docs/ARCHITECTURE.md, "Sandboxes reused across runs") */
+        bool reuse;
         /* where a compile stage of a toolchain with compile_cache is looked up first and kept
          * after (job/buildcache.h); NULL: always compiled */
         buildcache_t *builds;
         job_callbacks_t cb;
 } job_spec_t;
+
+/* How many runs one sandbox serves at most with job_spec_t.reuse: the process ids of its pid
+ * namespace go on counting, and this bounds how far. */
+#define JOB_REUSE_MAX 64
 
 typedef struct job_result {
         stage_result_t compile; /* present only when the toolchain compiles */

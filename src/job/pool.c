@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "job/preparer.h"
 #include "sandbox/sync.h"
@@ -30,8 +31,10 @@ struct job_pool {
         size_t ngrave;
         int64_t last_miss_ns; /* a take found nothing ready for a key the pool serves; 0: never */
         pool_key_t known[POOL_KNOWN_MAX]; /* keys it has held (rootfs copied) */
+        unsigned owed[POOL_KNOWN_MAX];    /* of each, sandboxes out on runs that bring them back */
         size_t nknown;
         job_pool_stats_t stats; /* what takes found */
+        unsigned gen;           /* how many times it was cleared */
 };
 
 job_pool_t *job_pool_new(unsigned per_key)
@@ -113,6 +116,7 @@ void job_pool_clear(job_pool_t *p)
 {
         if (!p)
                 return;
+        p->gen++; /* what runs took before is not to come back */
         for (size_t i = 0; i < p->n; i++) {
                 prep_ticket_free(p->entries[i].pending);
                 prepared_destroy(&p->entries[i].pr);
@@ -136,13 +140,49 @@ static void remove_entry(job_pool_t *p, size_t i)
         p->entries[i] = p->entries[--p->n];
 }
 
-static bool known(const job_pool_t *p, const pool_key_t *key)
+static ssize_t known_at(const job_pool_t *p, const pool_key_t *key)
 {
         for (size_t i = 0; i < p->nknown; i++)
                 if (p->known[i].seccomp == key->seccomp && p->known[i].disk_mb == key->disk_mb &&
                     strcmp(p->known[i].rootfs, key->rootfs) == 0)
-                        return true;
-        return false;
+                        return (ssize_t)i;
+        return -1;
+}
+
+static bool known(const job_pool_t *p, const pool_key_t *key)
+{
+        return known_at(p, key) >= 0;
+}
+
+/* Remember key (its rootfs copied); its index, or -1 when there is no room. */
+static ssize_t know(job_pool_t *p, const pool_key_t *key)
+{
+        ssize_t i = known_at(p, key);
+        if (i >= 0 || p->nknown == POOL_KNOWN_MAX)
+                return i;
+        char *r = strdup(key->rootfs);
+        if (!r)
+                return -1;
+        p->owed[p->nknown] = 0;
+        p->known[p->nknown] =
+            (pool_key_t){.rootfs = r, .seccomp = key->seccomp, .disk_mb = key->disk_mb};
+        return (ssize_t)p->nknown++;
+}
+
+bool job_pool_owe(job_pool_t *p, const pool_key_t *key, const prepared_t *pr)
+{
+        ssize_t i = p && pr->gen == p->gen ? know(p, key) : -1;
+        if (i < 0)
+                return false;
+        p->owed[i]++;
+        return true;
+}
+
+void job_pool_unowe(job_pool_t *p, const pool_key_t *key, const prepared_t *pr)
+{
+        ssize_t i = p && pr->gen == p->gen ? known_at(p, key) : -1;
+        if (i >= 0 && p->owed[i] > 0)
+                p->owed[i]--;
 }
 
 static bool take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending)
@@ -152,7 +192,7 @@ static bool take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_tic
         size_t first_pending = p->n;
         for (size_t i = 0; i < p->n; i++) {
                 pool_entry_t *e = &p->entries[i];
-                if (!same_key(e, key))
+                if (!same_key(e, key) || (key->fresh && e->pr.runs))
                         continue;
                 if (!e->pending) {
                         *out = e->pr;
@@ -164,7 +204,7 @@ static bool take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_tic
         }
         for (size_t i = first_pending; i < p->n; i++) {
                 pool_entry_t *e = &p->entries[i];
-                if (!same_key(e, key))
+                if (!same_key(e, key) || !e->pending)
                         continue;
                 rc_err_t err = {0};
                 int r = prep_ticket_take(e->pending, false, &e->pr, &err);
@@ -182,7 +222,7 @@ static bool take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_tic
                 remove_entry(p, i--);
         }
         for (size_t i = 0; i < p->n; i++) {
-                if (!same_key(&p->entries[i], key))
+                if (!same_key(&p->entries[i], key) || !p->entries[i].pending)
                         continue;
                 *pending = p->entries[i].pending;
                 memset(out, 0, sizeof(*out));
@@ -199,13 +239,15 @@ bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_t
                 return false;
         reap_graves(p, false);
         bool got = take(p, key, out, pending);
+        out->gen = p->gen;
         if (*pending || (!got && known(p, key)))
                 p->last_miss_ns = sb_now_ns(); /* runs start faster than the pool keeps up */
         if (*pending)
                 p->stats.pending++;
-        else if (got)
+        else if (got) {
                 p->stats.hits++;
-        else
+                p->stats.reused += out->runs > 0;
+        } else
                 p->stats.misses++;
         return got;
 }
@@ -220,7 +262,8 @@ size_t job_pool_count(const job_pool_t *p, const pool_key_t *key)
         size_t c = 0;
         for (size_t i = 0; p && i < p->n; i++)
                 c += same_key(&p->entries[i], key);
-        return c;
+        ssize_t k = p ? known_at(p, key) : -1;
+        return c + (k >= 0 ? p->owed[k] : 0);
 }
 
 unsigned job_pool_per_key(const job_pool_t *p)
@@ -238,12 +281,8 @@ unsigned job_pool_target(const job_pool_t *p)
 
 static bool add_entry(job_pool_t *p, const pool_key_t *key, prepared_t pr, prep_ticket_t *t)
 {
-        if (p && p->nknown < POOL_KNOWN_MAX && !known(p, key)) {
-                char *r = strdup(key->rootfs);
-                if (r)
-                        p->known[p->nknown++] = (pool_key_t){
-                            .rootfs = r, .seccomp = key->seccomp, .disk_mb = key->disk_mb};
-        }
+        if (p)
+                know(p, key);
         char *rootfs = NULL;
         if (!p || p->n == POOL_MAX || job_pool_count(p, key) >= job_pool_target(p) ||
             !(rootfs = strdup(key->rootfs)))
@@ -261,6 +300,17 @@ bool job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr)
         if (add_entry(p, key, pr, NULL))
                 return true;
         prepared_destroy(&pr);
+        return false;
+}
+
+bool job_pool_put_kept(job_pool_t *p, const pool_key_t *key, prepared_t pr)
+{
+        /* taken before the pool was cleared: made with what is gone (a reload) */
+        bool stale = p && pr.gen != p->gen;
+        job_pool_unowe(p, key, &pr); /* it is back: no longer owed */
+        if (!stale && add_entry(p, key, pr, NULL))
+                return true;
+        job_pool_bury(p, pr); /* its init is waiting for a request: the kill is bury's */
         return false;
 }
 

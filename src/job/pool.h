@@ -14,6 +14,11 @@
 typedef struct prepared {
         sandbox_t *sb;
         cg_leaf_t *leaf;
+        /* how many runs it has served: 0, a new sandbox; more, one a run left behind, reset by
+         * its init (which owes READY: sandbox_await_ready) and its leaf to be rebased before the
+         * next run (cg_leaf_rebase) */
+        unsigned runs;
+        unsigned gen; /* taken from the pool: how many times it had been cleared then */
 } prepared_t;
 
 typedef struct job_pool job_pool_t;
@@ -34,6 +39,8 @@ typedef struct pool_key {
         /* the host directory bound read-only at /work (sb_prep_t.work_dir); NULL: a tmpfs.
          * Only lanes hold such sandboxes: the pool's are all made with none. */
         const char *work_dir;
+        /* a take: only a new sandbox, none an earlier run left (prepared_t.runs 0) */
+        bool fresh;
 } pool_key_t;
 
 /* One for key: a ready sandbox in *out (*pending NULL), or else a ticket still being prepared in
@@ -41,9 +48,19 @@ typedef struct pool_key {
 bool job_pool_take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending);
 /* Keep pr for later; destroys it (and returns false) when the pool is full for its key. */
 bool job_pool_put(job_pool_t *p, const pool_key_t *key, prepared_t pr);
+/* Keep a sandbox a run left behind (pr.runs > 0, sandbox_recycle done) for any later run of
+ * key; buries it (and returns false) when the pool is full for its key, or was cleared since
+ * it was taken. Ends what job_pool_owe owed. A take returns it like any other; the taker waits
+ * for its READY and rebases its leaf. */
+bool job_pool_put_kept(job_pool_t *p, const pool_key_t *key, prepared_t pr);
 /* Keep a ticket for a sandbox being prepared; freed (false) when the pool is full for its key. */
 bool job_pool_put_pending(job_pool_t *p, const pool_key_t *key, prep_ticket_t *t);
-/* Entries for key, ready or pending. */
+/* A sandbox of key was taken by a run that will put it back (job_pool_put_kept, which ends the
+ * debt) or say it will not (job_pool_unowe): meanwhile it counts as the pool's, so the pool is
+ * not topped up for it. False (nothing owed) when the pool cannot keep more keys. */
+bool job_pool_owe(job_pool_t *p, const pool_key_t *key, const prepared_t *pr);
+void job_pool_unowe(job_pool_t *p, const pool_key_t *key, const prepared_t *pr);
+/* Entries for key, ready or pending, and those owed. */
 size_t job_pool_count(const job_pool_t *p, const pool_key_t *key);
 unsigned job_pool_per_key(const job_pool_t *p);
 /* How many to keep for a key now: per_key, or 2 * per_key while runs start faster than single
@@ -54,6 +71,7 @@ unsigned job_pool_target(const job_pool_t *p);
  * misses, none at all (the stage's sandbox is made for it). */
 typedef struct job_pool_stats {
         unsigned long long hits, pending, misses;
+        unsigned long long reused; /* of the hits, sandboxes an earlier run left (runs > 0) */
 } job_pool_stats_t;
 /* p NULL: all zero. */
 void job_pool_stats(const job_pool_t *p, job_pool_stats_t *out);

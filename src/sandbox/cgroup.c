@@ -519,7 +519,15 @@ int cg_leaf_rebase(cg_leaf_t *l)
 {
         if (!l)
                 return 0;
-        return l->m->be->rebase ? l->m->be->rebase(l) : -ENOTSUP;
+        int r = l->m->be->rebase ? l->m->be->rebase(l) : -ENOTSUP;
+        if (r == -ENOTSUP)
+                l->m->no_rebase = true;
+        return r;
+}
+
+bool cg_leaf_rebasable(const cg_leaf_t *l)
+{
+        return !l || !l->m->no_rebase;
 }
 
 void cg_leaf_kill(cg_leaf_t *l)

@@ -1331,7 +1331,7 @@ static int fn_warm_one(server_t *srv, fn_t *f, rc_err_t *err)
         int r = job_prepare(&js, &js.run_limits, &pr, err);
         fn_lane_t *l = NULL;
         if (r == 0 && (l = calloc(1, sizeof(*l))) && (l->lane = job_lane_new(js.pool))) {
-                pool_key_t key = {js.rootfs, js.seccomp, js.run_limits.disk_mb, js.work_dir};
+                pool_key_t key = {js.rootfs, js.seccomp, js.run_limits.disk_mb, js.work_dir, false};
                 job_lane_put(l->lane, &key, pr);
                 l->version = v->version;
                 l->created_ms = v->created_ms;

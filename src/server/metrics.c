@@ -300,8 +300,11 @@ static void pool(server_t *srv, buf_t *b)
                    "# TYPE runcell_pool_misses_total counter\nruncell_pool_misses_total %llu\n"
                    "# HELP runcell_pool_pending_total Of the misses, stages that took a sandbox "
                    "the pool had asked for and waited for the rest of its making.\n"
-                   "# TYPE runcell_pool_pending_total counter\nruncell_pool_pending_total %llu\n",
-                   ps.hits, ps.misses + ps.pending, ps.pending);
+                   "# TYPE runcell_pool_pending_total counter\nruncell_pool_pending_total %llu\n"
+                   "# HELP runcell_pool_reused_total Of the hits, stages that took a sandbox an "
+                   "earlier run left, reset.\n"
+                   "# TYPE runcell_pool_reused_total counter\nruncell_pool_reused_total %llu\n",
+                   ps.hits, ps.misses + ps.pending, ps.pending, ps.reused);
 }
 
 void metrics_text(server_t *srv, buf_t *b)

@@ -109,6 +109,8 @@ static void live_changes(const server_opts_t *p, const server_opts_t *n, buf_t *
                 add(changed, "public.limits_max");
         if (!SAME(h2c))
                 add(changed, "h2c");
+        if (!SAME(fresh_sandboxes))
+                add(changed, "fresh_sandboxes");
         if (!SAME(log_format))
                 add(changed, "log.format");
         for (size_t i = 0; i < dialect_count && i < DIALECTS_MAX; i++) {

@@ -398,6 +398,9 @@ static void run_begin(run_t *r)
         }
         js.capture = r->http != NULL;
         js.interactive = r->conn && r->rr.interactive;
+        /* the run stage's sandbox reset and kept for later runs (docs/ARCHITECTURE.md,
+         * "Sandboxes reused across runs"); a function's runs have lanes of their own */
+        js.reuse = !o->fresh_sandboxes && !js.lane && !js.work_dir;
         js.cb = (job_callbacks_t){.stage_start = on_stage_start,
                                   .output = on_output, /* HTTP runs too: a dialect may interleave */
                                   .stage_end = on_stage_end,

@@ -63,7 +63,9 @@ typedef struct server_opts {
         int public_rpm;
         int public_max_running;
         rc_limits_t public_limits_max;
-        bool h2c;             /* accept "Upgrade: h2c" (HTTP/2 over plain TCP) */
+        bool h2c; /* accept "Upgrade: h2c" (HTTP/2 over plain TCP) */
+        /* every run in a sandbox of its own, none reset and reused (job_spec_t.reuse) */
+        bool fresh_sandboxes;
         int log_format;       /* slog_format_t (server/log.h): logfmt or JSON lines */
         const char *tls_cert; /* PEM files: TLS when both are set */
         const char *tls_key;

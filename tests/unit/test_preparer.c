@@ -141,7 +141,7 @@ static void test_pool_empty_entries(void)
         job_pool_t *p = job_pool_new(1);
         REQUIRE(p != NULL);
         seccomp_bpf_t f = {0};
-        pool_key_t a = {"/r/a", &f, 32, NULL}, b = {"/r/b", &f, 32, NULL};
+        pool_key_t a = {"/r/a", &f, 32, NULL, false}, b = {"/r/b", &f, 32, NULL, false};
         prepared_t pr = {0};
         prep_ticket_t *t = (prep_ticket_t *)1;
         CHECK(!job_pool_take(p, &a, &pr, &t));
@@ -180,11 +180,55 @@ static void test_pool_empty_entries(void)
         CHECK_INT_EQ(st.hits + st.misses + st.pending, 0);
 }
 
+static void test_pool_kept(void)
+{
+        /* Sandboxes runs left (runs > 0): handed to any take but a fresh one's; owed while a
+         * run has one, so the pool is not topped up for it; a clear makes what was taken
+         * before stale. */
+        job_pool_t *p = job_pool_new(1);
+        REQUIRE(p != NULL);
+        seccomp_bpf_t f = {0};
+        pool_key_t a = {"/r/a", &f, 32, NULL, false}, fresh = {"/r/a", &f, 32, NULL, true};
+        prepared_t pr = {0};
+        prep_ticket_t *t = NULL;
+        CHECK(job_pool_put_kept(p, &a, (prepared_t){.runs = 1}));
+        CHECK_INT_EQ(job_pool_count(p, &a), 1);
+        CHECK(!job_pool_take(p, &fresh, &pr, &t)); /* a judge's test: not this one */
+        CHECK(t == NULL);
+        CHECK_INT_EQ(job_pool_count(p, &a), 1);
+        CHECK(job_pool_take(p, &a, &pr, &t));
+        CHECK_INT_EQ(pr.runs, 1);
+        CHECK_INT_EQ(job_pool_count(p, &a), 0);
+        CHECK(job_pool_owe(p, &a, &pr)); /* to come back: counted */
+        CHECK_INT_EQ(job_pool_count(p, &a), 1);
+        pr.runs++;
+        CHECK(job_pool_put_kept(p, &a, pr)); /* back: owed no more */
+        CHECK_INT_EQ(job_pool_count(p, &a), 1);
+        job_pool_stats_t st;
+        job_pool_stats(p, &st);
+        CHECK_INT_EQ(st.hits, 1);
+        CHECK_INT_EQ(st.reused, 1);
+        /* taken, owed, then given up: the debt ends */
+        CHECK(job_pool_take(p, &a, &pr, &t));
+        CHECK_INT_EQ(pr.runs, 2);
+        CHECK(job_pool_owe(p, &a, &pr));
+        job_pool_unowe(p, &a, &pr);
+        CHECK_INT_EQ(job_pool_count(p, &a), 0);
+        /* taken before a clear: its debt and its return are the old pool's */
+        CHECK(job_pool_owe(p, &a, &pr));
+        job_pool_clear(p);
+        CHECK_INT_EQ(job_pool_count(p, &a), 0);
+        CHECK(!job_pool_owe(p, &a, &pr));
+        job_pool_unowe(p, &a, &pr);
+        CHECK_INT_EQ(job_pool_count(p, &a), 0);
+        job_pool_free(p);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
             TU_TEST(test_round_trip),   TU_TEST(test_no_filter_no_leaf),  TU_TEST(test_too_large),
-            TU_TEST(test_bad_messages), TU_TEST(test_pool_empty_entries),
+            TU_TEST(test_bad_messages), TU_TEST(test_pool_empty_entries), TU_TEST(test_pool_kept),
         };
         return tu_main("test_preparer", tests, TU_COUNT(tests), argc, argv);
 }
