@@ -19,6 +19,75 @@
 
 static const char *const v1_controllers[] = {"memory", "pids", "cpu", "cpuacct"};
 
+/* Undo mountinfo's octal escapes (\040 for a space) in place. */
+static void mountinfo_unescape(char *s)
+{
+        char *w = s;
+        for (char *r = s; *r; r++) {
+                if (r[0] == '\\' && r[1] >= '0' && r[1] <= '3' && r[2] >= '0' && r[2] <= '7' &&
+                    r[3] >= '0' && r[3] <= '7') {
+                        *w++ = (char)((r[1] - '0') * 64 + (r[2] - '0') * 8 + (r[3] - '0'));
+                        r += 3;
+                } else {
+                        *w++ = *r;
+                }
+        }
+        *w = '\0';
+}
+
+/* Where the v1 hierarchy of ctl is mounted, whole (its root "/"), from mountinfo's text: the
+ * mount point in *mp (allocated), or -ENOENT. */
+static int mountinfo_mount_point(char *text, const char *ctl, char **mp)
+{
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+                /* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [OPTIONAL...] - FSTYPE SOURCE SUPEROPTS */
+                char *f[6] = {0}, *p = line, *sp = NULL;
+                size_t n = 0;
+                while (n < 6 && (f[n] = strtok_r(n ? NULL : p, " ", &sp)))
+                        n++;
+                if (n < 6)
+                        continue;
+                char *w = strtok_r(NULL, " ", &sp);
+                while (w && strcmp(w, "-") != 0) /* the optional fields */
+                        w = strtok_r(NULL, " ", &sp);
+                char *fstype = w ? strtok_r(NULL, " ", &sp) : NULL;
+                char *source = fstype ? strtok_r(NULL, " ", &sp) : NULL;
+                char *super = source ? strtok_r(NULL, " ", &sp) : NULL;
+                if (!super || strcmp(fstype, "cgroup") != 0 || strcmp(f[3], "/") != 0)
+                        continue;
+                char *so = NULL;
+                for (char *o = strtok_r(super, ",", &so); o; o = strtok_r(NULL, ",", &so)) {
+                        if (strcmp(o, ctl) != 0)
+                                continue;
+                        mountinfo_unescape(f[4]);
+                        *mp = strdup(f[4]);
+                        return *mp ? 0 : -ENOMEM;
+                }
+        }
+        return -ENOENT;
+}
+
+/* libcgroup's cgroup_init() costs milliseconds of CPU in every one-shot run (it fills tables of
+ * megabytes): the mount point comes from /proc/self/mountinfo first, from libcgroup when that
+ * finds no whole hierarchy of ctl. */
+static int libcgroup_mount_point(const char *ctl, char **mp, rc_err_t *err);
+
+static int v1_mount_point(const char *ctl, char **mp, rc_err_t *err)
+{
+        _cleanup_free_ char *text = NULL;
+        rc_err_t ignored = {0};
+        if (fs_read_file("/proc/self/mountinfo", 1 << 20, &text, NULL, &ignored) == 0 &&
+            mountinfo_mount_point(text, ctl, mp) == 0) {
+                struct statfs sf;
+                if (statfs(*mp, &sf) == 0 && sf.f_type == CGROUP_SUPER_MAGIC)
+                        return 0;
+                free(*mp);
+                *mp = NULL;
+        }
+        return libcgroup_mount_point(ctl, mp, err);
+}
+
 static int libcgroup_mount_point(const char *ctl, char **mp, rc_err_t *err)
 {
         static int init_rc = -1;
@@ -87,7 +156,7 @@ static int v1_open(cg_manager_t *m, rc_err_t *err)
                 if (!path)
                         return rc_err_set(err, ENOTSUP, "controller %s is not in /proc/self/cgroup",
                                           ctl);
-                int r = libcgroup_mount_point(ctl, &mp, err);
+                int r = v1_mount_point(ctl, &mp, err);
                 if (r < 0)
                         return r;
                 _cleanup_free_ char *dir = NULL;
