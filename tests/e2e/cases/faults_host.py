@@ -17,9 +17,7 @@ import concurrent.futures
 import json
 import os
 import re
-import shutil
 import socket
-import subprocess
 import time
 
 import server_util as su
@@ -542,8 +540,8 @@ def emfile_case(t, *args, n=40):
 
 @case("faults_host.emfile.low_nofile_many_clients", lang="python")
 def emfile(t):
-    # RLIMIT_NOFILE 64 (soft and hard) and 40 clients at once (twice), a run each. The connection cap
-    # derived from the limit (one connection here) answers the rest 503 at once; a run asking
+    # RLIMIT_NOFILE 64 (soft and hard) and 40 clients at once (twice), a run each. The
+    # connection cap derived from the limit (one here) answers the rest 503 at once; a run asking
     # for more open files than the server's hard limit gets an internal_error naming it. No
     # crash, no spin, no descriptor kept per run, then normal service.
     emfile_case(t)
@@ -552,18 +550,13 @@ def emfile(t):
 @case("faults_host.emfile.connections_over_nofile", lang="python")
 def emfile_over(t):
     # The same with max_connections set far over what 64 descriptors allow (a misconfigured
-    # server) and 80 clients: they are let in as far as descriptors go, and whatever runs out of descriptors (accept, pipes,
-    # sockets) ends in an answer, never a hang or a crash.
+    # server) and 80 clients: they are let in as far as descriptors go, and whatever runs out
+    # of them (accept, the pool's sandboxes) ends in an answer, never a hang or a crash.
     cfg = su.write_config(t, {"max_connections": 1000, "max_connections_per_client": 1000})
     emfile_case(t, "--config", cfg, n=80)
 
 
 # ------------------------------------------------------------------ clock jumps
-def serve_binary(t):
-    p = os.path.join(os.path.dirname(t.suite.bin), "runcell-serve")
-    return p if os.path.exists(p) else None
-
-
 @case("faults_host.clock.realtime_jumps", lang="bash")
 def clock_jumps(t):
     # libfaketime in runcell-serve (dynamically linked; runcell itself is static and execs it)
