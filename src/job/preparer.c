@@ -547,7 +547,9 @@ int prep_ticket_take(prep_ticket_t *t, bool wait, prepared_t *out, rc_err_t *err
                 if (cg_leaf_adopt(t->cg, t->owner, t->seq, NULL, 0, NULL, 0, &l, &e2) == 0)
                         cg_leaf_destroy(l);
         }
-        return r;
+        /* -EAGAIN says "no answer yet": a failure with EAGAIN (the helper's clone over a
+         * pids.max of the cgroup above the leaves) is an answer, and the ticket is used up. */
+        return r == -EAGAIN ? -EIO : r;
 }
 
 void prep_ticket_free(prep_ticket_t *t)

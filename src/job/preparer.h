@@ -46,7 +46,8 @@ void preparer_stop(preparer_t *p);
 int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out, rc_err_t *err);
 int prep_ticket_fd(const prep_ticket_t *t);
 /* The answer: 0 and *out (a spawned sandbox: still building its root, see sandbox_spawn),
- * -EAGAIN when not there yet (unless wait), or -errno with err. */
+ * -EAGAIN only when not there yet (unless wait; an answer that is a failure with EAGAIN comes as
+ * -EIO, its message in err), or -errno with err. */
 int prep_ticket_take(prep_ticket_t *t, bool wait, prepared_t *out, rc_err_t *err);
 /* Forget a ticket; a sandbox it still brings is waited for and destroyed. */
 void prep_ticket_free(prep_ticket_t *t);

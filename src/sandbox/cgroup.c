@@ -415,7 +415,12 @@ int cg_leaf_create(cg_manager_t *m, const rc_limits_t *lim, double cpus, cg_leaf
                 return 0;
         cg_leaf_t *l = cg_leaf_spare(m);
         if (l) {
-                int r = cg_leaf_set_limits(l, lim, cpus, err);
+                /* Its directories may have been removed meanwhile (empty, it could be): opened
+                 * here, so that such a spare gives way to a new leaf, not a failed attach. */
+                int fds[CG_DIRS_MAX];
+                int r = cg_leaf_dir_fds(l, fds, CG_DIRS_MAX);
+                if (r >= 0)
+                        r = cg_leaf_set_limits(l, lim, cpus, err);
                 if (r == 0) {
                         *out = l;
                         return 0;
@@ -475,7 +480,9 @@ bool cg_leaf_recycle(cg_leaf_t *l)
                 cg_leaf_destroy(l);
                 return false;
         }
-        cg_leaf_close_fds(l); /* a spare holds no fds: how many a process has stays flat */
+        /* A spare holds no directory fds; the counter files reset and statistics keep open
+         * (cg_leaf_pread) stay: a bounded few per spare, not a growth per run. */
+        cg_leaf_close_fds(l);
         m->spare[m->nspare++] = l;
         return true;
 }

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -442,6 +443,39 @@ static int why_gone(sandbox_t *sb, int r, const char *what, rc_err_t *err)
         return rc_err_sys(err, -r, "%s", what);
 }
 
+/* The program's rlimits are set, soft and hard, in its own process, whose user namespace
+ * cannot raise a hard limit over the one runcell was started with (a server started under
+ * `ulimit -n 64`): such a request is refused here, naming the limit, rather than failing in the
+ * sandbox as "rlimits: Operation not permitted". */
+static int rlimits_check(const rc_limits_t *l, rc_err_t *err)
+{
+        const struct {
+                int res;
+                const char *name, *rname;
+                int64_t asked;
+                rlim_t want;
+        } v[] = {
+            {RLIMIT_NOFILE, "open_files", "RLIMIT_NOFILE", l->open_files, (rlim_t)l->open_files},
+            {RLIMIT_STACK, "stack_mb", "RLIMIT_STACK", l->stack_mb, (rlim_t)l->stack_mb << 20},
+            {RLIMIT_FSIZE, "file_size_mb", "RLIMIT_FSIZE", l->file_size_mb,
+             (rlim_t)l->file_size_mb << 20},
+            {RLIMIT_CPU, "cpu_ms", "RLIMIT_CPU", l->cpu_ms, (rlim_t)(l->cpu_ms + 999) / 1000 + 2},
+        };
+        for (size_t i = 0; i < ARRAY_SIZE(v); i++) {
+                struct rlimit rl;
+                if (v[i].asked <= 0 || getrlimit(v[i].res, &rl) < 0 ||
+                    rl.rlim_max == RLIM_INFINITY || v[i].want <= rl.rlim_max)
+                        continue;
+                return rc_err_set(err, EPERM,
+                                  "rlimits: %s %lld needs %s %llu, over runcell's own hard limit "
+                                  "of %llu, which a sandbox cannot raise (raise runcell's: ulimit "
+                                  "-H, systemd's Limit*=)",
+                                  v[i].name, (long long)v[i].asked, v[i].rname,
+                                  (unsigned long long)v[i].want, (unsigned long long)rl.rlim_max);
+        }
+        return 0;
+}
+
 int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
 {
         for (size_t i = 0; i < run->nfiles; i++)
@@ -451,7 +485,7 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
         if (!run->argv || !run->argv[0])
                 return rc_err_set(err, EINVAL, "no program to run");
         int cr = sandbox_run_check(run, err);
-        if (cr < 0)
+        if (cr < 0 || (cr = rlimits_check(&run->limits, err)) < 0)
                 return cr;
         if (sb->requested)
                 return rc_err_set(err, EBUSY, "sandbox already ran a program");
