@@ -147,7 +147,10 @@ def main():
         prog = os.path.join(work, "hello")
         subprocess.run(["gcc", "-O2", "-o", prog, os.path.join(work, "hello.c")], check=True)
         bare_cmd = shlex.quote(prog)
-    body = json.dumps({"language": a.lang, "source": src})
+    req = {"language": a.lang, "source": src}
+    if a.lang == "python":  # the version bare runs (/usr/bin/python3 runs this script too)
+        req["version"] = "%d.%d" % sys.version_info[:2]
+    body = json.dumps(req)
     cg = "runcell-profile-%d" % os.getpid()
     dirs = enter_cgroup(cg)
     rows = []

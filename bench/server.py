@@ -38,6 +38,9 @@ from benchlib import (ROOT, Server, bwrap_argv, bwrap_python, enter_cgroup, exam
                       pct, write_section)
 
 PY_HELLO = example("python")["source"]
+# runcell's python of the version bare runs (/usr/bin/python3, which runs this script too): a
+# newer default version would compare another interpreter's start-up
+PY_VERSION = "%d.%d" % sys.version_info[:2]
 C_HELLO = example("c")["source"]
 
 
@@ -80,6 +83,7 @@ def main():
     with open(csrc, "w") as f:
         f.write(C_HELLO)
     subprocess.run(["gcc", "-O2", "-o", cbin, csrc], check=True)
+    load_before = " ".join(open("/proc/loadavg").read().split()[:3])
     cg = "runcell-bench-server-%d" % os.getpid()
     cg_dirs = enter_cgroup(cg)
     out = []
@@ -108,8 +112,10 @@ def main():
     finally:
         leave_cgroup(cg, cg_dirs)
         shutil.rmtree(work, ignore_errors=True)
-    header = "%s, %d cores, kernel %s, cgroup v1 (hybrid host), runcell serve with every limit and seccomp" % (
-        time.strftime("%Y-%m-%d"), os.cpu_count(), platform.release())
+    header = ("%s, %d cores, kernel %s, cgroup v1 (hybrid host), runcell serve with every limit and "
+              "seccomp; python %s on every side; load average before: %s" % (
+                  time.strftime("%Y-%m-%d %H:%M"), os.cpu_count(), platform.release(), PY_VERSION,
+                  load_before))
     text = "\n".join([header, ""] + out)
     print(text)
     if a.write:
@@ -117,7 +123,8 @@ def main():
 
 
 def latency(srv, runs, hello, cbin):
-    bodies = {"python": json.dumps({"language": "python", "source": PY_HELLO}),
+    bodies = {"python": json.dumps({"language": "python", "version": PY_VERSION,
+                                     "source": PY_HELLO}),
               "c": json.dumps({"language": "c", "source": C_HELLO})}
     bare = {"python": ["/usr/bin/python3", hello], "c": [cbin]}
     bwrap = {"python": bwrap_python(hello),
@@ -175,7 +182,7 @@ def latency(srv, runs, hello, cbin):
 def throughput(srv, lang, hello, cbin, rounds=3):
     if lang == "python":
         per_client = 20
-        body = json.dumps({"language": "python", "source": PY_HELLO})
+        body = json.dumps({"language": "python", "version": PY_VERSION, "source": PY_HELLO})
         bare_cmd = "/usr/bin/python3 " + shlex.quote(hello)
         bw = " ".join(shlex.quote(a) for a in bwrap_python(hello))
         what = "/usr/bin/python3"
