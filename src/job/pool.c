@@ -185,6 +185,16 @@ void job_pool_unowe(job_pool_t *p, const pool_key_t *key, const prepared_t *pr)
                 p->owed[i]--;
 }
 
+/* A prepared sandbox whose init is gone while it waited (killed from outside, or with the helper
+ * that made it): a request sent to it would only fail. */
+static bool gone(const prepared_t *pr)
+{
+        if (!pr->sb)
+                return false;
+        struct pollfd fd = {.fd = sandbox_pidfd(pr->sb), .events = POLLIN};
+        return poll(&fd, 1, 0) > 0;
+}
+
 static bool take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_ticket_t **pending)
 {
         /* A ready one first; then a pending one whose answer has come (taken now, it is ready
@@ -194,6 +204,11 @@ static bool take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_tic
                 pool_entry_t *e = &p->entries[i];
                 if (!same_key(e, key) || (key->fresh && e->pr.runs))
                         continue;
+                if (!e->pending && gone(&e->pr)) {
+                        lay_to_rest(&e->pr);
+                        remove_entry(p, i--);
+                        continue;
+                }
                 if (!e->pending) {
                         *out = e->pr;
                         remove_entry(p, i);
@@ -214,11 +229,13 @@ static bool take(job_pool_t *p, const pool_key_t *key, prepared_t *out, prep_tic
                  * works: dropped here). */
                 prep_ticket_free(e->pending);
                 e->pending = NULL;
-                if (r == 0) {
+                if (r == 0 && !gone(&e->pr)) {
                         *out = e->pr;
                         remove_entry(p, i);
                         return true;
                 }
+                if (r == 0)
+                        lay_to_rest(&e->pr);
                 remove_entry(p, i--);
         }
         for (size_t i = 0; i < p->n; i++) {

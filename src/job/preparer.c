@@ -414,7 +414,7 @@ void preparer_stop(preparer_t *p)
                 close(p->sock);
         /* It finishes the request at hand (its answer goes nowhere and the sandbox is taken
          * down), then sees the end of the channel. */
-        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+        while (p->pid > 0 && waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
                 ;
         free(p);
 }
@@ -456,13 +456,18 @@ int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out
                 close(sv[0]);
                 cg_leaf_recycle(spare);
                 if (r == -EPIPE || r == -ECONNRESET) {
-                        /* The helper died (it never does on its own): prepare in-process. */
+                        /* The helper died (it never does on its own): prepare in-process. It
+                         * closed its end in exiting: reaped now, not left a zombie until the
+                         * end. */
                         close(p->sock);
                         p->sock = -1;
                         rc_note(RC_NOTE_ERROR, "preparer_gone",
                                 "the sandbox preparer (pid %d) is gone; preparing sandboxes "
                                 "in-process",
                                 (int)p->pid);
+                        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+                                ;
+                        p->pid = -1;
                 }
                 return rc_err_sys(err, -r, "send to the sandbox preparer");
         }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -42,6 +43,7 @@ int proc_run(char *const argv[], char **out, size_t max, rc_err_t *err)
         buf_t ob = {0}, eb = {0};
         struct pollfd p[2] = {{.fd = op[0], .events = POLLIN}, {.fd = ep[0], .events = POLLIN}};
         int open_fds = 2;
+        bool err_cut = false; /* stderr went over what is kept: its last line kept is a part */
         while (open_fds > 0) {
                 if (poll(p, 2, -1) < 0) {
                         if (errno == EINTR)
@@ -61,6 +63,8 @@ int proc_run(char *const argv[], char **out, size_t max, rc_err_t *err)
                         }
                         buf_t *b = i == 0 ? &ob : &eb;
                         size_t lim = i == 0 ? max : 4096;
+                        if (i == 1 && (size_t)n > lim - b->len)
+                                err_cut = true;
                         if (b->len < lim)
                                 buf_append(b, tmp,
                                            (size_t)n > lim - b->len ? lim - b->len : (size_t)n);
@@ -71,14 +75,27 @@ int proc_run(char *const argv[], char **out, size_t max, rc_err_t *err)
                 ;
         int r = 0;
         if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-                char *e = eb.data ? eb.data : "";
-                size_t l = strlen(e);
-                while (l && (e[l - 1] == '\n' || e[l - 1] == ' '))
-                        e[--l] = '\0';
-                char *nl = strrchr(e, '\n'); /* the last line says the most */
-                r = rc_err_set(
-                    err, EIO, "%s failed (%s %d)%s%s", argv[0], WIFEXITED(st) ? "exit" : "signal",
-                    WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), l ? ": " : "", nl ? nl + 1 : e);
+                /* The first line and the last: the cause and how it ended (tar's first error,
+                 * then that it gave up). A line cut short by the limit is left out. */
+                const char *e = eb.data ? eb.data : "";
+                while (*e == '\n' || *e == ' ')
+                        e++;
+                size_t len = strlen(e);
+                const char *nl = err_cut ? memrchr(e, '\n', len) : NULL;
+                if (nl)
+                        len = (size_t)(nl - e);
+                while (len && (e[len - 1] == '\n' || e[len - 1] == ' '))
+                        len--;
+                int first = (int)strcspn(e, "\n");
+                if ((size_t)first > len)
+                        first = (int)len;
+                const char *last =
+                    (size_t)first < len ? (const char *)memrchr(e, '\n', len) + 1 : NULL;
+                r = rc_err_set(err, EIO, "%s failed (%s %d)%s%.*s%s%.*s", argv[0],
+                               WIFEXITED(st) ? "exit" : "signal",
+                               WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st), len ? ": " : "",
+                               first, e, last ? " ... " : "", last ? (int)(e + len - last) : 0,
+                               last ? last : "");
         } else if (out) {
                 if (!ob.data && buf_append(&ob, "", 0) < 0)
                         r = rc_err_set(err, ENOMEM, "out of memory");

@@ -3,9 +3,13 @@
  * sandbox. */
 #include <errno.h>
 #include <linux/filter.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "job/pool.h"
 #include "job/preparer.h"
@@ -180,6 +184,53 @@ static void test_pool_empty_entries(void)
         CHECK_INT_EQ(st.hits + st.misses + st.pending, 0);
 }
 
+/* A child of ours (exited at once, or pausing) as a sandbox the pool holds: only its pidfd. */
+static prepared_t adopted_child(bool exit_now, pid_t *pid)
+{
+        prepared_t pr = {0};
+        *pid = fork();
+        if (*pid == 0) {
+                if (!exit_now)
+                        pause();
+                _exit(0);
+        }
+        int fds[SB_EXPORT_FDS];
+        for (int i = 0; i < SB_EXPORT_FDS; i++)
+                fds[i] = -1;
+        fds[0] = *pid > 0 ? (int)syscall(SYS_pidfd_open, *pid, 0) : -1;
+        rc_err_t err = {0};
+        if (fds[0] < 0 || sandbox_adopt(*pid, fds, &pr.sb, &err) < 0)
+                pr.sb = NULL;
+        return pr;
+}
+
+static void test_pool_drops_gone(void)
+{
+        /* A prepared sandbox whose init died while it waited (with the helper that made it) is
+         * not handed out: the take frees it and gives the next one. */
+        job_pool_t *p = job_pool_new(2);
+        REQUIRE(p != NULL);
+        seccomp_bpf_t f = {0};
+        pool_key_t a = {"/r/a", &f, 32, NULL, false};
+        pid_t dead, live;
+        prepared_t d = adopted_child(true, &dead), l = adopted_child(false, &live);
+        REQUIRE(d.sb != NULL && l.sb != NULL);
+        int st;
+        CHECK(waitpid(dead, &st, 0) == dead); /* reaped: its pidfd stays readable */
+        sandbox_t *want = l.sb;
+        CHECK(job_pool_put(p, &a, d));
+        CHECK(job_pool_put(p, &a, l));
+        prepared_t pr = {0};
+        prep_ticket_t *t = NULL;
+        CHECK(job_pool_take(p, &a, &pr, &t));
+        CHECK(pr.sb == want);
+        CHECK_INT_EQ(job_pool_count(p, &a), 0);
+        prepared_destroy(&pr); /* kills it, waits for it on its pidfd */
+        job_pool_free(p);
+        kill(live, SIGKILL); /* in case the take gave the dead one */
+        CHECK(waitpid(live, &st, 0) == live && WIFSIGNALED(st));
+}
+
 static void test_pool_kept(void)
 {
         /* Sandboxes runs left (runs > 0): handed to any take but a fresh one's; owed while a
@@ -227,8 +278,10 @@ static void test_pool_kept(void)
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_round_trip),   TU_TEST(test_no_filter_no_leaf),  TU_TEST(test_too_large),
-            TU_TEST(test_bad_messages), TU_TEST(test_pool_empty_entries), TU_TEST(test_pool_kept),
+            TU_TEST(test_round_trip),         TU_TEST(test_no_filter_no_leaf),
+            TU_TEST(test_too_large),          TU_TEST(test_bad_messages),
+            TU_TEST(test_pool_empty_entries), TU_TEST(test_pool_drops_gone),
+            TU_TEST(test_pool_kept),
         };
         return tu_main("test_preparer", tests, TU_COUNT(tests), argc, argv);
 }

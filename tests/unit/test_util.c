@@ -448,10 +448,20 @@ static void test_proc_run_failure(void)
         char *out = NULL;
         CHECK_FAIL(proc_run(argv, &out, 4096, &err), 0);
         CHECK(out == NULL);
-        CHECK_CONTAINS(err.msg, "oops");
+        CHECK_CONTAINS(err.msg, "first ... oops"); /* the cause and the last word */
         CHECK_CONTAINS(err.msg, "exit 3");
         CHECK_CONTAINS(err.msg, "sh");
         free(out);
+
+        /* more stderr than is kept (4 KiB; tar on a full disk): "the cause\n" then lines of
+         * 10 bytes, so the last whole line kept is the 408th, the 409th cut short ("line 0") */
+        char *long_argv[] = {"sh", "-c",
+                             "echo the cause >&2; i=0; while [ $i -lt 600 ]; do "
+                             "printf 'line %04d\\n' $i >&2; i=$((i+1)); done; exit 2",
+                             NULL};
+        CHECK_FAIL(proc_run(long_argv, NULL, 0, &err), 0);
+        CHECK_CONTAINS(err.msg, "exit 2): the cause ... line 0407");
+        CHECK(strstr(err.msg, "line 0408") == NULL);
 
         char *kill_argv[] = {"sh", "-c", "kill -9 $$", NULL};
         CHECK_FAIL(proc_run(kill_argv, NULL, 0, &err), 0);
