@@ -223,10 +223,13 @@ def spare_leaves_removed(t):
     # being prepared (a pool's) or handed on is empty too until the sandbox is moved in (v1):
     # removed then, that sandbox fails its set-up, and the one run that takes it ends
     # internal_error naming the cgroup step; the runs after are ok. Without a pool and with one.
+    # "fresh_sandboxes": a run's sandbox is not kept for the next (it would keep its leaf busy),
+    # so that runs leave emptied leaves behind.
     cg = OwnCgroup(t).make()
+    cfg = su.write_config(t, {"fresh_sandboxes": True})
     try:
         for pool in ("0", "1"):
-            with server_in(t, cg, "--pool", pool) as srv:
+            with server_in(t, cg, "--config", cfg, "--pool", pool) as srv:
                 for i in range(3):
                     run_ok(t, srv, "pool %s: run %d before" % (pool, i))
                 time.sleep(0.3)  # the last sandbox gone, its leaf recycled
