@@ -38,7 +38,7 @@ struct cg_manager {
         bool memsw;                /* v1: swap accounting (memory.memsw.*) is there */
         bool swapmax;              /* v2: memory.swap.max is there */
         unsigned seq;
-        bool no_rebase; /* a rebase was refused (-ENOTSUP): leaves cannot serve another run */
+        bool no_rebase; /* memory.peak read-only, or a rebase refused: leaves serve one run */
         bool probe;     /* CG_MODE_PROBE: find the place, change nothing */
         char note[600]; /* what runcell made or chose, to say in one line; "" if nothing */
         cg_leaf_t *spare[CG_SPARE_MAX]; /* emptied leaves, reset, for the next sandboxes */
