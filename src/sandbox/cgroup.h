@@ -80,8 +80,8 @@ int cg_leaf_stats(cg_leaf_t *l, cg_stats_t *st);
  * whose memory.peak cannot be reset), and the sandbox is then not to be reused. */
 int cg_leaf_rebase(cg_leaf_t *l);
 /* False when its manager saw memory.peak read-only (cgroup v2 before Linux 6.12) or a rebase
- * of one of its leaves was refused (-ENOTSUP): keeping a
- * sandbox for another run would only cost a sandbox. True for NULL. */
+ * of one of its leaves was refused (-ENOTSUP): keeping a sandbox for another run would only
+ * cost a sandbox. True for NULL. */
 bool cg_leaf_rebasable(const cg_leaf_t *l);
 /* SIGKILL everything in the leaf. */
 void cg_leaf_kill(cg_leaf_t *l);
