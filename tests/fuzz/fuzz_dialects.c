@@ -22,14 +22,19 @@
  *   ("name: value" separated by tabs: dl_http_req_header); the rest is the HTTP body, or the
  *   WebSocket messages separated by NUL bytes.
  *
- * dl_run_start checks the document the dialect made as the server does (run_request_parse
- * against a catalogue of the source tree's toolchains set up as ready without any root
- * filesystem, as fuzz_request does, then run_request_job_spec and job_check) and starts
- * nothing: a run that is let in gets DL_EV_QUEUED at once and, after the last message, its
- * stage, output, exit and end events (a judged run: each test's DL_EV_TEST, then
- * DL_EV_DROPPED, since a judge_t cannot be made without running one). Then the connection
- * closes and every run is freed. No store (dl_store() is NULL, as in a server without a state
- * directory), no function is deployed, no process, no socket, nothing written. */
+ * dl_run_start checks the document the dialect made as the server does (a function's
+ * invocation first made a run document as fn_run_resolve does, every function a Python one;
+ * then run_request_parse against a catalogue of the source tree's toolchains set up as ready,
+ * as fuzz_request does, run_request_job_spec and job_check) and starts nothing: a run that is
+ * let in gets DL_EV_QUEUED at once and, after the last message, its stage, output, exit and
+ * end events (a judged run: each test's DL_EV_TEST, then DL_EV_DROPPED, since a judge_t cannot
+ * be made without running one), and is freed. Then the connection closes. A POST body also
+ * goes to every dialect's claims(). No store (dl_store() is NULL, as in a server without a
+ * state directory), no function is deployed, no process, no socket; nothing is written but
+ * the root filesystems' stand-ins (an empty tarball, its .sha256 and a .manifest per
+ * toolchain, which Piston wants to see) in a directory under TMPDIR, removed at exit.
+ *
+ * RUNCELL_FUZZ_DEBUG set: every answer and message on stderr (to write seeds). */
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -39,12 +44,14 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "engine/catalog.h"
 #include "engine/request.h"
 #include "protocol/dialect.h"
+#include "toolchain/toolchain.h"
 #include "util/err.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -85,6 +92,7 @@ struct dl_run {
 
 static rc_paths_t paths;
 static catalog_t cat;
+static bool debug;
 
 /* the input being run */
 static struct {
@@ -93,6 +101,7 @@ static struct {
         const char *headers;
         uint8_t flags, ending;
         bool binary;
+        bool debug; /* RUNCELL_FUZZ_DEBUG set: the answers and messages on stderr */
         dl_run_t *runs[MAX_RUNS];
         size_t nruns;
         dl_run_t *conn_runs; /* newest first */
@@ -314,6 +323,8 @@ void dl_http_text(dl_http_t *h, int status, const char *ctype, const char *text,
         h->answers++;
         if (len && !text)
                 abort();
+        if (in.debug)
+                fprintf(stderr, "http %d %s: %.*s\n", status, ctype ? ctype : "-", (int)len, text);
         /* ASan sees a read past the text's end */
         volatile char sum = 0;
         for (size_t i = 0; i < len; i++)
@@ -335,6 +346,8 @@ void dl_send_text(dl_conn_t *c, const char *text, size_t len)
                 abort(); /* sent on a connection that is gone */
         if (c->closing)
                 return;
+        if (in.debug)
+                fprintf(stderr, "ws: %.*s\n", (int)len, text);
         volatile char sum = 0;
         for (size_t i = 0; i < len; i++)
                 sum = (char)(sum ^ text[i]);
@@ -799,8 +812,37 @@ static void free_runs(void)
 
 /* ------------------------------------------------------------------ the target */
 
+/* The root filesystems as the catalogue and the dialects look at them, in a temporary
+ * directory: an empty NAME.tar.zst, its .sha256 and a .manifest naming the language's package
+ * at version 1.0.0 (Piston lists and runs only what is built); nothing is unpacked. */
+static char rootfs_dir[4096];
+
+static void put_file(const char *name, const char *ext, const char *text)
+{
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s%s", rootfs_dir, name, ext);
+        FILE *f = fopen(path, "w");
+        if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+                fprintf(stderr, "fuzz_dialects: cannot write %s\n", path);
+                exit(1);
+        }
+}
+
+static void rm_file(const char *name, const char *ext)
+{
+        char path[4400];
+        snprintf(path, sizeof(path), "%s/%s%s", rootfs_dir, name, ext);
+        unlink(path);
+}
+
 static void cleanup(void)
 {
+        for (size_t i = 0; i < cat.set.n; i++) {
+                rm_file(cat.set.items[i]->rootfs, ".tar.zst");
+                rm_file(cat.set.items[i]->rootfs, ".tar.zst.sha256");
+                rm_file(cat.set.items[i]->rootfs, ".manifest");
+        }
+        rmdir(rootfs_dir);
         catalog_close(&cat);
 }
 
@@ -814,10 +856,31 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         snprintf(sc_dir, sizeof(sc_dir), "%s/seccomp-profiles", src);
         paths.toolchains_dir = tc_dir;
         paths.seccomp_dir = sc_dir;
-        paths.rootfs_dir = "/nonexistent/runcell-fuzz/rootfs";
+        const char *tmp = getenv("TMPDIR");
+        snprintf(rootfs_dir, sizeof(rootfs_dir), "%s/fuzz-dialects-rootfs.XXXXXX",
+                 tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(rootfs_dir)) {
+                fprintf(stderr, "fuzz_dialects: cannot make %s\n", rootfs_dir);
+                exit(1);
+        }
+        paths.rootfs_dir = rootfs_dir;
         paths.state_dir = "/nonexistent/runcell-fuzz/state";
         paths.rlimit_only = true;
         rc_err_t err = {0};
+        toolchain_set_t set = {0};
+        if (toolchain_set_load(&set, tc_dir, &err) < 0) {
+                fprintf(stderr, "fuzz_dialects: no toolchains in %s: %s\n", tc_dir, err.msg);
+                exit(1);
+        }
+        for (size_t i = 0; i < set.n; i++) {
+                char manifest[256];
+                snprintf(manifest, sizeof(manifest), "%s 1.0.0-1\n", set.items[i]->version_package);
+                put_file(set.items[i]->rootfs, ".tar.zst", "");
+                put_file(set.items[i]->rootfs, ".tar.zst.sha256",
+                         "0000000000000000000000000000000000000000000000000000000000000000\n");
+                put_file(set.items[i]->rootfs, ".manifest", manifest);
+        }
+        toolchain_set_free(&set);
         if (catalog_load(&cat, &paths, &err) < 0 || cat.set.n == 0) {
                 fprintf(stderr, "fuzz_dialects: no catalogue from %s: %s\n", tc_dir, err.msg);
                 exit(1);
@@ -837,6 +900,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 l->available = true;
         }
         atexit(cleanup);
+        debug = getenv("RUNCELL_FUZZ_DEBUG") != NULL;
         return 0;
 }
 
@@ -871,6 +935,13 @@ static void run_http(const dialect_t *d, const dl_route_t *rt, dl_method_t metho
                      size_t len)
 {
         dl_http_t h = {.d = d, .method = method};
+        if (method == DL_POST) { /* on a POST path several share, the body chooses (routes.c) */
+                cJSON *doc = cJSON_ParseWithLength(body, len);
+                for (size_t i = 0; i < dialect_count; i++)
+                        if (dialect_table[i]->claims)
+                                dialect_table[i]->claims(doc);
+                cJSON_Delete(doc);
+        }
         if ((in.flags & 0x08) && d->http_too_large)
                 d->http_too_large(&h, rt->tag);
         else if (d->http)
@@ -959,6 +1030,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         in.flags = data[2];
         in.ending = data[3] & 0x7f;
         in.binary = data[3] & 0x80;
+        in.debug = debug;
         dl_method_t method = pick_method(rt->methods, data[2] & 7);
         /* the rest, NUL-terminated (the lines are cut in place) */
         size_t n = size - 4;

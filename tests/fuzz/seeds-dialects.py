@@ -84,7 +84,7 @@ SEEDS = [
     ("ranna-spec", RANNA, 2, 0, 0, "", "", "", ""),
     # Piston: GET /runtimes, POST /execute, GET /packages, WebSocket /connect
     ("piston-execute", PISTON, 1, 0, 0, "", "", "",
-     j({"language": "py", "version": "3.x", "files": [{"name": "main.py", "content": "print(1)"}],
+     j({"language": "py", "version": "1.x", "files": [{"name": "main.py", "content": "print(1)"}],
         "stdin": "", "args": ["x"], "run_timeout": 3000, "compile_memory_limit": -1})),
     ("piston-runtimes", PISTON, 0, 0, 0, "", "", "", ""),
     ("piston-ws", PISTON, 3, 0, 1, "", "", "",
