@@ -522,8 +522,9 @@ void run_request_job_spec(catalog_t *c, const run_request_t *r, job_spec_t *js)
 static int tty_dim(const cJSON *o, const char *name, uint16_t *out, char *why, size_t why_size)
 {
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-            v->valuedouble < 1 || v->valuedouble > REQUEST_TTY_MAX) {
+        /* the range first: a cast of a double past int's is undefined */
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > REQUEST_TTY_MAX ||
+            v->valuedouble != (double)(int)v->valuedouble) {
                 snprintf(why, why_size, "\"%s\" must be an integer from 1 to %d", name,
                          REQUEST_TTY_MAX);
                 return -1;

@@ -10,6 +10,7 @@
  * carries "Content-Security-Policy: sandbox": its HTML is a page of an opaque origin that cannot
  * script the playground or call the API with its cookies. */
 #include <ctype.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -515,6 +516,7 @@ static void http(dl_http_t *h, int tag, dl_method_t method, const char *body, si
                         const cJSON *v = cJSON_GetObjectItemCaseSensitive(doc, "version");
                         if (!cJSON_IsObject(doc) ||
                             (v && (!cJSON_IsNumber(v) || v->valuedouble < 1 ||
+                                   v->valuedouble > INT_MAX ||
                                    v->valuedouble != (double)(int)v->valuedouble))) {
                                 cJSON_Delete(doc);
                                 http_error(h, 400, "bad_request",

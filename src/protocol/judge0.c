@@ -997,8 +997,13 @@ static cJSON *validate(const cJSON *body, bool base64, cJSON **errs)
         if (!jl || cJSON_IsNull(jl) || (cJSON_IsString(jl) && !*jl->valuestring)) {
                 verr(&e, "language_id", "can't be blank");
         } else if (cJSON_IsNumber(jl)) {
-                lang_id = (long)jl->valuedouble;
-                snprintf(lang_text, sizeof(lang_text), "%ld", lang_id);
+                double v = jl->valuedouble;
+                if (v > -1e18 && v < 1e18) {
+                        lang_id = (long)v;
+                        snprintf(lang_text, sizeof(lang_text), "%ld", lang_id);
+                } else { /* no language has it (and a cast past long's range is undefined) */
+                        snprintf(lang_text, sizeof(lang_text), "%g", v);
+                }
         } else if (cJSON_IsString(jl)) {
                 char *end;
                 lang_id = strtol(jl->valuestring, &end, 10);

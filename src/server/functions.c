@@ -28,6 +28,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,8 +79,9 @@ static int int_setting(const cJSON *o, const char *k, int lo, int hi, int def, i
                 *out = def;
                 return 0;
         }
-        if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int)v->valuedouble ||
-            v->valuedouble < lo || v->valuedouble > hi) {
+        /* the range first: a cast of a double past int's is undefined */
+        if (!cJSON_IsNumber(v) || v->valuedouble < lo || v->valuedouble > hi ||
+            v->valuedouble != (double)(int)v->valuedouble) {
                 snprintf(msg, size, "\"%s\" must be an integer from %d to %d", k, lo, hi);
                 return -1;
         }
@@ -1123,7 +1125,7 @@ int fn_run_resolve(server_t *srv, run_t *r, cJSON **doc, dl_error_t *e)
         }
         int want = 0;
         const cJSON *vv = cJSON_GetObjectItemCaseSensitive(*doc, "function_version");
-        if (vv && (!cJSON_IsNumber(vv) || vv->valuedouble < 1 ||
+        if (vv && (!cJSON_IsNumber(vv) || vv->valuedouble < 1 || vv->valuedouble > INT_MAX ||
                    vv->valuedouble != (double)(int)vv->valuedouble)) {
                 e->code = "bad_request";
                 snprintf(e->message, sizeof(e->message),
