@@ -65,7 +65,7 @@ cg_leaf_t *cg_leaf_spare(cg_manager_t *m);
 unsigned cg_leaf_seq(const cg_leaf_t *l);
 /* The leaf's directory fds (opened if need be; still the leaf's): how many, or -errno. */
 int cg_leaf_dir_fds(cg_leaf_t *l, int *fds, int max);
-/* Close the directory fds the leaf holds (they are opened again when needed). */
+/* Close the directory fds and the counter files the leaf holds (opened again when needed). */
 void cg_leaf_close_fds(cg_leaf_t *l);
 /* Change the leaf's limits (a prepared sandbox gets the request's limits this way); writes
  * nothing when they are the ones it has. */
