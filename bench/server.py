@@ -106,7 +106,6 @@ def main():
                 goals += g
             out += idle_connections(srv)
             out += ["**Goals**", ""] + ["- " + g for g in goals] + [""]
-            out += idle_connections(srv)
         finally:
             srv.stop()
     finally:
