@@ -52,6 +52,25 @@ class Server:
         self.p.wait(timeout=30)
 
 
+def in_threads(n, target):
+    """target(i) for i in range(n), each in a thread of its own, all at once; exits with the
+    first exception any of them raised."""
+    errs = []
+
+    def run(i):
+        try:
+            target(i)
+        except BaseException as e:  # reported below
+            errs.append(e)
+    ths = [threading.Thread(target=run, args=(i,)) for i in range(n)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join()
+    if errs:
+        sys.exit("a client failed: %r" % errs[0])
+
+
 def pct(values, p):
     s = sorted(values)
     return s[max(0, min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1)))))]

@@ -35,10 +35,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from benchlib import ROOT, Server, enter_cgroup, example, leave_cgroup
+from benchlib import ROOT, Server, enter_cgroup, example, in_threads, leave_cgroup
 
 HZ = os.sysconf("SC_CLK_TCK")
 
@@ -98,28 +97,17 @@ def drive(port, body, runs, clients):
     """RUNS runs from CLIENTS threads; returns the sum of the reported run.cpu_ms."""
     per = [runs // clients + (1 if i < runs % clients else 0) for i in range(clients)]
     cpu = [0.0] * clients
-    errs = []
 
     def client(i):
-        try:
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-            for _ in range(per[i]):
-                c.request("POST", "/api/v1/run", body=body,
-                          headers={"Content-Type": "application/json"})
-                r = c.getresponse()
-                d = json.loads(r.read())
-                if r.status != 200 or d["run"]["status"] != "ok":
-                    raise RuntimeError("run failed: %r" % d)
-                cpu[i] += d["run"].get("cpu_ms") or 0
-        except BaseException as e:  # reported below
-            errs.append(e)
-    ths = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
-    for t in ths:
-        t.start()
-    for t in ths:
-        t.join()
-    if errs:
-        sys.exit("%r" % errs[0])
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        for _ in range(per[i]):
+            c.request("POST", "/api/v1/run", body=body, headers={"Content-Type": "application/json"})
+            r = c.getresponse()
+            d = json.loads(r.read())
+            if r.status != 200 or d["run"]["status"] != "ok":
+                raise RuntimeError("run failed: %r" % d)
+            cpu[i] += d["run"].get("cpu_ms") or 0
+    in_threads(clients, client)
     return sum(cpu)
 
 

@@ -29,13 +29,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
 import websockets
 
-from benchlib import (ROOT, Server, bwrap_argv, bwrap_python, enter_cgroup, example, leave_cgroup,
-                      pct, write_section)
+from benchlib import (ROOT, Server, bwrap_argv, bwrap_python, enter_cgroup, example, in_threads,
+                      leave_cgroup, pct, write_section)
 
 PY_HELLO = example("python")["source"]
 # runcell's python of the version bare runs (/usr/bin/python3, which runs this script too): a
@@ -207,23 +206,12 @@ def throughput(srv, lang, hello, cbin, rounds=3):
         return total / (time.perf_counter() - t0)
 
     def runcell(n, total):
-        errs = []
-
-        def client():
-            try:
-                c = None
-                for _ in range(per_client):
-                    c = post(srv.port, body, c)
-            except BaseException as e:  # reported below
-                errs.append(e)
-        ths = [threading.Thread(target=client) for _ in range(n)]
+        def client(_):
+            c = None
+            for _ in range(per_client):
+                c = post(srv.port, body, c)
         t0 = time.perf_counter()
-        for th in ths:
-            th.start()
-        for th in ths:
-            th.join()
-        if errs:
-            sys.exit("throughput run failed: %r" % errs[0])
+        in_threads(n, client)
         return total / (time.perf_counter() - t0)
 
     for n in (1, 2, 8, 32):
