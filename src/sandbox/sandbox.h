@@ -171,10 +171,10 @@ void sandbox_kill(sandbox_t *sb);
  * that is left is its own exit, which takes the sandbox's namespaces down. */
 bool sandbox_program_done(const sandbox_t *sb);
 /* After a run with keep whose program is done (its EXITED seen) and whose init is still
- * there: make sb ready for another sandbox_start, with new stdio pipes (the program's ends go
- * with the next request). Init resets the sandbox after its EXITED: send the next request once
- * sandbox_await_ready() says 1. -ESRCH if the sandbox cannot take another run (not kept, init gone
- * or hung up); sb is then only good for sandbox_free. */
+ * there: make sb ready for another sandbox_start, which makes new stdio pipes (the program's
+ * ends go with the request: a sandbox waiting in a pool holds none). Init resets the sandbox after
+ * its EXITED: send the next request once sandbox_await_ready() says 1. -ESRCH if the sandbox cannot
+ * take another run (not kept, init gone or hung up); sb is then only good for sandbox_free. */
 int sandbox_recycle(sandbox_t *sb, rc_err_t *err);
 /* Fill res. Unless sandbox_program_done(), first reads what init still sends and waits until it
  * is gone (kill first if you cannot wait); else returns at once, init maybe still exiting

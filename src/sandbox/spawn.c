@@ -65,6 +65,7 @@ struct sandbox {
         bool keep;              /* the request asked for another one after it (sb_run_t.keep) */
         bool kept;              /* and init, having reset the sandbox, said it takes one */
         int next_stdio[3];      /* a recycled sandbox's: the next program's ends, to send */
+        bool stdio_owed;        /* recycled: the pipes are made with the next request */
 };
 
 int sb_id_map_line(char *buf, size_t size, unsigned long host_id)
@@ -476,6 +477,35 @@ static int rlimits_check(const rc_limits_t *l, rc_err_t *err)
         return 0;
 }
 
+/* A recycled sandbox's next program's pipes, as spawn makes them: ours kept, the sandbox's
+ * ends (next_stdio) sent with the request. */
+static int make_next_stdio(sandbox_t *sb, rc_err_t *err)
+{
+        int p[2];
+        for (int i = 0; i < 3; i++) {
+                if (pipe2(p, O_CLOEXEC) < 0)
+                        return rc_err_sys(err, errno, "pipes for the next run");
+                int ours = i == 0 ? p[1] : p[0];
+                int theirs = i == 0 ? p[0] : p[1];
+                if (fchmod(theirs, 0666) < 0) {
+                        int e = errno;
+                        close(p[0]);
+                        close(p[1]);
+                        return rc_err_sys(err, e, "pipes for the next run");
+                }
+                fcntl(ours, F_SETFL, O_NONBLOCK);
+                sb->next_stdio[i] = theirs;
+                if (i == 0)
+                        sb->stdin_fd = ours;
+                else if (i == 1)
+                        sb->stdout_fd = ours;
+                else
+                        sb->stderr_fd = ours;
+        }
+        sb->stdio_owed = false;
+        return 0;
+}
+
 int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
 {
         for (size_t i = 0; i < run->nfiles; i++)
@@ -489,6 +519,8 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                 return cr;
         if (sb->requested)
                 return rc_err_set(err, EBUSY, "sandbox already ran a program");
+        if (sb->stdio_owed && (cr = make_next_stdio(sb, err)) < 0)
+                return cr;
         sb->requested = true;
         sb->collect = run->collect || (run->outputs && run->outputs[0]);
         sb->keep = run->keep;
@@ -778,27 +810,9 @@ int sandbox_recycle(sandbox_t *sb, rc_err_t *err)
         if (!sb->kept || sb->reaped || sb->sync_fd < 0)
                 return rc_err_set(err, ESRCH, "the sandbox cannot take another run");
         close_stdio(sb);
-        /* New pipes, as spawn makes them: the sandbox's ends go with the next request. */
-        int p[2];
-        for (int i = 0; i < 3; i++) {
-                if (pipe2(p, O_CLOEXEC) < 0)
-                        goto fail;
-                int ours = i == 0 ? p[1] : p[0];
-                int theirs = i == 0 ? p[0] : p[1];
-                if (fchmod(theirs, 0666) < 0) {
-                        close(p[0]);
-                        close(p[1]);
-                        goto fail;
-                }
-                fcntl(ours, F_SETFL, O_NONBLOCK);
-                sb->next_stdio[i] = theirs;
-                if (i == 0)
-                        sb->stdin_fd = ours;
-                else if (i == 1)
-                        sb->stdout_fd = ours;
-                else
-                        sb->stderr_fd = ours;
-        }
+        /* New pipes come with the next request (next_stdio): a sandbox kept in a pool holds
+         * none meanwhile. */
+        sb->stdio_owed = true;
         sb_result_free(&sb->res);
         memset(&sb->res, 0, sizeof(sb->res));
         sb->files_cap = 0;
@@ -807,8 +821,6 @@ int sandbox_recycle(sandbox_t *sb, rc_err_t *err)
         sb->keep = sb->kept = false;
         sb->start_ns = 0;
         return 0;
-fail:
-        return rc_err_sys(err, errno, "pipes for the next run");
 }
 
 int sandbox_finish(sandbox_t *sb, sb_result_t *res, rc_err_t *err)
