@@ -18,6 +18,7 @@ import json
 import os
 import re
 import socket
+import subprocess
 import time
 
 import server_util as su
@@ -598,7 +599,19 @@ def clock_jumps(t):
     d = t.tmpdir()
     stamp = t.write(d, "faketime", "+0\n")
     srv = su.Server(t, "--pool", "1")
-    env = ["LD_PRELOAD=" + LIBFAKETIME, "FAKETIME_TIMESTAMP_FILE=" + stamp,
+    # an AddressSanitizer build wants its runtime first among the libraries: preloaded first
+    preload = [LIBFAKETIME]
+    serve = os.path.join(os.path.dirname(t.suite.bin), "runcell-serve")
+    for binary in (t.suite.bin, serve):
+        try:
+            out = subprocess.run(["ldd", binary], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True).stdout
+        except OSError:
+            continue
+        m = re.search(r"libasan\.so\S*\s+=>\s+(\S+)", out)
+        if m and m.group(1) not in preload:
+            preload.insert(0, m.group(1))
+    env = ["LD_PRELOAD=" + ":".join(preload), "FAKETIME_TIMESTAMP_FILE=" + stamp,
            "FAKETIME_NO_CACHE=1", "FAKETIME_DONT_FAKE_MONOTONIC=1"]
     srv.cmd = ["/usr/bin/env"] + env + srv.cmd
 
