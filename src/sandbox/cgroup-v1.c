@@ -69,16 +69,14 @@ static int mountinfo_mount_point(char *text, const char *ctl, char **mp)
 }
 
 /* libcgroup's cgroup_init() costs milliseconds of CPU in every one-shot run (it fills tables of
- * megabytes): the mount point comes from /proc/self/mountinfo first, from libcgroup when that
- * finds no whole hierarchy of ctl. */
+ * megabytes): the mount point comes from mountinfo (the text of /proc/self/mountinfo, read once
+ * by the caller; NULL: none) first, from libcgroup when that finds no whole hierarchy of ctl. */
 static int libcgroup_mount_point(const char *ctl, char **mp, rc_err_t *err);
 
-static int v1_mount_point(const char *ctl, char **mp, rc_err_t *err)
+static int v1_mount_point(const char *mountinfo, const char *ctl, char **mp, rc_err_t *err)
 {
-        _cleanup_free_ char *text = NULL;
-        rc_err_t ignored = {0};
-        if (fs_read_file("/proc/self/mountinfo", 1 << 20, &text, NULL, &ignored) == 0 &&
-            mountinfo_mount_point(text, ctl, mp) == 0) {
+        _cleanup_free_ char *text = mountinfo ? strdup(mountinfo) : NULL; /* strtok_r's */
+        if (text && mountinfo_mount_point(text, ctl, mp) == 0) {
                 struct statfs sf;
                 if (statfs(*mp, &sf) == 0 && sf.f_type == CGROUP_SUPER_MAGIC)
                         return 0;
@@ -147,7 +145,10 @@ static bool seen(const cg_manager_t *m, const char *dir)
 
 static int v1_open(cg_manager_t *m, rc_err_t *err)
 {
-        _cleanup_free_ char *self = NULL;
+        _cleanup_free_ char *self = NULL, *mountinfo = NULL;
+        rc_err_t ignored = {0};
+        if (fs_read_file("/proc/self/mountinfo", 1 << 20, &mountinfo, NULL, &ignored) < 0)
+                mountinfo = NULL; /* libcgroup finds the mount points then */
         if (fs_read_file("/proc/self/cgroup", 1 << 16, &self, NULL, err) < 0)
                 return -ENOTSUP;
         for (size_t i = 0; i < ARRAY_SIZE(v1_controllers); i++) {
@@ -156,7 +157,7 @@ static int v1_open(cg_manager_t *m, rc_err_t *err)
                 if (!path)
                         return rc_err_set(err, ENOTSUP, "controller %s is not in /proc/self/cgroup",
                                           ctl);
-                int r = v1_mount_point(ctl, &mp, err);
+                int r = v1_mount_point(mountinfo, ctl, &mp, err);
                 if (r < 0)
                         return r;
                 _cleanup_free_ char *dir = NULL;

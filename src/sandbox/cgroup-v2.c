@@ -262,15 +262,15 @@ static int v2_open(cg_manager_t *m, rc_err_t *err)
                 return r;
         if (!probe)
                 cg_remove_stale(m->dirs[0]);
-        char swap_probe[1100];
-        snprintf(swap_probe, sizeof(swap_probe), "%s/memory.swap.max", m->dirs[0]);
-        m->swapmax = access(swap_probe, F_OK) == 0;
+        char probe_path[1100];
+        snprintf(probe_path, sizeof(probe_path), "%s/memory.swap.max", m->dirs[0]);
+        m->swapmax = access(probe_path, F_OK) == 0;
         /* memory.peak is writable (mode 0644, a reset) since Linux 6.12, read-only (0444)
          * before: a sandbox kept for another run would report its first run's peak, so none is
          * kept (cg_leaf_rebasable). The mode tells, whoever owns the file. */
         struct stat pst;
-        snprintf(swap_probe, sizeof(swap_probe), "%s/memory.peak", m->dirs[0]);
-        if (stat(swap_probe, &pst) == 0 && !(pst.st_mode & S_IWUSR))
+        snprintf(probe_path, sizeof(probe_path), "%s/memory.peak", m->dirs[0]);
+        if (stat(probe_path, &pst) == 0 && !(pst.st_mode & S_IWUSR))
                 m->no_rebase = true;
         m->ctl[0] = "unified";
         m->ndirs = 1;

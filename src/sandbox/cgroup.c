@@ -487,9 +487,7 @@ bool cg_leaf_recycle(cg_leaf_t *l)
                 cg_leaf_destroy(l);
                 return false;
         }
-        /* A spare holds no directory fds; the counter files reset and statistics keep open
-         * (cg_leaf_pread) stay: a bounded few per spare, not a growth per run. */
-        cg_leaf_close_fds(l);
+        cg_leaf_close_fds(l); /* a spare holds no fds: how many a process has stays flat */
         m->spare[m->nspare++] = l;
         return true;
 }
