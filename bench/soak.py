@@ -21,9 +21,12 @@ slope per 10,000 runs) and the checks:
     100 bytes a run is 10 MiB over 100,000 runs, while glibc's arenas and the catalog's caches
     settle within the warm-up and move by well under a MiB after it;
   * at the end, once idle: no process that a sandbox's init started; prepared sandboxes (the
-    pool) within what the pool may keep; the helper alone besides them; fds, cgroup leaves and
+    pool) within what the pool may keep; the helper alone besides them; cgroup leaves and
     mounts at most the idle figure after the warm-up, plus what extra prepared sandboxes hold
-    (the pool may idle anywhere between its size and twice it);
+    (the pool may idle anywhere between its size and twice it); the server's fds that are not a
+    sandbox's (a pidfd, a socket, a cgroup file) at most the idle figure, and its sandboxes' fds
+    within what the sandboxes it holds may have open (how many of the pool's are held by the
+    server and how many by the helper varies from one idle moment to the next);
   * after the last sample: no leaf beneath the server's cgroup without a process of the
     server's (a prepared sandbox) other than the v1 spare leaves it keeps for reuse (at most
     max_concurrent + pool per language), no mount of the state directory in the host's
@@ -163,6 +166,21 @@ def fd_kinds(pid):
     return kinds
 
 
+def fd_split(kinds):
+    """fd_kinds split: pidfds, sockets, cgroup directories and files, and the rest."""
+    out = {"pidfd": 0, "socket": 0, "cgroup": 0, "other": 0}
+    for k, n in kinds.items():
+        if k == "anon_inode:[pidfd]":
+            out["pidfd"] += n
+        elif k.startswith("socket:"):
+            out["socket"] += n
+        elif k.startswith("/sys/fs/cgroup"):
+            out["cgroup"] += n
+        else:
+            out["other"] += n
+    return out
+
+
 def nfds(pid):
     try:
         return len(os.listdir("/proc/%d/fd" % pid))
@@ -223,7 +241,7 @@ def leaves(dirs):
 
 
 FIELDS = ["runs", "elapsed_s", "rss_server_kb", "rss_helpers_kb", "rss_kb", "fds_server",
-          "fds_helpers", "fds", "leaves", "leaves_empty", "mounts_server", "mounts_host",
+          "fds_helpers", "fds", "fds_other", "fds_pidfd", "leaves", "leaves_empty", "mounts_server", "mounts_host",
           "processes", "sandboxes", "programs", "wrong"]
 
 
@@ -235,6 +253,7 @@ def sample(srv, dirs):
     # one itself); what init started (a program, a compiler) is a "program": none when idle.
     inits = [p for p in desc if table[p][1] == "runcell-init"]
     lv = leaves(dirs)
+    kinds = fd_kinds(srv.pid)
     return {
         "rss_server_kb": rss_kb(srv.pid),
         "rss_helpers_kb": sum(rss_kb(p) for p in helpers),
@@ -247,7 +266,9 @@ def sample(srv, dirs):
         "processes": len(desc),
         "sandboxes": len(inits),
         "programs": len(descendants_of(inits, table)),
-        "_fd_kinds": fd_kinds(srv.pid),
+        "_fd_kinds": kinds,
+        "fds_other": fd_split(kinds)["other"],
+        "fds_pidfd": fd_split(kinds)["pidfd"],
     }
 
 
@@ -794,7 +815,7 @@ def report(a, s, srv, dirs, rows, done, elapsed, mounts_host0):
     print("\n| figure | start (0 runs) | idle after warm-up (%d) | last (%d) | max | slope per 10,000 runs after warm-up |" % (warm["runs"], last["runs"]))
     print("|---|---:|---:|---:|---:|---:|")
     for k in ("rss_kb", "rss_server_kb", "rss_helpers_kb", "fds", "fds_server", "fds_helpers",
-              "leaves", "leaves_empty", "mounts_server", "mounts_host", "processes", "sandboxes",
+              "fds_other", "fds_pidfd", "leaves", "leaves_empty", "mounts_server", "mounts_host", "processes", "sandboxes",
               "programs"):
         sl = slope([r["runs"] for r in after], [r[k] for r in after]) * 10000
         print("| %s | %d | %d | %d | %d | %+.1f |" % (k, first[k], warm[k], last[k],
@@ -819,13 +840,27 @@ def report(a, s, srv, dirs, rows, done, elapsed, mounts_host0):
     checks.append(("other processes (the helper) at the end %d, idle figure %d" % (
         last["processes"] - last["sandboxes"] - last["programs"], warm["processes"] - warm["sandboxes"] - warm["programs"]),
         last["processes"] - last["sandboxes"] - last["programs"] <= warm["processes"] - warm["sandboxes"] - warm["programs"]))
-    # A spare leaf (v1, below) keeps the counter files it had open (3: cpuacct.usage,
-    # memory.max_usage_in_bytes, memory.oom_control, one per directory), so extra empty leaves
-    # directories allow one fd each.
-    extra_empty = max(0, last["leaves_empty"] - warm["leaves_empty"])
-    checks.append(("fds at the end %d, idle figure %d (+6 per extra prepared sandbox, +1 per "
-                   "extra empty leaf, +2)" % (last["fds"], warm["fds"]),
-                   last["fds"] <= warm["fds"] + 6 * extra_sb + extra_empty + 2))
+    # The server's fds, split: those of the sandboxes it holds (a pidfd each, its sync socket,
+    # its leaf's directories and kept counter files) and the rest. How many sandboxes it holds
+    # itself at idle varies (the pool's newest may still be the helper's, a kept one is the
+    # server's; a buried one keeps its pidfd until its init is gone), so the sandboxes' fds are
+    # checked against how many there are, and the rest must be flat.
+    fs0, fs1 = fd_split(warm["_fd_kinds"]), fd_split(last["_fd_kinds"])
+    checks.append(("the server's fds not a sandbox's (no pidfd, socket or cgroup file) at the end "
+                   "%d, idle figure %d (+2)" % (fs1["other"], fs0["other"]),
+                   fs1["other"] <= fs0["other"] + 2))
+    held_max = pool_max + 64  # GRAVE_MAX in src/job/pool.c: buried, their inits still exiting
+    checks.append(("sandboxes the server holds (pidfds) at the end %d, idle figure %d, at most %d"
+                   % (fs1["pidfd"], fs0["pidfd"], held_max), fs1["pidfd"] <= held_max))
+    checks.append(("sockets besides the sandboxes' at the end %d, idle figure %d (+2)" % (
+        fs1["socket"] - fs1["pidfd"], fs0["socket"] - fs0["pidfd"]),
+        fs1["socket"] - fs1["pidfd"] <= fs0["socket"] - fs0["pidfd"] + 2))
+    # a leaf: its directory in each hierarchy, memory.peak's fd (v2) and up to 4 counter files
+    # (CG_OPEN_FILES_MAX); a spare leaf keeps its counter files open too
+    cg_max = (fs1["pidfd"] + last["leaves_empty"]) * (nhier + 5)
+    checks.append(("cgroup files open at the end %d, at most %d ((%d sandboxes + %d spare "
+                   "leaves) x %d)" % (fs1["cgroup"], cg_max, fs1["pidfd"], last["leaves_empty"],
+                                      nhier + 5), fs1["cgroup"] <= cg_max))
     occ_last = last["leaves"] - last["leaves_empty"]
     occ_warm = warm["leaves"] - warm["leaves_empty"]
     checks.append(("leaves holding a sandbox at the end %d, idle figure %d (+%d per extra prepared "

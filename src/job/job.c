@@ -706,6 +706,8 @@ static void stage_maybe_end(job_t *j)
                 stage_end(j);
 }
 
+static void stage_acquire_fresh(job_t *j);
+
 /* The sandbox is there: send the request and watch it. The program's start (STARTED) arms the
  * wall and CPU clocks (stage_started). */
 static void stage_launch(job_t *j)
@@ -788,6 +790,17 @@ static void stage_launch(job_t *j)
                 fprintf(stderr, "runcell: trace: job: request to a %s sandbox\n",
                         sandbox_ready(j->pr.sb) ? "ready" : "preparing");
         if (sandbox_start(j->pr.sb, &run, &err) < 0) {
+                if (j->pr.runs && (err.code == EPIPE || err.code == ECONNRESET)) {
+                        /* A kept sandbox whose init went away after its READY was queued (a kill
+                         * of this run while it waited for the reset, or from outside): the run
+                         * goes on in a fresh one, as after a failed reset. */
+                        job_pool_bury(j->spec.pool, j->pr);
+                        j->pr = (prepared_t){0};
+                        j->killed_by_us =
+                            false; /* a kill asked for meanwhile is kill_requested's */
+                        stage_acquire_fresh(j);
+                        return;
+                }
                 set_internal(res, err.msg);
                 sandbox_kill(j->pr.sb); /* it would wait for a request forever */
                 stage_end(j);
@@ -864,8 +877,6 @@ static void on_ticket(void *ud, unsigned ev)
         }
         stage_launch(j);
 }
-
-static void stage_acquire_fresh(job_t *j);
 
 /* The lane's sandbox, taken: launched once its reset is done (true, or false while it is not).
  * A failed reset ends its init: the stage goes on in a fresh sandbox, the run never sees it. */
