@@ -139,10 +139,18 @@ def resize_queued(t):
 
 @case("tty.ws.ctrl_c_interrupts", lang="python")
 def ctrl_c(t):
+    # Short sleeps, not one long one: CPython runs its SIGINT handler (which only sets a flag)
+    # and raises KeyboardInterrupt at its next check between bytecodes, or when a blocking call
+    # is interrupted. A ^C whose signal lands between the last check after print() and
+    # time.sleep's clock_nanosleep is seen only when that sleep ends (a real terminal shows the
+    # same). The ^C below is sent as soon as "ready" arrives, which hit that window about once
+    # in four runs: with time.sleep(60) the program was still sleeping 3 s later, its SIGINT
+    # handled (nothing pending), its terminal in the foreground.
     src = ('import time\n'
            'try:\n'
            '    print("ready", flush=True)\n'
-           '    time.sleep(60)\n'
+           '    for _ in range(300):\n'
+           '        time.sleep(0.2)\n'
            'except KeyboardInterrupt:\n'
            '    print("interrupted", flush=True)\n'
            '    raise\n')
@@ -153,15 +161,6 @@ def ctrl_c(t):
             await ws.wait_output("c1", "ready\r\n", timeout=60, stream="tty")
             t0 = time.monotonic()
             await ws.send({"type": "stdin", "id": "c1", "data": "\x03"})
-            # Seen about once in four rootless runs, with this session's binary and the one
-            # before it: the terminal echoes the first ^C sent right after "ready" but the
-            # program gets no SIGINT (not understood yet). A second ^C, as a user would press
-            # it, must work; the lost one is noted.
-            try:
-                await ws.wait_output("c1", "interrupted", timeout=3, stream="tty")
-            except Fail as e:
-                t.note("the first ^C did not interrupt the program within 3 s (%s): again" % e)
-                await ws.send({"type": "stdin", "id": "c1", "data": "\x03"})
             evs = await ws.done("c1", timeout=20)
             took = time.monotonic() - t0
             res = check_run(t, evs, "c1")
@@ -173,7 +172,7 @@ def ctrl_c(t):
             t.check(ex["status"] == "runtime_error", "status after ^C: %s" % json.dumps(ex))
             t.check(ex["signal"] == "SIGINT" or ex["exit_code"] == 130 or ex["exit_code"] == 1,
                     "ended by SIGINT: %s" % json.dumps(ex))
-            t.check(took < 10, "done %.1fs after ^C" % took)
+            t.check(took < 5, "done %.1fs after the first ^C" % took)
     ws_case(t, body)
 
 
