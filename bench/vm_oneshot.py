@@ -25,7 +25,8 @@ CLONE_INTO_CGROUP. Prints a Markdown table, then one summary line:
 
 overhead_ratio is runcell's median overhead over bare divided by bubblewrap's (the goal: below
 1/3), floor_ratio the floor's. Then the RUNCELL_TRACE=1 lines of one more runcell run (where its
-time goes). tests/vm/run --write-bench puts the table into
+time goes), each with the time it arrived since the spawn, and when runcell exited: the time
+before the first step's end and after the summary line is runcell's start and exit. tests/vm/run --write-bench puts the table into
 docs/BENCHMARKS.md.
 
   bench/vm_oneshot.py [--runs 20] [--bin build/runcell]
@@ -37,6 +38,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 from benchlib import ROOT, bwrap_argv, bwrap_python, floor_argv, pct, unpacked_rootfs
 from startup import timed
@@ -78,9 +80,19 @@ def main():
             for n, argv in variants[k:] + variants[:k]:
                 times[n].append(timed(argv, "hello"))
         # where one more runcell run spends its time (RUNCELL_TRACE=1)
-        tr = subprocess.run(runcell, env=dict(os.environ, RUNCELL_TRACE="1"),
-                            capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        trace = [l for l in tr.stderr.splitlines() if "trace:" in l or "run:" in l]
+        # each line with when it arrived (ms since the spawn), and the exit: what comes before
+        # runcell's first step (exec, its start) and after its last (its exit) shows too
+        t0 = time.monotonic()
+        tr = subprocess.Popen(runcell, env=dict(os.environ, RUNCELL_TRACE="1"),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                              stdin=subprocess.DEVNULL)
+        for line in tr.stderr:
+            at = (time.monotonic() - t0) * 1000
+            line = line.decode("utf-8", "replace").rstrip("\n")
+            if "trace:" in line or "run:" in line:
+                trace.append("%7.1f ms  %s" % (at, line.replace("runcell: trace: ", "")))
+        tr.wait()
+        trace.append("%7.1f ms  (runcell exited)" % ((time.monotonic() - t0) * 1000))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {n: statistics.median(v) for n, v in times.items()}
