@@ -1376,8 +1376,9 @@ static void run_free(dl_run_t *r)
         buf_free(&jr->out[1]);
 }
 
-/* Store a validated submission (queued). 0, or -errno. */
-static int store_new(store_t *st, const cJSON *sub, rc_err_t *err)
+/* Store a validated submission: queued, or with lease_owner already leased to it (in the
+ * insert's transaction). 0, or -errno. */
+static int store_new(store_t *st, const cJSON *sub, const char *lease_owner, rc_err_t *err)
 {
         char *text = cJSON_PrintUnformatted(sub);
         if (!text)
@@ -1391,6 +1392,10 @@ static int store_new(store_t *st, const cJSON *sub, rc_err_t *err)
         s.request = text;
         const cJSON *cb = cJSON_GetObjectItemCaseSensitive(sub, "callback_url");
         s.callback_url = cJSON_IsString(cb) ? cb->valuestring : NULL;
+        if (lease_owner) {
+                snprintf(s.lease_owner, sizeof(s.lease_owner), "%s", lease_owner);
+                s.lease_expiry_ms = store_now_ms() + dl_lease_ms();
+        }
         int rc = store_insert(st, &s, 1, err);
         free(text);
         return rc;
@@ -1570,7 +1575,12 @@ static void create(dl_http_t *h, const char *body, size_t len)
         char tok[STORE_TOKEN_MAX];
         snprintf(tok, sizeof(tok), "%s", token);
         rc_err_t err = {0};
-        if (st && store_new(st, sub, &err) < 0) {
+        /* Shared and its client waits here: leased to this node as it is stored, so no other
+         * node claims it before its run starts here (a language's first run unpacks its root
+         * filesystem first; a lease taken after the insert lost that race now and then, and
+         * the waiting client got this node's run killed). */
+        bool leased = wait && st && shared();
+        if (st && store_new(st, sub, leased ? owner() : NULL, &err) < 0) {
                 cJSON_Delete(sub);
                 dl_http_json(h, 503, error_json(err.msg[0] ? err.msg : "the store is full"));
                 return;
@@ -1597,15 +1607,7 @@ static void create(dl_http_t *h, const char *body, size_t len)
                 dl_http_json(h, 201, o);
                 return;
         }
-        bool stored = st != NULL; /* inserted above; leased when its run starts */
-        /* Shared: its client waits here, so it is leased at once, before another node can
-         * claim it (starting the run may take a while: a language's first run unpacks its
-         * root filesystem). */
-        bool leased = false;
-        int attempts = 0;
-        if (stored && shared())
-                leased = store_lease(st, tok, owner(), store_now_ms() + dl_lease_ms(), &attempts,
-                                     &err) == 1;
+        bool stored = st != NULL; /* inserted above; unless leased then, leased as its run starts */
         char msg[300];
         cJSON *doc = run_doc(sub, msg, sizeof(msg));
         dl_error_t e;
@@ -1682,7 +1684,7 @@ static void batch_create(dl_http_t *h, const char *body, size_t len)
                 snprintf(tok, sizeof(tok), "%s",
                          cJSON_GetObjectItemCaseSensitive(sub, "token")->valuestring);
                 rc_err_t err = {0};
-                if (store_new(st, sub, &err) < 0) {
+                if (store_new(st, sub, NULL, &err) < 0) {
                         cJSON_Delete(sub);
                         cJSON_AddItemToArray(out, error_json(err.msg));
                         continue;

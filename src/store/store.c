@@ -130,6 +130,8 @@ int store_insert(store_t *st, const submission_t *subs, size_t n, rc_err_t *err)
                 if (!subs[i].request)
                         return rc_err_set(err, EINVAL, "store: submission %s has no request",
                                           subs[i].token);
+                if (strnlen(subs[i].lease_owner, STORE_OWNER_MAX) >= STORE_OWNER_MAX)
+                        return rc_err_set(err, EINVAL, "store: lease owner too long");
         }
         if (n == 0)
                 return 0;

@@ -104,10 +104,12 @@ int store_schema_latest(void);
 
 /* Insert submissions (state SUB_QUEUED, attempts 0, created_ms as given or now when 0; token,
  * dialect, request, callback_url taken, the other fields ignored), all or none (one
- * transaction). To stay within max_count and max_bytes the oldest done submissions are deleted
- * first (as store_prune would, pending callbacks kept). -EEXIST for a token already there,
- * -ENOSPC over max_bytes or max_count with nothing done left to prune, -EINVAL for an empty or
- * too long token or dialect or a NULL request. */
+ * transaction). One with a lease_owner is leased to it until lease_expiry_ms in the same
+ * transaction (as store_lease: SUB_RUNNING, attempts 1), so no other node sharing the store can
+ * claim it in between (a client waiting on this node for its run). To stay within max_count and
+ * max_bytes the oldest done submissions are deleted first (as store_prune would, pending callbacks
+ * kept). -EEXIST for a token already there, -ENOSPC over max_bytes or max_count with nothing done
+ * left to prune, -EINVAL for an empty or too long token or dialect or a NULL request. */
 int store_insert(store_t *st, const submission_t *subs, size_t n, rc_err_t *err);
 
 /* 1 and *out filled (submission_free it), 0 when there is no such token, -errno. */

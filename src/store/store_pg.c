@@ -661,6 +661,9 @@ static int keep_count(pg_store_t *s, rc_err_t *err)
         return 0;
 }
 
+static int pg_lease(store_t *stp, const char *token, const char *owner, int64_t expiry_ms,
+                    int64_t now_ms, int *attempts, rc_err_t *err);
+
 static int pg_insert(store_t *stp, const submission_t *subs, size_t n, int64_t now_ms,
                      rc_err_t *err)
 {
@@ -676,6 +679,13 @@ static int pg_insert(store_t *stp, const submission_t *subs, size_t n, int64_t n
                 r = ex(s, SQL_INSERT, &p, NULL, err, "inserting a submission");
                 if (r == -EEXIST)
                         r = rc_err_set(err, EEXIST, "store %s: submission %s already exists",
+                                       s->where, subs[i].token);
+                /* in the insert's transaction: no other node's claim sees it queued */
+                int attempts = 0;
+                if (r >= 0 && subs[i].lease_owner[0] &&
+                    (r = pg_lease(stp, subs[i].token, subs[i].lease_owner, subs[i].lease_expiry_ms,
+                                  now_ms, &attempts, err)) == 0)
+                        r = rc_err_set(err, EIO, "store %s: submission %s not leased as inserted",
                                        s->where, subs[i].token);
         }
         if (r >= 0)

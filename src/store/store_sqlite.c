@@ -794,6 +794,9 @@ static int make_room(sq_store_t *s, int64_t extra, rc_err_t *err)
         return 0;
 }
 
+static int sq_lease(store_t *stp, const char *token, const char *owner, int64_t expiry_ms,
+                    int64_t now_ms, int *attempts, rc_err_t *err);
+
 static int sq_insert(store_t *stp, const submission_t *subs, size_t n, int64_t now_ms,
                      rc_err_t *err)
 {
@@ -823,6 +826,12 @@ static int sq_insert(store_t *stp, const submission_t *subs, size_t n, int64_t n
                                        s->path, subs[i].token);
                 else if (rc != SQLITE_DONE)
                         r = fail(s, rc, err, "inserting a submission");
+                int attempts = 0;
+                if (r >= 0 && subs[i].lease_owner[0] &&
+                    (r = sq_lease(stp, subs[i].token, subs[i].lease_owner, subs[i].lease_expiry_ms,
+                                  now_ms, &attempts, err)) == 0)
+                        r = rc_err_set(err, EIO, "store %s: submission %s not leased as inserted",
+                                       s->path, subs[i].token);
         }
         if (r >= 0)
                 r = make_room(s, 0, err);

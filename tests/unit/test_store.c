@@ -1897,6 +1897,45 @@ static void test_claim(void)
         store_close(st);
 }
 
+/* A submission inserted with a lease owner is that owner's at once (a client waiting on that
+ * node): running, attempts 1, never claimable by another until its lease expires. */
+static void test_insert_leased(void)
+{
+        store_opts_t o = {.max_attempts = 2};
+        store_t *st = open_in("insert_leased.db", &o);
+        REQUIRE(st);
+        rc_err_t err = {0};
+        store_set_clock(st, 10000);
+        submission_t in = sub("w1", "judge0", "{\"source\": \"x\"}", 0);
+        snprintf(in.lease_owner, sizeof(in.lease_owner), "%s", "n1");
+        in.lease_expiry_ms = 11000;
+        REQUIRE(CHECK_OK_E(store_insert(st, &in, 1, &err), err));
+        REQUIRE(insert1(st, "q1", "judge0", 20000, NULL) >= 0);
+        submission_t s;
+        if (CHECK_INT_EQ(store_get(st, "w1", &s, &err), 1)) {
+                CHECK_INT_EQ(s.state, SUB_RUNNING);
+                CHECK_INT_EQ(s.attempts, 1);
+                CHECK_STR_EQ(s.lease_owner, "n1");
+                CHECK_INT_EQ(s.lease_expiry_ms, 11000);
+                CHECK_INT_EQ(s.started_ms, 10000);
+                submission_free(&s);
+        }
+        /* another node claims the queued one, not the leased one (older as it is) */
+        if (CHECK_INT_EQ(store_claim(st, "judge0", "n2", 11000, &s, &err), 1)) {
+                CHECK_STR_EQ(s.token, "q1");
+                submission_free(&s);
+        }
+        CHECK_INT_EQ(store_claim(st, "judge0", "n2", 11000, &s, &err), 0);
+        CHECK_INT_EQ(store_lease(st, "w1", "n2", 11000, NULL, &err), 0);
+        CHECK_INT_EQ(store_finish(st, "w1", "n1", "{\"by\": 1}", &err), 1);
+        /* an owner too long is refused, nothing inserted */
+        submission_t bad = sub("w2", "judge0", "{}", 0);
+        memset(bad.lease_owner, 'x', sizeof(bad.lease_owner));
+        CHECK_FAIL(store_insert(st, &bad, 1, &err), -EINVAL);
+        CHECK_INT_EQ(state_of(st, "w2"), 0);
+        store_close(st);
+}
+
 #define CLAIMS 150
 
 typedef struct claimer {
@@ -2139,6 +2178,7 @@ int main(int argc, char **argv)
             TU_TEST(test_fn_migrate_from_v3),
             TU_TEST(test_fn_two_stores_one_file),
             TU_TEST(test_claim),
+            TU_TEST(test_insert_leased),
             TU_TEST(test_claim_two_stores),
             TU_TEST(test_node_register),
         };
@@ -2153,27 +2193,17 @@ int main(int argc, char **argv)
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
-            TU_TEST(test_insert_get_delete),
-            TU_TEST(test_lease_release_finish),
-            TU_TEST(test_recover_once_then_error),
-            TU_TEST(test_recover_expired_leases),
-            TU_TEST(test_each_and_page),
-            TU_TEST(test_prune_age_and_count),
-            TU_TEST(test_two_stores_one_file),
-            TU_TEST(test_fn_put_get_version),
-            TU_TEST(test_fn_bad_arguments),
-            TU_TEST(test_blobs),
-            TU_TEST(test_fn_keep_versions),
-            TU_TEST(test_fn_list_and_versions),
-            TU_TEST(test_fn_delete_and_refs),
-            TU_TEST(test_fn_survive_reopen),
-            TU_TEST(test_fn_two_stores_one_file),
-            TU_TEST(test_claim),
-            TU_TEST(test_claim_two_stores),
-            TU_TEST(test_node_register),
-            TU_TEST(test_pg_open_refusals),
-            TU_TEST(test_pg_callbacks_claimed),
-            TU_TEST(test_pg_reconnect),
+            TU_TEST(test_insert_get_delete),       TU_TEST(test_lease_release_finish),
+            TU_TEST(test_recover_once_then_error), TU_TEST(test_recover_expired_leases),
+            TU_TEST(test_each_and_page),           TU_TEST(test_prune_age_and_count),
+            TU_TEST(test_two_stores_one_file),     TU_TEST(test_fn_put_get_version),
+            TU_TEST(test_fn_bad_arguments),        TU_TEST(test_blobs),
+            TU_TEST(test_fn_keep_versions),        TU_TEST(test_fn_list_and_versions),
+            TU_TEST(test_fn_delete_and_refs),      TU_TEST(test_fn_survive_reopen),
+            TU_TEST(test_fn_two_stores_one_file),  TU_TEST(test_claim),
+            TU_TEST(test_insert_leased),           TU_TEST(test_claim_two_stores),
+            TU_TEST(test_node_register),           TU_TEST(test_pg_open_refusals),
+            TU_TEST(test_pg_callbacks_claimed),    TU_TEST(test_pg_reconnect),
         };
         const char *src = getenv("RUNCELL_SOURCE_DIR");
         char dir[] = "/tmp/runcell-pgtest.XXXXXX";
