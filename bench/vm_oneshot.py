@@ -13,6 +13,14 @@ cgroup v2 host, in qemu), interleaved rounds of:
                          namespace, id maps, that read-only root, /tmp, /proc, pivot_root, the
                          python as pid 1); no cgroup, seccomp, /dev, init or configuration. Its
                          overhead is a lower bound for any sandbox built afresh per run
+  floor + runcell's layers  runcell-bench-floor --layers: the floor plus the kernel's side of
+                         every isolation layer runcell adds (read-only overlay root, /work, the
+                         /proc masks, a /dev of its own, hostname, lo up, no capabilities, a
+                         496-instruction seccomp filter, an init that forks the program and
+                         reports; on cgroup v2 a leaf with runcell's limits beside ours, the
+                         sandbox born in it; runcell's own compiled filter from its seccomp
+                         cache when it is there), still no configuration and none of runcell's own
+                         code: what that isolation costs the kernel per fresh sandbox
   runcell run            a whole `runcell run --lang python hello.py` (every limit, seccomp)
 
 Run as root inside a delegated cgroup, as tests/vm/guest.py does (in the subtree that
@@ -20,19 +28,23 @@ Run as root inside a delegated cgroup, as tests/vm/guest.py does (in the subtree
 runcell makes its sandbox's leaf beside that process's and places the sandbox there with
 CLONE_INTO_CGROUP. Prints a Markdown table, then one summary line:
 
-  vm_oneshot: runs=N bare_ms=... bwrap_ms=... rootfs_bwrap_ms=... floor_ms=... runcell_ms=...
-              overhead_ratio=... floor_ratio=...
+  vm_oneshot: runs=N bare_ms=... bwrap_ms=... rootfs_bwrap_ms=... floor_ms=... layers_ms=...
+              runcell_ms=... overhead_ratio=... floor_ratio=... layers_ratio=...
 
 overhead_ratio is runcell's median overhead over bare divided by bubblewrap's (the goal: below
-1/3), floor_ratio the floor's. Then the RUNCELL_TRACE=1 lines of one more runcell run (where its
-time goes), each with the time it arrived since the spawn, and when runcell exited: the time
-before the first step's end and after the summary line is runcell's start and exit. tests/vm/run --write-bench puts the table into
+1/3), floor_ratio the floor's, layers_ratio the layered floor's. Then where runcell's time goes:
+the RUNCELL_TRACE=1 lines of 5 more runcell runs, as the steps of the last with the median over
+the 5 of when each line arrived (ms since the spawn) and of the step's duration; "main" is when
+runcell's main() began (its exec and start before it), and the last line when runcell exited
+(its exit after the summary line). tests/vm/run --write-bench puts the table into
 docs/BENCHMARKS.md.
 
   bench/vm_oneshot.py [--runs 20] [--bin build/runcell]
 """
 import argparse
+import glob
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -42,6 +54,73 @@ import time
 
 from benchlib import ROOT, bwrap_argv, bwrap_python, floor_argv, pct, unpacked_rootfs
 from startup import timed
+
+
+def leaf_parent():
+    """The cgroup v2 directory our cgroup is a leaf of, when it has the controllers on for its
+    children (a delegated one, as runcell uses it): where the layered floor makes its leaf."""
+    try:
+        with open("/proc/self/cgroup") as f:
+            line = [x for x in f.read().splitlines() if x.startswith("0::")]
+        if not line or not os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            return None
+        parent = os.path.dirname("/sys/fs/cgroup" + line[0][3:].rstrip("/"))
+        with open(os.path.join(parent, "cgroup.subtree_control")) as f:
+            on = f.read().split()
+        return parent if {"memory", "pids", "cpu"} <= set(on) else None
+    except OSError:
+        return None
+
+
+TRACED_RUNS = 5
+
+
+def traced(argv):
+    """One RUNCELL_TRACE=1 run: [(label, arrived ms since the spawn, its µs or None)]."""
+    steps = []
+    t0 = time.monotonic()
+    tr = subprocess.Popen(argv, env=dict(os.environ, RUNCELL_TRACE="1"),
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL)
+    for line in tr.stderr:
+        at = (time.monotonic() - t0) * 1000
+        line = line.decode("utf-8", "replace").rstrip("\n")
+        if "trace:" in line:
+            m = re.match(r"(.*?)\s+(\d+) us$", line.replace("runcell: trace: ", ""))
+            steps.append((m.group(1), at, int(m.group(2))) if m else
+                         (line.replace("runcell: trace: ", ""), at, None))
+        elif "run:" in line:
+            steps.append(("runcell: " + line.split("runcell: ", 1)[-1], at, None))
+    tr.wait()
+    steps.append(("(runcell exited)", (time.monotonic() - t0) * 1000, None))
+    return steps
+
+
+def trace_medians(runs):
+    """The steps of the last traced run, each with the median over all runs of when it arrived
+    and of how long it took (runs missing a step are left out of its medians)."""
+    if not runs:
+        return []
+    out = []
+    for label, _, us in runs[-1]:
+        ats = [a for r in runs for (lb, a, _) in r if lb == label]
+        uss = [u for r in runs for (lb, _, u) in r if lb == label and u is not None]
+        at = statistics.median(ats)
+        if label.startswith("runcell: run:"):
+            out.append("%7.1f ms  %s" % (at, label))
+        elif us is None or not uss:
+            out.append("%7.1f ms  %s" % (at, label))
+        else:
+            out.append("%7.1f ms  %-30s %6d us" % (at, label, statistics.median(uss)))
+    return out
+
+
+def cached_filter():
+    """runcell's compiled default filter, from its seccomp cache (root's state directory, as
+    this benchmark runs runcell), or None."""
+    state = os.environ.get("RUNCELL_STATE_DIR") or "/var/lib/runcell"
+    files = glob.glob(os.path.join(state, "seccomp", "default-*.bpf"))
+    return max(files, key=os.path.getmtime) if files else None
 
 
 def main():
@@ -70,6 +149,9 @@ def main():
               "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", hello, "/tmp/hello.py",
               "/usr/bin/python3", "/tmp/hello.py"]),
             ("sandbox floor", floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"], hello)),
+            ("floor + runcell's layers",
+             floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"], hello,
+                        layers=True, cgroup=leaf_parent(), bpf=cached_filter())),
             ("runcell run", runcell),
         ]
         for _, argv in variants:  # warm up: page cache
@@ -79,20 +161,11 @@ def main():
             k = i % len(variants)
             for n, argv in variants[k:] + variants[:k]:
                 times[n].append(timed(argv, "hello"))
-        # where one more runcell run spends its time (RUNCELL_TRACE=1)
-        # each line with when it arrived (ms since the spawn), and the exit: what comes before
+        # where runcell runs spend their time (RUNCELL_TRACE=1), a few runs for medians: each
+        # line with when it arrived (ms since the spawn), and the exit: what comes before
         # runcell's first step (exec, its start) and after its last (its exit) shows too
-        t0 = time.monotonic()
-        tr = subprocess.Popen(runcell, env=dict(os.environ, RUNCELL_TRACE="1"),
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              stdin=subprocess.DEVNULL)
-        for line in tr.stderr:
-            at = (time.monotonic() - t0) * 1000
-            line = line.decode("utf-8", "replace").rstrip("\n")
-            if "trace:" in line or "run:" in line:
-                trace.append("%7.1f ms  %s" % (at, line.replace("runcell: trace: ", "")))
-        tr.wait()
-        trace.append("%7.1f ms  (runcell exited)" % ((time.monotonic() - t0) * 1000))
+        for _ in range(TRACED_RUNS):
+            trace.append(traced(runcell))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     med = {n: statistics.median(v) for n, v in times.items()}
@@ -102,12 +175,15 @@ def main():
     for n, _ in variants:
         ratio = "-" if n == "bare" else "%.2f" % (over[n] / over["bubblewrap"])
         print("| %s | %.1f | %.1f | %.1f | %s |" % (n, med[n], pct(times[n], 95), over[n], ratio))
+    layers = "floor + runcell's layers"
     print("vm_oneshot: runs=%d bare_ms=%.1f bwrap_ms=%.1f rootfs_bwrap_ms=%.1f floor_ms=%.1f "
-          "runcell_ms=%.1f overhead_ratio=%.2f floor_ratio=%.2f" % (
+          "layers_ms=%.1f runcell_ms=%.1f overhead_ratio=%.2f floor_ratio=%.2f "
+          "layers_ratio=%.2f" % (
               a.runs, med["bare"], med["bubblewrap"], med["bubblewrap, rootfs python"],
-              med["sandbox floor"], med["runcell run"], over["runcell run"] / over["bubblewrap"],
-              over["sandbox floor"] / over["bubblewrap"]))
-    for line in trace:
+              med["sandbox floor"], med[layers], med["runcell run"],
+              over["runcell run"] / over["bubblewrap"],
+              over["sandbox floor"] / over["bubblewrap"], over[layers] / over["bubblewrap"]))
+    for line in trace_medians(trace):
         print(line)
 
 

@@ -636,13 +636,15 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
                 if (!r->tc && pass == 1 && o->lang)
                         return cli_fail("unknown language '%s' (see runcell languages)", o->lang);
         }
+        tt = trace_step("toolchains", tt);
         if (r->tc && catalog_find(&r->cat, r->tc->name, o->version, &r->tc, &err) < 0)
                 return cli_fail("%s (see runcell languages)", err.msg); /* the version */
+        tt = trace_step("version", tt);
         if (!r->tc || read_inputs(o, r->tc, r->files, r->bufs))
                 return 1;
         if (catalog_lang(&r->cat, r->tc, &r->lang, &err) < 0)
                 return cli_fail("%s", err.msg);
-        tt = trace_step("toolchains, inputs, rootfs, seccomp", tt);
+        tt = trace_step("inputs, rootfs, seccomp", tt);
         /* No pool: a one-shot run prepares its sandboxes when it needs them. A judge runs many
          * tests: their sandboxes are prepared by the helper while others run. */
         if (catalog_open_limits(&r->cat, r->pool, &err) < 0)

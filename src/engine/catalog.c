@@ -83,7 +83,13 @@ static char *fingerprint(const catalog_t *c, const toolchain_set_t *set)
 
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err)
 {
-        return catalog_load_mentioning(c, paths, NULL, err);
+        int r = catalog_load_mentioning(c, paths, NULL, err);
+        if (r < 0)
+                return r;
+        /* what catalog_rescan compares with: a one-shot run's catalogue is never rescanned, and
+         * stats no file for it */
+        c->fingerprint = fingerprint(c, &c->set);
+        return c->fingerprint ? 0 : rc_err_set(err, ENOMEM, "out of memory");
 }
 
 int catalog_load_mentioning(catalog_t *c, const rc_paths_t *paths, const char *token, rc_err_t *err)
@@ -93,12 +99,19 @@ int catalog_load_mentioning(catalog_t *c, const rc_paths_t *paths, const char *t
         c->store = (rootfs_store_t){.rootfs_dir = paths->rootfs_dir,
                                     .state_dir = paths->state_dir,
                                     .shared_dir = paths->shared_state_dir};
-        int r = toolchain_set_load_mentioning(&c->set, paths->toolchains_dir, token, err);
+        int r;
+        char *index = NULL;
+        if (token && paths->state_dir &&
+            asprintf(&index, "%s/toolchains.index", paths->state_dir) >= 0) {
+                r = toolchain_set_load_indexed(&c->set, paths->toolchains_dir, token, index, err);
+                free(index);
+        } else {
+                r = toolchain_set_load_mentioning(&c->set, paths->toolchains_dir, token, err);
+        }
         if (r < 0)
                 return r;
-        c->fingerprint = fingerprint(c, &c->set);
         c->langs = calloc(c->set.n ? c->set.n : 1, sizeof(*c->langs));
-        return c->langs && c->fingerprint ? 0 : rc_err_set(err, ENOMEM, "out of memory");
+        return c->langs ? 0 : rc_err_set(err, ENOMEM, "out of memory");
 }
 
 /* Free the retired generations no run holds any more. */

@@ -55,7 +55,9 @@ typedef struct catalog {
 int catalog_open(catalog_t *c, const rc_paths_t *paths, unsigned pool_size, rc_err_t *err);
 int catalog_load(catalog_t *c, const rc_paths_t *paths, rc_err_t *err);
 /* catalog_load with only the toolchains whose file mentions token (toolchain_set_load_mentioning):
- * a one-shot run's catalogue. token NULL: all of them. */
+ * a one-shot run's catalogue, looked up through the state directory's toolchains.index
+ * (toolchain_set_load_indexed). token NULL: all of them. It takes no fingerprint of the files:
+ * catalog_rescan reloads such a catalogue at once. */
 int catalog_load_mentioning(catalog_t *c, const rc_paths_t *paths, const char *token,
                             rc_err_t *err);
 int catalog_open_limits(catalog_t *c, unsigned pool_size, rc_err_t *err);

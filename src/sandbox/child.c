@@ -709,7 +709,8 @@ void sb_child_main(const sb_child_ctx_t *ctx)
         child_stdio[0] = ctx->stdin_fd;
         child_stdio[1] = ctx->stdout_fd;
         child_stdio[2] = ctx->stderr_fd;
-        sb_reset_remember();
+        if (!ctx->prep->once)
+                sb_reset_remember();
         /* One request, or (each with keep) one after another, each after a reset. */
         for (;;) {
                 sb_msg_t ready;

@@ -59,6 +59,10 @@ typedef struct sb_prep {
          * artifact); the run then places no files there, and a reset leaves it alone; NULL:
          * none */
         const char *work_dir;
+        /* One request only, never kept (a one-shot run's sandbox): init takes no note of what a
+         * reset would compare with (sb_reset_remember's work, off a pooled sandbox's run but on
+         * this one's), and a request with keep is refused. */
+        bool once;
 } sb_prep_t;
 
 /* What one program run brings to a prepared sandbox. */

@@ -66,6 +66,7 @@ struct sandbox {
         bool kept;              /* and init, having reset the sandbox, said it takes one */
         int next_stdio[3];      /* a recycled sandbox's: the next program's ends, to send */
         bool stdio_owed;        /* recycled: the pipes are made with the next request */
+        bool once;              /* sb_prep_t.once: never kept */
 };
 
 int sb_id_map_line(char *buf, size_t size, unsigned long host_id)
@@ -318,6 +319,7 @@ static int spawn(const sb_prep_t *spec, int mode, sandbox_t **out, rc_err_t *err
         }
         sb->pid = pid;
         sb->pidfd = pidfd;
+        sb->once = spec->once;
         sb->tty_fd = -1;
         sb->next_stdio[0] = sb->next_stdio[1] = sb->next_stdio[2] = -1;
         sb->sync_fd = steal_fd(&sp0);
@@ -519,6 +521,8 @@ int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err)
                 return cr;
         if (sb->requested)
                 return rc_err_set(err, EBUSY, "sandbox already ran a program");
+        if (run->keep && sb->once)
+                return rc_err_set(err, EINVAL, "a sandbox prepared for one run is not kept");
         if (sb->stdio_owed && (cr = make_next_stdio(sb, err)) < 0)
                 return cr;
         sb->requested = true;

@@ -2,9 +2,15 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
+#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -390,6 +396,186 @@ int toolchain_set_load_mentioning(toolchain_set_t *set, const char *dir, const c
         free(names);
         if (r == 0 && set->n == 0 && !token)
                 r = rc_err_set(err, ENOENT, "no toolchains (*.json) in %s", dir);
+        return r;
+}
+
+#define INDEX_MAGIC "runcell-toolchains-index 1"
+#define INDEX_MAX   (1 << 20)
+
+/* A file's identity as the index keeps it: "dev:ino:size:sec.nsec" of its mtime. */
+static void index_key(const struct stat *st, char *out, size_t size)
+{
+        snprintf(out, size, "%llu:%llu:%lld:%lld.%09ld", (unsigned long long)st->st_dev,
+                 (unsigned long long)st->st_ino, (long long)st->st_size,
+                 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
+}
+
+/* The words of file's line in the index text when its key is key ("" when it has none), or
+ * NULL when the index has no such line. Lines: FILE TAB KEY TAB WORD SPACE WORD ... */
+static const char *index_words(const char *text, const char *file, const char *key, size_t *len)
+{
+        size_t fl = strlen(file), kl = strlen(key);
+        for (const char *line = text; line && *line;) {
+                const char *nl = strchr(line, '\n');
+                size_t ll = nl ? (size_t)(nl - line) : strlen(line);
+                if (ll > fl + kl + 2 && memcmp(line, file, fl) == 0 && line[fl] == '\t' &&
+                    memcmp(line + fl + 1, key, kl) == 0 && line[fl + 1 + kl] == '\t') {
+                        *len = ll - fl - kl - 2;
+                        return line + fl + kl + 2;
+                }
+                line = nl ? nl + 1 : NULL;
+        }
+        return NULL;
+}
+
+static bool has_word(const char *words, size_t len, const char *word)
+{
+        size_t wl = strlen(word);
+        for (const char *p = words, *end = words + len; p < end;) {
+                const char *sp = memchr(p, ' ', (size_t)(end - p));
+                size_t n = sp ? (size_t)(sp - p) : (size_t)(end - p);
+                if (n == wl && memcmp(p, word, wl) == 0)
+                        return true;
+                p += n + 1;
+        }
+        return false;
+}
+
+/* tc's words for the index, or false when one cannot be written there (white space). */
+static bool append_words(buf_t *b, const toolchain_t *tc)
+{
+        const char *first[] = {tc->name};
+        const strv_t *lists[] = {&tc->aliases, &tc->source_ext};
+        for (size_t i = 0; i < 1; i++)
+                if (!*first[i] || strpbrk(first[i], " \t\n"))
+                        return false;
+        for (size_t l = 0; l < 2; l++)
+                for (size_t i = 0; i < lists[l]->n; i++)
+                        if (!*lists[l]->v[i] || strpbrk(lists[l]->v[i], " \t\n"))
+                                return false;
+        buf_printf(b, "%s", tc->name);
+        for (size_t l = 0; l < 2; l++)
+                for (size_t i = 0; i < lists[l]->n; i++)
+                        buf_printf(b, " %s", lists[l]->v[i]);
+        return true;
+}
+
+/* Whether a file's modification time is old enough to tell it apart from a later change: the
+ * kernel stamps files from a coarse clock, so a rewrite of the same size within the same tick
+ * would keep its identity. A file changed in the last 2 s is not indexed (read each time until
+ * then), as git treats "racy" entries. */
+static bool settled(const struct stat *st)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        return st->st_mtim.tv_sec < now.tv_sec - 2 ||
+               (st->st_mtim.tv_sec == now.tv_sec - 2 && st->st_mtim.tv_nsec <= now.tv_nsec);
+}
+
+static void index_write(const char *index, const char *text, size_t len)
+{
+        char tmp[4200];
+        if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", index, (int)getpid()) >= (int)sizeof(tmp))
+                return;
+        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+        if (fd < 0)
+                return;
+        bool ok = fs_write_all(fd, text, len) == 0;
+        ok = close(fd) == 0 && ok;
+        if (!ok || rename(tmp, index) < 0)
+                unlink(tmp);
+}
+
+int toolchain_set_load_indexed(toolchain_set_t *set, const char *dir, const char *token,
+                               const char *index, rc_err_t *err)
+{
+        _cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return rc_err_sys(err, errno, "toolchains directory %s", dir);
+        struct dirent **names = NULL;
+        int n = scandir(dir, &names, json_file_filter, alphasort);
+        if (n < 0)
+                return rc_err_sys(err, errno, "toolchains directory %s", dir);
+        _cleanup_free_ char *old = NULL;
+        size_t old_len = 0;
+        char head[4200];
+        snprintf(head, sizeof(head), "%s %s\n", INDEX_MAGIC, dir);
+        if (fs_read_file(index, INDEX_MAX, &old, &old_len, NULL) < 0 ||
+            strncmp(old, head, strlen(head)) != 0) {
+                free(old);
+                old = NULL; /* none yet, or another directory's: every file is read */
+        }
+        buf_t fresh = {0};
+        buf_printf(&fresh, "%s", head);
+        bool changed = !old;
+        int r = 0, indexed = 0;
+        for (int i = 0; i < n; i++) {
+                const char *file = names[i]->d_name;
+                struct stat st;
+                char key[128] = "";
+                const char *words = NULL;
+                size_t wl = 0;
+                if (r == 0 && fstatat(dfd, file, &st, 0) == 0 && S_ISREG(st.st_mode)) {
+                        index_key(&st, key, sizeof(key));
+                        words = old ? index_words(old + strlen(head), file, key, &wl) : NULL;
+                }
+                if (r == 0 && words) {
+                        buf_printf(&fresh, "%s\t%s\t%.*s\n", file, key, (int)wl, words);
+                        indexed++;
+                        if (!has_word(words, wl, token)) {
+                                free(names[i]);
+                                continue;
+                        }
+                }
+                if (r == 0) {
+                        _cleanup_free_ char *path = fs_join(dir, file);
+                        _cleanup_free_ char *text = NULL;
+                        size_t len = 0;
+                        toolchain_t *tc = NULL;
+                        if (!path)
+                                r = rc_err_set(err, ENOMEM, "out of memory");
+                        if (r == 0)
+                                r = fs_read_file(path, TOOLCHAIN_FILE_MAX, &text, &len, err);
+                        bool wanted = r == 0 && mentions(text, len, token);
+                        if (r == 0 && !words) {
+                                /* not indexed as it is now: parsed for its words whatever it
+                                 * holds (one that does not parse stays out, read each time) */
+                                changed = true;
+                                rc_err_t ignored = {0};
+                                if (toolchain_parse(text, len, path, &tc, &ignored) == 0 && *key &&
+                                    settled(&st)) {
+                                        size_t mark = fresh.len;
+                                        buf_printf(&fresh, "%s\t%s\t", file, key);
+                                        if (append_words(&fresh, tc)) {
+                                                buf_printf(&fresh, "\n");
+                                                indexed++;
+                                        } else {
+                                                fresh.len = mark;
+                                        }
+                                }
+                                if (tc && !wanted) {
+                                        toolchain_free(tc);
+                                        tc = NULL;
+                                }
+                        }
+                        if (r == 0 && wanted && !tc)
+                                r = toolchain_parse(text, len, path, &tc, err);
+                        if (r == 0 && tc && (r = add_checked(set, tc, path, err)) < 0)
+                                toolchain_free(tc);
+                }
+                free(names[i]);
+        }
+        free(names);
+        /* a file gone since shows as fewer lines than the old index had */
+        if (r == 0 && !changed && old) {
+                int lines = 0;
+                for (const char *p = old + strlen(head); *p; p++)
+                        lines += *p == '\n';
+                changed = lines != indexed;
+        }
+        if (r == 0 && changed && fresh.data)
+                index_write(index, fresh.data, fresh.len);
+        buf_free(&fresh);
         return r;
 }
 

@@ -58,6 +58,18 @@ int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err);
  * files parsed. */
 int toolchain_set_load_mentioning(toolchain_set_t *set, const char *dir, const char *token,
                                   rc_err_t *err);
+/* toolchain_set_load_mentioning with an index of dir kept in the file index (the state
+ * directory's toolchains.index): for each toolchain file its identity (device, inode, size,
+ * modification time) and the words a lookup matches (its name, aliases and source extensions).
+ * A file whose identity is the one indexed is read only when token is one of its words; any
+ * other (new, changed, changed in the last 2 s, or one that does not parse) is read as
+ * toolchain_set_load_mentioning reads it, and the index is written anew (to a temporary file
+ * renamed over it; a failure to write it only costs the next run the same reads). The toolchains a
+ * lookup of token finds (toolchain_set_find, extensions, versions of one name) are the same; files
+ * that hold token only elsewhere (in a command) are not parsed. token and index must not be NULL.
+ */
+int toolchain_set_load_indexed(toolchain_set_t *set, const char *dir, const char *token,
+                               const char *index, rc_err_t *err);
 /* The first toolchain (in file order) of the language with this name or alias. */
 const toolchain_t *toolchain_set_find(const toolchain_set_t *set, const char *name_or_alias);
 void toolchain_set_free(toolchain_set_t *set);

@@ -1,16 +1,19 @@
 /* toolchain/: parsing documents, loading a directory, argv expansion. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
 
 #include "testutil.h"
 #include "toolchain/toolchain.h"
+#include "util/fs.h"
 
 static const char FULL_DOC[] =
     "{\n"
@@ -757,6 +760,150 @@ out:
         free(dir);
 }
 
+/* Replace path's bytes with text of the same length and put its modification time back: to
+ * the index, the same file (device, inode, size and time unchanged). */
+static void rewrite_keeping_identity(const char *path, const char *text)
+{
+        struct stat st;
+        REQUIRE(stat(path, &st) == 0);
+        REQUIRE((size_t)st.st_size >= strlen(text));
+        char *padded = calloc(1, (size_t)st.st_size + 1);
+        REQUIRE(padded);
+        memset(padded, ' ', (size_t)st.st_size);
+        memcpy(padded, text, strlen(text));
+        int fd = open(path, O_WRONLY | O_CLOEXEC);
+        CHECK(fd >= 0 && write(fd, padded, (size_t)st.st_size) == st.st_size);
+        if (fd >= 0)
+                close(fd);
+        struct timespec ts[2] = {st.st_atim, st.st_mtim};
+        CHECK(utimensat(AT_FDCWD, path, ts, 0) == 0);
+        free(padded);
+}
+
+/* Date path 10 s back: the index takes only files not changed in the last 2 s. */
+static void age(const char *path)
+{
+        struct timespec now;
+        clock_gettime(CLOCK_REALTIME, &now);
+        now.tv_sec -= 10;
+        struct timespec ts[2] = {now, now};
+        CHECK(path && utimensat(AT_FDCWD, path, ts, 0) == 0);
+}
+
+static int load_indexed(const char *dir, const char *token, const char *index, size_t *n,
+                        rc_err_t *err)
+{
+        toolchain_set_t set = {0};
+        int r = toolchain_set_load_indexed(&set, dir, token, index, err);
+        *n = set.n;
+        if (r == 0 && !toolchain_set_find(&set, token) && token[0] != '.')
+                *n = 0; /* not found: as the caller would see it */
+        toolchain_set_free(&set);
+        return r;
+}
+
+static void test_set_load_indexed(void)
+{
+        const char *tmp = tu_tmpdir();
+        REQUIRE(tmp);
+        char *dir = tu_strf("%s/tc", tmp), *index = tu_strf("%s/toolchains.index", tmp);
+        char *c_path = tu_write_str(dir, "c.json", FULL_DOC);
+        char *py_path = tu_write_str(dir, "python.json", PY_DOC);
+        age(c_path);
+        age(py_path);
+        char *text = NULL;
+        size_t n = 0, len = 0;
+        rc_err_t err = {0};
+        /* no index yet: every file is read, and the index is written */
+        CHECK_OK_E(load_indexed(dir, "python", index, &n, &err), err);
+        CHECK_INT_EQ(n, 1);
+        REQUIRE(fs_read_file(index, 1 << 20, &text, &len, &err) == 0);
+        CHECK_CONTAINS(text, "runcell-toolchains-index 1 ");
+        CHECK_CONTAINS(text, "\tc gcc c17 .c\n");
+        CHECK_CONTAINS(text, "\tpython py python3 .py\n");
+        free(text);
+        /* an indexed file the lookup does not name is not read: c.json, made a document that
+         * mentions "python" and does not parse, with its identity kept, changes nothing */
+        rewrite_keeping_identity(c_path, "{\"python\"");
+        CHECK_OK_E(load_indexed(dir, "python", index, &n, &err), err);
+        CHECK_INT_EQ(n, 1);
+        CHECK_OK_E(load_indexed(dir, ".py", index, &n, &err), err); /* by extension */
+        CHECK_INT_EQ(n, 1);
+        /* ... where reading every file finds it */
+        toolchain_set_t set = {0};
+        CHECK(toolchain_set_load_mentioning(&set, dir, "python", &err) < 0);
+        toolchain_set_free(&set);
+        /* a file changed in the last 2 s is read each time (a coarse clock may give a rewrite
+         * its time): python.json, renewed, is read and not indexed until it is older */
+        CHECK(utimensat(AT_FDCWD, py_path, NULL, 0) == 0);
+        CHECK_OK_E(load_indexed(dir, "python", index, &n, &err), err);
+        REQUIRE(fs_read_file(index, 1 << 20, &text, &len, &err) == 0);
+        CHECK(strstr(text, "python.json") == NULL);
+        free(text);
+        age(py_path);
+        /* a changed file is read again: c.json gets an alias "python", which is taken */
+        free(c_path);
+        char *dup = doc_with("aliases", "[\"gcc\", \"python\"]");
+        c_path = tu_write_str(dir, "c.json", dup);
+        free(dup);
+        CHECK_FAIL(load_indexed(dir, "python", index, &n, &err), -EEXIST);
+        CHECK_CONTAINS(err.msg, "already taken");
+        /* a new file (a new alias) is found at once; then the index has it */
+        free(c_path);
+        c_path = tu_write_str(dir, "c.json", FULL_DOC);
+        age(c_path);
+        char *r_path = tu_write_str(dir, "ruby.json",
+                                    "{\"name\":\"ruby\",\"aliases\":[\"rb\"],\"rootfs\":\"ruby\","
+                                    "\"version_package\":\"ruby\","
+                                    "\"source_file\":\"main.rb\",\"source_extensions\":[\".rb\"],"
+                                    "\"run\":[\"ruby\",\"{entry}\"]," TU_TC_EXAMPLES "}");
+        age(r_path);
+        CHECK_OK_E(load_indexed(dir, "rb", index, &n, &err), err);
+        CHECK_INT_EQ(n, 1);
+        REQUIRE(fs_read_file(index, 1 << 20, &text, &len, &err) == 0);
+        CHECK_CONTAINS(text, "ruby.json\t");
+        CHECK_CONTAINS(text, "\truby rb .rb\n");
+        free(text);
+        /* a file that does not parse is not indexed: read (and refused) each time it is named */
+        char *bad = tu_write_str(dir, "zz.json", "{\"name\": \"zz\", \"c17\": ");
+        age(bad);
+        CHECK_FAIL(load_indexed(dir, "c17", index, &n, &err), -EINVAL);
+        CHECK_OK_E(load_indexed(dir, "python", index, &n, &err), err);
+        REQUIRE(fs_read_file(index, 1 << 20, &text, &len, &err) == 0);
+        CHECK(strstr(text, "zz.json") == NULL);
+        free(text);
+        CHECK_FAIL(load_indexed(dir, "c17", index, &n, &err), -EINVAL);
+        /* a removed file leaves the index */
+        CHECK(unlink(bad) == 0 && unlink(r_path) == 0);
+        CHECK_OK_E(load_indexed(dir, "python", index, &n, &err), err);
+        REQUIRE(fs_read_file(index, 1 << 20, &text, &len, &err) == 0);
+        CHECK(strstr(text, "ruby.json") == NULL);
+        free(text);
+        /* another directory's index is not used: written anew for this one */
+        char *other = tu_strf("%s/other", tmp);
+        char *o_path = tu_write_str(other, "python.json", PY_DOC);
+        age(o_path);
+        CHECK_OK_E(load_indexed(other, "python", index, &n, &err), err);
+        CHECK_INT_EQ(n, 1);
+        REQUIRE(fs_read_file(index, 1 << 20, &text, &len, &err) == 0);
+        CHECK(strncmp(text + strlen("runcell-toolchains-index 1 "), other, strlen(other)) == 0);
+        CHECK(strstr(text, "c.json") == NULL);
+        free(text);
+        /* an index that cannot be written costs nothing but the reads */
+        char *nowhere = tu_strf("%s/missing/toolchains.index", tmp);
+        CHECK_OK_E(load_indexed(dir, "python", nowhere, &n, &err), err);
+        CHECK_INT_EQ(n, 1);
+        free(nowhere);
+        free(o_path);
+        free(other);
+        free(bad);
+        free(r_path);
+        free(py_path);
+        free(c_path);
+        free(index);
+        free(dir);
+}
+
 int main(int argc, char **argv)
 {
         static const tu_test_t tests[] = {
@@ -770,6 +917,7 @@ int main(int argc, char **argv)
             TU_TEST(test_set_load_versions),
             TU_TEST(test_versions),
             TU_TEST(test_set_load_errors),
+            TU_TEST(test_set_load_indexed),
             TU_TEST(test_expand_sources),
             TU_TEST(test_expand_entry_and_args),
             TU_TEST(test_expand_sources_no_ext_no_files),

@@ -16,6 +16,7 @@ Sections, in this order (the kernel command line may pick some: rcvm.only=a,b):
              reuses) /runcell and says so in one line
   root       as root, in a subtree made by scripts/cgroup-delegate create
   rootless   as vmuser (uid 1000) holding a delegated subtree (create --owner vmuser)
+  bench      (only when named alone) root's delegated subtree with bench/vm_oneshot.py only
 
 root and rootless run `cgroup-delegate exec NAME -- this script --inner MODE`, a process that
 stays in the delegated cgroup and starts every runcell from there (the shared case): limits
@@ -813,6 +814,10 @@ def bench(opts):
 
 def inner_main(mode, d, opts):
     env = Env()
+    if set(opts.get("only", "").split(",")) == {"bench"}:
+        # --only bench: the benchmark alone, in root's delegated cgroup (tests/vm/run --only bench)
+        check("root.bench.oneshot", bench, opts)
+        return
     try:
         check("%s.in_leaf" % mode, in_leaf, d)
         check("%s.run.hello" % mode, lambda: env.run_ok(HELLO, expect="hello from the guest\n")
@@ -856,7 +861,7 @@ def main():
         if check("nowrapper.run", nowrapper_first, env):
             check("nowrapper.reuse", nowrapper_again, env)
     for mode in ("root", "rootless"):
-        if want(mode):
+        if want(mode) or (mode == "root" and only == {"bench"}):
             delegated(mode)
 
 
