@@ -104,12 +104,14 @@ def unpacked_rootfs(lang):
     return path
 
 
-def floor_argv(runcell_bin, rootfs, prog, script=None, layers=False, cgroup=None, bpf=None):
+def floor_argv(runcell_bin, rootfs, prog, script=None, layers=False, cgroup=None, bpf=None,
+               without=None):
     """The yardstick (bench/floor.c, built beside runcell as runcell-bench-floor): PROG run in
     the least a fresh sandbox needs (namespaces, id maps, read-only root, /tmp, /proc), SCRIPT
     bound read-only at /tmp/hello.py. layers: with the kernel's side of runcell's isolation
     layers too (--layers), with cgroup (a cgroup v2 directory) a leaf of it, with bpf (a file
-    of runcell's seccomp cache) runcell's own filter."""
+    of runcell's seccomp cache) runcell's own filter, without (comma-separated layer names)
+    with those left out."""
     floor = os.path.join(os.path.dirname(os.path.abspath(runcell_bin)), "runcell-bench-floor")
     if not os.access(floor, os.X_OK):
         sys.exit("%s is missing (cmake --build builds it)" % floor)
@@ -117,7 +119,7 @@ def floor_argv(runcell_bin, rootfs, prog, script=None, layers=False, cgroup=None
     opts = []
     if layers:
         opts = (["--layers"] + (["--cgroup", cgroup] if cgroup else []) +
-                (["--filter", bpf] if bpf else []))
+                (["--filter", bpf] if bpf else []) + (["--without", without] if without else []))
     return [floor] + opts + [rootfs] + extra + prog
 
 

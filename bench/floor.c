@@ -15,7 +15,8 @@
  * a lower bound for a sandbox built afresh per run: whatever runcell's overhead is measured
  * against, this row shows how much of it the kernel's own work already takes.
  *
- *   runcell-bench-floor --layers [--cgroup DIR] [--filter FILE] ROOT [--file SRC DST] PROG [ARG...]
+ *   runcell-bench-floor --layers [--cgroup DIR] [--filter FILE] [--without LIST] ROOT
+ *                       [--file SRC DST] PROG [ARG...]
  *
  * --layers adds, still with no configuration and nothing of runcell's own code, the kernel's
  * side of each isolation layer runcell adds to that (src/sandbox/mountplan.c, child.c, init.c):
@@ -30,7 +31,9 @@
  * reports its status on a pipe. With --cgroup, a leaf of the cgroup v2 directory DIR with
  * runcell's default limits (memory.max, memory.swap.max, pids.max, cpu.max), the sandbox born
  * in it (CLONE_INTO_CGROUP), removed at the end. Its overhead is what runcell's isolation costs
- * the kernel per fresh sandbox: the part of runcell's overhead no user-space work can remove. */
+ * the kernel per fresh sandbox: the part of runcell's overhead no user-space work can remove.
+ * --without leaves out the layers named (comma-separated: overlay, work, proc-masks, dev, lo,
+ * caps, seccomp, init; with no init PROG is pid 1), to see what each one costs. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
@@ -55,6 +58,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#define TU_N(a) (sizeof(a) / sizeof((a)[0]))
 
 static char child_stack[1 << 16] __attribute__((aligned(16)));
 
@@ -88,6 +93,27 @@ static unsigned long kept_flags(const char *path)
         return f;
 }
 
+/* --without LIST: the layers left out (comma-separated names), to see what each costs. */
+static const char *const layer_names[] = {"overlay", "work", "proc-masks", "dev",
+                                          "lo",      "caps", "seccomp",    "init"};
+enum { L_OVERLAY, L_WORK, L_PROC_MASKS, L_DEV, L_LO, L_CAPS, L_SECCOMP, L_INIT, L_COUNT };
+static int without[L_COUNT];
+
+static int parse_without(const char *list)
+{
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", list);
+        for (char *save = NULL, *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+                int k = 0;
+                while (k < L_COUNT && strcmp(w, layer_names[k]) != 0)
+                        k++;
+                if (k == L_COUNT)
+                        return -1;
+                without[k] = 1;
+        }
+        return 0;
+}
+
 /* --layers: what runcell's mount plan adds inside the new root (cwd), in its order. */
 static int layer_mounts(void)
 {
@@ -106,21 +132,24 @@ static int layer_mounts(void)
                                                {"dev/stderr", "/proc/self/fd/2"}};
         const unsigned long nsd = MS_NOSUID | MS_NODEV;
         mkdir("work", 0755);
-        if (mount("tmpfs", "work", "tmpfs", nsd, "size=64m,nr_inodes=16384,mode=0755") < 0)
+        if (!without[L_WORK] &&
+            mount("tmpfs", "work", "tmpfs", nsd, "size=64m,nr_inodes=16384,mode=0755") < 0)
                 return fail("tmpfs /work");
         if (mount("tmpfs", "tmp", "tmpfs", nsd, "size=64m,nr_inodes=16384,mode=1777") < 0)
                 return fail("tmpfs /tmp");
         if (mount("proc", "proc", "proc", nsd | MS_NOEXEC, NULL) < 0)
                 return fail("mount /proc");
-        for (size_t i = 0; i < sizeof(mask_files) / sizeof(mask_files[0]); i++)
+        for (size_t i = 0; !without[L_PROC_MASKS] && i < TU_N(mask_files); i++)
                 mount("/dev/null", mask_files[i], NULL, MS_BIND, NULL); /* absent: fine */
-        for (size_t i = 0; i < sizeof(mask_dirs) / sizeof(mask_dirs[0]); i++)
+        for (size_t i = 0; !without[L_PROC_MASKS] && i < TU_N(mask_dirs); i++)
                 mount("tmpfs", mask_dirs[i], "tmpfs", MS_RDONLY | nsd | MS_NOEXEC,
                       "size=4k,nr_inodes=1,mode=0555");
-        for (size_t i = 0; i < sizeof(ro_dirs) / sizeof(ro_dirs[0]); i++)
+        for (size_t i = 0; !without[L_PROC_MASKS] && i < TU_N(ro_dirs); i++)
                 if (mount(ro_dirs[i], ro_dirs[i], NULL, MS_BIND | MS_REC, NULL) == 0)
                         mount(NULL, ro_dirs[i], NULL,
                               MS_BIND | MS_REMOUNT | MS_RDONLY | nsd | MS_NOEXEC, NULL);
+        if (without[L_DEV])
+                return 0;
         mkdir("dev", 0755);
         if (mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
                   "size=64k,nr_inodes=64,mode=0755") < 0)
@@ -184,18 +213,22 @@ static int load_filter(const char *file)
 /* --layers, after pivot_root: lo up, capabilities gone, the filter. */
 static int layer_lockdown(void)
 {
-        int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-        struct ifreq ifr;
-        memset(&ifr, 0, sizeof(ifr));
-        strcpy(ifr.ifr_name, "lo");
-        if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-                return fail("lo");
-        ifr.ifr_flags |= IFF_UP;
-        if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-                return fail("lo up");
-        close(s);
-        for (int c = 0; prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0; c++)
+        if (!without[L_LO]) {
+                int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+                struct ifreq ifr;
+                memset(&ifr, 0, sizeof(ifr));
+                strcpy(ifr.ifr_name, "lo");
+                if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+                        return fail("lo");
+                ifr.ifr_flags |= IFF_UP;
+                if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+                        return fail("lo up");
+                close(s);
+        }
+        for (int c = 0; !without[L_CAPS] && prctl(PR_CAPBSET_DROP, c, 0, 0, 0) == 0; c++)
                 ;
+        if (without[L_SECCOMP])
+                return 0;
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
                 return fail("no_new_privs");
         /* As long as runcell's default filter, and every instruction run: 495 comparisons with
@@ -251,8 +284,9 @@ static int child_main(void *arg)
                 _exit(fail("make / private"));
         if (chdir(p->root) < 0)
                 _exit(fail("chdir into the root"));
-        if (p->layers && mount("overlay", p->root, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
-                               "lowerdir=.:../.empty") == 0) {
+        if (p->layers && !without[L_OVERLAY] &&
+            mount("overlay", p->root, "overlay", MS_RDONLY | MS_NOSUID | MS_NODEV,
+                  "lowerdir=.:../.empty") == 0) {
                 /* runcell's read-only overlay of the root */
         } else if (mount(p->root, p->root, NULL, MS_BIND | MS_REC, NULL) < 0 ||
                    mount(NULL, p->root, NULL, kept_flags(p->root), NULL) < 0) {
@@ -288,7 +322,8 @@ static int child_main(void *arg)
         if (p->layers) {
                 if (layer_lockdown() != 0)
                         _exit(100);
-                layer_init(p);
+                if (!without[L_INIT])
+                        layer_init(p); /* else PROG is pid 1, as without --layers */
         }
         execv(p->argv[0], p->argv);
         _exit(fail("exec") + 27);
@@ -342,18 +377,23 @@ int main(int argc, char **argv)
                 p.layers = 1;
                 i++;
                 while (argc > i + 1 &&
-                       (strcmp(argv[i], "--cgroup") == 0 || strcmp(argv[i], "--filter") == 0)) {
+                       (strcmp(argv[i], "--cgroup") == 0 || strcmp(argv[i], "--filter") == 0 ||
+                        strcmp(argv[i], "--without") == 0)) {
                         if (strcmp(argv[i], "--cgroup") == 0)
                                 cg_dir = argv[i + 1];
-                        else if (load_filter(argv[i + 1]) < 0)
+                        else if (strcmp(argv[i], "--without") == 0 &&
+                                 parse_without(argv[i + 1]) < 0)
+                                return fail("--without: names of overlay, work, proc-masks, dev, "
+                                            "lo, caps, seccomp, init");
+                        else if (strcmp(argv[i], "--filter") == 0 && load_filter(argv[i + 1]) < 0)
                                 return fail("--filter: not a runcell-bpf file");
                         i += 2;
                 }
         }
         if (argc < i + 2) {
-                fprintf(stderr,
-                        "usage: runcell-bench-floor [--layers [--cgroup DIR] [--filter FILE]] "
-                        "ROOT [--file SRC DST] PROG [ARG...]\n");
+                fprintf(stderr, "usage: runcell-bench-floor [--layers [--cgroup DIR] [--filter "
+                                "FILE] [--without L]] "
+                                "ROOT [--file SRC DST] PROG [ARG...]\n");
                 return 2;
         }
         p.root = argv[i++];
@@ -406,7 +446,7 @@ int main(int argc, char **argv)
         while (waitpid(pid, &st, 0) < 0)
                 if (errno != EINTR)
                         return fail("waitpid");
-        if (p.layers) {
+        if (p.layers && !without[L_INIT]) {
                 /* init's report: PROG's own status */
                 close(p.report[1]);
                 if (!WIFEXITED(st) || WEXITSTATUS(st) != 0 ||

@@ -39,7 +39,10 @@ runcell's main() began (its exec and start before it), and the last line when ru
 (its exit after the summary line). tests/vm/run --write-bench puts the table into
 docs/BENCHMARKS.md.
 
-  bench/vm_oneshot.py [--runs 20] [--bin build/runcell]
+With --layer-costs, a row more for each layer: the layered floor without it (what that layer
+costs is its difference to the layered floor's row).
+
+  bench/vm_oneshot.py [--runs 20] [--bin build/runcell] [--layer-costs]
 """
 import argparse
 import glob
@@ -73,6 +76,8 @@ def leaf_parent():
 
 
 TRACED_RUNS = 5
+# runcell-bench-floor --without's names (bench/floor.c)
+LAYERS = ("overlay", "work", "proc-masks", "dev", "lo", "caps", "seccomp", "init")
 
 
 def traced(argv):
@@ -127,6 +132,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
     ap.add_argument("--bin", default=os.path.join(ROOT, "build", "runcell"))
+    ap.add_argument("--layer-costs", action="store_true",
+                    help="a row more for each of runcell's layers, the layered floor without it")
     a = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root (bubblewrap and runcell compared under the same uid)")
@@ -154,6 +161,15 @@ def main():
                         layers=True, cgroup=leaf_parent(), bpf=cached_filter())),
             ("runcell run", runcell),
         ]
+        if a.layer_costs:
+            for layer in LAYERS:
+                variants.append(("layered floor without %s" % layer,
+                                 floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"],
+                                            hello, layers=True, cgroup=leaf_parent(),
+                                            bpf=cached_filter(), without=layer)))
+            variants.append(("layered floor without cgroup",
+                             floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"], hello,
+                                        layers=True, bpf=cached_filter())))
         for _, argv in variants:  # warm up: page cache
             timed(argv, "hello")
         times = {n: [] for n, _ in variants}

@@ -800,6 +800,8 @@ def shared(env, d):
 def bench(opts):
     runs = opts.get("bench_runs", "20")
     argv = ["/usr/bin/python3", RCDIR + "/bench/vm_oneshot.py", "--runs", runs, "--bin", RC]
+    if opts.get("bench_layers") == "1":
+        argv.append("--layer-costs")
     p = popen(argv, env=dict(os.environ, RUNCELL_ROOTFS_DIR=ROOTFS))
     p.stdout, p.stderr = finish(p, 900, "bench/vm_oneshot.py")
     need(p.returncode == 0, "bench/vm_oneshot.py exited %d: %s" % (p.returncode,
