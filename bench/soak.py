@@ -653,9 +653,10 @@ def slope(xs, ys):
 def state_leftovers(state):
     """Entries of the state directory that are not its caches: unpacked root filesystems
     (rootfs/<sha256>, .empty, .lock), the build cache (builds/<digest>), compiled seccomp
-    profiles, functions' artifacts, the submission store."""
+    profiles, functions' artifacts, the submission store, the toolchains' index."""
     bad = []
-    allowed_top = re.compile(r"^(rootfs|builds|seccomp|functions|submissions\.db(-wal|-shm|\.lock)?)$")
+    allowed_top = re.compile(
+        r"^(rootfs|builds|seccomp|functions|submissions\.db(-wal|-shm|\.lock)?|toolchains\.index)$")
     for e in os.listdir(state):
         if not allowed_top.match(e):
             bad.append(e)
