@@ -359,6 +359,16 @@ static bool mentions(const char *text, size_t len, const char *token)
         return false;
 }
 
+/* dir/file's path and text (both the caller's to free). */
+static int read_toolchain_file(const char *dir, const char *file, char **path, char **text,
+                               size_t *len, rc_err_t *err)
+{
+        *path = fs_join(dir, file);
+        if (!*path)
+                return rc_err_set(err, ENOMEM, "out of memory");
+        return fs_read_file(*path, TOOLCHAIN_FILE_MAX, text, len, err);
+}
+
 int toolchain_set_load(toolchain_set_t *set, const char *dir, rc_err_t *err)
 {
         return toolchain_set_load_mentioning(set, dir, NULL, err);
@@ -374,14 +384,10 @@ int toolchain_set_load_mentioning(toolchain_set_t *set, const char *dir, const c
         int r = 0;
         for (int i = 0; i < n; i++) {
                 if (r == 0) {
-                        _cleanup_free_ char *path = fs_join(dir, names[i]->d_name);
-                        _cleanup_free_ char *text = NULL;
+                        _cleanup_free_ char *path = NULL, *text = NULL;
                         size_t len = 0;
                         toolchain_t *tc = NULL;
-                        if (!path)
-                                r = rc_err_set(err, ENOMEM, "out of memory");
-                        if (r == 0)
-                                r = fs_read_file(path, TOOLCHAIN_FILE_MAX, &text, &len, err);
+                        r = read_toolchain_file(dir, names[i]->d_name, &path, &text, &len, err);
                         if (r == 0 && token && !mentions(text, len, token)) {
                                 free(names[i]);
                                 continue;
@@ -528,14 +534,10 @@ int toolchain_set_load_indexed(toolchain_set_t *set, const char *dir, const char
                         }
                 }
                 if (r == 0) {
-                        _cleanup_free_ char *path = fs_join(dir, file);
-                        _cleanup_free_ char *text = NULL;
+                        _cleanup_free_ char *path = NULL, *text = NULL;
                         size_t len = 0;
                         toolchain_t *tc = NULL;
-                        if (!path)
-                                r = rc_err_set(err, ENOMEM, "out of memory");
-                        if (r == 0)
-                                r = fs_read_file(path, TOOLCHAIN_FILE_MAX, &text, &len, err);
+                        r = read_toolchain_file(dir, file, &path, &text, &len, err);
                         bool wanted = r == 0 && mentions(text, len, token);
                         if (r == 0 && !words) {
                                 /* not indexed as it is now: parsed for its words whatever it
