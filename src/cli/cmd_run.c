@@ -700,6 +700,7 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         job_spec_t js;
         catalog_job_spec(cat, lang, &js);
         limits_overlay(&js.run_limits, &o.limits);
+        js.one_shot = true;
         js.files = files;
         js.nfiles = (size_t)o.nfiles;
         js.stdin_data = stdin_data;

@@ -74,8 +74,8 @@ int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, r
             .cgroup = out->leaf,
             .disk_mb = lim->disk_mb,
             .work_dir = js->work_dir,
-            /* kept only in a lane or, with reuse, back in the pool (lane_keeps) */
-            .once = !js->lane && !(js->reuse && js->pool),
+            /* never kept (lane_keeps needs a lane or a pool) */
+            .once = js->one_shot && !js->lane && !js->pool,
         };
         int r = sandbox_prepare(&prep, &out->sb, err);
         trace_step("prepare sandbox", tt);

@@ -151,6 +151,11 @@ typedef struct job_spec {
          * sandbox whose program used the network, was killed or lowered a limit is never
          * kept: docs/ARCHITECTURE.md, "Sandboxes reused across runs") */
         bool reuse;
+        /* a one-shot command's job (runcell run: no pool, no lane): each sandbox it prepares
+         * serves one stage only and is never kept, so its init takes no note for a reset
+         * (sb_prep_t.once). Not for a server, whose in-process preparations may fill the pool
+         * for later runs that keep them. */
+        bool one_shot;
         /* where a compile stage of a toolchain with compile_cache is looked up first and kept
          * after (job/buildcache.h); NULL: always compiled */
         buildcache_t *builds;
