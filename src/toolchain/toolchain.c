@@ -416,8 +416,9 @@ static void index_key(const struct stat *st, char *out, size_t size)
                  (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 }
 
-/* The words of file's line in the index text when its key is key ("" when it has none), or
- * NULL when the index has no such line. Lines: FILE TAB KEY TAB WORD SPACE WORD ... */
+/* The words of file's line in the index text when its key is key, or NULL when the index has
+ * no such line. Lines: FILE TAB KEY TAB WORD SPACE WORD ..., or FILE TAB KEY TAB ! for a file
+ * that does not parse (read each time, as without an index). */
 static const char *index_words(const char *text, const char *file, const char *key, size_t *len)
 {
         size_t fl = strlen(file), kl = strlen(key);
@@ -447,17 +448,20 @@ static bool has_word(const char *words, size_t len, const char *word)
         return false;
 }
 
-/* tc's words for the index, or false when one cannot be written there (white space). */
+static bool index_word_ok(const char *w)
+{
+        return *w && strcmp(w, "!") != 0 && !strpbrk(w, " \t\n");
+}
+
+/* tc's words for the index, or false when one cannot be written there. */
 static bool append_words(buf_t *b, const toolchain_t *tc)
 {
-        const char *first[] = {tc->name};
         const strv_t *lists[] = {&tc->aliases, &tc->source_ext};
-        for (size_t i = 0; i < 1; i++)
-                if (!*first[i] || strpbrk(first[i], " \t\n"))
-                        return false;
+        if (!index_word_ok(tc->name))
+                return false;
         for (size_t l = 0; l < 2; l++)
                 for (size_t i = 0; i < lists[l]->n; i++)
-                        if (!*lists[l]->v[i] || strpbrk(lists[l]->v[i], " \t\n"))
+                        if (!index_word_ok(lists[l]->v[i]))
                                 return false;
         buf_printf(b, "%s", tc->name);
         for (size_t l = 0; l < 2; l++)
@@ -525,10 +529,11 @@ int toolchain_set_load_indexed(toolchain_set_t *set, const char *dir, const char
                         index_key(&st, key, sizeof(key));
                         words = old ? index_words(old + strlen(head), file, key, &wl) : NULL;
                 }
+                bool unparsable = words && wl == 1 && words[0] == '!';
                 if (r == 0 && words) {
                         buf_printf(&fresh, "%s\t%s\t%.*s\n", file, key, (int)wl, words);
                         indexed++;
-                        if (!has_word(words, wl, token)) {
+                        if (!unparsable && !has_word(words, wl, token)) {
                                 free(names[i]);
                                 continue;
                         }
@@ -541,14 +546,16 @@ int toolchain_set_load_indexed(toolchain_set_t *set, const char *dir, const char
                         bool wanted = r == 0 && mentions(text, len, token);
                         if (r == 0 && !words) {
                                 /* not indexed as it is now: parsed for its words whatever it
-                                 * holds (one that does not parse stays out, read each time) */
+                                 * holds (one that does not parse is marked to be read each
+                                 * time, as without an index) */
                                 changed = true;
                                 rc_err_t ignored = {0};
-                                if (toolchain_parse(text, len, path, &tc, &ignored) == 0 && *key &&
-                                    settled(&st)) {
+                                bool parsed = toolchain_parse(text, len, path, &tc, &ignored) == 0;
+                                if (*key && settled(&st)) {
                                         size_t mark = fresh.len;
                                         buf_printf(&fresh, "%s\t%s\t", file, key);
-                                        if (append_words(&fresh, tc)) {
+                                        if (parsed ? append_words(&fresh, tc)
+                                                   : buf_printf(&fresh, "!") >= 0) {
                                                 buf_printf(&fresh, "\n");
                                                 indexed++;
                                         } else {

@@ -62,8 +62,9 @@ int toolchain_set_load_mentioning(toolchain_set_t *set, const char *dir, const c
  * directory's toolchains.index): for each toolchain file its identity (device, inode, size,
  * modification time) and the words a lookup matches (its name, aliases and source extensions).
  * A file whose identity is the one indexed is read only when token is one of its words; any
- * other (new, changed, changed in the last 2 s, or one that does not parse) is read as
- * toolchain_set_load_mentioning reads it, and the index is written anew (to a temporary file
+ * other (new, changed, changed in the last 2 s, or one that does not parse, which the index
+ * marks as such) is read as toolchain_set_load_mentioning reads it; the index is written anew
+ * when a file is not in it as it is now (to a temporary file
  * renamed over it; a failure to write it only costs the next run the same reads). The toolchains a
  * lookup of token finds (toolchain_set_find, extensions, versions of one name) are the same; files
  * that hold token only elsewhere (in a command) are not parsed. token and index must not be NULL.
