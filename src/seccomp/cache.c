@@ -21,6 +21,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "util/buf.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -116,25 +117,17 @@ static void cache_write(const char *dir, const char *name, const char *file, con
 {
         if (mkdir(dir, 0755) < 0 && errno != EEXIST)
                 return;
-        _cleanup_free_ char *tmp = NULL;
-        if (asprintf(&tmp, "%s/.%s.XXXXXX", dir, name) < 0)
-                return;
-        int fd = mkostemp(tmp, O_CLOEXEC);
-        if (fd < 0)
-                return;
         uint32_t kl = (uint32_t)key_len, nins = b->len;
-        bool ok = write(fd, CACHE_MAGIC, strlen(CACHE_MAGIC)) == (ssize_t)strlen(CACHE_MAGIC) &&
-                  write(fd, &kl, sizeof(kl)) == sizeof(kl) &&
-                  write(fd, &nins, sizeof(nins)) == sizeof(nins) &&
-                  write(fd, key, key_len) == (ssize_t)key_len &&
-                  write(fd, b->insns, (size_t)nins * sizeof(*b->insns)) ==
-                      (ssize_t)((size_t)nins * sizeof(*b->insns)) &&
-                  fchmod(fd, 0644) == 0;
-        close(fd);
-        if (!ok || rename(tmp, file) < 0) {
-                unlink(tmp);
+        buf_t blob = {0};
+        bool ok = buf_append(&blob, CACHE_MAGIC, strlen(CACHE_MAGIC)) == 0 &&
+                  buf_append(&blob, &kl, sizeof(kl)) == 0 &&
+                  buf_append(&blob, &nins, sizeof(nins)) == 0 &&
+                  buf_append(&blob, key, key_len) == 0 &&
+                  buf_append(&blob, b->insns, (size_t)nins * sizeof(*b->insns)) == 0 &&
+                  fs_write_atomic(file, blob.data, blob.len, 0644) == 0;
+        buf_free(&blob);
+        if (!ok)
                 return;
-        }
         _cleanup_closedir_ DIR *d = opendir(dir);
         const char *keep = strrchr(file, '/') + 1;
         size_t nl = strlen(name);

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "util/buf.h"
 #include "util/cleanup.h"
@@ -482,20 +481,6 @@ static bool settled(const struct stat *st)
                (st->st_mtim.tv_sec == now.tv_sec - 2 && st->st_mtim.tv_nsec <= now.tv_nsec);
 }
 
-static void index_write(const char *index, const char *text, size_t len)
-{
-        char tmp[4200];
-        if (snprintf(tmp, sizeof(tmp), "%s.%d.tmp", index, (int)getpid()) >= (int)sizeof(tmp))
-                return;
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-        if (fd < 0)
-                return;
-        bool ok = fs_write_all(fd, text, len) == 0;
-        ok = close(fd) == 0 && ok;
-        if (!ok || rename(tmp, index) < 0)
-                unlink(tmp);
-}
-
 int toolchain_set_load_indexed(toolchain_set_t *set, const char *dir, const char *token,
                                const char *index, rc_err_t *err)
 {
@@ -503,7 +488,7 @@ int toolchain_set_load_indexed(toolchain_set_t *set, const char *dir, const char
         if (dfd < 0)
                 return rc_err_sys(err, errno, "toolchains directory %s", dir);
         struct dirent **names = NULL;
-        int n = scandir(dir, &names, json_file_filter, alphasort);
+        int n = scandirat(dfd, ".", &names, json_file_filter, alphasort);
         if (n < 0)
                 return rc_err_sys(err, errno, "toolchains directory %s", dir);
         _cleanup_free_ char *old = NULL;
@@ -582,8 +567,8 @@ int toolchain_set_load_indexed(toolchain_set_t *set, const char *dir, const char
                         lines += *p == '\n';
                 changed = lines != indexed;
         }
-        if (r == 0 && changed && fresh.data)
-                index_write(index, fresh.data, fresh.len);
+        if (r == 0 && changed && fresh.data) /* a failure only costs the next run the reads */
+                fs_write_atomic(index, fresh.data, fresh.len, 0644);
         buf_free(&fresh);
         return r;
 }

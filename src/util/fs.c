@@ -72,6 +72,28 @@ int fs_write_file(const char *path, const char *data, size_t len, rc_err_t *err)
         return 0;
 }
 
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+        const char *slash = strrchr(path, '/');
+        int dl = slash ? (int)(slash - path) + 1 : 0;
+        _cleanup_free_ char *tmp = NULL;
+        if (asprintf(&tmp, "%.*s.%s.XXXXXX", dl, path, path + dl) < 0)
+                return -ENOMEM;
+        int fd = mkostemp(tmp, O_CLOEXEC);
+        if (fd < 0)
+                return -errno;
+        int r = fs_write_all(fd, data, len);
+        if (r == 0 && fchmod(fd, mode) < 0)
+                r = -errno;
+        if (close(fd) < 0 && r == 0)
+                r = -errno;
+        if (r == 0 && rename(tmp, path) < 0)
+                r = -errno;
+        if (r < 0)
+                unlink(tmp);
+        return r;
+}
+
 int fs_write_all(int fd, const void *p, size_t n)
 {
         const char *c = p;

@@ -11,6 +11,10 @@
 int fs_read_file(const char *path, size_t max, char **out, size_t *len, rc_err_t *err);
 /* open(O_WRONLY|O_CLOEXEC) + one write of the whole buffer; for /proc and sysfs knobs. */
 int fs_write_file(const char *path, const char *data, size_t len, rc_err_t *err);
+/* Write path whole or not at all: the data goes to a hidden temporary file beside it
+ * (.NAME.XXXXXX) made with mode, which is then renamed over path. 0, or -errno with no
+ * temporary file left. For caches several processes may write at once. */
+int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
 /* Write all n bytes to fd (again after EINTR and short writes): 0, or -errno (-EIO when write
  * made no progress). Allocates nothing. */
 int fs_write_all(int fd, const void *p, size_t n);
