@@ -21,7 +21,14 @@ cgroup v2 host, in qemu), interleaved rounds of:
                          sandbox born in it; runcell's own compiled filter from its seccomp
                          cache when it is there), still no configuration and none of runcell's own
                          code: what that isolation costs the kernel per fresh sandbox
-  runcell run            a whole `runcell run --lang python hello.py` (every limit, seccomp)
+  runcell run            a whole `runcell run --no-warm --lang python hello.py` (every limit,
+                         seccomp), its sandbox built by the command
+  runcell run, runcell warm  the same command (without --no-warm) while a `runcell warm` of
+                         root's runs: its sandbox, as new and as isolated, was prepared before
+                         the command started (src/job/warm.h)
+
+Every timed command is followed by a pause of PAUSE_S, whatever the variant: runcell warm
+prepares its next sandbox once a run is over, and that must not land in the next command's time.
 
 Run as root inside a delegated cgroup, as tests/vm/guest.py does (in the subtree that
 `scripts/cgroup-delegate create` made, from a process left in it by `cgroup-delegate exec`), so
@@ -29,10 +36,12 @@ runcell makes its sandbox's leaf beside that process's and places the sandbox th
 CLONE_INTO_CGROUP. Prints a Markdown table, then one summary line:
 
   vm_oneshot: runs=N bare_ms=... bwrap_ms=... rootfs_bwrap_ms=... floor_ms=... layers_ms=...
-              runcell_ms=... overhead_ratio=... floor_ratio=... layers_ratio=...
+              runcell_ms=... warm_ms=... overhead_ratio=... warm_ratio=... floor_ratio=...
+              layers_ratio=...
 
-overhead_ratio is runcell's median overhead over bare divided by bubblewrap's (the goal: below
-1/3), floor_ratio the floor's, layers_ratio the layered floor's. Then where runcell's time goes:
+overhead_ratio is the median overhead over bare of runcell run building its own sandbox divided
+by bubblewrap's, warm_ratio that of runcell run with runcell warm (the goal: below 1/3),
+floor_ratio the floor's, layers_ratio the layered floor's. Then where runcell's time goes:
 the RUNCELL_TRACE=1 lines of 5 more runcell runs, as the steps of the last with the median over
 the 5 of when each line arrived (ms since the spawn) and of the step's duration; "main" is when
 runcell's main() began (its exec and start before it), and the last line when runcell exited
@@ -76,6 +85,7 @@ def leaf_parent():
 
 
 TRACED_RUNS = 5
+PAUSE_S = 0.3
 # runcell-bench-floor --without's names (bench/floor.c)
 LAYERS = ("overlay", "work", "proc-masks", "dev", "lo", "caps", "seccomp", "init")
 
@@ -128,6 +138,32 @@ def cached_filter():
     return max(files, key=os.path.getmtime) if files else None
 
 
+def start_warm(runcell_bin):
+    """A runcell warm of root's (never idle-exits), its stderr in a file; waits for its socket."""
+    state = os.environ.get("RUNCELL_STATE_DIR") or "/var/lib/runcell"
+    sock = os.path.join(state, "warm.sock")
+    log = tempfile.TemporaryFile()
+    p = subprocess.Popen([runcell_bin, "warm", "--idle", "0"], stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=log)
+    for _ in range(200):
+        if os.path.exists(sock) or p.poll() is not None:
+            break
+        time.sleep(0.05)
+    if p.poll() is not None or not os.path.exists(sock):
+        log.seek(0)
+        sys.exit("runcell warm did not start: %r" % log.read()[-500:])
+    return p, log
+
+
+def stop_warm(p, log):
+    """SIGTERM it; its last line says how many sandboxes it lent and how many were ready."""
+    p.terminate()
+    p.wait(timeout=60)
+    log.seek(0)
+    lines = log.read().decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
@@ -142,8 +178,11 @@ def main():
     hello = os.path.join(work, "hello.py")
     with open(hello, "w") as f:
         f.write('print("hello, world")\n')
-    runcell = [a.bin, "run", "--lang", "python", hello]
-    trace = []
+    runcell = [a.bin, "run", "--no-warm", "--lang", "python", hello]
+    runcell_warm = [a.bin, "run", "--lang", "python", hello]
+    trace, trace_warm = [], []
+    warm = None
+    lent = ""
     try:
         timed(runcell, "hello")  # unpacks the root filesystem if it was not yet
         rfs = unpacked_rootfs("python")
@@ -160,6 +199,7 @@ def main():
              floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"], hello,
                         layers=True, cgroup=leaf_parent(), bpf=cached_filter())),
             ("runcell run", runcell),
+            ("runcell run, runcell warm", runcell_warm),
         ]
         if a.layer_costs:
             for layer in LAYERS:
@@ -170,19 +210,27 @@ def main():
             variants.append(("layered floor without cgroup",
                              floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"], hello,
                                         layers=True, bpf=cached_filter())))
+        warm = start_warm(a.bin)
         for _, argv in variants:  # warm up: page cache
             timed(argv, "hello")
+            time.sleep(PAUSE_S)
         times = {n: [] for n, _ in variants}
         for i in range(a.runs):
             k = i % len(variants)
             for n, argv in variants[k:] + variants[:k]:
                 times[n].append(timed(argv, "hello"))
+                time.sleep(PAUSE_S)
         # where runcell runs spend their time (RUNCELL_TRACE=1), a few runs for medians: each
         # line with when it arrived (ms since the spawn), and the exit: what comes before
         # runcell's first step (exec, its start) and after its last (its exit) shows too
         for _ in range(TRACED_RUNS):
             trace.append(traced(runcell))
+            time.sleep(PAUSE_S)
+            trace_warm.append(traced(runcell_warm))
+            time.sleep(PAUSE_S)
     finally:
+        if warm:
+            lent = stop_warm(*warm)
         shutil.rmtree(work, ignore_errors=True)
     med = {n: statistics.median(v) for n, v in times.items()}
     over = {n: med[n] - med["bare"] for n in med}
@@ -192,14 +240,20 @@ def main():
         ratio = "-" if n == "bare" else "%.2f" % (over[n] / over["bubblewrap"])
         print("| %s | %.1f | %.1f | %.1f | %s |" % (n, med[n], pct(times[n], 95), over[n], ratio))
     layers = "floor + runcell's layers"
+    wname = "runcell run, runcell warm"
     print("vm_oneshot: runs=%d bare_ms=%.1f bwrap_ms=%.1f rootfs_bwrap_ms=%.1f floor_ms=%.1f "
-          "layers_ms=%.1f runcell_ms=%.1f overhead_ratio=%.2f floor_ratio=%.2f "
-          "layers_ratio=%.2f" % (
+          "layers_ms=%.1f runcell_ms=%.1f warm_ms=%.1f overhead_ratio=%.2f warm_ratio=%.2f "
+          "floor_ratio=%.2f layers_ratio=%.2f" % (
               a.runs, med["bare"], med["bubblewrap"], med["bubblewrap, rootfs python"],
-              med["sandbox floor"], med[layers], med["runcell run"],
-              over["runcell run"] / over["bubblewrap"],
+              med["sandbox floor"], med[layers], med["runcell run"], med[wname],
+              over["runcell run"] / over["bubblewrap"], over[wname] / over["bubblewrap"],
               over["sandbox floor"] / over["bubblewrap"], over[layers] / over["bubblewrap"]))
+    print("runcell warm at the end: %s" % lent)
+    print("runcell run (its own sandbox):")
     for line in trace_medians(trace):
+        print(line)
+    print("runcell run, runcell warm:")
+    for line in trace_medians(trace_warm):
         print(line)
 
 

@@ -24,6 +24,7 @@ static const char help_global[] =
     "  judge      compile once, run against a directory of tests, a verdict per test\n"
     "  serve      HTTP and WebSocket server (docs/protocol.md)\n"
     "  batch      one JSON request per line on stdin, one JSON answer per line on stdout\n"
+    "  warm       keep sandboxes ready for the next runcell run commands of this user\n"
     "  fn         deploy, invoke and manage a running server's functions\n"
     "  languages  list the languages and their versions\n"
     "  doctor     report what this host offers and what runcell enforces\n"
@@ -55,7 +56,7 @@ static const struct {
 } help_cmds[] = {
     {"run",
      "runcell run [--lang L] [--lang-version V] [--name NAME] [--stdin FILE|-] [--json]\n"
-     "            [-t] [--outputs GLOB... --outputs-dir DIR]\n"
+     "            [-t] [--outputs GLOB... --outputs-dir DIR] [--no-warm]\n"
      "            [limits] FILE... [-- ARGS...]\n"
      "  compile (if the language compiles) and run FILE... in a fresh sandbox; the files go\n"
      "  to /work under their base names, the first is the entry point; ARGS go to the\n"
@@ -80,6 +81,9 @@ static const struct {
      "  --outputs GLOB     hand back the files of /work the pattern matches once the run\n"
      "                     stage is over (\"*.png\", \"out/x?.txt\"; up to 16 of these)\n"
      "  --outputs-dir DIR  write them into DIR (created; nothing is written over)\n"
+     "  --no-warm          make the sandbox here even when a runcell warm of this user\n"
+     "                     listens in the state directory (it lends one made ahead;\n"
+     "                     never with -t)\n"
      "  limits (run stage; defaults per language in toolchains/*.json):\n"
      "    --wall-ms N --cpu-ms N --memory-mb N --processes N --output-bytes N\n"
      "    --file-size-mb N --disk-mb N --open-files N --stack-mb N\n"
@@ -133,6 +137,17 @@ static const struct {
      "  going keep their settings. Then it reloads the languages (toolchains and root\n"
      "  filesystems), as the config's rescan_interval_s (default 10) does when their files\n"
      "  changed\n"},
+    {"warm",
+     "runcell warm [--per-kind N] [--idle SECONDS]\n"
+     "  keep sandboxes ready for this user's runcell run commands, which take one from it\n"
+     "  (over STATE_DIR/warm.sock) instead of building their own: each sandbox is new,\n"
+     "  serves one run and is then taken down; only its preparing is done ahead. Runs in\n"
+     "  the foreground (start it with & or as a service); its leaves go beside the\n"
+     "  runs' under the cgroup it starts in. SIGTERM, SIGINT or SIGHUP: no more lending,\n"
+     "  the runs lent finish (a second signal ends them)\n"
+     "  --per-kind N       sandboxes kept ready per kind of run (language and limits), 1 to 8\n"
+     "                     (default 1)\n"
+     "  --idle SECONDS     exit after this long without a run; 0: never (default 600)\n"},
     {"batch",
      "runcell batch [--pool N] [--warm LANG,...]\n"
      "  one JSON request per line on stdin, one JSON answer per line on stdout (README.md)\n"
@@ -326,6 +341,8 @@ int cli_main(int argc, char **argv, cli_cmd_fn serve)
                 r = serve ? serve(&paths, argc - i, argv + i) : exec_server(argv);
         else if (strcmp(cmd, "batch") == 0)
                 r = cmd_batch(&paths, argc - i, argv + i);
+        else if (strcmp(cmd, "warm") == 0)
+                r = cmd_warm(&paths, argc - i, argv + i);
         else if (strcmp(cmd, "doctor") == 0)
                 r = cmd_doctor(&paths, argc - i, argv + i);
         else

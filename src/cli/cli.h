@@ -21,6 +21,7 @@ int cmd_judge(const rc_paths_t *paths, int argc, char **argv);
 int cmd_languages(const rc_paths_t *paths, int argc, char **argv);
 int cmd_doctor(const rc_paths_t *paths, int argc, char **argv);
 int cmd_batch(const rc_paths_t *paths, int argc, char **argv);
+int cmd_warm(const rc_paths_t *paths, int argc, char **argv);
 int cmd_serve(const rc_paths_t *paths, int argc, char **argv);
 /* A client of a running server's functions API; paths is not used (may be NULL). */
 int cmd_fn(const rc_paths_t *paths, int argc, char **argv);

@@ -11,17 +11,21 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/run_setup.h"
+#include "cli/warm_run.h"
 #include "engine/catalog.h"
 #include "engine/request.h"
 #include "job/job.h"
 #include "job/outputs.h"
+#include "job/preparer.h"
 #include "job/result_json.h"
+#include "job/warm.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/glob.h"
@@ -102,6 +106,10 @@ int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge)
                 }
                 if (judge && strcmp(a, "--fresh-sandboxes") == 0) {
                         o->fresh_sandboxes = true;
+                        continue;
+                }
+                if (!judge && strcmp(a, "--no-warm") == 0) {
+                        o->no_warm = true;
                         continue;
                 }
                 if (!judge && (strcmp(a, "-t") == 0 || strcmp(a, "--tty") == 0)) {
@@ -415,8 +423,8 @@ static int read_fd_all(int fd, const char *what, char **out, size_t *len)
 /* The files as they go to /work: regular files and pipes (<(...), /dev/fd/N, FIFOs) are read
  * whole; "-" is runcell's stdin. Each keeps its base name, except the entry point: --name, or
  * for a pipe or "-" without an extension the language's source file name (main.py). */
-static int read_inputs(const run_opts_t *o, const toolchain_t *tc, job_input_file_t *files,
-                       char **bufs)
+static int read_inputs(const run_opts_t *o, const toolchain_t *tc, const int *fds,
+                       job_input_file_t *files, char **bufs)
 {
         for (int i = 0; i < o->nfiles; i++) {
                 const char *p = o->files[i];
@@ -426,6 +434,14 @@ static int read_inputs(const run_opts_t *o, const toolchain_t *tc, job_input_fil
                 bool dash = strcmp(p, "-") == 0;
                 if (dash) {
                         if (read_fd_all(0, "stdin", &bufs[i], &len))
+                                return 1;
+                } else if (fds && fds[i] >= 0) {
+                        /* a runcell warm's worker: the command opened it */
+                        if (fstat(fds[i], &st) < 0)
+                                return cli_fail("%s: %s", p, strerror(errno));
+                        if (S_ISDIR(st.st_mode))
+                                return cli_fail("%s: is a directory", p);
+                        if (read_fd_all(fds[i], p, &bufs[i], &len))
                                 return 1;
                 } else {
                         if (stat(p, &st) < 0)
@@ -477,15 +493,33 @@ static bool stream_stdin(const run_opts_t *o)
         return true;
 }
 
+/* A runcell warm listening in the state directory (job/warm.h): the run's sandbox is lent by it,
+ * prepared before this command started. Not with -t (its sandboxes have no terminal) nor with
+ * --no-warm; none there (or another user's socket): NULL, and the sandbox is made here. */
+static preparer_t *warm_connect(const run_opts_t *o, const rc_paths_t *paths, cg_manager_t *cg)
+{
+        if (o->no_warm || o->tty || !cg)
+                return NULL;
+        _cleanup_free_ char *path = fs_join(paths->state_dir, WARM_SOCK_NAME);
+        preparer_t *p = NULL;
+        rc_err_t err = {0};
+        int64_t tt = trace_now();
+        if (!path || preparer_connect(path, cg, &p, &err) < 0)
+                return NULL;
+        trace_step("runcell warm: connected", tt);
+        return p;
+}
+
 /* A job on a poll loop with runcell's stdin passed on to it and a signal fd that kills it. */
 typedef struct pump {
         job_t *job;
         ev_loop_t *loop;
-        ev_io_t *w_in, *w_cancel, *w_winch;
+        ev_io_t *w_in, *w_cancel, *w_winch, *w_conn;
         /* -t: runcell's terminal, raw while the run stage runs */
         bool tty, raw;
         struct termios saved;
         int winch_fd;
+        int conn; /* a runcell warm's worker: the command it serves; -1: none */
 } pump_t;
 
 /* The size of runcell's terminal (24x80 when it does not say). */
@@ -600,6 +634,25 @@ static void on_cancel(void *ud, unsigned ev)
         p->w_cancel = NULL;
 }
 
+/* A runcell warm's worker: the command took a signal (it is ours now: the same end as if it had
+ * come here), or is gone (as a hang-up). */
+static void on_command(void *ud, unsigned ev)
+{
+        pump_t *p = ud;
+        (void)ev;
+        int32_t sig = 0;
+        ssize_t n = recv(p->conn, &sig, sizeof(sig), MSG_DONTWAIT);
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+                return;
+        if (n == (ssize_t)sizeof(sig) && (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)) {
+                raise(sig); /* blocked: cli_cancel_fd's */
+                return;
+        }
+        raise(SIGHUP);
+        p->loop->ops->io_del(p->loop, p->w_conn);
+        p->w_conn = NULL;
+}
+
 int cli_cancel_fd(void)
 {
         sigset_t stop;
@@ -625,7 +678,15 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
         const char *entry = o->name ? o->name : o->files[0];
         /* a checker may be in another language: then every toolchain is loaded */
         const char *token = o->checker ? NULL : o->lang ? o->lang : extension(entry);
-        for (int pass = token ? 0 : 1; pass < 2 && !r->tc; pass++) {
+        catalog_t *cat = r->pre ? r->pre : &r->cat;
+        if (r->pre) {
+                /* loaded ahead, whole (a runcell warm's worker) */
+                r->tc = o->lang ? toolchain_set_find(&cat->set, o->lang)
+                                : cli_guess_lang(&cat->set, entry, true);
+                if (!r->tc && o->lang)
+                        return cli_fail("unknown language '%s' (see runcell languages)", o->lang);
+        }
+        for (int pass = token ? 0 : 1; !r->pre && pass < 2 && !r->tc; pass++) {
                 catalog_close(&r->cat);
                 if (catalog_load_mentioning(&r->cat, paths, pass ? NULL : token, &err) < 0)
                         return cli_fail("%s", err.msg);
@@ -637,14 +698,16 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
                         return cli_fail("unknown language '%s' (see runcell languages)", o->lang);
         }
         tt = trace_step("toolchains", tt);
-        if (r->tc && catalog_find(&r->cat, r->tc->name, o->version, &r->tc, &err) < 0)
+        if (r->tc && catalog_find(cat, r->tc->name, o->version, &r->tc, &err) < 0)
                 return cli_fail("%s (see runcell languages)", err.msg); /* the version */
         tt = trace_step("version", tt);
-        if (!r->tc || read_inputs(o, r->tc, r->files, r->bufs))
+        if (!r->tc || read_inputs(o, r->tc, r->file_fds, r->files, r->bufs))
                 return 1;
-        if (catalog_lang(&r->cat, r->tc, &r->lang, &err) < 0)
+        if (catalog_lang(cat, r->tc, &r->lang, &err) < 0)
                 return cli_fail("%s", err.msg);
         tt = trace_step("inputs, rootfs, seccomp", tt);
+        if (r->pre)
+                return 0; /* its cgroups and build cache are open */
         /* No pool: a one-shot run prepares its sandboxes when it needs them. A judge runs many
          * tests: their sandboxes are prepared by the helper while others run. */
         if (catalog_open_limits(&r->cat, r->pool, &err) < 0)
@@ -666,17 +729,28 @@ void cli_run_free(cli_run_t *r)
 
 int cmd_run(const rc_paths_t *paths, int argc, char **argv)
 {
+        return cli_run_cmd(paths, argc, argv, NULL);
+}
+
+int cli_run_cmd(const rc_paths_t *paths, int argc, char **argv, const cli_run_env_t *env)
+{
         cli_run_t cr;
         memset(&cr, 0, sizeof(cr));
         run_opts_t o = {0};
         if (cli_run_parse(argc, argv, &o, false))
                 return 1;
+        int drc;
+        if (!env && cli_warm_delegate(paths, argc, argv, &o, stream_stdin(&o), &drc) == 0)
+                return drc; /* a runcell warm's worker ran it */
         cr.o = o;
+        cr.pre = env ? env->cat : NULL;
+        cr.file_fds = env ? env->file_fds : NULL;
         rc_err_t err = {0};
         int rc = 1;
         char *stdin_data = NULL;
         size_t stdin_len = 0;
-        pump_t p = {.winch_fd = -1};
+        pump_t p = {.winch_fd = -1, .conn = env ? env->conn : -1};
+        preparer_t *warm = NULL;
         /* Ctrl-C, SIGTERM or SIGHUP end the run, not runcell: the sandbox is killed, the verdict is
          * "killed", the output so far is reported, and nothing is left behind. */
         int cancel_fd = cli_cancel_fd();
@@ -687,13 +761,18 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         }
         if (cli_run_setup(&cr, paths))
                 goto out;
+        if (env && env->lang_size)
+                snprintf(env->lang, env->lang_size, "%s", cr.tc->name);
         bool streamed = o.tty || stream_stdin(&o);
-        if (o.stdin_path && !streamed &&
-            fs_read_file(o.stdin_path, CLI_FILE_MAX, &stdin_data, &stdin_len, &err) < 0) {
+        if (o.stdin_path && !streamed && env && env->stdin_fd >= 0) {
+                if (read_fd_all(env->stdin_fd, "--stdin", &stdin_data, &stdin_len))
+                        goto out;
+        } else if (o.stdin_path && !streamed &&
+                   fs_read_file(o.stdin_path, CLI_FILE_MAX, &stdin_data, &stdin_len, &err) < 0) {
                 cli_fail("--stdin: %s", err.msg);
                 goto out;
         }
-        catalog_t *cat = &cr.cat;
+        catalog_t *cat = cr.pre ? cr.pre : &cr.cat;
         const toolchain_t *tc = cr.tc;
         lang_t *lang = cr.lang;
         job_input_file_t *files = cr.files;
@@ -701,6 +780,10 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
         catalog_job_spec(cat, lang, &js);
         limits_overlay(&js.run_limits, &o.limits);
         js.one_shot = true;
+        if (env)
+                js.preparer = env->preparer;
+        else if ((warm = warm_connect(&o, paths, js.cgroups)) != NULL)
+                js.preparer = warm;
         js.files = files;
         js.nfiles = (size_t)o.nfiles;
         js.stdin_data = stdin_data;
@@ -753,6 +836,8 @@ int cmd_run(const rc_paths_t *paths, int argc, char **argv)
                 p.w_in = ops->io_add(p.loop, 0, EV_READ, on_input, &p);
         if (p.winch_fd >= 0)
                 p.w_winch = ops->io_add(p.loop, p.winch_fd, EV_READ, on_winch, &p);
+        if (p.conn >= 0)
+                p.w_conn = ops->io_add(p.loop, p.conn, EV_READ, on_command, &p);
         while (!job_is_done(p.job)) {
                 /* read ahead of the program by at most STDIN_QUEUE_MAX */
                 if (p.w_in)
@@ -798,9 +883,12 @@ out:
                         p.loop->ops->io_del(p.loop, p.w_cancel);
                 if (p.w_winch)
                         p.loop->ops->io_del(p.loop, p.w_winch);
+                if (p.w_conn)
+                        p.loop->ops->io_del(p.loop, p.w_conn);
                 job_free(p.job);
                 ev_poll_free(p.loop);
         }
+        preparer_stop(warm);
         tty_restore();
         free(stdin_data);
         if (cancel_fd >= 0)

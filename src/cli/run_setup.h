@@ -21,7 +21,8 @@ typedef struct run_opts {
         const char *name;       /* --name: the entry file's name in /work */
         const char *stdin_path; /* --stdin; "-": runcell's stdin (run only) */
         bool json;
-        bool tty; /* -t, --tty: the run stage on a terminal of its own, relayed to runcell's */
+        bool tty;     /* -t, --tty: the run stage on a terminal of its own, relayed to runcell's */
+        bool no_warm; /* --no-warm: a sandbox of its own even when a runcell warm listens */
         rc_limits_t limits;
         char **files;
         int nfiles;
@@ -41,9 +42,22 @@ typedef struct run_opts {
         bool fresh_sandboxes;
 } run_opts_t;
 
+/* A command served by a runcell warm's worker (cli/warm_run.h) on the command's behalf. */
+typedef struct cli_run_env {
+        catalog_t *cat;       /* loaded whole, its cgroups and build cache open (the helper's) */
+        preparer_t *preparer; /* the helper, which lends the sandboxes */
+        const int *file_fds;  /* per file operand, the command's open file (-1 for "-") */
+        int stdin_fd;         /* --stdin FILE's (not "-"), the command's open file; -1: none */
+        int conn;             /* the command: a signal it took (int32), or its end */
+        char *lang;           /* out: the language run ("" if none) */
+        size_t lang_size;
+} cli_run_env_t;
+
 typedef struct cli_run {
         run_opts_t o;
         catalog_t cat;
+        catalog_t *pre;      /* the catalog loaded ahead (cli_run_env_t.cat); NULL: cat */
+        const int *file_fds; /* cli_run_env_t.file_fds; NULL: the files are opened by path */
         const toolchain_t *tc;
         lang_t *lang;
         job_input_file_t *files; /* o.nfiles of them */
@@ -55,6 +69,9 @@ typedef struct cli_run {
 int cli_run_parse(int argc, char **argv, run_opts_t *o, bool judge);
 /* r->o parsed: everything up to the first sandbox; 1 after saying what failed. */
 int cli_run_setup(cli_run_t *r, const rc_paths_t *paths);
+/* runcell run: argv from "run" on; env NULL for the command itself (which first offers the run
+ * to a runcell warm's worker, cli/warm_run.h), else the worker serving one. The exit status. */
+int cli_run_cmd(const rc_paths_t *paths, int argc, char **argv, const cli_run_env_t *env);
 void cli_run_free(cli_run_t *r);
 /* Ctrl-C, SIGTERM and SIGHUP blocked and readable on the fd returned (-1 on failure): they end
  * the run or judging, not runcell. */

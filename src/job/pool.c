@@ -45,8 +45,23 @@ job_pool_t *job_pool_new(unsigned per_key)
         return p;
 }
 
+/* A lent sandbox goes back to its lender (the warm helper), which waits for its end. */
+static bool give_back(prepared_t *pr)
+{
+        if (!pr->lent)
+                return false;
+        sandbox_release(pr->sb);
+        cg_leaf_forget(pr->leaf);
+        pr->sb = NULL;
+        pr->leaf = NULL;
+        pr->lent = false;
+        return true;
+}
+
 void prepared_destroy(prepared_t *pr)
 {
+        if (give_back(pr))
+                return;
         sandbox_free(pr->sb); /* kills and reaps a waiting child */
         cg_leaf_destroy(pr->leaf);
         pr->sb = NULL;
@@ -56,6 +71,8 @@ void prepared_destroy(prepared_t *pr)
 /* The sandbox is gone: free it, and keep its leaf for another if it can be. */
 static void lay_to_rest(prepared_t *pr)
 {
+        if (give_back(pr))
+                return;
         sandbox_free(pr->sb);
         cg_leaf_recycle(pr->leaf);
         pr->sb = NULL;
@@ -82,6 +99,8 @@ static void reap_graves(job_pool_t *p, bool wait)
 
 void job_pool_bury(job_pool_t *p, prepared_t pr)
 {
+        if (give_back(&pr))
+                return;
         /* Only the pidfd is needed to see it go: how many fds a process holds stays flat. */
         sandbox_close_io(pr.sb);
         cg_leaf_close_fds(pr.leaf);

@@ -19,6 +19,10 @@ typedef struct prepared {
          * next run (cg_leaf_rebase) */
         unsigned runs;
         unsigned gen; /* taken from the pool: how many times it had been cleared then */
+        /* lent by a runcell warm (job/warm.h): the sandbox and its leaf rc-<warm's pid>-<seq>
+         * are the lender's to reap and remove; done with, the sandbox is killed and let go
+         * (sandbox_release), the leaf forgotten, nothing waited for */
+        bool lent;
 } prepared_t;
 
 typedef struct job_pool job_pool_t;

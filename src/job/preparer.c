@@ -12,6 +12,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -24,13 +25,17 @@
 
 /* How long a caller that must have the answer (a ticket given up, shutdown) waits for it. */
 #define PREP_WAIT_MS 30000
-/* fds a message carries at most: a sandbox's and its leaf's directories. */
-#define PREP_FDS_MAX (SB_EXPORT_FDS + CG_LEAF_DIRS_MAX)
 
 struct preparer {
-        int sock; /* requests; -1 once the helper is gone */
-        pid_t pid;
+        int sock;  /* requests; -1 once the helper is gone */
+        pid_t pid; /* -1: not ours, a runcell warm's socket (preparer_connect) */
         cg_manager_t *cg;
+        /* preparer_hold: a sandbox lent ahead, answered here to the request it was made for */
+        void *held_key;
+        size_t held_len;
+        prep_answer_t held;
+        int held_fds[PREP_FDS_MAX];
+        int held_nfds;
 };
 
 struct prep_ticket {
@@ -42,16 +47,6 @@ struct prep_ticket {
         rc_limits_t limits;
         double cpus;
 };
-
-/* The answer, with SB_EXPORT_FDS fds attached when err is 0, then nleaf fds of a new leaf's
- * directories. */
-typedef struct prep_answer {
-        int32_t err;
-        int32_t pid;
-        int32_t nleaf;
-        int32_t pad;
-        char msg[RC_ERR_MSG_MAX];
-} prep_answer_t;
 
 /* ------------------------------------------------------------------ the request on the wire */
 
@@ -127,7 +122,7 @@ int prep_wire_decode(void *buf, size_t len, prep_params_t *pp, seccomp_bpf_t *fi
 
 /* ------------------------------------------------------------------ fds over a socket */
 
-static int send_with_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
+int prep_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
 {
         struct iovec iov = {.iov_base = (void *)data, .iov_len = len};
         union {
@@ -159,7 +154,7 @@ static int send_with_fds(int sock, const void *data, size_t len, const int *fds,
 
 /* Receive one message of at most size bytes; up to max_fds fds land in fds (the rest of fds
  * is -1). Returns its length, 0 at end of stream, or -errno. */
-static ssize_t recv_with_fds(int sock, void *data, size_t size, int *fds, int max_fds, int flags)
+ssize_t prep_recv_fds(int sock, void *data, size_t size, int *fds, int max_fds, int flags)
 {
         struct iovec iov = {.iov_base = data, .iov_len = size};
         union {
@@ -202,7 +197,7 @@ static ssize_t recv_with_fds(int sock, void *data, size_t size, int *fds, int ma
         return n;
 }
 
-static void close_all(int *fds, int n)
+void prep_close_fds(int *fds, int n)
 {
         for (int i = 0; i < n; i++)
                 if (fds[i] >= 0) {
@@ -219,7 +214,7 @@ static void answer_error(int reply, const rc_err_t *e)
         memset(&a, 0, sizeof(a));
         a.err = e->code > 0 ? e->code : EIO;
         snprintf(a.msg, sizeof(a.msg), "%s", e->msg);
-        send_with_fds(reply, &a, sizeof(a), NULL, 0);
+        prep_send_fds(reply, &a, sizeof(a), NULL, 0);
 }
 
 /* fds: the request's leaf directories (an existing leaf), nfds of them; taken over. */
@@ -232,7 +227,7 @@ static void serve_request(cg_manager_t *cg, void *buf, size_t len, int reply, in
         bool existing;
         rc_err_t e = {0};
         if (prep_wire_decode(buf, len, &pp, &filter, &owner, &seq, &existing) < 0) {
-                close_all(fds, nfds);
+                prep_close_fds(fds, nfds);
                 rc_err_set(&e, EBADMSG, "bad request to the sandbox preparer");
                 answer_error(reply, &e);
                 return;
@@ -244,7 +239,7 @@ static void serve_request(cg_manager_t *cg, void *buf, size_t len, int reply, in
                 r = cg_leaf_adopt(cg, owner, seq, NULL, 0, fds, nfds, &leaf, &e);
         else if (seq)
                 r = cg_leaf_create_named(cg, owner, seq, &pp.limits, pp.cpus, &leaf, &e);
-        close_all(fds, nfds);
+        prep_close_fds(fds, nfds);
         if (r < 0) {
                 answer_error(reply, &e);
                 return;
@@ -279,17 +274,17 @@ static void serve_request(cg_manager_t *cg, void *buf, size_t len, int reply, in
             (nleaf = cg_leaf_dir_fds(leaf, out + SB_EXPORT_FDS, CG_LEAF_DIRS_MAX)) < 0)
                 nleaf = 0; /* the caller opens them itself */
         a.nleaf = nleaf;
-        if (send_with_fds(reply, &a, sizeof(a), out, SB_EXPORT_FDS + nleaf) < 0) {
+        if (prep_send_fds(reply, &a, sizeof(a), out, SB_EXPORT_FDS + nleaf) < 0) {
                 /* Nobody waits for it any more: take it down; the caller removes the leaf. */
                 syscall(SYS_pidfd_send_signal, out[0], SIGKILL, NULL, 0);
                 struct pollfd p = {.fd = out[0], .events = POLLIN};
                 poll(&p, 1, PREP_WAIT_MS);
-                close_all(out, SB_EXPORT_FDS);
+                prep_close_fds(out, SB_EXPORT_FDS);
                 sandbox_free(sb);
                 cg_leaf_forget(leaf);
                 return;
         }
-        close_all(out, SB_EXPORT_FDS); /* the leaf's stay the leaf's */
+        prep_close_fds(out, SB_EXPORT_FDS); /* the leaf's stay the leaf's */
         /* The caller has the sandbox; the move into its leaf (cgroup v1) happens now, while
          * the child builds its root: the grace period it waits for delays neither. A failure
          * reaches the caller as the child's ERROR. */
@@ -351,11 +346,11 @@ __attribute__((noreturn)) static void helper_main(int sock, pid_t parent, cg_man
                 if (!(p[0].revents & (POLLIN | POLLHUP | POLLERR)))
                         continue;
                 int fds[1 + CG_LEAF_DIRS_MAX];
-                ssize_t n = recv_with_fds(sock, buf, PREP_MSG_MAX, fds, 1 + CG_LEAF_DIRS_MAX, 0);
+                ssize_t n = prep_recv_fds(sock, buf, PREP_MSG_MAX, fds, 1 + CG_LEAF_DIRS_MAX, 0);
                 if (n == 0 || (n < 0 && n != -EBADMSG && n != -EAGAIN))
                         break; /* runcell closed the channel, or is gone */
                 if (n < 0 || fds[0] < 0) {
-                        close_all(fds, 1 + CG_LEAF_DIRS_MAX);
+                        prep_close_fds(fds, 1 + CG_LEAF_DIRS_MAX);
                         continue;
                 }
                 int nfds = 0;
@@ -406,10 +401,13 @@ int preparer_start(cg_manager_t *cg, preparer_t **out, rc_err_t *err)
         return 0;
 }
 
+static void drop_held(preparer_t *p);
+
 void preparer_stop(preparer_t *p)
 {
         if (!p)
                 return;
+        drop_held(p);
         if (p->sock >= 0)
                 close(p->sock);
         /* It finishes the request at hand (its answer goes nowhere and the sandbox is taken
@@ -417,6 +415,102 @@ void preparer_stop(preparer_t *p)
         while (p->pid > 0 && waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
                 ;
         free(p);
+}
+
+int preparer_connect(const char *path, cg_manager_t *cg, preparer_t **out, rc_err_t *err)
+{
+        *out = NULL;
+        struct sockaddr_un sa = {.sun_family = AF_UNIX};
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return rc_err_set(err, ENAMETOOLONG, "%s: path too long for a socket", path);
+        memcpy(sa.sun_path, path, strlen(path) + 1);
+        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return rc_err_sys(err, errno, "socket");
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+                int e = errno;
+                close(fd);
+                return rc_err_sys(err, e, "connect %s", path);
+        }
+        /* Only a lender of our own user: what it prepares is what we would. */
+        struct ucred uc;
+        socklen_t ul = sizeof(uc);
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 || uc.uid != geteuid()) {
+                close(fd);
+                return rc_err_set(err, EPERM, "%s: not a runcell warm of this user", path);
+        }
+        return preparer_from_fd(fd, cg, out, err);
+}
+
+int preparer_from_fd(int fd, cg_manager_t *cg, preparer_t **out, rc_err_t *err)
+{
+        int sz = PREP_MSG_MAX + 4096;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz));
+        preparer_t *p = calloc(1, sizeof(*p));
+        if (!p) {
+                close(fd);
+                return rc_err_set(err, ENOMEM, "out of memory");
+        }
+        *p = (preparer_t){.sock = fd, .pid = -1, .cg = cg};
+        *out = p;
+        return 0;
+}
+
+void prep_wire_normalize(void *msg)
+{
+        prep_wire_t h;
+        memcpy(&h, msg, sizeof(h));
+        h.seq = 0;
+        h.existing = 0;
+        h.owner = 0;
+        memcpy(msg, &h, sizeof(h));
+}
+
+void preparer_hold(preparer_t *p, const void *key, size_t len, const prep_answer_t *a,
+                   const int *fds, int nfds)
+{
+        p->held_key = nfds <= PREP_FDS_MAX ? malloc(len) : NULL;
+        if (!p->held_key)
+                return;
+        memcpy(p->held_key, key, len);
+        p->held_len = len;
+        p->held = *a;
+        memcpy(p->held_fds, fds, sizeof(int) * (size_t)nfds);
+        p->held_nfds = nfds;
+}
+
+static void drop_held(preparer_t *p)
+{
+        if (!p->held_key)
+                return;
+        prep_close_fds(p->held_fds, p->held_nfds);
+        free(p->held_key);
+        p->held_key = NULL;
+}
+
+/* The sandbox held for a request like this one: its answer waits on a ticket of its own. */
+static int take_held(preparer_t *p, void *msg, size_t len, const prep_params_t *pp,
+                     prep_ticket_t **out)
+{
+        int64_t tt = trace_now();
+        prep_wire_normalize(msg);
+        bool match = p->held_key && len == p->held_len && memcmp(msg, p->held_key, len) == 0;
+        int sv[2];
+        if (!match || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+                return -1;
+        int r = prep_send_fds(sv[1], &p->held, sizeof(p->held), p->held_fds, p->held_nfds);
+        close(sv[1]);
+        prep_ticket_t *t = r == 0 ? calloc(1, sizeof(*t)) : NULL;
+        if (!t) {
+                close(sv[0]);
+                return -1;
+        }
+        drop_held(p); /* sent: the ticket's now */
+        *t = (prep_ticket_t){
+            .fd = sv[0], .cg = p->cg, .owner = getpid(), .limits = pp->limits, .cpus = pp->cpus};
+        *out = t;
+        trace_step("sandbox held ahead", tt);
+        return 0;
 }
 
 int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out, rc_err_t *err)
@@ -427,12 +521,18 @@ int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out
         _cleanup_free_ char *buf = malloc(PREP_MSG_MAX);
         if (!buf)
                 return rc_err_set(err, ENOMEM, "out of memory");
+        if (p->held_key) {
+                ssize_t hn = prep_wire_encode(pp, 0, 0, false, buf, PREP_MSG_MAX);
+                if (hn > 0 && take_held(p, buf, (size_t)hn, pp, out) == 0)
+                        return 0;
+        }
         /* A spare leaf if there is one (its directories go along), else a new one's name. */
         unsigned seq = 0;
         int fds[1 + CG_LEAF_DIRS_MAX];
         int nleaf = 0;
         cg_leaf_t *spare = NULL;
-        if (strcmp(cg_manager_name(p->cg), "none") != 0) {
+        /* A runcell warm names its leaves itself (it removes them): none of ours goes along. */
+        if (p->pid > 0 && strcmp(cg_manager_name(p->cg), "none") != 0) {
                 spare = cg_leaf_spare(p->cg);
                 if (spare && (nleaf = cg_leaf_dir_fds(spare, fds + 1, CG_LEAF_DIRS_MAX)) < 0) {
                         cg_leaf_destroy(spare);
@@ -449,7 +549,7 @@ int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out
                 return rc_err_sys(err, e, "request to the sandbox preparer");
         }
         fds[0] = sv[1];
-        int r = send_with_fds(p->sock, buf, (size_t)n, fds, 1 + nleaf);
+        int r = prep_send_fds(p->sock, buf, (size_t)n, fds, 1 + nleaf);
         close(sv[1]);
         cg_leaf_close_fds(spare); /* the helper has its own now */
         if (r < 0) {
@@ -461,13 +561,15 @@ int preparer_request(preparer_t *p, const prep_params_t *pp, prep_ticket_t **out
                          * end. */
                         close(p->sock);
                         p->sock = -1;
-                        rc_note(RC_NOTE_ERROR, "preparer_gone",
-                                "the sandbox preparer (pid %d) is gone; preparing sandboxes "
-                                "in-process",
-                                (int)p->pid);
-                        while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
-                                ;
-                        p->pid = -1;
+                        if (p->pid > 0) {
+                                rc_note(RC_NOTE_ERROR, "preparer_gone",
+                                        "the sandbox preparer (pid %d) is gone; preparing "
+                                        "sandboxes in-process",
+                                        (int)p->pid);
+                                while (waitpid(p->pid, NULL, 0) < 0 && errno == EINTR)
+                                        ;
+                        }
+                        p->pid = 0;
                 }
                 return rc_err_sys(err, -r, "send to the sandbox preparer");
         }
@@ -508,8 +610,9 @@ int prep_ticket_take(prep_ticket_t *t, bool wait, prepared_t *out, rc_err_t *err
                         return rc_err_set(err, ETIMEDOUT, "the sandbox preparer did not answer");
         }
         prep_answer_t a;
+        memset(&a, 0, sizeof(a));
         int fds[PREP_FDS_MAX];
-        ssize_t n = recv_with_fds(t->fd, &a, sizeof(a), fds, PREP_FDS_MAX, MSG_DONTWAIT);
+        ssize_t n = prep_recv_fds(t->fd, &a, sizeof(a), fds, PREP_FDS_MAX, MSG_DONTWAIT);
         if (n == -EAGAIN)
                 return -EAGAIN;
         close(t->fd);
@@ -531,7 +634,17 @@ int prep_ticket_take(prep_ticket_t *t, bool wait, prepared_t *out, rc_err_t *err
                                 r = rc_err_set(err, EPROTO, "bad answer from the sandbox preparer");
                 if (r == 0)
                         r = sandbox_adopt((pid_t)a.pid, fds, &out->sb, err);
-                if (r == 0 && t->leaf) {
+                if (r == 0 && a.lent) {
+                        /* the lender's leaf, reached through the fds it sent */
+                        out->lent = true;
+                        if (a.lent_seq &&
+                            (r = cg_leaf_adopt(t->cg, (pid_t)a.lent_owner, a.lent_seq, &t->limits,
+                                               t->cpus, fds + SB_EXPORT_FDS, a.nleaf, &out->leaf,
+                                               err)) < 0) {
+                                sandbox_release(out->sb);
+                                *out = (prepared_t){0};
+                        }
+                } else if (r == 0 && t->leaf) {
                         out->leaf = t->leaf;
                         t->leaf = NULL;
                 } else if (r == 0 && t->seq &&
@@ -541,11 +654,11 @@ int prep_ticket_take(prep_ticket_t *t, bool wait, prepared_t *out, rc_err_t *err
                         out->sb = NULL;
                 }
         }
-        close_all(fds, PREP_FDS_MAX);
+        prep_close_fds(fds, PREP_FDS_MAX);
         if (r < 0 && t->leaf) {
                 cg_leaf_destroy(t->leaf);
                 t->leaf = NULL;
-        } else if (r < 0 && t->seq) {
+        } else if (r < 0 && t->seq && !a.lent) {
                 /* The leaf may have been made, with nobody else to remove it. */
                 cg_leaf_t *l = NULL;
                 rc_err_t e2 = {0};

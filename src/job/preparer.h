@@ -37,6 +37,12 @@ typedef struct prep_params {
 
 /* Fork the helper. cg is the caller's cgroup manager (the helper uses its copy). */
 int preparer_start(cg_manager_t *cg, preparer_t **out, rc_err_t *err);
+/* A preparer whose sandboxes are lent by the runcell warm listening on path (job/warm.h), of
+ * this user only (SO_PEERCRED). Fails (the caller prepares in-process) when none listens. */
+int preparer_connect(const char *path, cg_manager_t *cg, preparer_t **out, rc_err_t *err);
+/* The same over a socket already connected to a runcell warm (its worker's channel); the fd is
+ * the preparer's (closed by preparer_stop, or here on failure). */
+int preparer_from_fd(int fd, cg_manager_t *cg, preparer_t **out, rc_err_t *err);
 /* Close the channel and wait for the helper to exit (accepts NULL). Tickets still open are
  * answered with an error. */
 void preparer_stop(preparer_t *p);
@@ -67,7 +73,7 @@ typedef struct prep_wire {
 } prep_wire_t;
 
 _Static_assert(sizeof(prep_wire_t) % 8 == 0, "the seccomp program after it stays aligned");
-#define PREP_WIRE_MAGIC 0x72637032u /* "rcp2" */
+#define PREP_WIRE_MAGIC 0x72637033u /* "rcp3" */
 #define PREP_MSG_MAX    (128 * 1024)
 
 /* Encode pp and its leaf (rc-<owner>-<seq>, existing or to make) into buf (size bytes);
@@ -77,5 +83,40 @@ ssize_t prep_wire_encode(const prep_params_t *pp, pid_t owner, unsigned seq, boo
 /* Check and decode len bytes of buf in place: pp points into buf. Returns 0 or -EBADMSG. */
 int prep_wire_decode(void *buf, size_t len, prep_params_t *pp, seccomp_bpf_t *filter, pid_t *owner,
                      unsigned *seq, bool *existing);
+
+/* fds a message carries at most: a sandbox's and its leaf's directories. */
+#define PREP_FDS_MAX (SB_EXPORT_FDS + CG_LEAF_DIRS_MAX)
+
+/* The answer, with SB_EXPORT_FDS fds attached when err is 0, then nleaf fds of a new leaf's
+ * directories. */
+typedef struct prep_answer {
+        int32_t err;
+        int32_t pid;
+        int32_t nleaf;
+        /* 1: lent by a runcell warm (job/warm.h), its leaf rc-<lent_owner>-<lent_seq> (0: none)
+         * the lender's, which reaps the sandbox and removes the leaf */
+        int32_t lent;
+        int32_t lent_owner;
+        uint32_t lent_seq;
+        char msg[RC_ERR_MSG_MAX];
+} prep_answer_t;
+
+/* One message with nfds fds (SCM_RIGHTS); 0 or -errno. */
+int prep_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds);
+/* Receive one message of at most size bytes; up to max_fds fds land in fds (the rest of fds
+ * is -1). Returns its length, 0 at end of stream, or -errno. */
+ssize_t prep_recv_fds(int sock, void *data, size_t size, int *fds, int max_fds, int flags);
+/* Close the fds that are open (>= 0) and set them to -1. */
+void prep_close_fds(int *fds, int n);
+
+/* A runcell warm's worker: the helper lent it a sandbox before forking it, with answer a (the
+ * sandbox's fds and its leaf's, nfds of them, taken over), made for the request whose
+ * normalized wire (prep_wire_normalize) is key: the first request like it gets that one without
+ * asking. */
+void preparer_hold(preparer_t *p, const void *key, size_t len, const prep_answer_t *a,
+                   const int *fds, int nfds);
+/* Clear what names the leaf in an encoded request (owner, seq, existing), so that requests
+ * that differ only there compare equal. */
+void prep_wire_normalize(void *msg);
 
 #endif

@@ -138,6 +138,9 @@ void sandbox_export(sandbox_t *sb, pid_t *pid, int fds[SB_EXPORT_FDS]);
 /* Take over an exported sandbox (the fds are stolen). It is not our child: its parent reaps it,
  * and we wait for its end through the pidfd. */
 int sandbox_adopt(pid_t pid, int fds[SB_EXPORT_FDS], sandbox_t **out, rc_err_t *err);
+/* An adopted sandbox lent by a runcell warm (job/warm.h), done with: kill it and free sb without
+ * waiting for its end, which the lender watches for (it reaps init and removes the leaf). */
+void sandbox_release(sandbox_t *sb);
 /* Send the request (once) to a prepared or spawned sandbox without waiting: STARTED, or ERROR
  * naming the step that failed, comes through sandbox_handle_sync(). */
 int sandbox_start(sandbox_t *sb, const sb_run_t *run, rc_err_t *err);

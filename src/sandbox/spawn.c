@@ -859,6 +859,15 @@ void sandbox_close_io(sandbox_t *sb)
         close_fd(&sb->attach_fd);
 }
 
+void sandbox_release(sandbox_t *sb)
+{
+        if (!sb)
+                return;
+        sandbox_kill(sb);
+        sb->reaped = true;
+        sandbox_free(sb);
+}
+
 void sandbox_free(sandbox_t *sb)
 {
         if (!sb)

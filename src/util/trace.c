@@ -5,9 +5,15 @@
 #include <string.h>
 #include <time.h>
 
+static int on = -1;
+
+void trace_set(bool enabled)
+{
+        on = enabled;
+}
+
 bool trace_enabled(void)
 {
-        static int on = -1;
         if (on < 0) {
                 const char *v = getenv("RUNCELL_TRACE");
                 on = v && strcmp(v, "1") == 0;

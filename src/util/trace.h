@@ -6,6 +6,9 @@
 #include <stdint.h>
 
 bool trace_enabled(void);
+/* On or off whatever RUNCELL_TRACE says (a runcell warm's worker traces for the command it
+ * serves when that command's RUNCELL_TRACE asked). */
+void trace_set(bool enabled);
 int64_t trace_now(void);
 /* Print "what: N us" since t0 and return the current time (for the next step). */
 int64_t trace_step(const char *what, int64_t t0);
