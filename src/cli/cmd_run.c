@@ -29,6 +29,7 @@
 #include "util/cleanup.h"
 #include "util/fs.h"
 #include "util/glob.h"
+#include "util/note.h"
 #include "util/trace.h"
 
 /* runcell's stdin read ahead of the program, at most (then reading waits for the program). */
@@ -706,8 +707,14 @@ int cli_run_setup(cli_run_t *r, const rc_paths_t *paths)
         if (catalog_lang(cat, r->tc, &r->lang, &err) < 0)
                 return cli_fail("%s", err.msg);
         tt = trace_step("inputs, rootfs, seccomp", tt);
-        if (r->pre)
-                return 0; /* its cgroups and build cache are open */
+        if (r->pre) {
+                /* its cgroups and build cache are open; said as the command would say it */
+                const char *note = cg_manager_note(cat->cgroups);
+                if (note)
+                        rc_note(RC_NOTE_INFO, "cgroups", "%s",
+                                strncmp(note, "runcell: ", 9) == 0 ? note + 9 : note);
+                return 0;
+        }
         /* No pool: a one-shot run prepares its sandboxes when it needs them. A judge runs many
          * tests: their sandboxes are prepared by the helper while others run. */
         if (catalog_open_limits(&r->cat, r->pool, &err) < 0)

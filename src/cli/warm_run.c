@@ -86,17 +86,19 @@ static int send_msg(int sock, const void *data, size_t len, const int *fds, int 
 static int dial(const rc_paths_t *paths)
 {
         _cleanup_free_ char *path = fs_join(paths->state_dir, WARM_SOCK_NAME);
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (!path || strlen(path) >= sizeof(sa.sun_path))
+        struct sockaddr_un sa;
+        int dfd = path ? fs_unix_addr(path, &sa) : -ENOMEM;
+        if (dfd < -1)
                 return -1;
-        memcpy(sa.sun_path, path, strlen(path) + 1);
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        int r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+        if (dfd >= 0)
+                close(dfd);
         if (fd < 0)
                 return -1;
         struct ucred uc;
         socklen_t ul = sizeof(uc);
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-            getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 || uc.uid != geteuid()) {
+        if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 || uc.uid != geteuid()) {
                 close(fd);
                 return -1;
         }
@@ -218,6 +220,8 @@ int cli_warm_delegate(const rc_paths_t *paths, int argc, char **argv, const run_
         } else if (a.kind == WARM_ANS_EXIT) {
                 *rc = a.value;
                 r = 0;
+        } else {
+                trace_step("runcell warm: declined (busy, or other directories)", tt);
         }
 out:
         for (int i = 3; i < nfds; i++)

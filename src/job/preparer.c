@@ -20,6 +20,7 @@
 #include "sandbox/sandbox-internal.h"
 #include "sandbox/sandbox.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/note.h"
 #include "util/trace.h"
 
@@ -420,16 +421,18 @@ void preparer_stop(preparer_t *p)
 int preparer_connect(const char *path, cg_manager_t *cg, preparer_t **out, rc_err_t *err)
 {
         *out = NULL;
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return rc_err_set(err, ENAMETOOLONG, "%s: path too long for a socket", path);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
+        struct sockaddr_un sa;
+        int dfd = fs_unix_addr(path, &sa);
+        if (dfd < -1)
+                return rc_err_sys(err, -dfd, "%s: no socket address", path);
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        if (fd < 0)
-                return rc_err_sys(err, errno, "socket");
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-                int e = errno;
-                close(fd);
+        int r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+        int e = errno;
+        if (dfd >= 0)
+                close(dfd);
+        if (r < 0) {
+                if (fd >= 0)
+                        close(fd);
                 return rc_err_sys(err, e, "connect %s", path);
         }
         /* Only a lender of our own user: what it prepares is what we would. */

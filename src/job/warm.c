@@ -23,6 +23,7 @@
 #include "sandbox/ids.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/sync.h"
+#include "util/fs.h"
 
 #define WARM_CONNS_MAX 64
 #define WARM_STOCK_MAX 32
@@ -73,7 +74,7 @@ typedef struct warm {
         /* the worker (opts->worker): its pid (0: none), the channel it takes a command's
          * connection from, idle until it took one; stale: a watched directory changed */
         pid_t wpid;
-        int whand;
+        int whand, wprep; /* wprep: its channel for sandboxes, a connection of conns */
         bool widle, stale;
         warm_held_t held; /* what the next worker is forked with (nfds 0: nothing) */
         int ino;          /* inotify on opts->worker->watch; -1: no worker at all */
@@ -376,8 +377,10 @@ static void reap(warm_t *w)
                 else
                         sb_ids_reaped(pid); /* its outside id is free again */
         }
+        /* a leaf goes once its sandbox is gone and its borrower too (which reads the leaf's
+         * counters after a run it killed) */
         for (size_t i = w->nlent; i-- > 0;)
-                if (gone(w->lent[i].pidfd)) {
+                if (w->lent[i].conn < 0 && gone(w->lent[i].pidfd)) {
                         close(w->lent[i].pidfd);
                         /* removed, not kept as a spare: its borrower adopted it with counters
                          * from zero (a spare's OOM kills would count against the next run) */
@@ -636,6 +639,7 @@ static void spawn_worker(warm_t *w)
                 fcntl(prep[0], F_SETFL, O_NONBLOCK);
                 fcntl(hand[0], F_SETFL, O_NONBLOCK);
                 w->conns[w->nconns++] = prep[0];
+                w->wprep = prep[0];
                 w->wpid = pid;
                 w->whand = hand[0];
                 w->widle = true;
@@ -679,19 +683,24 @@ static void stop(warm_t *w)
 
 static int listen_on(const char *path, rc_err_t *err)
 {
-        struct sockaddr_un sa = {.sun_family = AF_UNIX};
-        if (strlen(path) >= sizeof(sa.sun_path))
-                return rc_err_set(err, ENAMETOOLONG, "%s: path too long for a socket", path);
-        memcpy(sa.sun_path, path, strlen(path) + 1);
+        struct sockaddr_un sa;
+        int dfd = fs_unix_addr(path, &sa);
+        if (dfd < -1)
+                return rc_err_sys(err, -dfd, "%s: no socket address", path);
         int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
+        if (fd < 0) {
+                if (dfd >= 0)
+                        close(dfd);
                 return rc_err_sys(err, errno, "socket");
+        }
         int sz = PREP_MSG_MAX + 4096;
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &sz, sizeof(sz));
         unlink(path); /* a stale one: the lock says no other runcell warm has it */
         mode_t old = umask(077);
         int r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
         umask(old);
+        if (dfd >= 0)
+                close(dfd);
         if (r < 0 || listen(fd, 64) < 0) {
                 int e = errno;
                 close(fd);
@@ -768,9 +777,11 @@ int warm_serve(cg_manager_t *cg, const warm_opts_t *o, rc_err_t *err)
                         break;
                 if (!w->stopping && o->idle_s &&
                     sb_now_ns() - w->last_req_ns > (int64_t)o->idle_s * 1000000000LL) {
+                        /* what an idle worker holds is not a run */
                         bool busy = w->wpid > 0 && !w->widle;
                         for (size_t i = 0; i < w->nlent; i++)
-                                busy |= w->lent[i].conn >= 0;
+                                busy |= w->lent[i].conn >= 0 &&
+                                        !(w->wpid > 0 && w->widle && w->lent[i].conn == w->wprep);
                         if (!busy) {
                                 fprintf(stderr, "runcell warm: idle for %u s\n", o->idle_s);
                                 w->stopping = 1;
@@ -803,7 +814,8 @@ int warm_serve(cg_manager_t *cg, const warm_opts_t *o, rc_err_t *err)
                 for (size_t i = 0; i < w->nconns; i++)
                         p[n++] = (struct pollfd){.fd = w->conns[i], .events = POLLIN};
                 for (size_t i = 0; i < w->nlent; i++)
-                        p[n++] = (struct pollfd){.fd = w->lent[i].pidfd, .events = POLLIN};
+                        p[n++] = (struct pollfd){.fd = w->lent[i].conn < 0 ? w->lent[i].pidfd : -1,
+                                                 .events = POLLIN};
                 for (size_t i = 0; i < w->nstock; i++)
                         p[n++] = (struct pollfd){.fd = w->stock[i].fds[0], .events = POLLIN};
                 int64_t wake = at;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -160,4 +162,26 @@ char *fs_join(const char *a, const char *b)
         if (asprintf(&out, "%s%s%s", a, sep, b) < 0)
                 return NULL;
         return out;
+}
+
+int fs_unix_addr(const char *path, struct sockaddr_un *sa)
+{
+        memset(sa, 0, sizeof(*sa));
+        sa->sun_family = AF_UNIX;
+        size_t l = strlen(path);
+        if (l < sizeof(sa->sun_path)) {
+                memcpy(sa->sun_path, path, l + 1);
+                return -1;
+        }
+        const char *slash = strrchr(path, '/');
+        if (!slash || slash == path || strlen(slash + 1) + 32 >= sizeof(sa->sun_path))
+                return -ENAMETOOLONG;
+        _cleanup_free_ char *dir = strndup(path, (size_t)(slash - path));
+        if (!dir)
+                return -ENOMEM;
+        int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0)
+                return -errno;
+        snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", dfd, slash + 1);
+        return dfd;
 }

@@ -15,6 +15,11 @@ int fs_write_file(const char *path, const char *data, size_t len, rc_err_t *err)
  * (.NAME.XXXXXX) made with mode, which is then renamed over path. 0, or -errno with no
  * temporary file left. For caches several processes may write at once. */
 int fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* The address of the unix socket at path for bind or connect. A path longer than sun_path
+ * (108 bytes) is reached through its directory, opened: /proc/self/fd/N/NAME. Returns that
+ * directory's fd (close it after the bind or connect), -1 when none was needed, or -errno. */
+struct sockaddr_un;
+int fs_unix_addr(const char *path, struct sockaddr_un *sa);
 /* Write all n bytes to fd (again after EINTR and short writes): 0, or -errno (-EIO when write
  * made no progress). Allocates nothing. */
 int fs_write_all(int fd, const void *p, size_t n);

@@ -66,6 +66,36 @@ static void test_round_trip(void)
         CHECK(memcmp(gf.insns, insns, sizeof(insns)) == 0);
 }
 
+/* Two requests that differ only in how the leaf is named compare equal once normalized (the key
+ * runcell warm keeps its stock under); one that differs in anything else does not. */
+static void test_normalize(void)
+{
+        seccomp_bpf_t f;
+        prep_params_t pp = sample(&f);
+        uint64_t a[PREP_MSG_MAX / 8], b[PREP_MSG_MAX / 8];
+        ssize_t na = prep_wire_encode(&pp, 1234, 7, true, a, sizeof(a));
+        ssize_t nb = prep_wire_encode(&pp, 99, 1, false, b, sizeof(b));
+        REQUIRE(na > 0 && na == nb);
+        CHECK(memcmp(a, b, (size_t)na) != 0);
+        prep_wire_normalize(a);
+        prep_wire_normalize(b);
+        CHECK(memcmp(a, b, (size_t)na) == 0);
+        pp.limits.memory_mb = 512;
+        nb = prep_wire_encode(&pp, 1234, 7, true, b, sizeof(b));
+        prep_wire_normalize(b);
+        CHECK(nb == na && memcmp(a, b, (size_t)na) != 0);
+        /* still a request that decodes */
+        prep_params_t got;
+        seccomp_bpf_t gf;
+        pid_t owner;
+        unsigned seq;
+        bool existing;
+        CHECK_OK(prep_wire_decode(a, (size_t)na, &got, &gf, &owner, &seq, &existing));
+        CHECK_INT_EQ(owner, 0);
+        CHECK_INT_EQ(seq, 0);
+        CHECK(!existing);
+}
+
 static void test_no_filter_no_leaf(void)
 {
         seccomp_bpf_t f;
@@ -281,7 +311,7 @@ int main(int argc, char **argv)
             TU_TEST(test_round_trip),         TU_TEST(test_no_filter_no_leaf),
             TU_TEST(test_too_large),          TU_TEST(test_bad_messages),
             TU_TEST(test_pool_empty_entries), TU_TEST(test_pool_drops_gone),
-            TU_TEST(test_pool_kept),
+            TU_TEST(test_pool_kept),          TU_TEST(test_normalize),
         };
         return tu_main("test_preparer", tests, TU_COUNT(tests), argc, argv);
 }

@@ -1,8 +1,11 @@
 /* util/: fs, strv, buf, err, proc. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -235,6 +238,47 @@ static void test_fs_join(void)
         s = fs_join("dir", "sub/file");
         CHECK_STR_EQ(s, "dir/sub/file");
         free(s);
+}
+
+/* A socket path over sun_path's 108 bytes is reached through its directory: bind and connect
+ * to it work, and the file is where the path says. */
+static void test_fs_unix_addr(void)
+{
+        struct sockaddr_un sa;
+        CHECK_INT_EQ(fs_unix_addr("/run/x.sock", &sa), -1);
+        CHECK_STR_EQ(sa.sun_path, "/run/x.sock");
+        char tmpl[] = "/tmp/rc-unix-XXXXXX";
+        REQUIRE(mkdtemp(tmpl) != NULL);
+        char dir[512], path[600];
+        snprintf(dir, sizeof(dir), "%s/%0120d", tmpl, 7);
+        REQUIRE(mkdir(dir, 0700) == 0);
+        snprintf(path, sizeof(path), "%s/warm.sock", dir);
+        int dfd = fs_unix_addr(path, &sa);
+        REQUIRE(dfd >= 0);
+        int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        REQUIRE(s >= 0);
+        CHECK_OK(bind(s, (struct sockaddr *)&sa, sizeof(sa)));
+        CHECK_OK(listen(s, 1));
+        close(dfd);
+        struct stat st;
+        CHECK_OK(stat(path, &st));
+        CHECK(S_ISSOCK(st.st_mode));
+        int c = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+        dfd = fs_unix_addr(path, &sa);
+        REQUIRE(dfd >= 0);
+        CHECK_OK(connect(c, (struct sockaddr *)&sa, sizeof(sa)));
+        close(dfd);
+        close(c);
+        close(s);
+        /* a name that does not fit even then, a directory that is not there */
+        char longname[300];
+        snprintf(longname, sizeof(longname), "/tmp/%0200d", 1);
+        CHECK_INT_EQ(fs_unix_addr(longname, &sa), -ENAMETOOLONG);
+        snprintf(path, sizeof(path), "%s/none/%0110d/x.sock", tmpl, 3);
+        CHECK_INT_EQ(fs_unix_addr(path, &sa), -ENOENT);
+        unlink(strcat(strcpy(path, dir), "/warm.sock"));
+        rmdir(dir);
+        rmdir(tmpl);
 }
 
 static void test_fs_exe_dir(void)
@@ -516,6 +560,7 @@ int main(int argc, char **argv)
             TU_TEST(test_fs_mkdir_p),
             TU_TEST(test_fs_exists),
             TU_TEST(test_fs_join),
+            TU_TEST(test_fs_unix_addr),
             TU_TEST(test_fs_exe_dir),
             TU_TEST(test_strv_push_and_array),
             TU_TEST(test_strv_push_take_null),
