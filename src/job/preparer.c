@@ -121,6 +121,21 @@ int prep_wire_decode(void *buf, size_t len, prep_params_t *pp, seccomp_bpf_t *fi
         return 0;
 }
 
+sb_prep_t prep_sb(const prep_params_t *pp, cg_leaf_t *leaf, bool once)
+{
+        return (sb_prep_t){
+            .rootfs = pp->rootfs,
+            .hostname = "runcell",
+            .host_uid = pp->host_uid,
+            .host_gid = pp->host_gid,
+            .id_count = pp->id_count,
+            .seccomp = pp->seccomp,
+            .cgroup = leaf,
+            .disk_mb = pp->limits.disk_mb,
+            .once = once,
+        };
+}
+
 /* ------------------------------------------------------------------ fds over a socket */
 
 int prep_send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
@@ -246,16 +261,7 @@ static void serve_request(cg_manager_t *cg, void *buf, size_t len, int reply, in
                 return;
         }
         tt = trace_step(existing ? "cgroup leaf reused" : "cgroup leaf create", tt);
-        sb_prep_t prep = {
-            .rootfs = pp.rootfs,
-            .hostname = "runcell",
-            .host_uid = pp.host_uid,
-            .host_gid = pp.host_gid,
-            .id_count = pp.id_count,
-            .seccomp = pp.seccomp,
-            .cgroup = leaf,
-            .disk_mb = pp.limits.disk_mb,
-        };
+        sb_prep_t prep = prep_sb(&pp, leaf, false);
         sandbox_t *sb = NULL;
         if (sandbox_spawn(&prep, &sb, &e) < 0) {
                 /* the caller removes (or keeps) the leaf: it named it */

@@ -115,6 +115,8 @@ void prep_close_fds(int *fds, int n);
  * asking. */
 void preparer_hold(preparer_t *p, const void *key, size_t len, const prep_answer_t *a,
                    const int *fds, int nfds);
+/* What sandbox_spawn is given for pp, its leaf (NULL: none); once: lent for one run only. */
+sb_prep_t prep_sb(const prep_params_t *pp, cg_leaf_t *leaf, bool once);
 /* Clear what names the leaf in an encoded request (owner, seq, existing), so that requests
  * that differ only there compare equal. */
 void prep_wire_normalize(void *msg);

@@ -141,17 +141,7 @@ static int make_one(warm_t *w, size_t k, stock_t *out, rc_err_t *e)
         cg_leaf_t *leaf = NULL;
         if (cg_leaf_create(w->cg, &pp.limits, pp.cpus, &leaf, e) < 0)
                 return -EIO;
-        sb_prep_t prep = {
-            .rootfs = pp.rootfs,
-            .hostname = "runcell",
-            .host_uid = pp.host_uid,
-            .host_gid = pp.host_gid,
-            .id_count = pp.id_count,
-            .seccomp = pp.seccomp,
-            .cgroup = leaf,
-            .disk_mb = pp.limits.disk_mb,
-            .once = true, /* lent for one run, never back */
-        };
+        sb_prep_t prep = prep_sb(&pp, leaf, true); /* lent for one run, never back */
         sandbox_t *sb = NULL;
         if (sandbox_spawn(&prep, &sb, e) < 0) {
                 cg_leaf_destroy(leaf);

@@ -18,7 +18,7 @@ import signal
 import subprocess
 import time
 
-from harness import Fail, case, own_cgroup_dirs
+from harness import TOOLCHAINS_DIR, Fail, case, own_cgroup_dirs
 
 SHARED = "/var/lib/runcell"
 MARK_SLEEP = "import time, sys\nprint('up', flush=True)\ntime.sleep(30)\n"
@@ -88,6 +88,16 @@ def warm_case(name):
                 w.stop()
         return case(name, lang="python")(run)
     return deco
+
+
+def toolchains_copy(t):
+    """A directory of the case's own with the suite's toolchain files."""
+    tcd = t.tmpdir()
+    for n in os.listdir(TOOLCHAINS_DIR):
+        if n.endswith(".json"):
+            with open(os.path.join(TOOLCHAINS_DIR, n)) as f:
+                t.write(tcd, n, f.read())
+    return tcd
 
 
 def write_py(t, source, name="main.py"):
@@ -253,14 +263,7 @@ def borrowed(t, w):
 
 @case("warm.toolchain_change_seen", lang="python")
 def toolchain_change(t):
-    from harness import TOOLCHAINS  # noqa: F401 (the suite's toolchain directory is copied)
-    src_dir = os.environ.get("RUNCELL_TOOLCHAINS") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "toolchains")
-    tcd = t.tmpdir()
-    for n in os.listdir(src_dir):
-        if n.endswith(".json"):
-            with open(os.path.join(src_dir, n)) as f:
-                t.write(tcd, n, f.read())
+    tcd = toolchains_copy(t)
     w = Warm(t, toolchains=tcd)
     try:
         src = write_py(t, "import os\nprint(os.environ.get('RC_WARM_MARK', 'none'))\n")
@@ -293,13 +296,7 @@ def toolchain_change(t):
 
 @warm_case("warm.other_directories_not_handed_over")
 def other_dirs(t, w):
-    src_dir = os.environ.get("RUNCELL_TOOLCHAINS") or os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "toolchains")
-    tcd = t.tmpdir()
-    for n in os.listdir(src_dir):
-        if n.endswith(".json"):
-            with open(os.path.join(src_dir, n)) as f:
-                t.write(tcd, n, f.read())
+    tcd = toolchains_copy(t)
     src = write_py(t, "print('mine')\n")
     r = t.runcell("--toolchains", tcd, *w.glob, "run", src, env=dict(w.env, RUNCELL_TRACE="1"))
     t.eq((r.rc, r.stdout), (0, "mine\n"), "output: %s" % r.stderr)
