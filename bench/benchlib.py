@@ -5,9 +5,12 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DELEGATE = os.path.join(ROOT, "scripts", "cgroup-delegate")
@@ -184,3 +187,39 @@ def write_section(tag, title, text):
     with open(path, "w") as f:
         f.write(doc)
     print("wrote", path)
+
+
+def start_warm(runcell):
+    """A runcell warm of root's (never idle-exits), its stderr in a file; waits for its socket.
+    runcell: the binary, or a list of it and its global options."""
+    state = os.environ.get("RUNCELL_STATE_DIR") or "/var/lib/runcell"
+    sock = os.path.join(state, "warm.sock")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    try:
+        probe.connect(sock)
+        sys.exit("another runcell warm serves root's runs at %s: stop it first" % sock)
+    except OSError:
+        pass  # none, or a stale socket that runcell warm replaces
+    finally:
+        probe.close()
+    log = tempfile.TemporaryFile()
+    argv = (list(runcell) if isinstance(runcell, list) else [runcell]) + ["warm", "--idle", "0"]
+    p = subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                         stdout=log, stderr=log)
+    for _ in range(200):
+        if os.path.exists(sock) or p.poll() is not None:
+            break
+        time.sleep(0.05)
+    if p.poll() is not None or not os.path.exists(sock):
+        log.seek(0)
+        sys.exit("runcell warm did not start: %r" % log.read()[-500:])
+    return p, log
+
+
+def stop_warm(p, log):
+    """SIGTERM it; its last line says how many sandboxes it lent and how many were ready."""
+    p.terminate()
+    p.wait(timeout=60)
+    log.seek(0)
+    lines = log.read().decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else ""

@@ -8,8 +8,13 @@ Two programs: /bin/true and a python hello world. Variants:
                  part of a fresh sandbox (namespaces, id maps, the language's root read-only,
                  /tmp, /proc, pivot_root, the program as pid 1), no cgroup, seccomp, /dev or
                  init: a lower bound for any sandbox built afresh per run
-  runcell run    `runcell run`: a whole CLI invocation (process start, toolchains, seccomp
-                 compile, cgroup leaf, namespaces, root, program, teardown)
+  runcell run    `runcell run --no-warm`: a whole CLI invocation (process start, toolchains,
+                 seccomp compile, cgroup leaf, namespaces, root, program, teardown)
+  runcell run, runcell warm  the same command while a `runcell warm` runs (src/job/warm.h):
+                 handed over to a worker with the toolchains loaded, in a sandbox built ahead
+                 (new, for this run only); a pause of WARM_PAUSE_S follows each, in which runcell
+                 warm prepares the next, so that it lands in no other row's time. runcell warm
+                 serves every `runcell run` of root's meanwhile: run this on a quiet machine
   runcell batch  one request to a running `runcell batch` (what a server does per request):
                  it takes a sandbox prepared after the previous answer (namespaces, cgroup
                  leaf, root, filter), sends the request, runs the program, reaps everything
@@ -35,7 +40,9 @@ import tempfile
 import time
 
 from benchlib import (ROOT, bwrap_argv, bwrap_python, enter_cgroup, example, floor_argv, leave_cgroup,
-                      pct, toolchains_dir, unpacked_rootfs, write_section)
+                      pct, start_warm, stop_warm, toolchains_dir, unpacked_rootfs, write_section)
+
+WARM_PAUSE_S = 0.1
 
 
 def timed(argv, expect):
@@ -117,7 +124,8 @@ def main():
                 ' "env": {"PATH": "/usr/bin:/bin"}, "seccomp_profile": "default",'
                 ' "examples": {"hello": {"source": "-", "stdout": ""},'
                 ' "stdin": {"source": "-", "stdin": "", "stdout": ""}}}\n')
-    rc = [a.bin, "--toolchains", tcdir, "run"]
+    rcw = [a.bin, "--toolchains", tcdir, "run"]
+    rc = rcw + ["--no-warm"]
     for lang, src in (("true", marker), ("python", hello)):  # unpack both root filesystems
         timed(rc + ["--lang", lang, src], py_hello["stdout"] if lang == "python" else "")
     programs = {
@@ -126,6 +134,7 @@ def main():
              ("bubblewrap", bw + ["/bin/true"]),
              ("sandbox floor", floor_argv(a.bin, unpacked_rootfs("base"), ["/bin/true"])),
              ("runcell run", rc + ["--lang", "true", marker]),
+             ("runcell run, runcell warm", rcw + ["--lang", "true", marker]),
              ("runcell batch", json.dumps({"language": "true", "source": "x"}))], ""),
         "python hello": (
             [("bare", ["/usr/bin/python3", hello]),
@@ -133,6 +142,7 @@ def main():
              ("sandbox floor", floor_argv(a.bin, unpacked_rootfs("python"),
                                           ["/usr/bin/python3", "/tmp/hello.py"], hello)),
              ("runcell run", rc + ["--lang", "python", hello]),
+             ("runcell run, runcell warm", rcw + ["--lang", "python", hello]),
              ("runcell batch", json.dumps({"language": "python",
                                            "source": py_hello["source"]}))], py_hello["stdout"]),
     }
@@ -140,11 +150,18 @@ def main():
     cg = "runcell-bench-%d" % os.getpid()
     cg_dirs = enter_cgroup(cg)
     batch = None
+    warm = None
     try:
         batch = Batch([a.bin, "--toolchains", tcdir, "batch", "--warm", "true,python"])
+        warm = start_warm([a.bin, "--toolchains", tcdir])
 
         def timed_any(argv, expect):
-            return batch.timed(argv, expect) if isinstance(argv, str) else timed(argv, expect)
+            if isinstance(argv, str):
+                return batch.timed(argv, expect)
+            t = timed(argv, expect)
+            if argv[:len(rcw)] == rcw and "--no-warm" not in argv:
+                time.sleep(WARM_PAUSE_S)  # runcell warm prepares the next one
+            return t
 
         for prog, (variants, expect) in programs.items():  # warm up: unpack, page cache
             for _, argv in variants:
@@ -158,6 +175,8 @@ def main():
     finally:
         if batch:
             batch.close()
+        if warm:
+            stop_warm(*warm)
         leave_cgroup(cg, cg_dirs)
         shutil.rmtree(work, ignore_errors=True)
 
@@ -176,7 +195,12 @@ def main():
         "host moved into its leaf while it prepares, the move's RCU grace period off the run's "
         "path; born in it with CLONE_INTO_CGROUP on v2), the result and the teardown; **runcell "
         "batch** is one request to a running runcell that keeps a sandbox prepared (namespaces, "
-        "cgroup leaf, root, filter) and prepares the next one after answering, as a server does. "
+        "cgroup leaf, root, filter) and prepares the next one after answering, as a server does; "
+        "**runcell run, runcell warm** is the same command as runcell run while a `runcell warm` "
+        "runs: the command hands itself over to a worker forked ahead with the toolchains loaded, "
+        "which runs it in a sandbox built ahead (new, for this run only), then prepares the next "
+        "in a pause of 0.1 s after the command (docs/ARCHITECTURE.md, \"Prepared before the "
+        "command\"). "
         "A third of bubblewrap's overhead is met by the batch path, not by one-shot CLI runs "
         "(docs/BENCHMARKS.md, \"Why the one-shot goal is missed\"). The python rows are not like for like: bare "
         "and bubblewrap run the host's /usr/bin/python3, runcell the python root filesystem's "

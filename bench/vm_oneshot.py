@@ -64,7 +64,8 @@ import sys
 import tempfile
 import time
 
-from benchlib import ROOT, bwrap_argv, bwrap_python, floor_argv, pct, unpacked_rootfs
+from benchlib import (ROOT, bwrap_argv, bwrap_python, floor_argv, pct, start_warm, stop_warm,
+                      unpacked_rootfs)
 from startup import timed
 
 
@@ -136,32 +137,6 @@ def cached_filter():
     state = os.environ.get("RUNCELL_STATE_DIR") or "/var/lib/runcell"
     files = glob.glob(os.path.join(state, "seccomp", "default-*.bpf"))
     return max(files, key=os.path.getmtime) if files else None
-
-
-def start_warm(runcell_bin):
-    """A runcell warm of root's (never idle-exits), its stderr in a file; waits for its socket."""
-    state = os.environ.get("RUNCELL_STATE_DIR") or "/var/lib/runcell"
-    sock = os.path.join(state, "warm.sock")
-    log = tempfile.TemporaryFile()
-    p = subprocess.Popen([runcell_bin, "warm", "--idle", "0"], stdin=subprocess.DEVNULL,
-                         stdout=log, stderr=log)
-    for _ in range(200):
-        if os.path.exists(sock) or p.poll() is not None:
-            break
-        time.sleep(0.05)
-    if p.poll() is not None or not os.path.exists(sock):
-        log.seek(0)
-        sys.exit("runcell warm did not start: %r" % log.read()[-500:])
-    return p, log
-
-
-def stop_warm(p, log):
-    """SIGTERM it; its last line says how many sandboxes it lent and how many were ready."""
-    p.terminate()
-    p.wait(timeout=60)
-    log.seek(0)
-    lines = log.read().decode("utf-8", "replace").strip().splitlines()
-    return lines[-1] if lines else ""
 
 
 def main():
