@@ -882,6 +882,11 @@ int cli_run_cmd(const rc_paths_t *paths, int argc, char **argv, const cli_run_en
         struct signalfd_siginfo si;
         if (cancel_fd >= 0 && read(cancel_fd, &si, sizeof(si)) == (ssize_t)sizeof(si))
                 rc = 128 + (int)si.ssi_signo; /* as if the signal had ended runcell */
+        if (env && env->done) {
+                /* everything written: the command may exit while the rest is freed here */
+                fflush(NULL);
+                env->done(env, rc);
+        }
 out:
         if (p.loop) {
                 if (p.w_in)

@@ -51,6 +51,10 @@ typedef struct cli_run_env {
         int conn;             /* the command: a signal it took (int32), or its end */
         char *lang;           /* out: the language run ("" if none) */
         size_t lang_size;
+        /* called once the run's output, summary and exit status are final, before the rest is
+         * freed (the worker answers the command then); NULL: none */
+        void (*done)(const struct cli_run_env *env, int rc);
+        bool *answered; /* set by done */
 } cli_run_env_t;
 
 typedef struct cli_run {

@@ -236,6 +236,13 @@ static void answer(int conn, int kind, int value)
         send(conn, &a, sizeof(a), MSG_NOSIGNAL);
 }
 
+/* cli_run_env_t.done: the command's exit status as soon as it is final. */
+static void run_done(const cli_run_env_t *env, int rc)
+{
+        answer(env->conn, WARM_ANS_EXIT, rc);
+        *env->answered = true;
+}
+
 void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int prep,
                       const warm_held_t *held, char *lang, size_t lang_size)
 {
@@ -318,6 +325,7 @@ void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int pre
                 if (preparer_from_fd(prep, cat->cgroups, &pp, &err) == 0 && held)
                         preparer_hold(pp, held->key, held->len, &held->answer, held->fds,
                                       held->nfds);
+                bool answered = false;
                 cli_run_env_t env = {
                     .cat = cat,
                     .preparer = pp,
@@ -326,10 +334,13 @@ void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int pre
                     .conn = conn,
                     .lang = lang,
                     .lang_size = lang_size,
+                    .done = run_done,
+                    .answered = &answered,
                 };
                 int rc = cli_run_cmd(paths, (int)h.argc, argv, &env);
                 fflush(NULL);
-                answer(conn, WARM_ANS_EXIT, rc);
+                if (!answered) /* ended before its run: bad arguments, an unknown language */
+                        answer(conn, WARM_ANS_EXIT, rc);
                 preparer_stop(pp);
         }
         for (int i = 0; i < got; i++)
