@@ -446,20 +446,38 @@ static void close_helper_fds(warm_t *w, int keep1, int keep2)
                 prep_close_fds(w->stock[i].fds, SB_EXPORT_FDS);
 }
 
-/* Copy, ahead, every page the worker would copy on its first write to it (a fork shares them
- * with the helper): the faults are taken while it waits, not while it serves a command. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define WARM_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define WARM_SANITIZED 1
+#endif
+#endif
+/* What prefault copies at most: a mapping (runcell's own data and heap are a few MiB), and in
+ * all. */
+#define WARM_PREFAULT_MAP_MAX   (16ul << 20)
+#define WARM_PREFAULT_TOTAL_MAX (64ul << 20)
+
+/* Copy, ahead, the pages the worker would copy on its first write to them (a fork shares them
+ * with the helper): the faults are taken while it waits, not while it serves a command. Not
+ * under a sanitizer, whose shadow memory is terabytes of private writable mappings, nor for
+ * any mapping larger than WARM_PREFAULT_MAP_MAX. */
 static void prefault(void)
 {
-#ifdef MADV_POPULATE_WRITE
+#if defined(MADV_POPULATE_WRITE) && !defined(WARM_SANITIZED)
         FILE *f = fopen("/proc/self/maps", "re");
         char line[512];
+        unsigned long total = 0;
         while (f && fgets(line, sizeof(line), f)) {
                 unsigned long a, b;
                 char perms[5];
                 if (sscanf(line, "%lx-%lx %4s", &a, &b, perms) == 3 && perms[0] == 'r' &&
                     perms[1] == 'w' && perms[3] == 'p' && !strstr(line, "[stack]") &&
-                    !strstr(line, "[v"))
+                    !strstr(line, "[v") && b - a <= WARM_PREFAULT_MAP_MAX &&
+                    total + (b - a) <= WARM_PREFAULT_TOTAL_MAX) {
                         madvise((void *)a, b - a, MADV_POPULATE_WRITE);
+                        total += b - a;
+                }
         }
         if (f)
                 fclose(f);
