@@ -1,15 +1,17 @@
-/* runcell warm: sandboxes prepared before a one-shot `runcell run` asks for one.
+/* runcell warm: sandboxes, and a worker, prepared before a one-shot `runcell run` asks.
  *
  * A long-lived process of the user's, listening on a socket in the state directory
- * (<state>/warm.sock, the directory the user's own). `runcell run` connects to it when it is
- * there (preparer_connect) and asks for a sandbox as it would ask the server's helper
- * (preparer.h: the root filesystem, the ids, the seccomp program, the leaf's limits). It gets
- * one already built, from a stock kept per such request, or one made at once when the stock has
- * none; each is lent once and never comes back: the command runs its program in it exactly as in
- * one it made itself (its own request, files, limits, output), then kills it and lets go. The
- * lender, the sandbox's parent, reaps it and removes its cgroup leaf, off the command's time,
- * then prepares the next one for the stock (once the runs it lent are over or have run a while,
- * so that preparing does not compete with their start).
+ * (<state>/warm.sock, the directory the user's own). A `runcell run` that finds it hands itself
+ * over to its worker (warm_worker_t below), which runs the command in a sandbox of the stock. A
+ * command that is not handed over (or finds the worker busy) asks for a sandbox instead
+ * (preparer_connect), as it would ask the server's helper (preparer.h: the root filesystem, the
+ * ids, the seccomp program, the leaf's limits). Either way the sandbox is one already built,
+ * from a stock kept per such request, or one made at once when the stock has none; each is lent
+ * once and never comes back: the borrower runs the program in it exactly as in one it made
+ * itself (its own request, files, limits, output), then kills it and lets go. The lender, the
+ * sandbox's parent, reaps it and removes its cgroup leaf (once the borrower is gone too), off
+ * the command's time, then prepares the next one for the stock (once the runs it lent are over
+ * or have run a while, so that preparing does not compete with their start).
  *
  * Nothing is shared between runs: every sandbox has its own namespaces, leaf, /work and /tmp,
  * and serves one run. Only connections of the same user are served (SO_PEERCRED): what it
