@@ -59,8 +59,7 @@ static void classify(stage_result_t *res, stage_kind_t kind, const sb_result_t *
 int job_prepare(const job_spec_t *js, const rc_limits_t *lim, prepared_t *out, rc_err_t *err)
 {
         int64_t tt = trace_now();
-        out->sb = NULL;
-        out->leaf = NULL;
+        *out = (prepared_t){0}; /* runs, gen, lent: a new sandbox of the caller's */
         if (js->cgroups && cg_leaf_create(js->cgroups, lim, js->cpus, &out->leaf, err) < 0)
                 return -EIO;
         tt = trace_step("cgroup leaf create", tt);
