@@ -746,9 +746,11 @@ int cli_run_cmd(const rc_paths_t *paths, int argc, char **argv, const cli_run_en
         run_opts_t o = {0};
         if (cli_run_parse(argc, argv, &o, false))
                 return 1;
-        int drc;
-        if (!env && cli_warm_delegate(paths, argc, argv, &o, stream_stdin(&o), &drc) == 0)
+        int drc, d = env ? 1 : cli_warm_delegate(paths, argc, argv, &o, stream_stdin(&o), &drc);
+        if (d == 0)
                 return drc; /* a runcell warm's worker ran it */
+        if (d == 2)
+                o.no_warm = true; /* none listens: not asked again for a sandbox */
         cr.o = o;
         cr.pre = env ? env->cat : NULL;
         cr.file_fds = env ? env->file_fds : NULL;

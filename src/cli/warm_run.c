@@ -11,7 +11,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -82,27 +81,12 @@ static int send_msg(int sock, const void *data, size_t len, const int *fds, int 
         return n == (ssize_t)len ? 0 : -1;
 }
 
-/* The runcell warm of this user, if one listens: a connected socket, else -1. */
+/* The runcell warm of this user, if one listens: a connected socket, else -errno. */
 static int dial(const rc_paths_t *paths)
 {
         _cleanup_free_ char *path = fs_join(paths->state_dir, WARM_SOCK_NAME);
-        struct sockaddr_un sa;
-        int dfd = path ? fs_unix_addr(path, &sa) : -ENOMEM;
-        if (dfd < -1)
-                return -1;
-        int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-        int r = fd < 0 ? -1 : connect(fd, (struct sockaddr *)&sa, sizeof(sa));
-        if (dfd >= 0)
-                close(dfd);
-        if (fd < 0)
-                return -1;
-        struct ucred uc;
-        socklen_t ul = sizeof(uc);
-        if (r < 0 || getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 || uc.uid != geteuid()) {
-                close(fd);
-                return -1;
-        }
-        return fd;
+        rc_err_t err = {0};
+        return path ? prep_dial(path, &err) : -ENOMEM;
 }
 
 /* Wait for the worker's answer, passing on the signals that would end this command. */
@@ -145,6 +129,8 @@ int cli_warm_delegate(const rc_paths_t *paths, int argc, char **argv, const run_
                 return 1;
         int64_t tt = trace_now();
         int conn = dial(paths);
+        if (conn == -ENOENT || conn == -ECONNREFUSED)
+                return 2; /* none listens: nothing to borrow from either */
         if (conn < 0)
                 return 1;
         _cleanup_free_ char *buf = malloc(WARM_MSG_MAX);

@@ -26,7 +26,8 @@
 #define WARM_RUN_FILES_MAX 64
 
 /* The command's side: 0 and *rc when a worker ran it; 1 when it was not handed over (run it
- * here). streams: whether the command would pass its stdin on as the program reads it. */
+ * here); 2 when no runcell warm listens (run it here, borrowing nothing). streams: whether the
+ * command would pass its stdin on as the program reads it. */
 int cli_warm_delegate(const rc_paths_t *paths, int argc, char **argv, const run_opts_t *o,
                       bool streams, int *rc);
 /* The worker's side (warm_worker_t.run): serve the command on conn. */

@@ -424,9 +424,8 @@ void preparer_stop(preparer_t *p)
         free(p);
 }
 
-int preparer_connect(const char *path, cg_manager_t *cg, preparer_t **out, rc_err_t *err)
+int prep_dial(const char *path, rc_err_t *err)
 {
-        *out = NULL;
         struct sockaddr_un sa;
         int dfd = fs_unix_addr(path, &sa);
         if (dfd < -1)
@@ -448,7 +447,14 @@ int preparer_connect(const char *path, cg_manager_t *cg, preparer_t **out, rc_er
                 close(fd);
                 return rc_err_set(err, EPERM, "%s: not a runcell warm of this user", path);
         }
-        return preparer_from_fd(fd, cg, out, err);
+        return fd;
+}
+
+int preparer_connect(const char *path, cg_manager_t *cg, preparer_t **out, rc_err_t *err)
+{
+        *out = NULL;
+        int fd = prep_dial(path, err);
+        return fd < 0 ? fd : preparer_from_fd(fd, cg, out, err);
 }
 
 int preparer_from_fd(int fd, cg_manager_t *cg, preparer_t **out, rc_err_t *err)

@@ -37,6 +37,9 @@ typedef struct prep_params {
 
 /* Fork the helper. cg is the caller's cgroup manager (the helper uses its copy). */
 int preparer_start(cg_manager_t *cg, preparer_t **out, rc_err_t *err);
+/* A connection to the runcell warm listening on path, of this user only (SO_PEERCRED): the
+ * socket, or -errno with err (-ENOENT, -ECONNREFUSED: none listens). */
+int prep_dial(const char *path, rc_err_t *err);
 /* A preparer whose sandboxes are lent by the runcell warm listening on path (job/warm.h), of
  * this user only (SO_PEERCRED). Fails (the caller prepares in-process) when none listens. */
 int preparer_connect(const char *path, cg_manager_t *cg, preparer_t **out, rc_err_t *err);

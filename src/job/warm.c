@@ -162,6 +162,21 @@ static int make_one(warm_t *w, size_t k, stock_t *out, rc_err_t *e)
         return 0;
 }
 
+/* The answer lending stock sandbox s, and its fds (the sandbox's, then its leaf's directories,
+ * still theirs) into out: how many. */
+static int lend_answer(const stock_t *s, prep_answer_t *a, int out[PREP_FDS_MAX])
+{
+        memset(a, 0, sizeof(*a));
+        memcpy(out, s->fds, sizeof(s->fds));
+        int nleaf = s->leaf ? cg_leaf_dir_fds(s->leaf, out + SB_EXPORT_FDS, CG_LEAF_DIRS_MAX) : 0;
+        a->pid = (int32_t)s->pid;
+        a->nleaf = nleaf < 0 ? 0 : nleaf;
+        a->lent = 1;
+        a->lent_owner = (int32_t)getpid();
+        a->lent_seq = s->leaf ? cg_leaf_seq(s->leaf) : 0;
+        return SB_EXPORT_FDS + a->nleaf;
+}
+
 static void answer_error(int reply, int code, const char *msg)
 {
         prep_answer_t a;
@@ -246,15 +261,8 @@ static void serve(warm_t *w, int c, void *msg, size_t len, int reply)
                 return;
         }
         prep_answer_t a;
-        memset(&a, 0, sizeof(a));
         int out[PREP_FDS_MAX];
-        memcpy(out, s.fds, sizeof(s.fds));
-        int nleaf = s.leaf ? cg_leaf_dir_fds(s.leaf, out + SB_EXPORT_FDS, CG_LEAF_DIRS_MAX) : 0;
-        a.pid = (int32_t)s.pid;
-        a.nleaf = nleaf < 0 ? 0 : nleaf;
-        a.lent = 1;
-        a.lent_owner = (int32_t)getpid();
-        a.lent_seq = s.leaf ? cg_leaf_seq(s.leaf) : 0;
+        lend_answer(&s, &a, out);
         int pidfd = s.fds[0];
         s.fds[0] = -1;
         if (prep_send_fds(reply, &a, sizeof(a), out, SB_EXPORT_FDS + a.nleaf) < 0) {
@@ -588,15 +596,7 @@ static void hold_for_worker(warm_t *w)
         memset(h, 0, sizeof(*h));
         h->key = w->keys[k].msg;
         h->len = w->keys[k].len;
-        memcpy(h->fds, s->fds, sizeof(s->fds));
-        int nleaf =
-            s->leaf ? cg_leaf_dir_fds(s->leaf, h->fds + SB_EXPORT_FDS, CG_LEAF_DIRS_MAX) : 0;
-        h->answer.pid = (int32_t)s->pid;
-        h->answer.nleaf = nleaf < 0 ? 0 : nleaf;
-        h->answer.lent = 1;
-        h->answer.lent_owner = (int32_t)getpid();
-        h->answer.lent_seq = s->leaf ? cg_leaf_seq(s->leaf) : 0;
-        h->nfds = SB_EXPORT_FDS + h->answer.nleaf;
+        h->nfds = lend_answer(s, &h->answer, h->fds);
 }
 
 /* Fork the next worker; its channel for sandboxes is a connection like any other. */
