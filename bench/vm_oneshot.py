@@ -139,6 +139,26 @@ def cached_filter():
     return max(files, key=os.path.getmtime) if files else None
 
 
+def check_same_python(runcell_lang, rfs, work):
+    """None if RUNCELL_LANG (a runcell run command line without its file) runs the python of the
+    root filesystem RFS, else what differs."""
+    probe = os.path.join(work, "version.py")
+    with open(probe, "w") as f:
+        f.write("import sys\nprint(sys.version)\n")
+    said = []
+    for argv in (runcell_lang + [probe],
+                 [shutil.which("bwrap") or "bwrap", "--unshare-all", "--ro-bind", rfs, "/",
+                  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", probe,
+                  "/tmp/version.py", "/usr/bin/python3", "/tmp/version.py"]):
+        p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                           stdin=subprocess.DEVNULL)
+        said.append(p.stdout.decode("utf-8", "replace").strip())
+    if said[0] and said[0] == said[1]:
+        return None
+    return "runcell's python (%r) is not that of the root filesystem %s (%r)" % (said[0], rfs,
+                                                                                 said[1])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=20)
@@ -161,6 +181,11 @@ def main():
     try:
         timed(runcell, "hello")  # unpacks the root filesystem if it was not yet
         rfs = unpacked_rootfs("python")
+        # the rootfs rows run the python runcell runs: checked (its language "python" may be
+        # another version when more root filesystems are there)
+        said = check_same_python(runcell[:-1], rfs, work)
+        if said:
+            sys.exit(said)
         bw = bwrap_argv()
         variants = [
             ("bare", ["/usr/bin/python3", hello]),

@@ -81,14 +81,6 @@ static int send_msg(int sock, const void *data, size_t len, const int *fds, int 
         return n == (ssize_t)len ? 0 : -1;
 }
 
-/* The runcell warm of this user, if one listens: a connected socket, else -errno. */
-static int dial(const rc_paths_t *paths)
-{
-        _cleanup_free_ char *path = fs_join(paths->state_dir, WARM_SOCK_NAME);
-        rc_err_t err = {0};
-        return path ? prep_dial(path, &err) : -ENOMEM;
-}
-
 /* Wait for the worker's answer, passing on the signals that would end this command. */
 static int await_answer(int conn, int sfd, warm_ans_t *a)
 {
@@ -128,15 +120,15 @@ int cli_warm_delegate(const rc_paths_t *paths, int argc, char **argv, const run_
             (streams && isatty(0)))
                 return 1;
         int64_t tt = trace_now();
-        int conn = dial(paths);
-        if (conn == -ENOENT || conn == -ECONNREFUSED)
+        _cleanup_free_ char *sock = fs_join(paths->state_dir, WARM_SOCK_NAME);
+        if (sock && faccessat(AT_FDCWD, sock, F_OK, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
                 return 2; /* none listens: nothing to borrow from either */
-        if (conn < 0)
-                return 1;
+        /* The whole message is made before connecting: the worker, woken by the connection,
+         * finds it there (under emulation a wake-up more costs about a millisecond). */
         _cleanup_free_ char *buf = malloc(WARM_MSG_MAX);
         int fds[WARM_FDS_MAX];
-        int nfds = 0, r = 1;
-        if (!buf)
+        int nfds = 0, r = 1, conn = -1;
+        if (!buf || !sock)
                 goto out;
         fds[nfds++] = 0;
         fds[nfds++] = 1;
@@ -186,6 +178,14 @@ int cli_warm_delegate(const rc_paths_t *paths, int argc, char **argv, const run_
                 h.args_len += (uint32_t)l;
         }
         memcpy(buf, &h, sizeof(h));
+        rc_err_t err = {0};
+        conn = prep_dial(sock, &err);
+        if (conn == -ENOENT || conn == -ECONNREFUSED) {
+                r = 2; /* a socket left behind: none listens */
+                goto out;
+        }
+        if (conn < 0)
+                goto out;
         /* From now on a signal that would end the command ends its run instead. */
         int sfd = cli_cancel_fd();
         if (send_msg(conn, buf, off, fds, nfds) < 0) {
@@ -196,6 +196,7 @@ int cli_warm_delegate(const rc_paths_t *paths, int argc, char **argv, const run_
         trace_step("runcell warm: handed over", tt);
         warm_ans_t a;
         int ar = await_answer(conn, sfd, &a);
+        trace_step("runcell warm: answered", tt);
         if (sfd >= 0)
                 close(sfd);
         if (ar < 0) {
@@ -212,7 +213,8 @@ int cli_warm_delegate(const rc_paths_t *paths, int argc, char **argv, const run_
 out:
         for (int i = 3; i < nfds; i++)
                 close(fds[i]);
-        close(conn);
+        if (conn >= 0)
+                close(conn);
         return r;
 }
 
@@ -232,6 +234,7 @@ static void run_done(const cli_run_env_t *env, int rc)
 void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int prep,
                       const warm_held_t *held, char *lang, size_t lang_size)
 {
+        int64_t tt = trace_now();
         char *buf = malloc(WARM_MSG_MAX + 1);
         int fds[WARM_FDS_MAX];
         for (int i = 0; i < WARM_FDS_MAX; i++)
@@ -306,11 +309,13 @@ void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int pre
                 answer(conn, WARM_ANS_DECLINED, 0);
         } else {
                 trace_set(h.flags & WARM_REQ_TRACE);
+                tt = trace_step("runcell warm: worker read the command", tt);
                 preparer_t *pp = NULL;
                 rc_err_t err = {0};
                 if (preparer_from_fd(prep, cat->cgroups, &pp, &err) == 0 && held)
                         preparer_hold(pp, held->key, held->len, &held->answer, held->fds,
                                       held->nfds);
+                trace_step("runcell warm: worker's preparer", tt);
                 bool answered = false;
                 cli_run_env_t env = {
                     .cat = cat,

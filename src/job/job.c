@@ -863,8 +863,12 @@ static void on_ticket(void *ud, unsigned ev)
         (void)ev;
         rc_err_t err = {0};
         int r = prep_ticket_take(j->ticket, false, &j->pr, &err);
-        if (r == -EAGAIN)
+        if (r == -EAGAIN) {
+                if (!j->w_ticket)
+                        j->w_ticket = j->loop->ops->io_add(j->loop, prep_ticket_fd(j->ticket),
+                                                           EV_READ, on_ticket, j);
                 return;
+        }
         unwatch(j, &j->w_ticket);
         prep_ticket_free(j->ticket);
         j->ticket = NULL;
@@ -975,9 +979,10 @@ static void stage_acquire_fresh(job_t *j)
                         t = NULL;
         }
         if (t) {
+                /* Taken now if its answer is there already (a sandbox held ahead, a pool's that
+                 * is done), else once it comes: no round through the loop for the former. */
                 j->ticket = t;
-                j->w_ticket =
-                    j->loop->ops->io_add(j->loop, prep_ticket_fd(t), EV_READ, on_ticket, j);
+                on_ticket(j, EV_READ);
                 return;
         }
         if (!j->pr.sb && job_prepare(js, &j->lim, &j->pr, &err) < 0) {
