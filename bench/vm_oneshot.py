@@ -139,6 +139,14 @@ def cached_filter():
     return max(files, key=os.path.getmtime) if files else None
 
 
+def bwrap_rootfs_python(rfs, script, name):
+    """bubblewrap with the root filesystem RFS read-only as /, running its python3 on SCRIPT
+    (bound read-only at /tmp/NAME)."""
+    return [bwrap_argv()[0], "--unshare-all", "--die-with-parent", "--ro-bind", rfs, "/",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", script,
+            "/tmp/" + name, "/usr/bin/python3", "/tmp/" + name]
+
+
 def check_same_python(runcell_lang, rfs, work):
     """None if RUNCELL_LANG (a runcell run command line without its file) runs the python of the
     root filesystem RFS, else what differs."""
@@ -146,10 +154,7 @@ def check_same_python(runcell_lang, rfs, work):
     with open(probe, "w") as f:
         f.write("import sys\nprint(sys.version)\n")
     said = []
-    for argv in (runcell_lang + [probe],
-                 [shutil.which("bwrap") or "bwrap", "--unshare-all", "--ro-bind", rfs, "/",
-                  "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", probe,
-                  "/tmp/version.py", "/usr/bin/python3", "/tmp/version.py"]):
+    for argv in (runcell_lang + [probe], bwrap_rootfs_python(rfs, probe, "version.py")):
         p = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                            stdin=subprocess.DEVNULL)
         said.append(p.stdout.decode("utf-8", "replace").strip())
@@ -186,14 +191,10 @@ def main():
         said = check_same_python(runcell[:-1], rfs, work)
         if said:
             sys.exit(said)
-        bw = bwrap_argv()
         variants = [
             ("bare", ["/usr/bin/python3", hello]),
             ("bubblewrap", bwrap_python(hello)),
-            ("bubblewrap, rootfs python",
-             [bw[0], "--unshare-all", "--die-with-parent", "--ro-bind", rfs, "/", "--proc", "/proc",
-              "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", hello, "/tmp/hello.py",
-              "/usr/bin/python3", "/tmp/hello.py"]),
+            ("bubblewrap, rootfs python", bwrap_rootfs_python(rfs, hello, "hello.py")),
             ("sandbox floor", floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"], hello)),
             ("floor + runcell's layers",
              floor_argv(a.bin, rfs, ["/usr/bin/python3", "/tmp/hello.py"], hello,

@@ -719,11 +719,9 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
                         sb->tty_fd = fd;
                         fd = -1;
                 }
-                if (trace_enabled() && m.t_ns > sb->request_ns) {
+                if (m.t_ns > sb->request_ns) {
                         /* init's clock is ours (no time namespace): where the time went */
-                        fprintf(stderr, "runcell: trace: %-28s %6lld us\n",
-                                "parent: request to init's fork",
-                                (long long)(m.t_ns - sb->request_ns) / 1000);
+                        trace_span("parent: request to init's fork", sb->request_ns, m.t_ns);
                         trace_step("parent: init's fork to STARTED", m.t_ns);
                 }
                 trace_step("parent: request + exec", sb->request_ns);

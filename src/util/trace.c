@@ -28,11 +28,16 @@ int64_t trace_now(void)
         return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+void trace_span(const char *what, int64_t t0, int64_t t1)
+{
+        if (trace_enabled())
+                fprintf(stderr, "runcell: trace: %-28s %6lld us\n", what,
+                        (long long)(t1 - t0) / 1000);
+}
+
 int64_t trace_step(const char *what, int64_t t0)
 {
         int64_t t = trace_now();
-        if (trace_enabled())
-                fprintf(stderr, "runcell: trace: %-28s %6lld us\n", what,
-                        (long long)(t - t0) / 1000);
+        trace_span(what, t0, t);
         return t;
 }

@@ -10,6 +10,8 @@ bool trace_enabled(void);
  * serves when that command's RUNCELL_TRACE asked). */
 void trace_set(bool enabled);
 int64_t trace_now(void);
+/* Print "what: N us" from t0 to t1 (trace_now's clock). */
+void trace_span(const char *what, int64_t t0, int64_t t1);
 /* Print "what: N us" since t0 and return the current time (for the next step). */
 int64_t trace_step(const char *what, int64_t t0);
 
