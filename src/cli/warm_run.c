@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
@@ -23,6 +24,9 @@
 /* fds of a request: stdin, stdout, stderr, the working directory, the files, --stdin's. */
 #define WARM_FDS_MAX (4 + WARM_RUN_FILES_MAX + 1)
 #define WARM_MSG_MAX (128 * 1024)
+/* How long a worker that answered waits for the command to be gone before it lets the
+ * sandbox go (ms). */
+#define WARM_PEER_WAIT_MS 200
 
 /* The command's request, then the paths (NUL-separated), then its arguments from "run" on. */
 typedef struct warm_req {
@@ -224,11 +228,37 @@ static void answer(int conn, int kind, int value)
         send(conn, &a, sizeof(a), MSG_NOSIGNAL);
 }
 
-/* cli_run_env_t.done: the command's exit status as soon as it is final. */
+/* cli_run_env_t.done: the command's exit status as soon as it is final. Then, before the
+ * sandbox is killed and the worker exits (the helper forking the next), the command's own
+ * exit: the namespaces going down and the next worker's fork would compete with it for the
+ * CPUs, and the command's caller waits for it. */
 static void run_done(const cli_run_env_t *env, int rc)
 {
+        /* The command's stdio let go first: its caller reading the output to the end (a
+         * pipe, $(...)) waits for the worker's copies too, which the worker would otherwise
+         * hold until it exits. Everything was written (the caller flushed). */
+        int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int fd = 0; null >= 0 && fd < 3; fd++)
+                dup2(null, fd);
+        if (null > 2)
+                close(null);
         answer(env->conn, WARM_ANS_EXIT, rc);
         *env->answered = true;
+        if (env->peer_pidfd >= 0) {
+                struct pollfd p = {.fd = env->peer_pidfd, .events = POLLIN};
+                while (poll(&p, 1, WARM_PEER_WAIT_MS) < 0 && errno == EINTR)
+                        ;
+        }
+}
+
+/* The connected command's process, as a pidfd (-1 if it cannot be had). */
+static int peer_pidfd(int conn)
+{
+        struct ucred uc;
+        socklen_t ul = sizeof(uc);
+        if (getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &uc, &ul) < 0 || uc.pid <= 0)
+                return -1;
+        return (int)syscall(SYS_pidfd_open, uc.pid, 0);
 }
 
 void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int prep,
@@ -308,6 +338,10 @@ void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int pre
             dup2(fds[2], 2) < 0) {
                 answer(conn, WARM_ANS_DECLINED, 0);
         } else {
+                for (int i = 0; i < 3; i++) {
+                        close(fds[i]); /* now 0, 1 and 2: one copy of each, let go in run_done */
+                        fds[i] = -1;
+                }
                 trace_set(h.flags & WARM_REQ_TRACE);
                 tt = trace_step("runcell warm: worker read the command", tt);
                 preparer_t *pp = NULL;
@@ -317,12 +351,14 @@ void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int pre
                                       held->nfds);
                 trace_step("runcell warm: worker's preparer", tt);
                 bool answered = false;
+                int pidfd = peer_pidfd(conn);
                 cli_run_env_t env = {
                     .cat = cat,
                     .preparer = pp,
                     .file_fds = file_fds,
                     .stdin_fd = (h.flags & WARM_REQ_STDIN) ? fds[got - 1] : -1,
                     .conn = conn,
+                    .peer_pidfd = pidfd,
                     .lang = lang,
                     .lang_size = lang_size,
                     .done = run_done,
@@ -332,10 +368,13 @@ void cli_warm_command(const rc_paths_t *paths, catalog_t *cat, int conn, int pre
                 fflush(NULL);
                 if (!answered) /* ended before its run: bad arguments, an unknown language */
                         answer(conn, WARM_ANS_EXIT, rc);
+                if (pidfd >= 0)
+                        close(pidfd);
                 preparer_stop(pp);
         }
         for (int i = 0; i < got; i++)
-                close(fds[i]);
+                if (fds[i] >= 0)
+                        close(fds[i]);
         free(argv);
         free(buf);
 }

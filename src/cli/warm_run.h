@@ -2,8 +2,9 @@
  * arguments, its stdin, stdout and stderr, its working directory and the files it names, each
  * opened by the command) to a process forked ahead of time with the toolchains, cgroup manager
  * and build cache already loaded, which runs it exactly as the command would have (cli_run_cmd)
- * in a sandbox the helper prepared ahead, writes to the command's stdout and stderr, and sends
- * back the exit status. The command forwards the signals that would end it (SIGINT, SIGTERM,
+ * in a sandbox the helper prepared ahead, writes to the command's stdout and stderr, lets go of
+ * them, and sends back the exit status (then waits for the command's end before it lets the
+ * sandbox go and exits). The command forwards the signals that would end it (SIGINT, SIGTERM,
  * SIGHUP); if it dies, its run is killed.
  *
  * Not handed over, so run by the command itself as before: -t, --outputs-dir (files written by

@@ -159,6 +159,9 @@ struct job {
         stage_result_t *cur;
         rc_limits_t lim;
         prepared_t pr;
+        /* one-shot: the last stage's sandbox, done with but laid to rest only at job_free, after
+         * the caller has answered (its end is not the answer's to wait for) */
+        prepared_t spent;
         ev_io_t *w_out, *w_err, *w_in, *w_sync, *w_pid;
         ev_io_t *w_tty; /* a tty run stage: the terminal's master (output and stdin) */
         bool tty_stage, tty_open, tty_eof_sent;
@@ -577,6 +580,14 @@ static bool lane_keep(job_t *j, const stage_result_t *res);
 static void job_unowe(job_t *j);
 static void cache_put(job_t *j, const stage_result_t *res, const sb_result_t *sr);
 
+/* A one-shot stage's sandbox, left to its end (stage_end). */
+static void lay_spent(job_t *j)
+{
+        if (j->spent.sb)
+                job_pool_bury(j->spec.pool, j->spent);
+        j->spent = (prepared_t){0};
+}
+
 static void stage_end(job_t *j)
 {
         stage_result_t *res = j->cur;
@@ -619,10 +630,15 @@ static void stage_end(job_t *j)
                         j->refill = true;
                         refill_pool(j);
                 }
-                /* The program is done and init has said all it had to, or init is gone: what is
-                 * left is its own exit (the namespaces going down), which the answer need not
-                 * wait for. Then the leaf may serve another sandbox. */
-                job_pool_bury(j->spec.pool, j->pr);
+                /* The program is done and init has said all it had to (it killed what the
+                 * program left), or init is gone: what is left is its own exit (the namespaces
+                 * going down), which the answer need not wait for. Then the leaf may serve
+                 * another sandbox. A one-shot run's is laid to rest after its answer
+                 * (job_free), unless a stage follows. */
+                if (j->spec.one_shot)
+                        j->spent = j->pr;
+                else
+                        job_pool_bury(j->spec.pool, j->pr);
         } else {
                 cg_leaf_recycle(j->pr.leaf);
         }
@@ -647,6 +663,7 @@ static void stage_end(job_t *j)
                         job_finish(j);
                         return;
                 }
+                lay_spent(j);
                 stage_begin(j, STAGE_RUN);
                 return;
         }
@@ -1490,6 +1507,7 @@ void job_free(job_t *j)
         unwatch_all(j);
         prep_ticket_free(j->ticket);
         prepared_destroy(&j->pr);
+        lay_spent(j);
         sb_result_free(&j->compile_out);
         for (size_t i = 0; j->files && i < j->spec.nfiles; i++) {
                 free((char *)j->files[i].name);

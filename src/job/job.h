@@ -153,8 +153,9 @@ typedef struct job_spec {
         bool reuse;
         /* a one-shot command's job (runcell run: no pool, no lane): each sandbox it prepares
          * serves one stage only and is never kept, so its init takes no note for a reset
-         * (sb_prep_t.once). Not for a server, whose in-process preparations may fill the pool
-         * for later runs that keep them. */
+         * (sb_prep_t.once); the last stage's is killed and let go only in job_free, after the
+         * caller has answered. Not for a server, whose in-process preparations may fill the
+         * pool for later runs that keep them. */
         bool one_shot;
         /* where a compile stage of a toolchain with compile_cache is looked up first and kept
          * after (job/buildcache.h); NULL: always compiled */

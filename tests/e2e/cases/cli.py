@@ -429,7 +429,9 @@ def sigterm_kills_the_run(t):
     st = json.loads(out)["run"]
     t.eq(st["status"], "killed", "verdict")
     t.eq(st["stdout"], "ready\n", "output printed before the kill")
-    t.check(1000 <= st["wall_ms"] < 5000, "wall_ms %r" % st["wall_ms"])
+    # killed by the signal 1.5 s after the command started: neither at once nor at a limit (the
+    # program's start takes some of the 1.5 s, much of it on a loaded machine: seen 0.7 s)
+    t.check(300 <= st["wall_ms"] < 5000, "wall_ms %r" % st["wall_ms"])
     leftovers = subprocess.run(["pgrep", "-f", src], stdout=subprocess.PIPE, text=True).stdout
     t.eq(leftovers.strip(), "", "processes of the run left behind")
 

@@ -497,8 +497,8 @@ def cli_resize(t):
                    'signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})\n'
                    'print("size", *os.get_terminal_size(1)[::-1], flush=True)\n'
                    'signal.sigwaitinfo({signal.SIGWINCH})\n'
-                   'print("new", *os.get_terminal_size(1)[::-1], flush=True)\n'
-                   'try:\n'
+                   'try:\n'  # the ^C typed once "new" shows may come while print returns
+                   '    print("new", *os.get_terminal_size(1)[::-1], flush=True)\n'
                    '    time.sleep(60)\n'
                    'except KeyboardInterrupt:\n'
                    '    print("interrupted", flush=True)\n')

@@ -6,7 +6,8 @@ in parallel: a warm on the shared one would serve their commands too), with root
 filesystems shared read-only (RUNCELL_SHARED_STATE_DIR), and stops it at the end. What they show:
 a command is handed over and gets a sandbox made ahead; every outcome (output, summary line, exit
 status, verdicts, JSON, stdin in its forms, errors) is the same as the command's own; a signal
-to the command kills its run; a command killed takes its run down; what is not handed over
+to the command kills its run; a command killed takes its run down; the command's output ends
+when the command exits (the worker keeps no copy of its stdio); what is not handed over
 (--outputs-dir) borrows a sandbox; a changed toolchain is seen by the next command; a command
 with other directories is not handed over; a second warm is refused; --idle ends it; SIGTERM
 leaves no socket, no cgroup leaf and no process behind."""
@@ -14,6 +15,7 @@ leaves no socket, no cgroup leaf and no process behind."""
 import json
 import os
 import re
+import select
 import signal
 import subprocess
 import time
@@ -58,10 +60,11 @@ class Warm:
         return self.t.runcell(*(self.glob + ["run"] + list(args)), env=e, stdin_data=stdin_data,
                               timeout=timeout)
 
-    def popen(self, *args):
+    def popen(self, *args, env=None):
         return subprocess.Popen([self.t.suite.bin] + self.glob + ["run"] + list(args),
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=self.t.base_env(self.env),
+                                stderr=subprocess.PIPE,
+                                env=self.t.base_env(dict(self.env, **(env or {}))),
                                 start_new_session=True)
 
     def stop(self):
@@ -162,6 +165,73 @@ def handover(t, w):
     m = re.search(r"(\d+) sandboxes lent, (\d+) of them ready ahead", log)
     t.check(m and int(m.group(1)) >= 2 and int(m.group(2)) >= 1,
             "its last line counts the sandboxes lent: %s" % log[-500:])
+
+
+def read_until(fd, text, have, within):
+    """Read fd (a pipe) onto have (bytes) until text shows in it; what was read in all."""
+    deadline = time.monotonic() + within
+    while text.encode() not in have:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            raise Fail("no %r within %.0f s: %r" % (text, within, have))
+        chunk = os.read(fd, 65536)
+        if not chunk:
+            raise Fail("end of output before %r: %r" % (text, have))
+        have += chunk
+    return have
+
+
+def pipe_holders(inodes, but):
+    """Pids (other than but) holding a pipe whose inode is in inodes."""
+    names = {"pipe:[%d]" % i for i in inodes}
+    held = set()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == but:
+            continue
+        try:
+            for fd in os.listdir("/proc/%s/fd" % pid):
+                if os.readlink("/proc/%s/fd/%s" % (pid, fd)) in names:
+                    held.add(int(pid))
+        except OSError:
+            continue
+    return held
+
+
+@warm_case("warm.output_ends_with_command")
+def output_ends_with_command(t, w):
+    """A caller reading the command's output to its end (a pipe, $(...)) has it all once the
+    command exits: the worker lets go of the command's stdout and stderr before it answers,
+    so that its own end (the sandbox let go, its exit) is not waited for. Shown with the command
+    stopped before the answer: within 0.15 s of the summary line nothing but the command holds
+    its stdout or stderr (the worker, waiting for the command's end, would hold a copy it kept
+    for 0.2 s: WARM_PEER_WAIT_MS)."""
+    src = write_py(t, "import sys, time\ntime.sleep(1)\nprint('out')\n"
+                      "print('err', file=sys.stderr)\n")
+    p = w.popen(src, env={"RUNCELL_TRACE": "1"})
+    err = b""
+    try:
+        efd = p.stderr.fileno()
+        err = read_until(efd, "runcell: trace: runcell warm: handed over", err, 30)
+        p.send_signal(signal.SIGSTOP)  # waiting for the answer: it stays stopped past it
+        err = read_until(efd, "runcell: run: ", err, 30)
+        inodes = {os.fstat(p.stdout.fileno()).st_ino, os.fstat(efd).st_ino}
+        deadline = time.monotonic() + 0.15
+        while True:
+            held = pipe_holders(inodes, p.pid)
+            if not held:
+                break
+            if time.monotonic() > deadline:
+                raise Fail("0.15 s after the summary line, pids %s (not the command) still hold "
+                           "its stdout or stderr" % sorted(held))
+            time.sleep(0.01)
+    finally:
+        p.send_signal(signal.SIGCONT)
+        out, rest = p.communicate(timeout=60)
+    err = (err + rest).decode(errors="replace")
+    t.eq(p.returncode, 0, "exit status: %s" % err)
+    t.eq(out.decode(errors="replace"), "out\n", "stdout")
+    t.contains(err, "err\n", "the program's stderr")
+    t.contains(err, "runcell: run: ok (exit 0", "the summary line")
 
 
 # (name, run arguments, stdin, a file whose contents go in as the first file) for the
