@@ -20,7 +20,7 @@ import time
 
 from benchlib import ROOT, enter_cgroup, example, leave_cgroup, pct
 
-STEP = re.compile(r"^runcell: trace: (.*?)\s+(\d+) us$")
+STEP = re.compile(r"^runcell: trace: (.*?)\s+(\d+) us(?:\s+@[\d.]+)?$")
 
 
 def main():

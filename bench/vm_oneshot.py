@@ -43,9 +43,9 @@ overhead_ratio is the median overhead over bare of runcell run building its own 
 by bubblewrap's, warm_ratio that of runcell run with runcell warm (the goal: below 1/3),
 floor_ratio the floor's, layers_ratio the layered floor's. Then where runcell's time goes:
 the RUNCELL_TRACE=1 lines of 5 more runcell runs, as the steps of the last with the median over
-the 5 of when each line arrived (ms since the spawn) and of the step's duration; "main" is when
-runcell's main() began (its exec and start before it), and the last line when runcell exited
-(its exit after the summary line). tests/vm/run --write-bench puts the table into
+the 5 of when each step ended (ms since the spawn, from the line's own CLOCK_MONOTONIC time) and
+of its duration, in that order; "main" is when runcell's main() began (its exec and start before
+it), and the last line when runcell exited. tests/vm/run --write-bench puts the table into
 docs/BENCHMARKS.md.
 
 With --layer-costs, a row more for each layer: the layered floor without it (what that layer
@@ -92,7 +92,10 @@ LAYERS = ("overlay", "work", "proc-masks", "dev", "lo", "caps", "seccomp", "init
 
 
 def traced(argv):
-    """One RUNCELL_TRACE=1 run: [(label, arrived ms since the spawn, its µs or None)]."""
+    """One RUNCELL_TRACE=1 run: [(label, ms since the spawn, its µs or None)], the time each
+    step ended by the line's own clock (CLOCK_MONOTONIC, as time.monotonic() here: the lines of
+    the command, the worker and the sandbox on one time line, whatever order they came in), or
+    when the line arrived if it has none (the summary line)."""
     steps = []
     t0 = time.monotonic()
     tr = subprocess.Popen(argv, env=dict(os.environ, RUNCELL_TRACE="1"),
@@ -102,9 +105,12 @@ def traced(argv):
         at = (time.monotonic() - t0) * 1000
         line = line.decode("utf-8", "replace").rstrip("\n")
         if "trace:" in line:
-            m = re.match(r"(.*?)\s+(\d+) us$", line.replace("runcell: trace: ", ""))
-            steps.append((m.group(1), at, int(m.group(2))) if m else
-                         (line.replace("runcell: trace: ", ""), at, None))
+            text = line.replace("runcell: trace: ", "")
+            m = re.match(r"(.*?)\s+@(\d+\.\d+)$", text)
+            if m:
+                text, at = m.group(1), float(m.group(2)) - t0 * 1000
+            m = re.match(r"(.*?)\s+(\d+) us$", text)
+            steps.append((m.group(1), at, int(m.group(2))) if m else (text, at, None))
         elif "run:" in line:
             steps.append(("runcell: " + line.split("runcell: ", 1)[-1], at, None))
     tr.wait()
@@ -113,22 +119,21 @@ def traced(argv):
 
 
 def trace_medians(runs):
-    """The steps of the last traced run, each with the median over all runs of when it arrived
-    and of how long it took (runs missing a step are left out of its medians)."""
+    """Every step of the last traced run with the median over all runs of when it ended and of
+    how long it took (runs missing a step are left out of its medians), in the order of those
+    times."""
     if not runs:
         return []
-    out = []
+    rows = []
     for label, _, us in runs[-1]:
         ats = [a for r in runs for (lb, a, _) in r if lb == label]
         uss = [u for r in runs for (lb, _, u) in r if lb == label and u is not None]
         at = statistics.median(ats)
-        if label.startswith("runcell: run:"):
-            out.append("%7.1f ms  %s" % (at, label))
-        elif us is None or not uss:
-            out.append("%7.1f ms  %s" % (at, label))
+        if label.startswith("runcell: run:") or us is None or not uss:
+            rows.append((at, "%7.1f ms  %s" % (at, label)))
         else:
-            out.append("%7.1f ms  %-30s %6d us" % (at, label, statistics.median(uss)))
-    return out
+            rows.append((at, "%7.1f ms  %-30s %6d us" % (at, label, statistics.median(uss))))
+    return [text for _, text in sorted(rows, key=lambda r: r[0])]
 
 
 def cached_filter():

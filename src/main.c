@@ -9,7 +9,6 @@
 int main(int argc, char **argv)
 {
         proctitle_init(argc, argv);
-        if (trace_enabled()) /* when the process got here: its exec and start before it */
-                fputs("runcell: trace: main\n", stderr);
+        trace_mark("main"); /* when the process got here: its exec and start before it */
         return cli_main(argc, argv, NULL);
 }

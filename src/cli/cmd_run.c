@@ -770,8 +770,8 @@ int cli_run_cmd(const rc_paths_t *paths, int argc, char **argv, const cli_run_en
         }
         if (cli_run_setup(&cr, paths))
                 goto out;
-        if (env && env->lang_size)
-                snprintf(env->lang, env->lang_size, "%s", cr.tc->name);
+        if (env && env->lang_size) /* which of the language's toolchains: its root filesystem */
+                snprintf(env->lang, env->lang_size, "%s\n%s", cr.tc->name, cr.tc->rootfs);
         bool streamed = o.tty || stream_stdin(&o);
         if (o.stdin_path && !streamed && env && env->stdin_fd >= 0) {
                 if (read_fd_all(env->stdin_fd, "--stdin", &stdin_data, &stdin_len))

@@ -38,16 +38,30 @@ static void run(void *ud, int conn, int prep, const warm_held_t *held, char *lan
         cli_warm_command(c->paths, &c->cat, conn, prep, held, lang, lang_size);
 }
 
-/* A worker ran lang: its root filesystem and seccomp filter, looked up here, are the next
- * worker's from the start. */
+/* A worker ran lang ("NAME\nROOTFS": which of the language's toolchains): what a command of
+ * that language looks up, looked up here, is the next worker's from the start: the versions of
+ * the language's toolchains (catalog_find), and that toolchain's root filesystem, version and
+ * seccomp filter (catalog_lang). */
 static void ran(void *ud, const char *lang)
 {
         warm_ctx_t *c = ud;
-        const toolchain_t *tc = toolchain_set_find(&c->cat.set, lang);
+        char name[64];
+        snprintf(name, sizeof(name), "%s", lang);
+        char *rootfs = strchr(name, '\n');
+        if (!rootfs)
+                return;
+        *rootfs++ = '\0';
+        const toolchain_t *tc = NULL;
         lang_t *l = NULL;
         rc_err_t err = {0};
-        if (tc)
-                catalog_lang(&c->cat, tc, &l, &err);
+        catalog_find(&c->cat, name, NULL, &tc, &err);
+        for (size_t i = 0; i < c->cat.set.n; i++) {
+                const toolchain_t *t = c->cat.set.items[i];
+                if (strcmp(t->name, name) == 0 && strcmp(t->rootfs, rootfs) == 0) {
+                        catalog_lang(&c->cat, t, &l, &err);
+                        break;
+                }
+        }
 }
 
 int cmd_warm(const rc_paths_t *paths, int argc, char **argv)

@@ -50,7 +50,7 @@ typedef struct cli_run_env {
         int stdin_fd;         /* --stdin FILE's (not "-"), the command's open file; -1: none */
         int conn;             /* the command: a signal it took (int32), or its end */
         int peer_pidfd;       /* the command's process; -1: not known */
-        char *lang;           /* out: the language run ("" if none) */
+        char *lang;           /* out: the toolchain run, "NAME\nROOTFS" ("" if none) */
         size_t lang_size;
         /* called once the run's output, summary and exit status are final, before the rest is
          * freed (the worker answers the command then); NULL: none */

@@ -804,9 +804,8 @@ static void stage_launch(job_t *j)
                 run.tty_rows = j->tty_rows = j->spec.tty_rows;
                 run.tty_cols = j->tty_cols = j->spec.tty_cols;
         }
-        if (trace_enabled())
-                fprintf(stderr, "runcell: trace: job: request to a %s sandbox\n",
-                        sandbox_ready(j->pr.sb) ? "ready" : "preparing");
+        trace_mark(sandbox_ready(j->pr.sb) ? "job: request to a ready sandbox"
+                                           : "job: request to a preparing sandbox");
         if (sandbox_start(j->pr.sb, &run, &err) < 0) {
                 if (j->pr.runs && (err.code == EPIPE || err.code == ECONNRESET)) {
                         /* A kept sandbox whose init went away after its READY was queued (a kill

@@ -40,7 +40,11 @@ struct preparer {
 };
 
 struct prep_ticket {
-        int fd; /* the answer comes here */
+        int fd; /* the answer comes here (-1: taken, or held) */
+        /* the answer is here already, untaken: a sandbox held ahead (preparer_hold) */
+        bool held;
+        prep_answer_t held_answer;
+        int held_fds[PREP_FDS_MAX];
         cg_manager_t *cg;
         cg_leaf_t *leaf; /* a spare leaf the sandbox goes into; NULL: a new one, named: */
         pid_t owner;
@@ -503,26 +507,27 @@ static void drop_held(preparer_t *p)
         p->held_key = NULL;
 }
 
-/* The sandbox held for a request like this one: its answer waits on a ticket of its own. */
+/* The sandbox held for a request like this one: a ticket whose answer is there already. */
 static int take_held(preparer_t *p, void *msg, size_t len, const prep_params_t *pp,
                      prep_ticket_t **out)
 {
         int64_t tt = trace_now();
         prep_wire_normalize(msg);
         bool match = p->held_key && len == p->held_len && memcmp(msg, p->held_key, len) == 0;
-        int sv[2];
-        if (!match || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+        prep_ticket_t *t = match ? calloc(1, sizeof(*t)) : NULL;
+        if (!t)
                 return -1;
-        int r = prep_send_fds(sv[1], &p->held, sizeof(p->held), p->held_fds, p->held_nfds);
-        close(sv[1]);
-        prep_ticket_t *t = r == 0 ? calloc(1, sizeof(*t)) : NULL;
-        if (!t) {
-                close(sv[0]);
-                return -1;
-        }
-        drop_held(p); /* sent: the ticket's now */
-        *t = (prep_ticket_t){
-            .fd = sv[0], .cg = p->cg, .owner = getpid(), .limits = pp->limits, .cpus = pp->cpus};
+        *t = (prep_ticket_t){.fd = -1,
+                             .held = true,
+                             .held_answer = p->held,
+                             .cg = p->cg,
+                             .owner = getpid(),
+                             .limits = pp->limits,
+                             .cpus = pp->cpus};
+        for (int i = 0; i < PREP_FDS_MAX; i++)
+                t->held_fds[i] = i < p->held_nfds ? p->held_fds[i] : -1;
+        free(p->held_key); /* the fds are the ticket's now */
+        p->held_key = NULL;
         *out = t;
         trace_step("sandbox held ahead", tt);
         return 0;
@@ -614,6 +619,17 @@ int prep_ticket_fd(const prep_ticket_t *t)
 int prep_ticket_take(prep_ticket_t *t, bool wait, prepared_t *out, rc_err_t *err)
 {
         memset(out, 0, sizeof(*out));
+        prep_answer_t a;
+        int fds[PREP_FDS_MAX];
+        ssize_t n;
+        if (t->held) {
+                /* the answer and its fds as a receive would give them */
+                t->held = false;
+                a = t->held_answer;
+                memcpy(fds, t->held_fds, sizeof(fds));
+                n = (ssize_t)sizeof(a);
+                goto answered;
+        }
         if (t->fd < 0)
                 return rc_err_set(err, EINVAL, "ticket already used");
         if (wait) {
@@ -624,14 +640,13 @@ int prep_ticket_take(prep_ticket_t *t, bool wait, prepared_t *out, rc_err_t *err
                 if (pr == 0)
                         return rc_err_set(err, ETIMEDOUT, "the sandbox preparer did not answer");
         }
-        prep_answer_t a;
         memset(&a, 0, sizeof(a));
-        int fds[PREP_FDS_MAX];
-        ssize_t n = prep_recv_fds(t->fd, &a, sizeof(a), fds, PREP_FDS_MAX, MSG_DONTWAIT);
+        n = prep_recv_fds(t->fd, &a, sizeof(a), fds, PREP_FDS_MAX, MSG_DONTWAIT);
         if (n == -EAGAIN)
                 return -EAGAIN;
         close(t->fd);
         t->fd = -1;
+answered:;
         int r;
         if (n == 0) {
                 r = rc_err_set(err, EPIPE, "the sandbox preparer exited");
@@ -689,7 +704,7 @@ void prep_ticket_free(prep_ticket_t *t)
 {
         if (!t)
                 return;
-        if (t->fd >= 0) {
+        if (t->fd >= 0 || t->held) {
                 prepared_t pr;
                 rc_err_t e = {0};
                 if (prep_ticket_take(t, true, &pr, &e) == 0)

@@ -32,6 +32,8 @@
 /* The stock is topped up once the runs lent last have run this long (or are over): preparing
  * then does not compete with their start. */
 #define WARM_QUIET_NS (250 * 1000000LL)
+/* What a worker says it ran, at most (job/warm.h: warm_worker_t.ran) */
+#define WARM_RAN_MAX 128
 
 /* A kind of request: its message with the leaf's naming (owner, seq, existing) cleared. */
 typedef struct wkey {
@@ -76,8 +78,9 @@ typedef struct warm {
         pid_t wpid;
         int whand, wprep; /* wprep: its channel for sandboxes, a connection of conns */
         bool widle, stale;
-        warm_held_t held; /* what the next worker is forked with (nfds 0: nothing) */
-        int ino;          /* inotify on opts->worker->watch; -1: no worker at all */
+        char wran[WARM_RAN_MAX]; /* what it said it ran, once it said it ("": not yet) */
+        warm_held_t held;        /* what the next worker is forked with (nfds 0: nothing) */
+        int ino;                 /* inotify on opts->worker->watch; -1: no worker at all */
         unsigned long long lent_total, from_stock;
         void *buf;
 } warm_t;
@@ -354,13 +357,15 @@ static void on_accept(warm_t *w)
         w->conns[w->nconns++] = fd;
 }
 
+static bool on_worker(warm_t *w);
+
 static void worker_gone(warm_t *w)
 {
-        char lang[64];
-        ssize_t n = recv(w->whand, lang, sizeof(lang) - 1, MSG_DONTWAIT);
-        lang[n > 0 ? n : 0] = '\0';
-        if (n > 0 && lang[0] && w->o->worker->ran)
-                w->o->worker->ran(w->o->worker->ctx, lang);
+        while (on_worker(w)) /* what it said last, if not read yet */
+                ;
+        if (w->wran[0] && w->o->worker->ran)
+                w->o->worker->ran(w->o->worker->ctx, w->wran);
+        w->wran[0] = '\0';
         close(w->whand);
         w->whand = -1;
         w->wpid = 0;
@@ -549,30 +554,36 @@ __attribute__((noreturn)) static void worker_main(warm_t *w, pid_t helper, int h
                 close(fd);
         }
         close(lfd);
-        char lang[64] = "";
-        w->o->worker->run(w->o->worker->ctx, fd, prep, w->held.nfds ? &w->held : NULL, lang,
-                          sizeof(lang));
-        send(hand, lang, strlen(lang), MSG_NOSIGNAL);
+        char ran[WARM_RAN_MAX] = "r";
+        w->o->worker->run(w->o->worker->ctx, fd, prep, w->held.nfds ? &w->held : NULL, ran + 1,
+                          sizeof(ran) - 1);
+        if (ran[1])
+                send(hand, ran, strlen(ran), MSG_NOSIGNAL);
         _exit(0);
 }
 
-/* The idle worker said something: it took a command (the helper accepts again), or handed over
- * a connection that borrows. */
-static void on_worker(warm_t *w)
+/* The worker said something: it took a command ('b': the helper accepts again), handed over a
+ * connection that borrows ('p' with its fd), or, at its end, what it ran ('r' and the words
+ * for ran, kept for worker_gone). */
+static bool on_worker(warm_t *w)
 {
-        char c = 0;
+        char msg[WARM_RAN_MAX + 1];
         int fd = -1;
-        ssize_t n = prep_recv_fds(w->whand, &c, 1, &fd, 1, MSG_DONTWAIT);
+        ssize_t n = prep_recv_fds(w->whand, msg, sizeof(msg) - 1, &fd, 1, MSG_DONTWAIT);
         if (n <= 0)
-                return; /* gone: reaped */
-        if (c == 'b')
+                return false; /* nothing more, or gone: reaped */
+        msg[n] = '\0';
+        if (msg[0] == 'b')
                 w->widle = false;
+        else if (msg[0] == 'r')
+                snprintf(w->wran, sizeof(w->wran), "%s", msg + 1);
         if (fd >= 0 && w->nconns < WARM_CONNS_MAX) {
                 fcntl(fd, F_SETFL, O_NONBLOCK);
                 w->conns[w->nconns++] = fd;
         } else if (fd >= 0) {
                 close(fd);
         }
+        return true;
 }
 
 /* The stock sandbox the next worker is forked with: one of the kind asked for last. */

@@ -49,8 +49,8 @@ typedef struct warm_worker {
          * (stale: a watched directory changed since the last call); < 0: no worker this time */
         int (*refresh)(void *ctx, bool stale);
         /* in the worker: serve the command on conn; prep is a channel to the helper for its
-         * sandbox (preparer_from_fd), held (or NULL) one lent ahead. Writes the language it
-         * ran into lang ("" if none). */
+         * sandbox (preparer_from_fd), held (or NULL) one lent ahead. Writes what it ran into
+         * lang, in the caller's words ("" if nothing), which ran gets. */
         void (*run)(void *ctx, int conn, int prep, const warm_held_t *held, char *lang,
                     size_t lang_size);
         /* in the helper, after a worker ran lang: have it ready for the next worker */

@@ -127,6 +127,14 @@ static void close_fd(int *fd)
 }
 
 /* Wait for READY (prepared) or STARTED (exec'd); an ERROR names the step that failed. */
+/* A step the child timed (SB_MSG_TRACE: its name, its µs), said as one of ours. */
+static void trace_child(const sb_msg_t *m)
+{
+        char what[sizeof(m->text) + 8];
+        snprintf(what, sizeof(what), "child %s", m->text);
+        trace_took(what, m->a);
+}
+
 static int wait_for(sandbox_t *sb, uint32_t want, rc_err_t *err)
 {
         int64_t deadline = sb_now_ns() + (int64_t)SB_SETUP_TIMEOUT_MS * 1000000;
@@ -157,7 +165,7 @@ static int wait_for(sandbox_t *sb, uint32_t want, rc_err_t *err)
                 if (m.type == SB_MSG_ERROR)
                         return rc_err_set(err, m.a, "%s", m.text);
                 if (m.type == SB_MSG_TRACE) {
-                        fprintf(stderr, "runcell: trace: child %-22s %6d us\n", m.text, m.a);
+                        trace_child(&m);
                         continue;
                 }
                 if (m.type == SB_MSG_READY) {
@@ -706,7 +714,7 @@ int sandbox_handle_sync(sandbox_t *sb, rc_err_t *err)
                 sb->ready = true;
                 break;
         case SB_MSG_TRACE:
-                fprintf(stderr, "runcell: trace: child %-22s %6d us\n", m.text, m.a);
+                trace_child(&m);
                 break;
         case SB_MSG_STARTED:
                 if (sb->started || !sb->requested)
