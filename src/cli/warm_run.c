@@ -182,17 +182,15 @@ int cli_warm_delegate(const rc_paths_t *paths, int argc, char **argv, const run_
                 h.args_len += (uint32_t)l;
         }
         memcpy(buf, &h, sizeof(h));
+        /* From now on a signal that would end the command ends its run instead (taken before
+         * the connection, so that the worker, woken by it, finds the message there already; a
+         * command not handed over blocks the same signals for its own run). */
+        int sfd = cli_cancel_fd();
         rc_err_t err = {0};
         conn = prep_dial(sock, &err);
-        if (conn == -ENOENT || conn == -ECONNREFUSED) {
-                r = 2; /* a socket left behind: none listens */
-                goto out;
-        }
-        if (conn < 0)
-                goto out;
-        /* From now on a signal that would end the command ends its run instead. */
-        int sfd = cli_cancel_fd();
-        if (send_msg(conn, buf, off, fds, nfds) < 0) {
+        if (conn < 0 || send_msg(conn, buf, off, fds, nfds) < 0) {
+                if (conn == -ENOENT || conn == -ECONNREFUSED)
+                        r = 2; /* a socket left behind: none listens */
                 if (sfd >= 0)
                         close(sfd);
                 goto out;
